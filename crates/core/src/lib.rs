@@ -1,0 +1,1 @@
+//! quickauth-core: see docs/architecture.md.

@@ -1,0 +1,1 @@
+//! quickauth-protocol: see docs/architecture.md.

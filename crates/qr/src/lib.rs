@@ -1,0 +1,1 @@
+//! quickauth-qr: see docs/architecture.md.

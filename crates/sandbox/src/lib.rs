@@ -1,0 +1,1 @@
+//! quickauth-sandbox: see docs/architecture.md.

@@ -1,0 +1,1 @@
+//! quickauth-vault: see docs/architecture.md.

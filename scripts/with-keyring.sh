@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Run a command inside a private D-Bus session with an unlocked gnome-keyring (Secret Service) and a throwaway HOME.
+# Tests use the real keyring this way; nothing touches the user's own session or keyring.
+#   scripts/with-keyring.sh cargo test -p quickauth-vault
+set -euo pipefail
+if [ "${QUICKAUTH_IN_KEYRING_SESSION:-}" != "1" ]; then
+  export QUICKAUTH_IN_KEYRING_SESSION=1
+  if [ -z "${QUICKAUTH_KEEP_HOME:-}" ]; then
+    QA_HOME=$(mktemp -d /tmp/quickauth-home.XXXXXX)
+    export HOME="$QA_HOME" XDG_DATA_HOME="$QA_HOME/.local/share" XDG_CONFIG_HOME="$QA_HOME/.config" \
+      XDG_CACHE_HOME="$QA_HOME/.cache" XDG_RUNTIME_DIR="$QA_HOME/.run"
+    mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR"
+    chmod 700 "$XDG_RUNTIME_DIR"
+  fi
+  exec dbus-run-session -- "$0" "$@"
+fi
+# Inside the session bus: start an unlocked Secret Service. gnome-keyring prints env assignments; keep them.
+eval "$(printf 'pass' | gnome-keyring-daemon --unlock --components=secrets 2>/dev/null)" || true
+export GNOME_KEYRING_CONTROL SSH_AUTH_SOCK 2>/dev/null || true
+# Give the daemon a moment to claim org.freedesktop.secrets.
+for _ in $(seq 1 50); do
+  if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+       org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q 'boolean true'; then
+    break
+  fi
+  sleep 0.1
+done
+"$@"
