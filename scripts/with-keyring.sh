@@ -6,6 +6,9 @@ set -euo pipefail
 if [ "${QUICKAUTH_IN_KEYRING_SESSION:-}" != "1" ]; then
   export QUICKAUTH_IN_KEYRING_SESSION=1
   if [ -z "${QUICKAUTH_KEEP_HOME:-}" ]; then
+    # Toolchains live under the real HOME: pin them before HOME moves.
+    export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+    export PYENV_ROOT="${PYENV_ROOT:-$HOME/.pyenv}" npm_config_cache="${npm_config_cache:-$HOME/.npm}"
     QA_HOME=$(mktemp -d /tmp/quickauth-home.XXXXXX)
     export HOME="$QA_HOME" XDG_DATA_HOME="$QA_HOME/.local/share" XDG_CONFIG_HOME="$QA_HOME/.config" \
       XDG_CACHE_HOME="$QA_HOME/.cache" XDG_RUNTIME_DIR="$QA_HOME/.run"

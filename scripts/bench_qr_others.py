@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""QR decoder comparison for scripts/bench-qr.sh: runs zxing-cpp and zbar over a corpus and summarises results.
+
+Usage:
+  bench_qr_others.py run <decoder> <corpus_dir>          -> JSON lines {"file","texts","ms"} on stdout
+  bench_qr_others.py table <corpus_dir> <name=results.jsonl>...  -> side-by-side table
+
+Timing covers the decode call only (image loading and luma conversion excluded), like the Rust bench.
+"""
+import json
+import os
+import statistics
+import sys
+import time
+
+
+def list_frames(corpus):
+    truth = load_truth(corpus)
+    return sorted(truth.keys())
+
+
+def load_truth(corpus):
+    with open(os.path.join(corpus, "truth.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def run(decoder, corpus):
+    from PIL import Image
+    import numpy as np
+
+    if decoder == "zxing-cpp":
+        import zxingcpp
+
+        def decode(arr):
+            # Defaults (try_harder, rotate, invert) are what an app would use out of the box.
+            return [r.text for r in zxingcpp.read_barcodes(arr, formats=zxingcpp.BarcodeFormat.QRCode)]
+    elif decoder == "zbar":
+        from pyzbar import pyzbar
+
+        def decode(arr):
+            h, w = arr.shape
+            res = pyzbar.decode((arr.tobytes(), w, h), symbols=[pyzbar.ZBarSymbol.QRCODE])
+            return [r.data.decode("utf-8", "replace") for r in res]
+    else:
+        raise SystemExit(f"unknown decoder {decoder}")
+
+    for name in list_frames(corpus):
+        # Same luma conversion for every decoder: PIL's ITU-R 601 "L".
+        arr = np.ascontiguousarray(np.asarray(Image.open(os.path.join(corpus, name)).convert("L")))
+        t0 = time.perf_counter()
+        try:
+            texts = decode(arr)
+        except Exception:  # a crash counts as "not decoded", not as a bench failure
+            texts = []
+        ms = (time.perf_counter() - t0) * 1000.0
+        print(json.dumps({"file": name, "texts": texts, "ms": ms}), flush=True)
+
+
+def p95(values):
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+
+
+def table(corpus, specs):
+    truth = load_truth(corpus)
+    rows = []
+    for spec in specs:
+        name, path = spec.split("=", 1)
+        results = {}
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.strip()
+                if line.startswith("{"):
+                    r = json.loads(line)
+                    results[r["file"]] = r
+        frames = len(truth)
+        ok = wrong = 0
+        times = []
+        for file, t in truth.items():
+            r = results.get(file)
+            if r is None:
+                continue
+            times.append(r["ms"])
+            texts = r["texts"]
+            if t["payload"] in texts:
+                ok += 1
+            if any(x != t["payload"] for x in texts):
+                wrong += 1
+        rows.append((name, frames, 100.0 * ok / max(frames, 1), wrong,
+                     statistics.median(times) if times else float("nan"), p95(times)))
+    print(f"corpus: {corpus}")
+    print(f"| {'decoder':<12} | {'frames':>6} | {'decoded %':>9} | {'wrong':>5} | {'median ms':>9} | {'p95 ms':>7} |")
+    print(f"|{'-' * 14}|{'-' * 8}|{'-' * 11}|{'-' * 7}|{'-' * 11}|{'-' * 9}|")
+    for name, frames, pct, wrong, med, p in rows:
+        print(f"| {name:<12} | {frames:>6} | {pct:>9.1f} | {wrong:>5} | {med:>9.2f} | {p:>7.2f} |")
+
+
+def main():
+    if len(sys.argv) >= 4 and sys.argv[1] == "run":
+        run(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "table":
+        table(sys.argv[2], sys.argv[3:])
+    else:
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
