@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs inside scripts/with-keyring.sh (private session bus, unlocked keyring, temp HOME). Called by scripts/test.sh.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+LOGS="$QUICKAUTH_TEST_LOGS"
+export TMPDIR="$HOME/tmp"; mkdir -p "$TMPDIR"   # every temp dir a test makes lives under the scanned HOME
+export RUST_LOG="${RUST_LOG:-debug}"             # the hygiene scan wants debug-level logs to have had the chance to leak
+export QUICKAUTH_SECRET_LEDGER="$LOGS/secret-ledger.txt"   # values used by scenario runs, for the scan (outside HOME)
+status=0
+
+echo "== cargo test (workspace)"
+cargo test --workspace --all-targets --locked 2>&1 | tee "$LOGS/cargo-test.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+if [ -x scripts/webdriver-test.sh ]; then
+  echo "== WebDriver tests in the real webview"
+  scripts/webdriver-test.sh 2>&1 | tee "$LOGS/webdriver.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
+
+if [ -x scripts/hygiene-check.sh ]; then
+  echo "== secret hygiene scan"
+  scripts/hygiene-check.sh 2>&1 | tee "$LOGS/hygiene.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
+
+# One closing line for the whole run, summed over every runner's own summary lines.
+passed=$(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$LOGS"/*.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+other_pass=$(grep -hoE '^# pass [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END {print s+0}')
+other_fail=$(grep -hoE '^# fail [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END {print s+0}')
+hyg_pass=$(grep -hoE '^hygiene: [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+hyg_fail=$(grep -hoE '^hygiene: [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+total_pass=$((passed + other_pass + hyg_pass)); total_fail=$((failed + other_fail + hyg_fail))
+if [ "$status" -ne 0 ] && [ "$total_fail" -eq 0 ]; then total_fail=1; fi
+echo
+echo "$total_pass passed, $total_fail failed"
+exit "$status"
