@@ -1,0 +1,494 @@
+//! Secrets in the OS keyring, namespaced per data dir, every call off the caller's thread and bounded by a timeout.
+//!
+//! A Secret Service call can block forever (a locked collection waiting on an unlock prompt nobody sees, a D-Bus
+//! peer that accepts and never replies). So calls go to a worker thread and the caller waits at most `timeout`.
+//! A worker that overran is abandoned (it finishes or dies on its own, its queued jobs are skipped) and the next
+//! call gets a fresh worker. At most [`MAX_STUCK_WORKERS`] abandoned workers may exist at once; beyond that calls
+//! fail fast with `KeyringTimeout` instead of piling up threads.
+
+mod backend;
+mod os;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+pub use backend::{BackendError, BackendErrorKind, SecretBackend};
+pub use os::OsBackend;
+
+use crate::error::{Result, VaultError};
+
+/// The default bound on one keyring call.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How many abandoned (still blocked) worker threads we tolerate before refusing new calls outright.
+pub const MAX_STUCK_WORKERS: usize = 4;
+/// Longest account name accepted; Secret Service has no hard limit, Windows' target name does (512 incl. service).
+const MAX_ACCOUNT_LEN: usize = 256;
+
+type Job = Box<dyn FnOnce(&dyn SecretBackend) + Send>;
+
+/// Handle to the keyring for one data dir. Cheap to clone; clones share the worker.
+///
+/// Calls block the calling thread for at most the timeout (plus scheduling noise). From async code, call it inside
+/// `tokio::task::spawn_blocking` so a slow keyring never stalls the runtime.
+#[derive(Clone)]
+pub struct Keyring {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: String,
+    timeout: Duration,
+    backend: Arc<dyn SecretBackend>,
+    worker: Mutex<WorkerSlot>,
+    /// Abandoned workers whose threads have not exited yet.
+    stuck: Arc<AtomicUsize>,
+}
+
+#[derive(Default)]
+struct WorkerSlot {
+    current: Option<Worker>,
+    next_id: u64,
+}
+
+struct Worker {
+    id: u64,
+    jobs: mpsc::Sender<Job>,
+    abandoned: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("service", &self.inner.service)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// The keyring for `data_dir` backed by the real OS keyring. Creates `data_dir` if needed (its canonical path
+    /// names the namespace). Does not touch the keyring yet; call [`probe`](Self::probe) to check it.
+    pub fn open(data_dir: &Path, timeout: Duration) -> Result<Keyring> {
+        Self::with_backend(data_dir, timeout, Arc::new(OsBackend::new()))
+    }
+
+    /// Same as [`open`](Self::open) with an injected backend (tests, or a future alternative store).
+    pub fn with_backend(data_dir: &Path, timeout: Duration, backend: Arc<dyn SecretBackend>) -> Result<Keyring> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|source| VaultError::DataDir { path: data_dir.to_path_buf(), source })?;
+        let service = format!("quickauth:{}", crate::data_dir_namespace(data_dir));
+        Ok(Keyring {
+            inner: Arc::new(Inner {
+                service,
+                timeout,
+                backend,
+                worker: Mutex::new(WorkerSlot::default()),
+                stuck: Arc::new(AtomicUsize::new(0)),
+            }),
+        })
+    }
+
+    /// The keyring service name all entries of this data dir live under: `quickauth:<16 hex>`.
+    pub fn service(&self) -> &str {
+        &self.inner.service
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.inner.timeout
+    }
+
+    /// Abandoned calls still blocked inside the platform keyring.
+    pub fn stuck_workers(&self) -> usize {
+        self.inner.stuck.load(Ordering::SeqCst)
+    }
+
+    /// The secret stored under `account`, or `None` when there is none.
+    pub fn get(&self, account: &str) -> Result<Option<Zeroizing<String>>> {
+        check_account(account)?;
+        let account = account.to_owned();
+        self.run(move |backend, service| backend.get(service, &account))
+    }
+
+    /// Create or replace the secret under `account`.
+    pub fn set(&self, account: &str, value: &str) -> Result<()> {
+        check_account(account)?;
+        let account = account.to_owned();
+        // The copy handed to the worker is wiped when the job is dropped, whether it ran or was skipped.
+        let value = Zeroizing::new(value.to_owned());
+        self.run(move |backend, service| backend.set(service, &account, &value))
+    }
+
+    /// Remove the secret under `account`; a missing entry is fine.
+    pub fn delete(&self, account: &str) -> Result<()> {
+        check_account(account)?;
+        let account = account.to_owned();
+        self.run(move |backend, service| backend.delete(service, &account))
+    }
+
+    /// Check that the keyring is reachable and unlocked, without reading any secret.
+    pub fn probe(&self) -> Result<()> {
+        self.run(|backend, service| backend.probe(service))
+    }
+
+    /// Every account stored for this data dir (to clean up orphans). `Ok(None)` when the platform cannot search.
+    pub fn list_accounts(&self) -> Result<Option<Vec<String>>> {
+        match self.run_raw(|backend, service| backend.list_accounts(service))? {
+            Ok(accounts) => Ok(Some(accounts)),
+            Err(e) if e.kind == BackendErrorKind::Unsupported => Ok(None),
+            Err(e) => Err(self.to_vault_error(e)),
+        }
+    }
+
+    fn run<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
+    {
+        self.run_raw(op)?.map_err(|e| self.to_vault_error(e))
+    }
+
+    /// Send `op` to the worker and wait at most the timeout for its answer. The outer error is the vault's own
+    /// failure (timeout, no worker); the inner one is what the backend said.
+    fn run_raw<T, F>(&self, op: F) -> Result<Result<T, BackendError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
+    {
+        let inner = &self.inner;
+        let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<T, BackendError>>(1);
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let job_cancelled = Arc::clone(&cancelled);
+        let service = inner.service.clone();
+        let job: Job = Box::new(move |backend| {
+            // A caller that already gave up must not have its write land late behind its back.
+            if job_cancelled.load(Ordering::SeqCst) {
+                return;
+            }
+            let result = catch_unwind(AssertUnwindSafe(|| op(backend, &service))).unwrap_or_else(|_| {
+                Err(BackendError::new(BackendErrorKind::Other, "the keyring backend panicked"))
+            });
+            let _ = reply_tx.send(result);
+        });
+        let worker_id = self.submit(job)?;
+        match reply_rx.recv_timeout(inner.timeout) {
+            Ok(result) => Ok(result),
+            Err(RecvTimeoutError::Timeout) => {
+                cancelled.store(true, Ordering::SeqCst);
+                self.abandon(worker_id);
+                tracing::warn!(service = %inner.service, timeout_ms = inner.timeout.as_millis() as u64,
+                    stuck = self.stuck_workers(), "keyring call timed out; worker abandoned");
+                Err(VaultError::KeyringTimeout { timeout: inner.timeout, stuck: self.stuck_workers() })
+            }
+            // The worker thread vanished without answering (it cannot panic past catch_unwind, so this is
+            // a thread that died some other way); replace it.
+            Err(RecvTimeoutError::Disconnected) => {
+                self.forget_worker(worker_id);
+                Err(VaultError::KeyringOther { detail: "the keyring worker stopped unexpectedly".into() })
+            }
+        }
+    }
+
+    fn submit(&self, job: Job) -> Result<u64> {
+        let inner = &self.inner;
+        let mut slot = inner.worker.lock().unwrap_or_else(|p| p.into_inner());
+        let mut job = Some(job);
+        // Two rounds: a dead worker (send fails) is replaced once.
+        for _ in 0..2 {
+            if slot.current.is_none() {
+                let stuck = inner.stuck.load(Ordering::SeqCst);
+                if stuck >= MAX_STUCK_WORKERS {
+                    return Err(VaultError::KeyringTimeout { timeout: inner.timeout, stuck });
+                }
+                let id = slot.next_id;
+                slot.next_id += 1;
+                slot.current = Some(spawn_worker(id, Arc::clone(&inner.backend), Arc::clone(&inner.stuck))?);
+            }
+            let worker = slot.current.as_ref().expect("worker just ensured");
+            match worker.jobs.send(job.take().expect("job sent once")) {
+                Ok(()) => return Ok(worker.id),
+                Err(mpsc::SendError(back)) => {
+                    job = Some(back);
+                    slot.current = None;
+                }
+            }
+        }
+        Err(VaultError::KeyringOther { detail: "could not start a keyring worker".into() })
+    }
+
+    /// Give up on worker `id` (if it is still the current one): count it as stuck and let the next call spawn anew.
+    fn abandon(&self, id: u64) {
+        let mut slot = self.inner.worker.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.current.as_ref().is_some_and(|w| w.id == id) {
+            let worker = slot.current.take().expect("checked above");
+            // Count first, flag second, close the queue last: the thread only exits after the queue closes,
+            // and it un-counts itself only if it sees the flag, so the counter never goes negative.
+            self.inner.stuck.fetch_add(1, Ordering::SeqCst);
+            worker.abandoned.store(true, Ordering::SeqCst);
+            drop(worker);
+        }
+    }
+
+    fn forget_worker(&self, id: u64) {
+        let mut slot = self.inner.worker.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.current.as_ref().is_some_and(|w| w.id == id) {
+            slot.current = None;
+        }
+    }
+
+    fn to_vault_error(&self, e: BackendError) -> VaultError {
+        match e.kind {
+            BackendErrorKind::Unavailable => VaultError::KeyringUnavailable { detail: e.detail },
+            BackendErrorKind::Locked => VaultError::KeyringLocked { detail: e.detail },
+            BackendErrorKind::Denied => VaultError::KeyringDenied { detail: e.detail },
+            BackendErrorKind::Timeout => {
+                VaultError::KeyringTimeout { timeout: self.inner.timeout, stuck: self.stuck_workers() }
+            }
+            BackendErrorKind::Unsupported | BackendErrorKind::Other => VaultError::KeyringOther { detail: e.detail },
+        }
+    }
+}
+
+fn spawn_worker(id: u64, backend: Arc<dyn SecretBackend>, stuck: Arc<AtomicUsize>) -> Result<Worker> {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let thread_abandoned = Arc::clone(&abandoned);
+    std::thread::Builder::new()
+        .name(format!("quickauth-keyring-{id}"))
+        .spawn(move || {
+            for job in queue {
+                job(&*backend);
+            }
+            if thread_abandoned.load(Ordering::SeqCst) {
+                stuck.fetch_sub(1, Ordering::SeqCst);
+            }
+        })
+        .map_err(|e| VaultError::KeyringOther { detail: format!("cannot start a keyring worker thread: {e}") })?;
+    Ok(Worker { id, jobs, abandoned })
+}
+
+fn check_account(account: &str) -> Result<()> {
+    if account.is_empty() {
+        return Err(VaultError::InvalidAccount { reason: "empty" });
+    }
+    if account.len() > MAX_ACCOUNT_LEN {
+        return Err(VaultError::InvalidAccount { reason: "longer than 256 bytes" });
+    }
+    if account.chars().any(char::is_control) {
+        return Err(VaultError::InvalidAccount { reason: "contains control characters" });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::time::Instant;
+
+    /// In-memory backend keyed by (service, account), to test the worker machinery without D-Bus.
+    #[derive(Default)]
+    struct MapBackend(Mutex<HashMap<(String, String), String>>);
+
+    impl SecretBackend for MapBackend {
+        fn get(&self, s: &str, a: &str) -> Result<Option<Zeroizing<String>>, BackendError> {
+            Ok(self.0.lock().unwrap().get(&(s.into(), a.into())).cloned().map(Zeroizing::new))
+        }
+        fn set(&self, s: &str, a: &str, v: &str) -> Result<(), BackendError> {
+            self.0.lock().unwrap().insert((s.into(), a.into()), v.into());
+            Ok(())
+        }
+        fn delete(&self, s: &str, a: &str) -> Result<(), BackendError> {
+            self.0.lock().unwrap().remove(&(s.into(), a.into()));
+            Ok(())
+        }
+        fn probe(&self, _: &str) -> Result<(), BackendError> {
+            Ok(())
+        }
+    }
+
+    /// Blocks every call until released, like a D-Bus peer that never answers.
+    struct GateBackend {
+        release: Mutex<bool>,
+        cv: std::sync::Condvar,
+        calls: AtomicUsize,
+    }
+
+    impl GateBackend {
+        fn new() -> Arc<Self> {
+            Arc::new(GateBackend { release: Mutex::new(false), cv: Default::default(), calls: AtomicUsize::new(0) })
+        }
+        fn wait(&self) {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut open = self.release.lock().unwrap();
+            while !*open {
+                open = self.cv.wait(open).unwrap();
+            }
+        }
+        fn open(&self) {
+            *self.release.lock().unwrap() = true;
+            self.cv.notify_all();
+        }
+    }
+
+    impl SecretBackend for GateBackend {
+        fn get(&self, _: &str, _: &str) -> Result<Option<Zeroizing<String>>, BackendError> {
+            self.wait();
+            Ok(None)
+        }
+        fn set(&self, _: &str, _: &str, _: &str) -> Result<(), BackendError> {
+            self.wait();
+            Ok(())
+        }
+        fn delete(&self, _: &str, _: &str) -> Result<(), BackendError> {
+            self.wait();
+            Ok(())
+        }
+        fn probe(&self, _: &str) -> Result<(), BackendError> {
+            self.wait();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn round_trip_through_worker() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(MapBackend::default())).unwrap();
+        assert_eq!(k.get("a").unwrap(), None);
+        k.set("a", "v1").unwrap();
+        assert_eq!(k.get("a").unwrap().as_deref().map(String::as_str), Some("v1"));
+        k.delete("a").unwrap();
+        k.delete("a").unwrap();
+        assert_eq!(k.get("a").unwrap(), None);
+        assert_eq!(k.list_accounts().unwrap(), None, "MapBackend cannot list");
+    }
+
+    #[test]
+    fn rejects_bad_account_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(MapBackend::default())).unwrap();
+        assert!(matches!(k.get(""), Err(VaultError::InvalidAccount { .. })));
+        assert!(matches!(k.set("a\nb", "x"), Err(VaultError::InvalidAccount { .. })));
+        assert!(matches!(k.delete(&"x".repeat(300)), Err(VaultError::InvalidAccount { .. })));
+    }
+
+    #[test]
+    fn hung_backend_times_out_and_bounds_stuck_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = GateBackend::new();
+        let timeout = Duration::from_millis(200);
+        let k = Keyring::with_backend(dir.path(), timeout, gate.clone()).unwrap();
+        for n in 1..=MAX_STUCK_WORKERS {
+            let started = Instant::now();
+            let err = k.get("a").unwrap_err();
+            assert!(matches!(err, VaultError::KeyringTimeout { .. }), "{err:?}");
+            assert!(started.elapsed() < timeout * 10, "call {n} took {:?}", started.elapsed());
+            assert_eq!(k.stuck_workers(), n);
+        }
+        // Each timed-out call got its own fresh worker (no queueing behind the hung one)...
+        assert_eq!(gate.calls.load(Ordering::SeqCst), MAX_STUCK_WORKERS);
+        // ...and once the bound is reached, calls fail without spawning or waiting.
+        let started = Instant::now();
+        let err = k.set("a", "secret-value").unwrap_err();
+        assert!(matches!(err, VaultError::KeyringTimeout { stuck, .. } if stuck == MAX_STUCK_WORKERS));
+        assert!(started.elapsed() < timeout, "fail-fast took {:?}", started.elapsed());
+        assert_eq!(gate.calls.load(Ordering::SeqCst), MAX_STUCK_WORKERS);
+        // When the platform finally answers, the abandoned threads exit and the keyring works again.
+        gate.open();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while k.stuck_workers() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(k.stuck_workers(), 0);
+        assert_eq!(k.get("a").unwrap(), None);
+    }
+
+    #[test]
+    fn queued_job_of_a_timed_out_caller_is_skipped() {
+        // Second caller queues behind a hung first call; both time out; when released, neither runs late.
+        let dir = tempfile::tempdir().unwrap();
+        let gate = GateBackend::new();
+        let k = Keyring::with_backend(dir.path(), Duration::from_millis(300), gate.clone()).unwrap();
+        let k2 = k.clone();
+        let first = std::thread::spawn(move || k2.probe());
+        while gate.calls.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let second = k.set("b", "late");
+        assert!(matches!(second, Err(VaultError::KeyringTimeout { .. })));
+        assert!(matches!(first.join().unwrap(), Err(VaultError::KeyringTimeout { .. })));
+        gate.open();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while k.stuck_workers() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(k.stuck_workers(), 0);
+        assert_eq!(gate.calls.load(Ordering::SeqCst), 1, "the cancelled set must not have run");
+    }
+
+    #[test]
+    fn backend_panic_is_an_error_not_a_hang() {
+        struct Panicky;
+        impl SecretBackend for Panicky {
+            fn get(&self, _: &str, _: &str) -> Result<Option<Zeroizing<String>>, BackendError> {
+                panic!("boom")
+            }
+            fn set(&self, _: &str, _: &str, _: &str) -> Result<(), BackendError> {
+                Ok(())
+            }
+            fn delete(&self, _: &str, _: &str) -> Result<(), BackendError> {
+                Ok(())
+            }
+            fn probe(&self, _: &str) -> Result<(), BackendError> {
+                Ok(())
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(Panicky)).unwrap();
+        assert!(matches!(k.get("a"), Err(VaultError::KeyringOther { .. })));
+        k.set("a", "b").unwrap();
+    }
+
+    #[test]
+    fn backend_error_kinds_map_to_vault_errors() {
+        struct Failing(BackendErrorKind);
+        impl SecretBackend for Failing {
+            fn get(&self, _: &str, _: &str) -> Result<Option<Zeroizing<String>>, BackendError> {
+                Err(BackendError::new(self.0, "detail"))
+            }
+            fn set(&self, _: &str, _: &str, _: &str) -> Result<(), BackendError> {
+                Err(BackendError::new(self.0, "detail"))
+            }
+            fn delete(&self, _: &str, _: &str) -> Result<(), BackendError> {
+                Err(BackendError::new(self.0, "detail"))
+            }
+            fn probe(&self, _: &str) -> Result<(), BackendError> {
+                Err(BackendError::new(self.0, "detail"))
+            }
+        }
+        use crate::contract::{Action, Localized};
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (BackendErrorKind::Unavailable, "keyring_unavailable", Action::InstallSecretService),
+            (BackendErrorKind::Locked, "keyring_locked", Action::UnlockKeyring),
+            (BackendErrorKind::Denied, "keyring_denied", Action::UnlockKeyring),
+            (BackendErrorKind::Timeout, "keyring_timeout", Action::UnlockKeyring),
+            (BackendErrorKind::Other, "keyring_other", Action::RetryLater),
+        ];
+        for (kind, tag, action) in cases {
+            let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(Failing(kind))).unwrap();
+            let err = k.set("acct", "top-secret-value").unwrap_err();
+            assert_eq!(err.kind(), tag);
+            assert_eq!(err.action(), action);
+            for text in [err.message_zh(), err.message_en(), err.to_string(), format!("{err:?}")] {
+                assert!(!text.contains("top-secret-value"), "{text}");
+                assert!(!text.is_empty());
+            }
+        }
+    }
+}

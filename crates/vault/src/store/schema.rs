@@ -1,0 +1,83 @@
+//! The store's schema as an ordered list of migrations; `PRAGMA user_version` records how many have run.
+//!
+//! Append new migrations at the end; never edit one that has shipped. No table may get a column that could hold
+//! a secret (tests/store.rs checks the column list).
+
+/// Migration `i` (0-based) brings the schema from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // v1: the initial schema.
+    r#"
+    CREATE TABLE profiles (
+        name            TEXT PRIMARY KEY NOT NULL,
+        provider        TEXT NOT NULL CHECK (provider IN ('yilianyun', 'lingju')),
+        client_id       TEXT,
+        region          TEXT,
+        api_version     TEXT,
+        base_url        TEXT,
+        lingju_endpoint TEXT,
+        builtin         INTEGER NOT NULL DEFAULT 0 CHECK (builtin IN (0, 1)),
+        created_at      TEXT NOT NULL,
+        updated_at      TEXT NOT NULL
+    ) STRICT;
+
+    -- Deleting a profile that still has devices is refused (the devices' tokens would be orphaned);
+    -- renaming one carries its devices along.
+    CREATE TABLE devices (
+        provider            TEXT NOT NULL CHECK (provider IN ('yilianyun', 'lingju')),
+        id                  TEXT NOT NULL,
+        profile             TEXT NOT NULL REFERENCES profiles(name) ON UPDATE CASCADE ON DELETE RESTRICT,
+        authorized_at       TEXT NOT NULL,
+        expires_at          TEXT NOT NULL,
+        refresh_expires_at  TEXT,
+        last_refreshed_at   TEXT,
+        token_generation    INTEGER NOT NULL DEFAULT 0,
+        model               TEXT,
+        last_status         TEXT,
+        needs_reauth        INTEGER NOT NULL DEFAULT 0 CHECK (needs_reauth IN (0, 1)),
+        PRIMARY KEY (provider, id)
+    ) STRICT;
+    CREATE INDEX devices_by_id ON devices(id);
+    CREATE INDEX devices_by_profile ON devices(profile);
+
+    -- No foreign key on purpose: the provider's 20-per-day quota keeps counting after a device is forgotten
+    -- locally and authorized again.
+    CREATE TABLE grant_counts (
+        provider  TEXT NOT NULL,
+        device_id TEXT NOT NULL,
+        day       TEXT NOT NULL,
+        count     INTEGER NOT NULL CHECK (count >= 0),
+        PRIMARY KEY (provider, device_id, day)
+    ) STRICT;
+
+    -- History outlives devices and profiles: no foreign keys.
+    CREATE TABLE history (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        at          TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        provider    TEXT NOT NULL,
+        device_id   TEXT,
+        profile     TEXT,
+        outcome     TEXT NOT NULL CHECK (outcome IN ('ok', 'error')),
+        error_kind  TEXT,
+        error_code  INTEGER,
+        message     TEXT
+    ) STRICT;
+    CREATE INDEX history_by_at ON history(at);
+
+    -- A row exists while a refresh is in flight; a row left after a crash means "check this device's tokens".
+    CREATE TABLE refresh_journal (
+        provider        TEXT NOT NULL,
+        device_id       TEXT NOT NULL,
+        old_generation  INTEGER NOT NULL,
+        started_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (provider, device_id),
+        FOREIGN KEY (provider, device_id) REFERENCES devices(provider, id) ON DELETE CASCADE
+    ) STRICT;
+
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    ) STRICT;
+    "#,
+];
