@@ -3,3 +3,13 @@
 // qrlabel: label payload parser
 pub mod payload;
 pub use payload::{parse_payload, KeyKind, LabelKey, LabelPayload, PayloadError, PayloadFormat, PayloadProblem};
+
+// qrdecode: frame decoder
+pub mod decode;
+pub use decode::{
+    decode_image_file, decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma, DecodeError, Decoded, Decoder,
+    DecoderOptions, LumaFrame,
+};
+
+// qrlabel: label renderer
+pub mod label;
