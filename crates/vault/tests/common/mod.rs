@@ -1,0 +1,50 @@
+//! Shared helpers for the vault's integration tests: running a test inside a real keyring session, and running
+//! this test binary as a child process with a changed environment (D-Bus env vars are process-wide).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// True when this process already runs inside `scripts/with-keyring.sh` (private bus + unlocked gnome-keyring).
+/// Otherwise runs `test_name` of this binary inside that script, asserts it passed, and returns false so the
+/// caller returns at once. Either way the test body always runs against the real Secret Service.
+pub fn in_keyring_session(test_name: &str) -> bool {
+    if std::env::var("QUICKAUTH_IN_KEYRING_SESSION").as_deref() == Ok("1") {
+        return true;
+    }
+    let script = repo_root().join("scripts/with-keyring.sh");
+    let out = Command::new(&script)
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{test_name} failed inside with-keyring.sh:\n{stdout}\n{stderr}");
+    // Guard against a filter that matched nothing (which would "pass" vacuously).
+    assert!(stdout.contains("1 passed"), "{test_name} did not run inside with-keyring.sh:\n{stdout}\n{stderr}");
+    false
+}
+
+/// Run `test_name` (an `#[ignore]`d child entry point of this binary) with extra env vars.
+pub fn run_child(test_name: &str, env: &[(&str, &str)], wrapper: &[&str]) -> Output {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(&exe);
+            c
+        }
+        None => Command::new(&exe),
+    };
+    cmd.args(["--exact", test_name, "--ignored", "--nocapture", "--test-threads=1"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap_or_else(|e| panic!("cannot run child {test_name}: {e}"))
+}
