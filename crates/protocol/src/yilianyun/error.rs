@@ -1,0 +1,105 @@
+//! The one error type of the Yilianyun client.
+
+use super::codes::ApiCode;
+use crate::http::TransportError;
+use crate::input::InputError;
+use crate::localized::{Action, Localized};
+
+/// Why a Yilianyun call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum YilianyunError {
+    /// Yilianyun answered with a non-zero `error`. `server_message` is its `error_description`, redacted and
+    /// at most 200 characters.
+    #[error("Yilianyun error {}: {server_message}", .code.code())]
+    Api { code: ApiCode, server_message: String },
+    /// No usable reply (network, TLS, HTTP status, body not JSON or not the documented shape).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// We refused to send the request: an input is not acceptable.
+    #[error(transparent)]
+    Input(#[from] InputError),
+}
+
+impl YilianyunError {
+    /// True when the request may have been processed although we got no usable answer (see
+    /// [`TransportError::outcome_unknown`]). An API error is a definite answer; an input error was never sent.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            YilianyunError::Transport(t) => t.outcome_unknown(),
+            YilianyunError::Api { .. } | YilianyunError::Input(_) => false,
+        }
+    }
+
+    /// The provider code, when Yilianyun answered with one.
+    pub fn api_code(&self) -> Option<ApiCode> {
+        match self {
+            YilianyunError::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+impl Localized for YilianyunError {
+    fn kind(&self) -> &'static str {
+        match self {
+            YilianyunError::Api { .. } => "api",
+            YilianyunError::Transport(t) => t.kind(),
+            YilianyunError::Input(i) => i.kind(),
+        }
+    }
+
+    fn code(&self) -> Option<i64> {
+        self.api_code().map(ApiCode::code)
+    }
+
+    fn message_zh(&self) -> String {
+        match self {
+            YilianyunError::Api { code, server_message } => {
+                let server = if server_message.is_empty() { String::new() } else { format!("(服务器说明:{server_message})") };
+                match code.message_zh() {
+                    Some(text) => format!("{text}[易联云错误码 {}]{server}", code.code()),
+                    None => format!(
+                        "易联云返回了未知错误码 {}{server}。请稍后重试;如果反复出现,请把错误码反馈给我们。",
+                        code.code()
+                    ),
+                }
+            }
+            YilianyunError::Transport(t) => t.message_zh(),
+            YilianyunError::Input(i) => i.message_zh(),
+        }
+    }
+
+    fn message_en(&self) -> String {
+        match self {
+            YilianyunError::Api { code, server_message } => {
+                let server =
+                    if server_message.is_empty() { String::new() } else { format!(" (server said: {server_message})") };
+                match code.message_en() {
+                    Some(text) => format!("{text} [Yilianyun code {}]{server}", code.code()),
+                    None => format!(
+                        "Yilianyun answered with unknown error code {}{server}. Try again later; if it keeps happening, report the code to us.",
+                        code.code()
+                    ),
+                }
+            }
+            YilianyunError::Transport(t) => t.message_en(),
+            YilianyunError::Input(i) => i.message_en(),
+        }
+    }
+
+    fn action(&self) -> Action {
+        match self {
+            YilianyunError::Api { code, .. } => code.action(),
+            YilianyunError::Transport(t) => t.action(),
+            YilianyunError::Input(i) => i.action(),
+        }
+    }
+
+    fn retryable(&self) -> bool {
+        match self {
+            YilianyunError::Api { code, .. } => code.retryable(),
+            YilianyunError::Transport(t) => t.retryable(),
+            YilianyunError::Input(i) => i.retryable(),
+        }
+    }
+}
