@@ -1,0 +1,263 @@
+//! The refresh protocol: quota, backoff, single flight across processes, journal-based crash recovery.
+//!
+//! Order of a refresh (each step survives a crash right after it):
+//! 1. take the device's file lock (waiters re-read afterwards and reuse a result that landed meanwhile);
+//! 2. complete a pending journal row if there is one (that *is* this refresh's result);
+//! 3. refuse locally if the China-day quota is used up;
+//! 4. journal row {old generation, started_at}; send with the OLD refresh token (retries replay the same token,
+//!    which the server answers with the same result within 2 h — never a new request with unknown outcome);
+//! 5. one atomic keyring write of the new pair with generation+1; 6. the DB row; 7. clear the journal.
+//! A failed refresh never touches the stored pair.
+
+use std::future::Future;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use quickauth_protocol::Localized;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::backoff::Backoff;
+use crate::crash::crash_point;
+use crate::error::{Error, Result};
+use crate::lock::DeviceLock;
+use crate::quota::{china_day, quota_reset_at, GRANTS_PER_DAY};
+use crate::tokens::StoredTokens;
+
+/// How long the server answers a replayed refresh token with the earlier result.
+pub const REPLAY_WINDOW: Duration = Duration::hours(2);
+
+/// Which device (provider + id): the key of every row, lock and keyring entry.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeviceRef {
+    pub provider: String,
+    pub id: String,
+}
+
+impl DeviceRef {
+    pub fn new(provider: &str, id: &str) -> Self {
+        Self { provider: provider.to_owned(), id: id.to_owned() }
+    }
+}
+
+impl std::fmt::Display for DeviceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.provider, self.id)
+    }
+}
+
+/// A pending refresh: written before sending, cleared after the new pair is stored everywhere.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    pub old_generation: i64,
+    pub started_at: DateTime<Utc>,
+}
+
+/// Tokens as the server returned them, before they are stored.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct NewTokens {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in_secs: i64,
+    pub refresh_expires_in_secs: Option<i64>,
+}
+
+impl NewTokens {
+    pub(crate) fn into_stored(self, generation: i64, now: DateTime<Utc>) -> StoredTokens {
+        StoredTokens {
+            access_token: self.access_token.clone(),
+            refresh_token: self.refresh_token.clone(),
+            generation,
+            issued_at: now,
+            expires_at: now + Duration::seconds(self.expires_in_secs),
+            refresh_expires_at: self.refresh_expires_in_secs.map(|s| now + Duration::seconds(s)),
+        }
+    }
+}
+
+/// What the protocol needs from storage (blocking calls). The service implements it over the vault's keyring and
+/// SQLite store; the tests below use an in-memory fake.
+pub trait LifecycleState: Send + Sync {
+    fn read_tokens(&self, dev: &DeviceRef) -> Result<Option<StoredTokens>>;
+    /// One atomic overwrite of the device's keyring entry.
+    fn write_tokens(&self, dev: &DeviceRef, tokens: &StoredTokens) -> Result<()>;
+    /// Mirror generation + expiry into the DB row, clear needs_reauth.
+    fn mirror(&self, dev: &DeviceRef, tokens: &StoredTokens, refreshed: bool) -> Result<()>;
+    fn db_generation(&self, dev: &DeviceRef) -> Result<Option<i64>>;
+    fn journal(&self, dev: &DeviceRef) -> Result<Option<Journal>>;
+    fn begin_journal(&self, dev: &DeviceRef, journal: &Journal) -> Result<()>;
+    fn finish_journal(&self, dev: &DeviceRef) -> Result<()>;
+    fn grants_on(&self, dev: &DeviceRef, day: chrono::NaiveDate) -> Result<u32>;
+    fn record_grant(&self, dev: &DeviceRef, day: chrono::NaiveDate) -> Result<u32>;
+    fn mark_needs_reauth(&self, dev: &DeviceRef) -> Result<()>;
+}
+
+/// How a refresh call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// This call refreshed: the server issued a new pair, now stored with this generation.
+    Refreshed { generation: i64 },
+    /// Another process/task refreshed while we waited for the lock; its result is the answer.
+    AlreadyRefreshed { generation: i64 },
+    /// A pending (lost or interrupted) refresh was completed: the stored pair is the one the server issued for it.
+    Recovered { generation: i64 },
+}
+
+impl RefreshOutcome {
+    pub fn generation(&self) -> i64 {
+        match *self {
+            Self::Refreshed { generation } | Self::AlreadyRefreshed { generation } | Self::Recovered { generation } => {
+                generation
+            }
+        }
+    }
+}
+
+/// Server codes after which the stored refresh token is useless: only a new authorization helps.
+pub(crate) fn is_reauth_code(code: Option<i64>) -> bool {
+    matches!(code, Some(14) | Some(20))
+}
+
+/// Fills a day's local count up to the limit (the server said 41: trust it over our count).
+pub(crate) fn mark_day_full<S: LifecycleState + ?Sized>(state: &S, dev: &DeviceRef, day: chrono::NaiveDate) -> Result<()> {
+    let mut count = state.grants_on(dev, day)?;
+    while count < GRANTS_PER_DAY {
+        count = state.record_grant(dev, day)?;
+    }
+    Ok(())
+}
+
+/// Refuses before sending when today's grants for this device are used up.
+pub(crate) fn check_quota<S: LifecycleState + ?Sized>(state: &S, dev: &DeviceRef, now: DateTime<Utc>) -> Result<()> {
+    if state.grants_on(dev, china_day(now))? >= GRANTS_PER_DAY {
+        return Err(Error::QuotaExhausted { id: dev.id.clone(), reset_at: quota_reset_at(now) });
+    }
+    Ok(())
+}
+
+/// The refresh engine for one data dir.
+pub struct Lifecycle<'a, S: ?Sized> {
+    pub state: &'a S,
+    pub data_dir: &'a Path,
+    pub backoff: Backoff,
+}
+
+impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
+    /// Refreshes `dev` once, whatever its expiry (policy lives in the caller). `send` performs one refresh request
+    /// with the given refresh token; it is called again only with the same token.
+    pub async fn refresh<F, Fut>(&self, dev: &DeviceRef, mut send: F) -> Result<RefreshOutcome>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<NewTokens>>,
+    {
+        let observed = self.state.read_tokens(dev)?.map(|t| t.generation);
+        let _lock = DeviceLock::acquire(self.data_dir, &dev.provider, &dev.id).await?;
+
+        if let Some(journal) = self.state.journal(dev)? {
+            return self.complete_journal(dev, journal, &mut send).await;
+        }
+        let tokens = self.state.read_tokens(dev)?.ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })?;
+        if self.state.db_generation(dev)? != Some(tokens.generation) {
+            self.state.mirror(dev, &tokens, false)?;
+        }
+        if observed.is_some_and(|g| g != tokens.generation) {
+            tracing::info!(device = %dev, generation = tokens.generation, "refreshed by another process while waiting");
+            return Ok(RefreshOutcome::AlreadyRefreshed { generation: tokens.generation });
+        }
+        let now = Utc::now();
+        check_quota(self.state, dev, now)?;
+        let journal = Journal { old_generation: tokens.generation, started_at: now };
+        let generation = self.send_and_store(dev, &tokens, &journal, &mut send).await?;
+        Ok(RefreshOutcome::Refreshed { generation })
+    }
+
+    /// Completes every pending refresh of `dev` if there is one (used on open). Returns None when nothing was pending.
+    pub async fn recover<F, Fut>(&self, dev: &DeviceRef, mut send: F) -> Result<Option<RefreshOutcome>>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<NewTokens>>,
+    {
+        let _lock = DeviceLock::acquire(self.data_dir, &dev.provider, &dev.id).await?;
+        match self.state.journal(dev)? {
+            Some(journal) => self.complete_journal(dev, journal, &mut send).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn complete_journal<F, Fut>(&self, dev: &DeviceRef, journal: Journal, send: &mut F) -> Result<RefreshOutcome>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<NewTokens>>,
+    {
+        let tokens = self.state.read_tokens(dev)?.ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })?;
+        if tokens.generation > journal.old_generation {
+            // The new pair reached the keyring before the crash: only the DB and the journal are behind.
+            tracing::info!(device = %dev, generation = tokens.generation, "completing interrupted refresh from the keyring");
+            self.state.mirror(dev, &tokens, true)?;
+            self.state.finish_journal(dev)?;
+            return Ok(RefreshOutcome::Recovered { generation: tokens.generation });
+        }
+        if Utc::now() - journal.started_at > REPLAY_WINDOW {
+            tracing::warn!(device = %dev, "pending refresh is older than the 2 h replay window; trying the old refresh token anyway");
+        } else {
+            tracing::info!(device = %dev, "replaying the old refresh token to recover a lost refresh result");
+        }
+        // No local quota refusal here: the replay recovers an already-counted refresh, and waiting would let the
+        // 2 h window lapse. The server still answers 41 if it disagrees.
+        let generation = self.send_and_store(dev, &tokens, &journal, send).await?;
+        Ok(RefreshOutcome::Recovered { generation })
+    }
+
+    async fn send_and_store<F, Fut>(&self, dev: &DeviceRef, old: &StoredTokens, journal: &Journal, send: &mut F) -> Result<i64>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<NewTokens>>,
+    {
+        let refresh_token = old.refresh_token.clone().ok_or_else(|| Error::NeedsReauthorization { id: dev.id.clone() })?;
+        let refresh_token = zeroize::Zeroizing::new(refresh_token);
+        self.state.begin_journal(dev, journal)?;
+        crash_point("before_send");
+
+        let mut retry = 0;
+        let fresh = loop {
+            let day = china_day(Utc::now());
+            self.state.record_grant(dev, day)?;
+            match send(refresh_token.to_string()).await {
+                Ok(fresh) => break fresh,
+                Err(e) => {
+                    if e.code() == Some(41) {
+                        mark_day_full(self.state, dev, day)?;
+                    }
+                    if e.retryable() && retry + 1 < self.backoff.attempts {
+                        retry += 1;
+                        let wait = self.backoff.delay(retry);
+                        tracing::warn!(device = %dev, kind = e.kind(), retry, ?wait, "transient refresh failure; replaying the same refresh token");
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    if e.is_server_answer() && e.code() != Some(41) {
+                        // The server answered: nothing of this refresh is in flight any more.
+                        self.state.finish_journal(dev)?;
+                        if is_reauth_code(e.code()) {
+                            self.state.mark_needs_reauth(dev)?;
+                        }
+                        tracing::warn!(device = %dev, kind = e.kind(), code = ?e.code(), "refresh rejected");
+                    } else {
+                        // No answer (or a quota refusal): a result may be waiting at the server, so the journal stays
+                        // and the next run replays the old refresh token within the 2 h window.
+                        tracing::warn!(device = %dev, kind = e.kind(), "refresh not completed; kept pending for replay");
+                    }
+                    return Err(e);
+                }
+            }
+        };
+        crash_point("after_send_before_keyring");
+        let new = fresh.into_stored(old.generation + 1, Utc::now());
+        self.state.write_tokens(dev, &new)?;
+        crash_point("after_keyring_before_db");
+        self.state.mirror(dev, &new, true)?;
+        crash_point("after_db_before_journal_clear");
+        self.state.finish_journal(dev)?;
+        tracing::info!(device = %dev, generation = new.generation, expires_at = %new.expires_at, "refresh stored");
+        Ok(new.generation)
+    }
+}

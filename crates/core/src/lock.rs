@@ -1,0 +1,78 @@
+//! Cross-process single flight: an exclusive file lock per device, `<data_dir>/locks/<provider>-<id>.lock`.
+//!
+//! flock(2) locks belong to the open file description, so two tasks of one process and two processes exclude each
+//! other alike. The lock is released when the guard (the open file) is dropped, or by the kernel if the process dies.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+
+/// Held for the whole refresh of one device.
+#[derive(Debug)]
+pub struct DeviceLock {
+    _file: File,
+    path: PathBuf,
+}
+
+impl DeviceLock {
+    /// The lock file for a device. Ids are validated digits/alnum, so they are safe in a file name.
+    pub fn path_for(data_dir: &Path, provider: &str, id: &str) -> PathBuf {
+        data_dir.join("locks").join(format!("{provider}-{id}.lock"))
+    }
+
+    /// Blocks until the lock is ours. Call it from `spawn_blocking`.
+    pub fn acquire_blocking(data_dir: &Path, provider: &str, id: &str) -> Result<Self, Error> {
+        let path = Self::path_for(data_dir, provider, id);
+        let io = |source| Error::Io { context: "device lock", path: path.clone(), source };
+        std::fs::create_dir_all(path.parent().expect("has parent")).map_err(io)?;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        fs4::FileExt::lock(&file).map_err(io)?;
+        Ok(Self { _file: file, path })
+    }
+
+    /// Async wrapper: waits on a blocking thread so the runtime stays responsive.
+    pub async fn acquire(data_dir: &Path, provider: &str, id: &str) -> Result<Self, Error> {
+        let (dir, provider, id) = (data_dir.to_path_buf(), provider.to_owned(), id.to_owned());
+        tokio::task::spawn_blocking(move || Self::acquire_blocking(&dir, &provider, &id))
+            .await
+            .map_err(|e| Error::Internal(format!("lock task failed: {e}")))?
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn second_holder_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "4004123456").unwrap();
+        let released = Arc::new(AtomicBool::new(false));
+        let (d, r) = (dir.path().to_path_buf(), released.clone());
+        let waiter = std::thread::spawn(move || {
+            let _second = DeviceLock::acquire_blocking(&d, "yilianyun", "4004123456").unwrap();
+            // Must only get here after the first guard was dropped.
+            r.load(Ordering::SeqCst)
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        released.store(true, Ordering::SeqCst);
+        drop(first);
+        assert!(waiter.join().unwrap(), "second lock was granted while the first was held");
+    }
+
+    #[test]
+    fn different_devices_do_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let _a = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "1").unwrap();
+        let _b = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "2").unwrap();
+        assert!(dir.path().join("locks/yilianyun-1.lock").exists());
+    }
+}

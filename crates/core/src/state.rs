@@ -1,0 +1,84 @@
+//! `LifecycleState` over the real vault: tokens in the keyring, generation/expiry mirror, quota and journal in SQLite.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use quickauth_vault::{Keyring, Store};
+
+use crate::error::Result;
+use crate::lifecycle::{DeviceRef, Journal, LifecycleState};
+use crate::tokens::{tokens_account, StoredTokens};
+
+pub(crate) struct VaultState {
+    pub store: Arc<Store>,
+    pub keyring: Arc<Keyring>,
+}
+
+impl LifecycleState for VaultState {
+    fn read_tokens(&self, dev: &DeviceRef) -> Result<Option<StoredTokens>> {
+        match self.keyring.get(&tokens_account(&dev.provider, &dev.id))? {
+            Some(json) => Ok(Some(StoredTokens::from_json(&json)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn write_tokens(&self, dev: &DeviceRef, tokens: &StoredTokens) -> Result<()> {
+        self.keyring.set(&tokens_account(&dev.provider, &dev.id), &tokens.to_json())?;
+        Ok(())
+    }
+
+    fn mirror(&self, dev: &DeviceRef, tokens: &StoredTokens, refreshed: bool) -> Result<()> {
+        let Some(mut row) = self.store.get_device(&dev.provider, &dev.id)? else {
+            tracing::warn!(device = %dev, "no device row to mirror tokens into (forgotten meanwhile?)");
+            return Ok(());
+        };
+        row.token_generation = tokens.generation;
+        row.expires_at = tokens.expires_at;
+        row.refresh_expires_at = tokens.refresh_expires_at;
+        row.needs_reauth = false;
+        if refreshed {
+            row.last_refreshed_at = Some(tokens.issued_at);
+        }
+        self.store.upsert_device(&row)?;
+        Ok(())
+    }
+
+    fn db_generation(&self, dev: &DeviceRef) -> Result<Option<i64>> {
+        Ok(self.store.get_device(&dev.provider, &dev.id)?.map(|d| d.token_generation))
+    }
+
+    fn journal(&self, dev: &DeviceRef) -> Result<Option<Journal>> {
+        Ok(self
+            .store
+            .pending_refreshes()?
+            .into_iter()
+            .find(|j| j.provider == dev.provider && j.id == dev.id)
+            .map(|j| Journal { old_generation: j.old_generation, started_at: j.started_at }))
+    }
+
+    fn begin_journal(&self, dev: &DeviceRef, journal: &Journal) -> Result<()> {
+        self.store.begin_refresh(&dev.provider, &dev.id, journal.old_generation, journal.started_at)?;
+        Ok(())
+    }
+
+    fn finish_journal(&self, dev: &DeviceRef) -> Result<()> {
+        self.store.finish_refresh(&dev.provider, &dev.id)?;
+        Ok(())
+    }
+
+    fn grants_on(&self, dev: &DeviceRef, day: NaiveDate) -> Result<u32> {
+        Ok(self.store.grants_on(&dev.provider, &dev.id, day)?)
+    }
+
+    fn record_grant(&self, dev: &DeviceRef, day: NaiveDate) -> Result<u32> {
+        Ok(self.store.record_grant(&dev.provider, &dev.id, day)?)
+    }
+
+    fn mark_needs_reauth(&self, dev: &DeviceRef) -> Result<()> {
+        if let Some(mut row) = self.store.get_device(&dev.provider, &dev.id)? {
+            row.needs_reauth = true;
+            self.store.upsert_device(&row)?;
+        }
+        Ok(())
+    }
+}
