@@ -17,7 +17,7 @@ pub enum VaultError {
     KeyringUnavailable { detail: String },
     /// The keyring call did not finish within the timeout (locked keyring waiting for an unlock prompt that
     /// never comes, or a D-Bus peer that never answers). `stuck` is how many abandoned calls are still hanging.
-    #[error("the OS keyring did not answer within {:.1} s ({stuck} call(s) still stuck)", timeout.as_secs_f64())]
+    #[error("the OS keyring did not answer within {} s ({stuck} call(s) still stuck)", seconds(*timeout))]
     KeyringTimeout { timeout: Duration, stuck: usize },
     /// The keyring (collection) is locked and could not be unlocked without the user.
     #[error("the OS keyring is locked: {detail}")]
@@ -60,6 +60,16 @@ pub enum VaultError {
     StoreOther { detail: String },
 }
 
+/// "5" for whole seconds, "1.5" otherwise.
+fn seconds(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.1}")
+    }
+}
+
 pub type Result<T, E = VaultError> = std::result::Result<T, E>;
 
 impl Localized for VaultError {
@@ -91,9 +101,9 @@ impl Localized for VaultError {
             ),
             VaultError::KeyringTimeout { timeout, stuck } => {
                 let mut m = format!(
-                    "系统密钥环在 {:.0} 秒内没有响应。通常是密钥环被锁住、正在等待解锁窗口。\
+                    "系统密钥环在 {} 秒内没有响应。通常是密钥环被锁住、正在等待解锁窗口。\
                      请在桌面上解锁密钥环（登录密钥环）后重试。",
-                    timeout.as_secs_f64().ceil()
+                    seconds(*timeout)
                 );
                 if *stuck > 0 {
                     m.push_str(&format!("仍有 {stuck} 个密钥环请求未返回；如一直如此，请重启密钥环服务或重新登录桌面。"));
@@ -154,9 +164,9 @@ impl Localized for VaultError {
             ),
             VaultError::KeyringTimeout { timeout, stuck } => {
                 let mut m = format!(
-                    "The OS keyring did not answer within {:.0} s. Usually the keyring is locked and waiting for an \
+                    "The OS keyring did not answer within {} s. Usually the keyring is locked and waiting for an \
                      unlock prompt. Unlock your keyring (the \"login\" keyring) on the desktop and retry.",
-                    timeout.as_secs_f64().ceil()
+                    seconds(*timeout)
                 );
                 if *stuck > 0 {
                     m.push_str(&format!(

@@ -31,8 +31,9 @@ pub fn in_keyring_session(test_name: &str) -> bool {
     false
 }
 
-/// Run `test_name` (an `#[ignore]`d child entry point of this binary) with extra env vars.
-pub fn run_child(test_name: &str, env: &[(&str, &str)], wrapper: &[&str]) -> Output {
+/// Run `test_name` (an `#[ignore]`d child entry point of this binary) with env changes (`None` removes a var),
+/// optionally through a wrapper command (e.g. a script that sets up a D-Bus session).
+pub fn run_child(test_name: &str, env: &[(&str, Option<&str>)], wrapper: &[&str]) -> Output {
     let exe = std::env::current_exe().unwrap();
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
@@ -44,7 +45,10 @@ pub fn run_child(test_name: &str, env: &[(&str, &str)], wrapper: &[&str]) -> Out
     };
     cmd.args(["--exact", test_name, "--ignored", "--nocapture", "--test-threads=1"]);
     for (k, v) in env {
-        cmd.env(k, v);
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
     }
     cmd.output().unwrap_or_else(|e| panic!("cannot run child {test_name}: {e}"))
 }
