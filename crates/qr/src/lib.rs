@@ -13,3 +13,6 @@ pub use decode::{
 
 // qrlabel: label renderer
 pub mod label;
+
+// qrlabel: seeded corpus of camera-like label frames
+pub mod corpus;
