@@ -13,6 +13,7 @@ pub enum FaultMode {
     /// Wait `delay_ms` before processing and answering.
     Slow,
     /// A gateway-style `500` HTML page; the request is not processed.
+    #[serde(rename = "html_500")]
     Html500,
     /// `200 text/plain` garbage; the request is not processed.
     NonJson,
@@ -110,6 +111,13 @@ impl FaultTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modes_use_the_documented_names() {
+        for mode in [FaultMode::DropReply, FaultMode::Slow, FaultMode::Html500, FaultMode::NonJson, FaultMode::Truncated, FaultMode::Reset] {
+            assert_eq!(serde_json::to_value(mode).unwrap(), mode.as_str());
+        }
+    }
 
     #[test]
     fn counted_rule_clears_itself_and_prefix_scopes() {
