@@ -199,12 +199,13 @@ impl Localized for TransportError {
             ConnectTimeout => format!("连接服务器 {h} 超时。请检查网络、防火墙或代理设置后重试。请求未被处理,可以放心重试。"),
             Tls => format!("与 {h} 建立安全连接(TLS)失败:证书不受信任或不匹配。请检查电脑的日期时间是否正确,以及网络中是否有拦截 HTTPS 的代理或安全软件。"),
             ConnectFailed => format!("无法连接到服务器 {h}。请检查网络连接和代理设置后重试。请求未被处理。"),
-            ReadTimeout => format!("已向 {h} 发出请求,但在规定时间内没有收到完整回复。请求可能已被服务器处理:请稍后重试(刷新令牌时会沿用原刷新令牌,不会丢失授权)。"),
+            ReadTimeout => format!("已向 {h} 发出请求,但在规定时间内没有收到完整回复。请求可能已被服务器处理:请稍后重试。"),
             ConnectionClosed => format!("已向 {h} 发出请求,但连接在收到回复前中断。请求可能已被处理:请稍后重试。"),
             HttpStatus { status, html } if status >= 500 => format!(
                 "服务器 {h} 暂时出错(HTTP {status}{})。请求可能已被处理:请稍后重试。",
                 if html { ",返回了网页而不是数据" } else { "" }
             ),
+            HttpStatus { status, .. } if (300..400).contains(&status) => format!("服务器 {h} 要求跳转到别的地址(HTTP {status}),为安全起见不会跟随。请检查服务器地址是否正确(例如应为 https:// 开头)。"),
             HttpStatus { status, .. } => format!("服务器 {h} 拒绝了请求(HTTP {status})。请检查服务器地址是否正确(自定义地址只填 https://主机名:端口),以及是否有代理拦截。"),
             NonJson { html: true } => format!("服务器 {h} 返回了一个网页,而不是接口数据。可能是网络需要登录(如酒店/商场 Wi-Fi)或被代理拦截。请检查网络后重试。"),
             NonJson { html: false } => format!("服务器 {h} 的回复无法识别(不是 JSON)。请检查服务器地址和网络代理后重试。"),
@@ -224,12 +225,13 @@ impl Localized for TransportError {
             ConnectTimeout => format!("Connecting to {h} timed out. Check the network, firewall or proxy and try again. The request was not processed; retrying is safe."),
             Tls => format!("The secure (TLS) connection to {h} failed: its certificate is not trusted or does not match. Check this computer's date and time, and whether a proxy or security software intercepts HTTPS."),
             ConnectFailed => format!("Cannot connect to {h}. Check the network connection and proxy settings and try again. The request was not processed."),
-            ReadTimeout => format!("The request was sent to {h} but no complete reply came in time. It may have been processed: try again later (a token refresh reuses the old refresh token, so the authorization is not lost)."),
+            ReadTimeout => format!("The request was sent to {h} but no complete reply came in time. It may have been processed: try again later."),
             ConnectionClosed => format!("The request was sent to {h} but the connection dropped before the reply. It may have been processed: try again later."),
             HttpStatus { status, html } if status >= 500 => format!(
                 "The server {h} had a temporary error (HTTP {status}{}). The request may have been processed: try again later.",
                 if html { ", an HTML page instead of data" } else { "" }
             ),
+            HttpStatus { status, .. } if (300..400).contains(&status) => format!("The server {h} answered with a redirect (HTTP {status}), which is not followed for safety. Check the server address (it may need https://)."),
             HttpStatus { status, .. } => format!("The server {h} rejected the request (HTTP {status}). Check the server address (a custom address is only https://host:port) and whether a proxy interferes."),
             NonJson { html: true } => format!("The server {h} answered with a web page instead of API data: the network may need a login (hotel/mall Wi-Fi) or a proxy intercepts it. Check the network and try again."),
             NonJson { html: false } => format!("The reply from {h} is not JSON and cannot be read. Check the server address and proxy and try again."),
@@ -469,6 +471,7 @@ mod tests {
         use TransportErrorKind::*;
         let kinds = [Dns, ConnectionRefused, ConnectTimeout, Tls, ConnectFailed, ReadTimeout, ConnectionClosed,
                      HttpStatus { status: 503, html: true }, HttpStatus { status: 404, html: false },
+                     HttpStatus { status: 302, html: false },
                      NonJson { html: true }, NonJson { html: false }, Truncated, UnexpectedReply, Other];
         let mut zh = std::collections::HashSet::new();
         let mut en = std::collections::HashSet::new();

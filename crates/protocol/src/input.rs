@@ -370,7 +370,7 @@ pub(crate) fn check_base_url(url: &Url, allow_path: bool) -> Result<(), InputErr
     if url.query().is_some() || url.fragment().is_some() {
         return problem(BaseUrlProblem::QueryOrFragment);
     }
-    if !allow_path && !(url.path().is_empty() || url.path() == "/") {
+    if !allow_path && !url.path().is_empty() && url.path() != "/" {
         return problem(BaseUrlProblem::Path);
     }
     if url.scheme() == "http" && !is_loopback_host(url.host()) {
