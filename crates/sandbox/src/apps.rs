@@ -31,12 +31,23 @@ pub(crate) struct YilianyunApp {
 }
 
 const YILIANYUN_APPS: [YilianyunApp; 2] = [
-    YilianyunApp { client_id: BUILTIN_OPEN_APP_ID, secret: BUILTIN_OPEN_APP_SECRET, app_type: AppType::Open },
-    YilianyunApp { client_id: BUILTIN_OWN_APP_ID, secret: BUILTIN_OWN_APP_SECRET, app_type: AppType::Own },
+    YilianyunApp {
+        client_id: BUILTIN_OPEN_APP_ID,
+        secret: BUILTIN_OPEN_APP_SECRET,
+        app_type: AppType::Open,
+    },
+    YilianyunApp {
+        client_id: BUILTIN_OWN_APP_ID,
+        secret: BUILTIN_OWN_APP_SECRET,
+        app_type: AppType::Own,
+    },
 ];
 
 pub(crate) fn yilianyun_app(client_id: &str) -> Option<YilianyunApp> {
-    YILIANYUN_APPS.iter().copied().find(|a| a.client_id == client_id)
+    YILIANYUN_APPS
+        .iter()
+        .copied()
+        .find(|a| a.client_id == client_id)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

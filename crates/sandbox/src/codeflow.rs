@@ -10,7 +10,11 @@ use crate::keys;
 use crate::store::{virtual_now, Store};
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn page(title: &str, inner: &str) -> String {
@@ -24,7 +28,14 @@ fn page(title: &str, inner: &str) -> String {
 
 /// An error page: what went wrong, in Chinese then English.
 pub(crate) fn error_page(zh: &str, en: &str) -> String {
-    page("授权失败 / Authorization failed", &format!("<h1>授权失败</h1><p>{}</p><p class=\"en\">{}</p>", esc(zh), esc(en)))
+    page(
+        "授权失败 / Authorization failed",
+        &format!(
+            "<h1>授权失败</h1><p>{}</p><p class=\"en\">{}</p>",
+            esc(zh),
+            esc(en)
+        ),
+    )
 }
 
 fn redirect_target(params: &HashMap<String, String>) -> Result<url::Url, String> {
@@ -41,7 +52,10 @@ fn redirect_target(params: &HashMap<String, String>) -> Result<url::Url, String>
 fn check_app(params: &HashMap<String, String>) -> Result<&'static str, String> {
     let client_id = params.get("client_id").map(String::as_str).unwrap_or("");
     match yilianyun_app(client_id) {
-        None => Err(error_page("client_id 不存在，请检查应用 ID。", "client_id does not exist: check the app id.")),
+        None => Err(error_page(
+            "client_id 不存在，请检查应用 ID。",
+            "client_id does not exist: check the app id.",
+        )),
         Some(app) if app.app_type != AppType::Open => Err(error_page(
             "自有型应用不能使用开放应用授权，请使用开放型应用。",
             "Own-type apps cannot use the open-app authorization: use an open-type app.",
@@ -51,9 +65,15 @@ fn check_app(params: &HashMap<String, String>) -> Result<&'static str, String> {
 }
 
 /// GET /oauth/authorize: the approval page (Err = error page with status 400).
-pub(crate) fn authorize_page(action: &str, params: &HashMap<String, String>) -> Result<String, String> {
+pub(crate) fn authorize_page(
+    action: &str,
+    params: &HashMap<String, String>,
+) -> Result<String, String> {
     if params.get("response_type").map(String::as_str) != Some("code") {
-        return Err(error_page("response_type 必须为 code。", "response_type must be code."));
+        return Err(error_page(
+            "response_type 必须为 code。",
+            "response_type must be code.",
+        ));
     }
     let client_id = check_app(params)?;
     let redirect = redirect_target(params)?;
@@ -82,16 +102,25 @@ pub(crate) fn authorize_page(action: &str, params: &HashMap<String, String>) -> 
 }
 
 /// POST approve: Ok(location for the 302), Err((http status, error page)).
-pub(crate) fn approve(store: &Store, params: &HashMap<String, String>) -> Result<String, (u16, String)> {
+pub(crate) fn approve(
+    store: &Store,
+    params: &HashMap<String, String>,
+) -> Result<String, (u16, String)> {
     let bad = |p: String| (400u16, p);
     let client_id = check_app(params).map_err(bad)?;
     let mut target = redirect_target(params).map_err(bad)?;
     let state = params.get("state").cloned().unwrap_or_default();
     if params.get("decision").map(String::as_str) == Some("deny") {
-        target.query_pairs_mut().append_pair("error", "access_denied").append_pair("state", &state);
+        target
+            .query_pairs_mut()
+            .append_pair("error", "access_denied")
+            .append_pair("state", &state);
         return Ok(target.to_string());
     }
-    let machine_code = params.get("machine_code").map(|s| s.trim().to_string()).unwrap_or_default();
+    let machine_code = params
+        .get("machine_code")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
     if !keys::is_sandbox_printer(&machine_code) {
         return Err(bad(error_page(
             "终端号不是沙盒打印机（应为 4004 开头的 10 位数字）。",
@@ -116,10 +145,21 @@ pub(crate) fn approve(store: &Store, params: &HashMap<String, String>) -> Result
             )?;
             let id = tx.last_insert_rowid();
             let code = keys::derive_token(&seed, "code", id);
-            tx.execute("UPDATE codes SET code_hash = ?1 WHERE id = ?2", params![keys::sha256_hex(&code), id])?;
+            tx.execute(
+                "UPDATE codes SET code_hash = ?1 WHERE id = ?2",
+                params![keys::sha256_hex(&code), id],
+            )?;
             Ok(Some(code))
         })
-        .map_err(|e| (500u16, error_page("沙盒内部错误，请重试。", &format!("Internal sandbox error, try again ({}).", e.kind()))))?;
+        .map_err(|e| {
+            (
+                500u16,
+                error_page(
+                    "沙盒内部错误，请重试。",
+                    &format!("Internal sandbox error, try again ({}).", e.kind()),
+                ),
+            )
+        })?;
     let Some(code) = outcome else {
         return Err((
             409,
@@ -129,6 +169,9 @@ pub(crate) fn approve(store: &Store, params: &HashMap<String, String>) -> Result
             ),
         ));
     };
-    target.query_pairs_mut().append_pair("code", &code).append_pair("state", &state);
+    target
+        .query_pairs_mut()
+        .append_pair("code", &code)
+        .append_pair("state", &state);
     Ok(target.to_string())
 }

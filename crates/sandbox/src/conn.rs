@@ -18,7 +18,10 @@ enum Mode {
     /// Like `Drop`, but abort with RST.
     Reset,
     /// Replace whatever hyper writes with these raw bytes, then fail.
-    Raw { bytes: Vec<u8>, written: usize },
+    Raw {
+        bytes: Vec<u8>,
+        written: usize,
+    },
     Dead,
 }
 
@@ -31,7 +34,10 @@ pub(crate) struct ConnCtl {
 
 impl ConnCtl {
     pub fn new(peer: SocketAddr) -> ConnCtl {
-        ConnCtl { peer, mode: Mutex::new(Mode::Normal) }
+        ConnCtl {
+            peer,
+            mode: Mutex::new(Mode::Normal),
+        }
     }
     pub fn drop_reply(&self) {
         *self.mode.lock().unwrap_or_else(|p| p.into_inner()) = Mode::Drop;
@@ -50,12 +56,22 @@ pub(crate) struct ControlledIo {
 }
 
 fn killed() -> io::Error {
-    io::Error::new(io::ErrorKind::BrokenPipe, "sandbox fault: connection closed on purpose")
+    io::Error::new(
+        io::ErrorKind::BrokenPipe,
+        "sandbox fault: connection closed on purpose",
+    )
 }
 
 impl AsyncRead for ControlledIo {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        if matches!(*self.ctl.mode.lock().unwrap_or_else(|p| p.into_inner()), Mode::Dead) {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if matches!(
+            *self.ctl.mode.lock().unwrap_or_else(|p| p.into_inner()),
+            Mode::Dead
+        ) {
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)
@@ -63,7 +79,11 @@ impl AsyncRead for ControlledIo {
 }
 
 impl AsyncWrite for ControlledIo {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         let mut mode = this.ctl.mode.lock().unwrap_or_else(|p| p.into_inner());
         match &mut *mode {

@@ -15,17 +15,22 @@ use crate::SandboxError;
 
 const JSON: &str = "application/json; charset=utf-8";
 
-
 fn reply(status: u16, v: Value) -> Response {
     Wire::json(status, JSON, &v).into_response()
 }
 
 fn bad_request(zh: &str, en: &str) -> Response {
-    reply(400, json!({ "error": "bad_request", "message_zh": zh, "message_en": en }))
+    reply(
+        400,
+        json!({ "error": "bad_request", "message_zh": zh, "message_en": en }),
+    )
 }
 
 fn from_error(e: SandboxError) -> Response {
-    reply(500, json!({ "error": e.kind(), "message_zh": e.message_zh(), "message_en": e.message_en() }))
+    reply(
+        500,
+        json!({ "error": e.kind(), "message_zh": e.message_zh(), "message_en": e.message_en() }),
+    )
 }
 
 /// Body JSON merged with query parameters (so simple GETs work from a browser or curl).
@@ -34,12 +39,19 @@ fn input(query: Option<&str>, body: &[u8]) -> Result<Value, Response> {
     let mut v = if body.iter().all(u8::is_ascii_whitespace) {
         json!({})
     } else {
-        serde_json::from_slice::<Value>(body)
-            .map_err(|e| bad_request("请求体不是有效的 JSON。", &format!("request body is not valid JSON: {e}")))?
+        serde_json::from_slice::<Value>(body).map_err(|e| {
+            bad_request(
+                "请求体不是有效的 JSON。",
+                &format!("request body is not valid JSON: {e}"),
+            )
+        })?
     };
     if let (Some(q), Some(obj)) = (query, v.as_object_mut()) {
         for (k, val) in form_urlencoded::parse(q.as_bytes()).into_owned() {
-            let val = val.parse::<i64>().map(Value::from).unwrap_or(Value::String(val));
+            let val = val
+                .parse::<i64>()
+                .map(Value::from)
+                .unwrap_or(Value::String(val));
             obj.entry(k).or_insert(val);
         }
     }
@@ -48,7 +60,8 @@ fn input(query: Option<&str>, body: &[u8]) -> Result<Value, Response> {
 
 #[allow(clippy::result_large_err)]
 fn parse<T: for<'de> Deserialize<'de>>(v: Value) -> Result<T, Response> {
-    serde_json::from_value(v).map_err(|e| bad_request("参数不正确。", &format!("invalid parameters: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| bad_request("参数不正确。", &format!("invalid parameters: {e}")))
 }
 
 #[derive(Deserialize)]
@@ -120,14 +133,18 @@ async fn run(
             }
             let label = blocking(shared, move |s| s.mint(m.kind, m.machine_code, m.format)).await;
             label.map(|l| {
-                let mut v = json!({ "machine_code": l.machine_code, "kind": l.kind, "payload": l.payload });
+                let mut v =
+                    json!({ "machine_code": l.machine_code, "kind": l.kind, "payload": l.payload });
                 v[l.kind.param_name()] = json!(l.key());
                 v
             })
         }
         "/fault" if is_get => Ok(json!({ "faults": shared.faults.list() })),
         "/fault" => {
-            if matches!(input.get("mode").and_then(Value::as_str), Some("none" | "clear")) {
+            if matches!(
+                input.get("mode").and_then(Value::as_str),
+                Some("none" | "clear")
+            ) {
                 shared.faults.clear();
             } else {
                 let rule: FaultRule = parse(input)?;
@@ -155,10 +172,16 @@ async fn run(
         "/lingju/register" => {
             let u: UserInput = parse(input)?;
             if !crate::lingju::valid_userid(&u.userid) {
-                return Err(bad_request("userid 只能包含 [A-Za-z0-9]。", "userid may only contain [A-Za-z0-9]."));
+                return Err(bad_request(
+                    "userid 只能包含 [A-Za-z0-9]。",
+                    "userid may only contain [A-Za-z0-9].",
+                ));
             }
-            blocking(shared, move |s| s.register_lingju_user(&u.userid).map(|_| json!({ "registered": u.userid })))
-                .await
+            blocking(shared, move |s| {
+                s.register_lingju_user(&u.userid)
+                    .map(|_| json!({ "registered": u.userid }))
+            })
+            .await
         }
         "/bind" => {
             let b: BindInput = parse(input)?;
@@ -171,7 +194,10 @@ async fn run(
         "/printer" => {
             let p: PrinterStateInput = parse(input)?;
             if p.state > 2 {
-                return Err(bad_request("state 只能是 0、1、2。", "state must be 0, 1 or 2."));
+                return Err(bad_request(
+                    "state 只能是 0、1、2。",
+                    "state must be 0, 1 or 2.",
+                ));
             }
             blocking(shared, move |s| {
                 s.set_printer_state(&p.machine_code, p.state)

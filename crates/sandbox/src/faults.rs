@@ -52,7 +52,12 @@ pub struct FaultRule {
 
 impl FaultRule {
     pub fn new(mode: FaultMode) -> FaultRule {
-        FaultRule { mode, path: None, count: None, delay_ms: None }
+        FaultRule {
+            mode,
+            path: None,
+            count: None,
+            delay_ms: None,
+        }
     }
     pub fn on_path(mut self, prefix: impl Into<String>) -> FaultRule {
         self.path = Some(prefix.into());
@@ -94,9 +99,11 @@ impl FaultTable {
     /// The fault for this request, if any, consuming one use of a counted rule.
     pub fn take(&self, path: &str) -> Option<FaultRule> {
         let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
-        let idx = rules
-            .iter()
-            .rposition(|r| r.path.as_deref().is_none_or(|prefix| path.starts_with(prefix)))?;
+        let idx = rules.iter().rposition(|r| {
+            r.path
+                .as_deref()
+                .is_none_or(|prefix| path.starts_with(prefix))
+        })?;
         let hit = rules[idx].clone();
         if let Some(n) = rules[idx].count.as_mut() {
             *n -= 1;
@@ -114,7 +121,14 @@ mod tests {
 
     #[test]
     fn modes_use_the_documented_names() {
-        for mode in [FaultMode::DropReply, FaultMode::Slow, FaultMode::Html500, FaultMode::NonJson, FaultMode::Truncated, FaultMode::Reset] {
+        for mode in [
+            FaultMode::DropReply,
+            FaultMode::Slow,
+            FaultMode::Html500,
+            FaultMode::NonJson,
+            FaultMode::Truncated,
+            FaultMode::Reset,
+        ] {
             assert_eq!(serde_json::to_value(mode).unwrap(), mode.as_str());
         }
     }
@@ -122,7 +136,11 @@ mod tests {
     #[test]
     fn counted_rule_clears_itself_and_prefix_scopes() {
         let t = FaultTable::default();
-        t.set(FaultRule::new(FaultMode::DropReply).on_path("/oauth/").times(2));
+        t.set(
+            FaultRule::new(FaultMode::DropReply)
+                .on_path("/oauth/")
+                .times(2),
+        );
         assert!(t.take("/printer/getprintstatus").is_none());
         assert_eq!(t.take("/oauth/oauth").unwrap().mode, FaultMode::DropReply);
         assert_eq!(t.take("/oauth/oauth").unwrap().mode, FaultMode::DropReply);

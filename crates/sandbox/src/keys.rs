@@ -45,7 +45,10 @@ pub fn random_machine_code() -> String {
 }
 
 fn qr_key_mac(machine_code: &str, issued_at: u32) -> [u8; 32] {
-    hmac(SANDBOX_LABEL_KEY, format!("qr_key|{machine_code}|{issued_at}").as_bytes())
+    hmac(
+        SANDBOX_LABEL_KEY,
+        format!("qr_key|{machine_code}|{issued_at}").as_bytes(),
+    )
 }
 
 /// Mints the temporary key a sandbox printer would show on its QR, issued at `now_unix`.
@@ -72,7 +75,11 @@ pub enum QrKeyProblem {
 
 /// Checks a qr_key against the machine code and the (virtual) clock.
 pub fn verify_qr_key(machine_code: &str, qr_key: &str, now_unix: i64) -> Result<(), QrKeyProblem> {
-    if qr_key.len() != 16 || !qr_key.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if qr_key.len() != 16
+        || !qr_key
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
         return Err(QrKeyProblem::Malformed);
     }
     let raw = hex::decode(qr_key).map_err(|_| QrKeyProblem::Malformed)?;
@@ -95,8 +102,14 @@ pub fn verify_qr_key(machine_code: &str, qr_key: &str, now_unix: i64) -> Result<
 /// The permanent device key printed on a sandbox printer's label: 12 lowercase alphanumerics.
 pub fn msign_for(machine_code: &str) -> String {
     const ALPHABET: &[u8; 36] = b"0123456789abcdefghijklmnopqrstuvwxyz";
-    let mac = hmac(SANDBOX_LABEL_KEY, format!("msign|{machine_code}").as_bytes());
-    mac[..12].iter().map(|b| ALPHABET[(*b as usize) % 36] as char).collect()
+    let mac = hmac(
+        SANDBOX_LABEL_KEY,
+        format!("msign|{machine_code}").as_bytes(),
+    );
+    mac[..12]
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % 36] as char)
+        .collect()
 }
 
 /// A token (or code) as the server hands it out: 32 lowercase hex derived from the state seed,
@@ -141,21 +154,35 @@ mod tests {
     #[test]
     fn sign_matches_a_hand_computed_md5() {
         // md5("1234567890" + "1700000000" + "secret") computed independently with coreutils md5sum.
-        assert_eq!(yilianyun_sign("1234567890", "1700000000", "secret"), "5ad784b34c9371d1563c8068649f1f74");
+        assert_eq!(
+            yilianyun_sign("1234567890", "1700000000", "secret"),
+            "5ad784b34c9371d1563c8068649f1f74"
+        );
     }
 
     #[test]
     fn qr_key_round_trip_and_expiry() {
         let key = mint_qr_key("4004123456", 1_700_000_000);
         assert_eq!(key.len(), 16);
-        assert!(key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-        assert_eq!(verify_qr_key("4004123456", &key, 1_700_000_000 + 300), Ok(()));
+        assert!(key
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert_eq!(
+            verify_qr_key("4004123456", &key, 1_700_000_000 + 300),
+            Ok(())
+        );
         assert_eq!(
             verify_qr_key("4004123456", &key, 1_700_000_000 + 301),
             Err(QrKeyProblem::Expired { age_secs: 301 })
         );
-        assert_eq!(verify_qr_key("4004123457", &key, 1_700_000_000), Err(QrKeyProblem::WrongPrinter));
-        assert_eq!(verify_qr_key("4004123456", &key.to_uppercase(), 1_700_000_000), Err(QrKeyProblem::Malformed));
+        assert_eq!(
+            verify_qr_key("4004123457", &key, 1_700_000_000),
+            Err(QrKeyProblem::WrongPrinter)
+        );
+        assert_eq!(
+            verify_qr_key("4004123456", &key.to_uppercase(), 1_700_000_000),
+            Err(QrKeyProblem::Malformed)
+        );
     }
 
     #[test]
@@ -164,14 +191,22 @@ mod tests {
         assert_eq!(a, msign_for("4004123456"));
         assert_ne!(a, msign_for("4004123457"));
         assert_eq!(a.len(), 12);
-        assert!(a.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()));
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase()));
     }
 
     #[test]
     fn uuid4_shape() {
         assert!(is_uuid4("0f8fad5b-d9cb-469f-a165-70867728950e"));
-        assert!(!is_uuid4("0f8fad5b-d9cb-169f-a165-70867728950e"), "version 1");
+        assert!(
+            !is_uuid4("0f8fad5b-d9cb-169f-a165-70867728950e"),
+            "version 1"
+        );
         assert!(!is_uuid4("0f8fad5bd9cb469fa16570867728950e"), "no dashes");
-        assert!(!is_uuid4("0f8fad5b-d9cb-469f-c165-70867728950e"), "bad variant");
+        assert!(
+            !is_uuid4("0f8fad5b-d9cb-469f-c165-70867728950e"),
+            "bad variant"
+        );
     }
 }

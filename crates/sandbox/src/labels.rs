@@ -50,13 +50,23 @@ pub struct MintedLabel {
 }
 
 impl MintedLabel {
-    pub(crate) fn new(machine_code: String, kind: LabelKind, now_unix: i64, format: LabelFormat) -> MintedLabel {
+    pub(crate) fn new(
+        machine_code: String,
+        kind: LabelKind,
+        now_unix: i64,
+        format: LabelFormat,
+    ) -> MintedLabel {
         let key = match kind {
             LabelKind::QrKey => keys::mint_qr_key(&machine_code, now_unix),
             LabelKind::Msign => keys::msign_for(&machine_code),
         };
         let payload = render_payload(&machine_code, kind, &key, format);
-        MintedLabel { machine_code, kind, key, payload }
+        MintedLabel {
+            machine_code,
+            kind,
+            key,
+            payload,
+        }
     }
 
     /// The qr_key or msign itself. A sandbox key, but still treat it like a secret (don't log it).
@@ -82,10 +92,17 @@ impl fmt::Debug for MintedLabel {
 }
 
 /// Label text for a machine code and key.
-pub fn render_payload(machine_code: &str, kind: LabelKind, key: &str, format: LabelFormat) -> String {
+pub fn render_payload(
+    machine_code: &str,
+    kind: LabelKind,
+    key: &str,
+    format: LabelFormat,
+) -> String {
     let name = kind.param_name();
     match format {
-        LabelFormat::Json => serde_json::json!({ "machine_code": machine_code, name: key }).to_string(),
+        LabelFormat::Json => {
+            serde_json::json!({ "machine_code": machine_code, name: key }).to_string()
+        }
         LabelFormat::Url => {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("machine_code", machine_code)
@@ -108,9 +125,17 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&l.payload).unwrap();
         assert_eq!(v["machine_code"], "4004000001");
         assert_eq!(v["msign"], l.key());
-        assert_eq!(l.payload_in(LabelFormat::Hash), format!("4004000001#{}", l.key()));
-        assert_eq!(l.payload_in(LabelFormat::Kv), format!("machine_code=4004000001&msign={}", l.key()));
-        assert!(l.payload_in(LabelFormat::Url).ends_with(&format!("?machine_code=4004000001&msign={}", l.key())));
+        assert_eq!(
+            l.payload_in(LabelFormat::Hash),
+            format!("4004000001#{}", l.key())
+        );
+        assert_eq!(
+            l.payload_in(LabelFormat::Kv),
+            format!("machine_code=4004000001&msign={}", l.key())
+        );
+        assert!(l
+            .payload_in(LabelFormat::Url)
+            .ends_with(&format!("?machine_code=4004000001&msign={}", l.key())));
         assert!(!format!("{l:?}").contains(l.key()));
     }
 }

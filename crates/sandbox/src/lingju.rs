@@ -35,20 +35,33 @@ pub(crate) fn handle(
 ) -> Result<Value, crate::SandboxError> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let Some(appkey) = get("appkey") else {
-        return Ok(error(8, "参数错误：缺少 appkey / parameter error: appkey is required"));
+        return Ok(error(
+            8,
+            "参数错误：缺少 appkey / parameter error: appkey is required",
+        ));
     };
     let Some(app) = lingju_app(appkey) else {
-        return Ok(error(6, "appkey 无效，请检查配置 / invalid appkey: check the profile"));
+        return Ok(error(
+            6,
+            "appkey 无效，请检查配置 / invalid appkey: check the profile",
+        ));
     };
     let Some(userid) = get("userid") else {
-        return Ok(error(8, "参数错误：缺少 userid / parameter error: userid is required"));
+        return Ok(error(
+            8,
+            "参数错误：缺少 userid / parameter error: userid is required",
+        ));
     };
     if !valid_userid(userid) {
         return Ok(error(8, "参数错误：userid 只能包含 [A-Za-z0-9] / parameter error: userid may only contain [A-Za-z0-9]"));
     }
     if endpoint == LingjuEndpoint::HttpApi && app == LingjuApp::Hardware {
-        let ok = get("authcode")
-            .is_some_and(|c| constant_time_eq(c.as_bytes(), crate::apps::BUILTIN_LINGJU_AUTHCODE.as_bytes()));
+        let ok = get("authcode").is_some_and(|c| {
+            constant_time_eq(
+                c.as_bytes(),
+                crate::apps::BUILTIN_LINGJU_AUTHCODE.as_bytes(),
+            )
+        });
         if !ok {
             return Ok(error(11, "authcode 无效或缺失（硬件应用必填）/ invalid or missing authcode (required for hardware apps)"));
         }

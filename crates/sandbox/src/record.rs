@@ -38,7 +38,11 @@ pub(crate) fn mask(params: &HashMap<String, String>) -> BTreeMap<String, String>
     params
         .iter()
         .map(|(k, v)| {
-            let shown = if MASKED.contains(&k.as_str()) { "***".to_string() } else { v.clone() };
+            let shown = if MASKED.contains(&k.as_str()) {
+                "***".to_string()
+            } else {
+                v.clone()
+            };
             (k.clone(), shown)
         })
         .collect()
@@ -61,10 +65,17 @@ impl RequestLog {
     /// The last `limit` requests, oldest first.
     pub fn last(&self, limit: usize) -> Vec<RecordedRequest> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.iter().skip(entries.len().saturating_sub(limit)).cloned().collect()
+        entries
+            .iter()
+            .skip(entries.len().saturating_sub(limit))
+            .cloned()
+            .collect()
     }
 
     pub fn clear(&self) {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 }

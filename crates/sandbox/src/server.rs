@@ -42,14 +42,20 @@ pub struct SandboxOptions {
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        SandboxOptions { bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0), state_dir: None }
+        SandboxOptions {
+            bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            state_dir: None,
+        }
     }
 }
 
 impl SandboxOptions {
     /// Loopback, any free port, state persisted under `state_dir`.
     pub fn persistent(state_dir: impl Into<PathBuf>) -> Self {
-        SandboxOptions { state_dir: Some(state_dir.into()), ..Default::default() }
+        SandboxOptions {
+            state_dir: Some(state_dir.into()),
+            ..Default::default()
+        }
     }
 }
 
@@ -121,8 +127,11 @@ impl Shared {
     pub fn register_lingju_user(&self, userid: &str) -> Result<(), SandboxError> {
         self.store.write(|tx| {
             let now = store::virtual_now(tx)?;
-            tx.execute("INSERT OR IGNORE INTO lingju_users(userid, registered_at) VALUES (?1, ?2)", params![userid, now])
-                .map(|_| ())
+            tx.execute(
+                "INSERT OR IGNORE INTO lingju_users(userid, registered_at) VALUES (?1, ?2)",
+                params![userid, now],
+            )
+            .map(|_| ())
         })
     }
 
@@ -162,8 +171,12 @@ impl Shared {
 
     pub fn bound_app(&self, machine_code: &str) -> Result<Option<String>, SandboxError> {
         self.store.write(|tx| {
-            tx.query_row("SELECT client_id FROM bindings WHERE machine_code = ?1", [machine_code], |r| r.get(0))
-                .optional()
+            tx.query_row(
+                "SELECT client_id FROM bindings WHERE machine_code = ?1",
+                [machine_code],
+                |r| r.get(0),
+            )
+            .optional()
         })
     }
 }
@@ -174,7 +187,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce(&Shared) -> Result<T, SandboxError> + Send + 'static,
 ) -> Result<T, SandboxError> {
     let shared = shared.clone();
-    tokio::task::spawn_blocking(move || f(&shared)).await.map_err(|e| SandboxError::Worker(e.to_string()))?
+    tokio::task::spawn_blocking(move || f(&shared))
+        .await
+        .map_err(|e| SandboxError::Worker(e.to_string()))?
 }
 
 /// The sandbox server.
@@ -188,20 +203,39 @@ impl Sandbox {
         let store = tokio::task::spawn_blocking(move || Store::open(state_dir.as_deref()))
             .await
             .map_err(|e| SandboxError::Worker(e.to_string()))??;
-        let listener =
-            TcpListener::bind(opts.bind).await.map_err(|source| SandboxError::Bind { addr: opts.bind, source })?;
-        let mut addr = listener.local_addr().map_err(|source| SandboxError::Bind { addr: opts.bind, source })?;
+        let listener = TcpListener::bind(opts.bind)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: opts.bind,
+                source,
+            })?;
+        let mut addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: opts.bind,
+            source,
+        })?;
         let listen_addr = addr;
         if addr.ip().is_unspecified() {
             addr.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST));
         }
-        let base_url = url::Url::parse(&format!("http://{addr}/")).expect("a socket address makes a valid URL");
-        let shared = Arc::new(Shared { store, faults: FaultTable::default(), log: RequestLog::default(), base_url });
+        let base_url = url::Url::parse(&format!("http://{addr}/"))
+            .expect("a socket address makes a valid URL");
+        let shared = Arc::new(Shared {
+            store,
+            faults: FaultTable::default(),
+            log: RequestLog::default(),
+            base_url,
+        });
         let router = Router::new().fallback(dispatch).with_state(shared.clone());
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(accept_loop(listener, router, stop_rx));
         tracing::info!(%listen_addr, persistent = opts.state_dir.is_some(), "sandbox listening");
-        Ok(SandboxHandle { addr, shared, stop: stop_tx, task: Some(task), state_dir: opts.state_dir })
+        Ok(SandboxHandle {
+            addr,
+            shared,
+            stop: stop_tx,
+            task: Some(task),
+            state_dir: opts.state_dir,
+        })
     }
 }
 
@@ -254,7 +288,10 @@ pub struct SandboxHandle {
 
 impl std::fmt::Debug for SandboxHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SandboxHandle").field("addr", &self.addr).field("state_dir", &self.state_dir).finish()
+        f.debug_struct("SandboxHandle")
+            .field("addr", &self.addr)
+            .field("state_dir", &self.state_dir)
+            .finish()
     }
 }
 
@@ -384,20 +421,45 @@ impl Wire {
         let reply_code = value
             .get("error")
             .or_else(|| value.get("status"))
-            .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())));
-        Wire { status, content_type, body: value.to_string().into_bytes(), location: None, reply_code }
+            .and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            });
+        Wire {
+            status,
+            content_type,
+            body: value.to_string().into_bytes(),
+            location: None,
+            reply_code,
+        }
     }
     fn html(status: u16, html: String) -> Wire {
-        Wire { status, content_type: "text/html; charset=utf-8", body: html.into_bytes(), location: None, reply_code: None }
+        Wire {
+            status,
+            content_type: "text/html; charset=utf-8",
+            body: html.into_bytes(),
+            location: None,
+            reply_code: None,
+        }
     }
     fn redirect(location: String) -> Wire {
-        Wire { status: 302, content_type: "text/plain; charset=utf-8", body: Vec::new(), location: Some(location), reply_code: None }
+        Wire {
+            status: 302,
+            content_type: "text/plain; charset=utf-8",
+            body: Vec::new(),
+            location: Some(location),
+            reply_code: None,
+        }
     }
 
     pub fn into_response(self) -> Response {
         let mut resp = Response::new(Body::from(self.body));
-        *resp.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        *resp.status_mut() =
+            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
         if let Some(loc) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             resp.headers_mut().insert(header::LOCATION, loc);
         }
@@ -406,7 +468,10 @@ impl Wire {
 
     /// Raw HTTP bytes announcing the full length but carrying only half the body.
     fn truncated_bytes(&self) -> Vec<u8> {
-        let reason = StatusCode::from_u16(self.status).ok().and_then(|s| s.canonical_reason()).unwrap_or("OK");
+        let reason = StatusCode::from_u16(self.status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("OK");
         let mut out = format!(
             "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\n\r\n",
             self.status,
@@ -432,7 +497,10 @@ fn sandbox_error_wire(e: &SandboxError) -> Wire {
 fn is_form(content_type: Option<&str>) -> bool {
     content_type
         .and_then(|ct| ct.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        .is_some_and(|m| {
+            m.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
 }
 
 fn parse_pairs(raw: &[u8]) -> HashMap<String, String> {
@@ -457,13 +525,23 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if path == "/__sandbox" || path.starts_with("/__sandbox/") {
         // The control API moves clocks and mints keys: never reachable from another host.
         if !ctl.as_ref().is_some_and(|c| c.peer.ip().is_loopback()) {
-            return Wire::json(403, YLY_JSON, &serde_json::json!({ "error": "control API is loopback-only" }))
-                .into_response();
+            return Wire::json(
+                403,
+                YLY_JSON,
+                &serde_json::json!({ "error": "control API is loopback-only" }),
+            )
+            .into_response();
         }
-        let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+        let body = axum::body::to_bytes(body, 1 << 20)
+            .await
+            .unwrap_or_default();
         return control::handle(&shared, &parts.method, &path, parts.uri.query(), &body).await;
     }
-    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = match axum::body::to_bytes(body, 1 << 20).await {
         Ok(b) => b,
         Err(_) => return Wire::html(413, "request body too large".into()).into_response(),
@@ -502,11 +580,21 @@ async fn dispatch(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 w.content_type = "text/plain; charset=utf-8";
                 return w.into_response();
             }
-            FaultMode::Slow => tokio::time::sleep(Duration::from_millis(rule.delay_ms.unwrap_or(3_000))).await,
+            FaultMode::Slow => {
+                tokio::time::sleep(Duration::from_millis(rule.delay_ms.unwrap_or(3_000))).await
+            }
             FaultMode::DropReply | FaultMode::Truncated => {}
         }
     }
-    let wire = route(&shared, &parts.method, &path, parts.uri.query(), content_type.as_deref(), &body).await;
+    let wire = route(
+        &shared,
+        &parts.method,
+        &path,
+        parts.uri.query(),
+        content_type.as_deref(),
+        &body,
+    )
+    .await;
     entry.reply_code = wire.reply_code;
     shared.log.push(entry);
     match (fault.map(|f| f.mode), &ctl) {
@@ -572,7 +660,11 @@ async fn route(
     // Browser side of the code flow.
     if api_path == "/oauth/authorize" && *method == Method::GET {
         let params = parse_pairs(query.unwrap_or("").as_bytes());
-        let action = if version == ApiVersion::V2 { "/v2/oauth/authorize/approve" } else { "/oauth/authorize/approve" };
+        let action = if version == ApiVersion::V2 {
+            "/v2/oauth/authorize/approve"
+        } else {
+            "/oauth/authorize/approve"
+        };
         return match codeflow::authorize_page(action, &params) {
             Ok(html) => Wire::html(200, html),
             Err(html) => Wire::html(400, html),
@@ -588,7 +680,11 @@ async fn route(
     }
 
     let reply_error = |code: i64, desc: String| {
-        Wire::json(200, YLY_JSON, &yilianyun::YlyReply::err(code, desc).render(version))
+        Wire::json(
+            200,
+            YLY_JSON,
+            &yilianyun::YlyReply::err(code, desc).render(version),
+        )
     };
     if !YLY_API.contains(&api_path.as_str()) {
         let mut w = reply_error(47, format!("接口不存在：{path} / unknown API path: {path}"));
@@ -617,7 +713,11 @@ async fn route(
             ),
         );
     };
-    let request = YlyRequest { version, path: api_path, params };
+    let request = YlyRequest {
+        version,
+        path: api_path,
+        params,
+    };
     match blocking(shared, move |s| yilianyun::handle(&s.store, &request)).await {
         Ok(reply) => {
             tracing::debug!(%path, code = reply.code, "sandbox yilianyun reply");

@@ -75,8 +75,10 @@ impl Store {
     pub fn open(state_dir: Option<&Path>) -> Result<Store, SandboxError> {
         let (mut conn, path) = match state_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir)
-                    .map_err(|source| SandboxError::StateDir { path: dir.to_path_buf(), source })?;
+                std::fs::create_dir_all(dir).map_err(|source| SandboxError::StateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
                 let path = dir.join(STATE_FILE);
                 let conn = Connection::open(&path)?;
                 // WAL + a generous busy timeout let the CLI and the app share one sandbox state.
@@ -90,12 +92,26 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
         let fresh_seed = hex::encode(rand::random::<[u8; 32]>());
-        tx.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('seed', ?1)", [fresh_seed])?;
-        tx.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('clock_offset', '0')", [])?;
-        let seed_hex: String = tx.query_row("SELECT value FROM meta WHERE key = 'seed'", [], |r| r.get(0))?;
+        tx.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('seed', ?1)",
+            [fresh_seed],
+        )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('clock_offset', '0')",
+            [],
+        )?;
+        let seed_hex: String =
+            tx.query_row("SELECT value FROM meta WHERE key = 'seed'", [], |r| {
+                r.get(0)
+            })?;
         tx.commit()?;
-        let seed = hex::decode(seed_hex).map_err(|_| SandboxError::CorruptState("seed is not hex"))?;
-        Ok(Store { conn: Mutex::new(conn), seed, path })
+        let seed =
+            hex::decode(seed_hex).map_err(|_| SandboxError::CorruptState("seed is not hex"))?;
+        Ok(Store {
+            conn: Mutex::new(conn),
+            seed,
+            path,
+        })
     }
 
     pub fn seed(&self) -> &[u8] {
@@ -108,12 +124,17 @@ impl Store {
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (the transaction rolls back), so keep going.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` in one IMMEDIATE transaction (so the quota and id checks are race-free across processes)
     /// and commits whatever it did, including on protocol errors (a used `id` stays used).
-    pub fn write<T>(&self, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T, SandboxError> {
+    pub fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, SandboxError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -129,8 +150,13 @@ pub(crate) fn real_now() -> i64 {
 
 /// The persisted virtual clock offset (seconds added to real time by `advance`).
 pub(crate) fn clock_offset(conn: &Connection) -> rusqlite::Result<i64> {
-    let v: Option<String> =
-        conn.query_row("SELECT value FROM meta WHERE key = 'clock_offset'", [], |r| r.get(0)).optional()?;
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'clock_offset'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
     Ok(v.and_then(|s| s.parse().ok()).unwrap_or(0))
 }
 
@@ -161,7 +187,9 @@ mod tests {
     #[test]
     fn china_day_boundaries() {
         // 2026-11-22T16:00:00Z is 00:00 on 2026-11-23 in Shanghai.
-        let midnight = chrono::DateTime::parse_from_rfc3339("2026-11-22T16:00:00Z").unwrap().timestamp();
+        let midnight = chrono::DateTime::parse_from_rfc3339("2026-11-22T16:00:00Z")
+            .unwrap()
+            .timestamp();
         assert_eq!(china_day_start(midnight), midnight);
         assert_eq!(china_day_start(midnight - 1), midnight - 86_400);
         assert_eq!(china_day_start(midnight + 86_399), midnight);

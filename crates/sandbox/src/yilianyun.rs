@@ -35,7 +35,10 @@ pub(crate) struct YlyRequest {
 impl YlyRequest {
     /// A parameter, treating an empty value as missing (as the real API does).
     fn get(&self, key: &str) -> Option<&str> {
-        self.params.get(key).map(String::as_str).filter(|v| !v.is_empty())
+        self.params
+            .get(key)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 }
 
@@ -48,16 +51,26 @@ pub(crate) struct YlyReply {
 
 impl YlyReply {
     pub fn ok(body: Option<Value>) -> YlyReply {
-        YlyReply { code: 0, description: "success".into(), body }
+        YlyReply {
+            code: 0,
+            description: "success".into(),
+            body,
+        }
     }
     pub fn err(code: i64, description: impl Into<String>) -> YlyReply {
-        YlyReply { code, description: description.into(), body: None }
+        YlyReply {
+            code,
+            description: description.into(),
+            body: None,
+        }
     }
 
     /// The wire JSON: v1 has `error` as a string, v2 as a number plus a top-level `timestamp`.
     pub fn render(&self, version: ApiVersion) -> Value {
         let mut v = match version {
-            ApiVersion::V1 => json!({ "error": self.code.to_string(), "error_description": self.description }),
+            ApiVersion::V1 => {
+                json!({ "error": self.code.to_string(), "error_description": self.description })
+            }
             ApiVersion::V2 => json!({
                 "error": self.code,
                 "error_description": self.description,
@@ -80,8 +93,12 @@ pub(crate) fn handle(store: &Store, req: &YlyRequest) -> Result<YlyReply, crate:
         let out = match req.path.as_str() {
             "/oauth/scancodemodel" => scancodemodel(tx, &seed, req),
             "/oauth/oauth" => oauth(tx, &seed, req),
-            "/printer/getprintstatus" | "/print/index" | "/printer/getversion" | "/printer/printinfo"
-            | "/printer/deleteprinter" | "/printer/cancelall" => printer_call(tx, req),
+            "/printer/getprintstatus"
+            | "/print/index"
+            | "/printer/getversion"
+            | "/printer/printinfo"
+            | "/printer/deleteprinter"
+            | "/printer/cancelall" => printer_call(tx, req),
             other => Err(YlyReply::err(
                 47,
                 format!("接口不存在：{other} / unknown API path: {other}"),
@@ -92,18 +109,38 @@ pub(crate) fn handle(store: &Store, req: &YlyRequest) -> Result<YlyReply, crate:
 }
 
 /// The checks every API call shares: required parameters, client_id, sign, timestamp window, UUID id.
-fn check_common(tx: &Transaction<'_>, req: &YlyRequest, empty_code: i64) -> Result<YilianyunApp, YlyReply> {
+fn check_common(
+    tx: &Transaction<'_>,
+    req: &YlyRequest,
+    empty_code: i64,
+) -> Result<YilianyunApp, YlyReply> {
     let Some(client_id) = req.get("client_id") else {
-        return Err(YlyReply::err(empty_code, "client_id 不能为空 / client_id must not be empty"));
+        return Err(YlyReply::err(
+            empty_code,
+            "client_id 不能为空 / client_id must not be empty",
+        ));
     };
-    let missing: Vec<&str> = ["sign", "id", "timestamp"].into_iter().filter(|k| req.get(k).is_none()).collect();
+    let missing: Vec<&str> = ["sign", "id", "timestamp"]
+        .into_iter()
+        .filter(|k| req.get(k).is_none())
+        .collect();
     if !missing.is_empty() {
         let names = missing.join(", ");
-        return Err(YlyReply::err(12, format!("缺少必要参数：{names} / missing required parameter: {names}")));
+        return Err(YlyReply::err(
+            12,
+            format!("缺少必要参数：{names} / missing required parameter: {names}"),
+        ));
     }
-    let (sign, id, timestamp) = (req.get("sign").unwrap(), req.get("id").unwrap(), req.get("timestamp").unwrap());
+    let (sign, id, timestamp) = (
+        req.get("sign").unwrap(),
+        req.get("id").unwrap(),
+        req.get("timestamp").unwrap(),
+    );
     let Some(app) = yilianyun_app(client_id) else {
-        return Err(YlyReply::err(2, "client_id 不存在，请检查应用 ID / client_id does not exist: check the app id"));
+        return Err(YlyReply::err(
+            2,
+            "client_id 不存在，请检查应用 ID / client_id does not exist: check the app id",
+        ));
     };
     if timestamp.len() != 10 || !timestamp.bytes().all(|b| b.is_ascii_digit()) {
         return Err(YlyReply::err(
@@ -130,11 +167,17 @@ fn check_common(tx: &Transaction<'_>, req: &YlyRequest, empty_code: i64) -> Resu
         ));
     }
     if !keys::is_uuid4(id) {
-        return Err(YlyReply::err(33, "id 不是有效的 UUID4（36 位带连字符）/ id is not a valid 36-char UUID4"));
+        return Err(YlyReply::err(
+            33,
+            "id 不是有效的 UUID4（36 位带连字符）/ id is not a valid 36-char UUID4",
+        ));
     }
     let now = virtual_now(tx).map_err(internal)?;
     let fresh = tx
-        .execute("INSERT OR IGNORE INTO used_ids(id, used_at) VALUES (?1, ?2)", params![id.to_ascii_lowercase(), now])
+        .execute(
+            "INSERT OR IGNORE INTO used_ids(id, used_at) VALUES (?1, ?2)",
+            params![id.to_ascii_lowercase(), now],
+        )
         .map_err(internal)?;
     if fresh == 0 {
         return Err(YlyReply::err(
@@ -147,9 +190,15 @@ fn check_common(tx: &Transaction<'_>, req: &YlyRequest, empty_code: i64) -> Resu
 
 fn check_scope(req: &YlyRequest) -> Result<(), YlyReply> {
     match req.get("scope") {
-        None => Err(YlyReply::err(27, "请设置 scope，权限默认为 all / scope is missing: send scope=all")),
+        None => Err(YlyReply::err(
+            27,
+            "请设置 scope，权限默认为 all / scope is missing: send scope=all",
+        )),
         Some("all") => Ok(()),
-        Some(_) => Err(YlyReply::err(15, "scope 超出首次授权范围，请使用 all / scope exceeds the grant: use scope=all")),
+        Some(_) => Err(YlyReply::err(
+            15,
+            "scope 超出首次授权范围，请使用 all / scope exceeds the grant: use scope=all",
+        )),
     }
 }
 
@@ -168,15 +217,24 @@ fn scancodemodel(tx: &Transaction<'_>, seed: &[u8], req: &YlyRequest) -> Outcome
         ));
     }
     let Some(machine_code) = req.get("machine_code") else {
-        return Err(YlyReply::err(29, "client_id,machine_code,qr_key不能为空 / machine_code must not be empty"));
+        return Err(YlyReply::err(
+            29,
+            "client_id,machine_code,qr_key不能为空 / machine_code must not be empty",
+        ));
     };
     let now = virtual_now(tx).map_err(internal)?;
     match (req.get("qr_key"), req.get("msign")) {
         (Some(_), Some(_)) => {
-            return Err(YlyReply::err(47, "qr_key 与 msign 只能二选一，请勿同时传入 / send either qr_key or msign, not both"))
+            return Err(YlyReply::err(
+                47,
+                "qr_key 与 msign 只能二选一，请勿同时传入 / send either qr_key or msign, not both",
+            ))
         }
         (None, None) => {
-            return Err(YlyReply::err(29, "client_id,machine_code,qr_key不能为空 / qr_key (or msign) must not be empty"))
+            return Err(YlyReply::err(
+                29,
+                "client_id,machine_code,qr_key不能为空 / qr_key (or msign) must not be empty",
+            ))
         }
         (Some(qr_key), None) => {
             if !keys::is_sandbox_printer(machine_code) {
@@ -196,7 +254,9 @@ fn scancodemodel(tx: &Transaction<'_>, seed: &[u8], req: &YlyRequest) -> Outcome
         }
         (None, Some(msign)) => {
             let expected = keys::msign_for(machine_code);
-            if !keys::is_sandbox_printer(machine_code) || !constant_time_eq(msign.as_bytes(), expected.as_bytes()) {
+            if !keys::is_sandbox_printer(machine_code)
+                || !constant_time_eq(msign.as_bytes(), expected.as_bytes())
+            {
                 return Err(YlyReply::err(35, "machine_code 或 msign 错误，请核对标签 / machine_code or msign wrong: check the label"));
             }
         }
@@ -204,7 +264,12 @@ fn scancodemodel(tx: &Transaction<'_>, seed: &[u8], req: &YlyRequest) -> Outcome
     check_binding(tx, machine_code, app.client_id)?;
     check_quota(tx, machine_code, now)?;
     let grant = issue_grant(tx, seed, app.client_id, machine_code, "scan", now, None)?;
-    Ok(YlyReply::ok(Some(grant_body(req.version, seed, &grant, false))))
+    Ok(YlyReply::ok(Some(grant_body(
+        req.version,
+        seed,
+        &grant,
+        false,
+    ))))
 }
 
 fn oauth(tx: &Transaction<'_>, seed: &[u8], req: &YlyRequest) -> Outcome {
@@ -304,10 +369,21 @@ fn grant_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Grant> {
     })
 }
 
-fn grant_by(tx: &Transaction<'_>, column: &str, token: &str, client_id: &str) -> Result<Option<Grant>, YlyReply> {
+fn grant_by(
+    tx: &Transaction<'_>,
+    column: &str,
+    token: &str,
+    client_id: &str,
+) -> Result<Option<Grant>, YlyReply> {
     // `column` is one of two fixed names, never user input.
     let sql = format!("SELECT {GRANT_COLUMNS} FROM grants WHERE {column} = ?1 AND client_id = ?2");
-    tx.query_row(&sql, params![keys::sha256_hex(token), client_id], grant_from_row).optional().map_err(internal)
+    tx.query_row(
+        &sql,
+        params![keys::sha256_hex(token), client_id],
+        grant_from_row,
+    )
+    .optional()
+    .map_err(internal)
 }
 
 fn grant_by_id(tx: &Transaction<'_>, id: i64) -> Result<Grant, YlyReply> {
@@ -315,9 +391,17 @@ fn grant_by_id(tx: &Transaction<'_>, id: i64) -> Result<Grant, YlyReply> {
     tx.query_row(&sql, [id], grant_from_row).map_err(internal)
 }
 
-fn check_binding(tx: &Transaction<'_>, machine_code: &str, client_id: &str) -> Result<(), YlyReply> {
+fn check_binding(
+    tx: &Transaction<'_>,
+    machine_code: &str,
+    client_id: &str,
+) -> Result<(), YlyReply> {
     let bound: Option<String> = tx
-        .query_row("SELECT client_id FROM bindings WHERE machine_code = ?1", [machine_code], |r| r.get(0))
+        .query_row(
+            "SELECT client_id FROM bindings WHERE machine_code = ?1",
+            [machine_code],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(internal)?;
     match bound {
@@ -330,7 +414,11 @@ fn check_binding(tx: &Transaction<'_>, machine_code: &str, client_id: &str) -> R
 }
 
 /// Grants and refreshes counted for `machine_code` on the China calendar day containing `now`.
-pub(crate) fn grants_today(tx: &rusqlite::Connection, machine_code: &str, now: i64) -> rusqlite::Result<i64> {
+pub(crate) fn grants_today(
+    tx: &rusqlite::Connection,
+    machine_code: &str,
+    now: i64,
+) -> rusqlite::Result<i64> {
     let start = china_day_start(now);
     tx.query_row(
         "SELECT COUNT(*) FROM grant_events WHERE machine_code = ?1 AND at >= ?2 AND at < ?3",
@@ -381,15 +469,29 @@ fn issue_grant(
             params![now, client_id, machine_code, id],
         )?;
         if let Some(old) = refreshed_from {
-            tx.execute("UPDATE grants SET successor = ?1 WHERE id = ?2", params![id, old])?;
+            tx.execute(
+                "UPDATE grants SET successor = ?1 WHERE id = ?2",
+                params![id, old],
+            )?;
         }
-        tx.execute("INSERT INTO grant_events(machine_code, at) VALUES (?1, ?2)", params![machine_code, now])?;
+        tx.execute(
+            "INSERT INTO grant_events(machine_code, at) VALUES (?1, ?2)",
+            params![machine_code, now],
+        )?;
         tx.execute(
             "INSERT OR IGNORE INTO bindings(machine_code, client_id, bound_at) VALUES (?1, ?2, ?3)",
             params![machine_code, client_id, now],
         )?;
-        tx.execute("INSERT OR IGNORE INTO printers(machine_code, state) VALUES (?1, 1)", [machine_code])?;
-        tracing::info!(machine_code, origin, grant = id, "sandbox issued a token pair");
+        tx.execute(
+            "INSERT OR IGNORE INTO printers(machine_code, state) VALUES (?1, 1)",
+            [machine_code],
+        )?;
+        tracing::info!(
+            machine_code,
+            origin,
+            grant = id,
+            "sandbox issued a token pair"
+        );
         Ok(Grant {
             id,
             client_id: client_id.to_string(),
@@ -435,21 +537,36 @@ fn grant_body(version: ApiVersion, seed: &[u8], grant: &Grant, with_machine_code
 
 fn printer_call(tx: &Transaction<'_>, req: &YlyRequest) -> Outcome {
     let app = check_common(tx, req, 12)?;
-    let missing: Vec<&str> =
-        ["access_token", "machine_code"].into_iter().filter(|k| req.get(k).is_none()).collect();
+    let missing: Vec<&str> = ["access_token", "machine_code"]
+        .into_iter()
+        .filter(|k| req.get(k).is_none())
+        .collect();
     if !missing.is_empty() {
         let names = missing.join(", ");
-        return Err(YlyReply::err(12, format!("缺少必要参数：{names} / missing required parameter: {names}")));
+        return Err(YlyReply::err(
+            12,
+            format!("缺少必要参数：{names} / missing required parameter: {names}"),
+        ));
     }
-    let (access_token, machine_code) = (req.get("access_token").unwrap(), req.get("machine_code").unwrap());
+    let (access_token, machine_code) = (
+        req.get("access_token").unwrap(),
+        req.get("machine_code").unwrap(),
+    );
     let now = virtual_now(tx).map_err(internal)?;
     let Some(grant) = grant_by(tx, "access_hash", access_token, app.client_id)? else {
-        return Err(YlyReply::err(14, "access_token 错误，请重新授权 / access_token is wrong: authorize again"));
+        return Err(YlyReply::err(
+            14,
+            "access_token 错误，请重新授权 / access_token is wrong: authorize again",
+        ));
     };
     if grant.revoked {
         return Err(YlyReply::err(14, "access_token 错误：打印机已解绑，请重新授权 / access_token is wrong: the printer was unbound, authorize again"));
     }
-    if grant.superseded_at.is_some_and(|at| now - at > REPLAY_WINDOW) || now > grant.access_expires_at {
+    if grant
+        .superseded_at
+        .is_some_and(|at| now - at > REPLAY_WINDOW)
+        || now > grant.access_expires_at
+    {
         return Err(YlyReply::err(18, "access_token 已过期或已被新令牌取代，请刷新令牌，失败则重新授权 / access_token expired or replaced: refresh it, else authorize again"));
     }
     if grant.machine_code != machine_code {
@@ -465,8 +582,12 @@ fn printer_call(tx: &Transaction<'_>, req: &YlyRequest) -> Outcome {
                 json!({ "state": state.to_string() })
             })))
         }
-        "/printer/getversion" => Ok(YlyReply::ok(Some(json!({ "hardware": "a7", "software": "K4-WAD" })))),
-        "/printer/printinfo" => Ok(YlyReply::ok(Some(json!({ "version": "K4-WAD", "print_width": "58mm" })))),
+        "/printer/getversion" => Ok(YlyReply::ok(Some(
+            json!({ "hardware": "a7", "software": "K4-WAD" }),
+        ))),
+        "/printer/printinfo" => Ok(YlyReply::ok(Some(
+            json!({ "version": "K4-WAD", "print_width": "58mm" }),
+        ))),
         "/print/index" => print_index(tx, req, app.client_id, machine_code, now),
         "/printer/deleteprinter" => {
             tx.execute(
@@ -490,7 +611,10 @@ fn printer_call(tx: &Transaction<'_>, req: &YlyRequest) -> Outcome {
                 )
                 .map_err(internal)?;
             if n == 0 {
-                return Err(YlyReply::err(24, "没有可取消的未打印订单 / there are no unprinted orders to cancel"));
+                return Err(YlyReply::err(
+                    24,
+                    "没有可取消的未打印订单 / there are no unprinted orders to cancel",
+                ));
             }
             Ok(YlyReply::ok(None))
         }
@@ -498,17 +622,33 @@ fn printer_call(tx: &Transaction<'_>, req: &YlyRequest) -> Outcome {
     }
 }
 
-pub(crate) fn printer_state(tx: &rusqlite::Connection, machine_code: &str) -> rusqlite::Result<i64> {
+pub(crate) fn printer_state(
+    tx: &rusqlite::Connection,
+    machine_code: &str,
+) -> rusqlite::Result<i64> {
     Ok(tx
-        .query_row("SELECT state FROM printers WHERE machine_code = ?1", [machine_code], |r| r.get(0))
+        .query_row(
+            "SELECT state FROM printers WHERE machine_code = ?1",
+            [machine_code],
+            |r| r.get(0),
+        )
         .optional()?
         .unwrap_or(1))
 }
 
-fn print_index(tx: &Transaction<'_>, req: &YlyRequest, client_id: &str, machine_code: &str, now: i64) -> Outcome {
+fn print_index(
+    tx: &Transaction<'_>,
+    req: &YlyRequest,
+    client_id: &str,
+    machine_code: &str,
+    now: i64,
+) -> Outcome {
     let v2 = req.version == ApiVersion::V2;
     let (Some(content), Some(origin_id)) = (req.get("content"), req.get("origin_id")) else {
-        return Err(YlyReply::err(12, "content 和 origin_id 不能为空 / content and origin_id are required"));
+        return Err(YlyReply::err(
+            12,
+            "content 和 origin_id 不能为空 / content and origin_id are required",
+        ));
     };
     let max = if v2 { 64 } else { 32 };
     if origin_id.len() > max || !origin_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -521,7 +661,12 @@ fn print_index(tx: &Transaction<'_>, req: &YlyRequest, client_id: &str, machine_
         Some("1") => true,
         Some("0") => false,
         None => v2,
-        Some(_) => return Err(YlyReply::err(47, "idempotence 只能是 0 或 1 / idempotence must be 0 or 1")),
+        Some(_) => {
+            return Err(YlyReply::err(
+                47,
+                "idempotence 只能是 0 或 1 / idempotence must be 0 or 1",
+            ))
+        }
     };
     let render = |id: i64| {
         YlyReply::ok(Some(if v2 {
@@ -544,7 +689,11 @@ fn print_index(tx: &Transaction<'_>, req: &YlyRequest, client_id: &str, machine_
         }
     }
     // Online printers print at once; offline / out-of-paper ones queue (so cancelall has something to do).
-    let status = if printer_state(tx, machine_code).map_err(internal)? == 1 { "printed" } else { "queued" };
+    let status = if printer_state(tx, machine_code).map_err(internal)? == 1 {
+        "printed"
+    } else {
+        "queued"
+    };
     tx.execute(
         "INSERT INTO prints(client_id, machine_code, origin_id, content, created_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![client_id, machine_code, origin_id, content, now, status],

@@ -20,22 +20,43 @@ async fn raw_post(h: &quickauth_sandbox::SandboxHandle, path: &str, body: &str) 
     );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await.expect("server closes");
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("server closes");
     out
 }
 
 fn scan_body(mc: &str) -> String {
-    form(&signed(OPEN, &[("machine_code", mc), ("msign", &quickauth_sandbox::msign_for(mc)), ("scope", "all")]))
+    form(&signed(
+        OPEN,
+        &[
+            ("machine_code", mc),
+            ("msign", &quickauth_sandbox::msign_for(mc)),
+            ("scope", "all"),
+        ],
+    ))
 }
 
 #[tokio::test]
 async fn drop_reply_commits_then_closes_without_a_response() {
     let h = start().await;
-    h.set_fault(FaultRule::new(FaultMode::DropReply).on_path("/oauth/").times(1));
+    h.set_fault(
+        FaultRule::new(FaultMode::DropReply)
+            .on_path("/oauth/")
+            .times(1),
+    );
     let mc = random_mc();
     let bytes = raw_post(&h, "/oauth/scancodemodel", &scan_body(&mc)).await;
-    assert!(bytes.is_empty(), "no response bytes at all, got {:?}", String::from_utf8_lossy(&bytes));
-    assert_eq!(h.grants_today(&mc).unwrap(), 1, "the grant was committed before the reply was lost");
+    assert!(
+        bytes.is_empty(),
+        "no response bytes at all, got {:?}",
+        String::from_utf8_lossy(&bytes)
+    );
+    assert_eq!(
+        h.grants_today(&mc).unwrap(),
+        1,
+        "the grant was committed before the reply was lost"
+    );
     assert_eq!(h.bound_app(&mc).unwrap().as_deref(), Some(OPEN.0));
     // The count was 1: the next request is answered.
     assert_eq!(code_v1(&grant_msign(&h, &mc).await), 0);
@@ -66,10 +87,21 @@ async fn truncated_reply_announces_more_than_it_sends() {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     let announced: usize = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
         .expect("content-length header");
-    assert!(body.len() < announced, "body {} bytes, announced {announced}", body.len());
-    assert!(serde_json::from_str::<serde_json::Value>(body).is_err(), "cut JSON");
+    assert!(
+        body.len() < announced,
+        "body {} bytes, announced {announced}",
+        body.len()
+    );
+    assert!(
+        serde_json::from_str::<serde_json::Value>(body).is_err(),
+        "cut JSON"
+    );
     assert_eq!(h.grants_today(&mc).unwrap(), 1, "processed before the cut");
 }
 
@@ -86,9 +118,18 @@ async fn reset_html_500_non_json_and_slow() {
         .send()
         .await;
     assert!(r.is_err());
-    assert_eq!(h.grants_today(&mc).unwrap(), 0, "reset happens before processing");
+    assert_eq!(
+        h.grants_today(&mc).unwrap(),
+        0,
+        "reset happens before processing"
+    );
 
-    control(&h, "fault", json!({"mode": "html_500", "path": "/oauth/", "count": 1})).await;
+    control(
+        &h,
+        "fault",
+        json!({"mode": "html_500", "path": "/oauth/", "count": 1}),
+    )
+    .await;
     let r = http()
         .post(format!("{}oauth/scancodemodel", h.base_url()))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -97,7 +138,10 @@ async fn reset_html_500_non_json_and_slow() {
         .await
         .unwrap();
     assert_eq!(r.status(), 500);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(r.text().await.unwrap().contains("<html>"));
 
     control(&h, "fault", json!({"mode": "non_json", "count": 1})).await;
@@ -109,26 +153,48 @@ async fn reset_html_500_non_json_and_slow() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     assert!(serde_json::from_str::<serde_json::Value>(&r.text().await.unwrap()).is_err());
-    assert_eq!(h.grants_today(&mc).unwrap(), 0, "faked replies do not process");
+    assert_eq!(
+        h.grants_today(&mc).unwrap(),
+        0,
+        "faked replies do not process"
+    );
 
     // A path-scoped fault leaves other paths alone; "none" clears.
-    control(&h, "fault", json!({"mode": "non_json", "path": "/printer/"})).await;
+    control(
+        &h,
+        "fault",
+        json!({"mode": "non_json", "path": "/printer/"}),
+    )
+    .await;
     assert_eq!(code_v1(&grant_msign(&h, &mc).await), 0);
     control(&h, "fault", json!({"mode": "none"})).await;
 
     h.set_fault(FaultRule::new(FaultMode::Slow).delay_ms(300).times(1));
     let started = Instant::now();
     assert_eq!(code_v1(&grant_msign(&h, &mc).await), 0);
-    assert!(started.elapsed() >= Duration::from_millis(300), "the reply was delayed");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the reply was delayed"
+    );
 }
 
 #[tokio::test]
 async fn recorded_requests_mask_secrets() {
     let h = start().await;
     let label = h.mint_label(LabelKind::QrKey);
-    let p = signed(OPEN, &[("machine_code", &label.machine_code), ("qr_key", label.key()), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &label.machine_code),
+            ("qr_key", label.key()),
+            ("scope", "all"),
+        ],
+    );
     let v = post(&h, "/oauth/scancodemodel", &p).await;
     let at = v["body"]["access_token"].as_str().unwrap().to_string();
     status(&h, &at, &label.machine_code).await;
@@ -142,7 +208,10 @@ async fn recorded_requests_mask_secrets() {
     assert_eq!(reqs[0]["method"], "POST");
     assert_eq!(reqs[0]["content_type"], "application/x-www-form-urlencoded");
     assert_eq!(reqs[0]["params"]["qr_key"], "***");
-    assert_eq!(reqs[0]["params"]["machine_code"], label.machine_code.as_str());
+    assert_eq!(
+        reqs[0]["params"]["machine_code"],
+        label.machine_code.as_str()
+    );
     assert_eq!(reqs[1]["params"]["access_token"], "***");
     assert_eq!(reqs[1]["reply_code"], 0);
 }
@@ -150,13 +219,24 @@ async fn recorded_requests_mask_secrets() {
 #[tokio::test]
 async fn two_sandboxes_share_one_state_dir() {
     let dir = tempfile::tempdir().unwrap();
-    let a = Sandbox::start(SandboxOptions::persistent(dir.path())).await.unwrap();
-    let b = Sandbox::start(SandboxOptions::persistent(dir.path())).await.unwrap();
+    let a = Sandbox::start(SandboxOptions::persistent(dir.path()))
+        .await
+        .unwrap();
+    let b = Sandbox::start(SandboxOptions::persistent(dir.path()))
+        .await
+        .unwrap();
     assert_ne!(a.addr(), b.addr());
     let mc = random_mc();
     let g = grant_msign(&a, &mc).await;
-    let (at, rt) = (g["body"]["access_token"].as_str().unwrap(), g["body"]["refresh_token"].as_str().unwrap());
-    assert_eq!(code_v1(&status(&b, at, &mc).await), 0, "a token issued by A works on B");
+    let (at, rt) = (
+        g["body"]["access_token"].as_str().unwrap(),
+        g["body"]["refresh_token"].as_str().unwrap(),
+    );
+    assert_eq!(
+        code_v1(&status(&b, at, &mc).await),
+        0,
+        "a token issued by A works on B"
+    );
     a.advance(Duration::from_secs(1000));
     assert!(b.now_unix() >= now() + 999, "the virtual clock is shared");
     // An id used on A is used on B too.
@@ -166,7 +246,9 @@ async fn two_sandboxes_share_one_state_dir() {
     a.shutdown().await;
     b.shutdown().await;
 
-    let c = Sandbox::start(SandboxOptions::persistent(dir.path())).await.unwrap();
+    let c = Sandbox::start(SandboxOptions::persistent(dir.path()))
+        .await
+        .unwrap();
     let v = refresh(&c, rt).await;
     assert_eq!(code_v1(&v), 0, "state survived a restart: {v}");
     assert_eq!(c.grants_today(&mc).unwrap(), 2);
@@ -194,7 +276,9 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 async fn state_dir_never_holds_a_secret_literal() {
     use quickauth_sandbox::*;
     let dir = tempfile::tempdir().unwrap();
-    let h = Sandbox::start(SandboxOptions::persistent(dir.path())).await.unwrap();
+    let h = Sandbox::start(SandboxOptions::persistent(dir.path()))
+        .await
+        .unwrap();
     let mut secrets: Vec<String> = [
         BUILTIN_OPEN_APP_SECRET,
         BUILTIN_OWN_APP_SECRET,
@@ -208,7 +292,14 @@ async fn state_dir_never_holds_a_secret_literal() {
 
     let label = h.mint_label(LabelKind::QrKey);
     secrets.push(label.key().to_string());
-    let p = signed(OPEN, &[("machine_code", &label.machine_code), ("qr_key", label.key()), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &label.machine_code),
+            ("qr_key", label.key()),
+            ("scope", "all"),
+        ],
+    );
     let g = post(&h, "/v2/oauth/scancodemodel", &p).await;
     assert_eq!(code_v2(&g), 0);
     for k in ["access_token", "refresh_token"] {
@@ -224,7 +315,11 @@ async fn state_dir_never_holds_a_secret_literal() {
     secrets.push(g2["body"]["access_token"].as_str().unwrap().to_string());
 
     // A code-flow code.
-    let client = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let resp = client
         .post(format!("{}oauth/authorize/approve", h.base_url()))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -238,7 +333,13 @@ async fn state_dir_never_holds_a_secret_literal() {
         .await
         .unwrap();
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    secrets.push(loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned());
+    secrets.push(
+        loc.query_pairs()
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned(),
+    );
 
     // A Lingju token.
     let v: serde_json::Value = http()
@@ -254,28 +355,38 @@ async fn state_dir_never_holds_a_secret_literal() {
         .unwrap();
     secrets.push(v["data"]["accessToken"].as_str().unwrap().to_string());
 
-    // Scan while running (WAL content included) and after shutdown (checkpointed).
-    for phase in ["running", "stopped"] {
-        if phase == "stopped" {
-            h.clear_faults();
-        }
-        let files = all_bytes(dir.path());
-        assert!(files.iter().any(|(p, _)| p.ends_with(STATE_FILE)));
-        let everything: Vec<u8> = files.iter().flat_map(|(_, b)| b.clone()).collect();
-        // The scan really reads the state: non-secret facts are there.
-        assert!(contains(&everything, &label.machine_code), "{phase}: machine code is stored");
-        assert!(contains(&everything, "AABBCCDDEEFF"), "{phase}: lingju userid is stored");
-        for (path, bytes) in &files {
-            for s in &secrets {
-                assert!(!contains(bytes, s), "{phase}: {} holds a secret literal ({} chars)", path.display(), s.len());
-            }
+    // Scan while running (WAL content included), then again after shutdown (checkpointed).
+    let files = all_bytes(dir.path());
+    assert!(files.iter().any(|(p, _)| p.ends_with(STATE_FILE)));
+    let everything: Vec<u8> = files.iter().flat_map(|(_, b)| b.clone()).collect();
+    // The scan really reads the state: non-secret facts are there.
+    assert!(
+        contains(&everything, &label.machine_code),
+        "machine code is stored"
+    );
+    assert!(
+        contains(&everything, "AABBCCDDEEFF"),
+        "lingju userid is stored"
+    );
+    for (path, bytes) in &files {
+        for s in &secrets {
+            assert!(
+                !contains(bytes, s),
+                "running: {} holds a secret literal ({} chars)",
+                path.display(),
+                s.len()
+            );
         }
     }
     h.shutdown().await;
     let files = all_bytes(dir.path());
     for (path, bytes) in &files {
         for s in &secrets {
-            assert!(!contains(bytes, s), "after shutdown: {} holds a secret literal", path.display());
+            assert!(
+                !contains(bytes, s),
+                "after shutdown: {} holds a secret literal",
+                path.display()
+            );
         }
     }
 }

@@ -12,7 +12,14 @@ use std::time::Duration;
 async fn v1_and_v2_reply_shapes() {
     let h = start().await;
     let label = h.mint_label(LabelKind::QrKey);
-    let p = signed(OPEN, &[("machine_code", &label.machine_code), ("qr_key", label.key()), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &label.machine_code),
+            ("qr_key", label.key()),
+            ("scope", "all"),
+        ],
+    );
     let v1 = post(&h, "/oauth/scancodemodel", &p).await;
     assert_eq!(v1["error"], json!("0"), "{v1}");
     assert_eq!(v1["error_description"], "success");
@@ -23,7 +30,14 @@ async fn v1_and_v2_reply_shapes() {
     assert!(v1.get("timestamp").is_none());
 
     let label = h.mint_label(LabelKind::QrKey);
-    let p = signed(OPEN, &[("machine_code", &label.machine_code), ("qr_key", label.key()), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &label.machine_code),
+            ("qr_key", label.key()),
+            ("scope", "all"),
+        ],
+    );
     let v2 = post(&h, "/v2/oauth/scancodemodel", &p).await;
     assert_eq!(v2["error"], json!(0), "{v2}");
     assert!((v2["timestamp"].as_i64().unwrap() - now()).abs() < 5);
@@ -36,11 +50,25 @@ async fn v1_and_v2_reply_shapes() {
 
     // v2 also takes GET query parameters; v1 does not.
     let label = h.mint_label(LabelKind::Msign);
-    let p = signed(OPEN, &[("machine_code", &label.machine_code), ("msign", label.key()), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &label.machine_code),
+            ("msign", label.key()),
+            ("scope", "all"),
+        ],
+    );
     let url = format!("{}v2/oauth/scancodemodel?{}", h.base_url(), form(&p));
     let v: serde_json::Value = http().get(url).send().await.unwrap().json().await.unwrap();
     assert_eq!(code_v2(&v), 0, "{v}");
-    let p = signed(OPEN, &[("machine_code", &label.machine_code), ("msign", label.key()), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &label.machine_code),
+            ("msign", label.key()),
+            ("scope", "all"),
+        ],
+    );
     let url = format!("{}oauth/scancodemodel?{}", h.base_url(), form(&p));
     let v: serde_json::Value = http().get(url).send().await.unwrap().json().await.unwrap();
     assert_eq!(code_v1(&v), 47, "{v}");
@@ -51,9 +79,18 @@ async fn request_validation_errors() {
     let h = start().await;
     let mc = random_mc();
     let msign = quickauth_sandbox::msign_for(&mc);
-    let base = signed(OPEN, &[("machine_code", &mc), ("msign", &msign), ("scope", "all")]);
+    let base = signed(
+        OPEN,
+        &[("machine_code", &mc), ("msign", &msign), ("scope", "all")],
+    );
     let path = "/oauth/scancodemodel";
-    async fn expect(h: &quickauth_sandbox::SandboxHandle, path: &str, p: &[(&'static str, String)], code: i64, what: &str) -> serde_json::Value {
+    async fn expect(
+        h: &quickauth_sandbox::SandboxHandle,
+        path: &str,
+        p: &[(&'static str, String)],
+        code: i64,
+        what: &str,
+    ) -> serde_json::Value {
         let v = post(h, path, p).await;
         assert_eq!(code_v1(&v), code, "{what}: {v}");
         assert!(!v["error_description"].as_str().unwrap().is_empty());
@@ -74,7 +111,12 @@ async fn request_validation_errors() {
     expect(&h, path, &p, 11, "wrong sign").await;
 
     let mut p = fresh(&base);
-    let upper = p.iter().find(|(k, _)| *k == "sign").unwrap().1.to_uppercase();
+    let upper = p
+        .iter()
+        .find(|(k, _)| *k == "sign")
+        .unwrap()
+        .1
+        .to_uppercase();
     set(&mut p, "sign", Some(&upper));
     expect(&h, path, &p, 11, "uppercase sign").await;
 
@@ -90,7 +132,10 @@ async fn request_validation_errors() {
     set(&mut p, "timestamp", Some(&ts));
     set(&mut p, "sign", Some(&sign));
     let v = expect(&h, path, &p, 11, "timestamp too old").await;
-    assert!(v["error_description"].as_str().unwrap().contains("clock"), "{v}");
+    assert!(
+        v["error_description"].as_str().unwrap().contains("clock"),
+        "{v}"
+    );
     let mut p = fresh(&base);
     let ts = (now() + 400).to_string();
     let sign = md5_hex(&format!("{}{}{}", OPEN.0, ts, OPEN.1));
@@ -122,30 +167,51 @@ async fn request_validation_errors() {
     set(&mut p, "msign", None);
     expect(&h, path, &p, 29, "no key").await;
     let mut p = fresh(&base);
-    set(&mut p, "qr_key", Some(&quickauth_sandbox::mint_qr_key(&mc, now())));
+    set(
+        &mut p,
+        "qr_key",
+        Some(&quickauth_sandbox::mint_qr_key(&mc, now())),
+    );
     expect(&h, path, &p, 47, "both keys").await;
     let mut p = fresh(&base);
     set(&mut p, "msign", Some("abcdefabcdef"));
     expect(&h, path, &p, 35, "wrong msign").await;
     let mut p = fresh(&base);
     set(&mut p, "msign", None);
-    set(&mut p, "qr_key", Some(&quickauth_sandbox::mint_qr_key("4004000000", now())));
+    set(
+        &mut p,
+        "qr_key",
+        Some(&quickauth_sandbox::mint_qr_key("4004000000", now())),
+    );
     expect(&h, path, &p, 30, "qr_key of another printer").await;
 
-    let own = signed((BUILTIN_OWN_APP_ID, BUILTIN_OWN_APP_SECRET), &[("machine_code", &mc), ("msign", &msign), ("scope", "all")]);
+    let own = signed(
+        (BUILTIN_OWN_APP_ID, BUILTIN_OWN_APP_SECRET),
+        &[("machine_code", &mc), ("msign", &msign), ("scope", "all")],
+    );
     expect(&h, path, &own, 31, "own-type app").await;
 
     // Wrong content type: JSON body.
     let resp = http()
         .post(format!("{}oauth/scancodemodel", h.base_url()))
         .header("content-type", "application/json")
-        .body(serde_json::to_string(&serde_json::Map::from_iter(fresh(&base).into_iter().map(|(k, v)| (k.to_string(), json!(v))))).unwrap())
+        .body(
+            serde_json::to_string(&serde_json::Map::from_iter(
+                fresh(&base)
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), json!(v))),
+            ))
+            .unwrap(),
+        )
         .send()
         .await
         .unwrap();
     let v: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(code_v1(&v), 47, "{v}");
-    assert!(v["error_description"].as_str().unwrap().contains("x-www-form-urlencoded"));
+    assert!(v["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("x-www-form-urlencoded"));
 
     // The same id twice: the first succeeds, the second is 33.
     let p = fresh(&base);
@@ -154,8 +220,20 @@ async fn request_validation_errors() {
 
     // Printer bound to another app.
     let other = random_mc();
-    control(&h, "bind", json!({"machine_code": other, "client_id": "1077777777"})).await;
-    let p = signed(OPEN, &[("machine_code", &other), ("msign", &quickauth_sandbox::msign_for(&other)), ("scope", "all")]);
+    control(
+        &h,
+        "bind",
+        json!({"machine_code": other, "client_id": "1077777777"}),
+    )
+    .await;
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &other),
+            ("msign", &quickauth_sandbox::msign_for(&other)),
+            ("scope", "all"),
+        ],
+    );
     expect(&h, path, &p, 17, "bound elsewhere").await;
 }
 
@@ -164,10 +242,24 @@ async fn qr_key_expires_after_300_virtual_seconds() {
     let h = start().await;
     let label = h.mint_label(LabelKind::QrKey);
     h.advance(Duration::from_secs(299));
-    let p = signed(OPEN, &[("machine_code", &label.machine_code), ("qr_key", label.key()), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &label.machine_code),
+            ("qr_key", label.key()),
+            ("scope", "all"),
+        ],
+    );
     assert_eq!(code_v1(&post(&h, "/oauth/scancodemodel", &p).await), 0);
     h.advance(Duration::from_secs(3));
-    let p = signed(OPEN, &[("machine_code", &label.machine_code), ("qr_key", label.key()), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("machine_code", &label.machine_code),
+            ("qr_key", label.key()),
+            ("scope", "all"),
+        ],
+    );
     let v = post(&h, "/oauth/scancodemodel", &p).await;
     assert_eq!(code_v1(&v), 30, "{v}");
     assert!(v["error_description"].as_str().unwrap().contains("300"));
@@ -176,7 +268,10 @@ async fn qr_key_expires_after_300_virtual_seconds() {
     let mc = m["machine_code"].as_str().unwrap();
     let key = m["qr_key"].as_str().unwrap();
     assert_eq!(m["payload"], format!("{mc}#{key}"));
-    let p = signed(OPEN, &[("machine_code", mc), ("qr_key", key), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[("machine_code", mc), ("qr_key", key), ("scope", "all")],
+    );
     assert_eq!(code_v1(&post(&h, "/oauth/scancodemodel", &p).await), 0);
 }
 
@@ -185,12 +280,18 @@ async fn refresh_replay_window_and_token_lifetimes() {
     let h = start().await;
     let mc = random_mc();
     let first = grant_msign(&h, &mc).await;
-    let (at1, rt1) = (first["body"]["access_token"].as_str().unwrap(), first["body"]["refresh_token"].as_str().unwrap());
+    let (at1, rt1) = (
+        first["body"]["access_token"].as_str().unwrap(),
+        first["body"]["refresh_token"].as_str().unwrap(),
+    );
 
     let second = refresh(&h, rt1).await;
     assert_eq!(code_v1(&second), 0, "{second}");
     assert_eq!(second["body"]["machine_code"], mc.as_str());
-    let (at2, rt2) = (second["body"]["access_token"].as_str().unwrap(), second["body"]["refresh_token"].as_str().unwrap());
+    let (at2, rt2) = (
+        second["body"]["access_token"].as_str().unwrap(),
+        second["body"]["refresh_token"].as_str().unwrap(),
+    );
     assert_ne!(at1, at2);
     assert_eq!(h.grants_today(&mc).unwrap(), 2);
 
@@ -204,21 +305,45 @@ async fn refresh_replay_window_and_token_lifetimes() {
     assert_eq!(code_v1(&status(&h, at2, &mc).await), 0);
 
     h.advance(Duration::from_secs(3601));
-    assert_eq!(code_v1(&refresh(&h, rt1).await), 20, "old refresh token after 2 h");
-    assert_eq!(code_v1(&status(&h, at1, &mc).await), 18, "old access token after 2 h");
+    assert_eq!(
+        code_v1(&refresh(&h, rt1).await),
+        20,
+        "old refresh token after 2 h"
+    );
+    assert_eq!(
+        code_v1(&status(&h, at1, &mc).await),
+        18,
+        "old access token after 2 h"
+    );
     assert_eq!(code_v1(&status(&h, at2, &mc).await), 0);
 
-    assert_eq!(code_v1(&refresh(&h, &"ab".repeat(16)).await), 20, "unknown refresh token");
-    assert_eq!(code_v1(&status(&h, &"cd".repeat(16), &mc).await), 14, "unknown access token");
+    assert_eq!(
+        code_v1(&refresh(&h, &"ab".repeat(16)).await),
+        20,
+        "unknown refresh token"
+    );
+    assert_eq!(
+        code_v1(&status(&h, &"cd".repeat(16), &mc).await),
+        14,
+        "unknown access token"
+    );
 
     // The current pair expires: access after 30 days, refresh after 35.
     h.advance(Duration::from_secs(30 * 86_400));
-    assert_eq!(code_v1(&status(&h, at2, &mc).await), 18, "expired access token");
+    assert_eq!(
+        code_v1(&status(&h, at2, &mc).await),
+        18,
+        "expired access token"
+    );
     let third = refresh(&h, rt2).await;
     assert_eq!(code_v1(&third), 0, "refresh still valid at day 30: {third}");
     h.advance(Duration::from_secs(36 * 86_400));
     let rt3 = third["body"]["refresh_token"].as_str().unwrap();
-    assert_eq!(code_v1(&refresh(&h, rt3).await), 20, "refresh token after 35 days");
+    assert_eq!(
+        code_v1(&refresh(&h, rt3).await),
+        20,
+        "refresh token after 35 days"
+    );
 }
 
 #[tokio::test]
@@ -247,7 +372,11 @@ async fn daily_quota_and_china_midnight_reset() {
     let now = h.now_unix();
     let to_midnight = 86_400 - (now + 8 * 3600).rem_euclid(86_400);
     h.advance(Duration::from_secs(to_midnight as u64 - 2));
-    assert_eq!(code_v1(&refresh(&h, &rt).await), 41, "still the same China day");
+    assert_eq!(
+        code_v1(&refresh(&h, &rt).await),
+        41,
+        "still the same China day"
+    );
     h.advance(Duration::from_secs(3));
     let v = refresh(&h, &rt).await;
     assert_eq!(code_v1(&v), 0, "{v}");
@@ -257,7 +386,11 @@ async fn daily_quota_and_china_midnight_reset() {
 #[tokio::test]
 async fn code_flow_page_redirect_and_exchange() {
     let h = start().await;
-    let client = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let page = client
         .get(format!(
             "{}oauth/authorize?response_type=code&client_id={}&redirect_uri={}&state=xyz123",
@@ -270,7 +403,11 @@ async fn code_flow_page_redirect_and_exchange() {
         .unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("授权") && html.contains("Approve") && html.contains("name=\"machine_code\" value=\"4004"));
+    assert!(
+        html.contains("授权")
+            && html.contains("Approve")
+            && html.contains("name=\"machine_code\" value=\"4004")
+    );
 
     let mc = random_mc();
     let approve = |mc: String| {
@@ -304,7 +441,14 @@ async fn code_flow_page_redirect_and_exchange() {
     let exchange = |code: String| {
         let h = &h;
         async move {
-            let p = signed(OPEN, &[("grant_type", "authorization_code"), ("code", &code), ("scope", "all")]);
+            let p = signed(
+                OPEN,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("scope", "all"),
+                ],
+            );
             post(h, "/oauth/oauth", &p).await
         }
     };
@@ -315,9 +459,18 @@ async fn code_flow_page_redirect_and_exchange() {
 
     let resp = approve(random_mc()).await;
     let loc = url::Url::parse(resp.headers()["location"].to_str().unwrap()).unwrap();
-    let code = loc.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = loc
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
     h.advance(Duration::from_secs(601));
-    assert_eq!(code_v1(&exchange(code).await), 6, "code expires after 600 s");
+    assert_eq!(
+        code_v1(&exchange(code).await),
+        6,
+        "code expires after 600 s"
+    );
     assert_eq!(code_v1(&exchange("nonsense".into()).await), 6);
 
     // Not a sandbox printer: an error page, no redirect.
@@ -352,15 +505,34 @@ async fn printer_calls() {
     let v = call("/printer/printinfo", vec![]).await;
     assert_eq!(v["body"]["print_width"], "58mm");
 
-    let ticket = format!("<FS2><center>QuickAuth</center></FS2>\n<FB>{mc}</FB>\n<center>OK</center>\n");
-    let v = call("/print/index", vec![("content", ticket.clone()), ("origin_id", "qa1".into())]).await;
+    let ticket =
+        format!("<FS2><center>QuickAuth</center></FS2>\n<FB>{mc}</FB>\n<center>OK</center>\n");
+    let v = call(
+        "/print/index",
+        vec![("content", ticket.clone()), ("origin_id", "qa1".into())],
+    )
+    .await;
     assert_eq!(code_v1(&v), 0, "{v}");
-    let id = v["body"]["id"].as_str().expect("v1 print id is a string").to_string();
+    let id = v["body"]["id"]
+        .as_str()
+        .expect("v1 print id is a string")
+        .to_string();
     assert_eq!(v["body"]["origin_id"], "qa1");
     // v2 is idempotent by default: the same origin_id returns the earlier id, as a number.
-    let v = call("/v2/print/index", vec![("content", ticket.clone()), ("origin_id", "qa1".into())]).await;
+    let v = call(
+        "/v2/print/index",
+        vec![("content", ticket.clone()), ("origin_id", "qa1".into())],
+    )
+    .await;
     assert_eq!(v["body"]["id"].as_i64().unwrap().to_string(), id);
-    let v = call("/print/index", vec![("content", ticket.clone()), ("origin_id", "bad-origin!".into())]).await;
+    let v = call(
+        "/print/index",
+        vec![
+            ("content", ticket.clone()),
+            ("origin_id", "bad-origin!".into()),
+        ],
+    )
+    .await;
     assert_eq!(code_v1(&v), 47);
     let v = call("/print/index", vec![("origin_id", "qa2".into())]).await;
     assert_eq!(code_v1(&v), 12);
@@ -371,18 +543,36 @@ async fn printer_calls() {
     assert_eq!(prints[0]["content"], ticket.as_str());
     assert_eq!(prints[0]["status"], "printed");
 
-    assert_eq!(code_v1(&call("/printer/cancelall", vec![]).await), 24, "nothing queued");
+    assert_eq!(
+        code_v1(&call("/printer/cancelall", vec![]).await),
+        24,
+        "nothing queued"
+    );
     h.set_printer_state(&mc, 0).unwrap();
-    assert_eq!(call("/printer/getprintstatus", vec![]).await["body"]["state"], json!("0"));
-    call("/print/index", vec![("content", "queued".into()), ("origin_id", "qa3".into())]).await;
+    assert_eq!(
+        call("/printer/getprintstatus", vec![]).await["body"]["state"],
+        json!("0")
+    );
+    call(
+        "/print/index",
+        vec![("content", "queued".into()), ("origin_id", "qa3".into())],
+    )
+    .await;
     assert_eq!(code_v1(&call("/printer/cancelall", vec![]).await), 0);
     assert_eq!(h.printed(&mc).unwrap().last().unwrap().status, "cancelled");
 
     // Another printer's machine code with this token is refused.
-    let p = signed(OPEN, &[("access_token", &at), ("machine_code", "4004999999")]);
+    let p = signed(
+        OPEN,
+        &[("access_token", &at), ("machine_code", "4004999999")],
+    );
     assert_eq!(code_v1(&post(&h, "/printer/getprintstatus", &p).await), 8);
 
     assert_eq!(code_v1(&call("/printer/deleteprinter", vec![]).await), 0);
-    assert_eq!(code_v1(&call("/printer/getprintstatus", vec![]).await), 14, "unbound: token stops working");
+    assert_eq!(
+        code_v1(&call("/printer/getprintstatus", vec![]).await),
+        14,
+        "unbound: token stops working"
+    );
     assert_eq!(h.bound_app(&mc).unwrap(), None);
 }

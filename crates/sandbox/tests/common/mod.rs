@@ -2,13 +2,17 @@
 #![allow(dead_code)]
 
 use md5::{Digest, Md5};
-use quickauth_sandbox::{Sandbox, SandboxHandle, SandboxOptions, BUILTIN_OPEN_APP_ID, BUILTIN_OPEN_APP_SECRET};
+use quickauth_sandbox::{
+    Sandbox, SandboxHandle, SandboxOptions, BUILTIN_OPEN_APP_ID, BUILTIN_OPEN_APP_SECRET,
+};
 use serde_json::Value;
 
 pub const OPEN: (&str, &str) = (BUILTIN_OPEN_APP_ID, BUILTIN_OPEN_APP_SECRET);
 
 pub async fn start() -> SandboxHandle {
-    Sandbox::start(SandboxOptions::default()).await.expect("sandbox starts")
+    Sandbox::start(SandboxOptions::default())
+        .await
+        .expect("sandbox starts")
 }
 
 pub fn http() -> reqwest::Client {
@@ -32,7 +36,9 @@ pub fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -41,7 +47,11 @@ pub fn enc(s: &str) -> String {
 }
 
 pub fn form(pairs: &[(&str, String)]) -> String {
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Common signed params for `app` plus `extra`.
@@ -80,7 +90,10 @@ pub async fn post(h: &SandboxHandle, path: &str, pairs: &[(&str, String)]) -> Va
         .await
         .expect("request succeeds");
     assert!(
-        resp.headers()["content-type"].to_str().unwrap().starts_with("application/json"),
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
         "JSON content type"
     );
     resp.json().await.expect("JSON reply")
@@ -89,33 +102,56 @@ pub async fn post(h: &SandboxHandle, path: &str, pairs: &[(&str, String)]) -> Va
 pub async fn control(h: &SandboxHandle, path: &str, body: Value) -> Value {
     let url = h.base_url().join(&format!("__sandbox/{path}")).unwrap();
     let resp = http().post(url).json(&body).send().await.unwrap();
-    assert!(resp.status().is_success(), "control {path}: {}", resp.status());
+    assert!(
+        resp.status().is_success(),
+        "control {path}: {}",
+        resp.status()
+    );
     resp.json().await.unwrap()
 }
 
 /// Error code of a v1 or v2 reply, asserting the version's type for `error`.
 pub fn code_v1(v: &Value) -> i64 {
-    v["error"].as_str().unwrap_or_else(|| panic!("v1 error must be a string: {v}")).parse().unwrap()
+    v["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("v1 error must be a string: {v}"))
+        .parse()
+        .unwrap()
 }
 
 pub fn code_v2(v: &Value) -> i64 {
-    v["error"].as_i64().unwrap_or_else(|| panic!("v2 error must be a number: {v}"))
+    v["error"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("v2 error must be a number: {v}"))
 }
 
 /// Fast-authorizes a fresh sandbox printer with msign on v1; returns (machine_code, body).
 pub async fn grant_msign(h: &SandboxHandle, mc: &str) -> Value {
     let msign = quickauth_sandbox::msign_for(mc);
-    let p = signed(OPEN, &[("machine_code", mc), ("msign", &msign), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[("machine_code", mc), ("msign", &msign), ("scope", "all")],
+    );
     post(h, "/oauth/scancodemodel", &p).await
 }
 
 pub async fn refresh(h: &SandboxHandle, refresh_token: &str) -> Value {
-    let p = signed(OPEN, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("scope", "all")]);
+    let p = signed(
+        OPEN,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("scope", "all"),
+        ],
+    );
     post(h, "/oauth/oauth", &p).await
 }
 
 pub async fn status(h: &SandboxHandle, access_token: &str, mc: &str) -> Value {
-    let p = signed(OPEN, &[("access_token", access_token), ("machine_code", mc)]);
+    let p = signed(
+        OPEN,
+        &[("access_token", access_token), ("machine_code", mc)],
+    );
     post(h, "/printer/getprintstatus", &p).await
 }
 
