@@ -185,6 +185,25 @@ async fn request_validation_errors() {
     );
     expect(&h, path, &p, 30, "qr_key of another printer").await;
 
+    let mut p = fresh(&base);
+    set(&mut p, "client_id", None);
+    expect(&h, path, &p, 29, "client_id missing on scancodemodel").await;
+    let p = signed(OPEN, &[("scope", "all")]);
+    expect(&h, "/oauth/oauth", &p, 12, "grant_type missing").await;
+    let p = signed(OPEN, &[("grant_type", "password"), ("scope", "all")]);
+    expect(&h, "/oauth/oauth", &p, 47, "unsupported grant_type").await;
+    let p = signed(OPEN, &[("grant_type", "refresh_token"), ("scope", "all")]);
+    expect(&h, "/oauth/oauth", &p, 12, "refresh_token missing").await;
+    let p = signed(OPEN, &[("machine_code", &mc)]);
+    expect(
+        &h,
+        "/printer/getprintstatus",
+        &p,
+        12,
+        "access_token missing",
+    )
+    .await;
+
     let own = signed(
         (BUILTIN_OWN_APP_ID, BUILTIN_OWN_APP_SECRET),
         &[("machine_code", &mc), ("msign", &msign), ("scope", "all")],
@@ -472,6 +491,26 @@ async fn code_flow_page_redirect_and_exchange() {
         "code expires after 600 s"
     );
     assert_eq!(code_v1(&exchange("nonsense".into()).await), 6);
+
+    // Deny: back to the app with error=access_denied and the state.
+    let resp = client
+        .post(format!("{}oauth/authorize/approve", h.base_url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("client_id", OPEN.0.to_string()),
+            ("redirect_uri", "http://127.0.0.1:9/cb".into()),
+            ("state", "s1".into()),
+            ("machine_code", random_mc()),
+            ("decision", "deny".into()),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    let loc = resp.headers()["location"].to_str().unwrap();
+    assert!(
+        loc.contains("error=access_denied") && loc.contains("state=s1") && !loc.contains("code="),
+        "{loc}"
+    );
 
     // Not a sandbox printer: an error page, no redirect.
     assert_eq!(approve("12345".into()).await.status(), 400);
