@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::contract::{Action, Localized};
+use quickauth_protocol::{Action, Localized};
 
 /// Everything the vault can fail with. `kind()` is the stable tag the UI switches on.
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +33,10 @@ pub enum VaultError {
     InvalidAccount { reason: &'static str },
     /// The data directory cannot be created or read.
     #[error("data directory {} cannot be used: {source}", path.display())]
-    DataDir { path: PathBuf, source: std::io::Error },
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The SQLite file cannot be opened, read or written (permissions, disk full, read-only media).
     #[error("database {} cannot be read or written: {detail}", path.display())]
     StoreIo { path: PathBuf, detail: String },
@@ -45,7 +48,11 @@ pub enum VaultError {
     StoreBusy { path: PathBuf },
     /// The database was written by a newer QuickAuth with a schema this one does not know.
     #[error("database {} has schema version {found}, this QuickAuth supports up to {supported}", path.display())]
-    StoreTooNew { path: PathBuf, found: i64, supported: i64 },
+    StoreTooNew {
+        path: PathBuf,
+        found: i64,
+        supported: i64,
+    },
     /// A device row names a profile that does not exist.
     #[error("profile {name:?} does not exist")]
     UnknownProfile { name: String },
@@ -228,11 +235,13 @@ impl Localized for VaultError {
     fn action(&self) -> Action {
         match self {
             VaultError::KeyringUnavailable { .. } => Action::InstallSecretService,
-            VaultError::KeyringTimeout { .. } | VaultError::KeyringLocked { .. } | VaultError::KeyringDenied { .. } => {
-                Action::UnlockKeyring
-            }
+            VaultError::KeyringTimeout { .. }
+            | VaultError::KeyringLocked { .. }
+            | VaultError::KeyringDenied { .. } => Action::UnlockKeyring,
             VaultError::KeyringOther { .. } => Action::RetryLater,
-            VaultError::InvalidAccount { .. } | VaultError::InvalidRecord { .. } => Action::ReportBug,
+            VaultError::InvalidAccount { .. } | VaultError::InvalidRecord { .. } => {
+                Action::ReportBug
+            }
             VaultError::DataDir { .. } | VaultError::StoreIo { .. } => Action::RetryLater,
             VaultError::StoreCorrupt { .. } | VaultError::StoreOther { .. } => Action::ReportBug,
             VaultError::StoreBusy { .. } => Action::RetryLater,
@@ -245,7 +254,9 @@ impl Localized for VaultError {
     fn retryable(&self) -> bool {
         matches!(
             self,
-            VaultError::KeyringTimeout { .. } | VaultError::StoreBusy { .. } | VaultError::KeyringOther { .. }
+            VaultError::KeyringTimeout { .. }
+                | VaultError::StoreBusy { .. }
+                | VaultError::KeyringOther { .. }
         )
     }
 }

@@ -24,7 +24,6 @@
 //! On Linux we build every entry from `SsCredential` explicitly: never keyutils (forgets on reboot), never a
 //! file, never keyring's mock store. If no Secret Service answers, calls fail with `keyring_unavailable`.
 
-mod contract;
 mod error;
 mod secrets;
 mod store;
@@ -33,10 +32,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-pub use crate::contract::{Action, Localized};
 pub use crate::error::{Result, VaultError};
 pub use crate::secrets::{
-    BackendError, BackendErrorKind, Keyring, OsBackend, SecretBackend, DEFAULT_TIMEOUT, MAX_STUCK_WORKERS,
+    BackendError, BackendErrorKind, Keyring, OsBackend, SecretBackend, DEFAULT_TIMEOUT,
+    MAX_STUCK_WORKERS,
 };
 pub use crate::store::{
     DeviceRecord, HistoryEntry, JournalEntry, ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
@@ -84,7 +83,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = data_dir_namespace(dir.path());
         assert_eq!(a.len(), 16);
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         // `dir/.` and `dir/sub/..` canonicalise to the same path.
         std::fs::create_dir(dir.path().join("sub")).unwrap();
         assert_eq!(data_dir_namespace(&dir.path().join(".")), a);

@@ -11,7 +11,8 @@ use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use quickauth_vault::{Keyring, Localized, MAX_STUCK_WORKERS};
+use quickauth_protocol::Localized;
+use quickauth_vault::{Keyring, MAX_STUCK_WORKERS};
 
 const ACCOUNT: &str = "profile:fault-test:client_secret";
 const VALUE: &str = "fault-test-secret-value-41c7";
@@ -31,21 +32,37 @@ struct Call {
 #[test]
 #[ignore = "child entry point of the fault tests; the parent tests run it with a prepared environment"]
 fn fault_child() {
-    let Ok(ops) = std::env::var("QA_FAULT_OPS") else { return };
+    let Ok(ops) = std::env::var("QA_FAULT_OPS") else {
+        return;
+    };
     let phase = std::env::var("QA_KEYRING_PHASE").unwrap_or_else(|_| "main".into());
-    let ops = if phase == "seed" { std::env::var("QA_FAULT_SEED_OPS").unwrap() } else { ops };
+    let ops = if phase == "seed" {
+        std::env::var("QA_FAULT_SEED_OPS").unwrap()
+    } else {
+        ops
+    };
     let dir = PathBuf::from(std::env::var("QA_FAULT_DATA_DIR").unwrap());
-    let timeout = Duration::from_millis(std::env::var("QA_FAULT_TIMEOUT_MS").unwrap().parse().unwrap());
+    let timeout = Duration::from_millis(
+        std::env::var("QA_FAULT_TIMEOUT_MS")
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
     let keyring = Keyring::open(&dir, timeout).unwrap();
     for op in ops.split(',') {
         let started = Instant::now();
         let result = match op {
             "probe" => keyring.probe(),
-            "get" => keyring.get(ACCOUNT).and_then(|v| match v.as_deref().map(String::as_str) {
-                Some(VALUE) | None => Ok(()),
-                Some(_) => panic!("keyring returned a different value"),
+            "get" => keyring.get(ACCOUNT).map(|v| {
+                let v = v.as_deref().map(String::as_str);
+                assert!(
+                    v.is_none() || v == Some(VALUE),
+                    "keyring returned a different value"
+                );
             }),
-            "get_present" => keyring.get(ACCOUNT).map(|v| assert!(v.is_some(), "seeded entry must be there")),
+            "get_present" => keyring
+                .get(ACCOUNT)
+                .map(|v| assert!(v.is_some(), "seeded entry must be there")),
             "set" => keyring.set(ACCOUNT, VALUE),
             "set_other" => keyring.set("profile:fault-test:lingju_appkey", VALUE),
             "delete" => keyring.delete(ACCOUNT),
@@ -86,15 +103,25 @@ fn calls_from(output: &std::process::Output) -> Vec<Call> {
             }
         })
         .collect();
-    assert!(!calls.is_empty(), "child printed no results:\n{stdout}\n{stderr}");
+    assert!(
+        !calls.is_empty(),
+        "child printed no results:\n{stdout}\n{stderr}"
+    );
     for c in &calls {
         eprintln!("{c:?}");
-        assert!(!c.message_en.contains(VALUE) && !c.message_zh.contains(VALUE), "secret in message: {c:?}");
+        assert!(
+            !c.message_en.contains(VALUE) && !c.message_zh.contains(VALUE),
+            "secret in message: {c:?}"
+        );
     }
     calls
 }
 
-fn child_env<'a>(dir: &'a Path, ops: &'a str, timeout_ms: &'a str) -> Vec<(&'static str, Option<&'a str>)> {
+fn child_env<'a>(
+    dir: &'a Path,
+    ops: &'a str,
+    timeout_ms: &'a str,
+) -> Vec<(&'static str, Option<&'a str>)> {
     vec![
         ("QA_FAULT_OPS", Some(ops)),
         ("QA_FAULT_DATA_DIR", Some(dir.to_str().unwrap())),
@@ -105,7 +132,10 @@ fn child_env<'a>(dir: &'a Path, ops: &'a str, timeout_ms: &'a str) -> Vec<(&'sta
 #[test]
 fn no_bus_at_all_is_a_clear_error_within_seconds() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = format!("unix:path={}", dir.path().join("no-such-bus-socket").display());
+    let missing = format!(
+        "unix:path={}",
+        dir.path().join("no-such-bus-socket").display()
+    );
     let mut env = child_env(dir.path(), "probe,get,set,delete", "5000");
     env.push(("DBUS_SESSION_BUS_ADDRESS", Some(&missing)));
     let calls = calls_from(&common::run_child("fault_child", &env, &[]));
@@ -114,7 +144,10 @@ fn no_bus_at_all_is_a_clear_error_within_seconds() {
         assert_eq!(c.outcome, "keyring_unavailable", "{c:?}");
         assert_eq!(c.action, "InstallSecretService", "{c:?}");
         assert!(c.ms < 5000, "{c:?}");
-        assert!(c.message_en.contains("Secret Service") && c.message_zh.contains("Secret Service"), "{c:?}");
+        assert!(
+            c.message_en.contains("Secret Service") && c.message_zh.contains("Secret Service"),
+            "{c:?}"
+        );
     }
 }
 
@@ -161,7 +194,11 @@ fn bus_without_secret_service_is_a_clear_error() {
     .unwrap();
     let config_arg = format!("--config-file={}", config.display());
     let env = child_env(dir.path(), "probe,get,set,delete", "5000");
-    let calls = calls_from(&common::run_child("fault_child", &env, &["dbus-run-session", &config_arg, "--"]));
+    let calls = calls_from(&common::run_child(
+        "fault_child",
+        &env,
+        &["dbus-run-session", &config_arg, "--"],
+    ));
     assert_eq!(calls.len(), 4);
     for c in &calls {
         assert_eq!(c.outcome, "keyring_unavailable", "{c:?}");
@@ -184,7 +221,8 @@ fn silent_dbus_peer_times_out_and_later_calls_stay_prompt() {
     });
     let address = format!("unix:path={}", socket.display());
     let timeout_ms: u128 = 1500;
-    let ops: Vec<&str> = ["get", "set", "probe", "delete", "get", "set"][..MAX_STUCK_WORKERS + 2].to_vec();
+    let ops: Vec<&str> =
+        ["get", "set", "probe", "delete", "get", "set"][..MAX_STUCK_WORKERS + 2].to_vec();
     let ops = ops.join(",");
     let timeout_arg = timeout_ms.to_string();
     let mut env = child_env(dir.path(), &ops, &timeout_arg);
@@ -196,7 +234,10 @@ fn silent_dbus_peer_times_out_and_later_calls_stay_prompt() {
         assert_eq!(c.action, "UnlockKeyring", "{c:?}");
         if i < MAX_STUCK_WORKERS {
             // Each call waits its own timeout on a fresh worker, never behind the stuck one.
-            assert!(c.ms >= timeout_ms - 50 && c.ms < timeout_ms + 1000, "call {i}: {c:?}");
+            assert!(
+                c.ms >= timeout_ms - 50 && c.ms < timeout_ms + 1000,
+                "call {i}: {c:?}"
+            );
         } else {
             // Too many stuck workers: refuse at once instead of piling up threads.
             assert!(c.ms < 200, "call {i}: {c:?}");
@@ -216,11 +257,18 @@ fn locked_keyring_calls(wrapper_prefix: &[&str], timeout_ms: &str) -> Vec<Call> 
     let calls = calls_from(&common::run_child("fault_child", &env, &wrapper));
     let seed: Vec<&Call> = calls.iter().filter(|c| c.phase == "seed").collect();
     assert_eq!(seed.len(), 3, "{calls:?}");
-    assert!(seed.iter().all(|c| c.outcome == "ok"), "seeding into the unlocked keyring must work: {seed:?}");
+    assert!(
+        seed.iter().all(|c| c.outcome == "ok"),
+        "seeding into the unlocked keyring must work: {seed:?}"
+    );
     let locked: Vec<Call> = calls.into_iter().filter(|c| c.phase == "locked").collect();
     assert_eq!(locked.len(), 4);
     assert_eq!(locked[0].op, "probe");
-    assert_eq!(locked[0].outcome, "keyring_locked", "the probe sees the lock without prompting: {:?}", locked[0]);
+    assert_eq!(
+        locked[0].outcome, "keyring_locked",
+        "the probe sees the lock without prompting: {:?}",
+        locked[0]
+    );
     for c in &locked {
         assert_eq!(c.action, "UnlockKeyring", "{c:?}");
     }
@@ -245,7 +293,10 @@ fn locked_keyring_with_an_unanswered_prompt_times_out() {
     // Under Xvfb the unlock prompt window really opens and nobody answers it: only our timeout ends the wait.
     let locked = locked_keyring_calls(&["xvfb-run", "-a"], "2000");
     for c in &locked[1..] {
-        assert!(["keyring_timeout", "keyring_locked", "keyring_denied"].contains(&c.outcome.as_str()), "{c:?}");
+        assert!(
+            ["keyring_timeout", "keyring_locked", "keyring_denied"].contains(&c.outcome.as_str()),
+            "{c:?}"
+        );
         assert!(c.ms < 3000, "{c:?}");
     }
     assert!(

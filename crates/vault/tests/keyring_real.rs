@@ -17,17 +17,23 @@ fn secret_tool_lookup(service: &str, account: &str) -> Option<String> {
         .args(["lookup", "service", service, "username", account])
         .output()
         .expect("secret-tool is installed (libsecret-tools)");
-    out.status.success().then(|| String::from_utf8(out.stdout).unwrap())
+    out.status
+        .success()
+        .then(|| String::from_utf8(out.stdout).unwrap())
 }
 
 fn files_containing(root: &Path, needle: &[u8]) -> Vec<String> {
     let mut hits = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file() {
@@ -49,24 +55,51 @@ fn set_get_overwrite_delete() {
     }
     let dir = tempfile::tempdir().unwrap();
     let keyring = Keyring::open(dir.path(), TIMEOUT).unwrap();
-    keyring.probe().expect("unlocked gnome-keyring answers the probe");
+    keyring
+        .probe()
+        .expect("unlocked gnome-keyring answers the probe");
     let account = accounts::client_secret("shop-1");
 
     assert_eq!(keyring.get(&account).unwrap(), None);
     keyring.set(&account, "first-value-0123456789").unwrap();
-    assert_eq!(keyring.get(&account).unwrap().as_deref().map(String::as_str), Some("first-value-0123456789"));
+    assert_eq!(
+        keyring
+            .get(&account)
+            .unwrap()
+            .as_deref()
+            .map(String::as_str),
+        Some("first-value-0123456789")
+    );
     keyring.set(&account, "second-value-9876543210").unwrap();
-    assert_eq!(keyring.get(&account).unwrap().as_deref().map(String::as_str), Some("second-value-9876543210"));
+    assert_eq!(
+        keyring
+            .get(&account)
+            .unwrap()
+            .as_deref()
+            .map(String::as_str),
+        Some("second-value-9876543210")
+    );
 
     // It is a real Secret Service item under our namespaced service, readable by other Secret Service clients.
-    assert!(keyring.service().starts_with("quickauth:") && keyring.service().len() == "quickauth:".len() + 16);
-    assert_eq!(secret_tool_lookup(keyring.service(), &account).as_deref(), Some("second-value-9876543210"));
-    assert_eq!(keyring.list_accounts().unwrap(), Some(vec![account.clone()]));
+    assert!(
+        keyring.service().starts_with("quickauth:")
+            && keyring.service().len() == "quickauth:".len() + 16
+    );
+    assert_eq!(
+        secret_tool_lookup(keyring.service(), &account).as_deref(),
+        Some("second-value-9876543210")
+    );
+    assert_eq!(
+        keyring.list_accounts().unwrap(),
+        Some(vec![account.clone()])
+    );
 
     keyring.delete(&account).unwrap();
     assert_eq!(keyring.get(&account).unwrap(), None);
     assert_eq!(secret_tool_lookup(keyring.service(), &account), None);
-    keyring.delete(&account).expect("deleting a missing entry is fine");
+    keyring
+        .delete(&account)
+        .expect("deleting a missing entry is fine");
     assert_eq!(keyring.list_accounts().unwrap(), Some(vec![]));
 }
 
@@ -84,17 +117,33 @@ fn data_dirs_never_see_each_others_entries() {
     a.set(&account, "tokens-of-a").unwrap();
     assert_eq!(b.get(&account).unwrap(), None, "b must not see a's entry");
     b.set(&account, "tokens-of-b").unwrap();
-    assert_eq!(a.get(&account).unwrap().as_deref().map(String::as_str), Some("tokens-of-a"));
-    assert_eq!(b.get(&account).unwrap().as_deref().map(String::as_str), Some("tokens-of-b"));
+    assert_eq!(
+        a.get(&account).unwrap().as_deref().map(String::as_str),
+        Some("tokens-of-a")
+    );
+    assert_eq!(
+        b.get(&account).unwrap().as_deref().map(String::as_str),
+        Some("tokens-of-b")
+    );
 
     b.delete(&account).unwrap();
-    assert_eq!(a.get(&account).unwrap().as_deref().map(String::as_str), Some("tokens-of-a"));
+    assert_eq!(
+        a.get(&account).unwrap().as_deref().map(String::as_str),
+        Some("tokens-of-a")
+    );
     assert_eq!(b.list_accounts().unwrap(), Some(vec![]));
     assert_eq!(a.list_accounts().unwrap(), Some(vec![account.clone()]));
 
     // The same dir spelled differently is the same namespace.
     let a_again = Keyring::open(&a_dir.path().join("."), TIMEOUT).unwrap();
-    assert_eq!(a_again.get(&account).unwrap().as_deref().map(String::as_str), Some("tokens-of-a"));
+    assert_eq!(
+        a_again
+            .get(&account)
+            .unwrap()
+            .as_deref()
+            .map(String::as_str),
+        Some("tokens-of-a")
+    );
     a.delete(&account).unwrap();
 }
 
@@ -111,9 +160,18 @@ fn unicode_and_long_values_round_trip() {
         "b".repeat(8000)
     );
     let cases: Vec<(String, String)> = vec![
-        (accounts::client_secret("测试门店"), "密钥🔑-ключ-clé-🙂".into()),
-        (accounts::lingju_appkey("店 2"), "  leading and trailing spaces  ".into()),
-        (accounts::lingju_authcode("x"), "line1\nline2\r\n\ttab\"quote'\\".into()),
+        (
+            accounts::client_secret("测试门店"),
+            "密钥🔑-ключ-clé-🙂".into(),
+        ),
+        (
+            accounts::lingju_appkey("店 2"),
+            "  leading and trailing spaces  ".into(),
+        ),
+        (
+            accounts::lingju_authcode("x"),
+            "line1\nline2\r\n\ttab\"quote'\\".into(),
+        ),
         (accounts::device_tokens("lingju", "AABBCCDDEEFF"), long_json),
     ];
     for (account, value) in &cases {
@@ -142,12 +200,23 @@ fn secrets_never_reach_files_we_control() {
     let store = Store::open(dir.path()).unwrap();
     store.set_setting("last_profile", "shop-1").unwrap();
     let secret = "S3cr3t-never-in-a-file-7f2c9a";
-    keyring.set(&accounts::client_secret("shop-1"), secret).unwrap();
+    keyring
+        .set(&accounts::client_secret("shop-1"), secret)
+        .unwrap();
     drop(store);
-    assert_eq!(files_containing(dir.path(), secret.as_bytes()), Vec::<String>::new());
+    assert_eq!(
+        files_containing(dir.path(), secret.as_bytes()),
+        Vec::<String>::new()
+    );
     // gnome-keyring's own files (under the session's temp HOME) hold the value encrypted only.
     let keyrings = Path::new(&std::env::var("XDG_DATA_HOME").unwrap()).join("keyrings");
-    assert!(keyrings.join("login.keyring").is_file(), "gnome-keyring writes its login keyring here");
-    assert_eq!(files_containing(&keyrings, secret.as_bytes()), Vec::<String>::new());
+    assert!(
+        keyrings.join("login.keyring").is_file(),
+        "gnome-keyring writes its login keyring here"
+    );
+    assert_eq!(
+        files_containing(&keyrings, secret.as_bytes()),
+        Vec::<String>::new()
+    );
     keyring.delete(&accounts::client_secret("shop-1")).unwrap();
 }

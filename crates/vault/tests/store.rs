@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use quickauth_protocol::Localized;
 use quickauth_vault::{
-    DeviceRecord, HistoryEntry, Localized, ProfileRecord, Store, VaultError, SCHEMA_VERSION, STORE_FILE_NAME,
+    DeviceRecord, HistoryEntry, ProfileRecord, Store, VaultError, SCHEMA_VERSION, STORE_FILE_NAME,
 };
 
 fn t(secs: i64, nanos: u32) -> DateTime<Utc> {
@@ -73,25 +74,46 @@ fn migrates_from_empty_and_reopens_idempotently() {
     let store = Store::open(&data_dir).unwrap();
     assert_eq!(store.path(), data_dir.join(STORE_FILE_NAME));
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-    assert!(SCHEMA_VERSION >= 1);
+    let tables: i64 = rusqlite::Connection::open(store.path())
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(tables >= 6, "migrations created the tables ({tables})");
     store.upsert_profile(&profile("shop", "yilianyun")).unwrap();
     drop(store);
 
     for _ in 0..3 {
         let store = Store::open(&data_dir).unwrap();
         assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
-        assert_eq!(store.list_profiles().unwrap().len(), 1, "reopening must neither lose nor duplicate data");
+        assert_eq!(
+            store.list_profiles().unwrap().len(),
+            1,
+            "reopening must neither lose nor duplicate data"
+        );
     }
 
     // The file is in WAL mode, so other processes can read while one writes.
     let raw = rusqlite::Connection::open(data_dir.join(STORE_FILE_NAME)).unwrap();
-    let mode: String = raw.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = raw
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(data_dir.join(STORE_FILE_NAME)).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "store file must not be readable by others: {mode:o}");
+        let mode = std::fs::metadata(data_dir.join(STORE_FILE_NAME))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "store file must not be readable by others: {mode:o}"
+        );
     }
 }
 
@@ -100,10 +122,14 @@ fn refuses_a_newer_schema_and_a_non_database() {
     let dir = tempfile::tempdir().unwrap();
     Store::open(dir.path()).unwrap();
     let raw = rusqlite::Connection::open(dir.path().join(STORE_FILE_NAME)).unwrap();
-    raw.pragma_update(None, "user_version", SCHEMA_VERSION + 1).unwrap();
+    raw.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
     drop(raw);
     let err = Store::open(dir.path()).unwrap_err();
-    assert!(matches!(err, VaultError::StoreTooNew { found, .. } if found == SCHEMA_VERSION + 1), "{err:?}");
+    assert!(
+        matches!(err, VaultError::StoreTooNew { found, .. } if found == SCHEMA_VERSION + 1),
+        "{err:?}"
+    );
     assert_eq!(err.kind(), "store_too_new");
     assert!(err.message_en().contains("Update QuickAuth") && err.message_zh().contains("升级"));
 
@@ -133,7 +159,11 @@ fn profiles_crud() {
 
     let mut shop = profile("shop", "yilianyun");
     store.upsert_profile(&shop).unwrap();
-    assert_eq!(store.get_profile("shop").unwrap(), Some(shop.clone()), "exact round trip incl. nanoseconds");
+    assert_eq!(
+        store.get_profile("shop").unwrap(),
+        Some(shop.clone()),
+        "exact round trip incl. nanoseconds"
+    );
 
     let mut lingju = profile("灵聚门店", "lingju");
     lingju.client_id = None;
@@ -145,8 +175,17 @@ fn profiles_crud() {
     let mut sandbox = profile("sandbox", "yilianyun");
     sandbox.builtin = true;
     store.upsert_profile(&sandbox).unwrap();
-    let names: Vec<String> = store.list_profiles().unwrap().into_iter().map(|p| p.name).collect();
-    assert_eq!(names, ["sandbox", "shop", "灵聚门店"], "built-in first, then by name");
+    let names: Vec<String> = store
+        .list_profiles()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["sandbox", "shop", "灵聚门店"],
+        "built-in first, then by name"
+    );
 
     // Update keeps created_at, takes everything else.
     shop.client_id = Some("1099999999".into());
@@ -173,10 +212,17 @@ fn profile_with_devices_cannot_be_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     store.upsert_profile(&profile("shop", "yilianyun")).unwrap();
-    store.upsert_device(&device("yilianyun", "4004000001", "shop")).unwrap();
-    store.upsert_device(&device("yilianyun", "4004000002", "shop")).unwrap();
+    store
+        .upsert_device(&device("yilianyun", "4004000001", "shop"))
+        .unwrap();
+    store
+        .upsert_device(&device("yilianyun", "4004000002", "shop"))
+        .unwrap();
     let err = store.delete_profile("shop").unwrap_err();
-    assert!(matches!(err, VaultError::ProfileInUse { devices: 2, .. }), "{err:?}");
+    assert!(
+        matches!(err, VaultError::ProfileInUse { devices: 2, .. }),
+        "{err:?}"
+    );
     assert_eq!(err.kind(), "profile_in_use");
     assert!(store.get_profile("shop").unwrap().is_some());
     store.delete_device("yilianyun", "4004000001").unwrap();
@@ -191,13 +237,21 @@ fn devices_crud() {
     store.upsert_profile(&profile("shop", "yilianyun")).unwrap();
     store.upsert_profile(&profile("ai", "lingju")).unwrap();
 
-    let err = store.upsert_device(&device("yilianyun", "4004000001", "nope")).unwrap_err();
-    assert!(matches!(err, VaultError::UnknownProfile { ref name } if name == "nope"), "{err:?}");
+    let err = store
+        .upsert_device(&device("yilianyun", "4004000001", "nope"))
+        .unwrap_err();
+    assert!(
+        matches!(err, VaultError::UnknownProfile { ref name } if name == "nope"),
+        "{err:?}"
+    );
     assert_eq!(err.kind(), "unknown_profile");
 
     let mut a = device("yilianyun", "4004000001", "shop");
     store.upsert_device(&a).unwrap();
-    assert_eq!(store.get_device("yilianyun", "4004000001").unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.get_device("yilianyun", "4004000001").unwrap(),
+        Some(a.clone())
+    );
     assert_eq!(store.get_device("lingju", "4004000001").unwrap(), None);
 
     // Same id under the other provider: a separate device.
@@ -213,12 +267,20 @@ fn devices_crud() {
 
     let found = store.find_devices("4004000001").unwrap();
     assert_eq!(found, vec![b.clone(), a.clone()], "ordered by provider");
-    let listed: Vec<(String, String)> =
-        store.list_devices().unwrap().into_iter().map(|d| (d.provider, d.id)).collect();
+    let listed: Vec<(String, String)> = store
+        .list_devices()
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.provider, d.id))
+        .collect();
     assert_eq!(
         listed,
-        [("lingju", "4004000001"), ("yilianyun", "4004000001"), ("yilianyun", "4004000003")]
-            .map(|(p, i)| (p.to_string(), i.to_string())),
+        [
+            ("lingju", "4004000001"),
+            ("yilianyun", "4004000001"),
+            ("yilianyun", "4004000003")
+        ]
+        .map(|(p, i)| (p.to_string(), i.to_string())),
         "most recently authorized first"
     );
 
@@ -229,10 +291,15 @@ fn devices_crud() {
     a.needs_reauth = true;
     a.last_status = Some("offline".into());
     store.upsert_device(&a).unwrap();
-    assert_eq!(store.get_device("yilianyun", "4004000001").unwrap(), Some(a.clone()));
+    assert_eq!(
+        store.get_device("yilianyun", "4004000001").unwrap(),
+        Some(a.clone())
+    );
     assert_eq!(store.list_devices().unwrap().len(), 3);
 
-    let err = store.upsert_device(&device("feie", "1", "shop")).unwrap_err();
+    let err = store
+        .upsert_device(&device("feie", "1", "shop"))
+        .unwrap_err();
     assert_eq!(err.kind(), "invalid_record");
 
     assert!(store.delete_device("yilianyun", "4004000001").unwrap());
@@ -244,20 +311,48 @@ fn devices_crud() {
 fn grant_counts_per_device_and_day() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.grants_on("yilianyun", "4004000001", day(23)).unwrap(), 0);
+    assert_eq!(
+        store.grants_on("yilianyun", "4004000001", day(23)).unwrap(),
+        0
+    );
     for n in 1..=20 {
-        assert_eq!(store.record_grant("yilianyun", "4004000001", day(23)).unwrap(), n);
+        assert_eq!(
+            store
+                .record_grant("yilianyun", "4004000001", day(23))
+                .unwrap(),
+            n
+        );
     }
-    assert_eq!(store.grants_on("yilianyun", "4004000001", day(23)).unwrap(), 20);
-    assert_eq!(store.grants_on("yilianyun", "4004000001", day(24)).unwrap(), 0, "a new day starts at 0");
-    assert_eq!(store.grants_on("yilianyun", "4004000002", day(23)).unwrap(), 0);
+    assert_eq!(
+        store.grants_on("yilianyun", "4004000001", day(23)).unwrap(),
+        20
+    );
+    assert_eq!(
+        store.grants_on("yilianyun", "4004000001", day(24)).unwrap(),
+        0,
+        "a new day starts at 0"
+    );
+    assert_eq!(
+        store.grants_on("yilianyun", "4004000002", day(23)).unwrap(),
+        0
+    );
     assert_eq!(store.grants_on("lingju", "4004000001", day(23)).unwrap(), 0);
-    assert_eq!(store.record_grant("yilianyun", "4004000001", day(24)).unwrap(), 1);
+    assert_eq!(
+        store
+            .record_grant("yilianyun", "4004000001", day(24))
+            .unwrap(),
+        1
+    );
     // The provider keeps counting after a device is forgotten locally, so must we (no device row needed).
     store.upsert_profile(&profile("shop", "yilianyun")).unwrap();
-    store.upsert_device(&device("yilianyun", "4004000001", "shop")).unwrap();
+    store
+        .upsert_device(&device("yilianyun", "4004000001", "shop"))
+        .unwrap();
     store.delete_device("yilianyun", "4004000001").unwrap();
-    assert_eq!(store.grants_on("yilianyun", "4004000001", day(23)).unwrap(), 20);
+    assert_eq!(
+        store.grants_on("yilianyun", "4004000001", day(23)).unwrap(),
+        20
+    );
 }
 
 #[test]
@@ -268,19 +363,28 @@ fn history_appends_and_lists_newest_first() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let outcome = if i % 2 == 0 { "ok" } else { "error" };
-        ids.push(store.append_history(&history(&format!("action-{i}"), outcome, t(i, 0))).unwrap());
+        ids.push(
+            store
+                .append_history(&history(&format!("action-{i}"), outcome, t(i, 0)))
+                .unwrap(),
+        );
     }
     assert!(ids.windows(2).all(|w| w[1] > w[0]), "ids increase: {ids:?}");
     let listed = store.list_history(3).unwrap();
     assert_eq!(listed.len(), 3);
-    assert_eq!(listed.iter().map(|h| h.action.as_str()).collect::<Vec<_>>(), ["action-4", "action-3", "action-2"]);
+    assert_eq!(
+        listed.iter().map(|h| h.action.as_str()).collect::<Vec<_>>(),
+        ["action-4", "action-3", "action-2"]
+    );
     let mut expected = history("action-3", "error", t(3, 0));
     expected.id = ids[3];
     assert_eq!(listed[1], expected, "every field round-trips");
     assert_eq!(store.list_history(100).unwrap().len(), 5);
     assert_eq!(store.list_history(0).unwrap().len(), 0);
 
-    let err = store.append_history(&history("x", "maybe", t(9, 0))).unwrap_err();
+    let err = store
+        .append_history(&history("x", "maybe", t(9, 0)))
+        .unwrap_err();
     assert_eq!(err.kind(), "invalid_record");
 }
 
@@ -289,18 +393,38 @@ fn refresh_journal_lifecycle() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     store.upsert_profile(&profile("shop", "yilianyun")).unwrap();
-    store.upsert_device(&device("yilianyun", "4004000001", "shop")).unwrap();
-    store.upsert_device(&device("yilianyun", "4004000002", "shop")).unwrap();
+    store
+        .upsert_device(&device("yilianyun", "4004000001", "shop"))
+        .unwrap();
+    store
+        .upsert_device(&device("yilianyun", "4004000002", "shop"))
+        .unwrap();
     assert_eq!(store.pending_refreshes().unwrap(), vec![]);
 
-    let first = store.begin_refresh("yilianyun", "4004000001", 1, t(100, 0)).unwrap();
-    assert_eq!((first.old_generation, first.attempts, first.started_at), (1, 1, t(100, 0)));
-    let again = store.begin_refresh("yilianyun", "4004000001", 1, t(200, 0)).unwrap();
-    assert_eq!((again.attempts, again.started_at), (2, t(100, 0)), "attempts count, first start is kept");
-    store.begin_refresh("yilianyun", "4004000002", 4, t(50, 0)).unwrap();
+    let first = store
+        .begin_refresh("yilianyun", "4004000001", 1, t(100, 0))
+        .unwrap();
+    assert_eq!(
+        (first.old_generation, first.attempts, first.started_at),
+        (1, 1, t(100, 0))
+    );
+    let again = store
+        .begin_refresh("yilianyun", "4004000001", 1, t(200, 0))
+        .unwrap();
+    assert_eq!(
+        (again.attempts, again.started_at),
+        (2, t(100, 0)),
+        "attempts count, first start is kept"
+    );
+    store
+        .begin_refresh("yilianyun", "4004000002", 4, t(50, 0))
+        .unwrap();
 
     let pending = store.pending_refreshes().unwrap();
-    assert_eq!(pending.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["4004000002", "4004000001"]);
+    assert_eq!(
+        pending.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(),
+        ["4004000002", "4004000001"]
+    );
     assert_eq!(pending[1], again);
 
     assert!(store.finish_refresh("yilianyun", "4004000001").unwrap());
@@ -309,7 +433,9 @@ fn refresh_journal_lifecycle() {
     store.delete_device("yilianyun", "4004000002").unwrap();
     assert_eq!(store.pending_refreshes().unwrap(), vec![]);
 
-    let err = store.begin_refresh("yilianyun", "no-such-device", 0, t(0, 0)).unwrap_err();
+    let err = store
+        .begin_refresh("yilianyun", "no-such-device", 0, t(0, 0))
+        .unwrap_err();
     assert_eq!(err.kind(), "invalid_record", "{err:?}");
 }
 
@@ -321,13 +447,19 @@ fn settings_round_trip() {
     store.set_setting("language", "zh").unwrap();
     store.set_setting("language", "en").unwrap();
     store.set_setting("refresh_days_before", "5").unwrap();
-    assert_eq!(store.get_setting("language").unwrap().as_deref(), Some("en"));
+    assert_eq!(
+        store.get_setting("language").unwrap().as_deref(),
+        Some("en")
+    );
     assert!(store.delete_setting("language").unwrap());
     assert!(!store.delete_setting("language").unwrap());
     assert_eq!(store.get_setting("language").unwrap(), None);
     drop(store);
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.get_setting("refresh_days_before").unwrap().as_deref(), Some("5"));
+    assert_eq!(
+        store.get_setting("refresh_days_before").unwrap().as_deref(),
+        Some("5")
+    );
 }
 
 #[test]
@@ -341,9 +473,15 @@ const WRITES_PER_WRITER: u32 = 150;
 
 fn hammer(store: &Store, tag: &str) {
     for i in 0..WRITES_PER_WRITER {
-        store.record_grant("yilianyun", "4004000001", day(23)).unwrap();
-        store.append_history(&history(&format!("{tag}-{i}"), "ok", Utc::now())).unwrap();
-        store.set_setting(&format!("{tag}-last"), &i.to_string()).unwrap();
+        store
+            .record_grant("yilianyun", "4004000001", day(23))
+            .unwrap();
+        store
+            .append_history(&history(&format!("{tag}-{i}"), "ok", Utc::now()))
+            .unwrap();
+        store
+            .set_setting(&format!("{tag}-last"), &i.to_string())
+            .unwrap();
     }
 }
 
@@ -352,22 +490,38 @@ fn two_handles_write_concurrently_without_losing_anything() {
     let dir = tempfile::tempdir().unwrap();
     let a = Arc::new(Store::open(dir.path()).unwrap());
     let b = Arc::new(Store::open(dir.path()).unwrap());
-    let threads: Vec<_> = [(a.clone(), "a1"), (a.clone(), "a2"), (b.clone(), "b1"), (b.clone(), "b2")]
-        .into_iter()
-        .map(|(s, tag)| std::thread::spawn(move || hammer(&s, tag)))
-        .collect();
+    let threads: Vec<_> = [
+        (a.clone(), "a1"),
+        (a.clone(), "a2"),
+        (b.clone(), "b1"),
+        (b.clone(), "b2"),
+    ]
+    .into_iter()
+    .map(|(s, tag)| std::thread::spawn(move || hammer(&s, tag)))
+    .collect();
     for th in threads {
         th.join().unwrap();
     }
-    assert_eq!(a.grants_on("yilianyun", "4004000001", day(23)).unwrap(), 4 * WRITES_PER_WRITER);
-    assert_eq!(b.list_history(10_000).unwrap().len() as u32, 4 * WRITES_PER_WRITER);
-    assert_eq!(b.get_setting("a1-last").unwrap(), Some((WRITES_PER_WRITER - 1).to_string()));
+    assert_eq!(
+        a.grants_on("yilianyun", "4004000001", day(23)).unwrap(),
+        4 * WRITES_PER_WRITER
+    );
+    assert_eq!(
+        b.list_history(10_000).unwrap().len() as u32,
+        4 * WRITES_PER_WRITER
+    );
+    assert_eq!(
+        b.get_setting("a1-last").unwrap(),
+        Some((WRITES_PER_WRITER - 1).to_string())
+    );
 }
 
 #[test]
 #[ignore = "child entry point of two_processes_write_concurrently; does nothing on its own"]
 fn store_writer_child() {
-    let Ok(dir) = std::env::var("QA_STORE_DIR") else { return };
+    let Ok(dir) = std::env::var("QA_STORE_DIR") else {
+        return;
+    };
     let store = Store::open(Path::new(&dir)).unwrap();
     hammer(&store, "child");
     println!("STORE_CHILD_DONE");
@@ -379,15 +533,29 @@ fn two_processes_write_concurrently_without_losing_anything() {
     Store::open(dir.path()).unwrap();
     let dir_str = dir.path().to_str().unwrap().to_owned();
     let child = std::thread::spawn(move || {
-        common::run_child("store_writer_child", &[("QA_STORE_DIR", Some(dir_str.as_str()))], &[])
+        common::run_child(
+            "store_writer_child",
+            &[("QA_STORE_DIR", Some(dir_str.as_str()))],
+            &[],
+        )
     });
     let store = Store::open(dir.path()).unwrap();
     hammer(&store, "parent");
     let out = child.join().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("STORE_CHILD_DONE"), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(store.grants_on("yilianyun", "4004000001", day(23)).unwrap(), 2 * WRITES_PER_WRITER);
-    assert_eq!(store.list_history(10_000).unwrap().len() as u32, 2 * WRITES_PER_WRITER);
+    assert!(
+        out.status.success() && stdout.contains("STORE_CHILD_DONE"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        store.grants_on("yilianyun", "4004000001", day(23)).unwrap(),
+        2 * WRITES_PER_WRITER
+    );
+    assert_eq!(
+        store.list_history(10_000).unwrap().len() as u32,
+        2 * WRITES_PER_WRITER
+    );
 }
 
 #[test]
@@ -395,11 +563,16 @@ fn a_writer_holding_the_lock_past_the_busy_timeout_is_store_busy() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let mut raw = rusqlite::Connection::open(dir.path().join(STORE_FILE_NAME)).unwrap();
-    let tx = raw.transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive).unwrap();
+    let tx = raw
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Exclusive)
+        .unwrap();
     let started = std::time::Instant::now();
     let err = store.set_setting("k", "v").unwrap_err();
     assert!(matches!(err, VaultError::StoreBusy { .. }), "{err:?}");
-    assert!(started.elapsed() >= std::time::Duration::from_secs(4), "waited for the busy timeout first");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(4),
+        "waited for the busy timeout first"
+    );
     assert_eq!(err.kind(), "store_busy");
     assert!(err.retryable());
     drop(tx);
@@ -447,11 +620,24 @@ fn schema_has_no_column_that_could_hold_a_secret() {
     .map(|(t, cols)| (t.to_string(), cols.split_whitespace().map(String::from).collect()))
     .collect();
     assert_eq!(tables, expected);
-    let forbidden = ["secret", "token", "qr", "msign", "appkey", "authcode", "password", "access", "refresh_tok"];
+    let forbidden = [
+        "secret",
+        "token",
+        "qr",
+        "msign",
+        "appkey",
+        "authcode",
+        "password",
+        "access",
+        "refresh_tok",
+    ];
     for (table, cols) in &tables {
         for col in cols {
             let allowed = col == "token_generation"; // a counter, not a token
-            assert!(allowed || !forbidden.iter().any(|f| col.contains(f)), "{table}.{col} looks like a secret column");
+            assert!(
+                allowed || !forbidden.iter().any(|f| col.contains(f)),
+                "{table}.{col} looks like a secret column"
+            );
         }
     }
 }
@@ -462,19 +648,32 @@ fn schema_has_no_column_that_could_hold_a_secret() {
 fn store_files_hold_only_what_the_store_was_given() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store.upsert_profile(&profile("marker-profile-5d1e", "yilianyun")).unwrap();
+    store
+        .upsert_profile(&profile("marker-profile-5d1e", "yilianyun"))
+        .unwrap();
     let keyring = quickauth_vault::Keyring::with_backend(
         dir.path(),
         std::time::Duration::from_secs(5),
         Arc::new(MemoryBackend::default()),
     )
     .unwrap();
-    keyring.set(&quickauth_vault::accounts::client_secret("marker-profile-5d1e"), "kr-only-secret-9b3f").unwrap();
+    keyring
+        .set(
+            &quickauth_vault::accounts::client_secret("marker-profile-5d1e"),
+            "kr-only-secret-9b3f",
+        )
+        .unwrap();
     drop(store);
     let files = sqlite_files(dir.path());
     assert!(!files.is_empty());
-    let all: Vec<u8> = files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect();
-    assert!(contains(&all, b"marker-profile-5d1e"), "scan must see what the store holds");
+    let all: Vec<u8> = files
+        .iter()
+        .flat_map(|f| std::fs::read(f).unwrap())
+        .collect();
+    assert!(
+        contains(&all, b"marker-profile-5d1e"),
+        "scan must see what the store holds"
+    );
     assert!(!contains(&all, b"kr-only-secret-9b3f"));
 }
 
@@ -483,7 +682,12 @@ fn sqlite_files(dir: &Path) -> Vec<PathBuf> {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(STORE_FILE_NAME))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(STORE_FILE_NAME)
+        })
         .collect()
 }
 
@@ -500,10 +704,19 @@ impl quickauth_vault::SecretBackend for MemoryBackend {
         s: &str,
         a: &str,
     ) -> Result<Option<zeroize::Zeroizing<String>>, quickauth_vault::BackendError> {
-        Ok(self.0.lock().unwrap().get(&(s.into(), a.into())).cloned().map(zeroize::Zeroizing::new))
+        Ok(self
+            .0
+            .lock()
+            .unwrap()
+            .get(&(s.into(), a.into()))
+            .cloned()
+            .map(zeroize::Zeroizing::new))
     }
     fn set(&self, s: &str, a: &str, v: &str) -> Result<(), quickauth_vault::BackendError> {
-        self.0.lock().unwrap().insert((s.into(), a.into()), v.into());
+        self.0
+            .lock()
+            .unwrap()
+            .insert((s.into(), a.into()), v.into());
         Ok(())
     }
     fn delete(&self, s: &str, a: &str) -> Result<(), quickauth_vault::BackendError> {

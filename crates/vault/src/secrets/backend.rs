@@ -20,7 +20,10 @@ pub trait SecretBackend: Send + Sync + 'static {
     fn probe(&self, service: &str) -> Result<(), BackendError>;
     /// Account names stored under `service`, when the platform can search.
     fn list_accounts(&self, _service: &str) -> Result<Vec<String>, BackendError> {
-        Err(BackendError::new(BackendErrorKind::Unsupported, "this keyring cannot list entries"))
+        Err(BackendError::new(
+            BackendErrorKind::Unsupported,
+            "this keyring cannot list entries",
+        ))
     }
 }
 
@@ -49,7 +52,10 @@ pub struct BackendError {
 
 impl BackendError {
     pub fn new(kind: BackendErrorKind, detail: impl Into<String>) -> Self {
-        BackendError { kind, detail: detail.into() }
+        BackendError {
+            kind,
+            detail: detail.into(),
+        }
     }
 }
 

@@ -79,9 +79,15 @@ impl Keyring {
     }
 
     /// Same as [`open`](Self::open) with an injected backend (tests, or a future alternative store).
-    pub fn with_backend(data_dir: &Path, timeout: Duration, backend: Arc<dyn SecretBackend>) -> Result<Keyring> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| VaultError::DataDir { path: data_dir.to_path_buf(), source })?;
+    pub fn with_backend(
+        data_dir: &Path,
+        timeout: Duration,
+        backend: Arc<dyn SecretBackend>,
+    ) -> Result<Keyring> {
+        std::fs::create_dir_all(data_dir).map_err(|source| VaultError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         let service = format!("quickauth:{}", crate::data_dir_namespace(data_dir));
         Ok(Keyring {
             inner: Arc::new(Inner {
@@ -170,9 +176,13 @@ impl Keyring {
             if job_cancelled.load(Ordering::SeqCst) {
                 return;
             }
-            let result = catch_unwind(AssertUnwindSafe(|| op(backend, &service))).unwrap_or_else(|_| {
-                Err(BackendError::new(BackendErrorKind::Other, "the keyring backend panicked"))
-            });
+            let result =
+                catch_unwind(AssertUnwindSafe(|| op(backend, &service))).unwrap_or_else(|_| {
+                    Err(BackendError::new(
+                        BackendErrorKind::Other,
+                        "the keyring backend panicked",
+                    ))
+                });
             let _ = reply_tx.send(result);
         });
         let worker_id = self.submit(job)?;
@@ -183,13 +193,18 @@ impl Keyring {
                 self.abandon(worker_id);
                 tracing::warn!(service = %inner.service, timeout_ms = inner.timeout.as_millis() as u64,
                     stuck = self.stuck_workers(), "keyring call timed out; worker abandoned");
-                Err(VaultError::KeyringTimeout { timeout: inner.timeout, stuck: self.stuck_workers() })
+                Err(VaultError::KeyringTimeout {
+                    timeout: inner.timeout,
+                    stuck: self.stuck_workers(),
+                })
             }
             // The worker thread vanished without answering (it cannot panic past catch_unwind, so this is
             // a thread that died some other way); replace it.
             Err(RecvTimeoutError::Disconnected) => {
                 self.forget_worker(worker_id);
-                Err(VaultError::KeyringOther { detail: "the keyring worker stopped unexpectedly".into() })
+                Err(VaultError::KeyringOther {
+                    detail: "the keyring worker stopped unexpectedly".into(),
+                })
             }
         }
     }
@@ -203,11 +218,18 @@ impl Keyring {
             if slot.current.is_none() {
                 let stuck = inner.stuck.load(Ordering::SeqCst);
                 if stuck >= MAX_STUCK_WORKERS {
-                    return Err(VaultError::KeyringTimeout { timeout: inner.timeout, stuck });
+                    return Err(VaultError::KeyringTimeout {
+                        timeout: inner.timeout,
+                        stuck,
+                    });
                 }
                 let id = slot.next_id;
                 slot.next_id += 1;
-                slot.current = Some(spawn_worker(id, Arc::clone(&inner.backend), Arc::clone(&inner.stuck))?);
+                slot.current = Some(spawn_worker(
+                    id,
+                    Arc::clone(&inner.backend),
+                    Arc::clone(&inner.stuck),
+                )?);
             }
             let worker = slot.current.as_ref().expect("worker just ensured");
             match worker.jobs.send(job.take().expect("job sent once")) {
@@ -218,7 +240,9 @@ impl Keyring {
                 }
             }
         }
-        Err(VaultError::KeyringOther { detail: "could not start a keyring worker".into() })
+        Err(VaultError::KeyringOther {
+            detail: "could not start a keyring worker".into(),
+        })
     }
 
     /// Give up on worker `id` (if it is still the current one): count it as stuck and let the next call spawn anew.
@@ -246,15 +270,22 @@ impl Keyring {
             BackendErrorKind::Unavailable => VaultError::KeyringUnavailable { detail: e.detail },
             BackendErrorKind::Locked => VaultError::KeyringLocked { detail: e.detail },
             BackendErrorKind::Denied => VaultError::KeyringDenied { detail: e.detail },
-            BackendErrorKind::Timeout => {
-                VaultError::KeyringTimeout { timeout: self.inner.timeout, stuck: self.stuck_workers() }
+            BackendErrorKind::Timeout => VaultError::KeyringTimeout {
+                timeout: self.inner.timeout,
+                stuck: self.stuck_workers(),
+            },
+            BackendErrorKind::Unsupported | BackendErrorKind::Other => {
+                VaultError::KeyringOther { detail: e.detail }
             }
-            BackendErrorKind::Unsupported | BackendErrorKind::Other => VaultError::KeyringOther { detail: e.detail },
         }
     }
 }
 
-fn spawn_worker(id: u64, backend: Arc<dyn SecretBackend>, stuck: Arc<AtomicUsize>) -> Result<Worker> {
+fn spawn_worker(
+    id: u64,
+    backend: Arc<dyn SecretBackend>,
+    stuck: Arc<AtomicUsize>,
+) -> Result<Worker> {
     let (jobs, queue) = mpsc::channel::<Job>();
     let abandoned = Arc::new(AtomicBool::new(false));
     let thread_abandoned = Arc::clone(&abandoned);
@@ -268,8 +299,14 @@ fn spawn_worker(id: u64, backend: Arc<dyn SecretBackend>, stuck: Arc<AtomicUsize
                 stuck.fetch_sub(1, Ordering::SeqCst);
             }
         })
-        .map_err(|e| VaultError::KeyringOther { detail: format!("cannot start a keyring worker thread: {e}") })?;
-    Ok(Worker { id, jobs, abandoned })
+        .map_err(|e| VaultError::KeyringOther {
+            detail: format!("cannot start a keyring worker thread: {e}"),
+        })?;
+    Ok(Worker {
+        id,
+        jobs,
+        abandoned,
+    })
 }
 
 fn check_account(account: &str) -> Result<()> {
@@ -277,10 +314,14 @@ fn check_account(account: &str) -> Result<()> {
         return Err(VaultError::InvalidAccount { reason: "empty" });
     }
     if account.len() > MAX_ACCOUNT_LEN {
-        return Err(VaultError::InvalidAccount { reason: "longer than 256 bytes" });
+        return Err(VaultError::InvalidAccount {
+            reason: "longer than 256 bytes",
+        });
     }
     if account.chars().any(char::is_control) {
-        return Err(VaultError::InvalidAccount { reason: "contains control characters" });
+        return Err(VaultError::InvalidAccount {
+            reason: "contains control characters",
+        });
     }
     Ok(())
 }
@@ -297,10 +338,19 @@ mod tests {
 
     impl SecretBackend for MapBackend {
         fn get(&self, s: &str, a: &str) -> Result<Option<Zeroizing<String>>, BackendError> {
-            Ok(self.0.lock().unwrap().get(&(s.into(), a.into())).cloned().map(Zeroizing::new))
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .get(&(s.into(), a.into()))
+                .cloned()
+                .map(Zeroizing::new))
         }
         fn set(&self, s: &str, a: &str, v: &str) -> Result<(), BackendError> {
-            self.0.lock().unwrap().insert((s.into(), a.into()), v.into());
+            self.0
+                .lock()
+                .unwrap()
+                .insert((s.into(), a.into()), v.into());
             Ok(())
         }
         fn delete(&self, s: &str, a: &str) -> Result<(), BackendError> {
@@ -321,7 +371,11 @@ mod tests {
 
     impl GateBackend {
         fn new() -> Arc<Self> {
-            Arc::new(GateBackend { release: Mutex::new(false), cv: Default::default(), calls: AtomicUsize::new(0) })
+            Arc::new(GateBackend {
+                release: Mutex::new(false),
+                cv: Default::default(),
+                calls: AtomicUsize::new(0),
+            })
         }
         fn wait(&self) {
             self.calls.fetch_add(1, Ordering::SeqCst);
@@ -358,10 +412,14 @@ mod tests {
     #[test]
     fn round_trip_through_worker() {
         let dir = tempfile::tempdir().unwrap();
-        let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(MapBackend::default())).unwrap();
+        let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(MapBackend::default()))
+            .unwrap();
         assert_eq!(k.get("a").unwrap(), None);
         k.set("a", "v1").unwrap();
-        assert_eq!(k.get("a").unwrap().as_deref().map(String::as_str), Some("v1"));
+        assert_eq!(
+            k.get("a").unwrap().as_deref().map(String::as_str),
+            Some("v1")
+        );
         k.delete("a").unwrap();
         k.delete("a").unwrap();
         assert_eq!(k.get("a").unwrap(), None);
@@ -371,10 +429,17 @@ mod tests {
     #[test]
     fn rejects_bad_account_names() {
         let dir = tempfile::tempdir().unwrap();
-        let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(MapBackend::default())).unwrap();
+        let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(MapBackend::default()))
+            .unwrap();
         assert!(matches!(k.get(""), Err(VaultError::InvalidAccount { .. })));
-        assert!(matches!(k.set("a\nb", "x"), Err(VaultError::InvalidAccount { .. })));
-        assert!(matches!(k.delete(&"x".repeat(300)), Err(VaultError::InvalidAccount { .. })));
+        assert!(matches!(
+            k.set("a\nb", "x"),
+            Err(VaultError::InvalidAccount { .. })
+        ));
+        assert!(matches!(
+            k.delete(&"x".repeat(300)),
+            Err(VaultError::InvalidAccount { .. })
+        ));
     }
 
     #[test]
@@ -387,7 +452,11 @@ mod tests {
             let started = Instant::now();
             let err = k.get("a").unwrap_err();
             assert!(matches!(err, VaultError::KeyringTimeout { .. }), "{err:?}");
-            assert!(started.elapsed() < timeout * 10, "call {n} took {:?}", started.elapsed());
+            assert!(
+                started.elapsed() < timeout * 10,
+                "call {n} took {:?}",
+                started.elapsed()
+            );
             assert_eq!(k.stuck_workers(), n);
         }
         // Each timed-out call got its own fresh worker (no queueing behind the hung one)...
@@ -395,8 +464,14 @@ mod tests {
         // ...and once the bound is reached, calls fail without spawning or waiting.
         let started = Instant::now();
         let err = k.set("a", "secret-value").unwrap_err();
-        assert!(matches!(err, VaultError::KeyringTimeout { stuck, .. } if stuck == MAX_STUCK_WORKERS));
-        assert!(started.elapsed() < timeout, "fail-fast took {:?}", started.elapsed());
+        assert!(
+            matches!(err, VaultError::KeyringTimeout { stuck, .. } if stuck == MAX_STUCK_WORKERS)
+        );
+        assert!(
+            started.elapsed() < timeout,
+            "fail-fast took {:?}",
+            started.elapsed()
+        );
         assert_eq!(gate.calls.load(Ordering::SeqCst), MAX_STUCK_WORKERS);
         // When the platform finally answers, the abandoned threads exit and the keyring works again.
         gate.open();
@@ -413,7 +488,8 @@ mod tests {
         // Second caller queues behind a hung first call; both time out; when released, neither runs late.
         let dir = tempfile::tempdir().unwrap();
         let gate = GateBackend::new();
-        let k = Keyring::with_backend(dir.path(), Duration::from_millis(300), gate.clone()).unwrap();
+        let k =
+            Keyring::with_backend(dir.path(), Duration::from_millis(300), gate.clone()).unwrap();
         let k2 = k.clone();
         let first = std::thread::spawn(move || k2.probe());
         while gate.calls.load(Ordering::SeqCst) == 0 {
@@ -421,14 +497,21 @@ mod tests {
         }
         let second = k.set("b", "late");
         assert!(matches!(second, Err(VaultError::KeyringTimeout { .. })));
-        assert!(matches!(first.join().unwrap(), Err(VaultError::KeyringTimeout { .. })));
+        assert!(matches!(
+            first.join().unwrap(),
+            Err(VaultError::KeyringTimeout { .. })
+        ));
         gate.open();
         let deadline = Instant::now() + Duration::from_secs(10);
         while k.stuck_workers() > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(k.stuck_workers(), 0);
-        assert_eq!(gate.calls.load(Ordering::SeqCst), 1, "the cancelled set must not have run");
+        assert_eq!(
+            gate.calls.load(Ordering::SeqCst),
+            1,
+            "the cancelled set must not have run"
+        );
     }
 
     #[test]
@@ -471,21 +554,43 @@ mod tests {
                 Err(BackendError::new(self.0, "detail"))
             }
         }
-        use crate::contract::{Action, Localized};
+        use quickauth_protocol::{Action, Localized};
         let dir = tempfile::tempdir().unwrap();
         let cases = [
-            (BackendErrorKind::Unavailable, "keyring_unavailable", Action::InstallSecretService),
-            (BackendErrorKind::Locked, "keyring_locked", Action::UnlockKeyring),
-            (BackendErrorKind::Denied, "keyring_denied", Action::UnlockKeyring),
-            (BackendErrorKind::Timeout, "keyring_timeout", Action::UnlockKeyring),
+            (
+                BackendErrorKind::Unavailable,
+                "keyring_unavailable",
+                Action::InstallSecretService,
+            ),
+            (
+                BackendErrorKind::Locked,
+                "keyring_locked",
+                Action::UnlockKeyring,
+            ),
+            (
+                BackendErrorKind::Denied,
+                "keyring_denied",
+                Action::UnlockKeyring,
+            ),
+            (
+                BackendErrorKind::Timeout,
+                "keyring_timeout",
+                Action::UnlockKeyring,
+            ),
             (BackendErrorKind::Other, "keyring_other", Action::RetryLater),
         ];
         for (kind, tag, action) in cases {
-            let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(Failing(kind))).unwrap();
+            let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(Failing(kind)))
+                .unwrap();
             let err = k.set("acct", "top-secret-value").unwrap_err();
             assert_eq!(err.kind(), tag);
             assert_eq!(err.action(), action);
-            for text in [err.message_zh(), err.message_en(), err.to_string(), format!("{err:?}")] {
+            for text in [
+                err.message_zh(),
+                err.message_en(),
+                err.to_string(),
+                format!("{err:?}"),
+            ] {
                 assert!(!text.contains("top-secret-value"), "{text}");
                 assert!(!text.is_empty());
             }

@@ -36,7 +36,9 @@ impl SecretBackend for OsBackend {
     }
 
     fn set(&self, service: &str, account: &str, value: &str) -> Result<(), BackendError> {
-        platform::entry(service, account)?.set_password(value).map_err(classify)
+        platform::entry(service, account)?
+            .set_password(value)
+            .map_err(classify)
     }
 
     fn delete(&self, service: &str, account: &str) -> Result<(), BackendError> {
@@ -69,19 +71,27 @@ impl SecretBackend for OsBackend {
 /// the stored bytes.
 pub(crate) fn classify(e: keyring::Error) -> BackendError {
     match e {
-        keyring::Error::NoStorageAccess(inner) => platform::classify_platform(&*inner, BackendErrorKind::Locked),
-        keyring::Error::PlatformFailure(inner) => platform::classify_platform(&*inner, BackendErrorKind::Other),
-        keyring::Error::NoEntry => BackendError::new(BackendErrorKind::Other, "no such keyring entry"),
-        keyring::Error::BadEncoding(_) => {
-            BackendError::new(BackendErrorKind::Other, "the stored keyring value is not UTF-8 text")
+        keyring::Error::NoStorageAccess(inner) => {
+            platform::classify_platform(&*inner, BackendErrorKind::Locked)
         }
+        keyring::Error::PlatformFailure(inner) => {
+            platform::classify_platform(&*inner, BackendErrorKind::Other)
+        }
+        keyring::Error::NoEntry => {
+            BackendError::new(BackendErrorKind::Other, "no such keyring entry")
+        }
+        keyring::Error::BadEncoding(_) => BackendError::new(
+            BackendErrorKind::Other,
+            "the stored keyring value is not UTF-8 text",
+        ),
         keyring::Error::TooLong(name, limit) => BackendError::new(
             BackendErrorKind::Other,
             format!("keyring attribute {name} is longer than the platform limit of {limit}"),
         ),
-        keyring::Error::Invalid(name, reason) => {
-            BackendError::new(BackendErrorKind::Other, format!("keyring attribute {name} is invalid: {reason}"))
-        }
+        keyring::Error::Invalid(name, reason) => BackendError::new(
+            BackendErrorKind::Other,
+            format!("keyring attribute {name} is invalid: {reason}"),
+        ),
         keyring::Error::Ambiguous(items) => BackendError::new(
             BackendErrorKind::Other,
             format!("{} keyring entries match one account", items.len()),

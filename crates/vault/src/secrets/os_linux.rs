@@ -13,7 +13,8 @@ use super::super::backend::{BackendError, BackendErrorKind};
 
 pub(super) fn entry(service: &str, account: &str) -> Result<Entry, BackendError> {
     // `None` target = the "default" collection (the login keyring), as every desktop app uses.
-    let credential = SsCredential::new_with_target(None, service, account).map_err(super::classify)?;
+    let credential =
+        SsCredential::new_with_target(None, service, account).map_err(super::classify)?;
     Ok(Entry::new_with_credential(Box::new(credential)))
 }
 
@@ -22,14 +23,19 @@ pub(super) fn probe(_service: &str) -> Result<(), BackendError> {
     let ss = SecretService::connect(EncryptionType::Plain).map_err(|e| classify_ss(&e))?;
     let collection = ss.get_default_collection().map_err(|e| classify_ss(&e))?;
     if collection.is_locked().map_err(|e| classify_ss(&e))? {
-        return Err(BackendError::new(BackendErrorKind::Locked, "the default keyring collection is locked"));
+        return Err(BackendError::new(
+            BackendErrorKind::Locked,
+            "the default keyring collection is locked",
+        ));
     }
     Ok(())
 }
 
 pub(super) fn list_accounts(service: &str) -> Result<Vec<String>, BackendError> {
     let ss = SecretService::connect(EncryptionType::Plain).map_err(|e| classify_ss(&e))?;
-    let found = ss.search_items(HashMap::from([("service", service)])).map_err(|e| classify_ss(&e))?;
+    let found = ss
+        .search_items(HashMap::from([("service", service)]))
+        .map_err(|e| classify_ss(&e))?;
     if !found.locked.is_empty() {
         return Err(BackendError::new(
             BackendErrorKind::Locked,
@@ -66,7 +72,10 @@ fn classify_ss(e: &dbus_secret_service::Error) -> BackendError {
         E::Unavailable => BackendError::new(BackendErrorKind::Unavailable, e.to_string()),
         E::Locked => BackendError::new(BackendErrorKind::Locked, e.to_string()),
         // No collection behind the "default" alias: nothing the user has unlocked to write into.
-        E::NoResult => BackendError::new(BackendErrorKind::Locked, "no default keyring collection (login keyring)"),
+        E::NoResult => BackendError::new(
+            BackendErrorKind::Locked,
+            "no default keyring collection (login keyring)",
+        ),
         E::Prompt => BackendError::new(BackendErrorKind::Denied, e.to_string()),
         E::Dbus(d) => classify_dbus(d.name().unwrap_or(""), d.message().unwrap_or("")),
         _ => BackendError::new(BackendErrorKind::Other, e.to_string()),
@@ -82,15 +91,19 @@ fn classify_dbus(name: &str, message: &str) -> BackendError {
         BackendErrorKind::Locked
     } else {
         match short {
-            "ServiceUnknown" | "NameHasNoOwner" | "FileNotFound" | "NoServer" | "Disconnected" | "BadAddress"
-            | "NoNetwork" | "AuthFailed" | "NotSupported" | "UnknownMethod" | "UnknownObject"
-            | "UnknownInterface" => BackendErrorKind::Unavailable,
+            "ServiceUnknown" | "NameHasNoOwner" | "FileNotFound" | "NoServer" | "Disconnected"
+            | "BadAddress" | "NoNetwork" | "AuthFailed" | "NotSupported" | "UnknownMethod"
+            | "UnknownObject" | "UnknownInterface" => BackendErrorKind::Unavailable,
             "NoReply" | "Timeout" | "TimedOut" => BackendErrorKind::Timeout,
             "AccessDenied" => BackendErrorKind::Denied,
             _ => BackendErrorKind::Other,
         }
     };
-    let detail = if message.is_empty() { name.to_string() } else { format!("{name}: {message}") };
+    let detail = if message.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}: {message}")
+    };
     BackendError::new(kind, detail)
 }
 
@@ -101,12 +114,30 @@ mod tests {
     #[test]
     fn dbus_names_map_to_actions() {
         let k = |n: &str| classify_dbus(n, "").kind;
-        assert_eq!(k("org.freedesktop.DBus.Error.ServiceUnknown"), BackendErrorKind::Unavailable);
-        assert_eq!(k("org.freedesktop.DBus.Error.FileNotFound"), BackendErrorKind::Unavailable);
-        assert_eq!(k("org.freedesktop.DBus.Error.Spawn.ChildExited"), BackendErrorKind::Unavailable);
-        assert_eq!(k("org.freedesktop.DBus.Error.NoReply"), BackendErrorKind::Timeout);
-        assert_eq!(k("org.freedesktop.Secret.Error.IsLocked"), BackendErrorKind::Locked);
-        assert_eq!(k("org.freedesktop.DBus.Error.AccessDenied"), BackendErrorKind::Denied);
+        assert_eq!(
+            k("org.freedesktop.DBus.Error.ServiceUnknown"),
+            BackendErrorKind::Unavailable
+        );
+        assert_eq!(
+            k("org.freedesktop.DBus.Error.FileNotFound"),
+            BackendErrorKind::Unavailable
+        );
+        assert_eq!(
+            k("org.freedesktop.DBus.Error.Spawn.ChildExited"),
+            BackendErrorKind::Unavailable
+        );
+        assert_eq!(
+            k("org.freedesktop.DBus.Error.NoReply"),
+            BackendErrorKind::Timeout
+        );
+        assert_eq!(
+            k("org.freedesktop.Secret.Error.IsLocked"),
+            BackendErrorKind::Locked
+        );
+        assert_eq!(
+            k("org.freedesktop.DBus.Error.AccessDenied"),
+            BackendErrorKind::Denied
+        );
         assert_eq!(k("org.example.Weird"), BackendErrorKind::Other);
     }
 }

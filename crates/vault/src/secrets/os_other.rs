@@ -18,7 +18,10 @@ pub(super) fn probe(service: &str) -> Result<(), BackendError> {
 }
 
 pub(super) fn list_accounts(_service: &str) -> Result<Vec<String>, BackendError> {
-    Err(BackendError::new(BackendErrorKind::Unsupported, "this keyring cannot list entries"))
+    Err(BackendError::new(
+        BackendErrorKind::Unsupported,
+        "this keyring cannot list entries",
+    ))
 }
 
 pub(super) fn classify_platform(

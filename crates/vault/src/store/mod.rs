@@ -35,27 +35,36 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 impl Store {
     /// Open (creating if needed) `<data_dir>/quickauth.sqlite3` and bring its schema up to date.
     pub fn open(data_dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(data_dir)
-            .map_err(|source| VaultError::DataDir { path: data_dir.to_path_buf(), source })?;
+        std::fs::create_dir_all(data_dir).map_err(|source| VaultError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
         let path = data_dir.join(STORE_FILE_NAME);
         let e = |err| map_sqlite(&path, err);
         let mut conn = Connection::open(&path).map_err(e)?;
         restrict_permissions(&path);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(e)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(e)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(e)?;
         if !mode.eq_ignore_ascii_case("wal") {
             tracing::warn!(path = %path.display(), mode, "SQLite refused WAL mode; concurrent access will be slower");
         }
         conn.pragma_update(None, "foreign_keys", true).map_err(e)?;
         migrate(&mut conn, &path)?;
-        Ok(Store { path, conn: Mutex::new(conn) })
+        Ok(Store {
+            path,
+            conn: Mutex::new(conn),
+        })
     }
 
     /// Path of the SQLite file.
@@ -101,15 +110,21 @@ impl Store {
 
     pub fn get_profile(&self, name: &str) -> Result<Option<ProfileRecord>> {
         self.with(|c| {
-            c.query_row(&format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE name = ?1"), [name], profile_from_row)
-                .optional()
+            c.query_row(
+                &format!("SELECT {PROFILE_COLUMNS} FROM profiles WHERE name = ?1"),
+                [name],
+                profile_from_row,
+            )
+            .optional()
         })
     }
 
     /// Built-in profiles first, then by name.
     pub fn list_profiles(&self) -> Result<Vec<ProfileRecord>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!("SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY builtin DESC, name"))?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles ORDER BY builtin DESC, name"
+            ))?;
             let rows = stmt.query_map([], profile_from_row)?;
             rows.collect()
         })
@@ -119,13 +134,25 @@ impl Store {
     pub fn delete_profile(&self, name: &str) -> Result<bool> {
         let mut conn = self.lock();
         let e = |err| map_sqlite(&self.path, err);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(e)?;
-        let devices: i64 =
-            tx.query_row("SELECT COUNT(*) FROM devices WHERE profile = ?1", [name], |r| r.get(0)).map_err(e)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let devices: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM devices WHERE profile = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .map_err(e)?;
         if devices > 0 {
-            return Err(VaultError::ProfileInUse { name: name.to_owned(), devices: devices as usize });
+            return Err(VaultError::ProfileInUse {
+                name: name.to_owned(),
+                devices: devices as usize,
+            });
         }
-        let n = tx.execute("DELETE FROM profiles WHERE name = ?1", [name]).map_err(e)?;
+        let n = tx
+            .execute("DELETE FROM profiles WHERE name = ?1", [name])
+            .map_err(e)?;
         tx.commit().map_err(e)?;
         Ok(n > 0)
     }
@@ -161,7 +188,9 @@ impl Store {
         });
         match result {
             Err(VaultError::InvalidRecord { detail }) if detail.contains("FOREIGN KEY") => {
-                Err(VaultError::UnknownProfile { name: d.profile.clone() })
+                Err(VaultError::UnknownProfile {
+                    name: d.profile.clone(),
+                })
             }
             other => other.map(drop),
         }
@@ -181,7 +210,9 @@ impl Store {
     /// Devices with this id under any provider (a machine code and a Lingju userid could coincide).
     pub fn find_devices(&self, id: &str) -> Result<Vec<DeviceRecord>> {
         self.with(|c| {
-            let mut stmt = c.prepare(&format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 ORDER BY provider"))?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 ORDER BY provider"
+            ))?;
             let rows = stmt.query_map([id], device_from_row)?;
             rows.collect()
         })
@@ -200,8 +231,13 @@ impl Store {
 
     /// Delete a device (and its refresh-journal row). `Ok(false)` if it did not exist.
     pub fn delete_device(&self, provider: &str, id: &str) -> Result<bool> {
-        self.with(|c| c.execute("DELETE FROM devices WHERE provider = ?1 AND id = ?2", [provider, id]))
-            .map(|n| n > 0)
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM devices WHERE provider = ?1 AND id = ?2",
+                [provider, id],
+            )
+        })
+        .map(|n| n > 0)
     }
 
     // ---- daily grant quota ---------------------------------------------------------------------------------
@@ -308,7 +344,9 @@ impl Store {
         });
         match result {
             Err(VaultError::InvalidRecord { detail }) if detail.contains("FOREIGN KEY") => {
-                Err(VaultError::InvalidRecord { detail: format!("no device {provider}:{id} to refresh") })
+                Err(VaultError::InvalidRecord {
+                    detail: format!("no device {provider}:{id} to refresh"),
+                })
             }
             other => other,
         }
@@ -328,14 +366,24 @@ impl Store {
 
     /// The refresh is over (succeeded or failed for good). `Ok(false)` if none was pending.
     pub fn finish_refresh(&self, provider: &str, id: &str) -> Result<bool> {
-        self.with(|c| c.execute("DELETE FROM refresh_journal WHERE provider = ?1 AND device_id = ?2", [provider, id]))
-            .map(|n| n > 0)
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM refresh_journal WHERE provider = ?1 AND device_id = ?2",
+                [provider, id],
+            )
+        })
+        .map(|n| n > 0)
     }
 
     // ---- settings ------------------------------------------------------------------------------------------
 
     pub fn get_setting(&self, key: &str) -> Result<Option<String>> {
-        self.with(|c| c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional())
+        self.with(|c| {
+            c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+        })
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<()> {
@@ -350,7 +398,8 @@ impl Store {
 
     /// Remove a setting. `Ok(false)` if it was not set.
     pub fn delete_setting(&self, key: &str) -> Result<bool> {
-        self.with(|c| c.execute("DELETE FROM settings WHERE key = ?1", [key])).map(|n| n > 0)
+        self.with(|c| c.execute("DELETE FROM settings WHERE key = ?1", [key]))
+            .map(|n| n > 0)
     }
 
     // ---- plumbing ------------------------------------------------------------------------------------------
@@ -384,7 +433,8 @@ fn profile_from_row(r: &Row<'_>) -> rusqlite::Result<ProfileRecord> {
     })
 }
 
-const DEVICE_COLUMNS: &str = "provider, id, profile, authorized_at, expires_at, refresh_expires_at, \
+const DEVICE_COLUMNS: &str =
+    "provider, id, profile, authorized_at, expires_at, refresh_expires_at, \
      last_refreshed_at, token_generation, model, last_status, needs_reauth";
 
 fn device_from_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
@@ -437,23 +487,37 @@ fn parse_ts(idx: usize, text: &str) -> rusqlite::Result<DateTime<Utc>> {
 /// dir at once cannot both migrate.
 fn migrate(conn: &mut Connection, path: &Path) -> Result<()> {
     let e = |err| map_sqlite(path, err);
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(e)?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(e)?;
     if version == SCHEMA_VERSION {
         return Ok(());
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(e)?;
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(e)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(e)?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(e)?;
     if version > SCHEMA_VERSION {
-        return Err(VaultError::StoreTooNew { path: path.to_path_buf(), found: version, supported: SCHEMA_VERSION });
+        return Err(VaultError::StoreTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
     }
     if version < 0 {
-        return Err(VaultError::StoreCorrupt { path: path.to_path_buf(), detail: format!("user_version {version}") });
+        return Err(VaultError::StoreCorrupt {
+            path: path.to_path_buf(),
+            detail: format!("user_version {version}"),
+        });
     }
     for (step, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
         tx.execute_batch(sql).map_err(e)?;
         tracing::info!(path = %path.display(), to = step + 1, "store schema migrated");
     }
-    tx.pragma_update(None, "user_version", SCHEMA_VERSION).map_err(e)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(e)?;
     tx.commit().map_err(e)
 }
 
@@ -463,8 +527,12 @@ fn map_sqlite(path: &Path, err: rusqlite::Error) -> VaultError {
         rusqlite::Error::SqliteFailure(f, msg) => {
             let detail = msg.unwrap_or_else(|| f.to_string());
             match f.code {
-                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => VaultError::StoreBusy { path },
-                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => VaultError::StoreCorrupt { path, detail },
+                ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                    VaultError::StoreBusy { path }
+                }
+                ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase => {
+                    VaultError::StoreCorrupt { path, detail }
+                }
                 ErrorCode::CannotOpen
                 | ErrorCode::PermissionDenied
                 | ErrorCode::ReadOnly
@@ -478,8 +546,13 @@ fn map_sqlite(path: &Path, err: rusqlite::Error) -> VaultError {
         }
         rusqlite::Error::FromSqlConversionFailure(..)
         | rusqlite::Error::InvalidColumnType(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..) => VaultError::StoreCorrupt { path, detail: err.to_string() },
-        other => VaultError::StoreOther { detail: other.to_string() },
+        | rusqlite::Error::IntegralValueOutOfRange(..) => VaultError::StoreCorrupt {
+            path,
+            detail: err.to_string(),
+        },
+        other => VaultError::StoreOther {
+            detail: other.to_string(),
+        },
     }
 }
 

@@ -25,9 +25,15 @@ pub fn in_keyring_session(test_name: &str) -> bool {
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{test_name} failed inside with-keyring.sh:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "{test_name} failed inside with-keyring.sh:\n{stdout}\n{stderr}"
+    );
     // Guard against a filter that matched nothing (which would "pass" vacuously).
-    assert!(stdout.contains("1 passed"), "{test_name} did not run inside with-keyring.sh:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("1 passed"),
+        "{test_name} did not run inside with-keyring.sh:\n{stdout}\n{stderr}"
+    );
     false
 }
 
@@ -43,12 +49,19 @@ pub fn run_child(test_name: &str, env: &[(&str, Option<&str>)], wrapper: &[&str]
         }
         None => Command::new(&exe),
     };
-    cmd.args(["--exact", test_name, "--ignored", "--nocapture", "--test-threads=1"]);
+    cmd.args([
+        "--exact",
+        test_name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
     for (k, v) in env {
         match v {
             Some(v) => cmd.env(k, v),
             None => cmd.env_remove(k),
         };
     }
-    cmd.output().unwrap_or_else(|e| panic!("cannot run child {test_name}: {e}"))
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run child {test_name}: {e}"))
 }
