@@ -314,10 +314,13 @@ fn looks_like_html(body: &[u8]) -> bool {
 
 /// POSTs `form` as `application/x-www-form-urlencoded` and returns the JSON reply, or how it failed.
 /// The URL must not hold anything secret (reqwest puts URLs into its errors); all secrets go in the form.
+/// A non-2xx reply whose body is the provider's own error envelope (a non-zero `code_field`) is returned as a
+/// reply, so the typed provider error wins over a bare HTTP status.
 pub(crate) async fn post_form(
     http: &Client,
     url: Url,
     form: &[(&str, &str)],
+    code_field: &str,
     redactor: &Redactor<'_>,
 ) -> Result<serde_json::Value, TransportError> {
     let host = host_of(&url);
@@ -333,6 +336,11 @@ pub(crate) async fn post_form(
     let status = response.status();
     let bytes = response.bytes().await.map_err(|e| classify(&e, &host, Phase::Body))?;
     if !status.is_success() {
+        if let Ok(reply) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            if crate::lenient::field(&reply, code_field, crate::lenient::int).is_some_and(|code| code != 0) {
+                return Ok(reply);
+            }
+        }
         let kind = TransportErrorKind::HttpStatus { status: status.as_u16(), html: looks_like_html(&bytes) };
         return Err(TransportError::new(kind, &host, body_echo(&bytes, redactor)));
     }
@@ -350,7 +358,15 @@ fn parse_json(bytes: &[u8], host: &str, redactor: &Redactor<'_>) -> Result<serde
             } else {
                 TransportErrorKind::NonJson { html: false }
             };
-            let detail = if bytes.is_empty() { "empty body".to_owned() } else { body_echo(bytes, redactor) };
+            // A body that starts like JSON may be a cut-off success reply holding fresh tokens: never echo it.
+            let json_like = matches!(bytes.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['));
+            let detail = if bytes.is_empty() {
+                "empty body".to_owned()
+            } else if json_like {
+                format!("invalid JSON after {} bytes: {e}", bytes.len())
+            } else {
+                body_echo(bytes, redactor)
+            };
             Err(TransportError::new(kind, host, detail))
         }
     }
@@ -451,6 +467,8 @@ mod tests {
         assert_eq!(kind(b"Service Unavailable"), TransportErrorKind::NonJson { html: false });
         assert_eq!(kind(b""), TransportErrorKind::NonJson { html: false });
         assert!(parse_json(b" {\"a\":1} ", "h", &r).is_ok());
+        let cut = parse_json(b"{\"body\":{\"access_token\":\"fresh-token-value", "h", &r).unwrap_err();
+        assert!(!cut.detail.contains("fresh-token-value") && !cut.message_en().contains("fresh-token-value"));
     }
 
     #[test]

@@ -59,7 +59,7 @@ impl std::str::FromStr for LingjuEndpoint {
 }
 
 /// What the client needs for one Lingju app.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LingjuConfig {
     /// `https://dev.lingju.ai` unless testing; may carry a path prefix, never credentials or a query.
     pub base_url: Url,
@@ -67,6 +67,21 @@ pub struct LingjuConfig {
     pub appkey: LingjuAppKey,
     /// Hardware platforms on httpapi send one; software platforms and bltapi do not.
     pub authcode: Option<LingjuAuthCode>,
+}
+
+/// Shows the base URL without any `user:password@` (refused at call time, but Debug must not leak it either).
+impl fmt::Debug for LingjuConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut base = self.base_url.clone();
+        let _ = base.set_username("");
+        let _ = base.set_password(None);
+        f.debug_struct("LingjuConfig")
+            .field("base_url", &base.as_str())
+            .field("endpoint", &self.endpoint)
+            .field("appkey", &self.appkey)
+            .field("authcode", &self.authcode)
+            .finish()
+    }
 }
 
 impl LingjuConfig {
@@ -273,10 +288,17 @@ impl Localized for LingjuError {
 }
 
 /// Talks to Lingju for one app. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct LingjuClient {
     cfg: LingjuConfig,
     http: reqwest::Client,
+}
+
+/// Leaves out the HTTP client: its Debug lists proxies, whose URLs may carry credentials.
+impl fmt::Debug for LingjuClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LingjuClient").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
 }
 
 impl LingjuClient {
@@ -302,7 +324,7 @@ impl LingjuClient {
         let url = self.url();
         let host = host_of(&url);
         let redactor = Redactor::new(secrets);
-        let reply = post_form(&self.http, url, &form, &redactor).await?;
+        let reply = post_form(&self.http, url, &form, "status", &redactor).await?;
         parse_reply(&reply, &host, &redactor)
     }
 

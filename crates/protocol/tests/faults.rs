@@ -199,7 +199,8 @@ async fn html_200_captive_portal() {
 
 #[tokio::test]
 async fn truncated_body_has_unknown_outcome() {
-    let partial = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{\"error\":\"0\",\"body\":{\"acc".to_vec();
+    // The cut-off reply already holds a fresh token: it must not end up in the error.
+    let partial = format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{{\"error\":\"0\",\"body\":{{\"access_token\":\"{ACCESS_TOKEN}\",\"ref").into_bytes();
     let addr = raw_server(partial).await;
     let t = refresh_transport_error(http_base(addr), short_http()).await;
     assert_eq!(t.kind, TransportErrorKind::Truncated, "{t:?}");
@@ -296,7 +297,9 @@ async fn dns_failure_was_not_processed() {
 
 #[tokio::test]
 async fn lingju_faults_use_the_same_classification() {
-    let addr = raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 300\r\n\r\n{\"status\":0,\"da".to_vec()).await;
+    // Complete as HTTP, but the JSON itself stops early (and already carries a token).
+    let body = format!("{{\"status\":0,\"data\":{{\"accessToken\":\"{ACCESS_TOKEN}\",\"exp");
+    let addr = raw_server(response("200 OK", "application/json", &body)).await;
     let client = LingjuClient::new(
         LingjuConfig {
             base_url: http_base(addr),

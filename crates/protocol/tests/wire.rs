@@ -322,3 +322,37 @@ async fn lingju_base_url_with_credentials_is_refused() {
     assert_no_secret(&err);
     assert!(server.requests().is_empty());
 }
+
+#[tokio::test]
+async fn provider_error_inside_an_http_error_status_is_typed() {
+    let server = TestServer::start().await;
+    server.reply_raw("/oauth/oauth", 500, "application/json", r#"{"error":"45","error_description":"system busy"}"#);
+    let err = client(&server, ApiVersion::V1).refresh(&RefreshToken::new(REFRESH_TOKEN)).await.unwrap_err();
+    assert_eq!(err.api_code(), Some(ApiCode::SystemError));
+    assert!(err.retryable());
+    assert!(err.outcome_unknown(), "a system error may have applied the refresh");
+
+    server.reply_raw("/httpapi/authorize.do", 403, "application/json", r#"{"status":6,"description":"bad appkey"}"#);
+    let err = lingju(&server, LingjuEndpoint::HttpApi, None).authorize(&UserId::parse("a1").unwrap()).await.unwrap_err();
+    assert!(matches!(err, LingjuError::Api { code: LingjuCode::InvalidAppKey, .. }), "{err:?}");
+
+    // A JSON body without the provider's code stays an HTTP status error.
+    server.reply_raw("/printer/getversion", 502, "application/json", r#"{"message":"bad gateway"}"#);
+    let err = client(&server, ApiVersion::V1).printer_version(&at(), &mc()).await.unwrap_err();
+    assert!(matches!(err, YilianyunError::Transport(TransportError {
+        kind: TransportErrorKind::HttpStatus { status: 502, html: false }, .. })), "{err:?}");
+}
+
+#[test]
+fn lingju_config_debug_hides_url_credentials() {
+    let mut base = LingjuConfig::default_base_url();
+    base.set_username("u").unwrap();
+    base.set_password(Some(LINGJU_APPKEY)).unwrap();
+    let cfg = LingjuConfig { base_url: base, endpoint: LingjuEndpoint::HttpApi, appkey: LingjuAppKey::new(LINGJU_APPKEY),
+                             authcode: Some(LingjuAuthCode::new(LINGJU_AUTHCODE)) };
+    let shown = format!("{cfg:?} {:?}", LingjuClient::new(cfg.clone(), reqwest::Client::new()));
+    for secret in ALL_SECRETS {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    assert!(shown.contains("dev.lingju.ai"));
+}

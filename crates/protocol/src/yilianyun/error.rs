@@ -23,10 +23,13 @@ pub enum YilianyunError {
 impl YilianyunError {
     /// True when the request may have been processed although we got no usable answer (see
     /// [`TransportError::outcome_unknown`]). An API error is a definite answer; an input error was never sent.
+    /// Error 45 (system error) also counts as unknown: the server failed somewhere inside, so a refresh may or
+    /// may not have been applied.
     pub fn outcome_unknown(&self) -> bool {
         match self {
             YilianyunError::Transport(t) => t.outcome_unknown(),
-            YilianyunError::Api { .. } | YilianyunError::Input(_) => false,
+            YilianyunError::Api { code, .. } => *code == ApiCode::SystemError,
+            YilianyunError::Input(_) => false,
         }
     }
 
@@ -101,5 +104,29 @@ impl Localized for YilianyunError {
             YilianyunError::Transport(t) => t.retryable(),
             YilianyunError::Input(i) => i.retryable(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_known_code_explains_itself_with_its_number() {
+        for code in ApiCode::known() {
+            let err = YilianyunError::Api { code, server_message: "srv".into() };
+            let n = code.code().to_string();
+            assert!(err.message_zh().contains(&n) && err.message_en().contains(&n), "{code:?}");
+            assert!(err.message_zh().contains("srv") && err.message_en().contains("srv"));
+            assert_eq!(err.kind(), "api");
+            assert_eq!(err.code(), Some(code.code()));
+            assert_eq!(err.action(), code.action());
+            assert_eq!(err.retryable(), code.retryable());
+            assert_eq!(err.outcome_unknown(), code == ApiCode::SystemError, "{code:?}");
+        }
+        let unknown = YilianyunError::Api { code: ApiCode::Unknown(88), server_message: String::new() };
+        assert!(unknown.message_zh().contains("88") && !unknown.message_zh().contains("服务器说明"));
+        assert_eq!(unknown.action(), Action::ReportBug);
+        assert!(!unknown.retryable());
     }
 }

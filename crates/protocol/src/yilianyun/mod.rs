@@ -248,10 +248,17 @@ fn unix_now() -> i64 {
 }
 
 /// Talks to Yilianyun for one app. Cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct YilianyunClient {
     cfg: YilianyunConfig,
     http: reqwest::Client,
+}
+
+/// Leaves out the HTTP client: its Debug lists proxies, whose URLs may carry credentials.
+impl fmt::Debug for YilianyunClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("YilianyunClient").field("cfg", &self.cfg).finish_non_exhaustive()
+    }
 }
 
 impl YilianyunClient {
@@ -395,7 +402,7 @@ impl YilianyunClient {
         let redactor = Redactor::new(secrets.iter().copied().chain([self.cfg.client_secret.expose()]));
         let url = self.cfg.endpoint.url(path);
         let host = host_of(&url);
-        let reply = post_form(&self.http, url, &form, &redactor).await?;
+        let reply = post_form(&self.http, url, &form, "error", &redactor).await?;
         reply::open_envelope(reply, &host, &redactor)
     }
 }
