@@ -47,3 +47,68 @@ pub enum Action {
     ReportBug,
     EditInput,
 }
+
+impl Action {
+    /// Every action, in declaration order.
+    pub const ALL: [Action; 17] = [
+        Action::None,
+        Action::Rescan,
+        Action::CheckClientId,
+        Action::CheckSecret,
+        Action::CheckClock,
+        Action::CheckLabel,
+        Action::Reauthorize,
+        Action::RefreshToken,
+        Action::WaitUntilTomorrow,
+        Action::RetryLater,
+        Action::UnbindFirst,
+        Action::UseOpenApp,
+        Action::CheckNetwork,
+        Action::UnlockKeyring,
+        Action::InstallSecretService,
+        Action::ReportBug,
+        Action::EditInput,
+    ];
+
+    /// The same snake_case tag serde writes, e.g. for `--json` output built by hand.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::None => "none",
+            Action::Rescan => "rescan",
+            Action::CheckClientId => "check_client_id",
+            Action::CheckSecret => "check_secret",
+            Action::CheckClock => "check_clock",
+            Action::CheckLabel => "check_label",
+            Action::Reauthorize => "reauthorize",
+            Action::RefreshToken => "refresh_token",
+            Action::WaitUntilTomorrow => "wait_until_tomorrow",
+            Action::RetryLater => "retry_later",
+            Action::UnbindFirst => "unbind_first",
+            Action::UseOpenApp => "use_open_app",
+            Action::CheckNetwork => "check_network",
+            Action::UnlockKeyring => "unlock_keyring",
+            Action::InstallSecretService => "install_secret_service",
+            Action::ReportBug => "report_bug",
+            Action::EditInput => "edit_input",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_str_matches_serde() {
+        for action in Action::ALL {
+            assert_eq!(serde_json::to_string(&action).unwrap(), format!("\"{}\"", action.as_str()));
+            assert_eq!(serde_json::from_str::<Action>(&format!("\"{action}\"")).unwrap(), action);
+        }
+    }
+}
