@@ -84,7 +84,7 @@ impl Localized for Error {
         match self {
             Error::Yilianyun(e) => e.kind(),
             Error::Lingju(e) => e.kind(),
-            Error::Vault(e) => quickauth_vault::Localized::kind(e),
+            Error::Vault(e) => e.kind(),
             Error::Input(e) => e.kind(),
             Error::Payload(e) => e.kind(),
             Error::Decode(e) => e.kind(),
@@ -115,7 +115,7 @@ impl Localized for Error {
         match self {
             Error::Yilianyun(e) => e.code(),
             Error::Lingju(e) => e.code(),
-            Error::Vault(e) => quickauth_vault::Localized::code(e),
+            Error::Vault(e) => e.code(),
             Error::Input(e) => e.code(),
             _ => None,
         }
@@ -125,7 +125,7 @@ impl Localized for Error {
         match self {
             Error::Yilianyun(e) => e.message_zh(),
             Error::Lingju(e) => e.message_zh(),
-            Error::Vault(e) => quickauth_vault::Localized::message_zh(e),
+            Error::Vault(e) => e.message_zh(),
             Error::Input(e) => e.message_zh(),
             Error::Payload(e) => e.message_zh(),
             Error::Decode(e) => e.message_zh(),
@@ -156,7 +156,7 @@ impl Localized for Error {
         match self {
             Error::Yilianyun(e) => e.message_en(),
             Error::Lingju(e) => e.message_en(),
-            Error::Vault(e) => quickauth_vault::Localized::message_en(e),
+            Error::Vault(e) => e.message_en(),
             Error::Input(e) => e.message_en(),
             Error::Payload(e) => e.message_en(),
             Error::Decode(e) => e.message_en(),
@@ -187,7 +187,7 @@ impl Localized for Error {
         match self {
             Error::Yilianyun(e) => e.action(),
             Error::Lingju(e) => e.action(),
-            Error::Vault(e) => vault_action(quickauth_vault::Localized::action(e)),
+            Error::Vault(e) => e.action(),
             Error::Input(e) => e.action(),
             Error::Payload(_) | Error::Decode(_) => Action::Rescan,
             Error::ProfileNotFound { .. }
@@ -212,28 +212,11 @@ impl Localized for Error {
         match self {
             Error::Yilianyun(e) => e.retryable(),
             Error::Lingju(e) => e.retryable(),
-            Error::Vault(e) => quickauth_vault::Localized::retryable(e),
+            Error::Vault(e) => e.retryable(),
             Error::Input(e) => e.retryable(),
             _ => false,
         }
     }
-}
-
-/// The vault mirrors `Action` until it re-exports the protocol's; map by name so both spellings work.
-fn vault_action(a: quickauth_vault::Action) -> Action {
-    let name = format!("{a:?}");
-    let mut snake = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                snake.push('_');
-            }
-            snake.push(c.to_ascii_lowercase());
-        } else {
-            snake.push(c);
-        }
-    }
-    serde_json::from_value(serde_json::Value::String(snake)).unwrap_or(Action::RetryLater)
 }
 
 impl Error {

@@ -261,3 +261,277 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         Ok(new.generation)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quickauth_protocol::{ApiCode, TransportError, TransportErrorKind, YilianyunError};
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    /// In-memory keyring + DB with the same semantics the vault gives us.
+    #[derive(Default)]
+    struct Fake {
+        tokens: Mutex<HashMap<DeviceRef, StoredTokens>>,
+        db_gen: Mutex<HashMap<DeviceRef, i64>>,
+        journal: Mutex<HashMap<DeviceRef, Journal>>,
+        grants: Mutex<HashMap<(DeviceRef, chrono::NaiveDate), u32>>,
+        reauth: Mutex<Vec<DeviceRef>>,
+    }
+
+    impl LifecycleState for Fake {
+        fn read_tokens(&self, dev: &DeviceRef) -> Result<Option<StoredTokens>> {
+            Ok(self.tokens.lock().unwrap().get(dev).cloned())
+        }
+        fn write_tokens(&self, dev: &DeviceRef, t: &StoredTokens) -> Result<()> {
+            self.tokens.lock().unwrap().insert(dev.clone(), t.clone());
+            Ok(())
+        }
+        fn mirror(&self, dev: &DeviceRef, t: &StoredTokens, _refreshed: bool) -> Result<()> {
+            self.db_gen.lock().unwrap().insert(dev.clone(), t.generation);
+            Ok(())
+        }
+        fn db_generation(&self, dev: &DeviceRef) -> Result<Option<i64>> {
+            Ok(self.db_gen.lock().unwrap().get(dev).copied())
+        }
+        fn journal(&self, dev: &DeviceRef) -> Result<Option<Journal>> {
+            Ok(self.journal.lock().unwrap().get(dev).cloned())
+        }
+        fn begin_journal(&self, dev: &DeviceRef, j: &Journal) -> Result<()> {
+            // Like the vault: the first started_at is kept.
+            self.journal.lock().unwrap().entry(dev.clone()).or_insert_with(|| j.clone());
+            Ok(())
+        }
+        fn finish_journal(&self, dev: &DeviceRef) -> Result<()> {
+            self.journal.lock().unwrap().remove(dev);
+            Ok(())
+        }
+        fn grants_on(&self, dev: &DeviceRef, day: chrono::NaiveDate) -> Result<u32> {
+            Ok(*self.grants.lock().unwrap().get(&(dev.clone(), day)).unwrap_or(&0))
+        }
+        fn record_grant(&self, dev: &DeviceRef, day: chrono::NaiveDate) -> Result<u32> {
+            let mut g = self.grants.lock().unwrap();
+            let n = g.entry((dev.clone(), day)).or_insert(0);
+            *n += 1;
+            Ok(*n)
+        }
+        fn mark_needs_reauth(&self, dev: &DeviceRef) -> Result<()> {
+            self.reauth.lock().unwrap().push(dev.clone());
+            Ok(())
+        }
+    }
+
+    fn dev() -> DeviceRef {
+        DeviceRef::new("yilianyun", "4004000001")
+    }
+
+    fn seeded(generation: i64) -> Fake {
+        let f = Fake::default();
+        let t = StoredTokens {
+            access_token: format!("at-{generation}"),
+            refresh_token: Some(format!("rt-{generation}")),
+            generation,
+            issued_at: Utc::now(),
+            expires_at: Utc::now() + Duration::days(2),
+            refresh_expires_at: Some(Utc::now() + Duration::days(7)),
+        };
+        f.write_tokens(&dev(), &t).unwrap();
+        f.mirror(&dev(), &t, false).unwrap();
+        f
+    }
+
+    fn fresh(n: &str) -> NewTokens {
+        NewTokens {
+            access_token: format!("at-{n}"),
+            refresh_token: Some(format!("rt-{n}")),
+            expires_in_secs: 2_592_000,
+            refresh_expires_in_secs: Some(3_024_000),
+        }
+    }
+
+    fn transient() -> Error {
+        Error::Yilianyun(YilianyunError::Transport(TransportError {
+            kind: TransportErrorKind::ConnectionClosed,
+            host: "127.0.0.1:1".into(),
+            detail: String::new(),
+        }))
+    }
+
+    fn api(code: i64) -> Error {
+        Error::Yilianyun(YilianyunError::Api { code: ApiCode::from_code(code), server_message: String::new() })
+    }
+
+    fn fast() -> Backoff {
+        Backoff { attempts: 3, initial: std::time::Duration::from_millis(1), cap: std::time::Duration::from_millis(2) }
+    }
+
+    #[tokio::test]
+    async fn success_stores_new_pair_and_clears_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let sent = Mutex::new(Vec::new());
+        let out = lc
+            .refresh(&dev(), |rt| {
+                sent.lock().unwrap().push(rt);
+                async { Ok(fresh("2")) }
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, RefreshOutcome::Refreshed { generation: 2 });
+        assert_eq!(*sent.lock().unwrap(), vec!["rt-1".to_string()]);
+        let t = state.read_tokens(&dev()).unwrap().unwrap();
+        assert_eq!((t.access_token.as_str(), t.generation), ("at-2", 2));
+        assert_eq!(state.db_generation(&dev()).unwrap(), Some(2));
+        assert!(state.journal(&dev()).unwrap().is_none());
+        assert_eq!(state.grants_on(&dev(), china_day(Utc::now())).unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn transient_failures_replay_the_same_old_token_and_stay_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let sent = Mutex::new(Vec::new());
+        let err = lc
+            .refresh(&dev(), |rt| {
+                sent.lock().unwrap().push(rt);
+                async { Err::<NewTokens, _>(transient()) }
+            })
+            .await
+            .unwrap_err();
+        assert!(err.retryable());
+        assert_eq!(*sent.lock().unwrap(), vec!["rt-1".to_string(); 3], "3 attempts, all with the old token");
+        // Old pair untouched, journal kept for a later replay.
+        let t = state.read_tokens(&dev()).unwrap().unwrap();
+        assert_eq!((t.access_token.as_str(), t.generation), ("at-1", 1));
+        assert_eq!(state.journal(&dev()).unwrap().unwrap().old_generation, 1);
+
+        // The next refresh completes the pending one by replaying the old token: its result is what is stored.
+        sent.lock().unwrap().clear();
+        let out = lc
+            .refresh(&dev(), |rt| {
+                sent.lock().unwrap().push(rt);
+                async { Ok(fresh("lost")) }
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, RefreshOutcome::Recovered { generation: 2 });
+        assert_eq!(*sent.lock().unwrap(), vec!["rt-1".to_string()]);
+        assert_eq!(state.read_tokens(&dev()).unwrap().unwrap().access_token, "at-lost");
+        assert!(state.journal(&dev()).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn quota_refuses_before_sending_with_reset_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        for _ in 0..GRANTS_PER_DAY {
+            state.record_grant(&dev(), china_day(Utc::now())).unwrap();
+        }
+        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let calls = AtomicUsize::new(0);
+        let err = lc
+            .refresh(&dev(), |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Ok(fresh("x")) }
+            })
+            .await
+            .unwrap_err();
+        match err {
+            Error::QuotaExhausted { reset_at, .. } => {
+                assert_eq!(reset_at, quota_reset_at(Utc::now()));
+                assert!(reset_at > Utc::now());
+            }
+            other => panic!("expected quota error, got {other:?}"),
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert!(state.journal(&dev()).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn server_41_marks_the_day_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let err = lc.refresh(&dev(), |_| async { Err::<NewTokens, _>(api(41)) }).await.unwrap_err();
+        assert_eq!(err.code(), Some(41));
+        assert_eq!(state.grants_on(&dev(), china_day(Utc::now())).unwrap(), GRANTS_PER_DAY);
+        assert_eq!(state.read_tokens(&dev()).unwrap().unwrap().generation, 1);
+    }
+
+    #[tokio::test]
+    async fn expired_refresh_token_marks_reauth_and_keeps_old_pair() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(4);
+        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let calls = AtomicUsize::new(0);
+        let err = lc
+            .refresh(&dev(), |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err::<NewTokens, _>(api(20)) }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(20));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a definite answer is not retried");
+        assert_eq!(*state.reauth.lock().unwrap(), vec![dev()]);
+        assert!(state.journal(&dev()).unwrap().is_none());
+        assert_eq!(state.read_tokens(&dev()).unwrap().unwrap().access_token, "at-4");
+    }
+
+    #[tokio::test]
+    async fn journal_behind_keyring_only_fixes_the_db() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(3);
+        // Crash after the keyring write: keyring at 3, DB still at 2, journal from 2.
+        state.db_gen.lock().unwrap().insert(dev(), 2);
+        state.begin_journal(&dev(), &Journal { old_generation: 2, started_at: Utc::now() }).unwrap();
+        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let calls = AtomicUsize::new(0);
+        let out = lc
+            .recover(&dev(), |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Ok(fresh("never")) }
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, Some(RefreshOutcome::Recovered { generation: 3 }));
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert_eq!(state.db_generation(&dev()).unwrap(), Some(3));
+        assert!(state.journal(&dev()).unwrap().is_none());
+        // Nothing pending: recover is a no-op.
+        assert_eq!(lc.recover(&dev(), |_| async { Ok(fresh("x")) }).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn concurrent_refreshes_send_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Arc::new(seeded(1));
+        let calls = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let (state, calls, path) = (state.clone(), calls.clone(), dir.path().to_path_buf());
+            tasks.push(tokio::spawn(async move {
+                let lc = Lifecycle { state: &*state, data_dir: &path, backoff: fast() };
+                lc.refresh(&dev(), |_| {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+                        Ok(fresh("one"))
+                    }
+                })
+                .await
+                .unwrap()
+            }));
+        }
+        let mut outcomes = Vec::new();
+        for t in tasks {
+            outcomes.push(t.await.unwrap());
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "{outcomes:?}");
+        assert_eq!(outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Refreshed { .. })).count(), 1);
+        assert!(outcomes.iter().all(|o| o.generation() == 2));
+    }
+}
