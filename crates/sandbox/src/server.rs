@@ -82,7 +82,7 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub fn now(&self) -> Result<i64, SandboxError> {
-        self.store.write(|tx| store::virtual_now(tx))
+        self.store.read(store::virtual_now)
     }
 
     pub fn mint(
@@ -103,11 +103,11 @@ impl Shared {
     }
 
     pub fn clock_offset(&self) -> Result<i64, SandboxError> {
-        self.store.write(|tx| store::clock_offset(tx))
+        self.store.read(store::clock_offset)
     }
 
     pub fn printed(&self, machine_code: &str) -> Result<Vec<PrintedTicket>, SandboxError> {
-        self.store.write(|tx| {
+        self.store.read(|tx| {
             let mut stmt = tx.prepare(
                 "SELECT id, origin_id, content, status, created_at FROM prints WHERE machine_code = ?1 ORDER BY id",
             )?;
@@ -163,14 +163,14 @@ impl Shared {
     }
 
     pub fn grants_today(&self, machine_code: &str) -> Result<i64, SandboxError> {
-        self.store.write(|tx| {
+        self.store.read(|tx| {
             let now = store::virtual_now(tx)?;
             yilianyun::grants_today(tx, machine_code, now)
         })
     }
 
     pub fn bound_app(&self, machine_code: &str) -> Result<Option<String>, SandboxError> {
-        self.store.write(|tx| {
+        self.store.read(|tx| {
             tx.query_row(
                 "SELECT client_id FROM bindings WHERE machine_code = ?1",
                 [machine_code],

@@ -129,6 +129,15 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Runs a read-only `f` without taking the write lock (readers never wait on writers under WAL).
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, SandboxError> {
+        let conn = self.lock();
+        Ok(f(&conn)?)
+    }
+
     /// Runs `f` in one IMMEDIATE transaction (so the quota and id checks are race-free across processes)
     /// and commits whatever it did, including on protocol errors (a used `id` stays used).
     pub fn write<T>(
