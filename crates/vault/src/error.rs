@@ -113,7 +113,7 @@ impl Localized for VaultError {
                     seconds(*timeout)
                 );
                 if *stuck > 0 {
-                    m.push_str(&format!("仍有 {stuck} 个密钥环请求未返回；如一直如此，请重启密钥环服务或重新登录桌面。"));
+                    m.push_str(&format!("仍有 {stuck} 个密钥环请求未返回；如一直如此，请重新登录桌面（或重启密钥环服务），再重启 QuickAuth。"));
                 }
                 m
             }
@@ -177,8 +177,8 @@ impl Localized for VaultError {
                 );
                 if *stuck > 0 {
                     m.push_str(&format!(
-                        " {stuck} earlier keyring request(s) are still hanging; if this persists, restart the \
-                         keyring service or log in again."
+                        " {stuck} earlier keyring request(s) are still hanging; if this persists, log in to the \
+                         desktop again (or restart the keyring service), then restart QuickAuth."
                     ));
                 }
                 m

@@ -5,6 +5,8 @@
 //! D-Bus settings are process-wide environment, so each scenario runs `fault_child` (below) as a child process
 //! with its own environment; the parent checks what the child printed.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::os::unix::net::UnixListener;

@@ -2,6 +2,8 @@
 //! scripts/with-keyring.sh): round trips, per-data-dir namespacing, awkward values, and that entries really are
 //! Secret Service items (seen by `secret-tool`) and never land in files.
 
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use std::path::Path;
