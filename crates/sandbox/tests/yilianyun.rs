@@ -271,7 +271,7 @@ async fn qr_key_expires_after_300_virtual_seconds() {
         ],
     );
     assert_eq!(code_v1(&post(&h, "/oauth/scancodemodel", &p).await), 0);
-    h.advance(Duration::from_secs(3));
+    h.advance(Duration::from_secs(6));
     let p = signed(
         OPEN,
         &[
