@@ -36,7 +36,11 @@ impl Default for HttpClientBuilder {
 
 impl HttpClientBuilder {
     pub fn new() -> Self {
-        Self { connect_timeout: DEFAULT_CONNECT_TIMEOUT, total_timeout: DEFAULT_TOTAL_TIMEOUT, customize: Vec::new() }
+        Self {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            total_timeout: DEFAULT_TOTAL_TIMEOUT,
+            customize: Vec::new(),
+        }
     }
 
     /// Limit for TCP connect plus TLS handshake.
@@ -53,7 +57,8 @@ impl HttpClientBuilder {
 
     /// Replaces name resolution (tests use it to provoke a DNS failure without any outside lookup).
     pub fn dns_resolver<R: reqwest::dns::Resolve + 'static>(mut self, resolver: Arc<R>) -> Self {
-        self.customize.push(Box::new(move |b| b.dns_resolver(resolver)));
+        self.customize
+            .push(Box::new(move |b| b.dns_resolver(resolver)));
         self
     }
 
@@ -73,18 +78,25 @@ impl HttpClientBuilder {
         for customize in self.customize {
             builder = customize(builder);
         }
-        builder.build().expect("a rustls client with bundled roots and no custom TLS settings always builds")
+        builder
+            .build()
+            .expect("a rustls client with bundled roots and no custom TLS settings always builds")
     }
 }
 
 /// The process-wide client: built once, cheap to clone (it shares its connection pool).
 pub fn http_client() -> Client {
     static CLIENT: OnceLock<Client> = OnceLock::new();
-    CLIENT.get_or_init(|| HttpClientBuilder::new().build()).clone()
+    CLIENT
+        .get_or_init(|| HttpClientBuilder::new().build())
+        .clone()
 }
 
 fn env_var(upper: &str, lower: &str) -> Option<String> {
-    [upper, lower].iter().find_map(|name| std::env::var(name).ok()).filter(|v| !v.trim().is_empty())
+    [upper, lower]
+        .iter()
+        .find_map(|name| std::env::var(name).ok())
+        .filter(|v| !v.trim().is_empty())
 }
 
 /// The standard proxy variables, with loopback always excluded (added to whatever NO_PROXY says).
@@ -152,7 +164,11 @@ pub struct TransportError {
 
 impl TransportError {
     pub(crate) fn new(kind: TransportErrorKind, host: &str, detail: impl Into<String>) -> Self {
-        Self { kind, host: host.to_owned(), detail: detail.into() }
+        Self {
+            kind,
+            host: host.to_owned(),
+            detail: detail.into(),
+        }
     }
 
     /// True when the request may have reached the server and been processed, so its effect (e.g. a token
@@ -164,7 +180,12 @@ impl TransportError {
         match self.kind {
             Dns | ConnectionRefused | ConnectTimeout | Tls | ConnectFailed => false,
             HttpStatus { status, .. } => status >= 500,
-            ReadTimeout | ConnectionClosed | NonJson { .. } | Truncated | UnexpectedReply | Other => true,
+            ReadTimeout
+            | ConnectionClosed
+            | NonJson { .. }
+            | Truncated
+            | UnexpectedReply
+            | Other => true,
         }
     }
 
@@ -245,7 +266,9 @@ impl Localized for TransportError {
     fn action(&self) -> Action {
         use TransportErrorKind::*;
         match self.kind {
-            Dns | ConnectionRefused | ConnectTimeout | Tls | ConnectFailed | NonJson { .. } => Action::CheckNetwork,
+            Dns | ConnectionRefused | ConnectTimeout | Tls | ConnectFailed | NonJson { .. } => {
+                Action::CheckNetwork
+            }
             HttpStatus { status, .. } if status < 500 && status != 429 => Action::CheckNetwork,
             ReadTimeout | ConnectionClosed | HttpStatus { .. } | Truncated => Action::RetryLater,
             UnexpectedReply | Other => Action::ReportBug,
@@ -255,7 +278,13 @@ impl Localized for TransportError {
     fn retryable(&self) -> bool {
         use TransportErrorKind::*;
         match self.kind {
-            Dns | ConnectionRefused | ConnectTimeout | ConnectFailed | ReadTimeout | ConnectionClosed | Truncated
+            Dns
+            | ConnectionRefused
+            | ConnectTimeout
+            | ConnectFailed
+            | ReadTimeout
+            | ConnectionClosed
+            | Truncated
             | NonJson { .. } => true,
             HttpStatus { status, .. } => status >= 500 || status == 429,
             Tls | UnexpectedReply | Other => false,
@@ -280,18 +309,26 @@ pub(crate) struct Redactor<'a> {
 impl<'a> Redactor<'a> {
     pub(crate) fn new(secrets: impl IntoIterator<Item = &'a str>) -> Self {
         // Very short values would blank out ordinary text; real secrets are long.
-        Self { secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect() }
+        Self {
+            secrets: secrets.into_iter().filter(|s| s.len() >= 4).collect(),
+        }
     }
 
     /// Printable, single-line, at most [`MAX_ECHO_CHARS`] characters, secrets replaced by `***`.
     pub(crate) fn echo(&self, text: &str) -> String {
-        let mut out: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+        let mut out: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         for secret in &self.secrets {
             out = out.replace(secret, "***");
         }
         let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
         if out.chars().count() > MAX_ECHO_CHARS {
-            out.chars().take(MAX_ECHO_CHARS).chain("…".chars()).collect()
+            out.chars()
+                .take(MAX_ECHO_CHARS)
+                .chain("…".chars())
+                .collect()
         } else {
             out
         }
@@ -303,12 +340,19 @@ fn body_echo(body: &[u8], redactor: &Redactor<'_>) -> String {
     if looks_like_html(body) {
         return "HTML page".to_owned();
     }
-    redactor.echo(&String::from_utf8_lossy(&body[..body.len().min(MAX_ECHO_CHARS * 4)]))
+    redactor.echo(&String::from_utf8_lossy(
+        &body[..body.len().min(MAX_ECHO_CHARS * 4)],
+    ))
 }
 
 fn looks_like_html(body: &[u8]) -> bool {
-    let start = String::from_utf8_lossy(&body[..body.len().min(256)]).trim_start().to_ascii_lowercase();
-    start.starts_with("<!doctype") || start.starts_with("<html") || start.starts_with("<head") || start.starts_with("<body")
+    let start = String::from_utf8_lossy(&body[..body.len().min(256)])
+        .trim_start()
+        .to_ascii_lowercase();
+    start.starts_with("<!doctype")
+        || start.starts_with("<html")
+        || start.starts_with("<head")
+        || start.starts_with("<body")
         || (start.starts_with('<') && start.contains("<title"))
 }
 
@@ -324,30 +368,51 @@ pub(crate) async fn post_form(
     redactor: &Redactor<'_>,
 ) -> Result<serde_json::Value, TransportError> {
     let host = host_of(&url);
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
     let response = http
         .post(url)
-        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded; charset=utf-8")
+        .header(
+            reqwest::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded; charset=utf-8",
+        )
         .header(reqwest::header::ACCEPT, "application/json")
         .body(body)
         .send()
         .await
         .map_err(|e| classify(&e, &host, Phase::Send))?;
     let status = response.status();
-    let bytes = response.bytes().await.map_err(|e| classify(&e, &host, Phase::Body))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| classify(&e, &host, Phase::Body))?;
     if !status.is_success() {
         if let Ok(reply) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-            if crate::lenient::field(&reply, code_field, crate::lenient::int).is_some_and(|code| code != 0) {
+            if crate::lenient::field(&reply, code_field, crate::lenient::int)
+                .is_some_and(|code| code != 0)
+            {
                 return Ok(reply);
             }
         }
-        let kind = TransportErrorKind::HttpStatus { status: status.as_u16(), html: looks_like_html(&bytes) };
-        return Err(TransportError::new(kind, &host, body_echo(&bytes, redactor)));
+        let kind = TransportErrorKind::HttpStatus {
+            status: status.as_u16(),
+            html: looks_like_html(&bytes),
+        };
+        return Err(TransportError::new(
+            kind,
+            &host,
+            body_echo(&bytes, redactor),
+        ));
     }
     parse_json(&bytes, &host, redactor)
 }
 
-fn parse_json(bytes: &[u8], host: &str, redactor: &Redactor<'_>) -> Result<serde_json::Value, TransportError> {
+fn parse_json(
+    bytes: &[u8],
+    host: &str,
+    redactor: &Redactor<'_>,
+) -> Result<serde_json::Value, TransportError> {
     match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(value) => Ok(value),
         Err(e) => {
@@ -359,7 +424,10 @@ fn parse_json(bytes: &[u8], host: &str, redactor: &Redactor<'_>) -> Result<serde
                 TransportErrorKind::NonJson { html: false }
             };
             // A body that starts like JSON may be a cut-off success reply holding fresh tokens: never echo it.
-            let json_like = matches!(bytes.iter().find(|b| !b.is_ascii_whitespace()), Some(b'{' | b'['));
+            let json_like = matches!(
+                bytes.iter().find(|b| !b.is_ascii_whitespace()),
+                Some(b'{' | b'[')
+            );
             let detail = if bytes.is_empty() {
                 "empty body".to_owned()
             } else if json_like {
@@ -407,7 +475,11 @@ fn classify(err: &reqwest::Error, host: &str, phase: Phase) -> TransportError {
     let has_io = |k: io::ErrorKind| io_kinds.contains(&k);
     use TransportErrorKind::*;
     let kind = if err.is_connect() {
-        if tls || lower.contains("certificate") || lower.contains("handshake") || lower.contains("tls") {
+        if tls
+            || lower.contains("certificate")
+            || lower.contains("handshake")
+            || lower.contains("tls")
+        {
             Tls
         } else if lower.contains("dns error") {
             Dns
@@ -421,7 +493,10 @@ fn classify(err: &reqwest::Error, host: &str, phase: Phase) -> TransportError {
     } else if err.is_timeout() {
         ReadTimeout
     } else if phase == Phase::Body || err.is_body() || err.is_decode() {
-        if has_io(io::ErrorKind::UnexpectedEof) || lower.contains("end of file") || lower.contains("incomplete") {
+        if has_io(io::ErrorKind::UnexpectedEof)
+            || lower.contains("end of file")
+            || lower.contains("incomplete")
+        {
             Truncated
         } else {
             ConnectionClosed
@@ -453,7 +528,10 @@ mod tests {
     #[test]
     fn html_is_never_echoed() {
         let r = Redactor::new([]);
-        assert_eq!(body_echo(b"  <!DOCTYPE html><html>secret</html>", &r), "HTML page");
+        assert_eq!(
+            body_echo(b"  <!DOCTYPE html><html>secret</html>", &r),
+            "HTML page"
+        );
         assert_eq!(body_echo(b"<html><body>x</body></html>", &r), "HTML page");
         assert_eq!(body_echo(b"plain oops", &r), "plain oops");
     }
@@ -462,24 +540,57 @@ mod tests {
     fn json_failures_are_classified() {
         let r = Redactor::new([]);
         let kind = |b: &[u8]| parse_json(b, "h", &r).unwrap_err().kind;
-        assert_eq!(kind(b"{\"error\":\"0\",\"bo"), TransportErrorKind::Truncated);
-        assert_eq!(kind(b"<html><title>Login</title></html>"), TransportErrorKind::NonJson { html: true });
-        assert_eq!(kind(b"Service Unavailable"), TransportErrorKind::NonJson { html: false });
+        assert_eq!(
+            kind(b"{\"error\":\"0\",\"bo"),
+            TransportErrorKind::Truncated
+        );
+        assert_eq!(
+            kind(b"<html><title>Login</title></html>"),
+            TransportErrorKind::NonJson { html: true }
+        );
+        assert_eq!(
+            kind(b"Service Unavailable"),
+            TransportErrorKind::NonJson { html: false }
+        );
         assert_eq!(kind(b""), TransportErrorKind::NonJson { html: false });
         assert!(parse_json(b" {\"a\":1} ", "h", &r).is_ok());
-        let cut = parse_json(b"{\"body\":{\"access_token\":\"fresh-token-value", "h", &r).unwrap_err();
-        assert!(!cut.detail.contains("fresh-token-value") && !cut.message_en().contains("fresh-token-value"));
+        let cut =
+            parse_json(b"{\"body\":{\"access_token\":\"fresh-token-value", "h", &r).unwrap_err();
+        assert!(
+            !cut.detail.contains("fresh-token-value")
+                && !cut.message_en().contains("fresh-token-value")
+        );
     }
 
     #[test]
     fn outcome_unknown_split() {
         use TransportErrorKind::*;
         let e = |kind| TransportError::new(kind, "h", "");
-        for k in [Dns, ConnectionRefused, ConnectTimeout, Tls, ConnectFailed, HttpStatus { status: 404, html: true }] {
+        for k in [
+            Dns,
+            ConnectionRefused,
+            ConnectTimeout,
+            Tls,
+            ConnectFailed,
+            HttpStatus {
+                status: 404,
+                html: true,
+            },
+        ] {
             assert!(!e(k).outcome_unknown(), "{k:?}");
         }
-        for k in [ReadTimeout, ConnectionClosed, Truncated, NonJson { html: true }, UnexpectedReply, Other,
-                  HttpStatus { status: 502, html: true }] {
+        for k in [
+            ReadTimeout,
+            ConnectionClosed,
+            Truncated,
+            NonJson { html: true },
+            UnexpectedReply,
+            Other,
+            HttpStatus {
+                status: 502,
+                html: true,
+            },
+        ] {
             assert!(e(k).outcome_unknown(), "{k:?}");
         }
     }
@@ -487,10 +598,32 @@ mod tests {
     #[test]
     fn every_kind_has_distinct_messages() {
         use TransportErrorKind::*;
-        let kinds = [Dns, ConnectionRefused, ConnectTimeout, Tls, ConnectFailed, ReadTimeout, ConnectionClosed,
-                     HttpStatus { status: 503, html: true }, HttpStatus { status: 404, html: false },
-                     HttpStatus { status: 302, html: false },
-                     NonJson { html: true }, NonJson { html: false }, Truncated, UnexpectedReply, Other];
+        let kinds = [
+            Dns,
+            ConnectionRefused,
+            ConnectTimeout,
+            Tls,
+            ConnectFailed,
+            ReadTimeout,
+            ConnectionClosed,
+            HttpStatus {
+                status: 503,
+                html: true,
+            },
+            HttpStatus {
+                status: 404,
+                html: false,
+            },
+            HttpStatus {
+                status: 302,
+                html: false,
+            },
+            NonJson { html: true },
+            NonJson { html: false },
+            Truncated,
+            UnexpectedReply,
+            Other,
+        ];
         let mut zh = std::collections::HashSet::new();
         let mut en = std::collections::HashSet::new();
         for k in kinds {

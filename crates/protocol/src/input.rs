@@ -110,9 +110,17 @@ pub enum InputError {
     #[error("{} is empty", .field.en())]
     Empty { field: Field },
     #[error("{} is too long: {len} characters, at most {max}", .field.en())]
-    TooLong { field: Field, len: usize, max: usize },
+    TooLong {
+        field: Field,
+        len: usize,
+        max: usize,
+    },
     #[error("{} contains {ch:?} at position {position}", .field.en())]
-    InvalidChar { field: Field, ch: char, position: usize },
+    InvalidChar {
+        field: Field,
+        ch: char,
+        position: usize,
+    },
     #[error("the server address is not usable: {problem:?}")]
     BaseUrl { problem: BaseUrlProblem },
 }
@@ -126,29 +134,43 @@ impl Localized for InputError {
         match self {
             InputError::Empty { field } => format!("{}为空,请填写后再试。", field.zh()),
             InputError::TooLong { field, len, max } => {
-                format!("{}太长:{len} 个字符,最多 {max} 个。请检查后重新输入。", field.zh())
+                format!(
+                    "{}太长:{len} 个字符,最多 {max} 个。请检查后重新输入。",
+                    field.zh()
+                )
             }
-            InputError::InvalidChar { field, ch, position } => format!(
+            InputError::InvalidChar {
+                field,
+                ch,
+                position,
+            } => format!(
                 "{}的第 {position} 个字符“{}”不允许:{}。请改正后再试。",
                 field.zh(),
                 ch.escape_debug(),
                 field.rule().0
             ),
             InputError::BaseUrl { problem } => match problem {
-                BaseUrlProblem::Scheme => "服务器地址必须以 https:// 开头(本机测试可用 http://)。".into(),
-                BaseUrlProblem::NoHost => "服务器地址缺少主机名,格式应为 https://主机名:端口。".into(),
+                BaseUrlProblem::Scheme => {
+                    "服务器地址必须以 https:// 开头(本机测试可用 http://)。".into()
+                }
+                BaseUrlProblem::NoHost => {
+                    "服务器地址缺少主机名,格式应为 https://主机名:端口。".into()
+                }
                 BaseUrlProblem::UserInfo => {
                     "服务器地址里不能包含用户名或密码(user:pass@),请删掉这一部分。".into()
                 }
                 BaseUrlProblem::Path => {
                     "服务器地址只填 https://主机名:端口,不要带路径(v2 的 /v2 会自动加上)。".into()
                 }
-                BaseUrlProblem::QueryOrFragment => "服务器地址不能带 ? 或 # 后面的部分,请删掉。".into(),
+                BaseUrlProblem::QueryOrFragment => {
+                    "服务器地址不能带 ? 或 # 后面的部分,请删掉。".into()
+                }
                 BaseUrlProblem::PlainHttpRemote => {
                     "非本机的服务器必须用 https://,否则令牌会以明文传输。请改用 https 地址。".into()
                 }
                 BaseUrlProblem::AltHostNeedsV2 => {
-                    "备用大陆节点(cloud-open-api.10ss.net)只提供 API v2,请把接口版本改为 v2。".into()
+                    "备用大陆节点(cloud-open-api.10ss.net)只提供 API v2,请把接口版本改为 v2。"
+                        .into()
                 }
             },
         }
@@ -200,12 +222,21 @@ impl Localized for InputError {
 }
 
 /// Checks the characters of a non-secret field one by one, so the error can say which one is wrong.
-fn check_chars(field: Field, value: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<(), InputError> {
+fn check_chars(
+    field: Field,
+    value: &str,
+    max: usize,
+    allowed: impl Fn(char) -> bool,
+) -> Result<(), InputError> {
     if value.is_empty() {
         return Err(InputError::Empty { field });
     }
     if let Some((i, ch)) = value.chars().enumerate().find(|&(_, c)| !allowed(c)) {
-        return Err(InputError::InvalidChar { field, ch, position: i + 1 });
+        return Err(InputError::InvalidChar {
+            field,
+            ch,
+            position: i + 1,
+        });
     }
     let len = value.chars().count();
     if len > max {
@@ -241,7 +272,9 @@ impl MachineCode {
                 other => other,
             })
             .collect();
-        check_chars(Field::MachineCode, &normalised, Self::MAX_LEN, |c| c.is_ascii_digit())?;
+        check_chars(Field::MachineCode, &normalised, Self::MAX_LEN, |c| {
+            c.is_ascii_digit()
+        })?;
         Ok(Self(normalised))
     }
 
@@ -290,7 +323,9 @@ impl UserId {
     pub fn parse(input: &str) -> Result<Self, InputError> {
         let trimmed = input.trim();
         let value = strip_mac_separators(trimmed).unwrap_or_else(|| trimmed.to_owned());
-        check_chars(Field::UserId, &value, Self::MAX_LEN, |c| c.is_ascii_alphanumeric())?;
+        check_chars(Field::UserId, &value, Self::MAX_LEN, |c| {
+            c.is_ascii_alphanumeric()
+        })?;
         Ok(Self(value))
     }
 
@@ -341,7 +376,9 @@ impl std::str::FromStr for UserId {
 
 /// Checks a print order id: letters and digits, at most `max` (32 for v1, 64 for v2).
 pub(crate) fn check_origin_id(origin_id: &str, max: usize) -> Result<(), InputError> {
-    check_chars(Field::OriginId, origin_id, max, |c| c.is_ascii_alphanumeric())
+    check_chars(Field::OriginId, origin_id, max, |c| {
+        c.is_ascii_alphanumeric()
+    })
 }
 
 /// True for 127.0.0.0/8, ::1 and `localhost`: the only hosts plain http is acceptable for.
@@ -349,7 +386,9 @@ pub(crate) fn is_loopback_host(host: Option<Host<&str>>) -> bool {
     match host {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost"),
+        Some(Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
         None => false,
     }
 }
@@ -385,23 +424,50 @@ mod tests {
 
     #[test]
     fn machine_code_accepts_digits_only() {
-        assert_eq!(MachineCode::parse("4004123456").unwrap().as_str(), "4004123456");
-        assert_eq!(MachineCode::parse("  4004123456\n").unwrap().as_str(), "4004123456");
+        assert_eq!(
+            MachineCode::parse("4004123456").unwrap().as_str(),
+            "4004123456"
+        );
+        assert_eq!(
+            MachineCode::parse("  4004123456\n").unwrap().as_str(),
+            "4004123456"
+        );
         assert_eq!(MachineCode::parse("４００４１").unwrap().as_str(), "40041");
         assert_eq!(MachineCode::parse("1").unwrap().as_str(), "1");
         assert!(MachineCode::parse(&"9".repeat(32)).is_ok());
         assert_eq!(
             MachineCode::parse(&"9".repeat(33)),
-            Err(InputError::TooLong { field: Field::MachineCode, len: 33, max: 32 })
+            Err(InputError::TooLong {
+                field: Field::MachineCode,
+                len: 33,
+                max: 32
+            })
         );
-        assert_eq!(MachineCode::parse("  "), Err(InputError::Empty { field: Field::MachineCode }));
+        assert_eq!(
+            MachineCode::parse("  "),
+            Err(InputError::Empty {
+                field: Field::MachineCode
+            })
+        );
         assert_eq!(
             MachineCode::parse("4004 12"),
-            Err(InputError::InvalidChar { field: Field::MachineCode, ch: ' ', position: 5 })
+            Err(InputError::InvalidChar {
+                field: Field::MachineCode,
+                ch: ' ',
+                position: 5
+            })
         );
         let err = MachineCode::parse("40041x").unwrap_err();
-        assert!(err.message_zh().contains("第 6 个字符“x”"), "{}", err.message_zh());
-        assert!(err.message_en().contains("position 6"), "{}", err.message_en());
+        assert!(
+            err.message_zh().contains("第 6 个字符“x”"),
+            "{}",
+            err.message_zh()
+        );
+        assert!(
+            err.message_en().contains("position 6"),
+            "{}",
+            err.message_en()
+        );
         assert_eq!(err.action(), Action::EditInput);
     }
 
@@ -432,18 +498,34 @@ mod tests {
         // Not MAC-shaped: the dash is reported, not silently removed.
         assert_eq!(
             UserId::parse("shop-12"),
-            Err(InputError::InvalidChar { field: Field::UserId, ch: '-', position: 5 })
+            Err(InputError::InvalidChar {
+                field: Field::UserId,
+                ch: '-',
+                position: 5
+            })
         );
         // Mixed separators are not a MAC either.
         assert!(UserId::parse("aa:bb-cc:dd:ee:ff").is_err());
         // Non-hex group is not a MAC.
         assert!(UserId::parse("zz:bb:cc:dd:ee:ff").is_err());
-        assert!(matches!(UserId::parse("设备1"), Err(InputError::InvalidChar { position: 1, .. })));
-        assert_eq!(UserId::parse(""), Err(InputError::Empty { field: Field::UserId }));
+        assert!(matches!(
+            UserId::parse("设备1"),
+            Err(InputError::InvalidChar { position: 1, .. })
+        ));
+        assert_eq!(
+            UserId::parse(""),
+            Err(InputError::Empty {
+                field: Field::UserId
+            })
+        );
         assert!(UserId::parse(&"a".repeat(64)).is_ok());
         assert_eq!(
             UserId::parse(&"a".repeat(65)),
-            Err(InputError::TooLong { field: Field::UserId, len: 65, max: 64 })
+            Err(InputError::TooLong {
+                field: Field::UserId,
+                len: 65,
+                max: 64
+            })
         );
     }
 
@@ -472,10 +554,15 @@ mod tests {
         assert_eq!(bad("http://example.com"), BaseUrlProblem::PlainHttpRemote);
         assert_eq!(bad("https://u:p@example.com"), BaseUrlProblem::UserInfo);
         assert_eq!(bad("https://example.com/v2"), BaseUrlProblem::Path);
-        assert_eq!(bad("https://example.com/?a=1"), BaseUrlProblem::QueryOrFragment);
+        assert_eq!(
+            bad("https://example.com/?a=1"),
+            BaseUrlProblem::QueryOrFragment
+        );
         assert_eq!(bad("ftp://example.com"), BaseUrlProblem::Scheme);
         assert!(check_base_url(&Url::parse("https://example.com/prefix").unwrap(), true).is_ok());
-        let e = InputError::BaseUrl { problem: BaseUrlProblem::UserInfo };
+        let e = InputError::BaseUrl {
+            problem: BaseUrlProblem::UserInfo,
+        };
         assert!(!e.message_zh().is_empty() && !e.message_en().is_empty());
     }
 }

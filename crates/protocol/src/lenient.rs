@@ -5,10 +5,19 @@ use serde_json::Value;
 /// An integer from a JSON number (integral) or a string holding one.
 pub(crate) fn int(v: &Value) -> Option<i64> {
     match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => {
             let s = s.trim();
-            s.parse::<i64>().ok().or_else(|| s.parse::<f64>().ok().filter(|f| f.fract() == 0.0 && f.abs() < 9e15).map(|f| f as i64))
+            s.parse::<i64>().ok().or_else(|| {
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                    .map(|f| f as i64)
+            })
         }
         _ => None,
     }
@@ -53,7 +62,10 @@ mod tests {
         assert_eq!(int(&json!(1.5)), None);
         assert_eq!(int(&json!(true)), None);
         assert_eq!(uint(&json!("-1")), None);
-        assert_eq!(text(&json!(1234567890123u64)).as_deref(), Some("1234567890123"));
+        assert_eq!(
+            text(&json!(1234567890123u64)).as_deref(),
+            Some("1234567890123")
+        );
         assert_eq!(text(&json!("abc")).as_deref(), Some("abc"));
         assert_eq!(text(&json!({})), None);
         let o = json!({"a": null, "b": "", "c": "7"});

@@ -10,15 +10,17 @@ pub mod secret;
 mod yilianyun;
 
 pub use http::{
-    http_client, HttpClientBuilder, TransportError, TransportErrorKind, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TOTAL_TIMEOUT,
-    MAX_ECHO_CHARS,
+    http_client, HttpClientBuilder, TransportError, TransportErrorKind, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TOTAL_TIMEOUT, MAX_ECHO_CHARS,
 };
 pub use input::{BaseUrlProblem, Field, InputError, MachineCode, UserId};
 pub use lingju::{
-    LingjuClient, LingjuCode, LingjuConfig, LingjuEndpoint, LingjuError, LingjuGrant, LINGJU_DEFAULT_BASE,
+    LingjuClient, LingjuCode, LingjuConfig, LingjuEndpoint, LingjuError, LingjuGrant,
+    LINGJU_DEFAULT_BASE,
 };
 pub use localized::{Action, Localized};
 pub use yilianyun::{
-    sign, ApiCode, ApiVersion, CsrfState, DeviceKey, Endpoint, PrintInfo, PrintJob, PrinterState, PrinterVersion,
-    Region, TokenGrant, YilianyunClient, YilianyunConfig, YilianyunError, HOST_CN, HOST_CN_ALT, HOST_OVERSEAS,
+    sign, ApiCode, ApiVersion, CsrfState, DeviceKey, Endpoint, PrintInfo, PrintJob, PrinterState,
+    PrinterVersion, Region, TokenGrant, YilianyunClient, YilianyunConfig, YilianyunError, HOST_CN,
+    HOST_CN_ALT, HOST_OVERSEAS,
 };

@@ -53,7 +53,9 @@ impl std::str::FromStr for LingjuEndpoint {
         match s {
             "httpapi" => Ok(LingjuEndpoint::HttpApi),
             "bltapi" => Ok(LingjuEndpoint::BltApi),
-            other => Err(format!("unknown Lingju endpoint {other:?}: use httpapi or bltapi")),
+            other => Err(format!(
+                "unknown Lingju endpoint {other:?}: use httpapi or bltapi"
+            )),
         }
     }
 }
@@ -166,7 +168,10 @@ impl LingjuCode {
     }
 
     pub fn from_code(code: i64) -> Self {
-        TABLE.iter().find(|row| row.1 == code).map_or(LingjuCode::Unknown(code), |row| row.0)
+        TABLE
+            .iter()
+            .find(|row| row.1 == code)
+            .map_or(LingjuCode::Unknown(code), |row| row.0)
     }
 
     pub fn code(self) -> i64 {
@@ -202,7 +207,10 @@ impl LingjuCode {
 pub enum LingjuError {
     /// Lingju answered with a non-zero `status`; `server_message` is its redacted `description`.
     #[error("Lingju status {}: {server_message}", .code.code())]
-    Api { code: LingjuCode, server_message: String },
+    Api {
+        code: LingjuCode,
+        server_message: String,
+    },
     #[error(transparent)]
     Transport(#[from] TransportError),
     #[error(transparent)]
@@ -237,8 +245,15 @@ impl Localized for LingjuError {
 
     fn message_zh(&self) -> String {
         match self {
-            LingjuError::Api { code, server_message } => {
-                let server = if server_message.is_empty() { String::new() } else { format!("(服务器说明:{server_message})") };
+            LingjuError::Api {
+                code,
+                server_message,
+            } => {
+                let server = if server_message.is_empty() {
+                    String::new()
+                } else {
+                    format!("(服务器说明:{server_message})")
+                };
                 match code.message_zh() {
                     Some(text) => format!("{text}[灵聚错误码 {}]{server}", code.code()),
                     None => format!(
@@ -254,9 +269,15 @@ impl Localized for LingjuError {
 
     fn message_en(&self) -> String {
         match self {
-            LingjuError::Api { code, server_message } => {
-                let server =
-                    if server_message.is_empty() { String::new() } else { format!(" (server said: {server_message})") };
+            LingjuError::Api {
+                code,
+                server_message,
+            } => {
+                let server = if server_message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (server said: {server_message})")
+                };
                 match code.message_en() {
                     Some(text) => format!("{text} [Lingju code {}]{server}", code.code()),
                     None => format!(
@@ -297,7 +318,9 @@ pub struct LingjuClient {
 /// Leaves out the HTTP client: its Debug lists proxies, whose URLs may carry credentials.
 impl fmt::Debug for LingjuClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LingjuClient").field("cfg", &self.cfg).finish_non_exhaustive()
+        f.debug_struct("LingjuClient")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -314,7 +337,10 @@ impl LingjuClient {
     pub async fn authorize(&self, userid: &UserId) -> Result<LingjuGrant, LingjuError> {
         check_base_url(&self.cfg.base_url, true)?;
         require_non_blank(Field::LingjuAppKey, self.cfg.appkey.is_blank())?;
-        let mut form = vec![("appkey", self.cfg.appkey.expose()), ("userid", userid.as_str())];
+        let mut form = vec![
+            ("appkey", self.cfg.appkey.expose()),
+            ("userid", userid.as_str()),
+        ];
         let mut secrets = vec![self.cfg.appkey.expose()];
         if let (LingjuEndpoint::HttpApi, Some(authcode)) = (self.cfg.endpoint, &self.cfg.authcode) {
             require_non_blank(Field::LingjuAuthCode, authcode.is_blank())?;
@@ -330,7 +356,11 @@ impl LingjuClient {
 
     fn url(&self) -> Url {
         let mut url = self.cfg.base_url.clone();
-        let path = format!("{}{}", url.path().trim_end_matches('/'), self.cfg.endpoint.path());
+        let path = format!(
+            "{}{}",
+            url.path().trim_end_matches('/'),
+            self.cfg.endpoint.path()
+        );
         url.set_path(&path);
         url
     }
@@ -340,20 +370,38 @@ fn unexpected(host: &str, what: &str) -> LingjuError {
     TransportError::new(TransportErrorKind::UnexpectedReply, host, what).into()
 }
 
-fn parse_reply(reply: &Value, host: &str, redactor: &Redactor<'_>) -> Result<LingjuGrant, LingjuError> {
+fn parse_reply(
+    reply: &Value,
+    host: &str,
+    redactor: &Redactor<'_>,
+) -> Result<LingjuGrant, LingjuError> {
     if !reply.is_object() {
         return Err(unexpected(host, "reply is not a JSON object"));
     }
-    let status = field(reply, "status", int).ok_or_else(|| unexpected(host, "reply has no numeric \"status\""))?;
+    let status = field(reply, "status", int)
+        .ok_or_else(|| unexpected(host, "reply has no numeric \"status\""))?;
     if status != 0 {
-        let server_message = field(reply, "description", text).map(|t| redactor.echo(&t)).unwrap_or_default();
-        return Err(LingjuError::Api { code: LingjuCode::from_code(status), server_message });
+        let server_message = field(reply, "description", text)
+            .map(|t| redactor.echo(&t))
+            .unwrap_or_default();
+        return Err(LingjuError::Api {
+            code: LingjuCode::from_code(status),
+            server_message,
+        });
     }
-    let data = reply.get("data").ok_or_else(|| unexpected(host, "success without data"))?;
-    let access_token = field(data, "accessToken", text).ok_or_else(|| unexpected(host, "success without accessToken"))?;
-    let expires_days = field(data, "expires", int).ok_or_else(|| unexpected(host, "success without expires"))?;
+    let data = reply
+        .get("data")
+        .ok_or_else(|| unexpected(host, "success without data"))?;
+    let access_token = field(data, "accessToken", text)
+        .ok_or_else(|| unexpected(host, "success without accessToken"))?;
+    let expires_days =
+        field(data, "expires", int).ok_or_else(|| unexpected(host, "success without expires"))?;
     let updated_ms = field(data, "update", int).or_else(|| field(data, "updated", int));
-    Ok(LingjuGrant { access_token: LingjuAccessToken::new(access_token), expires_days, updated_ms })
+    Ok(LingjuGrant {
+        access_token: LingjuAccessToken::new(access_token),
+        expires_days,
+        updated_ms,
+    })
 }
 
 #[cfg(test)]
@@ -373,7 +421,9 @@ mod tests {
         assert_eq!(g.access_token.expose(), "tok");
         assert_eq!(g.expires_days, 87);
         assert_eq!(g.updated_ms, Some(1_474_000_000_000));
-        let g = parse(json!({"status":"0","data":{"accessToken":"t","expires":"30","updated":"5"}})).unwrap();
+        let g =
+            parse(json!({"status":"0","data":{"accessToken":"t","expires":"30","updated":"5"}}))
+                .unwrap();
         assert_eq!((g.expires_days, g.updated_ms), (30, Some(5)));
         let g = parse(json!({"status":0,"data":{"accessToken":"t","expires":1}})).unwrap();
         assert_eq!(g.updated_ms, None);
@@ -382,14 +432,27 @@ mod tests {
     #[test]
     fn errors_without_data() {
         for (reply, want) in [
-            (json!({"status":6,"description":"appkey APPKEYSECRET invalid"}), LingjuCode::InvalidAppKey),
+            (
+                json!({"status":6,"description":"appkey APPKEYSECRET invalid"}),
+                LingjuCode::InvalidAppKey,
+            ),
             (json!({"status":"121"}), LingjuCode::QuotaFull),
-            (json!({"status":"122","data":null}), LingjuCode::AccessTokenExpired),
-            (json!({"status":999,"description":"new"}), LingjuCode::Unknown(999)),
+            (
+                json!({"status":"122","data":null}),
+                LingjuCode::AccessTokenExpired,
+            ),
+            (
+                json!({"status":999,"description":"new"}),
+                LingjuCode::Unknown(999),
+            ),
         ] {
             let err = parse(reply).unwrap_err();
-            assert!(matches!(err, LingjuError::Api { code, .. } if code == want), "{err:?}");
-            assert!(!format!("{err:?}{}{}", err.message_zh(), err.message_en()).contains("APPKEYSECRET"));
+            assert!(
+                matches!(err, LingjuError::Api { code, .. } if code == want),
+                "{err:?}"
+            );
+            assert!(!format!("{err:?}{}{}", err.message_zh(), err.message_en())
+                .contains("APPKEYSECRET"));
         }
         let err = parse(json!({"status":999,"description":"new thing"})).unwrap_err();
         assert!(err.message_zh().contains("999") && err.message_zh().contains("new thing"));
@@ -397,10 +460,16 @@ mod tests {
 
     #[test]
     fn malformed_success_is_unexpected() {
-        for reply in [json!({"status":0}), json!({"status":0,"data":{"expires":3}}), json!({"description":"x"}),
-                      json!("str")] {
+        for reply in [
+            json!({"status":0}),
+            json!({"status":0,"data":{"expires":3}}),
+            json!({"description":"x"}),
+            json!("str"),
+        ] {
             match parse(reply) {
-                Err(LingjuError::Transport(t)) => assert_eq!(t.kind, TransportErrorKind::UnexpectedReply),
+                Err(LingjuError::Transport(t)) => {
+                    assert_eq!(t.kind, TransportErrorKind::UnexpectedReply)
+                }
                 other => panic!("{other:?}"),
             }
         }
@@ -414,8 +483,13 @@ mod tests {
             let c = LingjuCode::from_code(n);
             assert!(!matches!(c, LingjuCode::Unknown(_)));
             assert_eq!(c.code(), n);
-            let e = LingjuError::Api { code: c, server_message: String::new() };
-            assert!(e.message_zh().contains(&n.to_string()) && e.message_en().contains(&n.to_string()));
+            let e = LingjuError::Api {
+                code: c,
+                server_message: String::new(),
+            };
+            assert!(
+                e.message_zh().contains(&n.to_string()) && e.message_en().contains(&n.to_string())
+            );
             assert_eq!(e.code(), Some(n));
         }
         assert_eq!(LingjuCode::from_code(6).action(), Action::CheckSecret);
@@ -428,13 +502,24 @@ mod tests {
     fn url_keeps_a_base_path_prefix() {
         let mk = |base: &str, endpoint| {
             LingjuClient::new(
-                LingjuConfig { base_url: Url::parse(base).unwrap(), endpoint, appkey: "k".into(), authcode: None },
+                LingjuConfig {
+                    base_url: Url::parse(base).unwrap(),
+                    endpoint,
+                    appkey: "k".into(),
+                    authcode: None,
+                },
                 reqwest::Client::new(),
             )
             .url()
             .to_string()
         };
-        assert_eq!(mk(LINGJU_DEFAULT_BASE, LingjuEndpoint::HttpApi), "https://dev.lingju.ai/httpapi/authorize.do");
-        assert_eq!(mk("http://127.0.0.1:9/lj/", LingjuEndpoint::BltApi), "http://127.0.0.1:9/lj/bltapi/authorize.do");
+        assert_eq!(
+            mk(LINGJU_DEFAULT_BASE, LingjuEndpoint::HttpApi),
+            "https://dev.lingju.ai/httpapi/authorize.do"
+        );
+        assert_eq!(
+            mk("http://127.0.0.1:9/lj/", LingjuEndpoint::BltApi),
+            "http://127.0.0.1:9/lj/bltapi/authorize.do"
+        );
     }
 }

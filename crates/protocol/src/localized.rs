@@ -107,8 +107,14 @@ mod tests {
     #[test]
     fn as_str_matches_serde() {
         for action in Action::ALL {
-            assert_eq!(serde_json::to_string(&action).unwrap(), format!("\"{}\"", action.as_str()));
-            assert_eq!(serde_json::from_str::<Action>(&format!("\"{action}\"")).unwrap(), action);
+            assert_eq!(
+                serde_json::to_string(&action).unwrap(),
+                format!("\"{}\"", action.as_str())
+            );
+            assert_eq!(
+                serde_json::from_str::<Action>(&format!("\"{action}\"")).unwrap(),
+                action
+            );
         }
     }
 }

@@ -14,7 +14,10 @@ use tokio::net::{TcpListener, TcpStream};
 use url::Url;
 
 fn short_http() -> reqwest::Client {
-    HttpClientBuilder::new().connect_timeout(Duration::from_millis(300)).total_timeout(Duration::from_millis(1200)).build()
+    HttpClientBuilder::new()
+        .connect_timeout(Duration::from_millis(300))
+        .total_timeout(Duration::from_millis(1200))
+        .build()
 }
 
 fn yly(base: Url, http: reqwest::Client) -> YilianyunClient {
@@ -28,7 +31,10 @@ fn yly(base: Url, http: reqwest::Client) -> YilianyunClient {
 
 /// A refresh — the call whose lost reply matters most — against `base`, expected to fail in transport.
 async fn refresh_transport_error(base: Url, http: reqwest::Client) -> TransportError {
-    let err = yly(base, http).refresh(&RefreshToken::new(REFRESH_TOKEN)).await.unwrap_err();
+    let err = yly(base, http)
+        .refresh(&RefreshToken::new(REFRESH_TOKEN))
+        .await
+        .unwrap_err();
     assert_no_secret(&err);
     match err {
         YilianyunError::Transport(t) => {
@@ -72,7 +78,9 @@ async fn raw_server(reply: Vec<u8>) -> SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
             let reply = reply.clone();
             tokio::spawn(async move {
                 read_request(&mut stream).await;
@@ -102,7 +110,11 @@ async fn connection_refused_was_not_processed() {
     assert!(!t.outcome_unknown());
     assert!(t.retryable());
     assert_eq!(t.action(), Action::CheckNetwork);
-    assert!(t.message_zh().contains(&addr.to_string()), "{}", t.message_zh());
+    assert!(
+        t.message_zh().contains(&addr.to_string()),
+        "{}",
+        t.message_zh()
+    );
 }
 
 #[tokio::test]
@@ -130,7 +142,10 @@ async fn connect_timeout_was_not_processed() {
     let t = refresh_transport_error(http_base(addr), short_http()).await;
     assert_eq!(t.kind, TransportErrorKind::ConnectTimeout, "{t:?}");
     assert!(!t.outcome_unknown());
-    assert!(started.elapsed() < Duration::from_millis(1100), "the connect timeout, not the total one, must fire");
+    assert!(
+        started.elapsed() < Duration::from_millis(1100),
+        "the connect timeout, not the total one, must fire"
+    );
     drop((fillers, listener));
 }
 
@@ -142,7 +157,10 @@ async fn silent_server_is_a_read_timeout_with_unknown_outcome() {
     let started = Instant::now();
     let t = refresh_transport_error(http_base(addr), short_http()).await;
     assert_eq!(t.kind, TransportErrorKind::ReadTimeout, "{t:?}");
-    assert!(t.outcome_unknown(), "a refresh that timed out after sending may have been applied");
+    assert!(
+        t.outcome_unknown(),
+        "a refresh that timed out after sending may have been applied"
+    );
     assert!(t.retryable());
     assert!(started.elapsed() >= Duration::from_millis(1100));
     drop(listener);
@@ -160,7 +178,10 @@ async fn connection_dropped_after_sending_has_unknown_outcome() {
     });
     let t = refresh_transport_error(http_base(addr), short_http()).await;
     let request = String::from_utf8(seen.await.unwrap()).unwrap();
-    assert!(request.contains("grant_type=refresh_token"), "the server did receive the request");
+    assert!(
+        request.contains("grant_type=refresh_token"),
+        "the server did receive the request"
+    );
     assert_eq!(t.kind, TransportErrorKind::ConnectionClosed, "{t:?}");
     assert!(t.outcome_unknown());
 }
@@ -170,28 +191,52 @@ async fn html_500_is_classified_and_never_echoed() {
     let page = format!("<!DOCTYPE html><html><head><title>502</title></head><body>nginx {REFRESH_TOKEN}</body></html>");
     let addr = raw_server(response("500 Internal Server Error", "text/html", &page)).await;
     let t = refresh_transport_error(http_base(addr), short_http()).await;
-    assert_eq!(t.kind, TransportErrorKind::HttpStatus { status: 500, html: true }, "{t:?}");
+    assert_eq!(
+        t.kind,
+        TransportErrorKind::HttpStatus {
+            status: 500,
+            html: true
+        },
+        "{t:?}"
+    );
     assert!(t.outcome_unknown());
     assert!(t.retryable());
     assert_eq!(t.action(), Action::RetryLater);
-    assert!(!t.message_en().contains("<html") && !t.message_en().contains("nginx"), "{}", t.message_en());
+    assert!(
+        !t.message_en().contains("<html") && !t.message_en().contains("nginx"),
+        "{}",
+        t.message_en()
+    );
 }
 
 #[tokio::test]
 async fn non_json_200_is_classified_and_limited() {
-    let body = format!("Service temporarily unavailable {} {}", CLIENT_SECRET, "x".repeat(1000));
+    let body = format!(
+        "Service temporarily unavailable {} {}",
+        CLIENT_SECRET,
+        "x".repeat(1000)
+    );
     let addr = raw_server(response("200 OK", "text/plain", &body)).await;
     let t = refresh_transport_error(http_base(addr), short_http()).await;
     assert_eq!(t.kind, TransportErrorKind::NonJson { html: false }, "{t:?}");
     assert!(t.outcome_unknown());
-    assert!(t.detail.starts_with("Service temporarily unavailable ***"), "{}", t.detail);
+    assert!(
+        t.detail.starts_with("Service temporarily unavailable ***"),
+        "{}",
+        t.detail
+    );
     assert!(t.detail.chars().count() <= MAX_ECHO_CHARS + 1);
     assert_eq!(t.action(), Action::CheckNetwork);
 }
 
 #[tokio::test]
 async fn html_200_captive_portal() {
-    let addr = raw_server(response("200 OK", "text/html", "<html><title>Wi-Fi login</title></html>")).await;
+    let addr = raw_server(response(
+        "200 OK",
+        "text/html",
+        "<html><title>Wi-Fi login</title></html>",
+    ))
+    .await;
     let t = refresh_transport_error(http_base(addr), short_http()).await;
     assert_eq!(t.kind, TransportErrorKind::NonJson { html: true }, "{t:?}");
     assert!(!t.message_zh().contains("Wi-Fi login"));
@@ -215,9 +260,19 @@ async fn redirects_are_not_followed() {
     let reply = format!("HTTP/1.1 302 Found\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     let addr = raw_server(reply.into_bytes()).await;
     let t = refresh_transport_error(http_base(addr), short_http()).await;
-    assert_eq!(t.kind, TransportErrorKind::HttpStatus { status: 302, html: false }, "{t:?}");
+    assert_eq!(
+        t.kind,
+        TransportErrorKind::HttpStatus {
+            status: 302,
+            html: false
+        },
+        "{t:?}"
+    );
     assert!(!t.outcome_unknown());
-    assert!(target.requests().is_empty(), "the redirect target must not be contacted");
+    assert!(
+        target.requests().is_empty(),
+        "the redirect target must not be contacted"
+    );
 }
 
 #[tokio::test]
@@ -226,23 +281,32 @@ async fn self_signed_tls_is_a_tls_error_not_processed() {
         rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
     let cert_der = cert.der().clone();
     let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key_pair.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der.clone()], key)
-        .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert_der.clone()], key)
+    .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let ok_reply = response("200 OK", "application/json",
-        r#"{"error":"0","error_description":"success","body":{"access_token":"a","refresh_token":"r","expires_in":1}}"#);
+    let ok_reply = response(
+        "200 OK",
+        "application/json",
+        r#"{"error":"0","error_description":"success","body":{"access_token":"a","refresh_token":"r","expires_in":1}}"#,
+    );
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let (acceptor, ok_reply) = (acceptor.clone(), ok_reply.clone());
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(stream).await else { return };
+                let Ok(mut tls) = acceptor.accept(stream).await else {
+                    return;
+                };
                 let mut buf = vec![0u8; 8192];
                 let _ = tls.read(&mut buf).await;
                 let _ = tls.write_all(&ok_reply).await;
@@ -266,7 +330,10 @@ async fn self_signed_tls_is_a_tls_error_not_processed() {
         .add_root_certificate(reqwest::Certificate::from_der(&cert_der).unwrap())
         .build()
         .unwrap();
-    let grant = yly(base, trusting).refresh(&RefreshToken::new(REFRESH_TOKEN)).await.unwrap();
+    let grant = yly(base, trusting)
+        .refresh(&RefreshToken::new(REFRESH_TOKEN))
+        .await
+        .unwrap();
     assert_eq!(grant.access_token.expose(), "a");
 }
 
@@ -275,8 +342,9 @@ struct FailingResolver;
 impl reqwest::dns::Resolve for FailingResolver {
     fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         Box::pin(async {
-            Err(Box::new(std::io::Error::other("failed to lookup address information"))
-                as Box<dyn std::error::Error + Send + Sync>)
+            Err(Box::new(std::io::Error::other(
+                "failed to lookup address information",
+            )) as Box<dyn std::error::Error + Send + Sync>)
         })
     }
 }
@@ -289,7 +357,11 @@ async fn dns_failure_was_not_processed() {
         .total_timeout(Duration::from_millis(1200))
         .dns_resolver(Arc::new(FailingResolver))
         .build();
-    let t = refresh_transport_error(Url::parse("https://printer-api.quickauth.test").unwrap(), http).await;
+    let t = refresh_transport_error(
+        Url::parse("https://printer-api.quickauth.test").unwrap(),
+        http,
+    )
+    .await;
     assert_eq!(t.kind, TransportErrorKind::Dns, "{t:?}");
     assert!(!t.outcome_unknown());
     assert!(t.message_en().contains("printer-api.quickauth.test"));
@@ -309,8 +381,20 @@ async fn lingju_faults_use_the_same_classification() {
         },
         short_http(),
     );
-    let err = client.authorize(&UserId::parse("aabbccddeeff").unwrap()).await.unwrap_err();
+    let err = client
+        .authorize(&UserId::parse("aabbccddeeff").unwrap())
+        .await
+        .unwrap_err();
     assert_no_secret(&err);
     assert!(err.outcome_unknown());
-    assert!(matches!(err, LingjuError::Transport(TransportError { kind: TransportErrorKind::Truncated, .. })), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            LingjuError::Transport(TransportError {
+                kind: TransportErrorKind::Truncated,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
 }

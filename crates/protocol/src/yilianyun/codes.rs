@@ -194,7 +194,10 @@ impl ApiCode {
     }
 
     pub fn from_code(code: i64) -> Self {
-        TABLE.iter().find(|row| row.1 == code).map_or(ApiCode::Unknown(code), |row| row.0)
+        TABLE
+            .iter()
+            .find(|row| row.1 == code)
+            .map_or(ApiCode::Unknown(code), |row| row.0)
     }
 
     pub fn code(self) -> i64 {

@@ -11,7 +11,10 @@ pub enum YilianyunError {
     /// Yilianyun answered with a non-zero `error`. `server_message` is its `error_description`, redacted and
     /// at most 200 characters.
     #[error("Yilianyun error {}: {server_message}", .code.code())]
-    Api { code: ApiCode, server_message: String },
+    Api {
+        code: ApiCode,
+        server_message: String,
+    },
     /// No usable reply (network, TLS, HTTP status, body not JSON or not the documented shape).
     #[error(transparent)]
     Transport(#[from] TransportError),
@@ -57,8 +60,15 @@ impl Localized for YilianyunError {
 
     fn message_zh(&self) -> String {
         match self {
-            YilianyunError::Api { code, server_message } => {
-                let server = if server_message.is_empty() { String::new() } else { format!("(服务器说明:{server_message})") };
+            YilianyunError::Api {
+                code,
+                server_message,
+            } => {
+                let server = if server_message.is_empty() {
+                    String::new()
+                } else {
+                    format!("(服务器说明:{server_message})")
+                };
                 match code.message_zh() {
                     Some(text) => format!("{text}[易联云错误码 {}]{server}", code.code()),
                     None => format!(
@@ -74,9 +84,15 @@ impl Localized for YilianyunError {
 
     fn message_en(&self) -> String {
         match self {
-            YilianyunError::Api { code, server_message } => {
-                let server =
-                    if server_message.is_empty() { String::new() } else { format!(" (server said: {server_message})") };
+            YilianyunError::Api {
+                code,
+                server_message,
+            } => {
+                let server = if server_message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (server said: {server_message})")
+                };
                 match code.message_en() {
                     Some(text) => format!("{text} [Yilianyun code {}]{server}", code.code()),
                     None => format!(
@@ -114,18 +130,33 @@ mod tests {
     #[test]
     fn every_known_code_explains_itself_with_its_number() {
         for code in ApiCode::known() {
-            let err = YilianyunError::Api { code, server_message: "srv".into() };
+            let err = YilianyunError::Api {
+                code,
+                server_message: "srv".into(),
+            };
             let n = code.code().to_string();
-            assert!(err.message_zh().contains(&n) && err.message_en().contains(&n), "{code:?}");
+            assert!(
+                err.message_zh().contains(&n) && err.message_en().contains(&n),
+                "{code:?}"
+            );
             assert!(err.message_zh().contains("srv") && err.message_en().contains("srv"));
             assert_eq!(err.kind(), "api");
             assert_eq!(err.code(), Some(code.code()));
             assert_eq!(err.action(), code.action());
             assert_eq!(err.retryable(), code.retryable());
-            assert_eq!(err.outcome_unknown(), code == ApiCode::SystemError, "{code:?}");
+            assert_eq!(
+                err.outcome_unknown(),
+                code == ApiCode::SystemError,
+                "{code:?}"
+            );
         }
-        let unknown = YilianyunError::Api { code: ApiCode::Unknown(88), server_message: String::new() };
-        assert!(unknown.message_zh().contains("88") && !unknown.message_zh().contains("服务器说明"));
+        let unknown = YilianyunError::Api {
+            code: ApiCode::Unknown(88),
+            server_message: String::new(),
+        };
+        assert!(
+            unknown.message_zh().contains("88") && !unknown.message_zh().contains("服务器说明")
+        );
         assert_eq!(unknown.action(), Action::ReportBug);
         assert!(!unknown.retryable());
     }

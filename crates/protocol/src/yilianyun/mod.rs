@@ -12,7 +12,9 @@ pub use error::YilianyunError;
 pub use reply::{PrintInfo, PrintJob, PrinterState, PrinterVersion, TokenGrant};
 
 use crate::http::{host_of, post_form, Redactor};
-use crate::input::{check_base_url, check_origin_id, require_non_blank, BaseUrlProblem, Field, InputError};
+use crate::input::{
+    check_base_url, check_origin_id, require_non_blank, BaseUrlProblem, Field, InputError,
+};
 use crate::secret::{AccessToken, ClientSecret, Msign, QrKey, RefreshToken};
 use crate::MachineCode;
 use md5::{Digest, Md5};
@@ -72,7 +74,9 @@ impl std::str::FromStr for Region {
             "cn" => Ok(Region::Cn),
             "overseas" => Ok(Region::Overseas),
             "cn-alt" => Ok(Region::CnAlt),
-            other => Err(format!("unknown region {other:?}: use cn, overseas or cn-alt")),
+            other => Err(format!(
+                "unknown region {other:?}: use cn, overseas or cn-alt"
+            )),
         }
     }
 }
@@ -132,7 +136,11 @@ pub struct Endpoint {
 impl Endpoint {
     /// `custom_base` (for the sandbox or a relay) must be `scheme://host[:port]` with no path, query or
     /// credentials, and https unless it is this computer.
-    pub fn new(region: Region, version: ApiVersion, custom_base: Option<Url>) -> Result<Self, InputError> {
+    pub fn new(
+        region: Region,
+        version: ApiVersion,
+        custom_base: Option<Url>,
+    ) -> Result<Self, InputError> {
         let host = match &custom_base {
             Some(url) => {
                 check_base_url(url, false)?;
@@ -143,7 +151,9 @@ impl Endpoint {
                 (Region::Overseas, _) => HOST_OVERSEAS.to_owned(),
                 (Region::CnAlt, ApiVersion::V2) => HOST_CN_ALT.to_owned(),
                 (Region::CnAlt, ApiVersion::V1) => {
-                    return Err(InputError::BaseUrl { problem: BaseUrlProblem::AltHostNeedsV2 })
+                    return Err(InputError::BaseUrl {
+                        problem: BaseUrlProblem::AltHostNeedsV2,
+                    })
                 }
             },
         };
@@ -151,7 +161,12 @@ impl Endpoint {
             ApiVersion::V1 => host,
             ApiVersion::V2 => format!("{host}/v2"),
         };
-        Ok(Self { region, version, custom: custom_base.is_some(), root })
+        Ok(Self {
+            region,
+            version,
+            custom: custom_base.is_some(),
+            root,
+        })
     }
 
     pub fn region(&self) -> Region {
@@ -233,7 +248,9 @@ impl CsrfState {
     /// Compares with the `state` the redirect brought back, in constant time for equal lengths.
     pub fn verify(&self, returned_state: &str) -> bool {
         let (a, b) = (self.0.as_bytes(), returned_state.as_bytes());
-        !a.is_empty() && a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        !a.is_empty()
+            && a.len() == b.len()
+            && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
     }
 }
 
@@ -244,7 +261,9 @@ impl fmt::Debug for CsrfState {
 }
 
 fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Talks to Yilianyun for one app. Cheap to clone.
@@ -257,7 +276,9 @@ pub struct YilianyunClient {
 /// Leaves out the HTTP client: its Debug lists proxies, whose URLs may carry credentials.
 impl fmt::Debug for YilianyunClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("YilianyunClient").field("cfg", &self.cfg).finish_non_exhaustive()
+        f.debug_struct("YilianyunClient")
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
     }
 }
 
@@ -272,13 +293,23 @@ impl YilianyunClient {
 
     /// Fast authorization (`/oauth/scancodemodel`) with a machine code and the label's qr_key or msign.
     /// Open-type apps only (error 31 otherwise).
-    pub async fn fast_authorize(&self, mc: &MachineCode, key: &DeviceKey) -> Result<TokenGrant, YilianyunError> {
+    pub async fn fast_authorize(
+        &self,
+        mc: &MachineCode,
+        key: &DeviceKey,
+    ) -> Result<TokenGrant, YilianyunError> {
         key.check()?;
         let (key_name, key_value) = key.form_pair();
         let body = self
-            .call("/oauth/scancodemodel", &[("machine_code", mc.as_str()), (key_name, key_value), ("scope", "all")], &[
-                key_value,
-            ])
+            .call(
+                "/oauth/scancodemodel",
+                &[
+                    ("machine_code", mc.as_str()),
+                    (key_name, key_value),
+                    ("scope", "all"),
+                ],
+                &[key_value],
+            )
             .await?;
         reply::token_grant(&body, &self.host())
     }
@@ -300,7 +331,15 @@ impl YilianyunClient {
         let code = code.trim();
         require_non_blank(Field::AuthorizationCode, code.is_empty())?;
         let body = self
-            .call("/oauth/oauth", &[("grant_type", "authorization_code"), ("code", code), ("scope", "all")], &[code])
+            .call(
+                "/oauth/oauth",
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code),
+                    ("scope", "all"),
+                ],
+                &[code],
+            )
             .await?;
         reply::token_grant(&body, &self.host())
     }
@@ -312,24 +351,44 @@ impl YilianyunClient {
         let body = self
             .call(
                 "/oauth/oauth",
-                &[("grant_type", "refresh_token"), ("refresh_token", rt.expose()), ("scope", "all")],
+                &[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.expose()),
+                    ("scope", "all"),
+                ],
                 &[rt.expose()],
             )
             .await?;
         reply::token_grant(&body, &self.host())
     }
 
-    pub async fn printer_status(&self, at: &AccessToken, mc: &MachineCode) -> Result<PrinterState, YilianyunError> {
-        let body = self.printer_call("/printer/getprintstatus", at, mc, &[]).await?;
+    pub async fn printer_status(
+        &self,
+        at: &AccessToken,
+        mc: &MachineCode,
+    ) -> Result<PrinterState, YilianyunError> {
+        let body = self
+            .printer_call("/printer/getprintstatus", at, mc, &[])
+            .await?;
         reply::printer_state(&body, &self.host())
     }
 
-    pub async fn printer_version(&self, at: &AccessToken, mc: &MachineCode) -> Result<PrinterVersion, YilianyunError> {
-        let body = self.printer_call("/printer/getversion", at, mc, &[]).await?;
+    pub async fn printer_version(
+        &self,
+        at: &AccessToken,
+        mc: &MachineCode,
+    ) -> Result<PrinterVersion, YilianyunError> {
+        let body = self
+            .printer_call("/printer/getversion", at, mc, &[])
+            .await?;
         reply::printer_version(&body, &self.host())
     }
 
-    pub async fn print_info(&self, at: &AccessToken, mc: &MachineCode) -> Result<PrintInfo, YilianyunError> {
+    pub async fn print_info(
+        &self,
+        at: &AccessToken,
+        mc: &MachineCode,
+    ) -> Result<PrintInfo, YilianyunError> {
         let body = self.printer_call("/printer/printinfo", at, mc, &[]).await?;
         Ok(reply::print_info(&body))
     }
@@ -346,19 +405,40 @@ impl YilianyunClient {
         check_origin_id(origin_id, self.cfg.endpoint.version().max_origin_id_len())?;
         require_non_blank(Field::PrintContent, content.trim().is_empty())?;
         let body = self
-            .printer_call("/print/index", at, mc, &[("content", content), ("origin_id", origin_id), ("idempotence", "1")])
+            .printer_call(
+                "/print/index",
+                at,
+                mc,
+                &[
+                    ("content", content),
+                    ("origin_id", origin_id),
+                    ("idempotence", "1"),
+                ],
+            )
             .await?;
         reply::print_job(&body, &self.host())
     }
 
     /// Removes this app's authorization for the printer (`/printer/deleteprinter`).
-    pub async fn delete_printer(&self, at: &AccessToken, mc: &MachineCode) -> Result<(), YilianyunError> {
-        self.printer_call("/printer/deleteprinter", at, mc, &[]).await.map(drop)
+    pub async fn delete_printer(
+        &self,
+        at: &AccessToken,
+        mc: &MachineCode,
+    ) -> Result<(), YilianyunError> {
+        self.printer_call("/printer/deleteprinter", at, mc, &[])
+            .await
+            .map(drop)
     }
 
     /// Cancels all unprinted orders. Error 24 (nothing to cancel) is returned as is; callers may treat it as done.
-    pub async fn cancel_all(&self, at: &AccessToken, mc: &MachineCode) -> Result<(), YilianyunError> {
-        self.printer_call("/printer/cancelall", at, mc, &[]).await.map(drop)
+    pub async fn cancel_all(
+        &self,
+        at: &AccessToken,
+        mc: &MachineCode,
+    ) -> Result<(), YilianyunError> {
+        self.printer_call("/printer/cancelall", at, mc, &[])
+            .await
+            .map(drop)
     }
 
     fn host(&self) -> String {
@@ -399,7 +479,12 @@ impl YilianyunClient {
             ("id", &id),
         ];
         form.extend_from_slice(params);
-        let redactor = Redactor::new(secrets.iter().copied().chain([self.cfg.client_secret.expose()]));
+        let redactor = Redactor::new(
+            secrets
+                .iter()
+                .copied()
+                .chain([self.cfg.client_secret.expose()]),
+        );
         let url = self.cfg.endpoint.url(path);
         let host = host_of(&url);
         let reply = post_form(&self.http, url, &form, "error", &redactor).await?;
@@ -425,25 +510,52 @@ mod tests {
     #[test]
     fn endpoints() {
         let e = Endpoint::new(Region::Cn, ApiVersion::V1, None).unwrap();
-        assert_eq!(e.url("/oauth/oauth").as_str(), "https://open-api.10ss.net/oauth/oauth");
+        assert_eq!(
+            e.url("/oauth/oauth").as_str(),
+            "https://open-api.10ss.net/oauth/oauth"
+        );
         let e = Endpoint::new(Region::Cn, ApiVersion::V2, None).unwrap();
-        assert_eq!(e.url("/oauth/oauth").as_str(), "https://open-api.10ss.net/v2/oauth/oauth");
+        assert_eq!(
+            e.url("/oauth/oauth").as_str(),
+            "https://open-api.10ss.net/v2/oauth/oauth"
+        );
         let e = Endpoint::new(Region::Overseas, ApiVersion::V1, None).unwrap();
-        assert_eq!(e.url("/printer/getversion").as_str(), "https://open-api-os.10ss.net/printer/getversion");
+        assert_eq!(
+            e.url("/printer/getversion").as_str(),
+            "https://open-api-os.10ss.net/printer/getversion"
+        );
         let e = Endpoint::new(Region::CnAlt, ApiVersion::V2, None).unwrap();
         assert_eq!(e.root().as_str(), "https://cloud-open-api.10ss.net/v2");
         assert_eq!(
             Endpoint::new(Region::CnAlt, ApiVersion::V1, None),
-            Err(InputError::BaseUrl { problem: BaseUrlProblem::AltHostNeedsV2 })
+            Err(InputError::BaseUrl {
+                problem: BaseUrlProblem::AltHostNeedsV2
+            })
         );
         let custom = Url::parse("http://127.0.0.1:8123/").unwrap();
         let e = Endpoint::new(Region::Cn, ApiVersion::V2, Some(custom.clone())).unwrap();
-        assert_eq!(e.url("/print/index").as_str(), "http://127.0.0.1:8123/v2/print/index");
+        assert_eq!(
+            e.url("/print/index").as_str(),
+            "http://127.0.0.1:8123/v2/print/index"
+        );
         assert!(e.is_custom());
         let e = Endpoint::new(Region::CnAlt, ApiVersion::V1, Some(custom)).unwrap();
-        assert_eq!(e.url("/print/index").as_str(), "http://127.0.0.1:8123/print/index");
-        assert!(Endpoint::new(Region::Cn, ApiVersion::V2, Some(Url::parse("https://h.example/v2").unwrap())).is_err());
-        assert!(Endpoint::new(Region::Cn, ApiVersion::V2, Some(Url::parse("http://h.example").unwrap())).is_err());
+        assert_eq!(
+            e.url("/print/index").as_str(),
+            "http://127.0.0.1:8123/print/index"
+        );
+        assert!(Endpoint::new(
+            Region::Cn,
+            ApiVersion::V2,
+            Some(Url::parse("https://h.example/v2").unwrap())
+        )
+        .is_err());
+        assert!(Endpoint::new(
+            Region::Cn,
+            ApiVersion::V2,
+            Some(Url::parse("http://h.example").unwrap())
+        )
+        .is_err());
     }
 
     #[test]
@@ -490,15 +602,19 @@ mod tests {
         assert_eq!(q["redirect_uri"], "http://127.0.0.1:9/cb?x=1");
         assert!(state.verify(&q["state"]));
         assert!(!url.as_str().contains("supersecretvalue"));
-        assert!(url.as_str().contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb%3Fx%3D1"));
+        assert!(url
+            .as_str()
+            .contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb%3Fx%3D1"));
         let (_, state2) = client.authorize_url(&redirect);
         assert_ne!(state, state2);
     }
 
     #[test]
     fn every_code_maps_both_ways_with_messages() {
-        let documented = [0, 2, 5, 6, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18, 19, 20, 23, 24, 25, 27, 29, 30, 31, 33,
-                          34, 35, 41, 45, 47];
+        let documented = [
+            0, 2, 5, 6, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18, 19, 20, 23, 24, 25, 27, 29, 30, 31,
+            33, 34, 35, 41, 45, 47,
+        ];
         assert_eq!(ApiCode::known().count(), documented.len());
         for n in documented {
             let code = ApiCode::from_code(n);
@@ -511,12 +627,23 @@ mod tests {
         assert_eq!(ApiCode::Unknown(1234).code(), 1234);
         use crate::Action;
         let expect = [
-            (2, Action::CheckClientId, false), (5, Action::CheckSecret, false), (6, Action::Reauthorize, false),
-            (11, Action::CheckSecret, false), (12, Action::ReportBug, false), (14, Action::Reauthorize, false),
-            (17, Action::UnbindFirst, false), (18, Action::RefreshToken, false), (20, Action::Reauthorize, false),
-            (30, Action::Rescan, false), (31, Action::UseOpenApp, false), (35, Action::CheckLabel, false),
-            (41, Action::WaitUntilTomorrow, false), (45, Action::RetryLater, true), (9, Action::RetryLater, true),
-            (24, Action::None, false), (16, Action::None, false),
+            (2, Action::CheckClientId, false),
+            (5, Action::CheckSecret, false),
+            (6, Action::Reauthorize, false),
+            (11, Action::CheckSecret, false),
+            (12, Action::ReportBug, false),
+            (14, Action::Reauthorize, false),
+            (17, Action::UnbindFirst, false),
+            (18, Action::RefreshToken, false),
+            (20, Action::Reauthorize, false),
+            (30, Action::Rescan, false),
+            (31, Action::UseOpenApp, false),
+            (35, Action::CheckLabel, false),
+            (41, Action::WaitUntilTomorrow, false),
+            (45, Action::RetryLater, true),
+            (9, Action::RetryLater, true),
+            (24, Action::None, false),
+            (16, Action::None, false),
         ];
         for (n, action, retryable) in expect {
             assert_eq!(ApiCode::from_code(n).action(), action, "{n}");

@@ -102,24 +102,39 @@ fn unexpected(host: &str, what: &str) -> YilianyunError {
 }
 
 /// Splits the envelope: `Ok(body)` for error 0 (body is `Null` if absent), the typed API error otherwise.
-pub(crate) fn open_envelope(reply: Value, host: &str, redactor: &Redactor<'_>) -> Result<Value, YilianyunError> {
+pub(crate) fn open_envelope(
+    reply: Value,
+    host: &str,
+    redactor: &Redactor<'_>,
+) -> Result<Value, YilianyunError> {
     if !reply.is_object() {
         return Err(unexpected(host, "reply is not a JSON object"));
     }
-    let code = field(&reply, "error", int).ok_or_else(|| unexpected(host, "reply has no numeric \"error\""))?;
+    let code = field(&reply, "error", int)
+        .ok_or_else(|| unexpected(host, "reply has no numeric \"error\""))?;
     if code != 0 {
-        let server_message = field(&reply, "error_description", text).map(|t| redactor.echo(&t)).unwrap_or_default();
-        return Err(YilianyunError::Api { code: ApiCode::from_code(code), server_message });
+        let server_message = field(&reply, "error_description", text)
+            .map(|t| redactor.echo(&t))
+            .unwrap_or_default();
+        return Err(YilianyunError::Api {
+            code: ApiCode::from_code(code),
+            server_message,
+        });
     }
     let mut reply = reply;
-    Ok(reply.get_mut("body").map(Value::take).unwrap_or(Value::Null))
+    Ok(reply
+        .get_mut("body")
+        .map(Value::take)
+        .unwrap_or(Value::Null))
 }
 
 pub(crate) fn token_grant(body: &Value, host: &str) -> Result<TokenGrant, YilianyunError> {
-    let access_token = field(body, "access_token", text).ok_or_else(|| unexpected(host, "success without access_token"))?;
-    let refresh_token =
-        field(body, "refresh_token", text).ok_or_else(|| unexpected(host, "success without refresh_token"))?;
-    let expires_in = field(body, "expires_in", uint).ok_or_else(|| unexpected(host, "success without expires_in"))?;
+    let access_token = field(body, "access_token", text)
+        .ok_or_else(|| unexpected(host, "success without access_token"))?;
+    let refresh_token = field(body, "refresh_token", text)
+        .ok_or_else(|| unexpected(host, "success without refresh_token"))?;
+    let expires_in = field(body, "expires_in", uint)
+        .ok_or_else(|| unexpected(host, "success without expires_in"))?;
     Ok(TokenGrant {
         access_token: AccessToken::new(access_token),
         refresh_token: RefreshToken::new(refresh_token),
@@ -131,7 +146,9 @@ pub(crate) fn token_grant(body: &Value, host: &str) -> Result<TokenGrant, Yilian
 }
 
 pub(crate) fn printer_state(body: &Value, host: &str) -> Result<PrinterState, YilianyunError> {
-    field(body, "state", int).map(PrinterState::from_code).ok_or_else(|| unexpected(host, "status reply without state"))
+    field(body, "state", int)
+        .map(PrinterState::from_code)
+        .ok_or_else(|| unexpected(host, "status reply without state"))
 }
 
 pub(crate) fn printer_version(body: &Value, host: &str) -> Result<PrinterVersion, YilianyunError> {
@@ -140,16 +157,25 @@ pub(crate) fn printer_version(body: &Value, host: &str) -> Result<PrinterVersion
     if hardware.is_none() && software.is_none() {
         return Err(unexpected(host, "version reply without hardware/software"));
     }
-    Ok(PrinterVersion { hardware: hardware.unwrap_or_default(), software: software.unwrap_or_default() })
+    Ok(PrinterVersion {
+        hardware: hardware.unwrap_or_default(),
+        software: software.unwrap_or_default(),
+    })
 }
 
 pub(crate) fn print_info(body: &Value) -> PrintInfo {
-    PrintInfo { version: field(body, "version", text), print_width: field(body, "print_width", text) }
+    PrintInfo {
+        version: field(body, "version", text),
+        print_width: field(body, "print_width", text),
+    }
 }
 
 pub(crate) fn print_job(body: &Value, host: &str) -> Result<PrintJob, YilianyunError> {
     let id = field(body, "id", text).ok_or_else(|| unexpected(host, "print reply without id"))?;
-    Ok(PrintJob { id, origin_id: field(body, "origin_id", text) })
+    Ok(PrintJob {
+        id,
+        origin_id: field(body, "origin_id", text),
+    })
 }
 
 #[cfg(test)]
@@ -191,10 +217,22 @@ mod tests {
     #[test]
     fn error_string_and_number_map_to_codes() {
         for (reply, want) in [
-            (json!({"error":"41","error_description":"limit"}), ApiCode::DailyLimitExceeded),
-            (json!({"error":41,"error_description":"limit"}), ApiCode::DailyLimitExceeded),
-            (json!({"error":"18","error_description":"x","body":[]}), ApiCode::AccessTokenExpired),
-            (json!({"error":99,"error_description":"new thing"}), ApiCode::Unknown(99)),
+            (
+                json!({"error":"41","error_description":"limit"}),
+                ApiCode::DailyLimitExceeded,
+            ),
+            (
+                json!({"error":41,"error_description":"limit"}),
+                ApiCode::DailyLimitExceeded,
+            ),
+            (
+                json!({"error":"18","error_description":"x","body":[]}),
+                ApiCode::AccessTokenExpired,
+            ),
+            (
+                json!({"error":99,"error_description":"new thing"}),
+                ApiCode::Unknown(99),
+            ),
         ] {
             match open(reply) {
                 Err(YilianyunError::Api { code, .. }) => assert_eq!(code, want),
@@ -205,9 +243,14 @@ mod tests {
 
     #[test]
     fn unknown_code_keeps_number_and_redacted_server_text() {
-        let err = open(json!({"error":"77","error_description":"odd SECRETVALUE echo"})).unwrap_err();
+        let err =
+            open(json!({"error":"77","error_description":"odd SECRETVALUE echo"})).unwrap_err();
         assert_eq!(err.code(), Some(77));
-        assert!(err.message_zh().contains("77") && err.message_zh().contains("odd *** echo"), "{}", err.message_zh());
+        assert!(
+            err.message_zh().contains("77") && err.message_zh().contains("odd *** echo"),
+            "{}",
+            err.message_zh()
+        );
         assert!(err.message_en().contains("77") && err.message_en().contains("odd *** echo"));
         assert!(!format!("{err:?}").contains("SECRETVALUE"));
         assert_eq!(err.action(), crate::Action::ReportBug);
@@ -215,7 +258,12 @@ mod tests {
 
     #[test]
     fn malformed_envelopes_are_unexpected_reply() {
-        for reply in [json!([1, 2]), json!({"body":{}}), json!({"error":"x"}), json!({"error":null})] {
+        for reply in [
+            json!([1, 2]),
+            json!({"body":{}}),
+            json!({"error":"x"}),
+            json!({"error":null}),
+        ] {
             match open(reply) {
                 Err(YilianyunError::Transport(t)) => {
                     assert_eq!(t.kind, TransportErrorKind::UnexpectedReply);
@@ -232,10 +280,22 @@ mod tests {
 
     #[test]
     fn printer_replies_v1_and_v2() {
-        assert_eq!(printer_state(&json!({"state":"1"}), "h").unwrap(), PrinterState::Online);
-        assert_eq!(printer_state(&json!({"machine_code":"4004","state":2}), "h").unwrap(), PrinterState::OutOfPaper);
-        assert_eq!(printer_state(&json!({"state":0}), "h").unwrap(), PrinterState::Offline);
-        assert_eq!(printer_state(&json!({"state":"7"}), "h").unwrap(), PrinterState::Unknown(7));
+        assert_eq!(
+            printer_state(&json!({"state":"1"}), "h").unwrap(),
+            PrinterState::Online
+        );
+        assert_eq!(
+            printer_state(&json!({"machine_code":"4004","state":2}), "h").unwrap(),
+            PrinterState::OutOfPaper
+        );
+        assert_eq!(
+            printer_state(&json!({"state":0}), "h").unwrap(),
+            PrinterState::Offline
+        );
+        assert_eq!(
+            printer_state(&json!({"state":"7"}), "h").unwrap(),
+            PrinterState::Unknown(7)
+        );
         assert!(printer_state(&json!({}), "h").is_err());
 
         let v = printer_version(&json!({"hardware":"a7","software":"K4-WAD"}), "h").unwrap();
@@ -244,9 +304,20 @@ mod tests {
 
         let i = print_info(&json!({"version":"K4","print_width":"58mm"}));
         assert_eq!(i.print_width.as_deref(), Some("58mm"));
-        assert_eq!(print_info(&Value::Null), PrintInfo { version: None, print_width: None });
+        assert_eq!(
+            print_info(&Value::Null),
+            PrintInfo {
+                version: None,
+                print_width: None
+            }
+        );
 
-        assert_eq!(print_job(&json!({"id":"123456","origin_id":"abc"}), "h").unwrap().id, "123456");
+        assert_eq!(
+            print_job(&json!({"id":"123456","origin_id":"abc"}), "h")
+                .unwrap()
+                .id,
+            "123456"
+        );
         let big = print_job(&json!({"id":18446744073709551615u64}), "h").unwrap();
         assert_eq!(big.id, "18446744073709551615");
         assert!(print_job(&json!({"origin_id":"abc"}), "h").is_err());

@@ -26,7 +26,10 @@ pub struct Recorded {
 
 impl Recorded {
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.form
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -62,11 +65,19 @@ impl TestServer {
     }
 
     pub fn reply_json(&self, path: &str, body: Value) {
-        self.reply_raw(path, 200, "application/json;charset=UTF-8", &body.to_string());
+        self.reply_raw(
+            path,
+            200,
+            "application/json;charset=UTF-8",
+            &body.to_string(),
+        );
     }
 
     pub fn reply_raw(&self, path: &str, status: u16, content_type: &str, body: &str) {
-        self.inner.lock().unwrap().replies.insert(path.to_owned(), (status, content_type.to_owned(), body.to_owned()));
+        self.inner.lock().unwrap().replies.insert(
+            path.to_owned(),
+            (status, content_type.to_owned(), body.to_owned()),
+        );
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -74,7 +85,10 @@ impl TestServer {
     }
 
     pub fn last(&self) -> Recorded {
-        self.requests().last().cloned().expect("the server saw no request")
+        self.requests()
+            .last()
+            .cloned()
+            .expect("the server saw no request")
     }
 }
 
@@ -87,8 +101,11 @@ async fn handle(
 ) -> Response {
     let raw_body = String::from_utf8_lossy(&body).into_owned();
     let form = url::form_urlencoded::parse(&body).into_owned().collect();
-    let content_type =
-        headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
     let mut inner = inner.lock().unwrap();
     inner.recorded.push(Recorded {
         method: method.to_string(),
@@ -118,15 +135,34 @@ pub const MSIGN: &str = "ms-ab12cd34ef56";
 pub const AUTH_CODE: &str = "code-5566778899aabbcc";
 pub const LINGJU_APPKEY: &str = "lj-appkey-3141592653589793";
 pub const LINGJU_AUTHCODE: &str = "lj-authcode-2718281828459045";
-pub const ALL_SECRETS: &[&str] =
-    &[CLIENT_SECRET, ACCESS_TOKEN, REFRESH_TOKEN, QR_KEY, MSIGN, AUTH_CODE, LINGJU_APPKEY, LINGJU_AUTHCODE];
+pub const ALL_SECRETS: &[&str] = &[
+    CLIENT_SECRET,
+    ACCESS_TOKEN,
+    REFRESH_TOKEN,
+    QR_KEY,
+    MSIGN,
+    AUTH_CODE,
+    LINGJU_APPKEY,
+    LINGJU_AUTHCODE,
+];
 
 /// Fails the test if any secret appears in the Debug output or in any message of `err`.
-pub fn assert_no_secret<E: std::fmt::Debug + std::fmt::Display + quickauth_protocol::Localized>(err: &E) {
-    let texts = [format!("{err:?}"), format!("{err:#?}"), err.to_string(), err.message_zh(), err.message_en()];
+pub fn assert_no_secret<E: std::fmt::Debug + std::fmt::Display + quickauth_protocol::Localized>(
+    err: &E,
+) {
+    let texts = [
+        format!("{err:?}"),
+        format!("{err:#?}"),
+        err.to_string(),
+        err.message_zh(),
+        err.message_en(),
+    ];
     for text in &texts {
         for secret in ALL_SECRETS {
-            assert!(!text.contains(secret), "secret {secret:?} leaked into {text:?}");
+            assert!(
+                !text.contains(secret),
+                "secret {secret:?} leaked into {text:?}"
+            );
         }
     }
     assert!(!err.message_zh().is_empty() && !err.message_en().is_empty());
