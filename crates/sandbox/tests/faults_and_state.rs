@@ -249,10 +249,69 @@ async fn two_sandboxes_share_one_state_dir() {
     let c = Sandbox::start(SandboxOptions::persistent(dir.path()))
         .await
         .unwrap();
+    assert!(
+        c.now_unix() >= now() + 999,
+        "the clock offset survived the restart"
+    );
     let v = refresh(&c, rt).await;
     assert_eq!(code_v1(&v), 0, "state survived a restart: {v}");
     assert_eq!(c.grants_today(&mc).unwrap(), 2);
     c.shutdown().await;
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_on_two_sandboxes_yield_one_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Sandbox::start(SandboxOptions::persistent(dir.path()))
+        .await
+        .unwrap();
+    let b = Sandbox::start(SandboxOptions::persistent(dir.path()))
+        .await
+        .unwrap();
+    let mc = random_mc();
+    let g = grant_msign(&a, &mc).await;
+    let rt = g["body"]["refresh_token"].as_str().unwrap().to_string();
+    let mut racers = Vec::new();
+    for i in 0..8 {
+        let h = if i % 2 == 0 { &a } else { &b };
+        racers.push(Box::pin(refresh(h, &rt)));
+    }
+    let replies = join_all(racers).await;
+    for r in &replies {
+        assert_eq!(code_v1(r), 0, "{r}");
+        assert_eq!(
+            r["body"], replies[0]["body"],
+            "every racer gets the one new pair"
+        );
+    }
+    assert_eq!(
+        a.grants_today(&mc).unwrap(),
+        2,
+        "one grant + one refresh; the rest were replays"
+    );
+}
+
+/// Polls all futures concurrently (a tiny join_all, to avoid another dev-dependency).
+async fn join_all<F: std::future::Future + Unpin>(mut futs: Vec<F>) -> Vec<F::Output> {
+    let mut done: Vec<Option<F::Output>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in futs.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match std::pin::Pin::new(f).poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().map(Option::unwrap).collect()
 }
 
 fn all_bytes(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
