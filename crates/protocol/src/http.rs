@@ -163,7 +163,8 @@ pub struct TransportError {
 }
 
 impl TransportError {
-    pub(crate) fn new(kind: TransportErrorKind, host: &str, detail: impl Into<String>) -> Self {
+    /// For fakes in other crates' tests; `detail` must not contain a secret.
+    pub fn new(kind: TransportErrorKind, host: &str, detail: impl Into<String>) -> Self {
         Self {
             kind,
             host: host.to_owned(),
