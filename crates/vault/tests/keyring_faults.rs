@@ -242,7 +242,7 @@ fn silent_dbus_peer_times_out_and_later_calls_stay_prompt() {
             );
         } else {
             // Too many stuck workers: refuse at once instead of piling up threads.
-            assert!(c.ms < 200, "call {i}: {c:?}");
+            assert!(c.ms < 500, "call {i}: {c:?}");
             assert!(c.message_en.contains("still hanging"), "{c:?}");
         }
     }

@@ -222,3 +222,33 @@ fn secrets_never_reach_files_we_control() {
     );
     keyring.delete(&accounts::client_secret("shop-1")).unwrap();
 }
+
+#[test]
+fn concurrent_callers_share_the_worker_safely() {
+    if !common::in_keyring_session("concurrent_callers_share_the_worker_safely") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = Keyring::open(dir.path(), TIMEOUT).unwrap();
+    let threads: Vec<_> = (0..6)
+        .map(|t| {
+            let keyring = keyring.clone();
+            std::thread::spawn(move || {
+                let account = accounts::device_tokens("yilianyun", &format!("40040000{t:02}"));
+                for round in 0..4 {
+                    let value = format!("{{\"generation\":{round},\"thread\":{t}}}");
+                    keyring.set(&account, &value).unwrap();
+                    assert_eq!(keyring.get(&account).unwrap().unwrap().as_str(), value);
+                }
+                account
+            })
+        })
+        .collect();
+    let mut written: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    written.sort();
+    assert_eq!(keyring.list_accounts().unwrap(), Some(written.clone()));
+    assert_eq!(keyring.stuck_workers(), 0);
+    for account in written {
+        keyring.delete(&account).unwrap();
+    }
+}
