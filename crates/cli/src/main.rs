@@ -1,1 +1,493 @@
-fn main() {}
+//! `quickauth`: the command-line shell over quickauth-core, sharing the app's data dir and keyring.
+//!
+//! Exit codes: 0 ok, 1 error (zh + en message on stderr; with `--json` the ErrorReport JSON), 2 usage.
+//! Secrets are never taken from argv (except the label keys `--qr-key`/`--msign`): stdin lines or a hidden prompt.
+
+mod codeflow;
+mod output;
+mod secrets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use quickauth_core::{
+    Error, NewLingjuProfile, NewYilianyunProfile, Options, QuickAuth, BUILTIN_SANDBOX_PROFILE,
+};
+use quickauth_protocol::secret::{ClientSecret, LingjuAppKey, LingjuAuthCode, Msign, QrKey};
+use quickauth_protocol::{ApiVersion, DeviceKey, LingjuEndpoint, MachineCode, Region, UserId};
+
+use crate::output::{fail, Out};
+
+#[derive(Parser)]
+#[command(name = "quickauth", version, about = "QuickAuth：易联云打印机 / 灵聚设备授权工具 — authorize Yilianyun printers and Lingju devices")]
+struct Cli {
+    /// Data directory shared with the app (default: the app's, e.g. ~/.local/share/quickauth)
+    #[arg(long, global = true, env = "QUICKAUTH_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage provider profiles (app credentials)
+    #[command(subcommand)]
+    Profile(ProfileCmd),
+    /// Authorize a printer / device
+    Authorize(AuthorizeArgs),
+    /// Every authorized device (no secrets)
+    List(JsonFlag),
+    /// Show a device's tokens (masked unless --reveal)
+    Token {
+        id: String,
+        #[arg(long)]
+        reveal: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refresh one device now, or every device that is due (--all)
+    #[command(group(ArgGroup::new("which").required(true).args(["id", "all"])))]
+    Refresh {
+        id: Option<String>,
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Printer status and model (getprintstatus + getversion)
+    Status {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a small test ticket
+    PrintTest {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget a device (--remote: also remove the authorization at Yilianyun with deleteprinter)
+    Forget {
+        id: String,
+        #[arg(long)]
+        remote: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every authorization / refresh / printer call attempt and its outcome
+    History {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the sandbox server in the foreground, or mint a sandbox label
+    Sandbox(SandboxArgs),
+    /// Decode printer-label QR codes from image files (one JSON object per line per file)
+    Decode {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct JsonFlag {
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum ProfileCmd {
+    /// Add a profile; secrets come from stdin (line 1, and line 2 for a Lingju authcode) or a hidden prompt
+    Add(ProfileAdd),
+    /// List profiles (never shows secrets)
+    List(JsonFlag),
+    /// Remove a profile and its keyring secrets
+    Remove {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ProviderArg {
+    Yilianyun,
+    Lingju,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RegionArg {
+    Cn,
+    Overseas,
+    CnAlt,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ApiArg {
+    V1,
+    V2,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum EndpointArg {
+    Httpapi,
+    Bltapi,
+}
+
+#[derive(Args)]
+struct ProfileAdd {
+    name: String,
+    #[arg(long)]
+    provider: ProviderArg,
+    #[arg(long)]
+    client_id: Option<String>,
+    #[arg(long)]
+    region: Option<RegionArg>,
+    #[arg(long)]
+    api: Option<ApiArg>,
+    #[arg(long)]
+    endpoint: Option<EndpointArg>,
+    #[arg(long)]
+    base_url: Option<url::Url>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["payload", "image", "machine_code", "userid", "code_flow"])))]
+#[command(group(ArgGroup::new("key").args(["qr_key", "msign"])))]
+struct AuthorizeArgs {
+    /// Profile to use (default: the built-in sandbox)
+    #[arg(long, default_value = BUILTIN_SANDBOX_PROFILE)]
+    profile: String,
+    /// Label QR text
+    #[arg(long)]
+    payload: Option<String>,
+    /// Photo / scan of the label
+    #[arg(long)]
+    image: Option<PathBuf>,
+    #[arg(long, requires = "key")]
+    machine_code: Option<String>,
+    #[arg(long, requires = "machine_code")]
+    qr_key: Option<String>,
+    #[arg(long, requires = "machine_code")]
+    msign: Option<String>,
+    /// Lingju device userid (a MAC with separators is fine)
+    #[arg(long)]
+    userid: Option<String>,
+    /// Browser authorization (open-app mode)
+    #[arg(long)]
+    code_flow: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SandboxArgs {
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    #[command(subcommand)]
+    action: Option<SandboxCmd>,
+}
+
+#[derive(Subcommand)]
+enum SandboxCmd {
+    /// Mint a sandbox printer label offline: prints the payload, optionally writes a label PNG
+    Mint {
+        /// A permanent msign label instead of a temporary qr_key
+        #[arg(long)]
+        msign: bool,
+        #[arg(long, value_enum, default_value = "json")]
+        format: FormatArg,
+        #[arg(long, value_name = "FILE")]
+        png: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Json,
+    Url,
+    Kv,
+    Hash,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("无法启动运行时 / cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    // The in-process sandbox and keyring workers must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    ExitCode::from(code)
+}
+
+/// `QUICKAUTH_LOG` (or `RUST_LOG`) filters; default warnings only. Logs go to stderr and never hold a secret.
+fn init_logging() {
+    let filter = std::env::var("QUICKAUTH_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn data_dir(cli: &Cli) -> PathBuf {
+    cli.data_dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(quickauth_core::default_data_dir)
+}
+
+async fn open(cli: &Cli) -> Result<QuickAuth, Error> {
+    QuickAuth::open(Options::new(data_dir(cli))).await
+}
+
+async fn run(cli: Cli) -> u8 {
+    match &cli.command {
+        Command::Sandbox(args) => return sandbox(&cli, args).await,
+        Command::Decode { files, json } => return output::decode(files, *json),
+        _ => {}
+    }
+    let json = command_json(&cli.command);
+    let qa = match open(&cli).await {
+        Ok(qa) => qa,
+        Err(e) => return fail(&e, json),
+    };
+    let res = dispatch(&qa, &cli.command).await;
+    match res {
+        Ok(code) => code,
+        Err(Failure::Core(e)) => fail(&e, json),
+        Err(Failure::Usage(msg)) => {
+            eprintln!("{msg}");
+            2
+        }
+    }
+}
+
+fn command_json(c: &Command) -> bool {
+    match c {
+        Command::Profile(ProfileCmd::Add(a)) => a.json,
+        Command::Profile(ProfileCmd::List(j)) | Command::List(j) => j.json,
+        Command::Profile(ProfileCmd::Remove { json, .. }) => *json,
+        Command::Authorize(a) => a.json,
+        Command::Token { json, .. }
+        | Command::Refresh { json, .. }
+        | Command::Status { json, .. }
+        | Command::PrintTest { json, .. }
+        | Command::Forget { json, .. }
+        | Command::History { json, .. }
+        | Command::Decode { json, .. } => *json,
+        Command::Sandbox(_) => false,
+    }
+}
+
+enum Failure {
+    Core(Error),
+    Usage(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Core(e)
+    }
+}
+
+impl From<quickauth_protocol::InputError> for Failure {
+    fn from(e: quickauth_protocol::InputError) -> Self {
+        Failure::Core(e.into())
+    }
+}
+
+async fn dispatch(qa: &QuickAuth, command: &Command) -> Result<u8, Failure> {
+    match command {
+        Command::Profile(ProfileCmd::Add(a)) => profile_add(qa, a),
+        Command::Profile(ProfileCmd::List(j)) => {
+            let profiles = qa.list_profiles()?;
+            Out::new(j.json).profiles(&profiles);
+            Ok(0)
+        }
+        Command::Profile(ProfileCmd::Remove { name, json }) => {
+            qa.remove_profile(name)?;
+            Out::new(*json).done("profile_removed", name, "已删除配置", "Profile removed");
+            Ok(0)
+        }
+        Command::Authorize(a) => authorize(qa, a).await,
+        Command::List(j) => {
+            let devices = qa.list_devices()?;
+            Out::new(j.json).devices(&devices);
+            Ok(0)
+        }
+        Command::Token { id, reveal, json } => {
+            if *reveal {
+                let t = qa.reveal_tokens(id)?;
+                Out::new(*json).revealed(&t);
+            } else {
+                let info = qa.token_info(id)?;
+                Out::new(*json).masked(&info);
+            }
+            Ok(0)
+        }
+        Command::Refresh { id, all, json } => {
+            let out = Out::new(*json);
+            if *all {
+                let results = qa.refresh_due().await?;
+                Ok(out.refresh_all(&results))
+            } else {
+                let id = id.as_deref().expect("clap group");
+                let report = qa.refresh(id).await?;
+                out.refreshed(&report);
+                Ok(0)
+            }
+        }
+        Command::Status { id, json } => {
+            let r = qa.printer_status(id).await?;
+            Out::new(*json).status(&r);
+            Ok(0)
+        }
+        Command::PrintTest { id, json } => {
+            let r = qa.print_test(id).await?;
+            Out::new(*json).printed(&r);
+            Ok(0)
+        }
+        Command::Forget { id, remote, json } => {
+            qa.forget(id, *remote).await?;
+            let (zh, en) = if *remote { ("已移除设备并撤销授权", "Device forgotten and its authorization removed") } else { ("已移除设备", "Device forgotten") };
+            Out::new(*json).done("forgotten", id, zh, en);
+            Ok(0)
+        }
+        Command::History { limit, json } => {
+            let h = qa.history(*limit)?;
+            Out::new(*json).history(&h);
+            Ok(0)
+        }
+        Command::Sandbox(_) | Command::Decode { .. } => unreachable!("handled before opening the data dir"),
+    }
+}
+
+fn profile_add(qa: &QuickAuth, a: &ProfileAdd) -> Result<u8, Failure> {
+    let io = |e: std::io::Error| Error::Io { context: "read secret from stdin", path: "<stdin>".into(), source: e };
+    let profile = match a.provider {
+        ProviderArg::Yilianyun => {
+            if a.endpoint.is_some() {
+                return Err(Failure::Usage("--endpoint 只用于灵聚配置 / --endpoint is for Lingju profiles only".into()));
+            }
+            let Some(client_id) = a.client_id.clone() else {
+                return Err(Failure::Usage("易联云配置需要 --client-id / a Yilianyun profile needs --client-id".into()));
+            };
+            let mut lines = secrets::read_secrets(&["应用密钥 / Client secret: "]).map_err(io)?;
+            let Some(secret) = lines.remove(0) else {
+                return Err(Failure::Core(Error::InvalidInput {
+                    field: "client_secret",
+                    detail: "标准输入第 1 行应为应用密钥 / stdin line 1 must hold the client secret".into(),
+                }));
+            };
+            qa.add_yilianyun_profile(NewYilianyunProfile {
+                name: a.name.clone(),
+                client_id,
+                region: match a.region.unwrap_or(RegionArg::Cn) {
+                    RegionArg::Cn => Region::Cn,
+                    RegionArg::Overseas => Region::Overseas,
+                    RegionArg::CnAlt => Region::CnAlt,
+                },
+                api_version: match a.api.unwrap_or(ApiArg::V2) {
+                    ApiArg::V1 => ApiVersion::V1,
+                    ApiArg::V2 => ApiVersion::V2,
+                },
+                base_url: a.base_url.clone(),
+                client_secret: ClientSecret::new(secret.as_str()),
+            })?
+        }
+        ProviderArg::Lingju => {
+            if a.client_id.is_some() || a.region.is_some() || a.api.is_some() {
+                return Err(Failure::Usage(
+                    "--client-id/--region/--api 只用于易联云配置 / are for Yilianyun profiles only".into(),
+                ));
+            }
+            let mut lines = secrets::read_secrets(&["灵聚 appkey / Lingju appkey: ", "灵聚授权码（可留空）/ Lingju authcode (optional): "]).map_err(io)?;
+            let authcode = lines.pop().flatten();
+            let Some(appkey) = lines.pop().flatten() else {
+                return Err(Failure::Core(Error::InvalidInput {
+                    field: "appkey",
+                    detail: "标准输入第 1 行应为 appkey / stdin line 1 must hold the appkey".into(),
+                }));
+            };
+            qa.add_lingju_profile(NewLingjuProfile {
+                name: a.name.clone(),
+                endpoint: match a.endpoint.unwrap_or(EndpointArg::Httpapi) {
+                    EndpointArg::Httpapi => LingjuEndpoint::HttpApi,
+                    EndpointArg::Bltapi => LingjuEndpoint::BltApi,
+                },
+                base_url: a.base_url.clone(),
+                appkey: LingjuAppKey::new(appkey.as_str()),
+                authcode: authcode.map(|c| LingjuAuthCode::new(c.as_str())),
+            })?
+        }
+    };
+    Out::new(a.json).profiles(std::slice::from_ref(&profile));
+    Ok(0)
+}
+
+async fn authorize(qa: &QuickAuth, a: &AuthorizeArgs) -> Result<u8, Failure> {
+    let out = Out::new(a.json);
+    let device = if let Some(payload) = &a.payload {
+        qa.authorize_payload(&a.profile, payload).await?
+    } else if let Some(image) = &a.image {
+        let decoded = quickauth_qr::decode_image_file(image).map_err(Error::from)?;
+        let Some(first) = decoded.into_iter().next() else {
+            return Err(Failure::Core(Error::InvalidInput {
+                field: "image",
+                detail: "图片里没有找到二维码，请拍清楚标签上的二维码 / no QR code found in the image; photograph the label's QR code clearly".into(),
+            }));
+        };
+        qa.authorize_payload(&a.profile, &first.text).await?
+    } else if let Some(mc) = &a.machine_code {
+        let mc = MachineCode::parse(mc)?;
+        let key = match (&a.qr_key, &a.msign) {
+            (Some(k), None) => DeviceKey::QrKey(QrKey::new(k.as_str())),
+            (None, Some(m)) => DeviceKey::Msign(Msign::new(m.as_str())),
+            _ => return Err(Failure::Usage("--machine-code 需要 --qr-key 或 --msign 之一 / needs exactly one of --qr-key, --msign".into())),
+        };
+        qa.authorize_yilianyun(&a.profile, mc, key).await?
+    } else if let Some(uid) = &a.userid {
+        qa.authorize_lingju(&a.profile, UserId::parse(uid)?).await?
+    } else {
+        codeflow::run(qa, &a.profile).await?
+    };
+    out.authorized(&device);
+    Ok(0)
+}
+
+async fn sandbox(cli: &Cli, args: &SandboxArgs) -> u8 {
+    match &args.action {
+        None => {
+            let opts = quickauth_sandbox::ForegroundOptions { port: args.port, state_dir: Some(data_dir(cli).join("sandbox")) };
+            match quickauth_sandbox::run_foreground(opts).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("沙盒无法启动：{}\nSandbox could not start: {}", e.message_zh(), e.message_en());
+                    1
+                }
+            }
+        }
+        Some(SandboxCmd::Mint { msign, format, png }) => output::mint(*msign, *format, png.as_deref()),
+    }
+}

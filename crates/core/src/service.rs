@@ -55,6 +55,26 @@ impl Options {
     }
 }
 
+/// Device rows reference their profile, so the built-in one has a (non-secret) row too.
+fn ensure_builtin_row(store: &Store) -> Result<()> {
+    if store.get_profile(BUILTIN_SANDBOX_PROFILE)?.is_none() {
+        let now = Utc::now();
+        store.upsert_profile(&ProfileRecord {
+            name: BUILTIN_SANDBOX_PROFILE.into(),
+            provider: "yilianyun".into(),
+            client_id: Some(quickauth_sandbox::BUILTIN_OPEN_APP_ID.into()),
+            region: Some("cn".into()),
+            api_version: Some("v2".into()),
+            base_url: None,
+            lingju_endpoint: None,
+            builtin: true,
+            created_at: now,
+            updated_at: now,
+        })?;
+    }
+    Ok(())
+}
+
 /// The service. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct QuickAuth {
     opts: Options,
@@ -72,6 +92,7 @@ impl QuickAuth {
             .map_err(|source| Error::Io { context: "create data dir", path: opts.data_dir.clone(), source })?;
         let store = Store::open(&opts.data_dir)?;
         let keyring = Keyring::open(&opts.data_dir, opts.keyring_timeout)?;
+        ensure_builtin_row(&store)?;
         let qa = Self {
             store: Arc::new(store),
             keyring: Arc::new(keyring),
@@ -191,6 +212,9 @@ impl QuickAuth {
     pub fn list_profiles(&self) -> Result<Vec<Profile>> {
         let mut out = vec![Self::builtin_profile()];
         for r in self.store.list_profiles()? {
+            if r.builtin || r.name == BUILTIN_SANDBOX_PROFILE {
+                continue;
+            }
             out.push(Self::profile_from_record(r)?);
         }
         Ok(out)
