@@ -22,6 +22,9 @@ pub enum VaultError {
     /// The keyring (collection) is locked and could not be unlocked without the user.
     #[error("the OS keyring is locked: {detail}")]
     KeyringLocked { detail: String },
+    /// The keyring service runs but has no default collection (no "login" keyring was ever created).
+    #[error("the OS keyring has no default collection: {detail}")]
+    KeyringNoCollection { detail: String },
     /// The user dismissed the unlock prompt or the OS refused access.
     #[error("access to the OS keyring was denied: {detail}")]
     KeyringDenied { detail: String },
@@ -84,7 +87,9 @@ impl Localized for VaultError {
         match self {
             VaultError::KeyringUnavailable { .. } => "keyring_unavailable",
             VaultError::KeyringTimeout { .. } => "keyring_timeout",
-            VaultError::KeyringLocked { .. } => "keyring_locked",
+            VaultError::KeyringLocked { .. } | VaultError::KeyringNoCollection { .. } => {
+                "keyring_locked"
+            }
             VaultError::KeyringDenied { .. } => "keyring_denied",
             VaultError::KeyringOther { .. } => "keyring_other",
             VaultError::InvalidAccount { .. } => "keyring_invalid_account",
@@ -119,6 +124,11 @@ impl Localized for VaultError {
             }
             VaultError::KeyringLocked { .. } => {
                 "系统密钥环已锁定，QuickAuth 无法读写密钥。请在桌面上解锁密钥环（通常是“登录”密钥环）后重试。".into()
+            }
+            VaultError::KeyringNoCollection { .. } => {
+                "系统密钥环里还没有默认密钥环（“登录”密钥环）。请打开“密码和密钥”（Seahorse）新建一个名为“登录”的密钥环并设为默认，\
+                 或用密码重新登录桌面一次，然后重试。"
+                    .into()
             }
             VaultError::KeyringDenied { .. } => {
                 "访问系统密钥环被拒绝或解锁窗口被取消。请重试，并在弹出的窗口中允许 QuickAuth 访问密钥环。".into()
@@ -186,6 +196,10 @@ impl Localized for VaultError {
             VaultError::KeyringLocked { .. } => "The OS keyring is locked, so QuickAuth cannot read or write \
                 secrets. Unlock your keyring (usually the \"login\" keyring) on the desktop and retry."
                 .into(),
+            VaultError::KeyringNoCollection { .. } => "The OS keyring has no default keyring yet (no \"login\" \
+                keyring). Open \"Passwords and Keys\" (Seahorse), create a keyring named \"login\" and make it the default, \
+                or log in to the desktop once with a password, then retry."
+                .into(),
             VaultError::KeyringDenied { .. } => "Access to the OS keyring was denied or the unlock prompt was \
                 dismissed. Retry and allow QuickAuth to use the keyring in the prompt."
                 .into(),
@@ -237,6 +251,7 @@ impl Localized for VaultError {
             VaultError::KeyringUnavailable { .. } => Action::InstallSecretService,
             VaultError::KeyringTimeout { .. }
             | VaultError::KeyringLocked { .. }
+            | VaultError::KeyringNoCollection { .. }
             | VaultError::KeyringDenied { .. } => Action::UnlockKeyring,
             VaultError::KeyringOther { .. } => Action::RetryLater,
             VaultError::InvalidAccount { .. } | VaultError::InvalidRecord { .. } => {

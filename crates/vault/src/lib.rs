@@ -23,6 +23,17 @@
 //!
 //! On Linux we build every entry from `SsCredential` explicitly: never keyutils (forgets on reboot), never a
 //! file, never keyring's mock store. If no Secret Service answers, calls fail with `keyring_unavailable`.
+//!
+//! # Using it
+//!
+//! Both handles are blocking and `Send + Sync`. From async code, run keyring calls inside
+//! `tokio::task::spawn_blocking` (a call may take up to the timeout); store calls are short, but they may wait up to
+//! the 5 s busy timeout when another process is writing. Account names are built with [`accounts`].
+//!
+//! Errors are one [`VaultError`] implementing `quickauth_protocol::Localized`: kinds `keyring_unavailable`
+//! (action `install_secret_service`), `keyring_timeout` / `keyring_locked` / `keyring_denied` (`unlock_keyring`),
+//! `keyring_other`, `store_io`, `store_corrupt`, `store_busy`, `store_too_new`, `unknown_profile`,
+//! `profile_in_use` (`unbind_first`), `invalid_record`, `store_other`, `keyring_invalid_account`.
 
 mod error;
 mod secrets;

@@ -210,6 +210,42 @@ fn bus_without_secret_service_is_a_clear_error() {
 }
 
 #[test]
+fn keyring_service_without_a_login_keyring_says_how_to_create_one() {
+    // A fresh user on a headless box: the bus activates gnome-keyring on demand, but no keyring exists yet.
+    let home = tempfile::tempdir().unwrap();
+    let runtime = home.path().join("run");
+    std::fs::create_dir(&runtime).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let data_home = home.path().join("share");
+    let mut env = child_env(home.path(), "probe,set,get", "5000");
+    env.push(("HOME", home.path().to_str()));
+    env.push(("XDG_DATA_HOME", data_home.to_str()));
+    env.push(("XDG_RUNTIME_DIR", runtime.to_str()));
+    env.push(("DISPLAY", None));
+    env.push(("WAYLAND_DISPLAY", None));
+    let calls = calls_from(&common::run_child(
+        "fault_child",
+        &env,
+        &["dbus-run-session", "--"],
+    ));
+    assert_eq!(calls.len(), 3);
+    for c in &calls {
+        assert_eq!(c.outcome, "keyring_locked", "{c:?}");
+        assert_eq!(c.action, "UnlockKeyring", "{c:?}");
+        assert!(
+            c.message_en.contains("login") && c.message_zh.contains("登录"),
+            "{c:?}"
+        );
+        assert!(c.ms < 5000, "{c:?}");
+    }
+}
+
+#[test]
 fn silent_dbus_peer_times_out_and_later_calls_stay_prompt() {
     // A "bus" that accepts connections and never says a word: the D-Bus handshake blocks forever.
     let dir = tempfile::tempdir().unwrap();

@@ -34,6 +34,8 @@ pub enum BackendErrorKind {
     Unavailable,
     /// The keyring is locked / has no unlocked default collection.
     Locked,
+    /// The service runs but has no default collection to store into.
+    NoCollection,
     /// The user dismissed the prompt or the OS refused access.
     Denied,
     /// The platform itself gave up waiting (e.g. a D-Bus NoReply).

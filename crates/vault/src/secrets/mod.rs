@@ -4,7 +4,11 @@
 //! peer that accepts and never replies). So calls go to a worker thread and the caller waits at most `timeout`.
 //! A worker that overran is abandoned (it finishes or dies on its own, its queued jobs are skipped) and the next
 //! call gets a fresh worker. At most [`MAX_STUCK_WORKERS`] abandoned workers may exist at once; beyond that calls
-//! fail fast with `KeyringTimeout` instead of piling up threads.
+//! fail fast with `KeyringTimeout` instead of piling up threads. A stuck worker that finally returns (the user
+//! unlocked the keyring, the daemon restarted) frees its slot again.
+//!
+//! Calls from several threads share one worker and run one after another; the timeout counts from when a call is
+//! queued, so it bounds what the caller experiences.
 
 mod backend;
 mod os;
@@ -269,6 +273,7 @@ impl Keyring {
         match e.kind {
             BackendErrorKind::Unavailable => VaultError::KeyringUnavailable { detail: e.detail },
             BackendErrorKind::Locked => VaultError::KeyringLocked { detail: e.detail },
+            BackendErrorKind::NoCollection => VaultError::KeyringNoCollection { detail: e.detail },
             BackendErrorKind::Denied => VaultError::KeyringDenied { detail: e.detail },
             BackendErrorKind::Timeout => VaultError::KeyringTimeout {
                 timeout: self.inner.timeout,

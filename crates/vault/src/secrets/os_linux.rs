@@ -73,7 +73,7 @@ fn classify_ss(e: &dbus_secret_service::Error) -> BackendError {
         E::Locked => BackendError::new(BackendErrorKind::Locked, e.to_string()),
         // No collection behind the "default" alias: nothing the user has unlocked to write into.
         E::NoResult => BackendError::new(
-            BackendErrorKind::Locked,
+            BackendErrorKind::NoCollection,
             "no default keyring collection (login keyring)",
         ),
         E::Prompt => BackendError::new(BackendErrorKind::Denied, e.to_string()),
