@@ -126,6 +126,9 @@ impl Keyring {
     }
 
     /// Create or replace the secret under `account`.
+    ///
+    /// After a `keyring_timeout` the outcome is unknown: a write already inside the platform call may still land
+    /// later (a write still queued is dropped). Read back before relying on either state.
     pub fn set(&self, account: &str, value: &str) -> Result<()> {
         check_account(account)?;
         let account = account.to_owned();
