@@ -18,7 +18,23 @@ pub fn in_keyring_session(test_name: &str) -> bool {
         return true;
     }
     let script = repo_root().join("scripts/with-keyring.sh");
+    // Our own throwaway HOME (the script would make one and leave it behind); removed when `home` drops.
+    let home = tempfile::tempdir().unwrap();
+    let runtime = home.path().join(".run");
+    std::fs::create_dir(&runtime).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        &runtime,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     let out = Command::new(&script)
+        .env("QUICKAUTH_KEEP_HOME", "1")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join(".local/share"))
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("XDG_CACHE_HOME", home.path().join(".cache"))
+        .env("XDG_RUNTIME_DIR", &runtime)
         .arg(std::env::current_exe().unwrap())
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .output()
