@@ -1,0 +1,41 @@
+//! Build script: compiles the Tauri context and declares one permission per app command (allow-<command>),
+//! so the capability file can grant exactly the commands the window uses.
+
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "first_paint",
+    "preview_sources",
+    "preview_start",
+    "preview_stop",
+    "scan_image_file",
+    "scan_image_bytes",
+    "check_manual",
+    "authorize_scan",
+    "authorize_manual",
+    "list_devices",
+    "printer_status",
+    "print_test",
+    "refresh_device",
+    "refresh_due",
+    "forget_device",
+    "reveal_tokens",
+    "copy_token",
+    "list_profiles",
+    "save_profile",
+    "remove_profile",
+    "begin_code_flow",
+    "complete_code_flow",
+    "open_code_flow_page",
+    "cancel_code_flow",
+    "history",
+    "export_history_csv",
+    "sandbox_info",
+    "sandbox_test_label",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri-build failed");
+}

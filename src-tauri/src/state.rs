@@ -1,0 +1,117 @@
+//! What the app keeps between commands: the core service (opened once, lazily), the preview session, pending
+//! scans and browser code flows, and the launch options.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use quickauth_core::{Options, QuickAuth};
+use tokio::sync::OnceCell;
+
+use crate::camera::{ImageFramesConfig, PreviewSession};
+use crate::error::{CmdResult, IntoReport};
+use crate::scans::ScanBook;
+
+/// Launch options from argv / env.
+#[derive(Debug, Clone, Default)]
+pub struct LaunchOptions {
+    pub data_dir: Option<PathBuf>,
+    pub frames: Option<ImageFramesConfig>,
+    /// Print the first-paint timestamp on stdout (for scripts/app-metrics.sh).
+    pub metrics: bool,
+}
+
+impl LaunchOptions {
+    /// `--frames <dir|file>` / `QUICKAUTH_FRAMES`, `--frames-fps N` / `QUICKAUTH_FRAMES_FPS`,
+    /// `--frames-hold-ms N` / `QUICKAUTH_FRAMES_HOLD_MS`, `--data-dir DIR` (after `QUICKAUTH_DATA_DIR`).
+    pub fn from_env_and_args(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
+        let mut frames: Option<PathBuf> = std::env::var_os("QUICKAUTH_FRAMES").filter(|v| !v.is_empty()).map(PathBuf::from);
+        let mut fps: u32 = env_num("QUICKAUTH_FRAMES_FPS").unwrap_or(20);
+        let mut hold_ms: u64 = env_num("QUICKAUTH_FRAMES_HOLD_MS").unwrap_or(1500);
+        let mut data_dir = None;
+        let mut metrics = std::env::var("QUICKAUTH_METRICS").is_ok_and(|v| v == "1");
+        let mut it = args.into_iter().skip(1);
+        while let Some(a) = it.next() {
+            let (flag, inline) = match a.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+                _ => (a.clone(), None),
+            };
+            let mut value = |name: &str| inline.clone().or_else(|| it.next()).ok_or_else(|| format!("{name} needs a value"));
+            match flag.as_str() {
+                "--frames" => frames = Some(PathBuf::from(value("--frames")?)),
+                "--frames-fps" => fps = value("--frames-fps")?.parse().map_err(|_| "--frames-fps takes a number".to_string())?,
+                "--frames-hold-ms" => {
+                    hold_ms = value("--frames-hold-ms")?.parse().map_err(|_| "--frames-hold-ms takes a number".to_string())?
+                }
+                "--data-dir" => data_dir = Some(PathBuf::from(value("--data-dir")?)),
+                "--metrics" => metrics = true,
+                // WebKit / tauri-driver may pass their own switches; ignore what is not ours.
+                _ => {}
+            }
+        }
+        if let Some(p) = &frames {
+            if !p.exists() {
+                return Err(format!("--frames {}: no such file or directory", p.display()));
+            }
+        }
+        Ok(LaunchOptions {
+            data_dir,
+            frames: frames.map(|path| ImageFramesConfig {
+                path,
+                fps: fps.clamp(1, 60),
+                hold: Duration::from_millis(hold_ms.max(50)),
+            }),
+            metrics,
+        })
+    }
+}
+
+fn env_num<T: std::str::FromStr>(name: &str) -> Option<T> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+/// A browser authorization in progress.
+pub struct PendingFlow {
+    pub flow: quickauth_core::CodeFlow,
+    pub started: Instant,
+    /// Stops the loopback listener when the flow ends another way (pasted URL, dialog closed).
+    pub cancel: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+pub struct AppState {
+    pub launch: LaunchOptions,
+    pub data_dir: PathBuf,
+    core: OnceCell<Arc<QuickAuth>>,
+    pub preview: Mutex<Option<PreviewSession>>,
+    pub scans: ScanBook,
+    pub flows: Mutex<HashMap<String, PendingFlow>>,
+    pub started: Instant,
+}
+
+impl AppState {
+    pub fn new(launch: LaunchOptions) -> Self {
+        let data_dir = quickauth_core::resolve_data_dir(launch.data_dir.clone());
+        Self {
+            launch,
+            data_dir,
+            core: OnceCell::new(),
+            preview: Mutex::new(None),
+            scans: ScanBook::default(),
+            flows: Mutex::new(HashMap::new()),
+            started: Instant::now(),
+        }
+    }
+
+    /// The core service, opened on first use (opening may complete a refresh a previous run left pending).
+    pub async fn core(&self) -> CmdResult<Arc<QuickAuth>> {
+        self.core
+            .get_or_try_init(|| async {
+                let opts = Options::new(self.data_dir.clone());
+                QuickAuth::open(opts).await.map(Arc::new)
+            })
+            .await
+            .cloned()
+            .rep()
+    }
+}

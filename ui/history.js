@@ -1,0 +1,60 @@
+// History screen: every authorization attempt (and refresh / unbind) with its outcome; CSV export via a save dialog.
+import { invoke, saveFileDialog } from "./ipc.js";
+import { t, errorMessage } from "./i18n.js";
+import { h, clear, toast, toastError, asReport, fmtTime } from "./dom.js";
+
+let entries = [];
+
+export async function init() {
+  document.getElementById("history-reload").addEventListener("click", reload);
+  document.getElementById("history-export").addEventListener("click", exportCsv);
+}
+
+export function shown() {
+  reload();
+}
+
+export async function reload() {
+  try {
+    entries = await invoke("history", { limit: 500 });
+  } catch (e) {
+    toastError(asReport(e));
+  }
+  render();
+}
+
+export function render() {
+  const panel = clear(document.getElementById("history-panel"));
+  panel.dataset.count = String(entries.length);
+  if (entries.length === 0) {
+    panel.append(h("div.empty", t("history.empty")));
+    return;
+  }
+  panel.append(h("table#history-table",
+    h("thead", h("tr", ["time", "device", "operation", "profile", "outcome"].map((c) => h("th", t(`history.col.${c}`))))),
+    h("tbody", entries.map((e) =>
+      h("tr", { dataset: { ok: e.ok ? "1" : "0" } },
+        h("td", fmtTime(e.at)),
+        h("td.mono", e.device_id || "—"),
+        h("td", e.operation),
+        h("td", e.profile || "—"),
+        h("td", e.ok ? h("span.badge.ok", t("history.ok")) : [h("span.badge.bad", t("history.failed")), e.error_kind ? h("div.sub2", `${e.error_kind}${e.error_code != null ? " · " + e.error_code : ""}`) : null]))))));
+}
+
+async function exportCsv() {
+  const stamp = new Date().toISOString().slice(0, 10);
+  let path;
+  try {
+    path = await saveFileDialog({ defaultPath: `quickauth-history-${stamp}.csv`, filters: [{ name: "CSV", extensions: ["csv"] }] });
+  } catch (e) {
+    toastError(asReport(e));
+    return;
+  }
+  if (!path) return;
+  try {
+    const r = await invoke("export_history_csv", { path });
+    toast(t("history.exported", { path: r.path }), "ok");
+  } catch (e) {
+    toastError(asReport(e));
+  }
+}

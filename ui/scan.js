@@ -1,0 +1,692 @@
+// Scan screen: live preview with outlined codes, image/paste/drop scanning, manual entry, the scan card with its
+// qr_key countdown, authorization results, and batch mode. Secrets read from a QR stay in Rust: the page holds a scan_id.
+import { invoke, Channel, openFileDialog } from "./ipc.js";
+import { t, errorMessage } from "./i18n.js";
+import { h, clear, toast, toastError, errorBox, asReport, fmtTime, fmtRelative, modal } from "./dom.js";
+import { store, setting, setSetting, currentProfile, onProfiles } from "./store.js";
+
+const QR_KEY_LIFETIME_S = 300;
+
+const view = {
+  // "idle" | "card" | "authorizing" | "result" | "manual" | "unparsed" | "error"
+  mode: "idle",
+  scan: null, // the ScanResult on the card
+  outcome: null, // AuthorizeOutcome
+  error: null, // ErrorReport
+  unparsed: null,
+  manual: { provider: "yilianyun", machine_code: "", key_kind: "qr_key", key: "", userid: "", check: null },
+  printTest: null,
+};
+const batch = { seen: new Set(), ok: [], failed: [] };
+const preview = { running: false, source: null, frames: 0, lastFrames: 0, url: null, clearOutline: null, sources: [], cameraError: null };
+let countdownTimer = null;
+let fpsTimer = null;
+
+const $ = (id) => document.getElementById(id);
+
+export async function init() {
+  $("batch-toggle").checked = setting("batch");
+  $("auto-toggle").checked = setting("autoAuthorize");
+  $("batch-toggle").addEventListener("change", () => {
+    setSetting("batch", $("batch-toggle").checked);
+    resetBatch();
+    render();
+  });
+  $("auto-toggle").addEventListener("change", () => {
+    setSetting("autoAuthorize", $("auto-toggle").checked);
+    $("settings-auto").checked = $("auto-toggle").checked;
+  });
+  $("preview-toggle").addEventListener("click", () => (preview.running ? stopPreview() : startPreview()));
+  $("source-select").addEventListener("change", () => startPreview());
+  $("scan-image-btn").addEventListener("click", scanFromDialog);
+  $("manual-btn").addEventListener("click", () => {
+    view.mode = "manual";
+    renderPanel();
+  });
+  $("test-label-btn").addEventListener("click", showTestLabel);
+  installDropAndPaste();
+  onProfiles(() => renderPanel());
+  await loadSources();
+  fpsTimer = setInterval(() => {
+    const fps = preview.frames - preview.lastFrames;
+    preview.lastFrames = preview.frames;
+    $("preview-fps").textContent = preview.running ? t("scan.fps", { fps }) : "";
+    $("viewport").dataset.fps = String(fps);
+  }, 1000);
+}
+
+export function shown() {
+  if (!preview.running && preview.sources.length > 0) startPreview();
+}
+
+export function hidden() {
+  // Batch sessions keep the camera while the user glances at another screen only if they are mid-batch.
+  if (preview.running && !setting("batch")) stopPreview();
+}
+
+export function render() {
+  $("auto-toggle").checked = setting("autoAuthorize");
+  renderSources();
+  renderBatch();
+  renderPanel();
+  $("preview-toggle").textContent = preview.running ? t("scan.stop") : t("scan.start");
+  $("test-label-btn").classList.toggle("hidden", !store.profiles.some((p) => p.builtin));
+  renderViewportMessage();
+}
+
+// ---------- preview ----------
+
+async function loadSources() {
+  try {
+    const r = await invoke("preview_sources");
+    preview.sources = r.sources;
+    preview.cameraError = r.camera_error;
+  } catch (e) {
+    preview.sources = [];
+    preview.cameraError = errorMessage(asReport(e));
+  }
+  renderSources();
+  renderViewportMessage();
+}
+
+function renderSources() {
+  const sel = $("source-select");
+  const keep = sel.value;
+  clear(sel);
+  for (const s of preview.sources) {
+    sel.append(h("option", { value: s.id }, s.kind === "images" ? `${t("scan.source.images")} · ${s.label}` : s.label));
+  }
+  if (keep && preview.sources.some((s) => s.id === keep)) sel.value = keep;
+  sel.disabled = preview.sources.length === 0;
+  $("preview-toggle").disabled = preview.sources.length === 0;
+}
+
+function renderViewportMessage() {
+  const msg = $("viewport-message");
+  if (preview.running) msg.textContent = t("scan.waiting");
+  else if (preview.sources.length === 0) msg.textContent = t("scan.no_camera");
+  else if (preview.failure) msg.textContent = t("scan.camera_failed", { detail: preview.failure });
+  else msg.textContent = t("scan.stopped");
+  $("viewport").dataset.state = preview.running ? "running" : preview.sources.length === 0 ? "no-camera" : "stopped";
+}
+
+async function startPreview() {
+  const source = $("source-select").value;
+  if (!source) return;
+  await stopPreview();
+  preview.failure = null;
+  const img = $("preview-img");
+  const frames = new Channel((buf) => {
+    preview.frames += 1;
+    const blob = new Blob([buf], { type: "image/jpeg" });
+    const url = URL.createObjectURL(blob);
+    img.onload = () => URL.revokeObjectURL(url);
+    img.src = url;
+    if (img.classList.contains("hidden")) {
+      img.classList.remove("hidden");
+      $("viewport-empty").classList.add("hidden");
+    }
+    $("viewport").dataset.frames = String(preview.frames);
+  });
+  const detections = new Channel((msg) => onDetection(msg));
+  try {
+    await invoke("preview_start", { source, frames, detections });
+    preview.running = true;
+    preview.source = source;
+  } catch (e) {
+    preview.running = false;
+    preview.failure = errorMessage(asReport(e));
+  }
+  render();
+}
+
+async function stopPreview() {
+  if (!preview.running) return;
+  preview.running = false;
+  try {
+    await invoke("preview_stop");
+  } catch {
+    /* already stopped */
+  }
+  $("preview-img").classList.add("hidden");
+  $("viewport-empty").classList.remove("hidden");
+  clear($("preview-overlay"));
+  render();
+}
+
+function onDetection(msg) {
+  if (msg.type === "stopped") {
+    preview.running = false;
+    preview.failure = msg.reason ? errorMessage(msg.reason) : null;
+    $("preview-img").classList.add("hidden");
+    $("viewport-empty").classList.remove("hidden");
+    render();
+    return;
+  }
+  drawOutline(msg);
+  if (msg.scan) handleScan(msg.scan);
+}
+
+function drawOutline(msg) {
+  const svg = $("preview-overlay");
+  svg.setAttribute("viewBox", `0 0 ${msg.width} ${msg.height}`);
+  clear(svg);
+  for (const code of msg.codes) {
+    const poly = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+    poly.setAttribute("points", code.corners.map(([x, y]) => `${x},${y}`).join(" "));
+    svg.append(poly);
+  }
+  $("viewport").dataset.outlined = String(msg.codes.length);
+  clearTimeout(preview.clearOutline);
+  preview.clearOutline = setTimeout(() => {
+    clear(svg);
+    $("viewport").dataset.outlined = "0";
+  }, 450);
+}
+
+// ---------- scanning ----------
+
+function keyOf(scan) {
+  return scan.provider === "lingju" ? `lingju:${scan.userid}` : `yilianyun:${scan.machine_code}`;
+}
+
+/** A decoded label from any source (camera, image, paste, test label). */
+function handleScan(scan, fromImage = false) {
+  if (scan.status === "unparsed") {
+    if (view.mode === "authorizing") return;
+    if (!fromImage && view.mode === "unparsed" && view.unparsed?.raw === scan.raw) return;
+    view.mode = "unparsed";
+    view.unparsed = scan;
+    renderPanel();
+    return;
+  }
+  const batchOn = setting("batch");
+  if (batchOn) {
+    if (batch.seen.has(keyOf(scan))) {
+      if (fromImage) toast(t("scan.duplicate", { mc: scan.machine_code || scan.userid }));
+      return;
+    }
+    if (view.mode === "authorizing") return; // one at a time; the label stays in view and is read again
+    batch.seen.add(keyOf(scan));
+    showCard(scan);
+    authorize();
+    return;
+  }
+  // Single mode: a card or result for the same device stays put; a new device replaces an idle card.
+  if (view.mode === "authorizing") return;
+  if (!fromImage && view.scan && keyOf(view.scan) === keyOf(scan) && (view.mode === "card" || view.mode === "result")) return;
+  if (!fromImage && view.mode === "manual") return;
+  showCard(scan);
+  if (setting("autoAuthorize")) authorize();
+}
+
+function showCard(scan) {
+  view.mode = "card";
+  view.scan = scan;
+  view.outcome = null;
+  view.error = null;
+  view.printTest = null;
+  renderPanel();
+}
+
+async function scanBytes(bytes) {
+  try {
+    const scan = await invoke("scan_image_bytes", bytes);
+    handleScan(scan, true);
+  } catch (e) {
+    view.mode = "error";
+    view.error = asReport(e);
+    renderPanel();
+  }
+}
+
+async function scanFromDialog() {
+  let path;
+  try {
+    path = await openFileDialog({
+      multiple: false,
+      directory: false,
+      filters: [{ name: "Images", extensions: ["png", "jpg", "jpeg", "bmp", "webp", "gif"] }],
+    });
+  } catch (e) {
+    toastError(asReport(e));
+    return;
+  }
+  if (!path) return;
+  try {
+    const scan = await invoke("scan_image_file", { path });
+    handleScan(scan, true);
+  } catch (e) {
+    view.mode = "error";
+    view.error = asReport(e);
+    renderPanel();
+  }
+}
+
+function installDropAndPaste() {
+  const vp = $("viewport");
+  const hint = $("drop-hint");
+  const main = document.querySelector("#screen-scan");
+  main.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    hint.classList.remove("hidden");
+  });
+  main.addEventListener("dragleave", (e) => {
+    if (!main.contains(e.relatedTarget)) hint.classList.add("hidden");
+  });
+  main.addEventListener("drop", async (e) => {
+    e.preventDefault();
+    hint.classList.add("hidden");
+    const file = [...(e.dataTransfer?.files || [])].find((f) => f.type.startsWith("image/"));
+    if (file) await scanBytes(new Uint8Array(await file.arrayBuffer()));
+  });
+  document.addEventListener("paste", async (e) => {
+    if (document.body.dataset.screen !== "scan") return;
+    const item = [...(e.clipboardData?.items || [])].find((i) => i.type.startsWith("image/"));
+    if (!item) return;
+    e.preventDefault();
+    const file = item.getAsFile();
+    if (file) await scanBytes(new Uint8Array(await file.arrayBuffer()));
+  });
+  vp.addEventListener("dblclick", () => scanFromDialog());
+}
+
+async function showTestLabel() {
+  let label;
+  try {
+    label = await invoke("sandbox_test_label", { kind: "qr_key" });
+  } catch (e) {
+    toastError(asReport(e));
+    return;
+  }
+  const src = `data:image/png;base64,${label.png_base64}`;
+  modal((close) => [
+    h("h2", t("scan.test_label_title"), " ", h("span.badge.sandbox", t("card.sandbox_badge"))),
+    h("p.muted", t("scan.test_label_body")),
+    h("img.label-img#test-label-img", { src, alt: label.machine_code }),
+    h("p.mc.right", label.machine_code),
+    h("div.modal-actions",
+      h("button.btn.secondary", { on: { click: () => close() } }, t("common.close")),
+      h("button.btn#scan-test-label", {
+        on: {
+          click: async () => {
+            close();
+            const bin = atob(label.png_base64);
+            const bytes = new Uint8Array(bin.length);
+            for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+            await scanBytes(bytes);
+          },
+        },
+      }, t("scan.scan_this"))),
+  ]);
+}
+
+// ---------- authorize ----------
+
+async function authorize() {
+  const scan = view.scan;
+  if (!scan) return;
+  const profile = currentProfile(scan.provider);
+  view.mode = "authorizing";
+  renderPanel();
+  try {
+    const outcome = await invoke("authorize_scan", { scanId: scan.scan_id, profile });
+    onAuthorized(outcome, scan);
+  } catch (e) {
+    onFailed(asReport(e), scan);
+  }
+}
+
+function onAuthorized(outcome, scan) {
+  view.mode = "result";
+  view.outcome = outcome;
+  view.error = null;
+  if (setting("batch")) {
+    batch.ok.push(scan.machine_code || scan.userid);
+    renderBatch();
+  }
+  celebrate();
+  renderPanel();
+}
+
+function onFailed(report, scan) {
+  view.mode = "result";
+  view.outcome = null;
+  view.error = report;
+  if (setting("batch") && scan) {
+    batch.failed.push(scan.machine_code || scan.userid);
+    // A failed printer may be retried by showing it again.
+    batch.seen.delete(keyOf(scan));
+    renderBatch();
+  }
+  renderPanel();
+}
+
+function celebrate() {
+  const flash = $("flash");
+  flash.classList.add("on");
+  requestAnimationFrame(() => requestAnimationFrame(() => flash.classList.remove("on")));
+  document.body.dataset.successes = String(Number(document.body.dataset.successes || 0) + 1);
+  if (setting("sound")) beep();
+}
+
+let audio = null;
+function beep() {
+  try {
+    audio = audio || new AudioContext();
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = "sine";
+    osc.frequency.setValueAtTime(880, audio.currentTime);
+    osc.frequency.setValueAtTime(1320, audio.currentTime + 0.08);
+    gain.gain.setValueAtTime(0.0001, audio.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.25, audio.currentTime + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, audio.currentTime + 0.22);
+    osc.connect(gain).connect(audio.destination);
+    osc.start();
+    osc.stop(audio.currentTime + 0.25);
+  } catch {
+    /* no audio device (CI): the flash still confirms */
+  }
+}
+
+function resetBatch() {
+  batch.seen.clear();
+  batch.ok = [];
+  batch.failed = [];
+  renderBatch();
+}
+
+function renderBatch() {
+  const on = setting("batch");
+  $("batch-bar").classList.toggle("hidden", !on);
+  $("batch-count").textContent = String(batch.ok.length);
+  $("batch-label").textContent = t("scan.batch_count", { n: batch.ok.length });
+  const list = clear($("batch-list"));
+  for (const mc of batch.ok) list.append(h("li", mc));
+  for (const mc of batch.failed) list.append(h("li.bad", mc));
+  $("batch-bar").dataset.count = String(batch.ok.length);
+}
+
+// ---------- panel ----------
+
+function profileSelect(provider) {
+  const options = store.profiles.filter((p) => p.provider === provider);
+  const sel = h("select#card-profile", {
+    on: { change: () => setSetting("profile", sel.value) },
+  }, options.map((p) => h("option", { value: p.name }, p.builtin ? `${p.name} · ${t("card.sandbox_badge")}` : p.name)));
+  const cur = currentProfile(provider);
+  if (cur) sel.value = cur;
+  return sel;
+}
+
+function countdown(scan) {
+  if (scan.key_kind !== "qr_key") return null;
+  const expires = new Date(scan.key_expires_at).getTime();
+  const fill = h("div.countdown-fill");
+  const time = h("span.countdown-time#countdown-time");
+  const box = h("div.countdown#countdown", h("span.muted", t("card.countdown")), h("div.countdown-bar", fill), time);
+  const tick = () => {
+    const left = Math.max(0, Math.round((expires - Date.now()) / 1000));
+    time.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    fill.style.width = `${(left / QR_KEY_LIFETIME_S) * 100}%`;
+    box.classList.toggle("low", left <= 60 && left > 0);
+    box.classList.toggle("gone", left === 0);
+    box.dataset.left = String(left);
+    const btn = document.getElementById("authorize-btn");
+    if (left === 0 && btn) {
+      btn.disabled = true;
+      const note = document.getElementById("expired-note");
+      if (note) note.classList.remove("hidden");
+    }
+    if (left === 0) clearInterval(countdownTimer);
+  };
+  clearInterval(countdownTimer);
+  countdownTimer = setInterval(tick, 1000);
+  tick();
+  return box;
+}
+
+function scanFacts(scan) {
+  const kind = scan.provider === "lingju" ? t("card.kind.lingju") : t(`card.kind.${scan.key_kind}`);
+  return h("dl.kv",
+    h("dt", scan.provider === "lingju" ? t("card.userid") : t("card.machine_code")),
+    h("dd.mc#card-machine-code", scan.machine_code || scan.userid),
+    h("dt", t("card.credential")),
+    h("dd#card-kind", { dataset: { kind: scan.key_kind || "lingju" } }, kind));
+}
+
+function renderPanel() {
+  const panel = clear($("result-panel"));
+  panel.dataset.mode = view.mode;
+  if (view.mode !== "card" && view.mode !== "authorizing") clearInterval(countdownTimer);
+  switch (view.mode) {
+    case "idle":
+      panel.append(h("div.idle", h("div.ring-ico", "⌁"), h("div", t("scan.waiting")), h("div.small", t("scan.drop_hint"))));
+      break;
+    case "card":
+    case "authorizing": {
+      const scan = view.scan;
+      const busy = view.mode === "authorizing";
+      panel.append(
+        h("h2.card-title", scan.provider === "lingju" ? t("card.kind.lingju") : t("result.printer")),
+        scanFacts(scan),
+        countdown(scan),
+        h("p.field-msg.bad.hidden#expired-note", t("card.expired")),
+        h("div.card-actions",
+          h("label.field-inline", h("span", t("card.profile")), profileSelect(scan.provider)),
+          h("button.btn.big#authorize-btn", { disabled: busy, on: { click: authorize } }, busy ? t("card.authorizing") : t("card.authorize")),
+          h("button.btn.secondary#rescan-btn", { disabled: busy, on: { click: rescan } }, t("card.scan_again"))));
+      break;
+    }
+    case "result":
+      panel.append(view.outcome ? successView(view.outcome) : failureView(view.error));
+      break;
+    case "unparsed":
+      panel.append(
+        h("h2.card-title", t("scan.unparsed")),
+        errorBox(view.unparsed.error, onAction),
+        h("div.muted.small", t("scan.raw_text")),
+        h("pre.raw#raw-text", view.unparsed.raw),
+        h("div.card-actions", h("button.btn#unparsed-manual", { on: { click: () => openManual() } }, t("scan.manual")),
+          h("button.btn.secondary", { on: { click: rescan } }, t("card.scan_again"))));
+      break;
+    case "error":
+      panel.append(h("h2.card-title", t("common.error_title")), errorBox(view.error, onAction),
+        h("div.card-actions", h("button.btn.secondary", { on: { click: rescan } }, t("card.scan_again"))));
+      break;
+    case "manual":
+      panel.append(manualView());
+      break;
+  }
+}
+
+function statusBadge(printer) {
+  if (!printer) return h("span.badge", t("status.unknown"));
+  const s = printer.state;
+  const cls = s === "online" ? "ok" : s === "out_of_paper" ? "warn" : s === "offline" ? "bad" : "";
+  return h(`span.badge${cls ? "." + cls : ""}#printer-state`, { dataset: { state: s } }, t(`status.${s}`));
+}
+
+function successView(outcome) {
+  const d = outcome.device;
+  const p = outcome.printer;
+  const model = p && (p.hardware || p.software) ? [p.hardware, p.software].filter(Boolean).join(" · ") : t("common.never");
+  const testBtn = h("button.btn#print-test-btn", { on: { click: () => printTest(`${d.provider}:${d.id}`, testBtn) } }, t("result.print_test"));
+  return h("div#result-success",
+    h("div.result-banner.ok", "✓ ", t("result.success")),
+    h("dl.kv",
+      h("dt", d.provider === "lingju" ? t("card.userid") : t("result.printer")), h("dd.mc#result-device", d.id),
+      h("dt", t("card.profile")), h("dd", d.profile),
+      d.provider === "yilianyun" ? [h("dt", t("result.model")), h("dd#result-model", model)] : null,
+      d.provider === "yilianyun" ? [h("dt", t("result.status")), h("dd", statusBadge(p), outcome.printer_error ? h("div.sub2", errorMessage(outcome.printer_error)) : null)] : null,
+      h("dt", t("result.expires")), h("dd#result-expires", fmtTime(d.expires_at), " ", h("span.muted", fmtRelative(d.expires_at))),
+      d.refresh_expires_at ? [h("dt", t("result.refresh_expires")), h("dd", fmtTime(d.refresh_expires_at))] : null),
+    view.printTest ? h("p.field-msg.ok#print-test-ok", t("result.print_test_ok", { id: view.printTest })) : null,
+    h("div.card-actions", d.provider === "yilianyun" ? testBtn : null, h("button.btn.secondary#rescan-btn", { on: { click: rescan } }, t("card.scan_again"))));
+}
+
+function failureView(report) {
+  return h("div#result-failure",
+    h("div.result-banner.bad", "✕ ", t("result.failure")),
+    view.scan ? scanFacts(view.scan) : null,
+    errorBox(report, onAction),
+    h("div.card-actions", h("button.btn.secondary#rescan-btn", { on: { click: rescan } }, t("card.scan_again"))));
+}
+
+async function printTest(id, btn) {
+  btn.disabled = true;
+  try {
+    const job = await invoke("print_test", { id });
+    view.printTest = job.job_id;
+    renderPanel();
+  } catch (e) {
+    toastError(asReport(e));
+    btn.disabled = false;
+  }
+}
+
+function rescan() {
+  view.mode = "idle";
+  view.scan = null;
+  view.outcome = null;
+  view.error = null;
+  view.printTest = null;
+  renderPanel();
+}
+
+function onAction(action) {
+  switch (action) {
+    case "rescan":
+    case "check_label":
+      rescan();
+      break;
+    case "edit_input":
+      openManual();
+      break;
+    case "check_secret":
+    case "check_client_id":
+    case "use_open_app":
+      document.getElementById("nav-profiles").click();
+      break;
+    case "reauthorize":
+    case "retry_later":
+    case "check_network":
+    case "check_clock":
+      if (view.scan && view.scan.scan_id) authorize();
+      else openManual();
+      break;
+    default:
+      rescan();
+  }
+}
+
+// ---------- manual entry ----------
+
+function openManual() {
+  view.mode = "manual";
+  if (view.scan && view.scan.machine_code) view.manual.machine_code = view.scan.machine_code;
+  renderPanel();
+}
+
+let checkTimer = null;
+function manualView() {
+  const m = view.manual;
+  const msg = (id) => h(`div.field-msg#${id}`);
+  const mcInput = h("input#manual-machine-code", { type: "text", inputmode: "numeric", autocomplete: "off", value: m.machine_code, spellcheck: "false" });
+  const keyInput = h("input#manual-key", { type: "password", autocomplete: "off", value: m.key, spellcheck: "false" });
+  const userInput = h("input#manual-userid", { type: "text", autocomplete: "off", value: m.userid, spellcheck: "false" });
+  const kindSeg = h("div.seg#manual-key-kind",
+    ["qr_key", "msign"].map((k) => h(`button${m.key_kind === k ? ".on" : ""}`, { type: "button", dataset: { kind: k }, on: { click: () => { m.key_kind = k; renderPanel(); } } }, k)));
+  const provSeg = h("div.seg#manual-provider",
+    ["yilianyun", "lingju"].map((p) => h(`button${m.provider === p ? ".on" : ""}`, { type: "button", dataset: { provider: p }, on: { click: () => { m.provider = p; renderPanel(); } } }, t(`manual.provider.${p}`))));
+  const submit = h("button.btn.big#manual-submit", { type: "submit", disabled: true }, t("manual.submit"));
+  const form = h("form.form#manual-form",
+    h("h2.card-title", t("manual.title")),
+    h("p.muted.small", t("manual.hint")),
+    h("label", h("span", t("manual.provider")), provSeg),
+    m.provider === "yilianyun"
+      ? [h("label", h("span", t("manual.machine_code")), mcInput, msg("manual-machine-code-msg")),
+         h("label", h("span", t("manual.key_kind")), kindSeg),
+         h("label", h("span", t("manual.key")), keyInput, msg("manual-key-msg"))]
+      : [h("label", h("span", t("manual.lingju_userid")), userInput, msg("manual-userid-msg"))],
+    h("div.card-actions",
+      h("label.field-inline", h("span", t("card.profile")), profileSelect(m.provider)),
+      submit,
+      h("button.btn.secondary", { type: "button", on: { click: rescan } }, t("common.cancel"))));
+  const onInput = () => {
+    m.machine_code = mcInput.value;
+    m.key = keyInput.value;
+    m.userid = userInput.value;
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(() => validateManual(form), 120);
+  };
+  for (const i of [mcInput, keyInput, userInput]) i.addEventListener("input", onInput);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    submitManual();
+  });
+  setTimeout(() => validateManual(form), 0);
+  return form;
+}
+
+function manualArgs() {
+  const m = view.manual;
+  return m.provider === "yilianyun"
+    ? { provider: "yilianyun", machineCode: m.machine_code, keyKind: m.key_kind, key: m.key, userid: null }
+    : { provider: "lingju", machineCode: null, keyKind: null, key: null, userid: m.userid };
+}
+
+/** Asks Rust to check the fields (the same parsers the authorization uses), then marks each field. */
+async function validateManual(form) {
+  let res;
+  try {
+    res = await invoke("check_manual", { input: manualArgs() });
+  } catch (e) {
+    return;
+  }
+  const mark = (inputId, msgId, field, value) => {
+    const input = document.getElementById(inputId);
+    const msgEl = document.getElementById(msgId);
+    if (!input || !msgEl) return;
+    const err = res.fields[field];
+    const empty = !value;
+    input.classList.toggle("invalid", !!err && !empty);
+    input.classList.toggle("valid", !err && !empty);
+    msgEl.className = `field-msg ${err && !empty ? "bad" : !empty ? "ok" : ""}`;
+    msgEl.textContent = empty ? "" : err ? errorMessage(err) : t("manual.ok");
+  };
+  const m = view.manual;
+  mark("manual-machine-code", "manual-machine-code-msg", "machine_code", m.machine_code);
+  mark("manual-key", "manual-key-msg", "key", m.key);
+  mark("manual-userid", "manual-userid-msg", "userid", m.userid);
+  const submit = document.getElementById("manual-submit");
+  if (submit) submit.disabled = !res.ok;
+  form.dataset.valid = res.ok ? "1" : "0";
+}
+
+async function submitManual() {
+  const m = view.manual;
+  const profile = currentProfile(m.provider);
+  const pseudoScan = m.provider === "yilianyun"
+    ? { provider: "yilianyun", machine_code: m.machine_code.trim(), key_kind: m.key_kind }
+    : { provider: "lingju", userid: m.userid.trim(), key_kind: null };
+  view.scan = null;
+  view.mode = "authorizing";
+  const panel = $("result-panel");
+  panel.dataset.mode = "authorizing";
+  const btn = document.getElementById("manual-submit");
+  if (btn) {
+    btn.disabled = true;
+    btn.textContent = t("card.authorizing");
+  }
+  try {
+    const outcome = await invoke("authorize_manual", { input: manualArgs(), profile });
+    view.manual.key = "";
+    view.scan = pseudoScan;
+    onAuthorized(outcome, pseudoScan);
+  } catch (e) {
+    view.scan = pseudoScan;
+    onFailed(asReport(e), null);
+  }
+}
