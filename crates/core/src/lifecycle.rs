@@ -170,13 +170,18 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         Ok(RefreshOutcome::Refreshed { generation })
     }
 
-    /// Completes every pending refresh of `dev` if there is one (used on open). Returns None when nothing was pending.
+    /// Completes the pending refresh of `dev` if there is one (used on open). Returns None when nothing was pending
+    /// or when another process holds the device's lock right now (that process completes its own refresh; waiting
+    /// here would make a later `refresh` in this process miss that it was already done).
     pub async fn recover<F, Fut>(&self, dev: &DeviceRef, mut send: F) -> Result<Option<RefreshOutcome>>
     where
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<NewTokens>>,
     {
-        let _lock = DeviceLock::acquire(self.data_dir, &dev.provider, &dev.id).await?;
+        let Some(_lock) = DeviceLock::try_acquire(self.data_dir, &dev.provider, &dev.id)? else {
+            tracing::info!(device = %dev, "device is being refreshed by another process; leaving its journal to it");
+            return Ok(None);
+        };
         match self.state.journal(dev)? {
             Some(journal) => self.complete_journal(dev, journal, &mut send).await.map(Some),
             None => Ok(None),

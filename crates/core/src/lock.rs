@@ -31,6 +31,19 @@ impl DeviceLock {
         Ok(Self { _file: file, path })
     }
 
+    /// Takes the lock only if nobody holds it (None = another process or task is working on this device now).
+    pub fn try_acquire(data_dir: &Path, provider: &str, id: &str) -> Result<Option<Self>, Error> {
+        let path = Self::path_for(data_dir, provider, id);
+        let io = |source| Error::Io { context: "device lock", path: path.clone(), source };
+        std::fs::create_dir_all(path.parent().expect("has parent")).map_err(io)?;
+        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        match fs4::FileExt::try_lock(&file) {
+            Ok(()) => Ok(Some(Self { _file: file, path })),
+            Err(fs4::TryLockError::WouldBlock) => Ok(None),
+            Err(fs4::TryLockError::Error(e)) => Err(io(e)),
+        }
+    }
+
     /// Async wrapper: waits on a blocking thread so the runtime stays responsive.
     pub async fn acquire(data_dir: &Path, provider: &str, id: &str) -> Result<Self, Error> {
         let (dir, provider, id) = (data_dir.to_path_buf(), provider.to_owned(), id.to_owned());
@@ -74,5 +87,14 @@ mod tests {
         let _a = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "1").unwrap();
         let _b = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "2").unwrap();
         assert!(dir.path().join("locks/yilianyun-1.lock").exists());
+    }
+
+    #[test]
+    fn try_acquire_reports_a_held_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = DeviceLock::acquire_blocking(dir.path(), "lingju", "AB12").unwrap();
+        assert!(DeviceLock::try_acquire(dir.path(), "lingju", "AB12").unwrap().is_none());
+        drop(held);
+        assert!(DeviceLock::try_acquire(dir.path(), "lingju", "AB12").unwrap().is_some());
     }
 }

@@ -82,6 +82,9 @@ pub struct QuickAuth {
     keyring: Arc<Keyring>,
     http: reqwest::Client,
     sandbox: tokio::sync::OnceCell<SandboxHandle>,
+    /// Refreshes completed by `recover_pending` in this process: the next `refresh` of such a device returns that
+    /// result instead of refreshing again (after a lost reply, the next refresh ends with the lost tokens).
+    recovered: std::sync::Mutex<std::collections::HashMap<DeviceRef, crate::lifecycle::RefreshOutcome>>,
 }
 
 impl QuickAuth {
@@ -98,6 +101,7 @@ impl QuickAuth {
             keyring: Arc::new(keyring),
             http: quickauth_protocol::http_client(),
             sandbox: tokio::sync::OnceCell::new(),
+            recovered: Default::default(),
             opts,
         };
         if qa.opts.recover_on_open {
@@ -724,7 +728,11 @@ impl QuickAuth {
         };
         let dev = DeviceRef::new(&rec.provider, &rec.id);
         let res = async {
-            let outcome = if rec.provider == "lingju" {
+            let recovered = self.recovered.lock().unwrap_or_else(|p| p.into_inner()).remove(&dev);
+            let outcome = if let Some(outcome) = recovered {
+                tracing::info!(device = %dev, "refresh already completed by recovery of a pending one");
+                outcome
+            } else if rec.provider == "lingju" {
                 self.refresh_lingju(&rec).await?
             } else {
                 let client = self.yilianyun_client(&rec.profile).await?;
@@ -780,7 +788,8 @@ impl QuickAuth {
                     .await
             }
             .await;
-            if let Ok(Some(_)) = &res {
+            if let Ok(Some(outcome)) = &res {
+                self.recovered.lock().unwrap_or_else(|p| p.into_inner()).insert(dev.clone(), *outcome);
                 self.record("recover_refresh", Some(&dev), &j.provider, None, &res);
             }
             out.push((dev, res));
