@@ -46,7 +46,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Refresh one device now, or every device that is due (--all)
+    /// Refresh one device now, or every device that is due (--all: fewer than QUICKAUTH_REFRESH_DAYS, default 5, days left)
     #[command(group(ArgGroup::new("which").required(true).args(["id", "all"])))]
     Refresh {
         id: Option<String>,
@@ -257,8 +257,13 @@ fn data_dir(cli: &Cli) -> PathBuf {
     cli.data_dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(quickauth_core::default_data_dir)
 }
 
+/// `QUICKAUTH_REFRESH_DAYS=N`: refresh when fewer than N days are left (default 5), as the app's setting does.
 async fn open(cli: &Cli) -> Result<QuickAuth, Error> {
-    QuickAuth::open(Options::new(data_dir(cli))).await
+    let mut opts = Options::new(data_dir(cli));
+    if let Some(days) = std::env::var("QUICKAUTH_REFRESH_DAYS").ok().and_then(|d| d.trim().parse::<i64>().ok()) {
+        opts.refresh_days_before = days.clamp(0, 365);
+    }
+    QuickAuth::open(opts).await
 }
 
 async fn run(cli: Cli) -> u8 {

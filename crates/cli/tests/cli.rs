@@ -290,7 +290,8 @@ async fn crash_at_each_step_is_completed_by_the_next_run() {
         assert_eq!(env.refresh_requests() - before, requests_for_step, "{step}");
         assert_eq!(server_result_for(&env, &rt_old).await, (at_new.clone(), rt_new.clone()), "{step}: stored = what the server issued");
         let h = env.run(&["history", "--json"]).await.json();
-        assert!(h.as_array().unwrap().iter().any(|e| e["action"] == "recover_refresh") || step.starts_with("after_keyring") || step.starts_with("after_db"), "{step}");
+        let recoveries = h.as_array().unwrap().iter().filter(|e| e["action"] == "recover_refresh" && e["outcome"] == "ok").count();
+        assert_eq!(recoveries, expected_generation as usize - 1, "{step}: one recovery per crash");
         secrets.extend([at_old, rt_old, at_new, rt_new]);
     }
     env.run(&["status", &mc, "--json"]).await.ok();
@@ -403,4 +404,33 @@ async fn error_18_refreshes_once_then_asks_for_reauthorization() {
     let r = env.run(&["print-test", &mc, "--json"]).await;
     assert_eq!(r.failed().err_json()["type"], "needs_reauthorization");
     assert_eq!(env.refresh_requests(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_all_follows_the_days_left_policy() {
+    let env = Env::new().await;
+    env.add_profile("t", "v1").await;
+    let (a, _) = env.authorize_new("t").await;
+    let (b, _) = env.authorize_new("t").await;
+    // Fresh 30-day tokens: nothing is due with the default of 5 days.
+    let r = env.run(&["refresh", "--all", "--json"]).await;
+    assert_eq!(r.ok().json(), serde_json::json!([]));
+    assert_eq!(env.refresh_requests(), 0);
+    // With "refresh when fewer than 31 days are left" both are due.
+    let r = env.run_with(&["refresh", "--all", "--json"], None, &[("QUICKAUTH_REFRESH_DAYS", "31")]).await;
+    let v = r.ok().json();
+    let mut ids: Vec<&str> = v.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut want = vec![a.as_str(), b.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    assert_eq!(env.refresh_requests(), 2);
+    // A failing device makes the run exit 1 and is reported with its error; the other one still refreshes.
+    env.sandbox.set_fault(FaultRule::new(FaultMode::Html500).on_path("/oauth/oauth").times(3));
+    let r = env.run_with(&["refresh", "--all", "--json"], None, &[("QUICKAUTH_REFRESH_DAYS", "31")]).await;
+    assert_eq!(r.code, Some(1));
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 2);
+    assert_eq!(arr.iter().filter(|d| d.get("error").is_some()).count(), 1, "{v}");
 }

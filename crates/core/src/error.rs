@@ -272,3 +272,36 @@ impl From<&Error> for ErrorReport {
         Self::from(e as &dyn Localized)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_has_the_contract_shape_and_bilingual_text() {
+        let reset = quota_reset_for_test();
+        let e = Error::QuotaExhausted { id: "4004000001".into(), reset_at: reset };
+        let v = serde_json::to_value(ErrorReport::from(&e)).unwrap();
+        assert_eq!(v["type"], "quota_exhausted");
+        assert_eq!(v["action"], "wait_until_tomorrow");
+        assert_eq!(v["code"], serde_json::Value::Null);
+        assert_eq!(v["retryable"], false);
+        assert!(v["message_zh"].as_str().unwrap().contains("4004000001"));
+        assert!(v["message_en"].as_str().unwrap().contains(&reset.to_rfc3339()));
+        assert_eq!(v.as_object().unwrap().len(), 6);
+    }
+
+    #[test]
+    fn wrapped_errors_keep_their_code_and_kind() {
+        let e = Error::from(YilianyunError::Api {
+            code: quickauth_protocol::ApiCode::from_code(41),
+            server_message: String::new(),
+        });
+        assert_eq!((e.kind(), e.code(), e.action()), ("api", Some(41), Action::WaitUntilTomorrow));
+        assert!(e.is_server_answer() && !e.outcome_unknown());
+    }
+
+    fn quota_reset_for_test() -> DateTime<Utc> {
+        crate::quota::quota_reset_at(Utc::now())
+    }
+}

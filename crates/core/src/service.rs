@@ -780,7 +780,9 @@ impl QuickAuth {
                 let client = self.yilianyun_client(&rec.profile).await?;
                 let client = &client;
                 let state = self.state();
-                self.lifecycle(&state)
+                // One attempt only: this runs while opening, and a later refresh retries with backoff anyway.
+                let lifecycle = Lifecycle { backoff: Backoff::once(), ..self.lifecycle(&state) };
+                lifecycle
                     .recover(&dev, |rt| async move {
                         let rt = RefreshToken::new(rt);
                         client.refresh(&rt).await.map(Self::grant_tokens).map_err(Error::from)
