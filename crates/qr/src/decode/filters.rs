@@ -1,0 +1,185 @@
+//! Image operations the decoder pipeline runs before rqrr: pyramid downscaling, smoothing, sharpening and
+//! integral-image local-mean binarisation. All work on reusable buffers so a camera loop allocates nothing.
+
+/// An owned 8-bit grey image.
+#[derive(Debug, Default, Clone)]
+pub struct Plane {
+    pub w: usize,
+    pub h: usize,
+    pub data: Vec<u8>,
+}
+
+impl Plane {
+    pub fn resize(&mut self, w: usize, h: usize) {
+        self.w = w;
+        self.h = h;
+        self.data.clear();
+        self.data.resize(w * h, 0);
+    }
+
+    pub fn copy_from(&mut self, w: usize, h: usize, data: &[u8]) {
+        self.w = w;
+        self.h = h;
+        self.data.clear();
+        self.data.extend_from_slice(&data[..w * h]);
+    }
+
+    /// Bilinear sample at a sub-pixel position (pixel centres at integer + 0.5), clamped at the border.
+    #[inline]
+    pub fn sample(&self, x: f64, y: f64) -> f32 {
+        let fx = (x - 0.5).clamp(0.0, (self.w - 1) as f64);
+        let fy = (y - 0.5).clamp(0.0, (self.h - 1) as f64);
+        let x0 = fx as usize;
+        let y0 = fy as usize;
+        let x1 = (x0 + 1).min(self.w - 1);
+        let y1 = (y0 + 1).min(self.h - 1);
+        let ax = (fx - x0 as f64) as f32;
+        let ay = (fy - y0 as f64) as f32;
+        let p = |x: usize, y: usize| self.data[y * self.w + x] as f32;
+        let top = p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax;
+        let bottom = p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax;
+        top * (1.0 - ay) + bottom * ay
+    }
+}
+
+/// Halves both dimensions with a 2x2 box average (anti-aliased: averaging also removes sensor noise).
+pub fn downscale2(src: &Plane, dst: &mut Plane) {
+    let (w, h) = (src.w / 2, src.h / 2);
+    dst.resize(w, h);
+    for y in 0..h {
+        let r0 = &src.data[(2 * y) * src.w..(2 * y) * src.w + 2 * w];
+        let r1 = &src.data[(2 * y + 1) * src.w..(2 * y + 1) * src.w + 2 * w];
+        let out = &mut dst.data[y * w..(y + 1) * w];
+        for x in 0..w {
+            let s = r0[2 * x] as u32 + r0[2 * x + 1] as u32 + r1[2 * x] as u32 + r1[2 * x + 1] as u32;
+            out[x] = ((s + 2) >> 2) as u8;
+        }
+    }
+}
+
+/// Builds the summed-area table of `src` into `sat` ((w+1) x (h+1), first row/column zero).
+pub fn integral(src: &Plane, sat: &mut Vec<u32>) {
+    let (w, h) = (src.w, src.h);
+    let stride = w + 1;
+    sat.clear();
+    sat.resize(stride * (h + 1), 0);
+    for y in 0..h {
+        let mut row = 0u32;
+        let src_row = &src.data[y * w..(y + 1) * w];
+        let (prev, cur) = sat.split_at_mut((y + 1) * stride);
+        let prev = &prev[y * stride..];
+        for x in 0..w {
+            row += src_row[x] as u32;
+            cur[x + 1] = prev[x + 1] + row;
+        }
+    }
+}
+
+/// Local-mean binarisation: a pixel is "dark" when it is below the mean of its (2r+1)^2 window by more than
+/// `offset` grey levels. `invert` selects light-on-dark codes. Output: 1 = dark, 0 = light.
+///
+/// The offset keeps flat noisy areas (background, paper) from turning into speckle, which would both hide
+/// finder patterns and make rqrr's region search slow.
+pub fn binarize_mean(src: &Plane, sat: &[u32], r: usize, offset: i32, invert: bool, out: &mut Vec<u8>) {
+    let (w, h) = (src.w, src.h);
+    let stride = w + 1;
+    out.clear();
+    out.resize(w * h, 0);
+    for y in 0..h {
+        let y0 = y.saturating_sub(r);
+        let y1 = (y + r + 1).min(h);
+        let rows = (y1 - y0) as i32;
+        let top = &sat[y0 * stride..(y0 + 1) * stride];
+        let bot = &sat[y1 * stride..(y1 + 1) * stride];
+        let src_row = &src.data[y * w..(y + 1) * w];
+        let out_row = &mut out[y * w..(y + 1) * w];
+        for x in 0..w {
+            let x0 = x.saturating_sub(r);
+            let x1 = (x + r + 1).min(w);
+            // Window sums fit i32: at most 81*81*255 for r <= 40.
+            let sum = (bot[x1].wrapping_sub(top[x1]).wrapping_sub(bot[x0]).wrapping_add(top[x0])) as i32;
+            let n = rows * (x1 - x0) as i32;
+            // Compare in "sum" space to avoid a division per pixel.
+            let v = src_row[x] as i32 * n;
+            let margin = offset * n;
+            let dark = if invert { v > sum + margin } else { v + margin < sum };
+            out_row[x] = dark as u8;
+        }
+    }
+}
+
+/// 3x3 box blur (separable), for sensor noise and JPEG ringing on codes with modules >= 3 px.
+pub fn box3(src: &Plane, tmp: &mut Vec<u16>, dst: &mut Plane) {
+    let (w, h) = (src.w, src.h);
+    dst.resize(w, h);
+    if w < 3 || h < 3 {
+        dst.data.copy_from_slice(&src.data);
+        return;
+    }
+    tmp.clear();
+    tmp.resize(w * h, 0);
+    for y in 0..h {
+        let s = &src.data[y * w..(y + 1) * w];
+        let t = &mut tmp[y * w..(y + 1) * w];
+        t[0] = s[0] as u16 * 2 + s[1] as u16;
+        for x in 1..w - 1 {
+            t[x] = s[x - 1] as u16 + s[x] as u16 + s[x + 1] as u16;
+        }
+        t[w - 1] = s[w - 2] as u16 + s[w - 1] as u16 * 2;
+    }
+    for y in 0..h {
+        let ya = y.saturating_sub(1);
+        let yb = (y + 1).min(h - 1);
+        for x in 0..w {
+            let s = tmp[ya * w + x] as u32 + tmp[y * w + x] as u32 + tmp[yb * w + x] as u32;
+            dst.data[y * w + x] = ((s + 4) / 9) as u8;
+        }
+    }
+}
+
+/// Unsharp mask: dst = src + amount * (src - box3(src)). Restores module edges softened by defocus/motion blur.
+pub fn unsharp(src: &Plane, blurred: &Plane, amount: f32, dst: &mut Plane) {
+    dst.resize(src.w, src.h);
+    let a = (amount * 256.0) as i32;
+    for ((d, &s), &b) in dst.data.iter_mut().zip(&src.data).zip(&blurred.data) {
+        let v = s as i32 + ((a * (s as i32 - b as i32)) >> 8);
+        *d = v.clamp(0, 255) as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_and_binarize_find_a_dark_square() {
+        let mut p = Plane::default();
+        p.resize(20, 20);
+        p.data.fill(200);
+        for y in 5..10 {
+            for x in 5..10 {
+                p.data[y * 20 + x] = 20;
+            }
+        }
+        let mut sat = Vec::new();
+        integral(&p, &mut sat);
+        assert_eq!(*sat.last().unwrap(), 200 * 375 + 20 * 25);
+        let mut bits = Vec::new();
+        binarize_mean(&p, &sat, 6, 4, false, &mut bits);
+        assert_eq!(bits[7 * 20 + 7], 1);
+        assert_eq!(bits[0], 0);
+        assert_eq!(bits.iter().map(|&b| b as usize).sum::<usize>(), 25);
+        binarize_mean(&p, &sat, 6, 4, true, &mut bits);
+        assert_eq!(bits[7 * 20 + 7], 0);
+    }
+
+    #[test]
+    fn downscale_averages() {
+        let mut p = Plane::default();
+        p.copy_from(3, 2, &[0, 100, 7, 200, 100, 7]);
+        let mut d = Plane::default();
+        downscale2(&p, &mut d);
+        assert_eq!((d.w, d.h), (1, 1));
+        assert_eq!(d.data, vec![100]);
+    }
+}

@@ -1,0 +1,239 @@
+//! Our own, blur-tolerant code locator, used when rqrr's finds nothing readable: scan a binarised crop for
+//! 1:1:3:1:1 finder patterns (rows, confirmed on columns), pair them into right-angle triples, derive the
+//! version from their spacing, and try the few plausible grids (version +-1, bottom-right corner nudges)
+//! through module-space sampling. rqrr's Reed-Solomon check accepts or rejects every attempt.
+
+use super::filters::Plane;
+use super::grid::{Homography, Location, Sampler};
+
+/// A finder-pattern centre with its module size (pixels).
+#[derive(Debug, Clone, Copy)]
+struct Finder {
+    x: f64,
+    y: f64,
+    module: f64,
+    hits: u32,
+}
+
+/// At most this many finder clusters enter the triple search (strongest first).
+const MAX_FINDERS: usize = 8;
+/// Decode attempts per call; bounds the time spent on clutter.
+const MAX_ATTEMPTS: usize = 160;
+
+#[inline]
+fn ratio_ok(runs: [usize; 5]) -> Option<f64> {
+    let total: usize = runs.iter().sum();
+    if total < 7 {
+        return None;
+    }
+    let u = total as f64 / 7.0;
+    let near = |r: usize, want: f64, tol: f64| (r as f64 - want * u).abs() <= tol * u;
+    // Blur fattens dark runs and thins light ones, hence the generous tolerances.
+    if near(runs[0], 1.0, 0.7) && near(runs[1], 1.0, 0.7) && near(runs[2], 3.0, 1.2) && near(runs[3], 1.0, 0.7)
+        && near(runs[4], 1.0, 0.7)
+    {
+        Some(u)
+    } else {
+        None
+    }
+}
+
+/// Vertical confirmation through (x, y): returns (centre y, module) when the column shows 1:1:3:1:1.
+fn check_column(bits: &[u8], w: usize, h: usize, x: usize, y: usize, max_total: usize) -> Option<(f64, f64)> {
+    let dark = |yy: usize| bits[yy * w + x] == 1;
+    if !dark(y) {
+        return None;
+    }
+    // Walk up: centre dark, light, dark ring; then down likewise.
+    let mut runs = [0usize; 5];
+    let mut yy = y as isize;
+    for (i, want_dark) in [(2usize, true), (1, false), (0, true)] {
+        while yy >= 0 && dark(yy as usize) == want_dark {
+            runs[i] += 1;
+            yy -= 1;
+            if runs.iter().sum::<usize>() > max_total {
+                return None;
+            }
+        }
+        if runs[i] == 0 || (yy < 0 && i != 0) {
+            return None;
+        }
+    }
+    let top = yy + 1;
+    let mut yy = y + 1;
+    for (i, want_dark) in [(2usize, true), (3, false), (4, true)] {
+        while yy < h && dark(yy) == want_dark {
+            runs[i] += 1;
+            yy += 1;
+            if runs.iter().sum::<usize>() > max_total {
+                return None;
+            }
+        }
+        if runs[i] == 0 || (yy >= h && i != 4) {
+            return None;
+        }
+    }
+    let u = ratio_ok(runs)?;
+    let c_start = top as f64 + (runs[0] + runs[1]) as f64;
+    Some((c_start + runs[2] as f64 / 2.0, u))
+}
+
+fn find_finders(bits: &[u8], w: usize, h: usize, out: &mut Vec<Finder>) {
+    out.clear();
+    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(64); // (start, len), alternating colours
+    for y in 0..h {
+        let row = &bits[y * w..(y + 1) * w];
+        runs.clear();
+        let mut start = 0;
+        for x in 1..=w {
+            if x == w || row[x] != row[start] {
+                runs.push((start, x - start));
+                start = x;
+            }
+        }
+        let first_dark = row[0] == 1;
+        for i in 0..runs.len().saturating_sub(4) {
+            // Dark runs sit at even indices when the row starts dark.
+            if (i % 2 == 0) != first_dark {
+                continue;
+            }
+            let lens = [runs[i].1, runs[i + 1].1, runs[i + 2].1, runs[i + 3].1, runs[i + 4].1];
+            let Some(u) = ratio_ok(lens) else { continue };
+            let cx = runs[i + 2].0 as f64 + runs[i + 2].1 as f64 / 2.0;
+            let total: usize = lens.iter().sum();
+            let Some((cy, uv)) = check_column(bits, w, h, cx as usize, y, total * 2) else { continue };
+            if uv > u * 1.8 || u > uv * 1.8 {
+                continue;
+            }
+            let module = (u + uv) / 2.0;
+            // Merge with an existing cluster (same finder seen on another row).
+            if let Some(f) = out.iter_mut().find(|f| (f.x - cx).abs() < module * 2.0 && (f.y - cy).abs() < module * 2.0)
+            {
+                let n = f.hits as f64;
+                f.x = (f.x * n + cx) / (n + 1.0);
+                f.y = (f.y * n + cy) / (n + 1.0);
+                f.module = (f.module * n + module) / (n + 1.0);
+                f.hits += 1;
+            } else if out.len() < 64 {
+                out.push(Finder { x: cx, y: cy, module, hits: 1 });
+            }
+        }
+    }
+    out.retain(|f| f.hits >= 2);
+    out.sort_by(|a, b| b.hits.cmp(&a.hits).then(a.x.total_cmp(&b.x)).then(a.y.total_cmp(&b.y)));
+    out.truncate(MAX_FINDERS);
+}
+
+/// Reusable state for the fallback locator.
+#[derive(Default)]
+pub struct FinderLocator {
+    finders: Vec<Finder>,
+}
+
+impl FinderLocator {
+    /// Tries to read a code from `bits` (binarised `plane`, 1 = dark). Returns the text and its location
+    /// in `plane` coordinates.
+    pub fn read(&mut self, plane: &Plane, bits: &[u8], invert: bool, sampler: &mut Sampler) -> Option<(String, Location)> {
+        let (w, h) = (plane.w, plane.h);
+        find_finders(bits, w, h, &mut self.finders);
+        let f = &self.finders;
+        let mut attempts = 0usize;
+        for b in 0..f.len() {
+            for a in 0..f.len() {
+                for c in 0..f.len() {
+                    if a == b || c == b || a >= c {
+                        continue;
+                    }
+                    let (pa, pb, pc) = (f[a], f[b], f[c]);
+                    // Module sizes must agree.
+                    let (mn, mx) = (pa.module.min(pb.module).min(pc.module), pa.module.max(pb.module).max(pc.module));
+                    if mx > mn * 1.7 {
+                        continue;
+                    }
+                    let (ax, ay, cx, cy) = (pa.x - pb.x, pa.y - pb.y, pc.x - pb.x, pc.y - pb.y);
+                    let (la, lc) = (ax.hypot(ay), cx.hypot(cy));
+                    if la < 1.0 || lc < 1.0 || la > lc * 1.4 || lc > la * 1.4 {
+                        continue;
+                    }
+                    let cos = (ax * cx + ay * cy) / (la * lc);
+                    if cos.abs() > 0.35 {
+                        continue;
+                    }
+                    // Orientation: with y pointing down, top-right x bottom-left must be positive.
+                    let (tr, bl) = if ax * cy - ay * cx > 0.0 { (pa, pc) } else { (pc, pa) };
+                    let module = (pa.module + pb.module + pc.module) / 3.0;
+                    let modules_between = (la + lc) / 2.0 / module;
+                    let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
+                    for dv in [0i64, 1, -1] {
+                        let version = est_version + dv;
+                        if !(1..=40).contains(&version) {
+                            continue;
+                        }
+                        let size = (17 + 4 * version) as usize;
+                        if let Some(hit) = self.try_grid(plane, pb, tr, bl, size, invert, sampler, &mut attempts) {
+                            return Some(hit);
+                        }
+                        if attempts >= MAX_ATTEMPTS {
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Samples the grid spanned by finder centres (top-left `tl`, `tr`, `bl`) for one version, nudging the
+    /// unknown fourth corner (perspective) in small steps from the parallelogram guess.
+    #[allow(clippy::too_many_arguments)]
+    fn try_grid(
+        &self,
+        plane: &Plane,
+        tl: Finder,
+        tr: Finder,
+        bl: Finder,
+        size: usize,
+        invert: bool,
+        sampler: &mut Sampler,
+        attempts: &mut usize,
+    ) -> Option<(String, Location)> {
+        let span = size as f64 - 7.0;
+        let (bx, by) = (tr.x + bl.x - tl.x, tr.y + bl.y - tl.y);
+        // Unit vectors along the code's axes, one module long.
+        let (ux, uy) = ((tr.x - tl.x) / span, (tr.y - tl.y) / span);
+        let (vx, vy) = ((bl.x - tl.x) / span, (bl.y - tl.y) / span);
+        const NUDGES: [(f64, f64); 9] =
+            [(0.0, 0.0), (1.0, 1.0), (-1.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0), (2.0, 2.0), (-2.0, -2.0)];
+        for (du, dv) in NUDGES {
+            *attempts += 1;
+            let br = (bx + du * ux + dv * vx, by + du * uy + dv * vy);
+            let quad = [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)];
+            let Some(hom) = Homography::square_to_quad(quad) else { continue };
+            let loc = Location { size, span, origin: 3.5, hom };
+            for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
+                let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
+                sampler.sample(plane, &loc, 0.0, 0.0, spread, k, bias);
+                if invert {
+                    sampler.invert();
+                }
+                if let Some(text) = sampler.decode(size) {
+                    return Some((text, loc));
+                }
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finder_ratios() {
+        assert!(ratio_ok([2, 2, 6, 2, 2]).is_some());
+        assert!(ratio_ok([3, 1, 7, 1, 2]).is_some());
+        assert!(ratio_ok([2, 2, 2, 2, 2]).is_none());
+        assert!(ratio_ok([0, 0, 1, 0, 0]).is_none());
+    }
+}

@@ -1,0 +1,182 @@
+//! Module-grid geometry and our own re-sampling of a located code: when rqrr finds a code but its
+//! single-pixel reads of the binarised image fail ECC, we sample the grey image bilinearly at module
+//! centres and threshold in module space (robust to noise, blur and uneven light), then let rqrr decode.
+
+use super::filters::Plane;
+
+/// Projective map from the unit square onto a quadrilateral (Heckbert's square-to-quad).
+#[derive(Debug, Clone, Copy)]
+pub struct Homography {
+    a: f64,
+    b: f64,
+    c: f64,
+    d: f64,
+    e: f64,
+    f: f64,
+    g: f64,
+    h: f64,
+}
+
+impl Homography {
+    /// `q` = images of (0,0), (1,0), (1,1), (0,1). `None` for degenerate quads.
+    pub fn square_to_quad(q: [(f64, f64); 4]) -> Option<Self> {
+        let [(x0, y0), (x1, y1), (x2, y2), (x3, y3)] = q;
+        if q.iter().any(|&(x, y)| !x.is_finite() || !y.is_finite()) {
+            return None;
+        }
+        let (dx3, dy3) = (x0 - x1 + x2 - x3, y0 - y1 + y2 - y3);
+        let hom = if dx3.abs() < 1e-9 && dy3.abs() < 1e-9 {
+            Homography { a: x1 - x0, b: x2 - x1, c: x0, d: y1 - y0, e: y2 - y1, f: y0, g: 0.0, h: 0.0 }
+        } else {
+            let (dx1, dx2, dy1, dy2) = (x1 - x2, x3 - x2, y1 - y2, y3 - y2);
+            let den = dx1 * dy2 - dx2 * dy1;
+            if den.abs() < 1e-12 {
+                return None;
+            }
+            let g = (dx3 * dy2 - dx2 * dy3) / den;
+            let h = (dx1 * dy3 - dx3 * dy1) / den;
+            Homography {
+                a: x1 - x0 + g * x1,
+                b: x3 - x0 + h * x3,
+                c: x0,
+                d: y1 - y0 + g * y1,
+                e: y3 - y0 + h * y3,
+                f: y0,
+                g,
+                h,
+            }
+        };
+        // Reject folded / near-degenerate quads: the map must stay finite over the square.
+        for &(u, v) in &[(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (0.5, 0.5)] {
+            let den = hom.g * u + hom.h * v + 1.0;
+            if den.abs() < 1e-6 {
+                return None;
+            }
+        }
+        Some(hom)
+    }
+
+    #[inline]
+    pub fn map(&self, u: f64, v: f64) -> (f64, f64) {
+        let den = self.g * u + self.h * v + 1.0;
+        ((self.a * u + self.b * v + self.c) / den, (self.d * u + self.e * v + self.f) / den)
+    }
+}
+
+/// A located code: `size` modules per side; `hom` maps module-space point m to pixel coordinates (pixel
+/// centres at +0.5) as `hom((m - origin) / span)`, so the unit square may span any module-space square.
+#[derive(Debug, Clone, Copy)]
+pub struct Location {
+    pub size: usize,
+    pub span: f64,
+    pub origin: f64,
+    pub hom: Homography,
+}
+
+impl Location {
+    /// Pixel position of module-space point (mx, my), in modules from the outer top-left corner.
+    #[inline]
+    pub fn module_point(&self, mx: f64, my: f64) -> (f64, f64) {
+        self.hom.map((mx - self.origin) / self.span, (my - self.origin) / self.span)
+    }
+
+    /// Outer corners: top-left, top-right, bottom-right, bottom-left (in the code's own orientation).
+    pub fn corners(&self) -> [(f64, f64); 4] {
+        let s = self.size as f64;
+        [self.module_point(0.0, 0.0), self.module_point(s, 0.0), self.module_point(s, s), self.module_point(0.0, s)]
+    }
+
+    /// Module pitch in pixels (average of the two axes, at the centre).
+    pub fn module_px(&self) -> f64 {
+        let s = self.size as f64;
+        let c = self.module_point(s / 2.0, s / 2.0);
+        let r = self.module_point(s / 2.0 + 1.0, s / 2.0);
+        let d = self.module_point(s / 2.0, s / 2.0 + 1.0);
+        (((r.0 - c.0).hypot(r.1 - c.1)) + ((d.0 - c.0).hypot(d.1 - c.1))) / 2.0
+    }
+}
+
+/// Reusable buffers for re-sampling.
+#[derive(Default)]
+pub struct Sampler {
+    samples: Vec<f32>,
+    sat: Vec<f32>,
+    dark: Vec<bool>,
+}
+
+impl Sampler {
+    /// Samples every module centre of `loc` on `plane` (shifted by `(du, dv)` modules) and classifies it against
+    /// the mean of its (2k+1)^2 module neighbourhood plus `bias` grey levels. Fills `self.dark`.
+    /// `spread` > 0 averages 5 taps across the module (noise); 0 takes the centre only (tiny modules).
+    pub fn sample(&mut self, plane: &Plane, loc: &Location, du: f64, dv: f64, spread: f64, k: usize, bias: f32) {
+        let s = loc.size;
+        self.samples.clear();
+        for y in 0..s {
+            for x in 0..s {
+                let (mx, my) = (x as f64 + 0.5 + du, y as f64 + 0.5 + dv);
+                let v = if spread > 0.0 {
+                    let mut acc = 0.0;
+                    for &(ox, oy) in &[(0.0, 0.0), (-spread, 0.0), (spread, 0.0), (0.0, -spread), (0.0, spread)] {
+                        let (px, py) = loc.module_point(mx + ox, my + oy);
+                        acc += plane.sample(px, py);
+                    }
+                    acc / 5.0
+                } else {
+                    let (px, py) = loc.module_point(mx, my);
+                    plane.sample(px, py)
+                };
+                self.samples.push(v);
+            }
+        }
+        // Summed-area table in module space for the local threshold.
+        let st = s + 1;
+        self.sat.clear();
+        self.sat.resize(st * st, 0.0);
+        for y in 0..s {
+            let mut row = 0.0;
+            for x in 0..s {
+                row += self.samples[y * s + x];
+                self.sat[(y + 1) * st + x + 1] = self.sat[y * st + x + 1] + row;
+            }
+        }
+        self.dark.clear();
+        for y in 0..s {
+            let (y0, y1) = (y.saturating_sub(k), (y + k + 1).min(s));
+            for x in 0..s {
+                let (x0, x1) = (x.saturating_sub(k), (x + k + 1).min(s));
+                let sum = self.sat[y1 * st + x1] - self.sat[y0 * st + x1] - self.sat[y1 * st + x0] + self.sat[y0 * st + x0];
+                let mean = sum / ((y1 - y0) * (x1 - x0)) as f32;
+                self.dark.push(self.samples[y * s + x] < mean + bias);
+            }
+        }
+    }
+
+    /// Inverts the last classification (light-on-dark codes).
+    pub fn invert(&mut self) {
+        self.dark.iter_mut().for_each(|d| *d = !*d);
+    }
+
+    /// Decodes the last classification with rqrr (format BCH + Reed-Solomon); `None` unless ECC and UTF-8 pass.
+    pub fn decode(&self, size: usize) -> Option<String> {
+        let dark = &self.dark;
+        let grid = rqrr::SimpleGrid::from_func(size, |x, y| dark[y * size + x]);
+        rqrr::Grid::new(grid).decode().ok().map(|(_, text)| text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn square_maps_to_its_quad() {
+        let q = [(10.0, 10.0), (50.0, 12.0), (55.0, 60.0), (8.0, 52.0)];
+        let h = Homography::square_to_quad(q).unwrap();
+        for (i, &(u, v)) in [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)].iter().enumerate() {
+            let (x, y) = h.map(u, v);
+            assert!((x - q[i].0).abs() < 1e-6 && (y - q[i].1).abs() < 1e-6, "corner {i}: {x},{y}");
+        }
+        assert!(Homography::square_to_quad([(0.0, 0.0); 4]).is_none());
+        assert!(Homography::square_to_quad([(f64::NAN, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]).is_none());
+    }
+}

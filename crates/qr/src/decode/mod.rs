@@ -1,0 +1,136 @@
+//! QR decoding for camera frames and image files: our own preprocessing pipeline around rqrr
+//! (pyramid, local binarisation, inverted/sharpened retries, module-space re-sampling), verified by ECC.
+//!
+//! ```no_run
+//! use quickauth_qr::{Decoder, DecoderOptions, LumaFrame};
+//! let luma = vec![255u8; 640 * 480];
+//! let mut decoder = Decoder::new(DecoderOptions::default());
+//! for code in decoder.decode(LumaFrame { width: 640, height: 480, data: &luma }) {
+//!     println!("{} at {:?}", code.text, code.corners);
+//! }
+//! ```
+
+mod convert;
+mod filters;
+mod finder;
+mod grid;
+mod pipeline;
+
+use std::path::{Path, PathBuf};
+
+pub use convert::{decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma};
+
+/// One 8-bit luma frame (row-major, `width * height` bytes, no padding). Borrowed: the camera keeps its buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct LumaFrame<'a> {
+    pub width: u32,
+    pub height: u32,
+    pub data: &'a [u8],
+}
+
+/// A decoded code: its text (ECC-verified, valid UTF-8) and its outer corners in the original frame's
+/// pixel coordinates — top-left, top-right, bottom-right, bottom-left in the code's own orientation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub text: String,
+    pub corners: [(f32, f32); 4],
+}
+
+/// How hard the decoder tries. The default suits a live camera: stop at the first verified code.
+#[derive(Debug, Clone)]
+pub struct DecoderOptions {
+    /// Return as soon as one code is verified (camera loop). `false` runs every pass and returns all codes.
+    pub stop_at_first: bool,
+    /// Also look for light-on-dark (inverted) codes.
+    pub try_inverted: bool,
+    /// Run the expensive late passes (sharpening, smoothing, re-sampling variants). `false` keeps only the
+    /// cheap passes, for very slow machines.
+    pub try_harder: bool,
+}
+
+impl Default for DecoderOptions {
+    fn default() -> Self {
+        DecoderOptions { stop_at_first: true, try_inverted: true, try_harder: true }
+    }
+}
+
+/// Reusable frame decoder. Keeps its scratch buffers between frames; deterministic for a given input.
+pub struct Decoder {
+    options: DecoderOptions,
+    work: pipeline::Workspace,
+}
+
+impl Decoder {
+    pub fn new(options: DecoderOptions) -> Self {
+        Decoder { options, work: pipeline::Workspace::default() }
+    }
+
+    /// Finds and decodes QR codes in `frame`. Never panics; a frame whose `data` is shorter than
+    /// `width * height` (or too small to hold a code) yields no results.
+    pub fn decode(&mut self, frame: LumaFrame<'_>) -> Vec<Decoded> {
+        self.work.decode(frame, &self.options)
+    }
+
+    /// Index of the pass that produced the last result (for the bench and tuning; `None` if nothing decoded).
+    pub fn last_pass(&self) -> Option<usize> {
+        self.work.last_pass
+    }
+}
+
+/// Why an image file could not be decoded (a file that decodes but holds no QR code is `Ok(vec![])`).
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("cannot read image file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("not a readable image{}: {reason}", path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
+    BadImage { path: Option<PathBuf>, reason: String },
+}
+
+impl DecodeError {
+    /// Stable machine tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DecodeError::Io { .. } => "image_io",
+            DecodeError::BadImage { .. } => "bad_image",
+        }
+    }
+
+    pub fn message_zh(&self) -> String {
+        match self {
+            DecodeError::Io { path, .. } => {
+                format!("无法读取图片文件 {}。请确认文件存在且有读取权限，然后重新选择。", path.display())
+            }
+            DecodeError::BadImage { .. } => {
+                "无法识别这个图片格式。请选择 PNG 或 JPEG 格式的标签照片，或改用摄像头扫描。".to_string()
+            }
+        }
+    }
+
+    pub fn message_en(&self) -> String {
+        match self {
+            DecodeError::Io { path, .. } => format!(
+                "Cannot read the image file {}. Check that it exists and is readable, then choose it again.",
+                path.display()
+            ),
+            DecodeError::BadImage { .. } => {
+                "This image format could not be read. Choose a PNG or JPEG photo of the label, or scan it with the camera."
+                    .to_string()
+            }
+        }
+    }
+}
+
+/// Loads a PNG/JPEG (or any format the `image` crate was built with), converts it to luma and decodes
+/// every code in it (`stop_at_first = false`).
+pub fn decode_image_file(path: &Path) -> Result<Vec<Decoded>, DecodeError> {
+    let bytes = std::fs::read(path).map_err(|source| DecodeError::Io { path: path.to_path_buf(), source })?;
+    let img = image::load_from_memory(&bytes)
+        .map_err(|e| DecodeError::BadImage { path: Some(path.to_path_buf()), reason: e.to_string() })?;
+    let luma = img.into_luma8();
+    let mut decoder = Decoder::new(DecoderOptions { stop_at_first: false, ..DecoderOptions::default() });
+    Ok(decoder.decode(LumaFrame { width: luma.width(), height: luma.height(), data: luma.as_raw() }))
+}

@@ -1,0 +1,447 @@
+//! The ordered decode passes. Cheap first: find label-like high-contrast regions on a half-resolution
+//! contrast map, crop them from the full frame at a scale that makes modules ~4 px, and try several
+//! binarisations (plain, smoothed, sharpened; dark-on-light and inverted) on the small crop. Whole-frame
+//! passes follow as a safety net. Codes rqrr locates but cannot read are re-sampled in module space.
+//! Every result is ECC-verified by rqrr and valid UTF-8; nothing is guessed.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::filters::{binarize_mean, box3, downscale2, integral, unsharp, Plane};
+use super::finder::FinderLocator;
+use super::grid::{Homography, Location, Sampler};
+use super::{Decoded, DecoderOptions, LumaFrame};
+
+/// Frames above this many pixels are box-downscaled first: nothing a camera sees needs more, and it bounds time.
+const MAX_BASE_PIXELS: usize = 6_000_000;
+/// The smallest QR code (version 1) is 21 modules; anything narrower cannot hold one at 1 px/module.
+const MIN_SIDE: usize = 21;
+/// Grids per scan that we try to read; bounds time on frames full of finder-like clutter.
+const MAX_GRIDS_PER_SCAN: usize = 6;
+/// Candidate regions examined per frame.
+const MAX_CANDIDATES: usize = 3;
+/// Contrast-map block size, in pixels of the plane it is computed on.
+const BLOCK: usize = 8;
+/// Module size, in crop pixels, we aim for when scaling a candidate crop (rqrr is happiest at 3-6 px).
+const TARGET_MODULE_PX: f64 = 4.0;
+
+/// How a crop or level is pre-filtered before binarisation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Filter {
+    Raw,
+    /// 3x3 box blur: sensor noise and JPEG artefacts.
+    Smooth,
+    /// Unsharp mask: defocus and motion blur.
+    Sharp,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    filter: Filter,
+    invert: bool,
+    /// Darkness margin below the local mean, in grey levels.
+    offset: i32,
+}
+
+const fn v(filter: Filter, invert: bool, offset: i32) -> Variant {
+    Variant { filter, invert, offset }
+}
+
+/// Variants tried on each candidate crop, in order. The `bool` marks `try_harder`-only variants.
+const CROP_VARIANTS: &[(Variant, bool)] = &[
+    (v(Filter::Raw, false, 4), false),
+    (v(Filter::Raw, true, 4), false),
+    (v(Filter::Smooth, false, 3), false),
+    (v(Filter::Sharp, false, 6), true),
+    (v(Filter::Smooth, true, 3), true),
+    (v(Filter::Sharp, true, 6), true),
+    (v(Filter::Raw, false, 12), true),
+    (v(Filter::Raw, false, 1), true),
+];
+
+/// Largest crop, in pixels, after scaling.
+const MAX_CROP_PIXELS: f64 = 160_000.0;
+/// Crop zoom factors relative to the size-based estimate (the code's share of the label varies).
+const CROP_ZOOMS: &[(f64, bool)] = &[(1.0, false), (1.8, true)];
+
+/// Whole-frame scans after the crops: (pyramid level, variant, harder-only).
+const FRAME_SCANS: &[(u8, Variant, bool)] = &[
+    (1, v(Filter::Raw, false, 4), false),
+    (1, v(Filter::Raw, true, 4), false),
+    (2, v(Filter::Raw, false, 3), true),
+    (2, v(Filter::Raw, true, 3), true),
+];
+
+/// Re-sampling variants tried on a located code that failed: (shift u, shift v, tap spread, neighbourhood k, bias).
+const RESAMPLE: &[(f64, f64, f64, usize, f32)] = &[
+    (0.0, 0.0, 0.2, 3, 0.0),
+    (0.0, 0.0, 0.0, 3, 0.0),
+    (0.0, 0.0, 0.2, 2, 0.0),
+    (0.0, 0.0, 0.2, 3, -6.0),
+    (0.0, 0.0, 0.2, 3, 6.0),
+    (0.25, 0.25, 0.2, 3, 0.0),
+    (-0.25, -0.25, 0.2, 3, 0.0),
+];
+
+/// Maps plane pixel coordinates to base-plane coordinates: base = origin + p * scale.
+#[derive(Debug, Clone, Copy)]
+struct Affine {
+    scale: f64,
+    ox: f64,
+    oy: f64,
+}
+
+#[derive(Default)]
+struct Scratch {
+    sat: Vec<u32>,
+    bits: Vec<u8>,
+    tmp16: Vec<u16>,
+    sampler: Sampler,
+    finder: FinderLocator,
+    filtered: Plane,
+    blurred: Plane,
+}
+
+#[derive(Default)]
+pub struct Workspace {
+    pub last_pass: Option<usize>,
+    /// Original-frame pixels per base-plane pixel (> 1 only for huge frames).
+    base_scale: f64,
+    levels: [Plane; 3],
+    level_count: usize,
+    crop: Plane,
+    block_range: Vec<u8>,
+    block_mark: Vec<u8>,
+    scratch: Scratch,
+}
+
+impl Workspace {
+    pub fn decode(&mut self, frame: LumaFrame<'_>, opts: &DecoderOptions) -> Vec<Decoded> {
+        self.last_pass = None;
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        let Some(n) = w.checked_mul(h) else { return Vec::new() };
+        if w < MIN_SIDE || h < MIN_SIDE || frame.data.len() < n {
+            return Vec::new();
+        }
+        self.build_pyramid(w, h, frame.data);
+        let mut out: Vec<Decoded> = Vec::new();
+        let mut pass;
+
+        // Stage 1: candidate crops.
+        let tc = std::time::Instant::now();
+        let candidates = self.candidates();
+        let trace = std::env::var_os("QRDEC_TRACE").is_some();
+        if trace { eprintln!("TRACE cands {:.2}ms {:?}", tc.elapsed().as_secs_f64()*1000.0, candidates); }
+        for (ci, zi, &(x0, y0, x1, y1), &(zoom, zoom_harder)) in candidates
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| CROP_ZOOMS.iter().enumerate().map(move |(zi, z)| (ci, zi, c, z)))
+        {
+            if zoom_harder && !opts.try_harder {
+                continue;
+            }
+            let side = (x1 - x0).max(y1 - y0);
+            // A label's code is roughly a third of its longer side and ~33 modules across.
+            let mut f = (zoom * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0);
+            // Bound the crop's area so one scan stays around a millisecond.
+            let area = (x1 - x0) * (y1 - y0) * f * f;
+            if area > MAX_CROP_PIXELS {
+                f *= (MAX_CROP_PIXELS / area).sqrt();
+            }
+            self.build_crop(x0, y0, x1, y1, f);
+            let xf = Affine { scale: 1.0 / f, ox: x0, oy: y0 };
+            let radius = (self.crop.w.min(self.crop.h) / 10).clamp(4, 40);
+            for (vi, &(variant, harder)) in CROP_VARIANTS.iter().enumerate() {
+                if !applies(variant, harder, opts) {
+                    continue;
+                }
+                pass = ci * 100 + zi * 10 + vi;
+                let ts = std::time::Instant::now();
+                let hit = scan(&self.crop, variant, radius, xf, self.base_scale, true, opts, &mut self.scratch, &mut out);
+                if trace { eprintln!("TRACE  crop {}x{} f={f:.2} {:?} {:.2}ms", self.crop.w, self.crop.h, variant, ts.elapsed().as_secs_f64()*1000.0); }
+                if hit {
+                    self.last_pass.get_or_insert(pass);
+                    if opts.stop_at_first {
+                        return out;
+                    }
+                }
+            }
+        }
+
+        // Stage 2: whole-frame scans (codes the contrast map missed, several codes per frame).
+        for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
+            if !applies(variant, harder, opts) || level as usize >= self.level_count {
+                continue;
+            }
+            pass = 900 + fi;
+            let plane = &self.levels[level as usize];
+            let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
+            let xf = Affine { scale: (1u32 << level) as f64, ox: 0.0, oy: 0.0 };
+            let ts = std::time::Instant::now();
+            let hit = scan(plane, variant, radius, xf, self.base_scale, false, opts, &mut self.scratch, &mut out);
+            if trace { eprintln!("TRACE  frame L{level} {:?} {:.2}ms", variant, ts.elapsed().as_secs_f64()*1000.0); }
+            if hit {
+                self.last_pass.get_or_insert(pass);
+                if opts.stop_at_first {
+                    return out;
+                }
+            }
+        }
+        out
+    }
+
+    fn build_pyramid(&mut self, w: usize, h: usize, data: &[u8]) {
+        self.base_scale = 1.0;
+        self.levels[0].copy_from(w, h, data);
+        while self.levels[0].w * self.levels[0].h > MAX_BASE_PIXELS {
+            downscale2(&self.levels[0], &mut self.crop);
+            std::mem::swap(&mut self.levels[0], &mut self.crop);
+            self.base_scale *= 2.0;
+        }
+        self.level_count = 1;
+        for l in 1..3 {
+            let (prev, rest) = self.levels.split_at_mut(l);
+            let src = &prev[l - 1];
+            if src.w / 2 < MIN_SIDE * 2 || src.h / 2 < MIN_SIDE * 2 {
+                break;
+            }
+            downscale2(src, &mut rest[0]);
+            self.level_count += 1;
+        }
+    }
+
+    /// Finds label-like regions: blocks of the half-resolution plane with strong local contrast and several
+    /// light/dark transitions per row (a code's texture), grouped into connected components. Returns up to
+    /// `MAX_CANDIDATES` boxes (base-plane pixels, x0 y0 x1 y1), biggest component first.
+    fn candidates(&mut self) -> Vec<(f64, f64, f64, f64)> {
+        let level = if self.level_count > 1 { 1 } else { 0 };
+        let plane = &self.levels[level];
+        let (bw, bh) = (plane.w / BLOCK, plane.h / BLOCK);
+        if bw < 2 || bh < 2 {
+            return Vec::new();
+        }
+        self.block_range.clear();
+        self.block_range.resize(bw * bh, 0);
+        let mut max_range = 0u8;
+        let mut transitions = vec![0u16; bw];
+        for by in 0..bh {
+            let mut lo = [255u8; 512];
+            let mut hi = [0u8; 512];
+            let (lo, hi) = if bw <= 512 { (&mut lo[..bw], &mut hi[..bw]) } else { return Vec::new() };
+            for y in by * BLOCK..(by + 1) * BLOCK {
+                let row = &plane.data[y * plane.w..y * plane.w + bw * BLOCK];
+                for (bx, chunk) in row.chunks_exact(BLOCK).enumerate() {
+                    for &p in chunk {
+                        lo[bx] = lo[bx].min(p);
+                        hi[bx] = hi[bx].max(p);
+                    }
+                }
+            }
+            // Transitions across the block's mid-grey, counted on every other row (enough to tell texture).
+            transitions.iter_mut().for_each(|t| *t = 0);
+            for y in (by * BLOCK..(by + 1) * BLOCK).step_by(2) {
+                let row = &plane.data[y * plane.w..y * plane.w + bw * BLOCK];
+                for (bx, chunk) in row.chunks_exact(BLOCK).enumerate() {
+                    let mid = ((lo[bx] as u16 + hi[bx] as u16) / 2) as u8;
+                    let mut prev = chunk[0] > mid;
+                    for &p in &chunk[1..] {
+                        let cur = p > mid;
+                        transitions[bx] += (cur != prev) as u16;
+                        prev = cur;
+                    }
+                }
+            }
+            for bx in 0..bw {
+                let range = hi[bx] - lo[bx];
+                // Edges of a label give 1 transition per row; a code's modules give several.
+                let r = if transitions[bx] >= 3 { range } else { 0 };
+                self.block_range[by * bw + bx] = r;
+                max_range = max_range.max(r);
+            }
+        }
+        let threshold = (max_range as u32 * 2 / 5).max(24) as u8;
+        self.block_mark.clear();
+        self.block_mark.extend(self.block_range.iter().map(|&r| (r >= threshold) as u8));
+
+        // Connected components (8-neighbourhood, bridging one-block gaps) by iterative flood fill.
+        let mut comps: Vec<(usize, usize, usize, usize, usize)> = Vec::new(); // count, x0, y0, x1, y1
+        let mut stack = Vec::new();
+        for start in 0..bw * bh {
+            if self.block_mark[start] != 1 {
+                continue;
+            }
+            self.block_mark[start] = 2;
+            stack.push(start);
+            let (mut count, mut x0, mut y0, mut x1, mut y1) = (0, bw, bh, 0, 0);
+            while let Some(i) = stack.pop() {
+                let (x, y) = (i % bw, i / bw);
+                count += 1;
+                x0 = x0.min(x);
+                y0 = y0.min(y);
+                x1 = x1.max(x);
+                y1 = y1.max(y);
+                for ny in y.saturating_sub(2)..(y + 3).min(bh) {
+                    for nx in x.saturating_sub(2)..(x + 3).min(bw) {
+                        let j = ny * bw + nx;
+                        if self.block_mark[j] == 1 {
+                            self.block_mark[j] = 2;
+                            stack.push(j);
+                        }
+                    }
+                }
+            }
+            if count >= 4 {
+                comps.push((count, x0, y0, x1, y1));
+            }
+        }
+        comps.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let px = (BLOCK << level) as f64;
+        let (base_w, base_h) = (self.levels[0].w as f64, self.levels[0].h as f64);
+        comps
+            .iter()
+            .take(MAX_CANDIDATES)
+            .map(|&(_, x0, y0, x1, y1)| {
+                let margin = px;
+                (
+                    (x0 as f64 * px - margin).max(0.0),
+                    (y0 as f64 * px - margin).max(0.0),
+                    ((x1 + 1) as f64 * px + margin).min(base_w),
+                    ((y1 + 1) as f64 * px + margin).min(base_h),
+                )
+            })
+            .collect()
+    }
+
+    /// Cuts `[x0,x1) x [y0,y1)` out of the base plane, scaled by `f` with bilinear sampling.
+    fn build_crop(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, f: f64) {
+        let w = (((x1 - x0) * f) as usize).max(1);
+        let h = (((y1 - y0) * f) as usize).max(1);
+        self.crop.resize(w, h);
+        let src = &self.levels[0];
+        for y in 0..h {
+            let sy = y0 + (y as f64 + 0.5) / f;
+            for x in 0..w {
+                let sx = x0 + (x as f64 + 0.5) / f;
+                self.crop.data[y * w + x] = src.sample(sx, sy).round() as u8;
+            }
+        }
+    }
+}
+
+fn applies(variant: Variant, harder: bool, opts: &DecoderOptions) -> bool {
+    (!variant.invert || opts.try_inverted) && (!harder || opts.try_harder)
+}
+
+/// One binarise + locate + read on `plane`. Pushes new (deduplicated) codes to `out`; true if it added any.
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    plane: &Plane,
+    variant: Variant,
+    radius: usize,
+    xf: Affine,
+    base_scale: f64,
+    finder_fallback: bool,
+    opts: &DecoderOptions,
+    s: &mut Scratch,
+    out: &mut Vec<Decoded>,
+) -> bool {
+    if plane.w < MIN_SIDE || plane.h < MIN_SIDE {
+        return false;
+    }
+    let src: &Plane = match variant.filter {
+        Filter::Raw => plane,
+        Filter::Smooth => {
+            box3(plane, &mut s.tmp16, &mut s.filtered);
+            &s.filtered
+        }
+        Filter::Sharp => {
+            box3(plane, &mut s.tmp16, &mut s.blurred);
+            unsharp(plane, &s.blurred, 1.5, &mut s.filtered);
+            &s.filtered
+        }
+    };
+    integral(src, &mut s.sat);
+    binarize_mean(src, &s.sat, radius, variant.offset, variant.invert, &mut s.bits);
+    let found = locate(src.w, src.h, &s.bits);
+    if let Some(d) = std::env::var_os("QRDEC_DUMP") {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let n = N.fetch_add(1, Ordering::Relaxed);
+        let mut pgm = format!("P5 {} {} 255\n", src.w * 2, src.h).into_bytes();
+        for y in 0..src.h { pgm.extend_from_slice(&src.data[y*src.w..(y+1)*src.w]); pgm.extend(s.bits[y*src.w..(y+1)*src.w].iter().map(|&b| if b==1 {0} else {255})); }
+        let _ = std::fs::write(std::path::Path::new(&d).join(format!("{n:03}_{:?}_{}_{}.pgm", variant.filter, variant.invert, variant.offset)), pgm);
+    }
+    if std::env::var_os("QRDEC_TRACE").is_some() && !found.is_empty() { eprintln!("TRACE   grids={} sizes={:?} read={}", found.len(), found.iter().map(|f| f.1.size).collect::<Vec<_>>(), found.iter().filter(|f| f.0.is_some()).count()); }
+    let before = out.len();
+    let any_read = found.iter().any(|f| f.0.is_some());
+    let mut found = found;
+    if !any_read && opts.try_harder && finder_fallback {
+        // rqrr's locator is strict about finder, timing and alignment shapes; blur and perspective break it.
+        if let Some((text, loc)) =
+            catch_unwind(AssertUnwindSafe(|| s.finder.read(src, &s.bits, variant.invert, &mut s.sampler))).ok().flatten()
+        {
+            found.push((Some(text), loc));
+        }
+    }
+    for (text, loc) in found {
+        let text = match text {
+            Some(t) => Some(t),
+            None if opts.try_harder => resample(plane, &loc, variant.invert, &mut s.sampler),
+            None => None,
+        };
+        let Some(text) = text else { continue };
+        if out.iter().any(|d| d.text == text) {
+            continue;
+        }
+        let corners = loc.corners().map(|(x, y)| {
+            (((xf.ox + x * xf.scale) * base_scale) as f32, ((xf.oy + y * xf.scale) * base_scale) as f32)
+        });
+        out.push(Decoded { text, corners });
+        if opts.stop_at_first {
+            break;
+        }
+    }
+    out.len() > before
+}
+
+/// Runs rqrr's finder search on a binarised plane (1 = dark) and returns every located grid (in plane
+/// coordinates) with its text when rqrr could read it. rqrr can panic on odd geometry; that is contained here.
+fn locate(w: usize, h: usize, bits: &[u8]) -> Vec<(Option<String>, Location)> {
+    let run = || {
+        let mut img = rqrr::PreparedImage::prepare_from_bitmap(w, h, |x, y| bits[y * w + x] != 0);
+        let grids = img.detect_grids();
+        let mut found = Vec::new();
+        for g in grids.iter().take(MAX_GRIDS_PER_SCAN) {
+            let size = rqrr::BitGrid::size(&g.grid);
+            // rqrr's bounds are the images of module-space (0,0), (s+1,0), (s+1,s+1), (0,s+1), in pixel indices.
+            let q = g.bounds.map(|p| (p.x as f64 + 0.5, p.y as f64 + 0.5));
+            let Some(hom) = Homography::square_to_quad(q) else { continue };
+            let loc = Location { size, span: size as f64 + 1.0, origin: 0.0, hom };
+            let text = g.decode().ok().map(|(_, text)| text);
+            found.push((text, loc));
+        }
+        found
+    };
+    catch_unwind(AssertUnwindSafe(run)).unwrap_or_default()
+}
+
+/// Reads a located code by sampling the grey plane in module space (see `grid::Sampler`).
+fn resample(plane: &Plane, loc: &Location, invert: bool, sampler: &mut Sampler) -> Option<String> {
+    if !(21..=177).contains(&loc.size) {
+        return None;
+    }
+    let module_px = loc.module_px();
+    if !module_px.is_finite() || module_px < 1.0 {
+        return None;
+    }
+    for &(du, dv, spread, k, bias) in RESAMPLE {
+        let spread = if module_px >= 2.5 { spread } else { 0.0 };
+        sampler.sample(plane, loc, du, dv, spread, k, if invert { -bias } else { bias });
+        if invert {
+            sampler.invert();
+        }
+        if let Some(text) = catch_unwind(AssertUnwindSafe(|| sampler.decode(loc.size))).ok().flatten() {
+            return Some(text);
+        }
+    }
+    None
+}
