@@ -434,3 +434,37 @@ async fn refresh_all_follows_the_days_left_policy() {
     assert_eq!(arr.len(), 2);
     assert_eq!(arr.iter().filter(|d| d.get("error").is_some()).count(), 1, "{v}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sandbox_in_the_foreground_and_offline_minted_labels() {
+    use tokio::io::AsyncBufReadExt;
+    let env = Env::new().await;
+    let mut server = env.spawn(&["sandbox", "--port", "0"], &[]);
+    let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+    let base = first.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).expect("URL on the first line").to_owned();
+    let run = env
+        .run_with(&["profile", "add", "fg", "--provider", "yilianyun", "--client-id", BUILTIN_OPEN_APP_ID, "--api", "v1", "--base-url", &base], Some(&format!("{BUILTIN_OPEN_APP_SECRET}\n")), &[])
+        .await;
+    run.ok();
+
+    // kv payload with a qr_key → authorize by payload.
+    let minted = env.run(&["sandbox", "mint", "--format", "kv"]).await;
+    let payload = minted.ok().stdout.trim().to_owned();
+    assert!(payload.starts_with("machine_code=4004") && payload.contains("&qr_key="), "{payload}");
+    let v = env.run(&["authorize", "--profile", "fg", "--payload", &payload, "--json"]).await;
+    v.ok();
+    // msign label as a PNG (hash format) → authorize by image.
+    let png = env.data_dir().parent().unwrap().join(format!("mint-{}.png", std::process::id()));
+    let minted = env.run(&["sandbox", "mint", "--msign", "--format", "hash", "--png", png.to_str().unwrap()]).await;
+    let text = minted.ok().stdout.trim().to_owned();
+    let (mc, msign) = text.split_once('#').expect("4004…#KEY");
+    let r = env.run(&["authorize", "--profile", "fg", "--image", png.to_str().unwrap(), "--json"]).await;
+    assert_eq!(r.ok().json()["id"], mc);
+    env.run(&["status", mc, "--json"]).await.ok();
+    std::fs::remove_file(&png).ok();
+    server.start_kill().unwrap();
+    let _ = server.wait().await;
+    let (at, rt) = env.reveal(mc).await;
+    env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), msign.to_owned(), at, rt.unwrap()]);
+}
