@@ -29,7 +29,7 @@ pub use lock::DeviceLock;
 pub use models::{CodeFlow, DeviceSummary, PrintReport, PrinterReport, RefreshReport, RevealedTokens, TokenInfo};
 pub use printer::test_ticket;
 pub use profiles::{
-    validate_profile_name, NewLingjuProfile, NewYilianyunProfile, Profile, ProfileSettings, Provider,
+    validate_profile_name, NewLingjuProfile, NewYilianyunProfile, Profile, ProfileSettings, ProfileUpdate, Provider,
     BUILTIN_SANDBOX_LABEL, BUILTIN_SANDBOX_PROFILE, LINGJU_DEFAULT_BASE,
 };
 pub use quickauth_protocol::{Action, Localized};

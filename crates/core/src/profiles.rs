@@ -91,6 +91,17 @@ pub struct NewLingjuProfile {
     pub authcode: Option<LingjuAuthCode>,
 }
 
+/// Changes to a user profile's non-secret settings; `None` keeps the current value.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileUpdate {
+    pub client_id: Option<String>,
+    pub region: Option<Region>,
+    pub api_version: Option<ApiVersion>,
+    /// `Some(None)` removes a custom base URL (Yilianyun); Lingju always has one.
+    pub base_url: Option<Option<Url>>,
+    pub lingju_endpoint: Option<LingjuEndpoint>,
+}
+
 /// Profile names end up in keyring account names and file paths: keep them plain.
 pub fn validate_profile_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()

@@ -326,6 +326,75 @@ impl QuickAuth {
         Ok(())
     }
 
+    /// Changes a user profile's settings (validated like a new one). Secrets are changed with `set_client_secret` /
+    /// `set_lingju_secrets`.
+    pub fn update_profile(&self, name: &str, update: ProfileUpdate) -> Result<Profile> {
+        let res = self.update_profile_inner(name, update);
+        self.record("profile_update", None, "", Some(name), &res);
+        res
+    }
+
+    fn update_profile_inner(&self, name: &str, u: ProfileUpdate) -> Result<Profile> {
+        if name == BUILTIN_SANDBOX_PROFILE {
+            return Err(Error::BuiltinProfileImmutable { name: name.to_owned() });
+        }
+        let mut r = self.store.get_profile(name)?.ok_or_else(|| Error::ProfileNotFound { name: name.to_owned() })?;
+        if r.provider == "yilianyun" {
+            if u.lingju_endpoint.is_some() {
+                return Err(Error::WrongProvider { profile: name.to_owned(), expected: "lingju" });
+            }
+            if let Some(id) = u.client_id {
+                if id.trim().is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    return Err(Error::InvalidInput { field: "client_id", detail: "应为字母数字 / letters and digits only".into() });
+                }
+                r.client_id = Some(id);
+            }
+            let region = u.region.or_else(|| r.region.as_deref().and_then(parse_region)).unwrap_or(Region::Cn);
+            let api = u.api_version.or_else(|| r.api_version.as_deref().and_then(parse_api)).unwrap_or(ApiVersion::V2);
+            let base = match u.base_url {
+                Some(b) => b,
+                None => r.base_url.as_deref().and_then(|b| Url::parse(b).ok()),
+            };
+            Endpoint::new(region, api, base.clone())?;
+            r.region = Some(region_str(region).into());
+            r.api_version = Some(api_str(api).into());
+            r.base_url = base.map(|b| b.to_string());
+        } else {
+            if u.client_id.is_some() || u.region.is_some() || u.api_version.is_some() {
+                return Err(Error::WrongProvider { profile: name.to_owned(), expected: "yilianyun" });
+            }
+            if let Some(e) = u.lingju_endpoint {
+                r.lingju_endpoint = Some(endpoint_str(e).into());
+            }
+            if let Some(b) = u.base_url {
+                r.base_url = Some(b.unwrap_or_else(|| Url::parse(LINGJU_DEFAULT_BASE).expect("valid")).to_string());
+            }
+        }
+        r.updated_at = Utc::now();
+        self.store.upsert_profile(&r)?;
+        self.profile(name)
+    }
+
+    /// Replaces a Lingju profile's appkey and authcode (`None` removes the authcode: software devices).
+    pub fn set_lingju_secrets(&self, name: &str, appkey: LingjuAppKey, authcode: Option<LingjuAuthCode>) -> Result<()> {
+        let p = self.profile(name)?;
+        if p.builtin {
+            return Err(Error::BuiltinProfileImmutable { name: name.to_owned() });
+        }
+        if p.provider() != Provider::Lingju {
+            return Err(Error::WrongProvider { profile: name.to_owned(), expected: "lingju" });
+        }
+        if appkey.is_blank() {
+            return Err(Error::InvalidInput { field: "appkey", detail: "为空 / empty".into() });
+        }
+        self.keyring.set(&profile_account(name, "lingju_appkey"), appkey.expose())?;
+        match authcode.filter(|a| !a.is_blank()) {
+            Some(code) => self.keyring.set(&profile_account(name, "lingju_authcode"), code.expose())?,
+            None => self.keyring.delete(&profile_account(name, "lingju_authcode"))?,
+        }
+        Ok(())
+    }
+
     /// Removes a user profile and its keyring secrets. Refused while devices still use it.
     pub fn remove_profile(&self, name: &str) -> Result<()> {
         let res = self.remove_profile_inner(name);
