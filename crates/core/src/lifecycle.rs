@@ -7,6 +7,7 @@
 //! 4. journal row {old generation, started_at}; send with the OLD refresh token (retries replay the same token,
 //!    which the server answers with the same result within 2 h — never a new request with unknown outcome);
 //! 5. one atomic keyring write of the new pair with generation+1; 6. the DB row; 7. clear the journal.
+//!
 //! A failed refresh never touches the stored pair.
 
 use std::future::Future;
