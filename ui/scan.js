@@ -93,6 +93,7 @@ function renderSources() {
   const sel = $("source-select");
   const keep = sel.value;
   clear(sel);
+  if (preview.sources.length === 0) sel.append(h("option", { value: "" }, t("scan.no_source")));
   for (const s of preview.sources) {
     sel.append(h("option", { value: s.id }, s.kind === "images" ? `${t("scan.source.images")} · ${s.label}` : s.label));
   }
@@ -365,7 +366,8 @@ function onFailed(report, scan) {
 function celebrate() {
   const flash = $("flash");
   flash.classList.add("on");
-  requestAnimationFrame(() => requestAnimationFrame(() => flash.classList.remove("on")));
+  clearTimeout(celebrate.timer);
+  celebrate.timer = setTimeout(() => flash.classList.remove("on"), 160);
   document.body.dataset.successes = String(Number(document.body.dataset.successes || 0) + 1);
   if (setting("sound")) beep();
 }
@@ -462,7 +464,7 @@ function renderPanel() {
   if (view.mode !== "card" && view.mode !== "authorizing") clearInterval(countdownTimer);
   switch (view.mode) {
     case "idle":
-      panel.append(h("div.idle", h("div.ring-ico", "⌁"), h("div", t("scan.waiting")), h("div.small", t("scan.drop_hint"))));
+      panel.append(h("div.idle", h("img.ring-ico", { src: "icons/scan.svg", alt: "" }), h("div", t("scan.waiting")), h("div.small", t("scan.drop_hint"))));
       break;
     case "card":
     case "authorizing": {
@@ -633,8 +635,8 @@ function manualView() {
 function manualArgs() {
   const m = view.manual;
   return m.provider === "yilianyun"
-    ? { provider: "yilianyun", machineCode: m.machine_code, keyKind: m.key_kind, key: m.key, userid: null }
-    : { provider: "lingju", machineCode: null, keyKind: null, key: null, userid: m.userid };
+    ? { provider: "yilianyun", machine_code: m.machine_code, key_kind: m.key_kind, key: m.key, userid: null }
+    : { provider: "lingju", machine_code: null, key_kind: null, key: null, userid: m.userid };
 }
 
 /** Asks Rust to check the fields (the same parsers the authorization uses), then marks each field. */

@@ -27,7 +27,7 @@ impl LaunchOptions {
     /// `--frames-hold-ms N` / `QUICKAUTH_FRAMES_HOLD_MS`, `--data-dir DIR` (after `QUICKAUTH_DATA_DIR`).
     pub fn from_env_and_args(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
         let mut frames: Option<PathBuf> = std::env::var_os("QUICKAUTH_FRAMES").filter(|v| !v.is_empty()).map(PathBuf::from);
-        let mut fps: u32 = env_num("QUICKAUTH_FRAMES_FPS").unwrap_or(20);
+        let mut fps: u32 = env_num("QUICKAUTH_FRAMES_FPS").unwrap_or(25);
         let mut hold_ms: u64 = env_num("QUICKAUTH_FRAMES_HOLD_MS").unwrap_or(1500);
         let mut data_dir = None;
         let mut metrics = std::env::var("QUICKAUTH_METRICS").is_ok_and(|v| v == "1");

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# QuickAuth's tests in the real webview: builds the app (debug) and the label-minting helper, then runs
+# tests/webdriver/*.test.mjs (Node's built-in runner) against tauri-driver + WebKitWebDriver under Xvfb, inside a
+# private D-Bus session with an unlocked gnome-keyring (scripts/with-keyring.sh) and temp data dirs.
+#   scripts/webdriver-test.sh            (screenshots go to docs/screenshots/ when QA_SHOTS is unset)
+# Installs what it needs idempotently: webkit2gtk-driver + xvfb (apt), tauri-driver (cargo install --locked).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+say() { printf '\033[1;34m[webdriver]\033[0m %s\n' "$*" >&2; }
+
+if [ "${QUICKAUTH_IN_KEYRING_SESSION:-}" != "1" ]; then
+  # Tools first (outside the throwaway HOME, so cargo/npm caches are the real ones).
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  missing=()
+  for p in webkit2gtk-driver xvfb xauth dbus gnome-keyring; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "apt: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  if ! command -v tauri-driver >/dev/null 2>&1; then
+    say "cargo: installing tauri-driver"
+    cargo install tauri-driver --locked --quiet
+  fi
+  command -v node >/dev/null 2>&1 || { echo "node (>= 18) is required for the WebDriver tests" >&2; exit 1; }
+  export QA_CARGO_HOME_BIN="$(dirname "$(command -v tauri-driver)")"
+  exec scripts/with-keyring.sh "$0" "$@"
+fi
+
+export PATH="${QA_CARGO_HOME_BIN:-$HOME/.cargo/bin}:$PATH"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+say "building the app and the label helper (debug, target $TARGET)"
+cargo build -p quickauth-app --bins --example mint_labels --quiet
+APP="$TARGET/debug/quickauth-app"
+MINT="$TARGET/debug/examples/mint_labels"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/quickauth-wd.XXXXXX")
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A free X display and free driver ports.
+for n in $(seq 91 140); do
+  if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then DISPLAY_NUM=$n; break; fi
+done
+Xvfb ":$DISPLAY_NUM" -screen 0 1280x860x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+pids+=($!)
+export DISPLAY=":$DISPLAY_NUM"
+for _ in $(seq 1 50); do [ -e "/tmp/.X11-unix/X$DISPLAY_NUM" ] && break; sleep 0.1; done
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+PORT=$(free_port); NATIVE=$(free_port)
+# The app's data dir comes from --data-dir per test session; an inherited env var would override it.
+unset QUICKAUTH_DATA_DIR
+tauri-driver --port "$PORT" --native-port "$NATIVE" >"$WORK/tauri-driver.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$PORT/status" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+export QA_APP="$APP" QA_MINT="$MINT" QA_DRIVER="http://127.0.0.1:$PORT" QA_WORK="$WORK"
+export QA_SHOTS="${QA_SHOTS:-$ROOT/docs/screenshots}"
+say "running the WebDriver tests (display $DISPLAY, driver :$PORT)"
+status=0
+node --test --test-concurrency=1 --test-reporter=spec tests/webdriver/*.test.mjs || status=$?
+if [ "$status" -ne 0 ]; then
+  say "failed; tauri-driver log tail:"
+  tail -n 40 "$WORK/tauri-driver.log" >&2 || true
+fi
+exit "$status"
