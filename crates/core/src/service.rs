@@ -119,6 +119,11 @@ impl QuickAuth {
         Ok(qa)
     }
 
+    /// Checks that the keyring answers (for a health indicator); bounded by `keyring_timeout`.
+    pub fn probe_keyring(&self) -> Result<()> {
+        Ok(self.keyring.probe()?)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.opts.data_dir
     }
