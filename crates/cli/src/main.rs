@@ -20,7 +20,16 @@ use quickauth_protocol::{ApiVersion, DeviceKey, LingjuEndpoint, MachineCode, Reg
 use crate::output::{fail, Out};
 
 #[derive(Parser)]
-#[command(name = "quickauth", version, about = "QuickAuth：易联云打印机 / 灵聚设备授权工具 — authorize Yilianyun printers and Lingju devices")]
+#[command(
+    name = "quickauth",
+    version,
+    about = "QuickAuth：易联云打印机 / 灵聚设备授权工具 — authorize Yilianyun printers and Lingju devices",
+    after_help = "Secrets (client secret, Lingju appkey/authcode) are read from stdin, one per line, or a hidden prompt.\n\
+Exit codes: 0 ok, 1 error (zh + en message on stderr), 2 usage.\n\
+Environment: QUICKAUTH_DATA_DIR (data dir), QUICKAUTH_LOG (log filter, e.g. debug; logs never contain secrets),\n\
+QUICKAUTH_REFRESH_DAYS (refresh --all policy, default 5), QUICKAUTH_BROWSER (browser command for --code-flow),\n\
+QUICKAUTH_CRASH_AT (crash tests only: abort at a refresh step, see crates/core/README.md)."
+)]
 struct Cli {
     /// Data directory shared with the app (default: the app's, e.g. ~/.local/share/quickauth)
     #[arg(long, global = true, env = "QUICKAUTH_DATA_DIR", value_name = "DIR")]
@@ -95,6 +104,7 @@ enum Command {
 
 #[derive(Args)]
 struct JsonFlag {
+    /// Print JSON (errors: the ErrorReport JSON on stderr)
     #[arg(long)]
     json: bool,
 }
@@ -153,6 +163,7 @@ struct ProfileAdd {
     endpoint: Option<EndpointArg>,
     #[arg(long)]
     base_url: Option<url::Url>,
+    /// Print JSON (errors: the ErrorReport JSON on stderr)
     #[arg(long)]
     json: bool,
 }
@@ -170,10 +181,13 @@ struct AuthorizeArgs {
     /// Photo / scan of the label
     #[arg(long)]
     image: Option<PathBuf>,
+    /// Printer terminal number (终端号), with --qr-key or --msign
     #[arg(long, requires = "key")]
     machine_code: Option<String>,
+    /// Temporary key from the printer's QR (valid 300 s)
     #[arg(long, requires = "machine_code")]
     qr_key: Option<String>,
+    /// Permanent device key from the label
     #[arg(long, requires = "machine_code")]
     msign: Option<String>,
     /// Lingju device userid (a MAC with separators is fine)
@@ -182,6 +196,7 @@ struct AuthorizeArgs {
     /// Browser authorization (open-app mode)
     #[arg(long)]
     code_flow: bool,
+    /// Print JSON (errors: the ErrorReport JSON on stderr)
     #[arg(long)]
     json: bool,
 }

@@ -22,6 +22,18 @@ async fn server_result_for(env: &Env, refresh_token: &str) -> (String, String) {
     (grant.access_token.expose().to_owned(), grant.refresh_token.expose().to_owned())
 }
 
+/// What the test "browser" received; panics after 60 s instead of hanging.
+async fn wait_for_file(path: &std::path::Path) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the browser command was never called");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn generation(v: &Value) -> i64 {
     v["generation"].as_i64().unwrap()
 }
@@ -303,7 +315,7 @@ async fn two_clis_refreshing_at_once_send_one_refresh() {
     let env = Env::new().await;
     env.add_profile("t", "v1").await;
     let (mc, _) = env.authorize_new("t").await;
-    env.sandbox.set_fault(FaultRule::new(FaultMode::Slow).on_path("/oauth/oauth").delay_ms(1500).times(1));
+    env.sandbox.set_fault(FaultRule::new(FaultMode::Slow).on_path("/oauth/oauth").delay_ms(3000).times(1));
     let a = env.spawn(&["refresh", &mc, "--json"], &[]);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let b = env.spawn(&["refresh", &mc, "--json"], &[]);
@@ -332,12 +344,7 @@ async fn code_flow_via_loopback_redirect_and_via_pasted_url() {
         let mc = format!("40047700{n:02}");
         let mut child = env.spawn(&["authorize", "--profile", "open", "--code-flow", "--json"], &[("QUICKAUTH_BROWSER", &browser)]);
         let mut stdin = child.stdin.take().unwrap();
-        let url = loop {
-            if let Ok(u) = std::fs::read_to_string(&url_file) {
-                break url::Url::parse(&u).unwrap();
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let url = url::Url::parse(&wait_for_file(&url_file).await).unwrap();
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["response_type"], "code");
         assert!(q["state"].len() >= 16, "random state");
@@ -370,9 +377,7 @@ async fn code_flow_via_loopback_redirect_and_via_pasted_url() {
     let _ = std::fs::remove_file(&url_file);
     let mut child = env.spawn(&["authorize", "--profile", "open", "--code-flow", "--json"], &[("QUICKAUTH_BROWSER", &browser)]);
     let mut stdin = child.stdin.take().unwrap();
-    while std::fs::read_to_string(&url_file).is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_file(&url_file).await;
     use tokio::io::AsyncWriteExt;
     stdin.write_all(b"http://127.0.0.1:1/callback?code=abc&state=forged\n").await.unwrap();
     drop(stdin);
