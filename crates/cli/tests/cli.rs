@@ -473,3 +473,20 @@ async fn sandbox_in_the_foreground_and_offline_minted_labels() {
     let (at, rt) = env.reveal(mc).await;
     env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), msign.to_owned(), at, rt.unwrap()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_keyring_nothing_is_sent_and_the_error_is_clear() {
+    let env = Env::new().await;
+    let label = env.sandbox.mint_label(LabelKind::QrKey);
+    let started = std::time::Instant::now();
+    let r = env
+        .run_with(&["authorize", "--payload", &label.payload, "--json"], None, &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/quickauth-test-bus")])
+        .await;
+    let e = r.failed().err_json();
+    assert!(started.elapsed() < Duration::from_secs(10), "clear error within seconds");
+    assert_eq!(e["type"], "keyring_unavailable", "{e}");
+    assert!(e["message_zh"].as_str().unwrap().contains("密钥环"));
+    // The built-in sandbox was never even started: no grant was spent on tokens that could not be stored.
+    assert!(!env.data_dir().join("sandbox").exists());
+    env.assert_no_secrets(&[label.key().to_owned()]);
+}

@@ -661,6 +661,8 @@ impl QuickAuth {
     pub async fn authorize_yilianyun(&self, profile: &str, machine_code: MachineCode, key: DeviceKey) -> Result<DeviceSummary> {
         let dev = DeviceRef::new("yilianyun", machine_code.as_str());
         let res = async {
+            // A grant the keyring then cannot store is lost (and counted against the quota): check first.
+            self.keyring.probe()?;
             let client = self.yilianyun_client(profile).await?;
             let (client, mc, key) = (&client, &machine_code, &key);
             let grant = self
@@ -697,6 +699,7 @@ impl QuickAuth {
     pub async fn authorize_lingju(&self, profile: &str, userid: UserId) -> Result<DeviceSummary> {
         let dev = DeviceRef::new("lingju", userid.as_str());
         let res = async {
+            self.keyring.probe()?;
             let client = self.lingju_client(profile).await?;
             let (client, uid) = (&client, &userid);
             let grant = self.retrying("lingju authorize", || async move { client.authorize(uid).await.map_err(Error::from) }).await?;
@@ -738,6 +741,7 @@ impl QuickAuth {
                 return Err(Error::CodeFlowDenied { reason: err.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect() });
             }
             let code = query("code").filter(|c| !c.is_empty()).ok_or(Error::CodeFlowNoCode)?;
+            self.keyring.probe()?;
             let client = self.yilianyun_client(&flow.profile).await?;
             let (client, code) = (&client, code.as_str());
             // The printer is only known from the reply, so the quota is counted after it.
