@@ -29,6 +29,9 @@ use crate::tokens::{profile_account, tokens_account, StoredTokens};
 /// Refresh tokens live 35 days when the server does not say (v1 replies omit it).
 const DEFAULT_REFRESH_LIFETIME_SECS: i64 = 35 * 24 * 3600;
 
+/// How long a refresh completed by recovery answers the next `refresh` of that device instead of a new one.
+const RECOVERED_COUNTS_AS_REFRESH_FOR: Duration = Duration::from_secs(600);
+
 /// How to open the service.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -84,7 +87,8 @@ pub struct QuickAuth {
     sandbox: tokio::sync::OnceCell<SandboxHandle>,
     /// Refreshes completed by `recover_pending` in this process: the next `refresh` of such a device returns that
     /// result instead of refreshing again (after a lost reply, the next refresh ends with the lost tokens).
-    recovered: std::sync::Mutex<std::collections::HashMap<DeviceRef, crate::lifecycle::RefreshOutcome>>,
+    /// Bounded in time so a long-running app does not answer a refresh asked for hours later with an old result.
+    recovered: std::sync::Mutex<std::collections::HashMap<DeviceRef, (std::time::Instant, crate::lifecycle::RefreshOutcome)>>,
 }
 
 impl QuickAuth {
@@ -806,7 +810,13 @@ impl QuickAuth {
         };
         let dev = DeviceRef::new(&rec.provider, &rec.id);
         let res = async {
-            let recovered = self.recovered.lock().unwrap_or_else(|p| p.into_inner()).remove(&dev);
+            let recovered = self
+                .recovered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&dev)
+                .filter(|(at, _)| at.elapsed() < RECOVERED_COUNTS_AS_REFRESH_FOR)
+                .map(|(_, outcome)| outcome);
             let outcome = if let Some(outcome) = recovered {
                 tracing::info!(device = %dev, "refresh already completed by recovery of a pending one");
                 outcome
@@ -869,7 +879,7 @@ impl QuickAuth {
             }
             .await;
             if let Ok(Some(outcome)) = &res {
-                self.recovered.lock().unwrap_or_else(|p| p.into_inner()).insert(dev.clone(), *outcome);
+                self.recovered.lock().unwrap_or_else(|p| p.into_inner()).insert(dev.clone(), (std::time::Instant::now(), *outcome));
                 self.record("recover_refresh", Some(&dev), &j.provider, None, &res);
             }
             out.push((dev, res));
