@@ -242,6 +242,9 @@ async fn quota_is_refused_locally_at_20_and_server_41_fills_the_day() {
     assert_eq!(r.failed().err_json()["type"], "quota_exhausted");
     let grants_after = env.sandbox.requests(1000).iter().filter(|r| r.path.ends_with("/oauth/scancodemodel")).count();
     assert_eq!(grants_after, grants_before, "second attempt refused locally");
+    let (at, rt) = env.reveal(&mc).await;
+    env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), label.key().to_owned(), at, rt.unwrap()]);
+    env2.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), label.key().to_owned()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,6 +330,8 @@ async fn two_clis_refreshing_at_once_send_one_refresh() {
     assert_eq!(env.refresh_requests(), 1, "exactly one refresh reached the server");
     assert_eq!(ra.json(), rb.json(), "both report the same result");
     assert_eq!(generation(&env.run(&["token", &mc, "--json"]).await.json()), 2);
+    let (at, rt) = env.reveal(&mc).await;
+    env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), at, rt.unwrap()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,6 +390,12 @@ async fn code_flow_via_loopback_redirect_and_via_pasted_url() {
     assert_eq!(run.failed().err_json()["type"], "state_mismatch");
     let _ = std::fs::remove_file(&script);
     let _ = std::fs::remove_file(&url_file);
+    let mut secrets = vec![BUILTIN_OPEN_APP_SECRET.to_string()];
+    for n in 0..2 {
+        let (at, rt) = env.reveal(&format!("40047700{n:02}")).await;
+        secrets.extend([at, rt.unwrap()]);
+    }
+    env.assert_no_secrets(&secrets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -409,6 +420,8 @@ async fn error_18_refreshes_once_then_asks_for_reauthorization() {
     let r = env.run(&["print-test", &mc, "--json"]).await;
     assert_eq!(r.failed().err_json()["type"], "needs_reauthorization");
     assert_eq!(env.refresh_requests(), 2);
+    let (at, rt) = env.reveal(&mc).await;
+    env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), at, rt.unwrap()]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -438,6 +451,12 @@ async fn refresh_all_follows_the_days_left_policy() {
     let arr = v.as_array().unwrap();
     assert_eq!(arr.len(), 2);
     assert_eq!(arr.iter().filter(|d| d.get("error").is_some()).count(), 1, "{v}");
+    let mut secrets = vec![BUILTIN_OPEN_APP_SECRET.to_string()];
+    for id in [&a, &b] {
+        let (at, rt) = env.reveal(id).await;
+        secrets.extend([at, rt.unwrap()]);
+    }
+    env.assert_no_secrets(&secrets);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,4 +508,13 @@ async fn without_a_keyring_nothing_is_sent_and_the_error_is_clear() {
     // The built-in sandbox was never even started: no grant was spent on tokens that could not be stored.
     assert!(!env.data_dir().join("sandbox").exists());
     env.assert_no_secrets(&[label.key().to_owned()]);
+}
+
+/// The hygiene scan itself must be able to fail: a planted value in the data dir is found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[should_panic(expected = "a secret is in")]
+async fn the_secret_scan_finds_a_planted_value() {
+    let env = Env::new().await;
+    std::fs::write(env.data_dir().join("planted.txt"), b"xx planted-secret-value-123 xx").unwrap();
+    env.assert_no_secrets(&["planted-secret-value-123".into()]);
 }
