@@ -472,7 +472,9 @@ async fn authorize(qa: &QuickAuth, a: &AuthorizeArgs) -> Result<u8, Failure> {
         qa.authorize_payload(&a.profile, payload).await?
     } else if let Some(image) = &a.image {
         let decoded = quickauth_qr::decode_image_file(image).map_err(Error::from)?;
-        let Some(first) = decoded.into_iter().next() else {
+        // Several codes in one photo: take the first that is a printer label (else the first, for its error).
+        let label = decoded.iter().position(|d| quickauth_qr::parse_payload(&d.text).is_ok()).unwrap_or(0);
+        let Some(first) = decoded.into_iter().nth(label) else {
             return Err(Failure::Core(Error::InvalidInput {
                 field: "image",
                 detail: "图片里没有找到二维码，请拍清楚标签上的二维码 / no QR code found in the image; photograph the label's QR code clearly".into(),
