@@ -9,6 +9,12 @@ import * as profiles from "./profiles.js";
 import * as history from "./history.js";
 
 const screens = { scan, devices, profiles, history };
+
+// CSP violations are bugs (the policy forbids inline script/style); count them where the tests can see.
+document.addEventListener("securitypolicyviolation", (e) => {
+  document.body.dataset.cspViolations = String(Number(document.body.dataset.cspViolations || 0) + 1);
+  console.warn("CSP violation", e.violatedDirective, e.blockedURI);
+});
 let active = "scan";
 
 function show(name) {

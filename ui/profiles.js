@@ -190,10 +190,12 @@ async function codeFlow(p) {
       if (!pl || pl.flow_id !== flow.flow_id) return;
       showOutcome(pl.outcome, pl.error);
     }).then((u) => (unlisten = u));
+    const link = h("input#code-flow-link", { type: "text", readonly: true, value: flow.authorize_url, on: { focus: (e) => e.target.select() } });
     const pasted = h("input#code-flow-url", { type: "url", placeholder: "http://127.0.0.1:…/callback?code=…&state=…", autocomplete: "off" });
     const form = h("form.form",
       h("h2", t("profiles.code_flow_title")),
       h("p.muted", t("profiles.code_flow_body")),
+      h("label", h("span", t("profiles.code_flow_link")), link),
       h("label", h("span", t("profiles.code_flow_paste")), pasted),
       result,
       h("div.modal-actions",

@@ -529,11 +529,13 @@ function successView(outcome) {
 }
 
 function failureView(report) {
+  // When the error's own action is a re-scan, its button is the re-scan button.
+  const own = report.action === "rescan";
   return h("div#result-failure",
     h("div.result-banner.bad", "✕ ", t("result.failure")),
     view.scan ? scanFacts(view.scan) : null,
     errorBox(report, onAction),
-    h("div.card-actions", h("button.btn.secondary#rescan-btn", { on: { click: rescan } }, t("card.scan_again"))));
+    own ? null : h("div.card-actions", h("button.btn.secondary#rescan-btn", { on: { click: rescan } }, t("card.scan_again"))));
 }
 
 async function printTest(id, btn) {

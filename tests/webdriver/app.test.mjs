@@ -66,8 +66,26 @@ async function start(args) {
 }
 
 async function stop(s) {
+  assert.equal(await s.exec(() => document.body.dataset.cspViolations || "0"), "0", "no CSP violations");
   await s.quit();
   sessions.splice(sessions.indexOf(s), 1);
+}
+
+/** The card's re-scan button (or the error's own re-scan action, which takes its place). */
+const RESCAN = '#rescan-btn, .error-action[data-action="rescan"]';
+
+/** Plays the merchant in the sandbox's approval page: GET the page, POST "approve", return the redirect target. */
+async function approveInSandbox(authorizeUrl) {
+  const page = await (await fetch(authorizeUrl)).text();
+  const action = new URL(page.match(/<form method="post" action="([^"]+)"/)[1].replaceAll("&amp;", "&"), authorizeUrl);
+  const form = new URLSearchParams();
+  for (const m of page.matchAll(/<input (?:type="hidden" )?name="([^"]+)" value="([^"]*)"/g)) {
+    form.set(m[1], m[2].replaceAll("&amp;", "&").replaceAll("&quot;", '"'));
+  }
+  form.set("decision", "approve");
+  const res = await fetch(action, { method: "POST", body: form, redirect: "manual" });
+  assert.equal(res.status, 302, `approval redirects (${res.status}: ${await res.text()})`);
+  return { location: res.headers.get("location"), machineCode: form.get("machine_code") };
 }
 
 async function waitResult(s, what) {
@@ -213,7 +231,7 @@ test("no camera, image scans, manual entry validation, server errors with action
   });
 
   await t.test("the sandbox test label: shown, scanned from its bytes, authorized", async () => {
-    await s.click("#rescan-btn");
+    await s.click(RESCAN);
     await s.click("#test-label-btn");
     await s.waitFor(() => document.getElementById("test-label-img")?.complete, 10000, "test label image");
     const mc = await s.exec(() => document.getElementById("test-label-img").alt);
@@ -227,7 +245,7 @@ test("no camera, image scans, manual entry validation, server errors with action
   await t.test("manual entry is validated as you type", async () => {
     const { labels } = mint(1, { msign: true });
     const { machine_code, key } = labels[0];
-    await s.click("#rescan-btn");
+    await s.click(RESCAN);
     await s.click("#manual-btn");
     await s.type("#manual-machine-code", "40a1");
     await s.waitFor(() => document.getElementById("manual-machine-code-msg").classList.contains("bad"), 5000, "machine code error");
@@ -252,7 +270,7 @@ test("no camera, image scans, manual entry validation, server errors with action
     const { labels } = mint(1, { msign: true });
     await sandboxControl(s, "fault", { mode: "html_500", count: 50 });
     try {
-      await s.click("#rescan-btn");
+      await s.click(RESCAN);
       await s.click("#manual-btn");
       await s.type("#manual-machine-code", labels[0].machine_code);
       await s.click('#manual-key-kind button[data-kind="msign"]');
@@ -273,7 +291,7 @@ test("no camera, image scans, manual entry validation, server errors with action
   });
 
   await t.test("an expired qr_key is refused by the server and the card offers a re-scan", async () => {
-    await s.click("#rescan-btn");
+    await s.click(RESCAN);
     await s.click("#test-label-btn");
     await s.waitFor(() => document.getElementById("test-label-img")?.complete, 10000, "test label image");
     await s.click("#scan-test-label");
@@ -289,6 +307,31 @@ test("no camera, image scans, manual entry validation, server errors with action
     assert.equal(box.action, "rescan", JSON.stringify(box));
     assert.match(box.text, /[\u4e00-\u9fff]/, "Chinese message first");
     await shot(s, "result-error");
+  });
+
+  await t.test("open-app code flow from the UI: loopback redirect, then a pasted callback URL", async () => {
+    await s.click("#nav-profiles");
+    await s.waitFor(() => !!document.querySelector('.profile-card[data-profile="sandbox"] .act-code-flow'), 10000, "code flow button");
+    for (const via of ["loopback", "paste"]) {
+      await s.click('.profile-card[data-profile="sandbox"] .act-code-flow');
+      const url = await s.waitFor(() => document.getElementById("code-flow-link")?.value, 10000, "authorize URL");
+      const { location, machineCode } = await approveInSandbox(url);
+      assert.ok(location.startsWith("http://127.0.0.1:"), `redirects to the app's loopback listener: ${location}`);
+      if (via === "loopback") {
+        const res = await fetch(location);
+        assert.equal(res.status, 200);
+        assert.match(await res.text(), /QuickAuth/);
+      } else {
+        await s.type("#code-flow-url", location);
+        await s.exec(() => document.querySelector("#modal form").requestSubmit());
+      }
+      await s.waitFor(() => !!document.querySelector("#code-flow-result .result-banner.ok"), 30000, `code flow via ${via}`);
+      assert.match(await s.text("#code-flow-result"), new RegExp(machineCode));
+      if (via === "paste") await shot(s, "code-flow");
+      await s.exec(() => document.querySelector("#modal .modal-actions .btn.secondary:nth-of-type(2)").click());
+      const devices = (await s.invoke("list_devices")).ok.map((d) => d.id);
+      assert.ok(devices.includes(machineCode), `${machineCode} listed after the code flow (${via})`);
+    }
   });
 
   await t.test("screens: profiles, history (with CSV export), settings, English", async () => {
