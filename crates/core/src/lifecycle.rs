@@ -194,7 +194,12 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<NewTokens>>,
     {
-        let tokens = self.state.read_tokens(dev)?.ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })?;
+        let Some(tokens) = self.state.read_tokens(dev)? else {
+            // Nothing left to replay with: only a new authorization helps; don't retry this on every open.
+            self.state.finish_journal(dev)?;
+            self.state.mark_needs_reauth(dev)?;
+            return Err(Error::TokensMissing { id: dev.id.clone() });
+        };
         if tokens.generation > journal.old_generation {
             // The new pair reached the keyring before the crash: only the DB and the journal are behind.
             tracing::info!(device = %dev, generation = tokens.generation, "completing interrupted refresh from the keyring");
@@ -509,6 +514,18 @@ mod tests {
         assert!(state.journal(&dev()).unwrap().is_none());
         // Nothing pending: recover is a no-op.
         assert_eq!(lc.recover(&dev(), |_| async { Ok(fresh("x")) }).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn journal_without_tokens_is_closed_and_asks_for_reauth() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = Fake::default();
+        state.begin_journal(&dev(), &Journal { old_generation: 1, started_at: Utc::now() }).unwrap();
+        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let err = lc.recover(&dev(), |_| async { Ok(fresh("never")) }).await.unwrap_err();
+        assert!(matches!(err, Error::TokensMissing { .. }));
+        assert!(state.journal(&dev()).unwrap().is_none());
+        assert_eq!(*state.reauth.lock().unwrap(), vec![dev()]);
     }
 
     #[tokio::test]
