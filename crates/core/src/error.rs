@@ -52,6 +52,8 @@ pub enum Error {
     QuotaExhausted { id: String, reset_at: DateTime<Utc> },
     #[error("device {id} needs to be authorized again")]
     NeedsReauthorization { id: String },
+    #[error("device {id} is busy in another process")]
+    DeviceBusy { id: String },
     #[error("the keyring has no tokens for device {id}")]
     TokensMissing { id: String },
     #[error("a token entry in the keyring is not readable")]
@@ -100,6 +102,7 @@ impl Localized for Error {
             Error::AmbiguousId { .. } => "ambiguous_id",
             Error::QuotaExhausted { .. } => "quota_exhausted",
             Error::NeedsReauthorization { .. } => "needs_reauthorization",
+            Error::DeviceBusy { .. } => "device_busy",
             Error::TokensMissing { .. } => "tokens_missing",
             Error::CorruptTokenEntry => "corrupt_token_entry",
             Error::CodeFlowStateMismatch => "state_mismatch",
@@ -141,6 +144,7 @@ impl Localized for Error {
             Error::AmbiguousId { id, providers } => format!("编号 {id} 同时对应多个平台的设备（{}）。请写成“平台:编号”，例如 yilianyun:{id}。", providers.join("、")),
             Error::QuotaExhausted { id, reset_at } => format!("打印机 {id} 今天的授权/刷新次数（每天 {} 次）已用完，为避免被服务器拒绝，本次未发送请求。请在 {} 之后再试。", crate::quota::GRANTS_PER_DAY, shanghai(reset_at)),
             Error::NeedsReauthorization { id } => format!("设备 {id} 的授权已失效，刷新也无法恢复。请重新扫码授权这台设备。"),
+            Error::DeviceBusy { id } => format!("设备 {id} 正在被另一个 QuickAuth 窗口或命令刷新，等了 2 分钟仍未结束。请稍后再试；如果一直如此，请关闭其他 QuickAuth 程序。"),
             Error::TokensMissing { id } => format!("系统钥匙串中没有设备 {id} 的令牌（可能被清除了）。请重新授权这台设备。"),
             Error::CorruptTokenEntry => "系统钥匙串中的令牌记录已损坏，无法读取。请重新授权这台设备。".into(),
             Error::CodeFlowStateMismatch => "授权回调中的 state 与发起时不一致，可能是伪造的回调，已拒绝。请重新发起浏览器授权。".into(),
@@ -172,6 +176,7 @@ impl Localized for Error {
             Error::AmbiguousId { id, providers } => format!("Id {id} matches devices of several providers ({}). Write provider:id, e.g. yilianyun:{id}.", providers.join(", ")),
             Error::QuotaExhausted { id, reset_at } => format!("Printer {id} has used its {} grants/refreshes for today; nothing was sent, so the server will not lock it. Try again after {} ({}).", crate::quota::GRANTS_PER_DAY, shanghai(reset_at), reset_at.to_rfc3339()),
             Error::NeedsReauthorization { id } => format!("The authorization of device {id} is no longer valid and a refresh cannot restore it. Scan and authorize the device again."),
+            Error::DeviceBusy { id } => format!("Device {id} is being refreshed by another QuickAuth window or command, which has not finished after 2 minutes. Try again later; if it persists, close the other QuickAuth programs."),
             Error::TokensMissing { id } => format!("The keyring holds no tokens for device {id} (they may have been removed). Authorize the device again."),
             Error::CorruptTokenEntry => "A token entry in the keyring is damaged and cannot be read. Authorize the device again.".into(),
             Error::CodeFlowStateMismatch => "The authorization callback's state does not match the one we sent; it may be forged and was rejected. Start the browser authorization again.".into(),
@@ -203,7 +208,7 @@ impl Localized for Error {
             Error::QuotaExhausted { .. } => Action::WaitUntilTomorrow,
             Error::NeedsReauthorization { .. } | Error::TokensMissing { .. } | Error::CorruptTokenEntry => Action::Reauthorize,
             Error::CodeFlowStateMismatch | Error::CodeFlowDenied { .. } | Error::CodeFlowNoCode => Action::Reauthorize,
-            Error::Sandbox { .. } | Error::Io { .. } => Action::RetryLater,
+            Error::Sandbox { .. } | Error::Io { .. } | Error::DeviceBusy { .. } => Action::RetryLater,
             Error::Internal(_) => Action::ReportBug,
         }
     }

@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 
 use crate::error::Error;
 
+/// Longest wait for another process's refresh of the same device.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Held for the whole refresh of one device.
 #[derive(Debug)]
 pub struct DeviceLock {
@@ -44,12 +48,19 @@ impl DeviceLock {
         }
     }
 
-    /// Async wrapper: waits on a blocking thread so the runtime stays responsive.
+    /// Waits (without blocking the runtime) until the lock is ours, at most `LOCK_WAIT`: a process that holds it
+    /// longer is stuck (a refresh is bounded far below that), and the caller gets a clear error instead of a hang.
     pub async fn acquire(data_dir: &Path, provider: &str, id: &str) -> Result<Self, Error> {
-        let (dir, provider, id) = (data_dir.to_path_buf(), provider.to_owned(), id.to_owned());
-        tokio::task::spawn_blocking(move || Self::acquire_blocking(&dir, &provider, &id))
-            .await
-            .map_err(|e| Error::Internal(format!("lock task failed: {e}")))?
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        loop {
+            if let Some(lock) = Self::try_acquire(data_dir, provider, id)? {
+                return Ok(lock);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::DeviceBusy { id: id.to_owned() });
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
     }
 
     pub fn path(&self) -> &Path {

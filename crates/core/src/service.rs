@@ -23,7 +23,7 @@ use crate::lock::DeviceLock;
 use crate::models::*;
 use crate::profiles::*;
 use crate::quota::china_day;
-use crate::state::VaultState;
+use crate::state::{Secrets, VaultState};
 use crate::tokens::{profile_account, tokens_account, StoredTokens};
 
 /// Refresh tokens live 35 days when the server does not say (v1 replies omit it).
@@ -82,7 +82,7 @@ fn ensure_builtin_row(store: &Store) -> Result<()> {
 pub struct QuickAuth {
     opts: Options,
     store: Arc<Store>,
-    keyring: Arc<Keyring>,
+    keyring: Secrets,
     http: reqwest::Client,
     sandbox: tokio::sync::OnceCell<SandboxHandle>,
     /// Refreshes completed by `recover_pending` in this process: the next `refresh` of such a device returns that
@@ -102,7 +102,7 @@ impl QuickAuth {
         ensure_builtin_row(&store)?;
         let qa = Self {
             store: Arc::new(store),
-            keyring: Arc::new(keyring),
+            keyring: Secrets(Arc::new(keyring)),
             http: quickauth_protocol::http_client(),
             sandbox: tokio::sync::OnceCell::new(),
             recovered: Default::default(),

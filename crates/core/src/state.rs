@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use quickauth_vault::{Keyring, Store};
+use quickauth_vault::{Keyring, Store, VaultError};
+use zeroize::Zeroizing;
 
 use crate::error::Result;
 use crate::lifecycle::{DeviceRef, Journal, LifecycleState};
@@ -11,7 +12,34 @@ use crate::tokens::{tokens_account, StoredTokens};
 
 pub(crate) struct VaultState {
     pub store: Arc<Store>,
-    pub keyring: Arc<Keyring>,
+    pub keyring: Secrets,
+}
+
+/// The keyring, called so that a slow Secret Service (bounded by the vault's timeout) does not stall the async
+/// runtime: on a multi-thread runtime the call runs with `block_in_place`.
+#[derive(Clone)]
+pub(crate) struct Secrets(pub Arc<Keyring>);
+
+impl Secrets {
+    pub fn get(&self, account: &str) -> Result<Option<Zeroizing<String>>, VaultError> {
+        offload(|| self.0.get(account))
+    }
+    pub fn set(&self, account: &str, value: &str) -> Result<(), VaultError> {
+        offload(|| self.0.set(account, value))
+    }
+    pub fn delete(&self, account: &str) -> Result<(), VaultError> {
+        offload(|| self.0.delete(account))
+    }
+    pub fn probe(&self) -> Result<(), VaultError> {
+        offload(|| self.0.probe())
+    }
+}
+
+fn offload<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 impl LifecycleState for VaultState {
