@@ -47,7 +47,9 @@ impl CorpusFrame {
             return jpeg.clone();
         }
         let mut out = io::Cursor::new(Vec::new());
-        self.image.write_to(&mut out, image::ImageFormat::Png).expect("PNG encoding into memory cannot fail");
+        self.image
+            .write_to(&mut out, image::ImageFormat::Png)
+            .expect("PNG encoding into memory cannot fail");
         out.into_inner()
     }
 
@@ -65,23 +67,41 @@ pub fn generate(seed: u64, count: usize) -> impl Iterator<Item = CorpusFrame> {
 /// Writes `count` frames and a `truth.json` (same shape as the dev corpus's) into `dir`.
 pub fn write_dir(dir: &Path, seed: u64, count: usize) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
-    let mut truth = serde_json::Map::new();
+    let mut truth = std::collections::BTreeMap::new();
     for frame in generate(seed, count) {
         std::fs::write(dir.join(&frame.name), frame.file_bytes())?;
         truth.insert(
-            frame.name.clone(),
-            serde_json::json!({ "payload": frame.payload, "machine_code": frame.machine_code, "tags": frame.tags }),
+            frame.name,
+            TruthEntry {
+                payload: frame.payload,
+                machine_code: frame.machine_code,
+                tags: frame.tags,
+            },
         );
     }
+    // One-space indent and field order as the dev corpus's truth.json.
     let mut out = Vec::new();
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, serde_json::ser::PrettyFormatter::with_indent(b" "));
-    serde::Serialize::serialize(&serde_json::Value::Object(truth), &mut ser).map_err(io::Error::other)?;
+    let mut ser = serde_json::Serializer::with_formatter(
+        &mut out,
+        serde_json::ser::PrettyFormatter::with_indent(b" "),
+    );
+    serde::Serialize::serialize(&truth, &mut ser).map_err(io::Error::other)?;
     std::fs::write(dir.join("truth.json"), out)
+}
+
+#[derive(serde::Serialize)]
+struct TruthEntry {
+    payload: String,
+    machine_code: String,
+    tags: Vec<String>,
 }
 
 /// splitmix64: decorrelates per-frame seeds so neighbouring indices get unrelated streams.
 fn frame_seed(seed: u64, index: usize) -> u64 {
-    let mut z = seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(0x632B_E59B_D9B4_E019);
+    let mut z = seed
+        ^ (index as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x632B_E59B_D9B4_E019);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
@@ -109,22 +129,39 @@ fn draw_scene(rng: &mut ChaCha8Rng) -> Scene {
     let mut s = Scene {
         scale: rng.gen_range(2..=6),
         // Mostly hand-held tilts, sometimes the label upside down or sideways.
-        angle: if rng.gen_bool(0.7) { rng.gen_range(-0.45..0.45) } else { rng.gen_range(0.0..std::f32::consts::TAU) },
+        angle: if rng.gen_bool(0.7) {
+            rng.gen_range(-0.45..0.45)
+        } else {
+            rng.gen_range(0.0..std::f32::consts::TAU)
+        },
         tilt: rng.gen_range(0.0..0.14),
         blur: rng.gen_bool(0.45).then(|| round1(rng.gen_range(0.5..2.6))),
-        motion: rng.gen_bool(0.23).then(|| (rng.gen_range(3..=12), rng.gen_range(0.0..std::f32::consts::PI))),
-        dim: rng.gen_bool(0.42).then(|| (round2(rng.gen_range(0.26..0.60)), rng.gen_range(0.9..1.4))),
+        motion: rng.gen_bool(0.23).then(|| {
+            (
+                rng.gen_range(3..=12),
+                rng.gen_range(0.0..std::f32::consts::PI),
+            )
+        }),
+        dim: rng
+            .gen_bool(0.42)
+            .then(|| (round2(rng.gen_range(0.26..0.60)), rng.gen_range(0.9..1.4))),
         gradient: rng.gen_bool(0.42),
         glare: rng.gen_bool(0.15),
         noise: *[0, 2, 4, 4, 6, 10].get(rng.gen_range(0..6)).unwrap_or(&4),
         inverted: rng.gen_bool(0.07),
         colour: rng.gen_bool(0.23).then(|| {
-            let mut g = [rng.gen_range(0.75..1.0), rng.gen_range(0.75..1.0), rng.gen_range(0.7..1.0)];
+            let mut g = [
+                rng.gen_range(0.75..1.0),
+                rng.gen_range(0.75..1.0),
+                rng.gen_range(0.7..1.0),
+            ];
             let max = g.iter().cloned().fold(0.0f32, f32::max);
             g.iter_mut().for_each(|c| *c /= max);
             g
         }),
-        jpeg: rng.gen_bool(0.65).then(|| [40u8, 60, 75, 90][rng.gen_range(0..4)]),
+        jpeg: rng
+            .gen_bool(0.65)
+            .then(|| [40u8, 60, 75, 90][rng.gen_range(0..4)]),
         hard,
     };
     if hard {
@@ -135,7 +172,10 @@ fn draw_scene(rng: &mut ChaCha8Rng) -> Scene {
                 s.blur = Some(round1(rng.gen_range(1.0..1.6)));
             }
             1 => {
-                s.motion = Some((rng.gen_range(8..=12), rng.gen_range(0.0..std::f32::consts::PI)));
+                s.motion = Some((
+                    rng.gen_range(8..=12),
+                    rng.gen_range(0.0..std::f32::consts::PI),
+                ));
                 s.scale = s.scale.max(3);
             }
             _ => {
@@ -162,14 +202,32 @@ fn draw_payload(rng: &mut ChaCha8Rng) -> (LabelPayload, String) {
     } else {
         // Other digit strings are valid machine codes too.
         let len = rng.gen_range(8..=12);
-        (0..len).map(|i| char::from(b'0' + if i == 0 { rng.gen_range(1..10) } else { rng.gen_range(0..10) })).collect()
+        (0..len)
+            .map(|i| {
+                char::from(
+                    b'0' + if i == 0 {
+                        rng.gen_range(1..10)
+                    } else {
+                        rng.gen_range(0..10)
+                    },
+                )
+            })
+            .collect()
     };
     const HEX: &[u8] = b"0123456789abcdef";
     const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let key = if rng.gen_bool(0.5) {
-        LabelKey::QrKey((0..16).map(|_| char::from(HEX[rng.gen_range(0..16)])).collect())
+        LabelKey::QrKey(
+            (0..16)
+                .map(|_| char::from(HEX[rng.gen_range(0..16)]))
+                .collect(),
+        )
     } else {
-        LabelKey::Msign((0..12).map(|_| char::from(ALNUM[rng.gen_range(0..ALNUM.len())])).collect())
+        LabelKey::Msign(
+            (0..12)
+                .map(|_| char::from(ALNUM[rng.gen_range(0..ALNUM.len())]))
+                .collect(),
+        )
     };
     let payload = LabelPayload::Yilianyun { machine_code, key };
     let formats = [
@@ -202,8 +260,15 @@ pub fn generate_frame(seed: u64, index: usize) -> CorpusFrame {
     let scene = draw_scene(&mut rng);
 
     let lines = vec![format!("SN:{machine_code}"), "K4-WH 220V~50HZ".to_string()];
-    let label = render_text(&text, &LabelOptions { module_px: LABEL_MODULE_PX, lines, ..LabelOptions::default() })
-        .expect("generated payloads fit in a QR code");
+    let label = render_text(
+        &text,
+        &LabelOptions {
+            module_px: LABEL_MODULE_PX,
+            lines,
+            ..LabelOptions::default()
+        },
+    )
+    .expect("generated payloads fit in a QR code");
 
     let (paper, ink) = if scene.inverted {
         (rng.gen_range(0.04..0.12), rng.gen_range(0.82..0.95))
@@ -216,7 +281,9 @@ pub fn generate_frame(seed: u64, index: usize) -> CorpusFrame {
     let bbox = place_label(&mut rng, &mut px, &label, &scene, paper, ink);
 
     // Blur only where something varies: outside the label's box the frame is still flat.
-    let pad = 4 + scene.blur.map_or(0, |s| (3.0 * s).ceil() as usize) + scene.motion.map_or(0, |(l, _)| l as usize);
+    let pad = 4
+        + scene.blur.map_or(0, |s| (3.0 * s).ceil() as usize)
+        + scene.motion.map_or(0, |(l, _)| l as usize);
     let region = (
         bbox.0.saturating_sub(pad),
         bbox.1.saturating_sub(pad),
@@ -234,7 +301,8 @@ pub fn generate_frame(seed: u64, index: usize) -> CorpusFrame {
         let (lo, hi) = (rng.gen_range(0.5..0.8f32), rng.gen_range(1.0..1.15f32));
         let (c, s) = (theta.cos(), theta.sin());
         let span = (w as f32).abs() * c.abs() + (h as f32) * s.abs();
-        let origin = if c < 0.0 { -(w as f32) * c } else { 0.0 } + if s < 0.0 { -(h as f32) * s } else { 0.0 };
+        let origin = if c < 0.0 { -(w as f32) * c } else { 0.0 }
+            + if s < 0.0 { -(h as f32) * s } else { 0.0 };
         for y in 0..h {
             for x in 0..w {
                 let t = ((x as f32 * c + y as f32 * s + origin) / span).clamp(0.0, 1.0);
@@ -245,7 +313,10 @@ pub fn generate_frame(seed: u64, index: usize) -> CorpusFrame {
     if scene.glare {
         // Near the label half the time, where it hurts.
         let (cx, cy) = if rng.gen_bool(0.5) {
-            (rng.gen_range(bbox.0..bbox.2.max(bbox.0 + 1)) as f32, rng.gen_range(bbox.1..bbox.3.max(bbox.1 + 1)) as f32)
+            (
+                rng.gen_range(bbox.0..bbox.2.max(bbox.0 + 1)) as f32,
+                rng.gen_range(bbox.1..bbox.3.max(bbox.1 + 1)) as f32,
+            )
         } else {
             (rng.gen_range(0.0..w as f32), rng.gen_range(0.0..h as f32))
         };
@@ -270,8 +341,13 @@ pub fn generate_frame(seed: u64, index: usize) -> CorpusFrame {
     let mut noise = NoiseRng(rng.gen());
     let image = match scene.colour {
         None => {
-            let data = px.iter().map(|v| to_u8(*v + sigma * noise.gauss())).collect();
-            DynamicImage::ImageLuma8(GrayImage::from_raw(FRAME_W, FRAME_H, data).expect("buffer matches frame size"))
+            let data = px
+                .iter()
+                .map(|v| to_u8(*v + sigma * noise.gauss()))
+                .collect();
+            DynamicImage::ImageLuma8(
+                GrayImage::from_raw(FRAME_W, FRAME_H, data).expect("buffer matches frame size"),
+            )
         }
         Some(gain) => {
             let mut data = Vec::with_capacity(w * h * 3);
@@ -280,7 +356,9 @@ pub fn generate_frame(seed: u64, index: usize) -> CorpusFrame {
                     data.push(to_u8(v * g + sigma * noise.gauss()));
                 }
             }
-            DynamicImage::ImageRgb8(RgbImage::from_raw(FRAME_W, FRAME_H, data).expect("buffer matches frame size"))
+            DynamicImage::ImageRgb8(
+                RgbImage::from_raw(FRAME_W, FRAME_H, data).expect("buffer matches frame size"),
+            )
         }
     };
 
@@ -289,7 +367,9 @@ pub fn generate_frame(seed: u64, index: usize) -> CorpusFrame {
             let mut bytes = Vec::new();
             // write_with_encoder keeps the native colour type (grey stays one component, as in the dev corpus).
             image
-                .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality))
+                .write_with_encoder(image::codecs::jpeg::JpegEncoder::new_with_quality(
+                    &mut bytes, quality,
+                ))
                 .expect("JPEG encoding into memory cannot fail");
             let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg)
                 .expect("our own JPEG decodes");
@@ -409,7 +489,13 @@ fn place_label(
     let margin = 8.0;
     let cx_range = (margin - min_x, FRAME_W as f32 - margin - max_x);
     let cy_range = (margin - min_y, FRAME_H as f32 - margin - max_y);
-    let pick = |rng: &mut ChaCha8Rng, (lo, hi): (f32, f32)| if hi > lo { rng.gen_range(lo..hi) } else { (lo + hi) / 2.0 };
+    let pick = |rng: &mut ChaCha8Rng, (lo, hi): (f32, f32)| {
+        if hi > lo {
+            rng.gen_range(lo..hi)
+        } else {
+            (lo + hi) / 2.0
+        }
+    };
     let (cx, cy) = (pick(rng, cx_range), pick(rng, cy_range));
     let dst = rotated.map(|(x, y)| (x + cx, y + cy));
     let src = [(0.0, 0.0), (lw, 0.0), (lw, lh), (0.0, lh)];
@@ -457,27 +543,28 @@ fn homography(from: &[(f32, f32); 4], to: &[(f32, f32); 4]) -> [f64; 8] {
     }
     // Gaussian elimination with partial pivoting; the quads are never degenerate (non-zero label, small tilt).
     for col in 0..8 {
-        let pivot = (col..8).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs())).unwrap_or(col);
+        let pivot = (col..8)
+            .max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs()))
+            .unwrap_or(col);
         a.swap(col, pivot);
         for row in 0..8 {
             if row != col && a[col][col] != 0.0 {
                 let f = a[row][col] / a[col][col];
-                for k in col..9 {
-                    a[row][k] -= f * a[col][k];
+                let pivot_row = a[col];
+                for (cell, p) in a[row].iter_mut().zip(pivot_row).skip(col) {
+                    *cell -= f * p;
                 }
             }
         }
     }
-    let mut h = [0.0; 8];
-    for i in 0..8 {
-        h[i] = a[i][8] / a[i][i];
-    }
-    h
+    std::array::from_fn(|i| a[i][8] / a[i][i])
 }
 
 fn gaussian_blur(px: &mut [f32], w: usize, region: (usize, usize, usize, usize), sigma: f32) {
     let radius = (3.0 * sigma).ceil() as i64;
-    let kernel: Vec<f32> = (-radius..=radius).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let kernel: Vec<f32> = (-radius..=radius)
+        .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+        .collect();
     let total: f32 = kernel.iter().sum();
     let kernel: Vec<f32> = kernel.iter().map(|k| k / total).collect();
     let (x0, y0, x1, y1) = region;
@@ -506,7 +593,13 @@ fn gaussian_blur(px: &mut [f32], w: usize, region: (usize, usize, usize, usize),
     }
 }
 
-fn motion_blur(px: &mut [f32], w: usize, region: (usize, usize, usize, usize), len: u32, theta: f32) {
+fn motion_blur(
+    px: &mut [f32],
+    w: usize,
+    region: (usize, usize, usize, usize),
+    len: u32,
+    theta: f32,
+) {
     let h = px.len() / w;
     let src = px.to_vec();
     let (dx, dy) = (theta.cos(), theta.sin());

@@ -26,7 +26,12 @@ pub struct LabelOptions {
 
 impl Default for LabelOptions {
     fn default() -> Self {
-        LabelOptions { module_px: 8, quiet_modules: 4, lines: Vec::new(), ec_level: EcLevel::M }
+        LabelOptions {
+            module_px: 8,
+            quiet_modules: 4,
+            lines: Vec::new(),
+            ec_level: EcLevel::M,
+        }
     }
 }
 
@@ -44,8 +49,12 @@ impl LabelError {
     }
     pub fn message_zh(&self) -> String {
         match self {
-            LabelError::TooLong { bytes } => format!("内容有 {bytes} 字节，放不进一个二维码。请缩短内容。"),
-            LabelError::Unrepresentable => "这个标签内容无法用所选格式表示，请换一种格式。".to_string(),
+            LabelError::TooLong { bytes } => {
+                format!("内容有 {bytes} 字节，放不进一个二维码。请缩短内容。")
+            }
+            LabelError::Unrepresentable => {
+                "这个标签内容无法用所选格式表示，请换一种格式。".to_string()
+            }
         }
     }
     pub fn message_en(&self) -> String {
@@ -58,7 +67,11 @@ pub fn qr_modules(text: &str, ec_level: EcLevel) -> Result<(usize, Vec<bool>), L
     let code = QrCode::with_error_correction_level(text.as_bytes(), ec_level)
         .map_err(|_| LabelError::TooLong { bytes: text.len() })?;
     let width = code.width();
-    let dark = code.to_colors().into_iter().map(|c| c == Color::Dark).collect();
+    let dark = code
+        .to_colors()
+        .into_iter()
+        .map(|c| c == Color::Dark)
+        .collect();
     Ok((width, dark))
 }
 
@@ -70,10 +83,19 @@ pub fn render_text(text: &str, opts: &LabelOptions) -> Result<GrayImage, LabelEr
     // Caption glyph scale follows the module size so the text stays legible next to the code.
     let glyph_scale = (m / 3).max(1);
     let line_h = (GLYPH_H + 3) * glyph_scale;
-    let text_w = opts.lines.iter().map(|l| text_width(l, glyph_scale)).max().unwrap_or(0);
+    let text_w = opts
+        .lines
+        .iter()
+        .map(|l| text_width(l, glyph_scale))
+        .max()
+        .unwrap_or(0);
     let margin = opts.quiet_modules * m;
     let width = code_px.max(text_w + 2 * margin);
-    let caption_h = if opts.lines.is_empty() { 0 } else { opts.lines.len() as u32 * line_h + margin };
+    let caption_h = if opts.lines.is_empty() {
+        0
+    } else {
+        opts.lines.len() as u32 * line_h + margin
+    };
     let height = code_px + caption_h;
     let mut img = GrayImage::from_pixel(width, height, Luma([PAPER]));
 
@@ -91,7 +113,13 @@ pub fn render_text(text: &str, opts: &LabelOptions) -> Result<GrayImage, LabelEr
         }
     }
     for (n, line) in opts.lines.iter().enumerate() {
-        draw_text(&mut img, line, margin, code_px + n as u32 * line_h, glyph_scale);
+        draw_text(
+            &mut img,
+            line,
+            margin,
+            code_px + n as u32 * line_h,
+            glyph_scale,
+        );
     }
     Ok(img)
 }
@@ -105,16 +133,35 @@ pub fn caption_for(payload: &LabelPayload) -> String {
 }
 
 /// Renders a label for `payload` written in `format`, captioned with its machine code.
-pub fn render_payload(payload: &LabelPayload, format: PayloadFormat, module_px: u32) -> Result<GrayImage, LabelError> {
+pub fn render_payload(
+    payload: &LabelPayload,
+    format: PayloadFormat,
+    module_px: u32,
+) -> Result<GrayImage, LabelError> {
     let text = format_payload(payload, format).ok_or(LabelError::Unrepresentable)?;
-    let opts = LabelOptions { module_px, lines: vec![caption_for(payload)], ..LabelOptions::default() };
+    let opts = LabelOptions {
+        module_px,
+        lines: vec![caption_for(payload)],
+        ..LabelOptions::default()
+    };
     render_text(&text, &opts)
+}
+
+/// PNG of a label for already-formatted payload text (e.g. a sandbox-minted `payload`), captioned
+/// `SN:<machine_code>`: what `quickauth sandbox mint --png` writes.
+pub fn label_png(payload_text: &str, machine_code: &str) -> Result<Vec<u8>, LabelError> {
+    let opts = LabelOptions {
+        lines: vec![format!("SN:{machine_code}")],
+        ..LabelOptions::default()
+    };
+    Ok(png_bytes(&render_text(payload_text, &opts)?))
 }
 
 /// PNG bytes of a rendered label (or any grey image).
 pub fn png_bytes(img: &GrayImage) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Png).expect("PNG encoding into memory cannot fail");
+    img.write_to(&mut out, image::ImageFormat::Png)
+        .expect("PNG encoding into memory cannot fail");
     out.into_inner()
 }
 
@@ -150,10 +197,14 @@ pub fn draw_text(img: &mut GrayImage, line: &str, x: u32, y: u32, scale: u32) {
 
 fn glyph(c: char) -> &'static [&'static str; 7] {
     let c = c.to_ascii_uppercase();
-    FONT.iter().find(|(g, _)| *g == c).map_or(&UNKNOWN, |(_, rows)| rows)
+    FONT.iter()
+        .find(|(g, _)| *g == c)
+        .map_or(&UNKNOWN, |(_, rows)| rows)
 }
 
-const UNKNOWN: [&str; 7] = [".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#.."];
+const UNKNOWN: [&str; 7] = [
+    ".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#..",
+];
 
 #[rustfmt::skip]
 const FONT: &[(char, [&str; 7])] = &[
@@ -212,7 +263,12 @@ mod tests {
     #[test]
     fn font_rows_are_well_formed_and_distinct() {
         for (c, rows) in FONT {
-            assert!(rows.iter().all(|r| r.len() == GLYPH_W as usize && r.bytes().all(|b| b == b'#' || b == b'.')), "{c}");
+            assert!(
+                rows.iter()
+                    .all(|r| r.len() == GLYPH_W as usize
+                        && r.bytes().all(|b| b == b'#' || b == b'.')),
+                "{c}"
+            );
         }
         for (i, (a, ra)) in FONT.iter().enumerate() {
             for (b, rb) in &FONT[i + 1..] {
@@ -236,7 +292,8 @@ mod tests {
         let x0 = (img.width() - code_px) / 2 + 24;
         assert_eq!(img.get_pixel(x0 + 1, 25).0[0], INK);
         // Caption rows contain ink.
-        let caption_ink = (code_px..img.height()).any(|y| (0..img.width()).any(|x| img.get_pixel(x, y).0[0] == INK));
+        let caption_ink = (code_px..img.height())
+            .any(|y| (0..img.width()).any(|x| img.get_pixel(x, y).0[0] == INK));
         assert!(caption_ink);
         assert_eq!(caption_for(&payload), "SN:4004291417");
     }
@@ -247,11 +304,16 @@ mod tests {
             machine_code: "4004704341".into(),
             key: LabelKey::QrKey("5b92558589eaff30".into()),
         };
-        for format in [PayloadFormat::OpenApiUrl, PayloadFormat::JsonCamel, PayloadFormat::Pairs(';')] {
+        for format in [
+            PayloadFormat::OpenApiUrl,
+            PayloadFormat::JsonCamel,
+            PayloadFormat::Pairs(';'),
+        ] {
             let img = render_payload(&payload, format, 4).unwrap();
             let (w, h) = (img.width() as usize, img.height() as usize);
-            let mut prepared =
-                rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| img.get_pixel(x as u32, y as u32).0[0]);
+            let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(w, h, |x, y| {
+                img.get_pixel(x as u32, y as u32).0[0]
+            });
             let grids = prepared.detect_grids();
             assert_eq!(grids.len(), 1, "{format:?}");
             let (_, text) = grids[0].decode().unwrap();
@@ -261,14 +323,33 @@ mod tests {
 
     #[test]
     fn png_round_trips() {
-        let img = render_text("hello", &LabelOptions { lines: vec!["SN:1".into()], ..LabelOptions::default() }).unwrap();
-        let back = image::load_from_memory(&png_bytes(&img)).unwrap().to_luma8();
+        let img = render_text(
+            "hello",
+            &LabelOptions {
+                lines: vec!["SN:1".into()],
+                ..LabelOptions::default()
+            },
+        )
+        .unwrap();
+        let back = image::load_from_memory(&png_bytes(&img))
+            .unwrap()
+            .to_luma8();
         assert_eq!(back, img);
+        let png = label_png("4004291417#bb8ayn1b7o25", "4004291417").unwrap();
+        let opts = LabelOptions {
+            lines: vec!["SN:4004291417".into()],
+            ..LabelOptions::default()
+        };
+        let want = render_text("4004291417#bb8ayn1b7o25", &opts).unwrap();
+        assert_eq!(image::load_from_memory(&png).unwrap().to_luma8(), want);
     }
 
     #[test]
     fn refuses_oversized_payload() {
         let text = "9".repeat(8000);
-        assert_eq!(render_text(&text, &LabelOptions::default()), Err(LabelError::TooLong { bytes: 8000 }));
+        assert_eq!(
+            render_text(&text, &LabelOptions::default()),
+            Err(LabelError::TooLong { bytes: 8000 })
+        );
     }
 }

@@ -47,7 +47,9 @@ pub const MAX_MACHINE_CODE_LEN: usize = 32;
 pub const MAX_KEY_LEN: usize = 128;
 pub const MAX_USERID_LEN: usize = 64;
 /// Separators allowed between machine code and key in the bare form (space and tab included).
-pub const BARE_SEPARATORS: &[char] = &['#', '|', ',', ';', ':', '/', '-', '_', ' ', '\t', '\n', '，', '：', '；'];
+pub const BARE_SEPARATORS: &[char] = &[
+    '#', '|', ',', ';', ':', '/', '-', '_', ' ', '\t', '\n', '，', '：', '；',
+];
 /// Separators between `key=value` pairs.
 pub const PAIR_SEPARATORS: &[char] = &['&', ';', ',', '|', '\n', '\r', '\t', '，', '；'];
 
@@ -122,7 +124,9 @@ impl LabelPayload {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PayloadProblem {
     Empty,
-    TooLong { bytes: usize },
+    TooLong {
+        bytes: usize,
+    },
     MalformedJson,
     JsonNotObject,
     /// Nothing in the text looks like a label field or a bare `code#key`.
@@ -131,11 +135,15 @@ pub enum PayloadProblem {
     NoMachineCode,
     InvalidMachineCode,
     MissingKey,
-    InvalidKey { kind: Option<KeyKind> },
+    InvalidKey {
+        kind: Option<KeyKind>,
+    },
     /// An unlabelled key whose shape fits neither the `qr_key` nor the `msign` rule.
     UnknownKeyKind,
     BothKeys,
-    ConflictingValues { field: &'static str },
+    ConflictingValues {
+        field: &'static str,
+    },
     MixedProviders,
     InvalidUserId,
 }
@@ -292,7 +300,10 @@ struct Refusal {
 
 impl From<PayloadProblem> for Refusal {
     fn from(reason: PayloadProblem) -> Self {
-        Refusal { reason, machine_code: None }
+        Refusal {
+            reason,
+            machine_code: None,
+        }
     }
 }
 
@@ -303,7 +314,11 @@ pub fn key_kind_from_shape(key: &str) -> Option<KeyKind> {
     let len = key.len();
     if len == 16 && key.bytes().all(|b| b.is_ascii_hexdigit()) {
         Some(KeyKind::QrKey)
-    } else if (11..=12).contains(&len) && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+    } else if (11..=12).contains(&len)
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    {
         Some(KeyKind::Msign)
     } else {
         None
@@ -312,7 +327,11 @@ pub fn key_kind_from_shape(key: &str) -> Option<KeyKind> {
 
 /// Parses the decoded text of a label QR code. See the module docs for the accepted forms and rules.
 pub fn parse_payload(text: &str) -> Result<LabelPayload, PayloadError> {
-    let attach = |r: Refusal| PayloadError { raw: text.to_owned(), reason: r.reason, machine_code: r.machine_code };
+    let attach = |r: Refusal| PayloadError {
+        raw: text.to_owned(),
+        reason: r.reason,
+        machine_code: r.machine_code,
+    };
     if text.len() > MAX_PAYLOAD_BYTES {
         return Err(attach(PayloadProblem::TooLong { bytes: text.len() }.into()));
     }
@@ -339,7 +358,12 @@ pub fn parse_payload(text: &str) -> Result<LabelPayload, PayloadError> {
 }
 
 fn is_invisible(c: char) -> bool {
-    c.is_whitespace() || c.is_control() || matches!(c, '\u{feff}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}')
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{feff}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}'
+        )
 }
 
 fn clean(text: &str) -> &str {
@@ -382,8 +406,8 @@ fn role_of(name: &str) -> Option<Role> {
         .flat_map(char::to_lowercase)
         .collect();
     Some(match norm.as_str() {
-        "machinecode" | "machineno" | "mc" | "terminal" | "terminalcode" | "terminalno" | "sn" | "机器码"
-        | "终端号" => Role::MachineCode,
+        "machinecode" | "machineno" | "mc" | "terminal" | "terminalcode" | "terminalno" | "sn"
+        | "机器码" | "终端号" => Role::MachineCode,
         "qrkey" => Role::QrKey,
         "msign" => Role::Msign,
         "key" | "密钥" => Role::AnyKey,
@@ -398,7 +422,8 @@ fn role_of(name: &str) -> Option<Role> {
 type Fields = Vec<(Role, String)>;
 
 fn json_fields(s: &str) -> Result<Fields, Refusal> {
-    let value: Value = serde_json::from_str(s).map_err(|_| Refusal::from(PayloadProblem::MalformedJson))?;
+    let value: Value =
+        serde_json::from_str(s).map_err(|_| Refusal::from(PayloadProblem::MalformedJson))?;
     let Value::Object(_) = value else {
         return Err(PayloadProblem::JsonNotObject.into());
     };
@@ -447,12 +472,18 @@ fn url_fields(s: &str) -> Option<Fields> {
                 parts
             }
             // Unparseable URL: still read what follows the first `?`.
-            Err(_) => s.split_once('?').map(|(_, q)| vec![q.to_owned()]).unwrap_or_default(),
+            Err(_) => s
+                .split_once('?')
+                .map(|(_, q)| vec![q.to_owned()])
+                .unwrap_or_default(),
         }
     } else {
         // `www.10ss.net/authorize?mc=…`: a `?` whose left side is a bare path, not `key=value` text.
         let (left, q) = s.split_once('?')?;
-        if left.is_empty() || left.contains(['=', ' ', '\n', '&', ';', ',']) || !left.contains(['.', '/']) {
+        if left.is_empty()
+            || left.contains(['=', ' ', '\n', '&', ';', ','])
+            || !left.contains(['.', '/'])
+        {
             return None;
         }
         vec![q.to_owned()]
@@ -491,13 +522,18 @@ fn bare_form(s: &str) -> Option<Result<LabelPayload, Refusal>> {
     if rest.is_empty() {
         // Only a machine code: a specific refusal that still lets the UI prefill it.
         return Some(Err(match validate_machine_code(code) {
-            Ok(code) => Refusal { reason: PayloadProblem::MissingKey, machine_code: Some(code) },
+            Ok(code) => Refusal {
+                reason: PayloadProblem::MissingKey,
+                machine_code: Some(code),
+            },
             Err(r) => r,
         }));
     }
     let after_pad = rest.trim_start_matches([' ', '\t']);
     let (sep, after_sep) = match after_pad.chars().next() {
-        Some(c) if BARE_SEPARATORS.contains(&c) && c != ' ' && c != '\t' => (c, &after_pad[c.len_utf8()..]),
+        Some(c) if BARE_SEPARATORS.contains(&c) && c != ' ' && c != '\t' => {
+            (c, &after_pad[c.len_utf8()..])
+        }
         // Only whitespace between code and key: the whitespace itself is the separator.
         Some(_) if after_pad.len() < rest.len() => (' ', after_pad),
         _ => return None,
@@ -580,7 +616,10 @@ fn single(fields: &Fields, role: Role) -> Result<Option<String>, Refusal> {
         }
         match found {
             Some(prev) if prev != v => {
-                let field = ROLE_NAMES.iter().find(|(r, _)| *r == role).map_or("field", |(_, n)| n);
+                let field = ROLE_NAMES
+                    .iter()
+                    .find(|(r, _)| *r == role)
+                    .map_or("field", |(_, n)| n);
                 return Err(PayloadProblem::ConflictingValues { field }.into());
             }
             _ => found = Some(v),
@@ -606,20 +645,37 @@ fn interpret(fields: Fields) -> Result<LabelPayload, Refusal> {
         if code.is_some() || qr_key.is_some() || msign.is_some() {
             return Err(PayloadProblem::MixedProviders.into());
         }
-        return Ok(LabelPayload::Lingju { userid: normalise_userid(&userid)? });
+        return Ok(LabelPayload::Lingju {
+            userid: normalise_userid(&userid)?,
+        });
     }
     let Some(code) = code else {
         if let (Some(mac), None, None) = (&mac, &qr_key, &msign) {
-            return Ok(LabelPayload::Lingju { userid: normalise_userid(mac)? });
+            return Ok(LabelPayload::Lingju {
+                userid: normalise_userid(mac)?,
+            });
         }
         let any_field = qr_key.is_some() || msign.is_some() || any_key.is_some() || sign.is_some();
-        return Err(if any_field { PayloadProblem::NoMachineCode } else { PayloadProblem::Unrecognised }.into());
+        return Err(if any_field {
+            PayloadProblem::NoMachineCode
+        } else {
+            PayloadProblem::Unrecognised
+        }
+        .into());
     };
-    build_yilianyun(&code, qr_key.as_deref(), msign.as_deref(), any_key.as_deref(), sign.as_deref(), api_marker)
+    build_yilianyun(
+        &code,
+        qr_key.as_deref(),
+        msign.as_deref(),
+        any_key.as_deref(),
+        sign.as_deref(),
+        api_marker,
+    )
 }
 
 fn validate_machine_code(code: &str) -> Result<String, Refusal> {
-    if (1..=MAX_MACHINE_CODE_LEN).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit()) {
+    if (1..=MAX_MACHINE_CODE_LEN).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_digit())
+    {
         Ok(code.to_owned())
     } else {
         Err(PayloadProblem::InvalidMachineCode.into())
@@ -635,11 +691,18 @@ fn build_yilianyun(
     api_marker: bool,
 ) -> Result<LabelPayload, Refusal> {
     let machine_code = validate_machine_code(code)?;
-    let refuse = |reason| Refusal { reason, machine_code: Some(machine_code.clone()) };
+    let refuse = |reason| Refusal {
+        reason,
+        machine_code: Some(machine_code.clone()),
+    };
     let (kind, value) = match (qr_key, msign) {
         (Some(_), Some(_)) => return Err(refuse(PayloadProblem::BothKeys)),
         (Some(k), None) | (None, Some(k)) => {
-            let kind = if qr_key.is_some() { KeyKind::QrKey } else { KeyKind::Msign };
+            let kind = if qr_key.is_some() {
+                KeyKind::QrKey
+            } else {
+                KeyKind::Msign
+            };
             if any_key.is_some_and(|a| a != k) {
                 return Err(refuse(PayloadProblem::ConflictingValues { field: "key" }));
             }
@@ -648,7 +711,9 @@ fn build_yilianyun(
         (None, None) => match (any_key, sign) {
             (Some(k), _) => match key_kind_from_shape(k) {
                 Some(kind) => (kind, k),
-                None if k.bytes().all(is_key_char) => return Err(refuse(PayloadProblem::UnknownKeyKind)),
+                None if k.bytes().all(is_key_char) => {
+                    return Err(refuse(PayloadProblem::UnknownKeyKind))
+                }
                 None => return Err(refuse(PayloadProblem::InvalidKey { kind: None })),
             },
             (None, Some(s)) if !api_marker => (KeyKind::Msign, s),
@@ -668,7 +733,10 @@ fn build_yilianyun(
 fn is_mac(v: &str) -> bool {
     let hex_groups = |sep: char, groups: usize, width: usize| {
         let parts: Vec<&str> = v.split(sep).collect();
-        parts.len() == groups && parts.iter().all(|p| p.len() == width && p.bytes().all(|b| b.is_ascii_hexdigit()))
+        parts.len() == groups
+            && parts
+                .iter()
+                .all(|p| p.len() == width && p.bytes().all(|b| b.is_ascii_hexdigit()))
     };
     hex_groups(':', 6, 2) || hex_groups('-', 6, 2) || hex_groups('.', 3, 4)
 }
@@ -676,7 +744,11 @@ fn is_mac(v: &str) -> bool {
 /// Lingju wants `[A-Za-z0-9]`; a MAC loses its separators, case is kept (the device registered it that way).
 fn normalise_userid(v: &str) -> Result<String, Refusal> {
     let v = v.trim();
-    let id: String = if is_mac(v) { v.chars().filter(char::is_ascii_hexdigit).collect() } else { v.to_owned() };
+    let id: String = if is_mac(v) {
+        v.chars().filter(char::is_ascii_hexdigit).collect()
+    } else {
+        v.to_owned()
+    };
     if (1..=MAX_USERID_LEN).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         Ok(id)
     } else {
@@ -704,8 +776,18 @@ pub enum PayloadFormat {
 impl PayloadFormat {
     /// Every format with every separator, for generators that want variety.
     pub fn all() -> Vec<PayloadFormat> {
-        let mut all = vec![PayloadFormat::OpenApiUrl, PayloadFormat::AuthorizeUrl, PayloadFormat::JsonSnake, PayloadFormat::JsonCamel];
-        all.extend(PAIR_SEPARATORS.iter().filter(|c| **c != '\r').map(|c| PayloadFormat::Pairs(*c)));
+        let mut all = vec![
+            PayloadFormat::OpenApiUrl,
+            PayloadFormat::AuthorizeUrl,
+            PayloadFormat::JsonSnake,
+            PayloadFormat::JsonCamel,
+        ];
+        all.extend(
+            PAIR_SEPARATORS
+                .iter()
+                .filter(|c| **c != '\r')
+                .map(|c| PayloadFormat::Pairs(*c)),
+        );
         all.extend(BARE_SEPARATORS.iter().map(|c| PayloadFormat::Bare(*c)));
         all
     }
@@ -722,15 +804,18 @@ pub fn format_payload(payload: &LabelPayload, format: PayloadFormat) -> Option<S
         ser.finish()
     };
     let json = |pairs: &[(&str, &str)]| {
-        let map: serde_json::Map<String, Value> =
-            pairs.iter().map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned()))).collect();
+        let map: serde_json::Map<String, Value> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Value::String((*v).to_owned())))
+            .collect();
         Value::Object(map).to_string()
     };
     match payload {
         LabelPayload::Lingju { userid } => match format {
-            PayloadFormat::OpenApiUrl | PayloadFormat::AuthorizeUrl => {
-                Some(format!("https://dev.lingju.ai/device?{}", query(&[("userid", userid)])))
-            }
+            PayloadFormat::OpenApiUrl | PayloadFormat::AuthorizeUrl => Some(format!(
+                "https://dev.lingju.ai/device?{}",
+                query(&[("userid", userid)])
+            )),
             PayloadFormat::JsonSnake => Some(json(&[("user_id", userid)])),
             PayloadFormat::JsonCamel => Some(json(&[("userId", userid)])),
             PayloadFormat::Pairs(sep) if PAIR_SEPARATORS.contains(&sep) && sep != '\r' => {
@@ -753,13 +838,18 @@ pub fn format_payload(payload: &LabelPayload, format: PayloadFormat) -> Option<S
                     "https://www.10ss.net/authorize?{}",
                     query(&[("mc", machine_code), (short, k), ("t", "label")])
                 )),
-                PayloadFormat::JsonSnake => Some(json(&[("machine_code", machine_code), (snake, k)])),
-                PayloadFormat::JsonCamel => Some(json(&[("machineCode", machine_code), (camel, k)])),
+                PayloadFormat::JsonSnake => {
+                    Some(json(&[("machine_code", machine_code), (snake, k)]))
+                }
+                PayloadFormat::JsonCamel => {
+                    Some(json(&[("machineCode", machine_code), (camel, k)]))
+                }
                 PayloadFormat::Pairs(sep) if PAIR_SEPARATORS.contains(&sep) && sep != '\r' => {
                     Some(format!("machine_code={machine_code}{sep}{snake}={k}"))
                 }
                 PayloadFormat::Bare(sep) if BARE_SEPARATORS.contains(&sep) => {
-                    (key_kind_from_shape(k) == Some(key.kind())).then(|| format!("{machine_code}{sep}{k}"))
+                    (key_kind_from_shape(k) == Some(key.kind()))
+                        .then(|| format!("{machine_code}{sep}{k}"))
                 }
                 _ => None,
             }
@@ -781,7 +871,10 @@ mod tests {
         }
     }
     fn yly(mc: &str, key: LabelKey) -> LabelPayload {
-        LabelPayload::Yilianyun { machine_code: mc.into(), key }
+        LabelPayload::Yilianyun {
+            machine_code: mc.into(),
+            key,
+        }
     }
     fn qr(k: &str) -> LabelKey {
         LabelKey::QrKey(k.into())
@@ -792,7 +885,10 @@ mod tests {
 
     #[test]
     fn corpus_shapes() {
-        assert_eq!(ok("4004291417#bb8ayn1b7o25"), yly("4004291417", ms("bb8ayn1b7o25")));
+        assert_eq!(
+            ok("4004291417#bb8ayn1b7o25"),
+            yly("4004291417", ms("bb8ayn1b7o25"))
+        );
         assert_eq!(
             ok(r#"{"machine_code": "4004704341", "qr_key": "5b92558589eaff30"}"#),
             yly("4004704341", qr("5b92558589eaff30"))
@@ -805,7 +901,10 @@ mod tests {
             ok("https://www.10ss.net/authorize?mc=4004225199&msign=0hcmp0kh2kpk&t=label"),
             yly("4004225199", ms("0hcmp0kh2kpk"))
         );
-        assert_eq!(ok("machine_code=4004141719&msign=pzer9eebasw5"), yly("4004141719", ms("pzer9eebasw5")));
+        assert_eq!(
+            ok("machine_code=4004141719&msign=pzer9eebasw5"),
+            yly("4004141719", ms("pzer9eebasw5"))
+        );
         assert_eq!(
             ok("https://open-api.10ss.net/qr?machine_code=4004062809&qr_key=c842e90114183d26"),
             yly("4004062809", qr("c842e90114183d26"))
@@ -820,13 +919,31 @@ mod tests {
         assert_eq!(ok("4004291417   bb8ayn1b7o25"), want);
         assert_eq!(ok("4004291417：bb8ayn1b7o25"), want);
         assert_eq!(ok("machine_code%3D4004291417%26msign%3Dbb8ayn1b7o25"), want);
-        assert_eq!(ok("MACHINE_CODE = 4004291417 ; M_SIGN = \"bb8ayn1b7o25\""), want);
-        assert_eq!(ok("K4-WH 220V~50Hz\nSN:4004291417\nmsign:bb8ayn1b7o25"), want);
+        assert_eq!(
+            ok("MACHINE_CODE = 4004291417 ; M_SIGN = \"bb8ayn1b7o25\""),
+            want
+        );
+        assert_eq!(
+            ok("K4-WH 220V~50Hz\nSN:4004291417\nmsign:bb8ayn1b7o25"),
+            want
+        );
         assert_eq!(ok("终端号：4004291417，密钥：bb8ayn1b7o25"), want);
-        assert_eq!(ok("www.10ss.net/authorize?mc=4004291417&msign=bb8ayn1b7o25"), want);
-        assert_eq!(ok("https://x.example/app/#/bind?mc=4004291417&msign=bb8ayn1b7o25"), want);
-        assert_eq!(ok(r#"{"data":{"machineCode":4004291417,"mSign":"bb8ayn1b7o25"}}"#), want);
-        assert_eq!(ok("https://x.example/?mc=4004291417&msign=bb8ayn1b7o25&mc=4004291417"), want);
+        assert_eq!(
+            ok("www.10ss.net/authorize?mc=4004291417&msign=bb8ayn1b7o25"),
+            want
+        );
+        assert_eq!(
+            ok("https://x.example/app/#/bind?mc=4004291417&msign=bb8ayn1b7o25"),
+            want
+        );
+        assert_eq!(
+            ok(r#"{"data":{"machineCode":4004291417,"mSign":"bb8ayn1b7o25"}}"#),
+            want
+        );
+        assert_eq!(
+            ok("https://x.example/?mc=4004291417&msign=bb8ayn1b7o25&mc=4004291417"),
+            want
+        );
         // An empty qr_key next to an msign is clear, not ambiguous.
         assert_eq!(ok("mc=4004291417&qr_key=&msign=bb8ayn1b7o25"), want);
     }
@@ -835,48 +952,108 @@ mod tests {
     fn sign_alias_only_when_unambiguous() {
         assert_eq!(ok("mc=123&sign=abcdefgh"), yly("123", ms("abcdefgh")));
         // A request signature next to client_id/timestamp is not a device key.
-        assert_eq!(refused("mc=123&sign=abcdefgh&client_id=1&timestamp=2").reason, PayloadProblem::MissingKey);
+        assert_eq!(
+            refused("mc=123&sign=abcdefgh&client_id=1&timestamp=2").reason,
+            PayloadProblem::MissingKey
+        );
         // With an explicit key, `sign` is ignored.
         assert_eq!(ok("mc=123&qr_key=aaaa&sign=bbbb"), yly("123", qr("aaaa")));
     }
 
     #[test]
     fn generic_key_by_shape() {
-        assert_eq!(ok("mc=1&key=0123456789abcdef"), yly("1", qr("0123456789abcdef")));
-        assert_eq!(ok("4004000000|0123456789ABCDEF"), yly("4004000000", qr("0123456789ABCDEF")));
+        assert_eq!(
+            ok("mc=1&key=0123456789abcdef"),
+            yly("1", qr("0123456789abcdef"))
+        );
+        assert_eq!(
+            ok("4004000000|0123456789ABCDEF"),
+            yly("4004000000", qr("0123456789ABCDEF"))
+        );
         assert_eq!(ok("mc=1&key=abcdefghijk"), yly("1", ms("abcdefghijk")));
         let e = refused("4004291417#ABCDEFGHIJKL");
         assert_eq!(e.reason, PayloadProblem::UnknownKeyKind);
         assert_eq!(e.machine_code.as_deref(), Some("4004291417"));
-        assert_eq!(refused("4004291417#abc").reason, PayloadProblem::UnknownKeyKind);
-        assert_eq!(refused("mc=1&qr_key=aaaa&key=bbbb").reason, PayloadProblem::ConflictingValues { field: "key" });
+        assert_eq!(
+            refused("4004291417#abc").reason,
+            PayloadProblem::UnknownKeyKind
+        );
+        assert_eq!(
+            refused("mc=1&qr_key=aaaa&key=bbbb").reason,
+            PayloadProblem::ConflictingValues { field: "key" }
+        );
     }
 
     #[test]
     fn refusals_are_specific() {
         assert_eq!(refused("").reason, PayloadProblem::Empty);
         assert_eq!(refused(" \u{feff}\n").reason, PayloadProblem::Empty);
-        assert_eq!(refused(&"9".repeat(5000)).reason, PayloadProblem::TooLong { bytes: 5000 });
-        assert_eq!(refused("{\"machine_code\":").reason, PayloadProblem::MalformedJson);
+        assert_eq!(
+            refused(&"9".repeat(5000)).reason,
+            PayloadProblem::TooLong { bytes: 5000 }
+        );
+        assert_eq!(
+            refused("{\"machine_code\":").reason,
+            PayloadProblem::MalformedJson
+        );
         assert_eq!(refused("[1,2]").reason, PayloadProblem::JsonNotObject);
         assert_eq!(refused("hello world").reason, PayloadProblem::Unrecognised);
-        assert_eq!(refused("https://www.10ss.net/").reason, PayloadProblem::Unrecognised);
-        assert_eq!(refused("qr_key=0123456789abcdef").reason, PayloadProblem::NoMachineCode);
-        assert_eq!(refused("mc=40O4&msign=abcdefghijk").reason, PayloadProblem::InvalidMachineCode);
-        assert_eq!(refused(&format!("mc={}&msign=abcdefghijk", "1".repeat(33))).reason, PayloadProblem::InvalidMachineCode);
+        assert_eq!(
+            refused("https://www.10ss.net/").reason,
+            PayloadProblem::Unrecognised
+        );
+        assert_eq!(
+            refused("qr_key=0123456789abcdef").reason,
+            PayloadProblem::NoMachineCode
+        );
+        assert_eq!(
+            refused("mc=40O4&msign=abcdefghijk").reason,
+            PayloadProblem::InvalidMachineCode
+        );
+        assert_eq!(
+            refused(&format!("mc={}&msign=abcdefghijk", "1".repeat(33))).reason,
+            PayloadProblem::InvalidMachineCode
+        );
         let e = refused("4004291417");
-        assert_eq!((e.reason, e.machine_code.as_deref()), (PayloadProblem::MissingKey, Some("4004291417")));
-        assert_eq!(refused("mc=1&qr_key=a&msign=b").reason, PayloadProblem::BothKeys);
-        assert_eq!(refused("mc=1&mc=2&msign=b").reason, PayloadProblem::ConflictingValues { field: "machine_code" });
-        assert_eq!(refused("mc=1&msign=has space").reason, PayloadProblem::InvalidKey { kind: Some(KeyKind::Msign) });
-        assert_eq!(refused("mc=1&userid=abc").reason, PayloadProblem::MixedProviders);
-        assert_eq!(refused("userid=ab:cd").reason, PayloadProblem::InvalidUserId);
-        assert_eq!(refused("4004291417#bb8ayn1b7o25#x").reason, PayloadProblem::Unrecognised);
+        assert_eq!(
+            (e.reason, e.machine_code.as_deref()),
+            (PayloadProblem::MissingKey, Some("4004291417"))
+        );
+        assert_eq!(
+            refused("mc=1&qr_key=a&msign=b").reason,
+            PayloadProblem::BothKeys
+        );
+        assert_eq!(
+            refused("mc=1&mc=2&msign=b").reason,
+            PayloadProblem::ConflictingValues {
+                field: "machine_code"
+            }
+        );
+        assert_eq!(
+            refused("mc=1&msign=has space").reason,
+            PayloadProblem::InvalidKey {
+                kind: Some(KeyKind::Msign)
+            }
+        );
+        assert_eq!(
+            refused("mc=1&userid=abc").reason,
+            PayloadProblem::MixedProviders
+        );
+        assert_eq!(
+            refused("userid=ab:cd").reason,
+            PayloadProblem::InvalidUserId
+        );
+        assert_eq!(
+            refused("4004291417#bb8ayn1b7o25#x").reason,
+            PayloadProblem::Unrecognised
+        );
     }
 
     #[test]
     fn lingju() {
-        let want = LabelPayload::Lingju { userid: "AABBccDDEEFF".into() };
+        let want = LabelPayload::Lingju {
+            userid: "AABBccDDEEFF".into(),
+        };
         assert_eq!(ok("userid=AA:BB:cc:DD:EE:FF"), want);
         assert_eq!(ok(r#"{"userId":"AA-BB-cc-DD-EE-FF"}"#), want);
         assert_eq!(ok("mac: AABB.ccDD.EEFF"), want);
@@ -893,7 +1070,11 @@ mod tests {
         let key = "bb8ayn1b7o25";
         let p = ok(&format!("4004291417#{key}"));
         assert!(!format!("{p:?}").contains(key));
-        for text in [format!("mc=1&qr_key=a&msign={key}"), format!("4004291417#{key}#"), format!("mc=x&msign={key}")] {
+        for text in [
+            format!("mc=1&qr_key=a&msign={key}"),
+            format!("4004291417#{key}#"),
+            format!("mc=x&msign={key}"),
+        ] {
             let e = refused(&text);
             assert!(!format!("{e}").contains(key), "{e}");
             assert!(!format!("{e:?}").contains(key), "{e:?}");
@@ -907,7 +1088,9 @@ mod tests {
         let payloads = [
             yly("4004291417", ms("bb8ayn1b7o25")),
             yly("4004704341", qr("5b92558589eaff30")),
-            LabelPayload::Lingju { userid: "AABBCCDDEEFF".into() },
+            LabelPayload::Lingju {
+                userid: "AABBCCDDEEFF".into(),
+            },
         ];
         for p in &payloads {
             for f in PayloadFormat::all() {

@@ -5,10 +5,15 @@ use quickauth_qr::parse_payload;
 
 fn rqrr_texts(frame: &CorpusFrame) -> Vec<String> {
     let luma = frame.luma();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(FRAME_W as usize, FRAME_H as usize, |x, y| {
-        luma.get_pixel(x as u32, y as u32).0[0]
-    });
-    prepared.detect_grids().iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(FRAME_W as usize, FRAME_H as usize, |x, y| {
+            luma.get_pixel(x as u32, y as u32).0[0]
+        });
+    prepared
+        .detect_grids()
+        .iter()
+        .filter_map(|g| g.decode().ok().map(|(_, text)| text))
+        .collect()
 }
 
 #[test]
@@ -33,17 +38,39 @@ fn same_seed_gives_identical_bytes_and_truth() {
 fn frames_are_well_formed_and_truth_is_consistent() {
     let frames: Vec<CorpusFrame> = corpus::generate(7, 40).collect();
     for f in &frames {
-        assert_eq!((f.image.width(), f.image.height()), (FRAME_W, FRAME_H), "{}", f.name);
+        assert_eq!(
+            (f.image.width(), f.image.height()),
+            (FRAME_W, FRAME_H),
+            "{}",
+            f.name
+        );
         assert_eq!(f.name.ends_with(".jpg"), f.jpeg.is_some());
-        assert_eq!(f.name.ends_with(".jpg"), f.tags.iter().any(|t| t.starts_with("jpeg")));
-        assert_eq!(f.image.color().has_color(), f.tags.iter().any(|t| t == "colour"), "{} {:?} {:?}", f.name, f.image.color(), f.tags);
+        assert_eq!(
+            f.name.ends_with(".jpg"),
+            f.tags.iter().any(|t| t.starts_with("jpeg"))
+        );
+        assert_eq!(
+            f.image.color().has_color(),
+            f.tags.iter().any(|t| t == "colour"),
+            "{} {:?} {:?}",
+            f.name,
+            f.image.color(),
+            f.tags
+        );
         assert!(f.tags.iter().any(|t| t.starts_with("scale")));
         let parsed = parse_payload(&f.payload).expect("generated payloads parse");
         assert_eq!(parsed.machine_code(), Some(f.machine_code.as_str()));
     }
     // The mix covers the dev corpus's conditions.
-    for tag in ["blur", "motion", "dim", "gradient", "noise", "colour", "jpeg", "hard"] {
-        assert!(frames.iter().any(|f| f.tags.iter().any(|t| t.starts_with(tag))), "no {tag} frame in 40");
+    for tag in [
+        "blur", "motion", "dim", "gradient", "noise", "colour", "jpeg", "hard",
+    ] {
+        assert!(
+            frames
+                .iter()
+                .any(|f| f.tags.iter().any(|t| t.starts_with(tag))),
+            "no {tag} frame in 40"
+        );
     }
 }
 
@@ -72,12 +99,19 @@ fn write_dir_matches_dev_corpus_layout() {
     for (name, entry) in &truth {
         let img = image::open(dir.path().join(name)).unwrap();
         assert_eq!((img.width(), img.height()), (FRAME_W, FRAME_H));
-        assert!(entry["payload"].is_string() && entry["machine_code"].is_string() && entry["tags"].is_array());
+        assert!(
+            entry["payload"].is_string()
+                && entry["machine_code"].is_string()
+                && entry["tags"].is_array()
+        );
     }
     // Writing again gives the same bytes.
     let again = tempfile::tempdir().unwrap();
     corpus::write_dir(again.path(), 5, 4).unwrap();
     for name in truth.keys().map(String::as_str).chain(["truth.json"]) {
-        assert_eq!(std::fs::read(dir.path().join(name)).unwrap(), std::fs::read(again.path().join(name)).unwrap());
+        assert_eq!(
+            std::fs::read(dir.path().join(name)).unwrap(),
+            std::fs::read(again.path().join(name)).unwrap()
+        );
     }
 }

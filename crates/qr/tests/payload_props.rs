@@ -2,14 +2,13 @@
 //! wrapping noise is tolerated, and no input (text or bytes) makes it panic or leak a key into Display/Debug.
 
 use proptest::prelude::*;
-use quickauth_qr::payload::{format_payload, key_kind_from_shape, KeyKind, PayloadFormat, PayloadProblem};
+use quickauth_qr::payload::{
+    format_payload, key_kind_from_shape, KeyKind, PayloadFormat, PayloadProblem,
+};
 use quickauth_qr::{parse_payload, LabelKey, LabelPayload};
 
 fn machine_code() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "4004[0-9]{6}",
-        "[0-9]{1,32}",
-    ]
+    prop_oneof!["4004[0-9]{6}", "[0-9]{1,32}",]
 }
 
 /// Keys as labels carry them: shaped keys (usable in every format, bare included) and arbitrary labelled ones.
@@ -150,10 +149,16 @@ proptest! {
 
 #[test]
 fn bare_shape_rule_is_documented_behaviour() {
-    assert_eq!(key_kind_from_shape("0123456789abcdef"), Some(KeyKind::QrKey));
+    assert_eq!(
+        key_kind_from_shape("0123456789abcdef"),
+        Some(KeyKind::QrKey)
+    );
     assert_eq!(key_kind_from_shape("bb8ayn1b7o25"), Some(KeyKind::Msign));
     assert_eq!(key_kind_from_shape("bb8ayn1b7o2"), Some(KeyKind::Msign));
     assert_eq!(key_kind_from_shape("bb8ayn1b7o2xx"), None);
     assert_eq!(key_kind_from_shape("BB8AYN1B7O25"), None);
-    assert_eq!(parse_payload("4004291417#BB8AYN1B7O25").unwrap_err().reason, PayloadProblem::UnknownKeyKind);
+    assert_eq!(
+        parse_payload("4004291417#BB8AYN1B7O25").unwrap_err().reason,
+        PayloadProblem::UnknownKeyKind
+    );
 }

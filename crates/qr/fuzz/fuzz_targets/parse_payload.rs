@@ -17,10 +17,13 @@ fuzz_target!(|data: &[u8]| {
                     assert!(!key.expose().is_empty() && key.expose().len() <= 128);
                 }
                 LabelPayload::Lingju { userid } => {
-                    assert!(!userid.is_empty() && userid.bytes().all(|b| b.is_ascii_alphanumeric()));
+                    assert!(
+                        !userid.is_empty() && userid.bytes().all(|b| b.is_ascii_alphanumeric())
+                    );
                 }
             }
-            let again = format_payload(&payload, PayloadFormat::JsonSnake).expect("JSON carries every payload");
+            let again = format_payload(&payload, PayloadFormat::JsonSnake)
+                .expect("JSON carries every payload");
             assert_eq!(parse_payload(&again).ok(), Some(payload));
         }
         Err(e) => assert_eq!(e.raw, text),

@@ -53,7 +53,11 @@ fn generate(args: &[String]) -> ExitCode {
         eprintln!("writing the corpus to {} failed: {e}", out.display());
         return ExitCode::FAILURE;
     }
-    println!("wrote {count} frames (seed {seed}) to {} in {:.1} s", out.display(), started.elapsed().as_secs_f64());
+    println!(
+        "wrote {count} frames (seed {seed}) to {} in {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
     ExitCode::SUCCESS
 }
 
@@ -81,7 +85,10 @@ fn check_truth(path: &str) -> ExitCode {
             // Report the reason only: payloads hold keys.
             Ok(p) => {
                 bad += 1;
-                println!("{name}: parsed machine code {:?}, truth {want}", p.machine_code());
+                println!(
+                    "{name}: parsed machine code {:?}, truth {want}",
+                    p.machine_code()
+                );
             }
             Err(e) => {
                 bad += 1;
@@ -90,5 +97,9 @@ fn check_truth(path: &str) -> ExitCode {
         }
     }
     println!("{ok}/{} payloads parse to the truth machine code", ok + bad);
-    if bad == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }
