@@ -51,7 +51,11 @@ impl DeviceLock {
     /// Waits (without blocking the runtime) until the lock is ours, at most `LOCK_WAIT`: a process that holds it
     /// longer is stuck (a refresh is bounded far below that), and the caller gets a clear error instead of a hang.
     pub async fn acquire(data_dir: &Path, provider: &str, id: &str) -> Result<Self, Error> {
-        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        Self::acquire_within(data_dir, provider, id, LOCK_WAIT).await
+    }
+
+    pub(crate) async fn acquire_within(data_dir: &Path, provider: &str, id: &str, wait: std::time::Duration) -> Result<Self, Error> {
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(lock) = Self::try_acquire(data_dir, provider, id)? {
                 return Ok(lock);
@@ -98,6 +102,14 @@ mod tests {
         let _a = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "1").unwrap();
         let _b = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "2").unwrap();
         assert!(dir.path().join("locks/yilianyun-1.lock").exists());
+    }
+
+    #[tokio::test]
+    async fn a_stuck_holder_gives_a_clear_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "4004000009").unwrap();
+        let err = DeviceLock::acquire_within(dir.path(), "yilianyun", "4004000009", Duration::from_millis(200)).await.unwrap_err();
+        assert!(matches!(err, Error::DeviceBusy { ref id } if id == "4004000009"));
     }
 
     #[test]
