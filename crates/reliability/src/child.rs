@@ -31,7 +31,8 @@ pub struct ChildResult {
 #[derive(Debug, Clone)]
 pub struct ChildArgs {
     pub data_dir: PathBuf,
-    /// An `Op` name, or `recover` (complete pending refreshes, as opening the app does).
+    /// An `Op` name, `recover` (complete every pending refresh, as opening the app does) or `recover-device` (complete
+    /// this device's pending refresh, as its next refresh does).
     pub op: String,
     pub machine_code: String,
     pub profile: String,
@@ -117,6 +118,18 @@ pub async fn run_child(args: ChildArgs) -> ChildResult {
         error: None,
         ms: started.elapsed().as_millis() as u64,
     };
+    if args.op == "recover-device" {
+        // The next process that refreshes this device completes its pending refresh first (journal replay).
+        let pending = quickauth_vault::Store::open(&args.data_dir).and_then(|s| s.pending_refreshes());
+        return match pending {
+            Ok(list) if !list.iter().any(|j| j.id == args.machine_code) => ok("nothing_pending", None),
+            Ok(_) => match qa.refresh(&id).await {
+                Ok(r) => ok(outcome_name(&r.outcome), Some(r.outcome.generation())),
+                Err(e) => fail(&e, started),
+            },
+            Err(e) => fail(&quickauth_core::Error::from(e), started),
+        };
+    }
     if args.op == "recover" {
         return match qa.recover_pending().await {
             Ok(list) => {

@@ -205,7 +205,8 @@ impl FaultKind {
             FaultKind::DropReply => e("transport/ConnectionClosed", RetryLater, true),
             FaultKind::Reset => e("transport/ConnectionClosed", RetryLater, true),
             FaultKind::KeyringUnavailable => e("keyring_unavailable", InstallSecretService, false),
-            FaultKind::KeyringNeverAnswers => e("keyring_timeout", UnlockKeyring, false),
+            // A timed-out keyring call may succeed when repeated (the vault marks it transient).
+            FaultKind::KeyringNeverAnswers => e("keyring_timeout", UnlockKeyring, true),
             _ => Expect::Crash,
         }
     }

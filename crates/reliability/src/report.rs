@@ -79,7 +79,8 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
          specific expected kind + action with a Chinese and an English message (for crashes: the process really died); \
          *time* = from the call to its error (median / max, ms; crashes: to the process's death); *reached server* = \
          requests that arrived at the faulty server (– where nothing can arrive) and whether that stayed within the \
-         retry bound; *intact* = keyring tokens and DB row unchanged right after the fault (crashes: old or new pair, \
+         retry bound (for refused and connect timeout nothing can arrive, so the bound is checked by time; for kill -9, \
+         refresh requests the server completed — the sandbox drops a request whose client died while it was delayed); *intact* = keyring tokens and DB row unchanged right after the fault (crashes: old or new pair, \
          never mixed, journal pending); *recovered* = after removing the fault, the advised step (retry / next start) \
          completed and the server accepts the stored pair.\n"
     );

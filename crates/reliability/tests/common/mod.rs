@@ -55,6 +55,7 @@ pub async fn fleet() -> TestFleet {
         backoff: fleet.options.backoff,
         silent_bus: start_silent_bus(dir.path()).unwrap(),
         missing_bus: dir.path().join("no-bus-here"),
+        recover_all: true,
     };
     TestFleet { fleet, env, _dir: dir }
 }
