@@ -878,9 +878,14 @@ impl QuickAuth {
                     .await
             }
             .await;
-            if let Ok(Some(outcome)) = &res {
-                self.recovered.lock().unwrap_or_else(|p| p.into_inner()).insert(dev.clone(), (std::time::Instant::now(), *outcome));
-                self.record("recover_refresh", Some(&dev), &j.provider, None, &res);
+            match &res {
+                Ok(Some(outcome)) => {
+                    self.recovered.lock().unwrap_or_else(|p| p.into_inner()).insert(dev.clone(), (std::time::Instant::now(), *outcome));
+                    self.record("recover_refresh", Some(&dev), &j.provider, None, &res);
+                }
+                // A recovery attempt that reached no result is an attempt too.
+                Err(_) => self.record("recover_refresh", Some(&dev), &j.provider, None, &res),
+                Ok(None) => {}
             }
             out.push((dev, res));
         }
