@@ -14,13 +14,21 @@ const DONE_PAGE: &str = "<!doctype html><html lang=\"zh-CN\"><head><meta charset
 <body><h1>授权已收到，可以关闭此页面。</h1><p>Authorization received; you can close this page.</p></body></html>";
 
 pub async fn run(qa: &QuickAuth, profile: &str) -> Result<DeviceSummary, quickauth_core::Error> {
-    let io = |source| quickauth_core::Error::Io { context: "loopback callback", path: "127.0.0.1".into(), source };
+    let io = |source| quickauth_core::Error::Io {
+        context: "loopback callback",
+        path: "127.0.0.1".into(),
+        source,
+    };
     let listener = TcpListener::bind(("127.0.0.1", 0)).await.map_err(io)?;
     let port = listener.local_addr().map_err(io)?.port();
-    let redirect = url::Url::parse(&format!("http://127.0.0.1:{port}/callback")).expect("valid URL");
+    let redirect =
+        url::Url::parse(&format!("http://127.0.0.1:{port}/callback")).expect("valid URL");
     let flow = qa.begin_code_flow(profile, redirect).await?;
 
-    eprintln!("请在浏览器中完成授权 / Approve in your browser:\n  {}", flow.url);
+    eprintln!(
+        "请在浏览器中完成授权 / Approve in your browser:\n  {}",
+        flow.url
+    );
     eprintln!("（浏览器没有自动打开时，请手动打开上面的地址；也可以把最终跳转到的地址粘贴到这里并回车。）");
     eprintln!("(If no browser opens, open the address above; or paste the final redirected URL here and press Enter.)");
     open_browser(flow.url.as_str());
@@ -28,7 +36,9 @@ pub async fn run(qa: &QuickAuth, profile: &str) -> Result<DeviceSummary, quickau
     let callback = tokio::time::timeout(WAIT, wait_for_callback(&listener, port)).await;
     match callback {
         Ok(Some(url)) => qa.complete_code_flow(&flow, &url).await,
-        _ => Err(quickauth_core::Error::CodeFlowDenied { reason: "timeout".into() }),
+        _ => Err(quickauth_core::Error::CodeFlowDenied {
+            reason: "timeout".into(),
+        }),
     }
 }
 
@@ -71,7 +81,10 @@ fn open_browser(url: &str) {
     let mut cmd = match std::env::var("QUICKAUTH_BROWSER") {
         Ok(custom) if !custom.trim().is_empty() => {
             let mut c = std::process::Command::new("sh");
-            c.arg("-c").arg(format!("{custom} \"$1\"")).arg("quickauth-browser").arg(url);
+            c.arg("-c")
+                .arg(format!("{custom} \"$1\""))
+                .arg("quickauth-browser")
+                .arg(url);
             c
         }
         _ if cfg!(target_os = "macos") => {
@@ -90,7 +103,8 @@ fn open_browser(url: &str) {
             c
         }
     };
-    cmd.stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null());
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
     if let Err(e) = cmd.spawn() {
         tracing::info!(error = %e, "could not start a browser; waiting for a pasted URL");
     }

@@ -243,7 +243,11 @@ fn main() -> ExitCode {
         }
     };
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().worker_threads(2).build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(2)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("无法启动运行时 / cannot start the runtime: {e}");
@@ -269,13 +273,19 @@ fn init_logging() {
 }
 
 fn data_dir(cli: &Cli) -> PathBuf {
-    cli.data_dir.clone().filter(|d| !d.as_os_str().is_empty()).unwrap_or_else(quickauth_core::default_data_dir)
+    cli.data_dir
+        .clone()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or_else(quickauth_core::default_data_dir)
 }
 
 /// `QUICKAUTH_REFRESH_DAYS=N`: refresh when fewer than N days are left (default 5), as the app's setting does.
 async fn open(cli: &Cli) -> Result<QuickAuth, Error> {
     let mut opts = Options::new(data_dir(cli));
-    if let Some(days) = std::env::var("QUICKAUTH_REFRESH_DAYS").ok().and_then(|d| d.trim().parse::<i64>().ok()) {
+    if let Some(days) = std::env::var("QUICKAUTH_REFRESH_DAYS")
+        .ok()
+        .and_then(|d| d.trim().parse::<i64>().ok())
+    {
         opts.refresh_days_before = days.clamp(0, 365);
     }
     QuickAuth::open(opts).await
@@ -390,7 +400,14 @@ async fn dispatch(qa: &QuickAuth, command: &Command) -> Result<u8, Failure> {
         }
         Command::Forget { id, remote, json } => {
             qa.forget(id, *remote).await?;
-            let (zh, en) = if *remote { ("已移除设备并撤销授权", "Device forgotten and its authorization removed") } else { ("已移除设备", "Device forgotten") };
+            let (zh, en) = if *remote {
+                (
+                    "已移除设备并撤销授权",
+                    "Device forgotten and its authorization removed",
+                )
+            } else {
+                ("已移除设备", "Device forgotten")
+            };
             Out::new(*json).done("forgotten", id, zh, en);
             Ok(0)
         }
@@ -399,25 +416,37 @@ async fn dispatch(qa: &QuickAuth, command: &Command) -> Result<u8, Failure> {
             Out::new(*json).history(&h);
             Ok(0)
         }
-        Command::Sandbox(_) | Command::Decode { .. } => unreachable!("handled before opening the data dir"),
+        Command::Sandbox(_) | Command::Decode { .. } => {
+            unreachable!("handled before opening the data dir")
+        }
     }
 }
 
 fn profile_add(qa: &QuickAuth, a: &ProfileAdd) -> Result<u8, Failure> {
-    let io = |e: std::io::Error| Error::Io { context: "read secret from stdin", path: "<stdin>".into(), source: e };
+    let io = |e: std::io::Error| Error::Io {
+        context: "read secret from stdin",
+        path: "<stdin>".into(),
+        source: e,
+    };
     let profile = match a.provider {
         ProviderArg::Yilianyun => {
             if a.endpoint.is_some() {
-                return Err(Failure::Usage("--endpoint 只用于灵聚配置 / --endpoint is for Lingju profiles only".into()));
+                return Err(Failure::Usage(
+                    "--endpoint 只用于灵聚配置 / --endpoint is for Lingju profiles only".into(),
+                ));
             }
             let Some(client_id) = a.client_id.clone() else {
-                return Err(Failure::Usage("易联云配置需要 --client-id / a Yilianyun profile needs --client-id".into()));
+                return Err(Failure::Usage(
+                    "易联云配置需要 --client-id / a Yilianyun profile needs --client-id".into(),
+                ));
             };
             let mut lines = secrets::read_secrets(&["应用密钥 / Client secret: "]).map_err(io)?;
             let Some(secret) = lines.remove(0) else {
                 return Err(Failure::Core(Error::InvalidInput {
                     field: "client_secret",
-                    detail: "标准输入第 1 行应为应用密钥 / stdin line 1 must hold the client secret".into(),
+                    detail:
+                        "标准输入第 1 行应为应用密钥 / stdin line 1 must hold the client secret"
+                            .into(),
                 }));
             };
             qa.add_yilianyun_profile(NewYilianyunProfile {
@@ -439,10 +468,15 @@ fn profile_add(qa: &QuickAuth, a: &ProfileAdd) -> Result<u8, Failure> {
         ProviderArg::Lingju => {
             if a.client_id.is_some() || a.region.is_some() || a.api.is_some() {
                 return Err(Failure::Usage(
-                    "--client-id/--region/--api 只用于易联云配置 / are for Yilianyun profiles only".into(),
+                    "--client-id/--region/--api 只用于易联云配置 / are for Yilianyun profiles only"
+                        .into(),
                 ));
             }
-            let mut lines = secrets::read_secrets(&["灵聚 appkey / Lingju appkey: ", "灵聚授权码（可留空）/ Lingju authcode (optional): "]).map_err(io)?;
+            let mut lines = secrets::read_secrets(&[
+                "灵聚 appkey / Lingju appkey: ",
+                "灵聚授权码（可留空）/ Lingju authcode (optional): ",
+            ])
+            .map_err(io)?;
             let authcode = lines.pop().flatten();
             let Some(appkey) = lines.pop().flatten() else {
                 return Err(Failure::Core(Error::InvalidInput {
@@ -473,7 +507,10 @@ async fn authorize(qa: &QuickAuth, a: &AuthorizeArgs) -> Result<u8, Failure> {
     } else if let Some(image) = &a.image {
         let decoded = quickauth_qr::decode_image_file(image).map_err(Error::from)?;
         // Several codes in one photo: take the first that is a printer label (else the first, for its error).
-        let label = decoded.iter().position(|d| quickauth_qr::parse_payload(&d.text).is_ok()).unwrap_or(0);
+        let label = decoded
+            .iter()
+            .position(|d| quickauth_qr::parse_payload(&d.text).is_ok())
+            .unwrap_or(0);
         let Some(first) = decoded.into_iter().nth(label) else {
             return Err(Failure::Core(Error::InvalidInput {
                 field: "image",
@@ -501,15 +538,24 @@ async fn authorize(qa: &QuickAuth, a: &AuthorizeArgs) -> Result<u8, Failure> {
 async fn sandbox(cli: &Cli, args: &SandboxArgs) -> u8 {
     match &args.action {
         None => {
-            let opts = quickauth_sandbox::ForegroundOptions { port: args.port, state_dir: Some(data_dir(cli).join("sandbox")) };
+            let opts = quickauth_sandbox::ForegroundOptions {
+                port: args.port,
+                state_dir: Some(data_dir(cli).join("sandbox")),
+            };
             match quickauth_sandbox::run_foreground(opts).await {
                 Ok(()) => 0,
                 Err(e) => {
-                    eprintln!("沙盒无法启动：{}\nSandbox could not start: {}", e.message_zh(), e.message_en());
+                    eprintln!(
+                        "沙盒无法启动：{}\nSandbox could not start: {}",
+                        e.message_zh(),
+                        e.message_en()
+                    );
                     1
                 }
             }
         }
-        Some(SandboxCmd::Mint { msign, format, png }) => output::mint(*msign, *format, png.as_deref()),
+        Some(SandboxCmd::Mint { msign, format, png }) => {
+            output::mint(*msign, *format, png.as_deref())
+        }
     }
 }

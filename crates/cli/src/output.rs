@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use quickauth_core::{
-    DeviceSummary, Error, ErrorReport, HistoryEntry, PrintReport, PrinterReport, Profile, ProfileSettings,
-    RefreshOutcome, RefreshReport, RevealedTokens, TokenInfo,
+    DeviceSummary, Error, ErrorReport, HistoryEntry, PrintReport, PrinterReport, Profile,
+    ProfileSettings, RefreshOutcome, RefreshReport, RevealedTokens, TokenInfo,
 };
 use serde_json::{json, Value};
 
@@ -17,7 +17,9 @@ fn ts(t: &DateTime<Utc>) -> String {
 }
 
 fn ts_opt(t: &Option<DateTime<Utc>>) -> Value {
-    t.as_ref().map(|t| Value::String(ts(t))).unwrap_or(Value::Null)
+    t.as_ref()
+        .map(|t| Value::String(ts(t)))
+        .unwrap_or(Value::Null)
 }
 
 /// The shape `authorize`, `refresh` and `list` print: `{"id","provider","profile","expires_at","refresh_expires_at"}`.
@@ -40,7 +42,10 @@ fn print_json(v: &Value) {
 pub fn fail(e: &Error, json: bool) -> u8 {
     let report = ErrorReport::from(e);
     if json {
-        eprintln!("{}", serde_json::to_string(&report).expect("report serialises"));
+        eprintln!(
+            "{}",
+            serde_json::to_string(&report).expect("report serialises")
+        );
     } else {
         eprintln!("错误：{}", report.message_zh);
         eprintln!("Error: {}", report.message_en);
@@ -115,7 +120,11 @@ impl Out {
                 d.id,
                 d.profile,
                 ts(&d.expires_at),
-                if d.needs_reauth { "  需要重新授权 / needs re-authorization" } else { "" }
+                if d.needs_reauth {
+                    "  需要重新授权 / needs re-authorization"
+                } else {
+                    ""
+                }
             );
         }
     }
@@ -127,15 +136,26 @@ impl Out {
             v["generation"] = json!(info.generation);
             v["issued_at"] = json!(ts(&info.issued_at));
             v["access_token"] = json!(mask);
-            v["refresh_token"] = if info.has_refresh_token { json!(mask) } else { Value::Null };
+            v["refresh_token"] = if info.has_refresh_token {
+                json!(mask)
+            } else {
+                Value::Null
+            };
             print_json(&v);
         } else {
-            println!("{} {} (profile {})", info.device.provider, info.device.id, info.device.profile);
+            println!(
+                "{} {} (profile {})",
+                info.device.provider, info.device.id, info.device.profile
+            );
             println!("  access_token:  {mask}  (已隐藏，用 --reveal 显示 / hidden, use --reveal)");
             if info.has_refresh_token {
                 println!("  refresh_token: {mask}");
             }
-            println!("  expires_at: {}  generation: {}", ts(&info.device.expires_at), info.generation);
+            println!(
+                "  expires_at: {}  generation: {}",
+                ts(&info.device.expires_at),
+                info.generation
+            );
         }
     }
 
@@ -144,10 +164,17 @@ impl Out {
         if self.json {
             let mut v = device_json(&t.device);
             v["access_token"] = json!(t.access_token.expose());
-            v["refresh_token"] = t.refresh_token.as_ref().map(|r| json!(r.expose())).unwrap_or(Value::Null);
+            v["refresh_token"] = t
+                .refresh_token
+                .as_ref()
+                .map(|r| json!(r.expose()))
+                .unwrap_or(Value::Null);
             print_json(&v);
         } else {
-            println!("{} {} (profile {})", t.device.provider, t.device.id, t.device.profile);
+            println!(
+                "{} {} (profile {})",
+                t.device.provider, t.device.id, t.device.profile
+            );
             println!("  access_token:  {}", t.access_token.expose());
             if let Some(r) = &t.refresh_token {
                 println!("  refresh_token: {}", r.expose());
@@ -163,10 +190,19 @@ impl Out {
         }
         let how = match r.outcome {
             RefreshOutcome::Refreshed { .. } => "已刷新 / Refreshed",
-            RefreshOutcome::AlreadyRefreshed { .. } => "已由另一进程刷新 / Refreshed by another process",
-            RefreshOutcome::Recovered { .. } => "已完成上次中断的刷新 / Completed an interrupted refresh",
+            RefreshOutcome::AlreadyRefreshed { .. } => {
+                "已由另一进程刷新 / Refreshed by another process"
+            }
+            RefreshOutcome::Recovered { .. } => {
+                "已完成上次中断的刷新 / Completed an interrupted refresh"
+            }
         };
-        println!("{how}: {} {}，新令牌有效期至 / valid until {}", r.device.provider, r.device.id, ts(&r.device.expires_at));
+        println!(
+            "{how}: {} {}，新令牌有效期至 / valid until {}",
+            r.device.provider,
+            r.device.id,
+            ts(&r.device.expires_at)
+        );
     }
 
     /// `refresh --all`: successes in the refresh shape, failures with their ErrorReport. Exit 1 if any failed.
@@ -190,7 +226,15 @@ impl Out {
                         v["error"] = serde_json::to_value(&report).expect("report serialises");
                         arr.push(v);
                     } else {
-                        eprintln!("{} {}：{}\n{} {}: {}", d.provider, d.id, report.message_zh, d.provider, d.id, report.message_en);
+                        eprintln!(
+                            "{} {}：{}\n{} {}: {}",
+                            d.provider,
+                            d.id,
+                            report.message_zh,
+                            d.provider,
+                            d.id,
+                            report.message_en
+                        );
                     }
                 }
             }
@@ -227,7 +271,10 @@ impl Out {
         if self.json {
             print_json(&serde_json::to_value(r).expect("report serialises"));
         } else {
-            println!("测试单已发送 / Test ticket sent: {} (job {}, origin_id {})", r.id, r.job_id, r.origin_id);
+            println!(
+                "测试单已发送 / Test ticket sent: {} (job {}, origin_id {})",
+                r.id, r.job_id, r.origin_id
+            );
         }
     }
 
@@ -278,7 +325,11 @@ pub fn decode(files: &[PathBuf], json_out: bool) -> u8 {
         } else if let Some(err) = v["error"].as_str() {
             println!("{}: {err}", file.display());
         } else {
-            let key = ["qr_key", "msign", "userid"].iter().find(|k| v.get(**k).is_some()).copied().unwrap_or("");
+            let key = ["qr_key", "msign", "userid"]
+                .iter()
+                .find(|k| v.get(**k).is_some())
+                .copied()
+                .unwrap_or("");
             println!(
                 "{}: machine_code={} {key}={}",
                 file.display(),
@@ -304,7 +355,9 @@ fn decode_one(file: &Path) -> Value {
         return v;
     };
     // Prefer the first code that is a label; else report the first one's text and why it is not.
-    let parsed = decoded.iter().find_map(|d| quickauth_qr::parse_payload(&d.text).ok().map(|p| (d, p)));
+    let parsed = decoded
+        .iter()
+        .find_map(|d| quickauth_qr::parse_payload(&d.text).ok().map(|p| (d, p)));
     match parsed {
         Some((d, payload)) => {
             v["payload"] = json!(d.text);
@@ -336,7 +389,10 @@ pub fn mint(msign: bool, format: FormatArg, png: Option<&Path>) -> u8 {
     let (kind, key) = if msign {
         (LabelKind::Msign, keys::msign_for(&machine_code))
     } else {
-        (LabelKind::QrKey, keys::mint_qr_key(&machine_code, Utc::now().timestamp()))
+        (
+            LabelKind::QrKey,
+            keys::mint_qr_key(&machine_code, Utc::now().timestamp()),
+        )
     };
     let format = match format {
         FormatArg::Json => LabelFormat::Json,
@@ -358,7 +414,11 @@ pub fn mint(msign: bool, format: FormatArg, png: Option<&Path>) -> u8 {
             }
         };
         if let Err(e) = std::fs::write(path, quickauth_qr::label::png_bytes(&img)) {
-            eprintln!("错误：无法写入 {}：{e}\nError: cannot write {}: {e}", path.display(), path.display());
+            eprintln!(
+                "错误：无法写入 {}：{e}\nError: cannot write {}: {e}",
+                path.display(),
+                path.display()
+            );
             return 1;
         }
     }

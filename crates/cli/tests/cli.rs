@@ -8,18 +8,31 @@ use std::time::Duration;
 use common::{finish, Env};
 use quickauth_protocol::secret::{ClientSecret, RefreshToken};
 use quickauth_protocol::{ApiVersion, Endpoint, Region, YilianyunClient, YilianyunConfig};
-use quickauth_sandbox::{FaultMode, FaultRule, LabelKind, BUILTIN_LINGJU_APPKEY, BUILTIN_LINGJU_AUTHCODE, BUILTIN_OPEN_APP_ID, BUILTIN_OPEN_APP_SECRET};
+use quickauth_sandbox::{
+    FaultMode, FaultRule, LabelKind, BUILTIN_LINGJU_APPKEY, BUILTIN_LINGJU_AUTHCODE,
+    BUILTIN_OPEN_APP_ID, BUILTIN_OPEN_APP_SECRET,
+};
 use serde_json::Value;
 
 /// What the server answers for `refresh_token` right now (within 2 h of its use: the result it issued then).
 async fn server_result_for(env: &Env, refresh_token: &str) -> (String, String) {
     let endpoint = Endpoint::new(Region::Cn, ApiVersion::V1, Some(env.sandbox.base_url())).unwrap();
     let client = YilianyunClient::new(
-        YilianyunConfig { client_id: BUILTIN_OPEN_APP_ID.into(), client_secret: ClientSecret::new(BUILTIN_OPEN_APP_SECRET), endpoint },
+        YilianyunConfig {
+            client_id: BUILTIN_OPEN_APP_ID.into(),
+            client_secret: ClientSecret::new(BUILTIN_OPEN_APP_SECRET),
+            endpoint,
+        },
         quickauth_protocol::http_client(),
     );
-    let grant = client.refresh(&RefreshToken::new(refresh_token)).await.expect("replay of the old refresh token");
-    (grant.access_token.expose().to_owned(), grant.refresh_token.expose().to_owned())
+    let grant = client
+        .refresh(&RefreshToken::new(refresh_token))
+        .await
+        .expect("replay of the old refresh token");
+    (
+        grant.access_token.expose().to_owned(),
+        grant.refresh_token.expose().to_owned(),
+    )
 }
 
 /// What the test "browser" received; panics after 60 s instead of hanging.
@@ -29,7 +42,10 @@ async fn wait_for_file(path: &std::path::Path) -> String {
         if let Ok(text) = std::fs::read_to_string(path) {
             return text;
         }
-        assert!(tokio::time::Instant::now() < deadline, "the browser command was never called");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the browser command was never called"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -41,21 +57,50 @@ fn generation(v: &Value) -> i64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn full_flow_every_command_and_no_secret_leaks() {
     let env = Env::new().await;
-    let mut secrets: Vec<String> = vec![BUILTIN_OPEN_APP_SECRET.into(), BUILTIN_LINGJU_APPKEY.into(), BUILTIN_LINGJU_AUTHCODE.into()];
+    let mut secrets: Vec<String> = vec![
+        BUILTIN_OPEN_APP_SECRET.into(),
+        BUILTIN_LINGJU_APPKEY.into(),
+        BUILTIN_LINGJU_AUTHCODE.into(),
+    ];
     env.add_profile("shop", "v1").await;
 
     // Profiles: listed without secrets; the built-in one cannot be removed; duplicates refused.
     let profiles = env.run(&["profile", "list", "--json"]).await;
-    let names: Vec<String> = profiles.ok().json().as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect();
+    let names: Vec<String> = profiles
+        .ok()
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(names, vec!["sandbox", "shop"]);
     let r = env.run(&["profile", "remove", "sandbox", "--json"]).await;
     assert_eq!(r.failed().err_json()["type"], "builtin_profile_immutable");
     let base = env.base_url();
     let dup = env
-        .run_with(&["profile", "add", "shop", "--provider", "yilianyun", "--client-id", BUILTIN_OPEN_APP_ID, "--base-url", &base], Some("x-secret-value\n"), &[])
+        .run_with(
+            &[
+                "profile",
+                "add",
+                "shop",
+                "--provider",
+                "yilianyun",
+                "--client-id",
+                BUILTIN_OPEN_APP_ID,
+                "--base-url",
+                &base,
+            ],
+            Some("x-secret-value\n"),
+            &[],
+        )
         .await;
     dup.failed();
-    assert!(dup.stderr.contains("已存在") && dup.stderr.contains("already exists"), "{}", dup.stderr);
+    assert!(
+        dup.stderr.contains("已存在") && dup.stderr.contains("already exists"),
+        "{}",
+        dup.stderr
+    );
 
     // 1. payload with a qr_key
     let (mc_payload, key) = env.authorize_new("shop").await;
@@ -63,26 +108,60 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     // 2. machine code + qr_key
     let label = env.sandbox.mint_label(LabelKind::QrKey);
     secrets.push(label.key().to_owned());
-    let r = env.run(&["authorize", "--profile", "shop", "--machine-code", &label.machine_code, "--qr-key", label.key(), "--json"]).await;
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            &label.machine_code,
+            "--qr-key",
+            label.key(),
+            "--json",
+        ])
+        .await;
     let v = r.ok().json();
     assert_eq!(v["id"], label.machine_code.as_str());
     assert_eq!(v["provider"], "yilianyun");
     assert_eq!(v["profile"], "shop");
     assert!(chrono::DateTime::parse_from_rfc3339(v["expires_at"].as_str().unwrap()).is_ok());
-    assert!(chrono::DateTime::parse_from_rfc3339(v["refresh_expires_at"].as_str().unwrap()).is_ok());
-    assert_eq!(v.as_object().unwrap().len(), 5, "exactly the documented keys: {v}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(v["refresh_expires_at"].as_str().unwrap()).is_ok()
+    );
+    assert_eq!(
+        v.as_object().unwrap().len(),
+        5,
+        "exactly the documented keys: {v}"
+    );
     let mc_keys = label.machine_code.clone();
     // 3. machine code + msign
     let label = env.sandbox.mint_label(LabelKind::Msign);
     secrets.push(label.key().to_owned());
-    env.run(&["authorize", "--profile", "shop", "--machine-code", &label.machine_code, "--msign", label.key(), "--json"]).await.ok();
+    env.run(&[
+        "authorize",
+        "--profile",
+        "shop",
+        "--machine-code",
+        &label.machine_code,
+        "--msign",
+        label.key(),
+        "--json",
+    ])
+    .await
+    .ok();
     let mc_msign = label.machine_code.clone();
     // 4. image of a rendered label, also decoded by `decode`
     let label = env.sandbox.mint_label(LabelKind::QrKey);
     secrets.push(label.key().to_owned());
     let payload = quickauth_qr::parse_payload(&label.payload).unwrap();
-    let img = quickauth_qr::label::render_payload(&payload, quickauth_qr::PayloadFormat::JsonSnake, 8).unwrap();
-    let png = env.data_dir().parent().unwrap().join(format!("label-{}.png", label.machine_code));
+    let img =
+        quickauth_qr::label::render_payload(&payload, quickauth_qr::PayloadFormat::JsonSnake, 8)
+            .unwrap();
+    let png = env
+        .data_dir()
+        .parent()
+        .unwrap()
+        .join(format!("label-{}.png", label.machine_code));
     std::fs::write(&png, quickauth_qr::label::png_bytes(&img)).unwrap();
     let png_s = png.to_str().unwrap();
     let d = env.run(&["decode", png_s, "--json"]).await;
@@ -90,37 +169,117 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     assert_eq!(dv["machine_code"], label.machine_code.as_str());
     assert_eq!(dv["qr_key"], label.key());
     assert!(dv["error"].is_null() && dv.get("msign").is_none());
-    let blank = env.data_dir().parent().unwrap().join(format!("blank-{}.png", label.machine_code));
+    let blank = env
+        .data_dir()
+        .parent()
+        .unwrap()
+        .join(format!("blank-{}.png", label.machine_code));
     std::fs::write(&blank, quickauth_qr::label::png_bytes(&image_blank())).unwrap();
-    let d = env.run(&["decode", blank.to_str().unwrap(), "--json"]).await;
+    let d = env
+        .run(&["decode", blank.to_str().unwrap(), "--json"])
+        .await;
     let dv: Value = serde_json::from_str(d.stdout.trim()).unwrap();
     assert_eq!(d.code, Some(1));
     assert!(dv["payload"].is_null() && dv["error"].is_string());
-    env.run(&["authorize", "--profile", "shop", "--image", png_s, "--json"]).await.ok();
+    env.run(&["authorize", "--profile", "shop", "--image", png_s, "--json"])
+        .await
+        .ok();
     let mc_image = label.machine_code.clone();
     std::fs::remove_file(&png).ok();
     std::fs::remove_file(&blank).ok();
 
     // Lingju, both endpoints.
-    env.run_with(&["profile", "add", "lj", "--provider", "lingju", "--endpoint", "httpapi", "--base-url", &base], Some(&format!("{BUILTIN_LINGJU_APPKEY}\n{BUILTIN_LINGJU_AUTHCODE}\n")), &[])
-        .await
-        .ok();
-    let r = env.run(&["authorize", "--profile", "lj", "--userid", "AA:BB:CC:00:11:22", "--json"]).await;
+    env.run_with(
+        &[
+            "profile",
+            "add",
+            "lj",
+            "--provider",
+            "lingju",
+            "--endpoint",
+            "httpapi",
+            "--base-url",
+            &base,
+        ],
+        Some(&format!(
+            "{BUILTIN_LINGJU_APPKEY}\n{BUILTIN_LINGJU_AUTHCODE}\n"
+        )),
+        &[],
+    )
+    .await
+    .ok();
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "lj",
+            "--userid",
+            "AA:BB:CC:00:11:22",
+            "--json",
+        ])
+        .await;
     let v = r.ok().json();
-    assert_eq!((v["id"].as_str(), v["provider"].as_str()), (Some("AABBCC001122"), Some("lingju")));
+    assert_eq!(
+        (v["id"].as_str(), v["provider"].as_str()),
+        (Some("AABBCC001122"), Some("lingju"))
+    );
     env.sandbox.register_lingju_user("BLT0001").unwrap();
-    env.run_with(&["profile", "add", "ljb", "--provider", "lingju", "--endpoint", "bltapi", "--base-url", &base], Some(&format!("{BUILTIN_LINGJU_APPKEY}\n")), &[])
-        .await
-        .ok();
-    env.run(&["authorize", "--profile", "ljb", "--userid", "BLT0001", "--json"]).await.ok();
-    let unknown = env.run(&["authorize", "--profile", "ljb", "--userid", "NOTREGISTERED1", "--json"]).await;
+    env.run_with(
+        &[
+            "profile",
+            "add",
+            "ljb",
+            "--provider",
+            "lingju",
+            "--endpoint",
+            "bltapi",
+            "--base-url",
+            &base,
+        ],
+        Some(&format!("{BUILTIN_LINGJU_APPKEY}\n")),
+        &[],
+    )
+    .await
+    .ok();
+    env.run(&[
+        "authorize",
+        "--profile",
+        "ljb",
+        "--userid",
+        "BLT0001",
+        "--json",
+    ])
+    .await
+    .ok();
+    let unknown = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "ljb",
+            "--userid",
+            "NOTREGISTERED1",
+            "--json",
+        ])
+        .await;
     assert_eq!(unknown.failed().err_json()["type"], "api");
 
     // list: every device, the documented shape, no secret.
     let list = env.run(&["list", "--json"]).await;
     let arr = list.ok().json();
-    let ids: Vec<&str> = arr.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
-    for id in [&mc_payload, &mc_keys, &mc_msign, &mc_image, &"AABBCC001122".to_string(), &"BLT0001".to_string()] {
+    let ids: Vec<&str> = arr
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    for id in [
+        &mc_payload,
+        &mc_keys,
+        &mc_msign,
+        &mc_image,
+        &"AABBCC001122".to_string(),
+        &"BLT0001".to_string(),
+    ] {
         assert!(ids.contains(&id.as_str()), "{id} missing from {ids:?}");
     }
 
@@ -139,10 +298,18 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     assert_eq!(r.ok().json().as_object().unwrap().len(), 5);
     let (at2, rt2) = env.reveal(&mc_payload).await;
     assert_ne!(at2, at1);
-    assert_eq!(server_result_for(&env, &rt1).await, (at2.clone(), rt2.clone().unwrap()));
-    assert_eq!(generation(&env.run(&["token", &mc_payload, "--json"]).await.json()), 2);
+    assert_eq!(
+        server_result_for(&env, &rt1).await,
+        (at2.clone(), rt2.clone().unwrap())
+    );
+    assert_eq!(
+        generation(&env.run(&["token", &mc_payload, "--json"]).await.json()),
+        2
+    );
     // Lingju refresh = authorize again.
-    env.run(&["refresh", "lingju:AABBCC001122", "--json"]).await.ok();
+    env.run(&["refresh", "lingju:AABBCC001122", "--json"])
+        .await
+        .ok();
 
     // status + print-test over the stored token.
     let s = env.run(&["status", &mc_payload, "--json"]).await;
@@ -153,9 +320,15 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     let pv = p.ok().json();
     let origin = pv["origin_id"].as_str().unwrap().to_owned();
     let p2 = env.run(&["print-test", &mc_payload, "--json"]).await;
-    assert_ne!(p2.ok().json()["origin_id"].as_str().unwrap(), origin, "origin_id unique per ticket");
+    assert_ne!(
+        p2.ok().json()["origin_id"].as_str().unwrap(),
+        origin,
+        "origin_id unique per ticket"
+    );
     let printed = env.sandbox.printed(&mc_payload).unwrap();
-    assert!(printed.iter().any(|t| t.origin_id == origin && t.content.contains(&mc_payload) && t.content.contains("QuickAuth")));
+    assert!(printed.iter().any(|t| t.origin_id == origin
+        && t.content.contains(&mc_payload)
+        && t.content.contains("QuickAuth")));
 
     // Errors: exit 1 with zh+en (or the ErrorReport JSON), usage errors exit 2.
     let nf = env.run(&["status", "4004999999"]).await;
@@ -163,26 +336,67 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     assert!(nf.stderr.contains("错误") && nf.stderr.contains("Error:"));
     let nfj = env.run(&["token", "4004999999", "--json"]).await;
     let ej = nfj.failed().err_json();
-    for k in ["type", "code", "message_zh", "message_en", "action", "retryable"] {
+    for k in [
+        "type",
+        "code",
+        "message_zh",
+        "message_en",
+        "action",
+        "retryable",
+    ] {
         assert!(ej.get(k).is_some(), "{k} missing in {ej}");
     }
     assert_eq!(ej["type"], "device_not_found");
     assert_eq!(env.run(&["authorize"]).await.code, Some(2));
     assert_eq!(env.run(&["refresh"]).await.code, Some(2));
-    assert_eq!(env.run(&["authorize", "--machine-code", "4004000000"]).await.code, Some(2));
+    assert_eq!(
+        env.run(&["authorize", "--machine-code", "4004000000"])
+            .await
+            .code,
+        Some(2)
+    );
     assert_eq!(env.run(&["no-such-command"]).await.code, Some(2));
-    let bad_mc = env.run(&["authorize", "--profile", "shop", "--machine-code", "40x4", "--msign", "abcdefghijk", "--json"]).await;
+    let bad_mc = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            "40x4",
+            "--msign",
+            "abcdefghijk",
+            "--json",
+        ])
+        .await;
     assert_eq!(bad_mc.failed().err_json()["type"], "invalid_input");
     let in_use = env.run(&["profile", "remove", "shop"]).await;
     in_use.failed();
 
     // forget --remote: deleteprinter first, then local state; the printer is no longer bound to the app.
-    let before = env.sandbox.requests(1000).iter().filter(|r| r.path.ends_with("/printer/deleteprinter")).count();
+    let before = env
+        .sandbox
+        .requests(1000)
+        .iter()
+        .filter(|r| r.path.ends_with("/printer/deleteprinter"))
+        .count();
     env.run(&["forget", &mc_msign, "--remote"]).await.ok();
-    let after = env.sandbox.requests(1000).iter().filter(|r| r.path.ends_with("/printer/deleteprinter")).count();
+    let after = env
+        .sandbox
+        .requests(1000)
+        .iter()
+        .filter(|r| r.path.ends_with("/printer/deleteprinter"))
+        .count();
     assert_eq!(after, before + 1);
     env.run(&["forget", &mc_image]).await.ok();
-    let ids: Vec<String> = env.run(&["list", "--json"]).await.json().as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect();
+    let ids: Vec<String> = env
+        .run(&["list", "--json"])
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
     assert!(!ids.contains(&mc_msign) && !ids.contains(&mc_image));
     assert_eq!(env.run(&["token", &mc_msign, "--json"]).await.code, Some(1));
 
@@ -190,14 +404,27 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     let h = env.run(&["history", "--json"]).await;
     let hv = h.ok().json();
     let entries = hv.as_array().unwrap();
-    assert!(entries.iter().any(|e| e["action"] == "authorize" && e["outcome"] == "ok"));
-    assert!(entries.iter().any(|e| e["action"] == "refresh" && e["outcome"] == "ok"));
-    assert!(entries.iter().any(|e| e["action"] == "status" && e["outcome"] == "error" && e["error_kind"] == "device_not_found"));
-    assert!(entries.iter().any(|e| e["action"] == "forget_remote" && e["outcome"] == "ok"));
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "authorize" && e["outcome"] == "ok"));
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "refresh" && e["outcome"] == "ok"));
+    assert!(entries.iter().any(|e| e["action"] == "status"
+        && e["outcome"] == "error"
+        && e["error_kind"] == "device_not_found"));
+    assert!(entries
+        .iter()
+        .any(|e| e["action"] == "forget_remote" && e["outcome"] == "ok"));
 
     // Collect every token still or once stored, then scan everything.
     secrets.extend([at1, rt1, at2, rt2.unwrap()]);
-    for id in [&mc_payload, &mc_keys, &"AABBCC001122".to_string(), &"BLT0001".to_string()] {
+    for id in [
+        &mc_payload,
+        &mc_keys,
+        &"AABBCC001122".to_string(),
+        &"BLT0001".to_string(),
+    ] {
         let (a, r) = env.reveal(id).await;
         secrets.push(a);
         secrets.extend(r);
@@ -226,7 +453,11 @@ async fn quota_is_refused_locally_at_20_and_server_41_fills_the_day() {
     let reset = quickauth_core::quota_reset_at(chrono::Utc::now()).to_rfc3339();
     assert!(e["message_en"].as_str().unwrap().contains(&reset), "{e}");
     assert!(e["message_zh"].as_str().unwrap().contains("UTC+8"), "{e}");
-    assert_eq!(env.refresh_requests(), sent, "refused before calling the server");
+    assert_eq!(
+        env.refresh_requests(),
+        sent,
+        "refused before calling the server"
+    );
     let human = env.run(&["refresh", &mc]).await;
     assert!(human.failed().stderr.contains("今天") && human.stderr.contains("Try again after"));
 
@@ -234,16 +465,56 @@ async fn quota_is_refused_locally_at_20_and_server_41_fills_the_day() {
     let env2 = common::Env::new_sharing(&env).await;
     env2.add_profile("q", "v1").await;
     let label = env.sandbox.mint_label_for(LabelKind::QrKey, &mc);
-    let r = env2.run(&["authorize", "--profile", "q", "--machine-code", &mc, "--qr-key", label.key(), "--json"]).await;
+    let r = env2
+        .run(&[
+            "authorize",
+            "--profile",
+            "q",
+            "--machine-code",
+            &mc,
+            "--qr-key",
+            label.key(),
+            "--json",
+        ])
+        .await;
     let e = r.failed().err_json();
     assert_eq!(e["code"], 41);
-    let grants_before = env.sandbox.requests(1000).iter().filter(|r| r.path.ends_with("/oauth/scancodemodel")).count();
-    let r = env2.run(&["authorize", "--profile", "q", "--machine-code", &mc, "--qr-key", label.key(), "--json"]).await;
+    let grants_before = env
+        .sandbox
+        .requests(1000)
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth/scancodemodel"))
+        .count();
+    let r = env2
+        .run(&[
+            "authorize",
+            "--profile",
+            "q",
+            "--machine-code",
+            &mc,
+            "--qr-key",
+            label.key(),
+            "--json",
+        ])
+        .await;
     assert_eq!(r.failed().err_json()["type"], "quota_exhausted");
-    let grants_after = env.sandbox.requests(1000).iter().filter(|r| r.path.ends_with("/oauth/scancodemodel")).count();
-    assert_eq!(grants_after, grants_before, "second attempt refused locally");
+    let grants_after = env
+        .sandbox
+        .requests(1000)
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth/scancodemodel"))
+        .count();
+    assert_eq!(
+        grants_after, grants_before,
+        "second attempt refused locally"
+    );
     let (at, rt) = env.reveal(&mc).await;
-    env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), label.key().to_owned(), at, rt.unwrap()]);
+    env.assert_no_secrets(&[
+        BUILTIN_OPEN_APP_SECRET.into(),
+        label.key().to_owned(),
+        at,
+        rt.unwrap(),
+    ]);
     env2.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), label.key().to_owned()]);
 }
 
@@ -255,25 +526,49 @@ async fn lost_refresh_reply_ends_with_the_tokens_issued_for_it() {
     let (at0, rt0) = env.reveal(&mc).await;
     let rt0 = rt0.unwrap();
     // Every attempt of this refresh loses its reply (the server did refresh each time).
-    env.sandbox.set_fault(FaultRule::new(FaultMode::DropReply).on_path("/oauth/oauth").times(3));
+    env.sandbox.set_fault(
+        FaultRule::new(FaultMode::DropReply)
+            .on_path("/oauth/oauth")
+            .times(3),
+    );
     let r = env.run(&["refresh", &mc, "--json"]).await;
     let e = r.failed().err_json();
     assert_eq!(e["retryable"], true, "{e}");
     assert_eq!(env.refresh_requests(), 3, "bounded: 3 attempts");
     let reqs = env.sandbox.requests(1000);
-    assert!(reqs.iter().filter(|r| r.path.ends_with("/oauth/oauth")).all(|r| r.fault.as_deref() == Some("drop_reply")));
+    assert!(reqs
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth/oauth"))
+        .all(|r| r.fault.as_deref() == Some("drop_reply")));
     // The next refresh completes the lost one (it must not refresh again): it stores exactly what the server
     // issued for the old token.
     let r = env.run(&["refresh", &mc, "--json"]).await;
     r.ok();
-    assert_eq!(env.refresh_requests(), 4, "one replay of the old refresh token, no new refresh");
+    assert_eq!(
+        env.refresh_requests(),
+        4,
+        "one replay of the old refresh token, no new refresh"
+    );
     let (at1, rt1) = env.reveal(&mc).await;
     assert_ne!(at1, at0);
-    assert_eq!(server_result_for(&env, &rt0).await, (at1.clone(), rt1.clone().unwrap()));
-    assert_eq!(generation(&env.run(&["token", &mc, "--json"]).await.json()), 2);
+    assert_eq!(
+        server_result_for(&env, &rt0).await,
+        (at1.clone(), rt1.clone().unwrap())
+    );
+    assert_eq!(
+        generation(&env.run(&["token", &mc, "--json"]).await.json()),
+        2
+    );
     // And the stored token works.
     env.run(&["status", &mc, "--json"]).await.ok();
-    env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), key, at0, rt0, at1, rt1.unwrap()]);
+    env.assert_no_secrets(&[
+        BUILTIN_OPEN_APP_SECRET.into(),
+        key,
+        at0,
+        rt0,
+        at1,
+        rt1.unwrap(),
+    ]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,8 +587,18 @@ async fn crash_at_each_step_is_completed_by_the_next_run() {
         let (at_old, rt_old) = env.reveal(&mc).await;
         let rt_old = rt_old.unwrap();
         let before = env.refresh_requests();
-        let crashed = env.run_with(&["refresh", &mc, "--json"], None, &[("QUICKAUTH_CRASH_AT", step)]).await;
-        assert_eq!(crashed.code, None, "{step}: killed by abort, stderr: {}", crashed.stderr);
+        let crashed = env
+            .run_with(
+                &["refresh", &mc, "--json"],
+                None,
+                &[("QUICKAUTH_CRASH_AT", step)],
+            )
+            .await;
+        assert_eq!(
+            crashed.code, None,
+            "{step}: killed by abort, stderr: {}",
+            crashed.stderr
+        );
         // The next run (any command) completes the interrupted refresh.
         env.run(&["list", "--json"]).await.ok();
         expected_generation += 1;
@@ -303,10 +608,23 @@ async fn crash_at_each_step_is_completed_by_the_next_run() {
         let rt_new = rt_new.unwrap();
         assert_ne!(at_new, at_old, "{step}");
         assert_eq!(env.refresh_requests() - before, requests_for_step, "{step}");
-        assert_eq!(server_result_for(&env, &rt_old).await, (at_new.clone(), rt_new.clone()), "{step}: stored = what the server issued");
+        assert_eq!(
+            server_result_for(&env, &rt_old).await,
+            (at_new.clone(), rt_new.clone()),
+            "{step}: stored = what the server issued"
+        );
         let h = env.run(&["history", "--json"]).await.json();
-        let recoveries = h.as_array().unwrap().iter().filter(|e| e["action"] == "recover_refresh" && e["outcome"] == "ok").count();
-        assert_eq!(recoveries, expected_generation as usize - 1, "{step}: one recovery per crash");
+        let recoveries = h
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "recover_refresh" && e["outcome"] == "ok")
+            .count();
+        assert_eq!(
+            recoveries,
+            expected_generation as usize - 1,
+            "{step}: one recovery per crash"
+        );
         secrets.extend([at_old, rt_old, at_new, rt_new]);
     }
     env.run(&["status", &mc, "--json"]).await.ok();
@@ -318,7 +636,12 @@ async fn two_clis_refreshing_at_once_send_one_refresh() {
     let env = Env::new().await;
     env.add_profile("t", "v1").await;
     let (mc, _) = env.authorize_new("t").await;
-    env.sandbox.set_fault(FaultRule::new(FaultMode::Slow).on_path("/oauth/oauth").delay_ms(3000).times(1));
+    env.sandbox.set_fault(
+        FaultRule::new(FaultMode::Slow)
+            .on_path("/oauth/oauth")
+            .delay_ms(3000)
+            .times(1),
+    );
     let a = env.spawn(&["refresh", &mc, "--json"], &[]);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let b = env.spawn(&["refresh", &mc, "--json"], &[]);
@@ -327,9 +650,16 @@ async fn two_clis_refreshing_at_once_send_one_refresh() {
     env.capture(&rb, false);
     ra.ok();
     rb.ok();
-    assert_eq!(env.refresh_requests(), 1, "exactly one refresh reached the server");
+    assert_eq!(
+        env.refresh_requests(),
+        1,
+        "exactly one refresh reached the server"
+    );
     assert_eq!(ra.json(), rb.json(), "both report the same result");
-    assert_eq!(generation(&env.run(&["token", &mc, "--json"]).await.json()), 2);
+    assert_eq!(
+        generation(&env.run(&["token", &mc, "--json"]).await.json()),
+        2
+    );
     let (at, rt) = env.reveal(&mc).await;
     env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), at, rt.unwrap()]);
 }
@@ -338,35 +668,94 @@ async fn two_clis_refreshing_at_once_send_one_refresh() {
 async fn code_flow_via_loopback_redirect_and_via_pasted_url() {
     let env = Env::new().await;
     env.add_profile("open", "v2").await;
-    let url_file = env.data_dir().parent().unwrap().join(format!("browser-url-{}", std::process::id()));
-    let script = env.data_dir().parent().unwrap().join(format!("browser-{}.sh", std::process::id()));
-    std::fs::write(&script, format!("#!/bin/sh\nprintf '%s' \"$1\" > '{}.tmp' && mv '{}.tmp' '{}'\n", url_file.display(), url_file.display(), url_file.display())).unwrap();
+    let url_file = env
+        .data_dir()
+        .parent()
+        .unwrap()
+        .join(format!("browser-url-{}", std::process::id()));
+    let script = env
+        .data_dir()
+        .parent()
+        .unwrap()
+        .join(format!("browser-{}.sh", std::process::id()));
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}.tmp' && mv '{}.tmp' '{}'\n",
+            url_file.display(),
+            url_file.display(),
+            url_file.display()
+        ),
+    )
+    .unwrap();
     let browser = format!("sh {}", script.display());
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
 
     for (n, pasted) in [(0, false), (1, true)] {
         let _ = std::fs::remove_file(&url_file);
         let mc = format!("40047700{n:02}");
-        let mut child = env.spawn(&["authorize", "--profile", "open", "--code-flow", "--json"], &[("QUICKAUTH_BROWSER", &browser)]);
+        let mut child = env.spawn(
+            &["authorize", "--profile", "open", "--code-flow", "--json"],
+            &[("QUICKAUTH_BROWSER", &browser)],
+        );
         let mut stdin = child.stdin.take().unwrap();
         let url = url::Url::parse(&wait_for_file(&url_file).await).unwrap();
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["response_type"], "code");
         assert!(q["state"].len() >= 16, "random state");
         // The approval page posts back to the same path; approve as the merchant would.
-        let page = http.get(url.clone()).send().await.unwrap().text().await.unwrap();
+        let page = http
+            .get(url.clone())
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert!(page.contains("Approve"));
-        let form = [("client_id", q["client_id"].as_str()), ("redirect_uri", q["redirect_uri"].as_str()), ("state", q["state"].as_str()), ("machine_code", mc.as_str()), ("decision", "approve")];
-        let action = page.split("action=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("form action");
-        let approve = http.post(url.join(action).unwrap()).form(&form).send().await.unwrap();
+        let form = [
+            ("client_id", q["client_id"].as_str()),
+            ("redirect_uri", q["redirect_uri"].as_str()),
+            ("state", q["state"].as_str()),
+            ("machine_code", mc.as_str()),
+            ("decision", "approve"),
+        ];
+        let action = page
+            .split("action=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("form action");
+        let approve = http
+            .post(url.join(action).unwrap())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
         assert!(approve.status().is_redirection(), "{}", approve.status());
         let location = approve.headers()["location"].to_str().unwrap().to_owned();
-        assert!(location.starts_with("http://127.0.0.1:") && location.contains("code=") && location.contains("state="));
+        assert!(
+            location.starts_with("http://127.0.0.1:")
+                && location.contains("code=")
+                && location.contains("state=")
+        );
         use tokio::io::AsyncWriteExt;
         if pasted {
-            stdin.write_all(format!("{location}\n").as_bytes()).await.unwrap();
+            stdin
+                .write_all(format!("{location}\n").as_bytes())
+                .await
+                .unwrap();
         } else {
-            let body = http.get(&location).send().await.unwrap().text().await.unwrap();
+            let body = http
+                .get(&location)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
             assert!(body.contains("Authorization received"));
         }
         drop(stdin);
@@ -380,11 +769,17 @@ async fn code_flow_via_loopback_redirect_and_via_pasted_url() {
 
     // A callback with a forged state is refused.
     let _ = std::fs::remove_file(&url_file);
-    let mut child = env.spawn(&["authorize", "--profile", "open", "--code-flow", "--json"], &[("QUICKAUTH_BROWSER", &browser)]);
+    let mut child = env.spawn(
+        &["authorize", "--profile", "open", "--code-flow", "--json"],
+        &[("QUICKAUTH_BROWSER", &browser)],
+    );
     let mut stdin = child.stdin.take().unwrap();
     wait_for_file(&url_file).await;
     use tokio::io::AsyncWriteExt;
-    stdin.write_all(b"http://127.0.0.1:1/callback?code=abc&state=forged\n").await.unwrap();
+    stdin
+        .write_all(b"http://127.0.0.1:1/callback?code=abc&state=forged\n")
+        .await
+        .unwrap();
     drop(stdin);
     let run = finish(child, None).await;
     assert_eq!(run.failed().err_json()["type"], "state_mismatch");
@@ -408,7 +803,10 @@ async fn error_18_refreshes_once_then_asks_for_reauthorization() {
     let r = env.run(&["status", &mc, "--json"]).await;
     r.ok();
     assert_eq!(env.refresh_requests(), 1);
-    assert_eq!(generation(&env.run(&["token", &mc, "--json"]).await.json()), 2);
+    assert_eq!(
+        generation(&env.run(&["token", &mc, "--json"]).await.json()),
+        2
+    );
     // 36 more days: both expired. One refresh is tried (20), then the user is asked to authorize again.
     env.sandbox.advance(Duration::from_secs(36 * 24 * 3600));
     let r = env.run(&["status", &mc, "--json"]).await;
@@ -435,22 +833,47 @@ async fn refresh_all_follows_the_days_left_policy() {
     assert_eq!(r.ok().json(), serde_json::json!([]));
     assert_eq!(env.refresh_requests(), 0);
     // With "refresh when fewer than 31 days are left" both are due.
-    let r = env.run_with(&["refresh", "--all", "--json"], None, &[("QUICKAUTH_REFRESH_DAYS", "31")]).await;
+    let r = env
+        .run_with(
+            &["refresh", "--all", "--json"],
+            None,
+            &[("QUICKAUTH_REFRESH_DAYS", "31")],
+        )
+        .await;
     let v = r.ok().json();
-    let mut ids: Vec<&str> = v.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let mut ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
     ids.sort();
     let mut want = vec![a.as_str(), b.as_str()];
     want.sort();
     assert_eq!(ids, want);
     assert_eq!(env.refresh_requests(), 2);
     // A failing device makes the run exit 1 and is reported with its error; the other one still refreshes.
-    env.sandbox.set_fault(FaultRule::new(FaultMode::Html500).on_path("/oauth/oauth").times(3));
-    let r = env.run_with(&["refresh", "--all", "--json"], None, &[("QUICKAUTH_REFRESH_DAYS", "31")]).await;
+    env.sandbox.set_fault(
+        FaultRule::new(FaultMode::Html500)
+            .on_path("/oauth/oauth")
+            .times(3),
+    );
+    let r = env
+        .run_with(
+            &["refresh", "--all", "--json"],
+            None,
+            &[("QUICKAUTH_REFRESH_DAYS", "31")],
+        )
+        .await;
     assert_eq!(r.code, Some(1));
     let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
     let arr = v.as_array().unwrap();
     assert_eq!(arr.len(), 2);
-    assert_eq!(arr.iter().filter(|d| d.get("error").is_some()).count(), 1, "{v}");
+    assert_eq!(
+        arr.iter().filter(|d| d.get("error").is_some()).count(),
+        1,
+        "{v}"
+    );
     let mut secrets = vec![BUILTIN_OPEN_APP_SECRET.to_string()];
     for id in [&a, &b] {
         let (at, rt) = env.reveal(id).await;
@@ -465,32 +888,96 @@ async fn sandbox_in_the_foreground_and_offline_minted_labels() {
     let env = Env::new().await;
     let mut server = env.spawn(&["sandbox", "--port", "0"], &[]);
     let mut lines = tokio::io::BufReader::new(server.stdout.take().unwrap()).lines();
-    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
-    let base = first.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).expect("URL on the first line").to_owned();
+    let first = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("URL on the first line")
+        .to_owned();
     let run = env
-        .run_with(&["profile", "add", "fg", "--provider", "yilianyun", "--client-id", BUILTIN_OPEN_APP_ID, "--api", "v1", "--base-url", &base], Some(&format!("{BUILTIN_OPEN_APP_SECRET}\n")), &[])
+        .run_with(
+            &[
+                "profile",
+                "add",
+                "fg",
+                "--provider",
+                "yilianyun",
+                "--client-id",
+                BUILTIN_OPEN_APP_ID,
+                "--api",
+                "v1",
+                "--base-url",
+                &base,
+            ],
+            Some(&format!("{BUILTIN_OPEN_APP_SECRET}\n")),
+            &[],
+        )
         .await;
     run.ok();
 
     // kv payload with a qr_key → authorize by payload.
     let minted = env.run(&["sandbox", "mint", "--format", "kv"]).await;
     let payload = minted.ok().stdout.trim().to_owned();
-    assert!(payload.starts_with("machine_code=4004") && payload.contains("&qr_key="), "{payload}");
-    let v = env.run(&["authorize", "--profile", "fg", "--payload", &payload, "--json"]).await;
+    assert!(
+        payload.starts_with("machine_code=4004") && payload.contains("&qr_key="),
+        "{payload}"
+    );
+    let v = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "fg",
+            "--payload",
+            &payload,
+            "--json",
+        ])
+        .await;
     v.ok();
     // msign label as a PNG (hash format) → authorize by image.
-    let png = env.data_dir().parent().unwrap().join(format!("mint-{}.png", std::process::id()));
-    let minted = env.run(&["sandbox", "mint", "--msign", "--format", "hash", "--png", png.to_str().unwrap()]).await;
+    let png = env
+        .data_dir()
+        .parent()
+        .unwrap()
+        .join(format!("mint-{}.png", std::process::id()));
+    let minted = env
+        .run(&[
+            "sandbox",
+            "mint",
+            "--msign",
+            "--format",
+            "hash",
+            "--png",
+            png.to_str().unwrap(),
+        ])
+        .await;
     let text = minted.ok().stdout.trim().to_owned();
     let (mc, msign) = text.split_once('#').expect("4004…#KEY");
-    let r = env.run(&["authorize", "--profile", "fg", "--image", png.to_str().unwrap(), "--json"]).await;
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "fg",
+            "--image",
+            png.to_str().unwrap(),
+            "--json",
+        ])
+        .await;
     assert_eq!(r.ok().json()["id"], mc);
     env.run(&["status", mc, "--json"]).await.ok();
     std::fs::remove_file(&png).ok();
     server.start_kill().unwrap();
     let _ = server.wait().await;
     let (at, rt) = env.reveal(mc).await;
-    env.assert_no_secrets(&[BUILTIN_OPEN_APP_SECRET.into(), msign.to_owned(), at, rt.unwrap()]);
+    env.assert_no_secrets(&[
+        BUILTIN_OPEN_APP_SECRET.into(),
+        msign.to_owned(),
+        at,
+        rt.unwrap(),
+    ]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,10 +986,20 @@ async fn without_a_keyring_nothing_is_sent_and_the_error_is_clear() {
     let label = env.sandbox.mint_label(LabelKind::QrKey);
     let started = std::time::Instant::now();
     let r = env
-        .run_with(&["authorize", "--payload", &label.payload, "--json"], None, &[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/quickauth-test-bus")])
+        .run_with(
+            &["authorize", "--payload", &label.payload, "--json"],
+            None,
+            &[(
+                "DBUS_SESSION_BUS_ADDRESS",
+                "unix:path=/nonexistent/quickauth-test-bus",
+            )],
+        )
         .await;
     let e = r.failed().err_json();
-    assert!(started.elapsed() < Duration::from_secs(10), "clear error within seconds");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "clear error within seconds"
+    );
     assert_eq!(e["type"], "keyring_unavailable", "{e}");
     assert!(e["message_zh"].as_str().unwrap().contains("密钥环"));
     // The built-in sandbox was never even started: no grant was spent on tokens that could not be stored.
@@ -515,6 +1012,10 @@ async fn without_a_keyring_nothing_is_sent_and_the_error_is_clear() {
 #[should_panic(expected = "a secret is in")]
 async fn the_secret_scan_finds_a_planted_value() {
     let env = Env::new().await;
-    std::fs::write(env.data_dir().join("planted.txt"), b"xx planted-secret-value-123 xx").unwrap();
+    std::fs::write(
+        env.data_dir().join("planted.txt"),
+        b"xx planted-secret-value-123 xx",
+    )
+    .unwrap();
     env.assert_no_secrets(&["planted-secret-value-123".into()]);
 }

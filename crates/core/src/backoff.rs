@@ -13,19 +13,29 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { attempts: 3, initial: Duration::from_millis(500), cap: Duration::from_secs(4) }
+        Self {
+            attempts: 3,
+            initial: Duration::from_millis(500),
+            cap: Duration::from_secs(4),
+        }
     }
 }
 
 impl Backoff {
     /// No retries at all (used where a repeat would not be safe or useful).
     pub const fn once() -> Self {
-        Self { attempts: 1, initial: Duration::ZERO, cap: Duration::ZERO }
+        Self {
+            attempts: 1,
+            initial: Duration::ZERO,
+            cap: Duration::ZERO,
+        }
     }
 
     /// Upper bound of the wait before attempt `attempt` (1-based; attempt 0 never waits).
     pub fn ceiling(&self, retry: u32) -> Duration {
-        let factor = 1u32.checked_shl(retry.saturating_sub(1)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
         self.initial.saturating_mul(factor).min(self.cap)
     }
 
@@ -60,7 +70,10 @@ mod tests {
         for retry in 1..6 {
             for _ in 0..50 {
                 let d = b.delay(retry);
-                assert!(d >= b.ceiling(retry) / 2 && d <= b.ceiling(retry), "{d:?} for retry {retry}");
+                assert!(
+                    d >= b.ceiling(retry) / 2 && d <= b.ceiling(retry),
+                    "{d:?} for retry {retry}"
+                );
             }
         }
     }

@@ -19,11 +19,17 @@ pub const CRASH_STEPS: [&str; 4] = [
 pub(crate) fn crash_point(step: &'static str) {
     debug_assert!(CRASH_STEPS.contains(&step));
     if std::env::var(CRASH_ENV).is_ok_and(|v| v == step) {
-        tracing::warn!(step, "QUICKAUTH_CRASH_AT reached: aborting on purpose (crash test)");
+        tracing::warn!(
+            step,
+            "QUICKAUTH_CRASH_AT reached: aborting on purpose (crash test)"
+        );
         // A core dump would hold tokens in plain memory: make sure none is written.
         #[cfg(unix)]
         unsafe {
-            let none = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
             libc::setrlimit(libc::RLIMIT_CORE, &none);
         }
         std::process::abort();

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use quickauth_protocol::{Action, Localized};
 use serde::Serialize;
 
-pub use quickauth_protocol::{InputError, LingjuError};
 pub use quickauth_protocol::YilianyunError;
+pub use quickauth_protocol::{InputError, LingjuError};
 pub use quickauth_qr::{DecodeError, PayloadError};
 pub use quickauth_vault::VaultError;
 
@@ -36,7 +36,10 @@ pub enum Error {
     #[error("the built-in profile {name:?} cannot be changed or removed")]
     BuiltinProfileImmutable { name: String },
     #[error("profile {profile:?} is not a {expected} profile")]
-    WrongProvider { profile: String, expected: &'static str },
+    WrongProvider {
+        profile: String,
+        expected: &'static str,
+    },
     #[error("profile {name:?} still has {devices} authorized device(s)")]
     ProfileInUse { name: String, devices: usize },
     #[error("profile {profile:?} has no {what} in the keyring")]
@@ -69,7 +72,11 @@ pub enum Error {
     #[error("the built-in sandbox could not start: {detail}")]
     Sandbox { detail: String },
     #[error("{context} ({path}): {source}")]
-    Io { context: &'static str, path: PathBuf, source: std::io::Error },
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -78,7 +85,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 fn shanghai(at: &DateTime<Utc>) -> String {
     let offset = chrono::FixedOffset::east_opt(8 * 3600).expect("offset");
-    at.with_timezone(&offset).format("%Y-%m-%d %H:%M (UTC+8)").to_string()
+    at.with_timezone(&offset)
+        .format("%Y-%m-%d %H:%M (UTC+8)")
+        .to_string()
 }
 
 impl Localized for Error {
@@ -206,9 +215,15 @@ impl Localized for Error {
             Error::MissingProfileSecret { .. } => Action::CheckSecret,
             Error::DeviceNotFound { .. } => Action::Rescan,
             Error::QuotaExhausted { .. } => Action::WaitUntilTomorrow,
-            Error::NeedsReauthorization { .. } | Error::TokensMissing { .. } | Error::CorruptTokenEntry => Action::Reauthorize,
-            Error::CodeFlowStateMismatch | Error::CodeFlowDenied { .. } | Error::CodeFlowNoCode => Action::Reauthorize,
-            Error::Sandbox { .. } | Error::Io { .. } | Error::DeviceBusy { .. } => Action::RetryLater,
+            Error::NeedsReauthorization { .. }
+            | Error::TokensMissing { .. }
+            | Error::CorruptTokenEntry => Action::Reauthorize,
+            Error::CodeFlowStateMismatch | Error::CodeFlowDenied { .. } | Error::CodeFlowNoCode => {
+                Action::Reauthorize
+            }
+            Error::Sandbox { .. } | Error::Io { .. } | Error::DeviceBusy { .. } => {
+                Action::RetryLater
+            }
             Error::Internal(_) => Action::ReportBug,
         }
     }
@@ -227,7 +242,10 @@ impl Localized for Error {
 impl Error {
     /// The server gave a definite answer (an API error code): nothing of this request is still in flight.
     pub fn is_server_answer(&self) -> bool {
-        matches!(self, Error::Yilianyun(YilianyunError::Api { .. }) | Error::Lingju(LingjuError::Api { .. }))
+        matches!(
+            self,
+            Error::Yilianyun(YilianyunError::Api { .. }) | Error::Lingju(LingjuError::Api { .. })
+        )
     }
 
     /// The request may have been processed although no usable reply came back.
@@ -285,14 +303,20 @@ mod tests {
     #[test]
     fn report_has_the_contract_shape_and_bilingual_text() {
         let reset = quota_reset_for_test();
-        let e = Error::QuotaExhausted { id: "4004000001".into(), reset_at: reset };
+        let e = Error::QuotaExhausted {
+            id: "4004000001".into(),
+            reset_at: reset,
+        };
         let v = serde_json::to_value(ErrorReport::from(&e)).unwrap();
         assert_eq!(v["type"], "quota_exhausted");
         assert_eq!(v["action"], "wait_until_tomorrow");
         assert_eq!(v["code"], serde_json::Value::Null);
         assert_eq!(v["retryable"], false);
         assert!(v["message_zh"].as_str().unwrap().contains("4004000001"));
-        assert!(v["message_en"].as_str().unwrap().contains(&reset.to_rfc3339()));
+        assert!(v["message_en"]
+            .as_str()
+            .unwrap()
+            .contains(&reset.to_rfc3339()));
         assert_eq!(v.as_object().unwrap().len(), 6);
     }
 
@@ -302,7 +326,10 @@ mod tests {
             code: quickauth_protocol::ApiCode::from_code(41),
             server_message: String::new(),
         });
-        assert_eq!((e.kind(), e.code(), e.action()), ("api", Some(41), Action::WaitUntilTomorrow));
+        assert_eq!(
+            (e.kind(), e.code(), e.action()),
+            ("api", Some(41), Action::WaitUntilTomorrow)
+        );
         assert!(e.is_server_answer() && !e.outcome_unknown());
     }
 

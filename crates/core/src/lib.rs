@@ -26,11 +26,13 @@ pub use backoff::Backoff;
 pub use error::{Error, ErrorReport, Result};
 pub use lifecycle::{DeviceRef, RefreshOutcome, REPLAY_WINDOW};
 pub use lock::DeviceLock;
-pub use models::{CodeFlow, DeviceSummary, PrintReport, PrinterReport, RefreshReport, RevealedTokens, TokenInfo};
+pub use models::{
+    CodeFlow, DeviceSummary, PrintReport, PrinterReport, RefreshReport, RevealedTokens, TokenInfo,
+};
 pub use printer::test_ticket;
 pub use profiles::{
-    validate_profile_name, NewLingjuProfile, NewYilianyunProfile, Profile, ProfileSettings, ProfileUpdate, Provider,
-    BUILTIN_SANDBOX_LABEL, BUILTIN_SANDBOX_PROFILE, LINGJU_DEFAULT_BASE,
+    validate_profile_name, NewLingjuProfile, NewYilianyunProfile, Profile, ProfileSettings,
+    ProfileUpdate, Provider, BUILTIN_SANDBOX_LABEL, BUILTIN_SANDBOX_PROFILE, LINGJU_DEFAULT_BASE,
 };
 pub use quickauth_protocol::{Action, Localized};
 pub use quickauth_vault::HistoryEntry;

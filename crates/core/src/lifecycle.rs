@@ -36,7 +36,10 @@ pub struct DeviceRef {
 
 impl DeviceRef {
     pub fn new(provider: &str, id: &str) -> Self {
-        Self { provider: provider.to_owned(), id: id.to_owned() }
+        Self {
+            provider: provider.to_owned(),
+            id: id.to_owned(),
+        }
     }
 }
 
@@ -70,7 +73,9 @@ impl NewTokens {
             generation,
             issued_at: now,
             expires_at: now + Duration::seconds(self.expires_in_secs),
-            refresh_expires_at: self.refresh_expires_in_secs.map(|s| now + Duration::seconds(s)),
+            refresh_expires_at: self
+                .refresh_expires_in_secs
+                .map(|s| now + Duration::seconds(s)),
         }
     }
 }
@@ -106,9 +111,9 @@ pub enum RefreshOutcome {
 impl RefreshOutcome {
     pub fn generation(&self) -> i64 {
         match *self {
-            Self::Refreshed { generation } | Self::AlreadyRefreshed { generation } | Self::Recovered { generation } => {
-                generation
-            }
+            Self::Refreshed { generation }
+            | Self::AlreadyRefreshed { generation }
+            | Self::Recovered { generation } => generation,
         }
     }
 }
@@ -119,7 +124,11 @@ pub(crate) fn is_reauth_code(code: Option<i64>) -> bool {
 }
 
 /// Fills a day's local count up to the limit (the server said 41: trust it over our count).
-pub(crate) fn mark_day_full<S: LifecycleState + ?Sized>(state: &S, dev: &DeviceRef, day: chrono::NaiveDate) -> Result<()> {
+pub(crate) fn mark_day_full<S: LifecycleState + ?Sized>(
+    state: &S,
+    dev: &DeviceRef,
+    day: chrono::NaiveDate,
+) -> Result<()> {
     let mut count = state.grants_on(dev, day)?;
     while count < GRANTS_PER_DAY {
         count = state.record_grant(dev, day)?;
@@ -128,9 +137,16 @@ pub(crate) fn mark_day_full<S: LifecycleState + ?Sized>(state: &S, dev: &DeviceR
 }
 
 /// Refuses before sending when today's grants for this device are used up.
-pub(crate) fn check_quota<S: LifecycleState + ?Sized>(state: &S, dev: &DeviceRef, now: DateTime<Utc>) -> Result<()> {
+pub(crate) fn check_quota<S: LifecycleState + ?Sized>(
+    state: &S,
+    dev: &DeviceRef,
+    now: DateTime<Utc>,
+) -> Result<()> {
     if state.grants_on(dev, china_day(now))? >= GRANTS_PER_DAY {
-        return Err(Error::QuotaExhausted { id: dev.id.clone(), reset_at: quota_reset_at(now) });
+        return Err(Error::QuotaExhausted {
+            id: dev.id.clone(),
+            reset_at: quota_reset_at(now),
+        });
     }
     Ok(())
 }
@@ -156,25 +172,39 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         if let Some(journal) = self.state.journal(dev)? {
             return self.complete_journal(dev, journal, &mut send).await;
         }
-        let tokens = self.state.read_tokens(dev)?.ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })?;
+        let tokens = self
+            .state
+            .read_tokens(dev)?
+            .ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })?;
         if self.state.db_generation(dev)? != Some(tokens.generation) {
             self.state.mirror(dev, &tokens, false)?;
         }
         if observed.is_some_and(|g| g != tokens.generation) {
             tracing::info!(device = %dev, generation = tokens.generation, "refreshed by another process while waiting");
-            return Ok(RefreshOutcome::AlreadyRefreshed { generation: tokens.generation });
+            return Ok(RefreshOutcome::AlreadyRefreshed {
+                generation: tokens.generation,
+            });
         }
         let now = Utc::now();
         check_quota(self.state, dev, now)?;
-        let journal = Journal { old_generation: tokens.generation, started_at: now };
-        let generation = self.send_and_store(dev, &tokens, &journal, &mut send).await?;
+        let journal = Journal {
+            old_generation: tokens.generation,
+            started_at: now,
+        };
+        let generation = self
+            .send_and_store(dev, &tokens, &journal, &mut send)
+            .await?;
         Ok(RefreshOutcome::Refreshed { generation })
     }
 
     /// Completes the pending refresh of `dev` if there is one (used on open). Returns None when nothing was pending
     /// or when another process holds the device's lock right now (that process completes its own refresh; waiting
     /// here would make a later `refresh` in this process miss that it was already done).
-    pub async fn recover<F, Fut>(&self, dev: &DeviceRef, mut send: F) -> Result<Option<RefreshOutcome>>
+    pub async fn recover<F, Fut>(
+        &self,
+        dev: &DeviceRef,
+        mut send: F,
+    ) -> Result<Option<RefreshOutcome>>
     where
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<NewTokens>>,
@@ -184,12 +214,20 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
             return Ok(None);
         };
         match self.state.journal(dev)? {
-            Some(journal) => self.complete_journal(dev, journal, &mut send).await.map(Some),
+            Some(journal) => self
+                .complete_journal(dev, journal, &mut send)
+                .await
+                .map(Some),
             None => Ok(None),
         }
     }
 
-    async fn complete_journal<F, Fut>(&self, dev: &DeviceRef, journal: Journal, send: &mut F) -> Result<RefreshOutcome>
+    async fn complete_journal<F, Fut>(
+        &self,
+        dev: &DeviceRef,
+        journal: Journal,
+        send: &mut F,
+    ) -> Result<RefreshOutcome>
     where
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<NewTokens>>,
@@ -205,7 +243,9 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
             tracing::info!(device = %dev, generation = tokens.generation, "completing interrupted refresh from the keyring");
             self.state.mirror(dev, &tokens, true)?;
             self.state.finish_journal(dev)?;
-            return Ok(RefreshOutcome::Recovered { generation: tokens.generation });
+            return Ok(RefreshOutcome::Recovered {
+                generation: tokens.generation,
+            });
         }
         if Utc::now() - journal.started_at > REPLAY_WINDOW {
             tracing::warn!(device = %dev, "pending refresh is older than the 2 h replay window; trying the old refresh token anyway");
@@ -218,12 +258,21 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         Ok(RefreshOutcome::Recovered { generation })
     }
 
-    async fn send_and_store<F, Fut>(&self, dev: &DeviceRef, old: &StoredTokens, journal: &Journal, send: &mut F) -> Result<i64>
+    async fn send_and_store<F, Fut>(
+        &self,
+        dev: &DeviceRef,
+        old: &StoredTokens,
+        journal: &Journal,
+        send: &mut F,
+    ) -> Result<i64>
     where
         F: FnMut(String) -> Fut,
         Fut: Future<Output = Result<NewTokens>>,
     {
-        let refresh_token = old.refresh_token.clone().ok_or_else(|| Error::NeedsReauthorization { id: dev.id.clone() })?;
+        let refresh_token = old
+            .refresh_token
+            .clone()
+            .ok_or_else(|| Error::NeedsReauthorization { id: dev.id.clone() })?;
         let refresh_token = zeroize::Zeroizing::new(refresh_token);
         self.state.begin_journal(dev, journal)?;
         crash_point("before_send");
@@ -300,7 +349,10 @@ mod tests {
             Ok(())
         }
         fn mirror(&self, dev: &DeviceRef, t: &StoredTokens, _refreshed: bool) -> Result<()> {
-            self.db_gen.lock().unwrap().insert(dev.clone(), t.generation);
+            self.db_gen
+                .lock()
+                .unwrap()
+                .insert(dev.clone(), t.generation);
             Ok(())
         }
         fn db_generation(&self, dev: &DeviceRef) -> Result<Option<i64>> {
@@ -311,7 +363,11 @@ mod tests {
         }
         fn begin_journal(&self, dev: &DeviceRef, j: &Journal) -> Result<()> {
             // Like the vault: the first started_at is kept.
-            self.journal.lock().unwrap().entry(dev.clone()).or_insert_with(|| j.clone());
+            self.journal
+                .lock()
+                .unwrap()
+                .entry(dev.clone())
+                .or_insert_with(|| j.clone());
             Ok(())
         }
         fn finish_journal(&self, dev: &DeviceRef) -> Result<()> {
@@ -319,7 +375,12 @@ mod tests {
             Ok(())
         }
         fn grants_on(&self, dev: &DeviceRef, day: chrono::NaiveDate) -> Result<u32> {
-            Ok(*self.grants.lock().unwrap().get(&(dev.clone(), day)).unwrap_or(&0))
+            Ok(*self
+                .grants
+                .lock()
+                .unwrap()
+                .get(&(dev.clone(), day))
+                .unwrap_or(&0))
         }
         fn record_grant(&self, dev: &DeviceRef, day: chrono::NaiveDate) -> Result<u32> {
             let mut g = self.grants.lock().unwrap();
@@ -370,18 +431,29 @@ mod tests {
     }
 
     fn api(code: i64) -> Error {
-        Error::Yilianyun(YilianyunError::Api { code: ApiCode::from_code(code), server_message: String::new() })
+        Error::Yilianyun(YilianyunError::Api {
+            code: ApiCode::from_code(code),
+            server_message: String::new(),
+        })
     }
 
     fn fast() -> Backoff {
-        Backoff { attempts: 3, initial: std::time::Duration::from_millis(1), cap: std::time::Duration::from_millis(2) }
+        Backoff {
+            attempts: 3,
+            initial: std::time::Duration::from_millis(1),
+            cap: std::time::Duration::from_millis(2),
+        }
     }
 
     #[tokio::test]
     async fn success_stores_new_pair_and_clears_journal() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(1);
-        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let lc = Lifecycle {
+            state: &state,
+            data_dir: dir.path(),
+            backoff: fast(),
+        };
         let sent = Mutex::new(Vec::new());
         let out = lc
             .refresh(&dev(), |rt| {
@@ -403,7 +475,11 @@ mod tests {
     async fn transient_failures_replay_the_same_old_token_and_stay_bounded() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(1);
-        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let lc = Lifecycle {
+            state: &state,
+            data_dir: dir.path(),
+            backoff: fast(),
+        };
         let sent = Mutex::new(Vec::new());
         let err = lc
             .refresh(&dev(), |rt| {
@@ -413,7 +489,11 @@ mod tests {
             .await
             .unwrap_err();
         assert!(err.retryable());
-        assert_eq!(*sent.lock().unwrap(), vec!["rt-1".to_string(); 3], "3 attempts, all with the old token");
+        assert_eq!(
+            *sent.lock().unwrap(),
+            vec!["rt-1".to_string(); 3],
+            "3 attempts, all with the old token"
+        );
         // Old pair untouched, journal kept for a later replay.
         let t = state.read_tokens(&dev()).unwrap().unwrap();
         assert_eq!((t.access_token.as_str(), t.generation), ("at-1", 1));
@@ -430,7 +510,10 @@ mod tests {
             .unwrap();
         assert_eq!(out, RefreshOutcome::Recovered { generation: 2 });
         assert_eq!(*sent.lock().unwrap(), vec!["rt-1".to_string()]);
-        assert_eq!(state.read_tokens(&dev()).unwrap().unwrap().access_token, "at-lost");
+        assert_eq!(
+            state.read_tokens(&dev()).unwrap().unwrap().access_token,
+            "at-lost"
+        );
         assert!(state.journal(&dev()).unwrap().is_none());
     }
 
@@ -441,7 +524,11 @@ mod tests {
         for _ in 0..GRANTS_PER_DAY {
             state.record_grant(&dev(), china_day(Utc::now())).unwrap();
         }
-        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let lc = Lifecycle {
+            state: &state,
+            data_dir: dir.path(),
+            backoff: fast(),
+        };
         let calls = AtomicUsize::new(0);
         let err = lc
             .refresh(&dev(), |_| {
@@ -465,10 +552,20 @@ mod tests {
     async fn server_41_marks_the_day_full() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(1);
-        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
-        let err = lc.refresh(&dev(), |_| async { Err::<NewTokens, _>(api(41)) }).await.unwrap_err();
+        let lc = Lifecycle {
+            state: &state,
+            data_dir: dir.path(),
+            backoff: fast(),
+        };
+        let err = lc
+            .refresh(&dev(), |_| async { Err::<NewTokens, _>(api(41)) })
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Some(41));
-        assert_eq!(state.grants_on(&dev(), china_day(Utc::now())).unwrap(), GRANTS_PER_DAY);
+        assert_eq!(
+            state.grants_on(&dev(), china_day(Utc::now())).unwrap(),
+            GRANTS_PER_DAY
+        );
         assert_eq!(state.read_tokens(&dev()).unwrap().unwrap().generation, 1);
     }
 
@@ -476,7 +573,11 @@ mod tests {
     async fn expired_refresh_token_marks_reauth_and_keeps_old_pair() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(4);
-        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        let lc = Lifecycle {
+            state: &state,
+            data_dir: dir.path(),
+            backoff: fast(),
+        };
         let calls = AtomicUsize::new(0);
         let err = lc
             .refresh(&dev(), |_| {
@@ -486,10 +587,17 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.code(), Some(20));
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "a definite answer is not retried");
+        assert_eq!(
+            calls.load(Ordering::SeqCst),
+            1,
+            "a definite answer is not retried"
+        );
         assert_eq!(*state.reauth.lock().unwrap(), vec![dev()]);
         assert!(state.journal(&dev()).unwrap().is_none());
-        assert_eq!(state.read_tokens(&dev()).unwrap().unwrap().access_token, "at-4");
+        assert_eq!(
+            state.read_tokens(&dev()).unwrap().unwrap().access_token,
+            "at-4"
+        );
     }
 
     #[tokio::test]
@@ -498,8 +606,20 @@ mod tests {
         let state = seeded(3);
         // Crash after the keyring write: keyring at 3, DB still at 2, journal from 2.
         state.db_gen.lock().unwrap().insert(dev(), 2);
-        state.begin_journal(&dev(), &Journal { old_generation: 2, started_at: Utc::now() }).unwrap();
-        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
+        state
+            .begin_journal(
+                &dev(),
+                &Journal {
+                    old_generation: 2,
+                    started_at: Utc::now(),
+                },
+            )
+            .unwrap();
+        let lc = Lifecycle {
+            state: &state,
+            data_dir: dir.path(),
+            backoff: fast(),
+        };
         let calls = AtomicUsize::new(0);
         let out = lc
             .recover(&dev(), |_| {
@@ -513,16 +633,36 @@ mod tests {
         assert_eq!(state.db_generation(&dev()).unwrap(), Some(3));
         assert!(state.journal(&dev()).unwrap().is_none());
         // Nothing pending: recover is a no-op.
-        assert_eq!(lc.recover(&dev(), |_| async { Ok(fresh("x")) }).await.unwrap(), None);
+        assert_eq!(
+            lc.recover(&dev(), |_| async { Ok(fresh("x")) })
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
     async fn journal_without_tokens_is_closed_and_asks_for_reauth() {
         let dir = tempfile::tempdir().unwrap();
         let state = Fake::default();
-        state.begin_journal(&dev(), &Journal { old_generation: 1, started_at: Utc::now() }).unwrap();
-        let lc = Lifecycle { state: &state, data_dir: dir.path(), backoff: fast() };
-        let err = lc.recover(&dev(), |_| async { Ok(fresh("never")) }).await.unwrap_err();
+        state
+            .begin_journal(
+                &dev(),
+                &Journal {
+                    old_generation: 1,
+                    started_at: Utc::now(),
+                },
+            )
+            .unwrap();
+        let lc = Lifecycle {
+            state: &state,
+            data_dir: dir.path(),
+            backoff: fast(),
+        };
+        let err = lc
+            .recover(&dev(), |_| async { Ok(fresh("never")) })
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::TokensMissing { .. }));
         assert!(state.journal(&dev()).unwrap().is_none());
         assert_eq!(*state.reauth.lock().unwrap(), vec![dev()]);
@@ -537,7 +677,11 @@ mod tests {
         for _ in 0..4 {
             let (state, calls, path) = (state.clone(), calls.clone(), dir.path().to_path_buf());
             tasks.push(tokio::spawn(async move {
-                let lc = Lifecycle { state: &*state, data_dir: &path, backoff: fast() };
+                let lc = Lifecycle {
+                    state: &*state,
+                    data_dir: &path,
+                    backoff: fast(),
+                };
                 lc.refresh(&dev(), |_| {
                     calls.fetch_add(1, Ordering::SeqCst);
                     async {
@@ -554,7 +698,13 @@ mod tests {
             outcomes.push(t.await.unwrap());
         }
         assert_eq!(calls.load(Ordering::SeqCst), 1, "{outcomes:?}");
-        assert_eq!(outcomes.iter().filter(|o| matches!(o, RefreshOutcome::Refreshed { .. })).count(), 1);
+        assert_eq!(
+            outcomes
+                .iter()
+                .filter(|o| matches!(o, RefreshOutcome::Refreshed { .. }))
+                .count(),
+            1
+        );
         assert!(outcomes.iter().all(|o| o.generation() == 2));
     }
 }

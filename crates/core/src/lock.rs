@@ -28,9 +28,18 @@ impl DeviceLock {
     /// Blocks until the lock is ours. Call it from `spawn_blocking`.
     pub fn acquire_blocking(data_dir: &Path, provider: &str, id: &str) -> Result<Self, Error> {
         let path = Self::path_for(data_dir, provider, id);
-        let io = |source| Error::Io { context: "device lock", path: path.clone(), source };
+        let io = |source| Error::Io {
+            context: "device lock",
+            path: path.clone(),
+            source,
+        };
         std::fs::create_dir_all(path.parent().expect("has parent")).map_err(io)?;
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
         fs4::FileExt::lock(&file).map_err(io)?;
         Ok(Self { _file: file, path })
     }
@@ -38,9 +47,18 @@ impl DeviceLock {
     /// Takes the lock only if nobody holds it (None = another process or task is working on this device now).
     pub fn try_acquire(data_dir: &Path, provider: &str, id: &str) -> Result<Option<Self>, Error> {
         let path = Self::path_for(data_dir, provider, id);
-        let io = |source| Error::Io { context: "device lock", path: path.clone(), source };
+        let io = |source| Error::Io {
+            context: "device lock",
+            path: path.clone(),
+            source,
+        };
         std::fs::create_dir_all(path.parent().expect("has parent")).map_err(io)?;
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io)?;
         match fs4::FileExt::try_lock(&file) {
             Ok(()) => Ok(Some(Self { _file: file, path })),
             Err(fs4::TryLockError::WouldBlock) => Ok(None),
@@ -54,7 +72,12 @@ impl DeviceLock {
         Self::acquire_within(data_dir, provider, id, LOCK_WAIT).await
     }
 
-    pub(crate) async fn acquire_within(data_dir: &Path, provider: &str, id: &str, wait: std::time::Duration) -> Result<Self, Error> {
+    pub(crate) async fn acquire_within(
+        data_dir: &Path,
+        provider: &str,
+        id: &str,
+        wait: std::time::Duration,
+    ) -> Result<Self, Error> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             if let Some(lock) = Self::try_acquire(data_dir, provider, id)? {
@@ -93,7 +116,10 @@ mod tests {
         std::thread::sleep(Duration::from_millis(200));
         released.store(true, Ordering::SeqCst);
         drop(first);
-        assert!(waiter.join().unwrap(), "second lock was granted while the first was held");
+        assert!(
+            waiter.join().unwrap(),
+            "second lock was granted while the first was held"
+        );
     }
 
     #[test]
@@ -108,7 +134,14 @@ mod tests {
     async fn a_stuck_holder_gives_a_clear_error_not_a_hang() {
         let dir = tempfile::tempdir().unwrap();
         let _held = DeviceLock::acquire_blocking(dir.path(), "yilianyun", "4004000009").unwrap();
-        let err = DeviceLock::acquire_within(dir.path(), "yilianyun", "4004000009", Duration::from_millis(200)).await.unwrap_err();
+        let err = DeviceLock::acquire_within(
+            dir.path(),
+            "yilianyun",
+            "4004000009",
+            Duration::from_millis(200),
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, Error::DeviceBusy { ref id } if id == "4004000009"));
     }
 
@@ -116,8 +149,12 @@ mod tests {
     fn try_acquire_reports_a_held_lock() {
         let dir = tempfile::tempdir().unwrap();
         let held = DeviceLock::acquire_blocking(dir.path(), "lingju", "AB12").unwrap();
-        assert!(DeviceLock::try_acquire(dir.path(), "lingju", "AB12").unwrap().is_none());
+        assert!(DeviceLock::try_acquire(dir.path(), "lingju", "AB12")
+            .unwrap()
+            .is_none());
         drop(held);
-        assert!(DeviceLock::try_acquire(dir.path(), "lingju", "AB12").unwrap().is_some());
+        assert!(DeviceLock::try_acquire(dir.path(), "lingju", "AB12")
+            .unwrap()
+            .is_some());
     }
 }

@@ -45,8 +45,16 @@ impl Provider {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "provider", rename_all = "snake_case")]
 pub enum ProfileSettings {
-    Yilianyun { client_id: String, region: String, api_version: String, base_url: Option<Url> },
-    Lingju { endpoint: String, base_url: Url },
+    Yilianyun {
+        client_id: String,
+        region: String,
+        api_version: String,
+        base_url: Option<Url>,
+    },
+    Lingju {
+        endpoint: String,
+        base_url: Url,
+    },
 }
 
 /// A profile as listed: never carries a secret.
@@ -106,12 +114,18 @@ pub struct ProfileUpdate {
 pub fn validate_profile_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !ok {
-        return Err(Error::InvalidProfileName { name: name.chars().take(80).collect() });
+        return Err(Error::InvalidProfileName {
+            name: name.chars().take(80).collect(),
+        });
     }
     if name == BUILTIN_SANDBOX_PROFILE {
-        return Err(Error::BuiltinProfileImmutable { name: name.to_owned() });
+        return Err(Error::BuiltinProfileImmutable {
+            name: name.to_owned(),
+        });
     }
     Ok(())
 }
@@ -170,9 +184,21 @@ mod tests {
     #[test]
     fn profile_names_are_plain_and_sandbox_is_reserved() {
         assert!(validate_profile_name("shop-1_a").is_ok());
-        assert!(matches!(validate_profile_name(""), Err(Error::InvalidProfileName { .. })));
-        assert!(matches!(validate_profile_name("a:b"), Err(Error::InvalidProfileName { .. })));
-        assert!(matches!(validate_profile_name("../x"), Err(Error::InvalidProfileName { .. })));
-        assert!(matches!(validate_profile_name("sandbox"), Err(Error::BuiltinProfileImmutable { .. })));
+        assert!(matches!(
+            validate_profile_name(""),
+            Err(Error::InvalidProfileName { .. })
+        ));
+        assert!(matches!(
+            validate_profile_name("a:b"),
+            Err(Error::InvalidProfileName { .. })
+        ));
+        assert!(matches!(
+            validate_profile_name("../x"),
+            Err(Error::InvalidProfileName { .. })
+        ));
+        assert!(matches!(
+            validate_profile_name("sandbox"),
+            Err(Error::BuiltinProfileImmutable { .. })
+        ));
     }
 }

@@ -33,15 +33,27 @@ mod tests {
     fn china_day_switches_at_16_utc() {
         let before = Utc.with_ymd_and_hms(2026, 11, 22, 15, 59, 59).unwrap();
         let after = Utc.with_ymd_and_hms(2026, 11, 22, 16, 0, 0).unwrap();
-        assert_eq!(china_day(before), NaiveDate::from_ymd_opt(2026, 11, 22).unwrap());
-        assert_eq!(china_day(after), NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        assert_eq!(
+            china_day(before),
+            NaiveDate::from_ymd_opt(2026, 11, 22).unwrap()
+        );
+        assert_eq!(
+            china_day(after),
+            NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+        );
     }
 
     #[test]
     fn reset_is_next_shanghai_midnight() {
         let at = Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0).unwrap(); // 11:00 in Shanghai
-        assert_eq!(quota_reset_at(at), Utc.with_ymd_and_hms(2026, 11, 22, 16, 0, 0).unwrap());
+        assert_eq!(
+            quota_reset_at(at),
+            Utc.with_ymd_and_hms(2026, 11, 22, 16, 0, 0).unwrap()
+        );
         let late = Utc.with_ymd_and_hms(2026, 11, 22, 16, 0, 0).unwrap(); // 00:00 on the 23rd
-        assert_eq!(quota_reset_at(late), Utc.with_ymd_and_hms(2026, 11, 23, 16, 0, 0).unwrap());
+        assert_eq!(
+            quota_reset_at(late),
+            Utc.with_ymd_and_hms(2026, 11, 23, 16, 0, 0).unwrap()
+        );
     }
 }

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use quickauth_protocol::secret::{AccessToken, ClientSecret, LingjuAppKey, LingjuAuthCode, RefreshToken};
+use quickauth_protocol::secret::{
+    AccessToken, ClientSecret, LingjuAppKey, LingjuAuthCode, RefreshToken,
+};
 use quickauth_protocol::{
-    ApiVersion, DeviceKey, Endpoint, LingjuClient, LingjuConfig, Localized, MachineCode, Region, TokenGrant, UserId,
-    YilianyunClient, YilianyunConfig,
+    ApiVersion, DeviceKey, Endpoint, LingjuClient, LingjuConfig, Localized, MachineCode, Region,
+    TokenGrant, UserId, YilianyunClient, YilianyunConfig,
 };
 use quickauth_sandbox::{Sandbox, SandboxHandle, SandboxOptions};
 use quickauth_vault::{DeviceRecord, HistoryEntry, Keyring, ProfileRecord, Store};
@@ -18,7 +20,9 @@ use url::Url;
 
 use crate::backoff::Backoff;
 use crate::error::{Error, Result};
-use crate::lifecycle::{check_quota, is_reauth_code, mark_day_full, DeviceRef, Lifecycle, LifecycleState, NewTokens};
+use crate::lifecycle::{
+    check_quota, is_reauth_code, mark_day_full, DeviceRef, Lifecycle, LifecycleState, NewTokens,
+};
 use crate::lock::DeviceLock;
 use crate::models::*;
 use crate::profiles::*;
@@ -88,15 +92,23 @@ pub struct QuickAuth {
     /// Refreshes completed by `recover_pending` in this process: the next `refresh` of such a device returns that
     /// result instead of refreshing again (after a lost reply, the next refresh ends with the lost tokens).
     /// Bounded in time so a long-running app does not answer a refresh asked for hours later with an old result.
-    recovered: std::sync::Mutex<std::collections::HashMap<DeviceRef, (std::time::Instant, crate::lifecycle::RefreshOutcome)>>,
+    recovered: std::sync::Mutex<
+        std::collections::HashMap<
+            DeviceRef,
+            (std::time::Instant, crate::lifecycle::RefreshOutcome),
+        >,
+    >,
 }
 
 impl QuickAuth {
     /// Opens (creating) the data dir, the SQLite store and the keyring namespace, then completes any refresh a
     /// previous run left pending (failures there are logged, not fatal: the next refresh retries them).
     pub async fn open(opts: Options) -> Result<Self> {
-        std::fs::create_dir_all(&opts.data_dir)
-            .map_err(|source| Error::Io { context: "create data dir", path: opts.data_dir.clone(), source })?;
+        std::fs::create_dir_all(&opts.data_dir).map_err(|source| Error::Io {
+            context: "create data dir",
+            path: opts.data_dir.clone(),
+            source,
+        })?;
         let store = Store::open(&opts.data_dir)?;
         let keyring = Keyring::open(&opts.data_dir, opts.keyring_timeout)?;
         ensure_builtin_row(&store)?;
@@ -137,11 +149,18 @@ impl QuickAuth {
     }
 
     fn state(&self) -> VaultState {
-        VaultState { store: self.store.clone(), keyring: self.keyring.clone() }
+        VaultState {
+            store: self.store.clone(),
+            keyring: self.keyring.clone(),
+        }
     }
 
     fn lifecycle<'a>(&'a self, state: &'a VaultState) -> Lifecycle<'a, VaultState> {
-        Lifecycle { state, data_dir: &self.opts.data_dir, backoff: self.opts.backoff }
+        Lifecycle {
+            state,
+            data_dir: &self.opts.data_dir,
+            backoff: self.opts.backoff,
+        }
     }
 
     /// The in-process sandbox behind the built-in profile, started on first use on 127.0.0.1:<random>.
@@ -149,8 +168,13 @@ impl QuickAuth {
         self.sandbox
             .get_or_try_init(|| async {
                 let state_dir = self.opts.data_dir.join("sandbox");
-                let opts = SandboxOptions { bind: ([127, 0, 0, 1], 0).into(), state_dir: Some(state_dir) };
-                let handle = Sandbox::start(opts).await.map_err(|e| Error::Sandbox { detail: e.to_string() })?;
+                let opts = SandboxOptions {
+                    bind: ([127, 0, 0, 1], 0).into(),
+                    state_dir: Some(state_dir),
+                };
+                let handle = Sandbox::start(opts).await.map_err(|e| Error::Sandbox {
+                    detail: e.to_string(),
+                })?;
                 tracing::info!(addr = %handle.addr(), "built-in sandbox started");
                 Ok(handle)
             })
@@ -159,7 +183,14 @@ impl QuickAuth {
 
     // ---------------------------------------------------------------- history
 
-    fn record<T>(&self, action: &str, dev: Option<&DeviceRef>, provider: &str, profile: Option<&str>, res: &Result<T>) {
+    fn record<T>(
+        &self,
+        action: &str,
+        dev: Option<&DeviceRef>,
+        provider: &str,
+        profile: Option<&str>,
+        res: &Result<T>,
+    ) {
         // Only kind + code: messages can quote user input (a pasted payload may hold a qr_key).
         let (outcome, kind, code) = match res {
             Ok(_) => ("ok", None, None),
@@ -169,7 +200,9 @@ impl QuickAuth {
             id: 0,
             at: Utc::now(),
             action: action.to_owned(),
-            provider: dev.map(|d| d.provider.clone()).unwrap_or_else(|| provider.to_owned()),
+            provider: dev
+                .map(|d| d.provider.clone())
+                .unwrap_or_else(|| provider.to_owned()),
             device_id: dev.map(|d| d.id.clone()),
             profile: profile.map(str::to_owned),
             outcome: outcome.to_owned(),
@@ -207,9 +240,14 @@ impl QuickAuth {
     fn profile_from_record(r: ProfileRecord) -> Result<Profile> {
         let settings = match r.provider.as_str() {
             "lingju" => ProfileSettings::Lingju {
-                endpoint: r.lingju_endpoint.clone().unwrap_or_else(|| "httpapi".into()),
+                endpoint: r
+                    .lingju_endpoint
+                    .clone()
+                    .unwrap_or_else(|| "httpapi".into()),
                 base_url: Url::parse(r.base_url.as_deref().unwrap_or(LINGJU_DEFAULT_BASE))
-                    .map_err(|e| Error::Internal(format!("stored Lingju base URL unreadable: {e}")))?,
+                    .map_err(|e| {
+                        Error::Internal(format!("stored Lingju base URL unreadable: {e}"))
+                    })?,
             },
             _ => ProfileSettings::Yilianyun {
                 client_id: r.client_id.clone().unwrap_or_default(),
@@ -218,7 +256,13 @@ impl QuickAuth {
                 base_url: r.base_url.as_deref().and_then(|u| Url::parse(u).ok()),
             },
         };
-        Ok(Profile { label: r.name.clone(), name: r.name, builtin: false, settings, created_at: Some(r.created_at) })
+        Ok(Profile {
+            label: r.name.clone(),
+            name: r.name,
+            builtin: false,
+            settings,
+            created_at: Some(r.created_at),
+        })
     }
 
     /// Every profile, the built-in sandbox first.
@@ -237,14 +281,21 @@ impl QuickAuth {
         if name == BUILTIN_SANDBOX_PROFILE {
             return Ok(Self::builtin_profile());
         }
-        let r = self.store.get_profile(name)?.ok_or_else(|| Error::ProfileNotFound { name: name.to_owned() })?;
+        let r = self
+            .store
+            .get_profile(name)?
+            .ok_or_else(|| Error::ProfileNotFound {
+                name: name.to_owned(),
+            })?;
         Self::profile_from_record(r)
     }
 
     fn ensure_new_profile(&self, name: &str) -> Result<()> {
         validate_profile_name(name)?;
         if self.store.get_profile(name)?.is_some() {
-            return Err(Error::ProfileExists { name: name.to_owned() });
+            return Err(Error::ProfileExists {
+                name: name.to_owned(),
+            });
         }
         Ok(())
     }
@@ -252,21 +303,37 @@ impl QuickAuth {
     /// Adds a Yilianyun profile. The secret goes to the keyring first, so a listed profile always has one.
     pub fn add_yilianyun_profile(&self, p: NewYilianyunProfile) -> Result<Profile> {
         let res = self.add_yilianyun_profile_inner(p);
-        self.record("profile_add", None, "yilianyun", res.as_ref().ok().map(|p| p.name.as_str()), &res);
+        self.record(
+            "profile_add",
+            None,
+            "yilianyun",
+            res.as_ref().ok().map(|p| p.name.as_str()),
+            &res,
+        );
         res
     }
 
     fn add_yilianyun_profile_inner(&self, p: NewYilianyunProfile) -> Result<Profile> {
         self.ensure_new_profile(&p.name)?;
-        if p.client_id.trim().is_empty() || !p.client_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(Error::InvalidInput { field: "client_id", detail: "应为字母数字 / letters and digits only".into() });
+        if p.client_id.trim().is_empty() || !p.client_id.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(Error::InvalidInput {
+                field: "client_id",
+                detail: "应为字母数字 / letters and digits only".into(),
+            });
         }
         if p.client_secret.is_blank() {
-            return Err(Error::InvalidInput { field: "client_secret", detail: "为空 / empty".into() });
+            return Err(Error::InvalidInput {
+                field: "client_secret",
+                detail: "为空 / empty".into(),
+            });
         }
         // Validates the region/version/base-URL combination now rather than at first use.
         Endpoint::new(p.region, p.api_version, p.base_url.clone())?;
-        self.keyring.set(&profile_account(&p.name, "client_secret"), p.client_secret.expose())?;
+        self.keyring.set(
+            &profile_account(&p.name, "client_secret"),
+            p.client_secret.expose(),
+        )?;
         let now = Utc::now();
         self.store.upsert_profile(&ProfileRecord {
             name: p.name.clone(),
@@ -287,20 +354,39 @@ impl QuickAuth {
     /// Adds a Lingju profile; appkey (and authcode for hardware devices) go to the keyring.
     pub fn add_lingju_profile(&self, p: NewLingjuProfile) -> Result<Profile> {
         let res = self.add_lingju_profile_inner(p);
-        self.record("profile_add", None, "lingju", res.as_ref().ok().map(|p| p.name.as_str()), &res);
+        self.record(
+            "profile_add",
+            None,
+            "lingju",
+            res.as_ref().ok().map(|p| p.name.as_str()),
+            &res,
+        );
         res
     }
 
     fn add_lingju_profile_inner(&self, p: NewLingjuProfile) -> Result<Profile> {
         self.ensure_new_profile(&p.name)?;
         if p.appkey.is_blank() {
-            return Err(Error::InvalidInput { field: "appkey", detail: "为空 / empty".into() });
+            return Err(Error::InvalidInput {
+                field: "appkey",
+                detail: "为空 / empty".into(),
+            });
         }
-        let base = p.base_url.clone().unwrap_or_else(|| Url::parse(LINGJU_DEFAULT_BASE).expect("valid"));
-        self.keyring.set(&profile_account(&p.name, "lingju_appkey"), p.appkey.expose())?;
+        let base = p
+            .base_url
+            .clone()
+            .unwrap_or_else(|| Url::parse(LINGJU_DEFAULT_BASE).expect("valid"));
+        self.keyring.set(
+            &profile_account(&p.name, "lingju_appkey"),
+            p.appkey.expose(),
+        )?;
         match p.authcode.as_ref().filter(|a| !a.is_blank()) {
-            Some(code) => self.keyring.set(&profile_account(&p.name, "lingju_authcode"), code.expose())?,
-            None => self.keyring.delete(&profile_account(&p.name, "lingju_authcode"))?,
+            Some(code) => self
+                .keyring
+                .set(&profile_account(&p.name, "lingju_authcode"), code.expose())?,
+            None => self
+                .keyring
+                .delete(&profile_account(&p.name, "lingju_authcode"))?,
         }
         let now = Utc::now();
         self.store.upsert_profile(&ProfileRecord {
@@ -323,15 +409,24 @@ impl QuickAuth {
     pub fn set_client_secret(&self, name: &str, secret: ClientSecret) -> Result<()> {
         let p = self.profile(name)?;
         if p.builtin {
-            return Err(Error::BuiltinProfileImmutable { name: name.to_owned() });
+            return Err(Error::BuiltinProfileImmutable {
+                name: name.to_owned(),
+            });
         }
         if p.provider() != Provider::Yilianyun {
-            return Err(Error::WrongProvider { profile: name.to_owned(), expected: "yilianyun" });
+            return Err(Error::WrongProvider {
+                profile: name.to_owned(),
+                expected: "yilianyun",
+            });
         }
         if secret.is_blank() {
-            return Err(Error::InvalidInput { field: "client_secret", detail: "为空 / empty".into() });
+            return Err(Error::InvalidInput {
+                field: "client_secret",
+                detail: "为空 / empty".into(),
+            });
         }
-        self.keyring.set(&profile_account(name, "client_secret"), secret.expose())?;
+        self.keyring
+            .set(&profile_account(name, "client_secret"), secret.expose())?;
         Ok(())
     }
 
@@ -345,21 +440,40 @@ impl QuickAuth {
 
     fn update_profile_inner(&self, name: &str, u: ProfileUpdate) -> Result<Profile> {
         if name == BUILTIN_SANDBOX_PROFILE {
-            return Err(Error::BuiltinProfileImmutable { name: name.to_owned() });
+            return Err(Error::BuiltinProfileImmutable {
+                name: name.to_owned(),
+            });
         }
-        let mut r = self.store.get_profile(name)?.ok_or_else(|| Error::ProfileNotFound { name: name.to_owned() })?;
+        let mut r = self
+            .store
+            .get_profile(name)?
+            .ok_or_else(|| Error::ProfileNotFound {
+                name: name.to_owned(),
+            })?;
         if r.provider == "yilianyun" {
             if u.lingju_endpoint.is_some() {
-                return Err(Error::WrongProvider { profile: name.to_owned(), expected: "lingju" });
+                return Err(Error::WrongProvider {
+                    profile: name.to_owned(),
+                    expected: "lingju",
+                });
             }
             if let Some(id) = u.client_id {
                 if id.trim().is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(Error::InvalidInput { field: "client_id", detail: "应为字母数字 / letters and digits only".into() });
+                    return Err(Error::InvalidInput {
+                        field: "client_id",
+                        detail: "应为字母数字 / letters and digits only".into(),
+                    });
                 }
                 r.client_id = Some(id);
             }
-            let region = u.region.or_else(|| r.region.as_deref().and_then(parse_region)).unwrap_or(Region::Cn);
-            let api = u.api_version.or_else(|| r.api_version.as_deref().and_then(parse_api)).unwrap_or(ApiVersion::V2);
+            let region = u
+                .region
+                .or_else(|| r.region.as_deref().and_then(parse_region))
+                .unwrap_or(Region::Cn);
+            let api = u
+                .api_version
+                .or_else(|| r.api_version.as_deref().and_then(parse_api))
+                .unwrap_or(ApiVersion::V2);
             let base = match u.base_url {
                 Some(b) => b,
                 None => r.base_url.as_deref().and_then(|b| Url::parse(b).ok()),
@@ -370,13 +484,19 @@ impl QuickAuth {
             r.base_url = base.map(|b| b.to_string());
         } else {
             if u.client_id.is_some() || u.region.is_some() || u.api_version.is_some() {
-                return Err(Error::WrongProvider { profile: name.to_owned(), expected: "yilianyun" });
+                return Err(Error::WrongProvider {
+                    profile: name.to_owned(),
+                    expected: "yilianyun",
+                });
             }
             if let Some(e) = u.lingju_endpoint {
                 r.lingju_endpoint = Some(endpoint_str(e).into());
             }
             if let Some(b) = u.base_url {
-                r.base_url = Some(b.unwrap_or_else(|| Url::parse(LINGJU_DEFAULT_BASE).expect("valid")).to_string());
+                r.base_url = Some(
+                    b.unwrap_or_else(|| Url::parse(LINGJU_DEFAULT_BASE).expect("valid"))
+                        .to_string(),
+                );
             }
         }
         r.updated_at = Utc::now();
@@ -385,21 +505,39 @@ impl QuickAuth {
     }
 
     /// Replaces a Lingju profile's appkey and authcode (`None` removes the authcode: software devices).
-    pub fn set_lingju_secrets(&self, name: &str, appkey: LingjuAppKey, authcode: Option<LingjuAuthCode>) -> Result<()> {
+    pub fn set_lingju_secrets(
+        &self,
+        name: &str,
+        appkey: LingjuAppKey,
+        authcode: Option<LingjuAuthCode>,
+    ) -> Result<()> {
         let p = self.profile(name)?;
         if p.builtin {
-            return Err(Error::BuiltinProfileImmutable { name: name.to_owned() });
+            return Err(Error::BuiltinProfileImmutable {
+                name: name.to_owned(),
+            });
         }
         if p.provider() != Provider::Lingju {
-            return Err(Error::WrongProvider { profile: name.to_owned(), expected: "lingju" });
+            return Err(Error::WrongProvider {
+                profile: name.to_owned(),
+                expected: "lingju",
+            });
         }
         if appkey.is_blank() {
-            return Err(Error::InvalidInput { field: "appkey", detail: "为空 / empty".into() });
+            return Err(Error::InvalidInput {
+                field: "appkey",
+                detail: "为空 / empty".into(),
+            });
         }
-        self.keyring.set(&profile_account(name, "lingju_appkey"), appkey.expose())?;
+        self.keyring
+            .set(&profile_account(name, "lingju_appkey"), appkey.expose())?;
         match authcode.filter(|a| !a.is_blank()) {
-            Some(code) => self.keyring.set(&profile_account(name, "lingju_authcode"), code.expose())?,
-            None => self.keyring.delete(&profile_account(name, "lingju_authcode"))?,
+            Some(code) => self
+                .keyring
+                .set(&profile_account(name, "lingju_authcode"), code.expose())?,
+            None => self
+                .keyring
+                .delete(&profile_account(name, "lingju_authcode"))?,
         }
         Ok(())
     }
@@ -413,12 +551,22 @@ impl QuickAuth {
 
     fn remove_profile_inner(&self, name: &str) -> Result<()> {
         if name == BUILTIN_SANDBOX_PROFILE {
-            return Err(Error::BuiltinProfileImmutable { name: name.to_owned() });
+            return Err(Error::BuiltinProfileImmutable {
+                name: name.to_owned(),
+            });
         }
         self.profile(name)?;
-        let devices = self.store.list_devices()?.into_iter().filter(|d| d.profile == name).count();
+        let devices = self
+            .store
+            .list_devices()?
+            .into_iter()
+            .filter(|d| d.profile == name)
+            .count();
         if devices > 0 {
-            return Err(Error::ProfileInUse { name: name.to_owned(), devices });
+            return Err(Error::ProfileInUse {
+                name: name.to_owned(),
+                devices,
+            });
         }
         // Row first: a crash after it leaves only an unreachable keyring entry, never a profile without its secret.
         self.store.delete_profile(name)?;
@@ -438,21 +586,51 @@ impl QuickAuth {
                 endpoint,
             )
         } else {
-            let r = self.store.get_profile(profile)?.ok_or_else(|| Error::ProfileNotFound { name: profile.to_owned() })?;
+            let r = self
+                .store
+                .get_profile(profile)?
+                .ok_or_else(|| Error::ProfileNotFound {
+                    name: profile.to_owned(),
+                })?;
             if r.provider != "yilianyun" {
-                return Err(Error::WrongProvider { profile: profile.to_owned(), expected: "yilianyun" });
+                return Err(Error::WrongProvider {
+                    profile: profile.to_owned(),
+                    expected: "yilianyun",
+                });
             }
-            let bad = |what: &str| Error::Internal(format!("stored profile field {what} unreadable"));
-            let region = parse_region(r.region.as_deref().unwrap_or("cn")).ok_or_else(|| bad("region"))?;
-            let api = parse_api(r.api_version.as_deref().unwrap_or("v2")).ok_or_else(|| bad("api_version"))?;
-            let base = r.base_url.as_deref().map(Url::parse).transpose().map_err(|_| bad("base_url"))?;
+            let bad =
+                |what: &str| Error::Internal(format!("stored profile field {what} unreadable"));
+            let region =
+                parse_region(r.region.as_deref().unwrap_or("cn")).ok_or_else(|| bad("region"))?;
+            let api = parse_api(r.api_version.as_deref().unwrap_or("v2"))
+                .ok_or_else(|| bad("api_version"))?;
+            let base = r
+                .base_url
+                .as_deref()
+                .map(Url::parse)
+                .transpose()
+                .map_err(|_| bad("base_url"))?;
             let secret = self
                 .keyring
                 .get(&profile_account(profile, "client_secret"))?
-                .ok_or_else(|| Error::MissingProfileSecret { profile: profile.to_owned(), what: "client secret" })?;
-            (r.client_id.unwrap_or_default(), ClientSecret::new(secret.as_str()), Endpoint::new(region, api, base)?)
+                .ok_or_else(|| Error::MissingProfileSecret {
+                    profile: profile.to_owned(),
+                    what: "client secret",
+                })?;
+            (
+                r.client_id.unwrap_or_default(),
+                ClientSecret::new(secret.as_str()),
+                Endpoint::new(region, api, base)?,
+            )
         };
-        Ok(YilianyunClient::new(YilianyunConfig { client_id, client_secret, endpoint }, self.http.clone()))
+        Ok(YilianyunClient::new(
+            YilianyunConfig {
+                client_id,
+                client_secret,
+                endpoint,
+            },
+            self.http.clone(),
+        ))
     }
 
     async fn lingju_client(&self, profile: &str) -> Result<LingjuClient> {
@@ -462,21 +640,39 @@ impl QuickAuth {
                 base_url: sandbox.base_url(),
                 endpoint: quickauth_protocol::LingjuEndpoint::HttpApi,
                 appkey: LingjuAppKey::new(quickauth_sandbox::BUILTIN_LINGJU_APPKEY),
-                authcode: Some(LingjuAuthCode::new(quickauth_sandbox::BUILTIN_LINGJU_AUTHCODE)),
+                authcode: Some(LingjuAuthCode::new(
+                    quickauth_sandbox::BUILTIN_LINGJU_AUTHCODE,
+                )),
             }
         } else {
-            let r = self.store.get_profile(profile)?.ok_or_else(|| Error::ProfileNotFound { name: profile.to_owned() })?;
+            let r = self
+                .store
+                .get_profile(profile)?
+                .ok_or_else(|| Error::ProfileNotFound {
+                    name: profile.to_owned(),
+                })?;
             if r.provider != "lingju" {
-                return Err(Error::WrongProvider { profile: profile.to_owned(), expected: "lingju" });
+                return Err(Error::WrongProvider {
+                    profile: profile.to_owned(),
+                    expected: "lingju",
+                });
             }
-            let bad = |what: &str| Error::Internal(format!("stored profile field {what} unreadable"));
-            let endpoint = parse_endpoint(r.lingju_endpoint.as_deref().unwrap_or("httpapi")).ok_or_else(|| bad("endpoint"))?;
-            let base_url = Url::parse(r.base_url.as_deref().unwrap_or(LINGJU_DEFAULT_BASE)).map_err(|_| bad("base_url"))?;
+            let bad =
+                |what: &str| Error::Internal(format!("stored profile field {what} unreadable"));
+            let endpoint = parse_endpoint(r.lingju_endpoint.as_deref().unwrap_or("httpapi"))
+                .ok_or_else(|| bad("endpoint"))?;
+            let base_url = Url::parse(r.base_url.as_deref().unwrap_or(LINGJU_DEFAULT_BASE))
+                .map_err(|_| bad("base_url"))?;
             let appkey = self
                 .keyring
                 .get(&profile_account(profile, "lingju_appkey"))?
-                .ok_or_else(|| Error::MissingProfileSecret { profile: profile.to_owned(), what: "Lingju appkey" })?;
-            let authcode = self.keyring.get(&profile_account(profile, "lingju_authcode"))?;
+                .ok_or_else(|| Error::MissingProfileSecret {
+                    profile: profile.to_owned(),
+                    what: "Lingju appkey",
+                })?;
+            let authcode = self
+                .keyring
+                .get(&profile_account(profile, "lingju_authcode"))?;
             LingjuConfig {
                 base_url,
                 endpoint,
@@ -509,10 +705,11 @@ impl QuickAuth {
         let id = id.trim();
         if let Some((prefix, rest)) = id.split_once(':') {
             if let Some(p) = Provider::parse(prefix) {
-                return self
-                    .store
-                    .get_device(p.as_str(), rest)?
-                    .ok_or_else(|| Error::DeviceNotFound { id: rest.to_owned() });
+                return self.store.get_device(p.as_str(), rest)?.ok_or_else(|| {
+                    Error::DeviceNotFound {
+                        id: rest.to_owned(),
+                    }
+                });
             }
         }
         let mut found = self.store.find_devices(id)?;
@@ -525,14 +722,24 @@ impl QuickAuth {
             }
         }
         match found.len() {
-            0 => Err(Error::DeviceNotFound { id: id.chars().take(64).collect() }),
+            0 => Err(Error::DeviceNotFound {
+                id: id.chars().take(64).collect(),
+            }),
             1 => Ok(found.remove(0)),
-            _ => Err(Error::AmbiguousId { id: id.to_owned(), providers: found.iter().map(|d| d.provider.clone()).collect() }),
+            _ => Err(Error::AmbiguousId {
+                id: id.to_owned(),
+                providers: found.iter().map(|d| d.provider.clone()).collect(),
+            }),
         }
     }
 
     pub fn list_devices(&self) -> Result<Vec<DeviceSummary>> {
-        Ok(self.store.list_devices()?.iter().map(Self::summary).collect())
+        Ok(self
+            .store
+            .list_devices()?
+            .iter()
+            .map(Self::summary)
+            .collect())
     }
 
     pub fn device(&self, id: &str) -> Result<DeviceSummary> {
@@ -540,7 +747,9 @@ impl QuickAuth {
     }
 
     fn read_tokens(&self, dev: &DeviceRef) -> Result<StoredTokens> {
-        self.state().read_tokens(dev)?.ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })
+        self.state()
+            .read_tokens(dev)?
+            .ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })
     }
 
     /// Token metadata without the tokens (for masked display).
@@ -566,8 +775,17 @@ impl QuickAuth {
                 refresh_token: t.refresh_token.as_deref().map(RefreshToken::new),
             })
         });
-        let dev = res.as_ref().ok().map(|r| DeviceRef::new(&r.device.provider, &r.device.id));
-        self.record("reveal_tokens", dev.as_ref(), "", res.as_ref().ok().map(|r| r.device.profile.as_str()), &res);
+        let dev = res
+            .as_ref()
+            .ok()
+            .map(|r| DeviceRef::new(&r.device.provider, &r.device.id));
+        self.record(
+            "reveal_tokens",
+            dev.as_ref(),
+            "",
+            res.as_ref().ok().map(|r| r.device.profile.as_str()),
+            &res,
+        );
         res
     }
 
@@ -584,7 +802,13 @@ impl QuickAuth {
                 Err(e) if e.retryable() && retry + 1 < self.opts.backoff.attempts => {
                     retry += 1;
                     let wait = self.opts.backoff.delay(retry);
-                    tracing::warn!(what, kind = e.kind(), retry, ?wait, "transient failure; retrying");
+                    tracing::warn!(
+                        what,
+                        kind = e.kind(),
+                        retry,
+                        ?wait,
+                        "transient failure; retrying"
+                    );
                     tokio::time::sleep(wait).await;
                 }
                 other => return other,
@@ -619,7 +843,12 @@ impl QuickAuth {
     }
 
     /// Stores a new grant (authorize / code flow) under the device lock: keyring first, then the DB row.
-    async fn store_grant(&self, dev: &DeviceRef, profile: &str, fresh: NewTokens) -> Result<DeviceSummary> {
+    async fn store_grant(
+        &self,
+        dev: &DeviceRef,
+        profile: &str,
+        fresh: NewTokens,
+    ) -> Result<DeviceSummary> {
         let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
         let state = self.state();
         let previous = match state.read_tokens(dev) {
@@ -628,7 +857,10 @@ impl QuickAuth {
             Err(e) => return Err(e),
         };
         let row = self.store.get_device(&dev.provider, &dev.id)?;
-        let generation = previous.max(row.as_ref().map(|r| r.token_generation)).unwrap_or(0) + 1;
+        let generation = previous
+            .max(row.as_ref().map(|r| r.token_generation))
+            .unwrap_or(0)
+            + 1;
         let now = Utc::now();
         let tokens = fresh.into_stored(generation, now);
         state.write_tokens(dev, &tokens)?;
@@ -657,12 +889,22 @@ impl QuickAuth {
             access_token: grant.access_token.expose().to_owned(),
             refresh_token: Some(grant.refresh_token.expose().to_owned()),
             expires_in_secs: grant.expires_in as i64,
-            refresh_expires_in_secs: Some(grant.refresh_expires_in.map(|s| s as i64).unwrap_or(DEFAULT_REFRESH_LIFETIME_SECS)),
+            refresh_expires_in_secs: Some(
+                grant
+                    .refresh_expires_in
+                    .map(|s| s as i64)
+                    .unwrap_or(DEFAULT_REFRESH_LIFETIME_SECS),
+            ),
         }
     }
 
     /// Fast authorize (scan code model) with the label's qr_key or msign.
-    pub async fn authorize_yilianyun(&self, profile: &str, machine_code: MachineCode, key: DeviceKey) -> Result<DeviceSummary> {
+    pub async fn authorize_yilianyun(
+        &self,
+        profile: &str,
+        machine_code: MachineCode,
+        key: DeviceKey,
+    ) -> Result<DeviceSummary> {
         let dev = DeviceRef::new("yilianyun", machine_code.as_str());
         let res = async {
             // A grant the keyring then cannot store is lost (and counted against the quota): check first.
@@ -670,9 +912,12 @@ impl QuickAuth {
             let client = self.yilianyun_client(profile).await?;
             let (client, mc, key) = (&client, &machine_code, &key);
             let grant = self
-                .counted_grant(&dev, || async move { client.fast_authorize(mc, key).await.map_err(Error::from) })
+                .counted_grant(&dev, || async move {
+                    client.fast_authorize(mc, key).await.map_err(Error::from)
+                })
                 .await?;
-            self.store_grant(&dev, profile, Self::grant_tokens(grant)).await
+            self.store_grant(&dev, profile, Self::grant_tokens(grant))
+                .await
         }
         .await;
         self.record("authorize", Some(&dev), "yilianyun", Some(profile), &res);
@@ -685,12 +930,19 @@ impl QuickAuth {
             Ok(quickauth_qr::LabelPayload::Yilianyun { machine_code, key }) => {
                 let mc = MachineCode::parse(&machine_code)?;
                 let key = match key {
-                    quickauth_qr::LabelKey::QrKey(k) => DeviceKey::QrKey(quickauth_protocol::secret::QrKey::new(k)),
-                    quickauth_qr::LabelKey::Msign(m) => DeviceKey::Msign(quickauth_protocol::secret::Msign::new(m)),
+                    quickauth_qr::LabelKey::QrKey(k) => {
+                        DeviceKey::QrKey(quickauth_protocol::secret::QrKey::new(k))
+                    }
+                    quickauth_qr::LabelKey::Msign(m) => {
+                        DeviceKey::Msign(quickauth_protocol::secret::Msign::new(m))
+                    }
                 };
                 self.authorize_yilianyun(profile, mc, key).await
             }
-            Ok(quickauth_qr::LabelPayload::Lingju { userid }) => self.authorize_lingju(profile, UserId::parse(&userid)?).await,
+            Ok(quickauth_qr::LabelPayload::Lingju { userid }) => {
+                self.authorize_lingju(profile, UserId::parse(&userid)?)
+                    .await
+            }
             Err(e) => {
                 let res = Err(Error::from(e));
                 self.record("authorize", None, "", Some(profile), &res);
@@ -706,8 +958,13 @@ impl QuickAuth {
             self.keyring.probe()?;
             let client = self.lingju_client(profile).await?;
             let (client, uid) = (&client, &userid);
-            let grant = self.retrying("lingju authorize", || async move { client.authorize(uid).await.map_err(Error::from) }).await?;
-            self.store_grant(&dev, profile, Self::lingju_tokens(&grant)).await
+            let grant = self
+                .retrying("lingju authorize", || async move {
+                    client.authorize(uid).await.map_err(Error::from)
+                })
+                .await?;
+            self.store_grant(&dev, profile, Self::lingju_tokens(&grant))
+                .await
         }
         .await;
         self.record("authorize", Some(&dev), "lingju", Some(profile), &res);
@@ -728,51 +985,96 @@ impl QuickAuth {
     pub async fn begin_code_flow(&self, profile: &str, redirect_uri: Url) -> Result<CodeFlow> {
         let client = self.yilianyun_client(profile).await?;
         let (url, state) = client.authorize_url(&redirect_uri);
-        Ok(CodeFlow { profile: profile.to_owned(), url, redirect_uri, state: state.as_str().to_owned() })
+        Ok(CodeFlow {
+            profile: profile.to_owned(),
+            url,
+            redirect_uri,
+            state: state.as_str().to_owned(),
+        })
     }
 
     /// Checks the callback's `state` (CSRF), exchanges the code and stores the printer's tokens.
-    pub async fn complete_code_flow(&self, flow: &CodeFlow, callback_url: &str) -> Result<DeviceSummary> {
+    pub async fn complete_code_flow(
+        &self,
+        flow: &CodeFlow,
+        callback_url: &str,
+    ) -> Result<DeviceSummary> {
         let mut dev_for_history = None;
         let res = async {
-            let url = Url::parse(callback_url.trim())
-                .map_err(|_| Error::InvalidInput { field: "callback URL", detail: "不是完整的网址 / not a full URL".into() })?;
-            let query = |k: &str| url.query_pairs().find(|(name, _)| name == k).map(|(_, v)| v.into_owned());
+            let url = Url::parse(callback_url.trim()).map_err(|_| Error::InvalidInput {
+                field: "callback URL",
+                detail: "不是完整的网址 / not a full URL".into(),
+            })?;
+            let query = |k: &str| {
+                url.query_pairs()
+                    .find(|(name, _)| name == k)
+                    .map(|(_, v)| v.into_owned())
+            };
             if query("state").as_deref() != Some(flow.state.as_str()) {
                 return Err(Error::CodeFlowStateMismatch);
             }
             if let Some(err) = query("error") {
-                return Err(Error::CodeFlowDenied { reason: err.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(64).collect() });
+                return Err(Error::CodeFlowDenied {
+                    reason: err
+                        .chars()
+                        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                        .take(64)
+                        .collect(),
+                });
             }
-            let code = query("code").filter(|c| !c.is_empty()).ok_or(Error::CodeFlowNoCode)?;
+            let code = query("code")
+                .filter(|c| !c.is_empty())
+                .ok_or(Error::CodeFlowNoCode)?;
             self.keyring.probe()?;
             let client = self.yilianyun_client(&flow.profile).await?;
             let (client, code) = (&client, code.as_str());
             // The printer is only known from the reply, so the quota is counted after it.
-            let grant = self.retrying("exchange code", || async move { client.exchange_code(code).await.map_err(Error::from) }).await?;
+            let grant = self
+                .retrying("exchange code", || async move {
+                    client.exchange_code(code).await.map_err(Error::from)
+                })
+                .await?;
             let mc = grant
                 .machine_code
                 .clone()
-                .ok_or_else(|| Error::InvalidInput { field: "machine_code", detail: "服务器回复里没有终端号 / the reply names no printer".into() })?;
+                .ok_or_else(|| Error::InvalidInput {
+                    field: "machine_code",
+                    detail: "服务器回复里没有终端号 / the reply names no printer".into(),
+                })?;
             let mc = MachineCode::parse(&mc)?;
             let dev = DeviceRef::new("yilianyun", mc.as_str());
             self.state().record_grant(&dev, china_day(Utc::now()))?;
             dev_for_history = Some(dev.clone());
-            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant)).await
+            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant))
+                .await
         }
         .await;
-        self.record("code_flow", dev_for_history.as_ref(), "yilianyun", Some(&flow.profile), &res);
+        self.record(
+            "code_flow",
+            dev_for_history.as_ref(),
+            "yilianyun",
+            Some(&flow.profile),
+            &res,
+        );
         res
     }
 
     // ---------------------------------------------------------------- refresh
 
-    async fn refresh_yilianyun(&self, dev: &DeviceRef, client: &YilianyunClient) -> Result<crate::lifecycle::RefreshOutcome> {
+    async fn refresh_yilianyun(
+        &self,
+        dev: &DeviceRef,
+        client: &YilianyunClient,
+    ) -> Result<crate::lifecycle::RefreshOutcome> {
         let state = self.state();
         self.lifecycle(&state)
             .refresh(dev, |rt| async move {
                 let rt = RefreshToken::new(rt);
-                client.refresh(&rt).await.map(Self::grant_tokens).map_err(Error::from)
+                client
+                    .refresh(&rt)
+                    .await
+                    .map(Self::grant_tokens)
+                    .map_err(Error::from)
             })
             .await
     }
@@ -782,16 +1084,33 @@ impl QuickAuth {
         let client = self.lingju_client(&rec.profile).await?;
         let uid = UserId::parse(&rec.id)?;
         let (c, u) = (&client, &uid);
-        let grant = self.retrying("lingju authorize", || async move { c.authorize(u).await.map_err(Error::from) }).await?;
+        let grant = self
+            .retrying("lingju authorize", || async move {
+                c.authorize(u).await.map_err(Error::from)
+            })
+            .await?;
         let dev = DeviceRef::new(&rec.provider, &rec.id);
-        let summary = self.store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant)).await?;
-        Ok(crate::lifecycle::RefreshOutcome::Refreshed { generation: summary })
+        let summary = self
+            .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant))
+            .await?;
+        Ok(crate::lifecycle::RefreshOutcome::Refreshed {
+            generation: summary,
+        })
     }
 
-    async fn store_grant_keep_authorized(&self, dev: &DeviceRef, rec: &DeviceRecord, fresh: NewTokens) -> Result<i64> {
+    async fn store_grant_keep_authorized(
+        &self,
+        dev: &DeviceRef,
+        rec: &DeviceRecord,
+        fresh: NewTokens,
+    ) -> Result<i64> {
         let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
         let state = self.state();
-        let generation = state.read_tokens(dev)?.map(|t| t.generation).unwrap_or(rec.token_generation) + 1;
+        let generation = state
+            .read_tokens(dev)?
+            .map(|t| t.generation)
+            .unwrap_or(rec.token_generation)
+            + 1;
         let tokens = fresh.into_stored(generation, Utc::now());
         state.write_tokens(dev, &tokens)?;
         state.mirror(dev, &tokens, true)?;
@@ -830,7 +1149,13 @@ impl QuickAuth {
             Ok(RefreshReport { device, outcome })
         }
         .await;
-        self.record("refresh", Some(&dev), &rec.provider, Some(&rec.profile), &res);
+        self.record(
+            "refresh",
+            Some(&dev),
+            &rec.provider,
+            Some(&rec.profile),
+            &res,
+        );
         res
     }
 
@@ -854,7 +1179,9 @@ impl QuickAuth {
     }
 
     /// Completes refreshes a crashed or cut-off run left pending (journal rows). Called by `open`.
-    pub async fn recover_pending(&self) -> Result<Vec<(DeviceRef, Result<Option<crate::lifecycle::RefreshOutcome>>)>> {
+    pub async fn recover_pending(
+        &self,
+    ) -> Result<Vec<(DeviceRef, Result<Option<crate::lifecycle::RefreshOutcome>>)>> {
         let mut out = Vec::new();
         for j in self.store.pending_refreshes()? {
             let dev = DeviceRef::new(&j.provider, &j.id);
@@ -869,18 +1196,28 @@ impl QuickAuth {
                 let client = &client;
                 let state = self.state();
                 // One attempt only: this runs while opening, and a later refresh retries with backoff anyway.
-                let lifecycle = Lifecycle { backoff: Backoff::once(), ..self.lifecycle(&state) };
+                let lifecycle = Lifecycle {
+                    backoff: Backoff::once(),
+                    ..self.lifecycle(&state)
+                };
                 lifecycle
                     .recover(&dev, |rt| async move {
                         let rt = RefreshToken::new(rt);
-                        client.refresh(&rt).await.map(Self::grant_tokens).map_err(Error::from)
+                        client
+                            .refresh(&rt)
+                            .await
+                            .map(Self::grant_tokens)
+                            .map_err(Error::from)
                     })
                     .await
             }
             .await;
             match &res {
                 Ok(Some(outcome)) => {
-                    self.recovered.lock().unwrap_or_else(|p| p.into_inner()).insert(dev.clone(), (std::time::Instant::now(), *outcome));
+                    self.recovered
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(dev.clone(), (std::time::Instant::now(), *outcome));
                     self.record("recover_refresh", Some(&dev), &j.provider, None, &res);
                 }
                 // A recovery attempt that reached no result is an attempt too.
@@ -905,7 +1242,12 @@ impl QuickAuth {
 
     /// Runs a printer call with the stored access token; on error 18 refreshes once and retries once, then asks
     /// for re-authorization.
-    async fn with_access_token<T, F, Fut>(&self, rec: &DeviceRecord, client: &YilianyunClient, call: F) -> Result<T>
+    async fn with_access_token<T, F, Fut>(
+        &self,
+        rec: &DeviceRecord,
+        client: &YilianyunClient,
+        call: F,
+    ) -> Result<T>
     where
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T>>,
@@ -914,12 +1256,18 @@ impl QuickAuth {
         if rec.needs_reauth {
             return Err(Error::NeedsReauthorization { id: rec.id.clone() });
         }
-        let token = || -> Result<AccessToken> { Ok(AccessToken::new(self.read_tokens(&dev)?.access_token.as_str())) };
+        let token = || -> Result<AccessToken> {
+            Ok(AccessToken::new(
+                self.read_tokens(&dev)?.access_token.as_str(),
+            ))
+        };
         let at = token()?;
         match self.retrying("printer call", || call(at.clone())).await {
             Err(e) if e.code() == Some(18) => {
                 tracing::info!(device = %dev, "access token rejected (18): refreshing once");
-                self.refresh_yilianyun(&dev, client).await.map_err(|e| self.reauth_error(&dev, e))?;
+                self.refresh_yilianyun(&dev, client)
+                    .await
+                    .map_err(|e| self.reauth_error(&dev, e))?;
                 let at = token()?;
                 match self.retrying("printer call", || call(at.clone())).await {
                     Err(e) if e.code() == Some(18) => {
@@ -935,7 +1283,10 @@ impl QuickAuth {
 
     fn yilianyun_only(rec: &DeviceRecord) -> Result<MachineCode> {
         if rec.provider != "yilianyun" {
-            return Err(Error::WrongProvider { profile: rec.profile.clone(), expected: "yilianyun" });
+            return Err(Error::WrongProvider {
+                profile: rec.profile.clone(),
+                expected: "yilianyun",
+            });
         }
         Ok(MachineCode::parse(&rec.id)?)
     }
@@ -943,17 +1294,24 @@ impl QuickAuth {
     /// Live state + model of a printer (getprintstatus + getversion).
     pub async fn printer_status(&self, id: &str) -> Result<PrinterReport> {
         let rec = self.resolve(id);
-        let dev = rec.as_ref().ok().map(|r| DeviceRef::new(&r.provider, &r.id));
+        let dev = rec
+            .as_ref()
+            .ok()
+            .map(|r| DeviceRef::new(&r.provider, &r.id));
         let res = async {
             let rec = rec?;
             let mc = Self::yilianyun_only(&rec)?;
             let client = self.yilianyun_client(&rec.profile).await?;
             let (c, m) = (&client, &mc);
             let state = self
-                .with_access_token(&rec, &client, |at| async move { c.printer_status(&at, m).await.map_err(Error::from) })
+                .with_access_token(&rec, &client, |at| async move {
+                    c.printer_status(&at, m).await.map_err(Error::from)
+                })
                 .await?;
             let version = self
-                .with_access_token(&rec, &client, |at| async move { c.printer_version(&at, m).await.map_err(Error::from) })
+                .with_access_token(&rec, &client, |at| async move {
+                    c.printer_version(&at, m).await.map_err(Error::from)
+                })
                 .await?;
             let report = PrinterReport {
                 id: rec.id.clone(),
@@ -976,7 +1334,10 @@ impl QuickAuth {
     /// Prints the minimal test ticket (protocol.md) with a fresh origin_id; retries reuse it (idempotent).
     pub async fn print_test(&self, id: &str) -> Result<PrintReport> {
         let rec = self.resolve(id);
-        let dev = rec.as_ref().ok().map(|r| DeviceRef::new(&r.provider, &r.id));
+        let dev = rec
+            .as_ref()
+            .ok()
+            .map(|r| DeviceRef::new(&r.provider, &r.id));
         let res = async {
             let rec = rec?;
             let mc = Self::yilianyun_only(&rec)?;
@@ -985,9 +1346,15 @@ impl QuickAuth {
             let content = crate::printer::test_ticket(mc.as_str(), Utc::now());
             let (c, m, o, t) = (&client, &mc, origin_id.as_str(), content.as_str());
             let job = self
-                .with_access_token(&rec, &client, |at| async move { c.print_text(&at, m, t, o).await.map_err(Error::from) })
+                .with_access_token(&rec, &client, |at| async move {
+                    c.print_text(&at, m, t, o).await.map_err(Error::from)
+                })
                 .await?;
-            Ok(PrintReport { id: rec.id.clone(), job_id: crate::printer::job_id(&job), origin_id })
+            Ok(PrintReport {
+                id: rec.id.clone(),
+                job_id: crate::printer::job_id(&job),
+                origin_id,
+            })
         }
         .await;
         self.record("print_test", dev.as_ref(), "yilianyun", None, &res);
@@ -998,7 +1365,10 @@ impl QuickAuth {
     /// the DB row — a crash in between leaves a row without tokens, which `forget` cleans up again.
     pub async fn forget(&self, id: &str, remote: bool) -> Result<()> {
         let rec = self.resolve(id);
-        let dev = rec.as_ref().ok().map(|r| DeviceRef::new(&r.provider, &r.id));
+        let dev = rec
+            .as_ref()
+            .ok()
+            .map(|r| DeviceRef::new(&r.provider, &r.id));
         let res = async {
             let rec = rec?;
             let dev = DeviceRef::new(&rec.provider, &rec.id);
@@ -1006,18 +1376,27 @@ impl QuickAuth {
                 let mc = MachineCode::parse(&rec.id)?;
                 let client = self.yilianyun_client(&rec.profile).await?;
                 let (c, m) = (&client, &mc);
-                self.with_access_token(&rec, &client, |at| async move { c.delete_printer(&at, m).await.map_err(Error::from) })
-                    .await?;
+                self.with_access_token(&rec, &client, |at| async move {
+                    c.delete_printer(&at, m).await.map_err(Error::from)
+                })
+                .await?;
             }
             let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
-            self.keyring.delete(&tokens_account(&dev.provider, &dev.id))?;
+            self.keyring
+                .delete(&tokens_account(&dev.provider, &dev.id))?;
             self.store.delete_device(&dev.provider, &dev.id)?;
             self.store.finish_refresh(&dev.provider, &dev.id)?;
             tracing::info!(device = %dev, remote, "device forgotten");
             Ok(())
         }
         .await;
-        self.record(if remote { "forget_remote" } else { "forget" }, dev.as_ref(), "", None, &res);
+        self.record(
+            if remote { "forget_remote" } else { "forget" },
+            dev.as_ref(),
+            "",
+            None,
+            &res,
+        );
         res
     }
 }

@@ -37,7 +37,9 @@ impl Secrets {
 
 fn offload<T>(f: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
         _ => f(),
     }
 }
@@ -51,7 +53,8 @@ impl LifecycleState for VaultState {
     }
 
     fn write_tokens(&self, dev: &DeviceRef, tokens: &StoredTokens) -> Result<()> {
-        self.keyring.set(&tokens_account(&dev.provider, &dev.id), &tokens.to_json())?;
+        self.keyring
+            .set(&tokens_account(&dev.provider, &dev.id), &tokens.to_json())?;
         Ok(())
     }
 
@@ -72,7 +75,10 @@ impl LifecycleState for VaultState {
     }
 
     fn db_generation(&self, dev: &DeviceRef) -> Result<Option<i64>> {
-        Ok(self.store.get_device(&dev.provider, &dev.id)?.map(|d| d.token_generation))
+        Ok(self
+            .store
+            .get_device(&dev.provider, &dev.id)?
+            .map(|d| d.token_generation))
     }
 
     fn journal(&self, dev: &DeviceRef) -> Result<Option<Journal>> {
@@ -81,11 +87,19 @@ impl LifecycleState for VaultState {
             .pending_refreshes()?
             .into_iter()
             .find(|j| j.provider == dev.provider && j.id == dev.id)
-            .map(|j| Journal { old_generation: j.old_generation, started_at: j.started_at }))
+            .map(|j| Journal {
+                old_generation: j.old_generation,
+                started_at: j.started_at,
+            }))
     }
 
     fn begin_journal(&self, dev: &DeviceRef, journal: &Journal) -> Result<()> {
-        self.store.begin_refresh(&dev.provider, &dev.id, journal.old_generation, journal.started_at)?;
+        self.store.begin_refresh(
+            &dev.provider,
+            &dev.id,
+            journal.old_generation,
+            journal.started_at,
+        )?;
         Ok(())
     }
 

@@ -79,6 +79,9 @@ mod tests {
         assert_eq!(back.generation, 3);
         let dbg = format!("{t:?}");
         assert!(!dbg.contains("secret"), "{dbg}");
-        assert!(matches!(StoredTokens::from_json("{\"access_token\":\"leak\""), Err(Error::CorruptTokenEntry)));
+        assert!(matches!(
+            StoredTokens::from_json("{\"access_token\":\"leak\""),
+            Err(Error::CorruptTokenEntry)
+        ));
     }
 }

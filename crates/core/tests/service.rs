@@ -2,24 +2,34 @@
 //! Run under `scripts/with-keyring.sh`.
 
 use quickauth_core::{
-    Error, Localized, NewLingjuProfile, NewYilianyunProfile, Options, ProfileSettings, ProfileUpdate, QuickAuth,
-    BUILTIN_SANDBOX_PROFILE,
+    Error, Localized, NewLingjuProfile, NewYilianyunProfile, Options, ProfileSettings,
+    ProfileUpdate, QuickAuth, BUILTIN_SANDBOX_PROFILE,
 };
 use quickauth_protocol::secret::{ClientSecret, LingjuAppKey, QrKey};
 use quickauth_protocol::{ApiVersion, DeviceKey, LingjuEndpoint, MachineCode, Region, UserId};
 
 async fn open() -> (tempfile::TempDir, QuickAuth) {
     let dir = tempfile::tempdir().unwrap();
-    let qa = QuickAuth::open(Options::new(dir.path())).await.expect("open");
+    let qa = QuickAuth::open(Options::new(dir.path()))
+        .await
+        .expect("open");
     (dir, qa)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_are_validated_updatable_and_write_only() {
     let (_dir, qa) = open().await;
-    let names: Vec<String> = qa.list_profiles().unwrap().into_iter().map(|p| p.name).collect();
+    let names: Vec<String> = qa
+        .list_profiles()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
     assert_eq!(names, vec![BUILTIN_SANDBOX_PROFILE]);
-    assert!(qa.list_profiles().unwrap()[0].label.contains("沙盒") && qa.list_profiles().unwrap()[0].builtin);
+    assert!(
+        qa.list_profiles().unwrap()[0].label.contains("沙盒")
+            && qa.list_profiles().unwrap()[0].builtin
+    );
 
     let p = qa
         .add_yilianyun_profile(NewYilianyunProfile {
@@ -32,7 +42,9 @@ async fn profiles_are_validated_updatable_and_write_only() {
         })
         .unwrap();
     // Nothing that describes a profile carries its secret.
-    assert!(!format!("{p:?} {}", serde_json::to_string(&p).unwrap()).contains("write-only-secret-1"));
+    assert!(
+        !format!("{p:?} {}", serde_json::to_string(&p).unwrap()).contains("write-only-secret-1")
+    );
     let err = qa
         .add_yilianyun_profile(NewYilianyunProfile {
             name: "bad/name".into(),
@@ -45,18 +57,42 @@ async fn profiles_are_validated_updatable_and_write_only() {
         .unwrap_err();
     assert_eq!(err.kind(), "invalid_profile_name");
     // The alternative host serves v2 only: refused when the update would make it v1.
-    let err = qa.update_profile("shop", ProfileUpdate { region: Some(Region::CnAlt), ..Default::default() }).unwrap_err();
+    let err = qa
+        .update_profile(
+            "shop",
+            ProfileUpdate {
+                region: Some(Region::CnAlt),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
     assert_eq!(err.kind(), "invalid_input", "{err:?}");
     let p = qa
-        .update_profile("shop", ProfileUpdate { region: Some(Region::CnAlt), api_version: Some(ApiVersion::V2), ..Default::default() })
+        .update_profile(
+            "shop",
+            ProfileUpdate {
+                region: Some(Region::CnAlt),
+                api_version: Some(ApiVersion::V2),
+                ..Default::default()
+            },
+        )
         .unwrap();
     match p.settings {
-        ProfileSettings::Yilianyun { region, api_version, .. } => assert_eq!((region.as_str(), api_version.as_str()), ("cn-alt", "v2")),
+        ProfileSettings::Yilianyun {
+            region,
+            api_version,
+            ..
+        } => assert_eq!((region.as_str(), api_version.as_str()), ("cn-alt", "v2")),
         _ => panic!("wrong provider"),
     }
-    let err = qa.update_profile(BUILTIN_SANDBOX_PROFILE, ProfileUpdate::default()).unwrap_err();
+    let err = qa
+        .update_profile(BUILTIN_SANDBOX_PROFILE, ProfileUpdate::default())
+        .unwrap_err();
     assert!(matches!(err, Error::BuiltinProfileImmutable { .. }));
-    assert!(matches!(qa.remove_profile(BUILTIN_SANDBOX_PROFILE), Err(Error::BuiltinProfileImmutable { .. })));
+    assert!(matches!(
+        qa.remove_profile(BUILTIN_SANDBOX_PROFILE),
+        Err(Error::BuiltinProfileImmutable { .. })
+    ));
 
     qa.add_lingju_profile(NewLingjuProfile {
         name: "lj".into(),
@@ -66,11 +102,22 @@ async fn profiles_are_validated_updatable_and_write_only() {
         authcode: None,
     })
     .unwrap();
-    let err = qa.update_profile("lj", ProfileUpdate { region: Some(Region::Cn), ..Default::default() }).unwrap_err();
+    let err = qa
+        .update_profile(
+            "lj",
+            ProfileUpdate {
+                region: Some(Region::Cn),
+                ..Default::default()
+            },
+        )
+        .unwrap_err();
     assert!(matches!(err, Error::WrongProvider { .. }));
     qa.remove_profile("lj").unwrap();
     qa.remove_profile("shop").unwrap();
-    assert!(matches!(qa.profile("shop"), Err(Error::ProfileNotFound { .. })));
+    assert!(matches!(
+        qa.profile("shop"),
+        Err(Error::ProfileNotFound { .. })
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -79,23 +126,43 @@ async fn builtin_sandbox_authorizes_and_ids_disambiguate_by_provider() {
     let mc = "4004123123";
     let key = quickauth_sandbox::mint_qr_key(mc, chrono::Utc::now().timestamp());
     let d = qa
-        .authorize_yilianyun(BUILTIN_SANDBOX_PROFILE, MachineCode::parse(mc).unwrap(), DeviceKey::QrKey(QrKey::new(key)))
+        .authorize_yilianyun(
+            BUILTIN_SANDBOX_PROFILE,
+            MachineCode::parse(mc).unwrap(),
+            DeviceKey::QrKey(QrKey::new(key)),
+        )
         .await
         .unwrap();
-    assert_eq!((d.id.as_str(), d.provider.as_str(), d.token_generation), (mc, "yilianyun", 1));
+    assert_eq!(
+        (d.id.as_str(), d.provider.as_str(), d.token_generation),
+        (mc, "yilianyun", 1)
+    );
     // A Lingju device whose userid is the same digits.
-    qa.authorize_lingju(BUILTIN_SANDBOX_PROFILE, UserId::parse(mc).unwrap()).await.unwrap();
+    qa.authorize_lingju(BUILTIN_SANDBOX_PROFILE, UserId::parse(mc).unwrap())
+        .await
+        .unwrap();
     let err = qa.device(mc).unwrap_err();
     assert_eq!(err.kind(), "ambiguous_id");
     assert!(err.message_en().contains("yilianyun:"));
-    assert_eq!(qa.device(&format!("lingju:{mc}")).unwrap().provider, "lingju");
-    assert_eq!(qa.device(&format!("yilianyun:{mc}")).unwrap().provider, "yilianyun");
+    assert_eq!(
+        qa.device(&format!("lingju:{mc}")).unwrap().provider,
+        "lingju"
+    );
+    assert_eq!(
+        qa.device(&format!("yilianyun:{mc}")).unwrap().provider,
+        "yilianyun"
+    );
     // Revealing is the one way out, and it is recorded (without the values).
     let t = qa.reveal_tokens(&format!("yilianyun:{mc}")).unwrap();
     assert!(!format!("{t:?}").contains(t.access_token.expose()));
     let h = qa.history(10).unwrap();
-    assert!(h.iter().any(|e| e.action == "reveal_tokens" && e.outcome == "ok"));
-    assert!(h.iter().all(|e| e.message.as_deref().is_none_or(|m| !m.contains(t.access_token.expose()))));
+    assert!(h
+        .iter()
+        .any(|e| e.action == "reveal_tokens" && e.outcome == "ok"));
+    assert!(h.iter().all(|e| e
+        .message
+        .as_deref()
+        .is_none_or(|m| !m.contains(t.access_token.expose()))));
     // Printer calls over the stored token.
     let s = qa.printer_status(&format!("yilianyun:{mc}")).await.unwrap();
     assert_eq!(s.state, "online");

@@ -7,7 +7,9 @@ use std::process::Stdio;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use quickauth_sandbox::{Sandbox, SandboxHandle, SandboxOptions, BUILTIN_OPEN_APP_ID, BUILTIN_OPEN_APP_SECRET};
+use quickauth_sandbox::{
+    Sandbox, SandboxHandle, SandboxOptions, BUILTIN_OPEN_APP_ID, BUILTIN_OPEN_APP_SECRET,
+};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 
@@ -19,20 +21,42 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> Value {
-        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| panic!("stdout not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout not JSON ({e}): {}\nstderr: {}",
+                self.stdout, self.stderr
+            )
+        })
     }
     pub fn err_json(&self) -> Value {
-        let line = self.stderr.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| panic!("no JSON on stderr: {}", self.stderr));
+        let line = self
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| l.starts_with('{'))
+            .unwrap_or_else(|| panic!("no JSON on stderr: {}", self.stderr));
         serde_json::from_str(line).unwrap()
     }
     #[track_caller]
     pub fn ok(&self) -> &Self {
-        assert_eq!(self.code, Some(0), "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(0),
+            "expected success\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
     #[track_caller]
     pub fn failed(&self) -> &Self {
-        assert_eq!(self.code, Some(1), "expected exit 1\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code,
+            Some(1),
+            "expected exit 1\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
         self
     }
 }
@@ -47,16 +71,34 @@ pub struct Env {
 
 impl Env {
     pub async fn new() -> Env {
-        let sandbox = Sandbox::start(SandboxOptions { bind: ([127, 0, 0, 1], 0).into(), state_dir: None })
-            .await
-            .expect("sandbox starts");
-        Env { dir: tempfile::tempdir().unwrap(), sandbox, captured: Mutex::new(Vec::new()), base_override: Mutex::new(None) }
+        let sandbox = Sandbox::start(SandboxOptions {
+            bind: ([127, 0, 0, 1], 0).into(),
+            state_dir: None,
+        })
+        .await
+        .expect("sandbox starts");
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+            sandbox,
+            captured: Mutex::new(Vec::new()),
+            base_override: Mutex::new(None),
+        }
     }
 
     /// A second data dir (its own keyring namespace and local counts) talking to the same sandbox server.
     pub async fn new_sharing(other: &Env) -> Env {
-        let sandbox = Sandbox::start(SandboxOptions { bind: ([127, 0, 0, 1], 0).into(), state_dir: None }).await.unwrap();
-        let env = Env { dir: tempfile::tempdir().unwrap(), sandbox, captured: Mutex::new(Vec::new()), base_override: Mutex::new(None) };
+        let sandbox = Sandbox::start(SandboxOptions {
+            bind: ([127, 0, 0, 1], 0).into(),
+            state_dir: None,
+        })
+        .await
+        .unwrap();
+        let env = Env {
+            dir: tempfile::tempdir().unwrap(),
+            sandbox,
+            captured: Mutex::new(Vec::new()),
+            base_override: Mutex::new(None),
+        };
         env.base_override.lock().unwrap().replace(other.base_url());
         env
     }
@@ -66,7 +108,11 @@ impl Env {
     }
 
     pub fn base_url(&self) -> String {
-        self.base_override.lock().unwrap().clone().unwrap_or_else(|| self.sandbox.base_url().to_string())
+        self.base_override
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| self.sandbox.base_url().to_string())
     }
 
     pub async fn run(&self, args: &[&str]) -> Run {
@@ -74,7 +120,9 @@ impl Env {
     }
 
     pub async fn run_with(&self, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)]) -> Run {
-        let reveals = args.contains(&"--reveal") || args.first() == Some(&"decode") || args.get(1) == Some(&"mint");
+        let reveals = args.contains(&"--reveal")
+            || args.first() == Some(&"decode")
+            || args.get(1) == Some(&"mint");
         let child = self.spawn(args, envs);
         let run = finish(child, stdin).await;
         let mut c = self.captured.lock().unwrap();
@@ -109,7 +157,19 @@ impl Env {
     pub async fn add_profile(&self, name: &str, api: &str) {
         let base = self.base_url();
         self.run_with(
-            &["profile", "add", name, "--provider", "yilianyun", "--client-id", BUILTIN_OPEN_APP_ID, "--api", api, "--base-url", &base],
+            &[
+                "profile",
+                "add",
+                name,
+                "--provider",
+                "yilianyun",
+                "--client-id",
+                BUILTIN_OPEN_APP_ID,
+                "--api",
+                api,
+                "--base-url",
+                &base,
+            ],
             Some(&format!("{BUILTIN_OPEN_APP_SECRET}\n")),
             &[],
         )
@@ -120,7 +180,16 @@ impl Env {
     /// Authorizes a fresh sandbox printer by its qr_key payload; returns (machine_code, payload).
     pub async fn authorize_new(&self, profile: &str) -> (String, String) {
         let label = self.sandbox.mint_label(quickauth_sandbox::LabelKind::QrKey);
-        let run = self.run(&["authorize", "--profile", profile, "--payload", &label.payload, "--json"]).await;
+        let run = self
+            .run(&[
+                "authorize",
+                "--profile",
+                profile,
+                "--payload",
+                &label.payload,
+                "--json",
+            ])
+            .await;
         run.ok();
         assert_eq!(run.json()["id"], label.machine_code.as_str());
         (label.machine_code.clone(), label.key().to_owned())
@@ -131,14 +200,20 @@ impl Env {
         let run = self.run(&["token", id, "--reveal", "--json"]).await;
         run.ok();
         let v = run.json();
-        (v["access_token"].as_str().unwrap().to_owned(), v["refresh_token"].as_str().map(str::to_owned))
+        (
+            v["access_token"].as_str().unwrap().to_owned(),
+            v["refresh_token"].as_str().map(str::to_owned),
+        )
     }
 
     pub fn refresh_requests(&self) -> usize {
         self.sandbox
             .requests(1000)
             .iter()
-            .filter(|r| r.path.ends_with("/oauth/oauth") && r.params.get("grant_type").map(String::as_str) == Some("refresh_token"))
+            .filter(|r| {
+                r.path.ends_with("/oauth/oauth")
+                    && r.params.get("grant_type").map(String::as_str) == Some("refresh_token")
+            })
             .count()
     }
 
@@ -154,9 +229,15 @@ impl Env {
         }
         for root in roots {
             for file in walk(&root) {
-                let Ok(bytes) = std::fs::read(&file) else { continue };
+                let Ok(bytes) = std::fs::read(&file) else {
+                    continue;
+                };
                 for s in &secrets {
-                    assert!(!contains(&bytes, s.as_bytes()), "a secret is in {}", file.display());
+                    assert!(
+                        !contains(&bytes, s.as_bytes()),
+                        "a secret is in {}",
+                        file.display()
+                    );
                 }
             }
         }
@@ -196,7 +277,9 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             let name = e.file_name();
