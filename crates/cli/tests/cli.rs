@@ -1019,3 +1019,87 @@ async fn the_secret_scan_finds_a_planted_value() {
     .unwrap();
     env.assert_no_secrets(&["planted-secret-value-123".into()]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_add_takes_secrets_only_from_stdin() {
+    let env = Env::new().await;
+    // No secret on stdin: refused, nothing stored.
+    let r = env
+        .run_with(
+            &[
+                "profile",
+                "add",
+                "p1",
+                "--provider",
+                "yilianyun",
+                "--client-id",
+                "1234",
+                "--json",
+            ],
+            Some(""),
+            &[],
+        )
+        .await;
+    assert_eq!(r.failed().err_json()["type"], "invalid_input");
+    let names = env.run(&["profile", "list", "--json"]).await.json();
+    assert_eq!(
+        names.as_array().unwrap().len(),
+        1,
+        "only the built-in profile: {names}"
+    );
+    // Usage errors (exit 2): missing --client-id, Yilianyun options on a Lingju profile, unknown region.
+    let r = env
+        .run_with(
+            &["profile", "add", "p2", "--provider", "yilianyun"],
+            Some("s3cret-x\n"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.code, Some(2));
+    let r = env
+        .run_with(
+            &[
+                "profile",
+                "add",
+                "p3",
+                "--provider",
+                "lingju",
+                "--region",
+                "cn",
+            ],
+            Some("k\n"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.code, Some(2));
+    let r = env
+        .run_with(
+            &[
+                "profile",
+                "add",
+                "p4",
+                "--provider",
+                "yilianyun",
+                "--client-id",
+                "1",
+                "--region",
+                "mars",
+            ],
+            Some("k\n"),
+            &[],
+        )
+        .await;
+    assert_eq!(r.code, Some(2));
+    // Lingju: appkey on line 1, the authcode line is optional.
+    let r = env
+        .run_with(
+            &["profile", "add", "soft", "--provider", "lingju", "--json"],
+            Some("appkey-line-one-xyz\n"),
+            &[],
+        )
+        .await;
+    let v = r.ok().json();
+    assert_eq!(v[0]["endpoint"], "httpapi");
+    assert_eq!(v[0]["base_url"], "https://dev.lingju.ai/");
+    env.assert_no_secrets(&["s3cret-x".into(), "appkey-line-one-xyz".into()]);
+}
