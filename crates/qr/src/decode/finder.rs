@@ -18,7 +18,9 @@ struct Finder {
 /// At most this many finder clusters enter the triple search (strongest first).
 const MAX_FINDERS: usize = 8;
 /// Decode attempts per call; bounds the time spent on clutter.
-const MAX_ATTEMPTS: usize = 160;
+const MAX_ATTEMPTS: usize = 60;
+/// Largest version the fallback tries (77 modules: far beyond any label payload).
+const MAX_VERSION: i64 = 15;
 
 #[inline]
 fn ratio_ok(runs: [usize; 5]) -> Option<f64> {
@@ -166,7 +168,8 @@ impl FinderLocator {
                     let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
                     for dv in [0i64, 1, -1] {
                         let version = est_version + dv;
-                        if !(1..=40).contains(&version) {
+                        // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
+                        if !(1..=MAX_VERSION).contains(&version) {
                             continue;
                         }
                         let size = (17 + 4 * version) as usize;
@@ -210,11 +213,17 @@ impl FinderLocator {
             let quad = [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)];
             let Some(hom) = Homography::square_to_quad(quad) else { continue };
             let loc = Location { size, span, origin: 3.5, hom };
+            if Sampler::timing_precheck(plane, &loc, invert) < 0.75 {
+                continue;
+            }
             for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
                 let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
                 sampler.sample(plane, &loc, 0.0, 0.0, spread, k, bias);
                 if invert {
                     sampler.invert();
+                }
+                if sampler.timing_score(size) < 0.7 {
+                    continue;
                 }
                 if let Some(text) = sampler.decode(size) {
                     return Some((text, loc));
