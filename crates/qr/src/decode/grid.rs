@@ -24,6 +24,11 @@ impl Homography {
         if q.iter().any(|&(x, y)| !x.is_finite() || !y.is_finite()) {
             return None;
         }
+        // A collapsed quad (no area) cannot carry a code.
+        let area = ((x0 * y1 - x1 * y0) + (x1 * y2 - x2 * y1) + (x2 * y3 - x3 * y2) + (x3 * y0 - x0 * y3)) / 2.0;
+        if area.abs() < 1.0 {
+            return None;
+        }
         let (dx3, dy3) = (x0 - x1 + x2 - x3, y0 - y1 + y2 - y3);
         let hom = if dx3.abs() < 1e-9 && dy3.abs() < 1e-9 {
             Homography { a: x1 - x0, b: x2 - x1, c: x0, d: y1 - y0, e: y2 - y1, f: y0, g: 0.0, h: 0.0 }
