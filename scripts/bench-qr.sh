@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# QR decoder bench: QuickAuth's decoder vs zxing-cpp vs zbar on the same frames, each pinned to one core
+# (taskset -c 0), decode time only. Corpora: ../shared/qr-corpus-dev (when present) and the project's own
+# seeded corpus (quickauth_qr::corpus, generated into .bench/). Prints one table per corpus.
+#
+# Usage: scripts/bench-qr.sh [extra corpus dirs with truth.json...]
+# Env:   QR_BENCH_SEED (default 1), QR_BENCH_COUNT (default 150), CARGO_TARGET_DIR (honoured)
+set -euo pipefail
+
+root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
+cd "$root"
+bench_dir="$root/.bench"
+mkdir -p "$bench_dir"
+py="$root/scripts/bench_qr_others.py"
+
+# --- dependencies (idempotent, quiet) -------------------------------------------------------------------
+if ! compgen -G '/usr/lib/*/libzbar.so.0*' >/dev/null && ! compgen -G '/usr/lib/libzbar.so.0*' >/dev/null; then
+    echo "installing libzbar0 (Debian)..." >&2
+    if [ "$(id -u)" = 0 ]; then apt-get install -y -qq libzbar0 >/dev/null; else sudo apt-get install -y -qq libzbar0 >/dev/null; fi
+fi
+venv="$bench_dir/venv"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" >/dev/null 2>&1 || venv=""
+fi
+if [ -n "$venv" ]; then
+    python="$venv/bin/python"
+    "$python" -c 'import zxingcpp, pyzbar, PIL, numpy' 2>/dev/null \
+        || "$python" -m pip install -q --disable-pip-version-check zxing-cpp pyzbar pillow numpy >&2
+else
+    # No venv module: fall back to a per-user install.
+    python=python3
+    "$python" -c 'import zxingcpp, pyzbar, PIL, numpy' 2>/dev/null \
+        || "$python" -m pip install -q --user --disable-pip-version-check zxing-cpp pyzbar pillow numpy >&2
+fi
+
+# --- build (release) --------------------------------------------------------------------------------------
+bench_bin="$(cargo bench -p quickauth-qr --bench decode_corpus --no-run --message-format=json 2>/dev/null \
+    | "$python" -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "decode_corpus" and m.get("executable"):
+        print(m["executable"])' | tail -n1)"
+if [ -z "$bench_bin" ]; then
+    echo "building the decode_corpus bench failed; run: cargo bench -p quickauth-qr --bench decode_corpus --no-run" >&2
+    exit 1
+fi
+
+# --- corpora ----------------------------------------------------------------------------------------------
+corpora=()
+shared="$root/../shared/qr-corpus-dev"
+[ -f "$shared/truth.json" ] && corpora+=("$(cd "$shared" && pwd)")
+if [ -f "$root/crates/qr/src/corpus.rs" ]; then
+    seed="${QR_BENCH_SEED:-1}"
+    count="${QR_BENCH_COUNT:-150}"
+    gen="$bench_dir/qr-corpus-seed$seed-n$count"
+    if [ ! -f "$gen/truth.json" ]; then
+        cargo run -q --release -p quickauth-qr --bin qa-corpus -- generate --out "$gen" --seed "$seed" --count "$count" >&2
+    fi
+    corpora+=("$gen")
+fi
+corpora+=("$@")
+if [ ${#corpora[@]} -eq 0 ]; then
+    echo "no corpus found (expected $shared or crates/qr/src/corpus.rs)" >&2
+    exit 1
+fi
+
+# --- run --------------------------------------------------------------------------------------------------
+for corpus in "${corpora[@]}"; do
+    out="$bench_dir/results/$(basename "$corpus")"
+    mkdir -p "$out"
+    taskset -c 0 "$bench_bin" "$corpus" >"$out/quickauth.jsonl"
+    taskset -c 0 "$python" "$py" run zxing-cpp "$corpus" >"$out/zxing-cpp.jsonl"
+    taskset -c 0 "$python" "$py" run zbar "$corpus" >"$out/zbar.jsonl"
+    "$python" "$py" table "$corpus" quickauth="$out/quickauth.jsonl" zxing-cpp="$out/zxing-cpp.jsonl" zbar="$out/zbar.jsonl"
+    echo
+done
