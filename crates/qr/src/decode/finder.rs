@@ -139,6 +139,7 @@ impl FinderLocator {
         let (w, h) = (plane.w, plane.h);
         find_finders(bits, w, h, &mut self.finders);
         let f = &self.finders;
+        if std::env::var_os("QRDEC_TRACE").is_some() { eprintln!("TRACE   finders {:?}", f.iter().map(|f| (f.x as i32, f.y as i32, (f.module*10.0) as i32, f.hits)).collect::<Vec<_>>()); }
         let mut attempts = 0usize;
         for b in 0..f.len() {
             for a in 0..f.len() {
@@ -205,15 +206,34 @@ impl FinderLocator {
         // Unit vectors along the code's axes, one module long.
         let (ux, uy) = ((tr.x - tl.x) / span, (tr.y - tl.y) / span);
         let (vx, vy) = ((bl.x - tl.x) / span, (bl.y - tl.y) / span);
-        const NUDGES: [(f64, f64); 9] =
-            [(0.0, 0.0), (1.0, 1.0), (-1.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0), (2.0, 2.0), (-2.0, -2.0)];
+        let s = size as f64;
+        let finders = [(3.5, 3.5), (s - 3.5, 3.5), (3.5, s - 3.5)];
+        let mut geometries: Vec<Homography> = Vec::with_capacity(10);
+        // Version 2+: the alignment pattern pins the fourth point, perspective included.
+        if size >= 25 {
+            let (ax, ay) = (s - 6.5, s - 6.5);
+            let guess = (tl.x + (ax - 3.5) * ux + (ay - 3.5) * vx, tl.y + (ax - 3.5) * uy + (ay - 3.5) * vy);
+            let found = find_alignment(plane, guess, (ux, uy), (vx, vy), invert);
+            let src = [finders[0], finders[1], (ax, ay), finders[2]];
+            let dst = [(tl.x, tl.y), (tr.x, tr.y), found, (bl.x, bl.y)];
+            if let Some(h) = Homography::quad_to_quad(src, dst) {
+                geometries.push(h);
+            }
+        }
+        // Parallelogram guess for the outer finder-centre square, nudged for perspective.
+        const NUDGES: [(f64, f64); 7] = [(0.0, 0.0), (1.0, 1.0), (-1.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)];
         for (du, dv) in NUDGES {
-            *attempts += 1;
             let br = (bx + du * ux + dv * vx, by + du * uy + dv * vy);
-            let quad = [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)];
-            let Some(hom) = Homography::square_to_quad(quad) else { continue };
-            let loc = Location { size, span, origin: 3.5, hom };
-            if Sampler::timing_precheck(plane, &loc, invert) < 0.75 {
+            let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
+            if let Some(h) = Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)]) {
+                geometries.push(h);
+            }
+        }
+        for hom in geometries {
+            *attempts += 1;
+            let loc = Location { size, span: 1.0, origin: 0.0, hom };
+            let tp = Sampler::timing_precheck(plane, &loc, invert);
+            if tp < 0.75 {
                 continue;
             }
             for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
@@ -232,6 +252,42 @@ impl FinderLocator {
         }
         None
     }
+}
+
+/// Searches +-3 modules around `guess` for the 5x5 alignment pattern (dark ring, light ring, dark centre)
+/// by template correlation on the grey plane, in the code's local axes `u`, `v`. Returns its centre (pixels).
+fn find_alignment(plane: &Plane, guess: (f64, f64), u: (f64, f64), v: (f64, f64), invert: bool) -> (f64, f64) {
+    let at = |mx: f64, my: f64| plane.sample(guess.0 + mx * u.0 + my * v.0, guess.1 + mx * u.1 + my * v.1);
+    let mut best = (f32::MIN, guess);
+    let mut di = -3.0;
+    while di <= 3.0 {
+        let mut dj = -3.0;
+        while dj <= 3.0 {
+            let (mut dark, mut light) = (0.0f32, 0.0f32);
+            for k in -2i32..=2 {
+                for l in -2i32..=2 {
+                    let val = at(di + k as f64, dj + l as f64);
+                    let ring = k.abs() == 2 || l.abs() == 2;
+                    if ring || (k == 0 && l == 0) {
+                        dark += val;
+                    } else {
+                        light += val;
+                    }
+                }
+            }
+            // 17 dark cells, 8 light cells.
+            let mut score = light / 8.0 - dark / 17.0;
+            if invert {
+                score = -score;
+            }
+            if score > best.0 {
+                best = (score, (guess.0 + di * u.0 + dj * v.0, guess.1 + di * u.1 + dj * v.1));
+            }
+            dj += 0.5;
+        }
+        di += 0.5;
+    }
+    best.1
 }
 
 #[cfg(test)]

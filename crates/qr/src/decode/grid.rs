@@ -15,6 +15,7 @@ pub struct Homography {
     f: f64,
     g: f64,
     h: f64,
+    i: f64,
 }
 
 impl Homography {
@@ -31,7 +32,7 @@ impl Homography {
         }
         let (dx3, dy3) = (x0 - x1 + x2 - x3, y0 - y1 + y2 - y3);
         let hom = if dx3.abs() < 1e-9 && dy3.abs() < 1e-9 {
-            Homography { a: x1 - x0, b: x2 - x1, c: x0, d: y1 - y0, e: y2 - y1, f: y0, g: 0.0, h: 0.0 }
+            Homography { a: x1 - x0, b: x2 - x1, c: x0, d: y1 - y0, e: y2 - y1, f: y0, g: 0.0, h: 0.0, i: 1.0 }
         } else {
             let (dx1, dx2, dy1, dy2) = (x1 - x2, x3 - x2, y1 - y2, y3 - y2);
             let den = dx1 * dy2 - dx2 * dy1;
@@ -49,6 +50,7 @@ impl Homography {
                 f: y0,
                 g,
                 h,
+                i: 1.0,
             }
         };
         // Reject folded / near-degenerate quads: the map must stay finite over the square.
@@ -63,8 +65,51 @@ impl Homography {
 
     #[inline]
     pub fn map(&self, u: f64, v: f64) -> (f64, f64) {
-        let den = self.g * u + self.h * v + 1.0;
+        let den = self.g * u + self.h * v + self.i;
         ((self.a * u + self.b * v + self.c) / den, (self.d * u + self.e * v + self.f) / den)
+    }
+
+    /// The map taking quad `src` onto quad `dst` (corresponding corners), via the unit square.
+    pub fn quad_to_quad(src: [(f64, f64); 4], dst: [(f64, f64); 4]) -> Option<Self> {
+        let to_src = Self::square_to_quad(src)?;
+        let to_dst = Self::square_to_quad(dst)?;
+        Some(to_dst.then_after(&to_src.inverse()?))
+    }
+
+    fn matrix(&self) -> [f64; 9] {
+        [self.a, self.b, self.c, self.d, self.e, self.f, self.g, self.h, self.i]
+    }
+
+    fn from_matrix(m: [f64; 9]) -> Option<Self> {
+        if m.iter().any(|v| !v.is_finite()) {
+            return None;
+        }
+        Some(Homography { a: m[0], b: m[1], c: m[2], d: m[3], e: m[4], f: m[5], g: m[6], h: m[7], i: m[8] })
+    }
+
+    fn inverse(&self) -> Option<Self> {
+        let [a, b, c, d, e, f, g, h, i] = self.matrix();
+        let det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+        if det.abs() < 1e-12 {
+            return None;
+        }
+        // Adjugate; a homography is defined up to scale, so dividing by det is optional but keeps values tame.
+        Self::from_matrix(
+            [e * i - f * h, c * h - b * i, b * f - c * e, f * g - d * i, a * i - c * g, c * d - a * f, d * h - e * g, b * g - a * h, a * e - b * d]
+                .map(|v| v / det),
+        )
+    }
+
+    /// `self` applied after `first`: p -> self(first(p)).
+    fn then_after(&self, first: &Self) -> Self {
+        let (x, y) = (self.matrix(), first.matrix());
+        let mut m = [0.0; 9];
+        for r in 0..3 {
+            for c in 0..3 {
+                m[r * 3 + c] = (0..3).map(|k| x[r * 3 + k] * y[k * 3 + c]).sum();
+            }
+        }
+        Homography { a: m[0], b: m[1], c: m[2], d: m[3], e: m[4], f: m[5], g: m[6], h: m[7], i: m[8] }
     }
 }
 
@@ -224,6 +269,12 @@ mod tests {
             assert!((x - q[i].0).abs() < 1e-6 && (y - q[i].1).abs() < 1e-6, "corner {i}: {x},{y}");
         }
         assert!(Homography::square_to_quad([(0.0, 0.0); 4]).is_none());
+        let src = [(3.5, 3.5), (29.5, 3.5), (26.5, 26.5), (3.5, 29.5)];
+        let qq = Homography::quad_to_quad(src, q).unwrap();
+        for (i, &(u, v)) in src.iter().enumerate() {
+            let (x, y) = qq.map(u, v);
+            assert!((x - q[i].0).abs() < 1e-6 && (y - q[i].1).abs() < 1e-6, "quad corner {i}: {x},{y}");
+        }
         assert!(Homography::square_to_quad([(f64::NAN, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]).is_none());
     }
 }

@@ -396,6 +396,7 @@ fn scan(
         catch_unwind(AssertUnwindSafe(|| s.finder.read(src, &s.bits, variant.invert, &mut s.sampler))).ok().flatten()
     {
         found.push((Some(text), loc));
+        if std::env::var_os("QRDEC_TRACE").is_some() { eprintln!("TRACE   finder hit"); }
     }
     if found.is_empty() || !opts.stop_at_first {
         found.extend(locate(src.w, src.h, &s.bits));
