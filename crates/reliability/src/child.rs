@@ -231,6 +231,38 @@ pub fn run_to_end(spec: &ChildSpec) -> std::io::Result<ChildEnd> {
     })
 }
 
+/// Runs a child and SIGKILLs it as soon as `ready()` says so (polled every 5 ms), or after `deadline` at the latest.
+/// Blocking: call from `spawn_blocking`. Returns the end and whether the kill was triggered by `ready`.
+pub fn run_and_kill_when(
+    spec: &ChildSpec,
+    ready: impl Fn() -> bool,
+    deadline: Duration,
+) -> std::io::Result<(ChildEnd, bool)> {
+    let started = Instant::now();
+    let mut child = spec.command().spawn()?;
+    let mut triggered = false;
+    loop {
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        if ready() || started.elapsed() >= deadline {
+            triggered = ready();
+            // Still running (not reaped: try_wait said so): kill exactly this child by its own handle.
+            child.kill()?;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let out = child.wait_with_output()?;
+    let end = ChildEnd {
+        status: out.status,
+        result: parse_output(&out.stdout),
+        wall_ms: started.elapsed().as_millis() as u64,
+        stderr_tail: tail(&out.stderr),
+    };
+    Ok((end, triggered))
+}
+
 /// Runs a child and SIGKILLs it after `after` (if it is still running then).
 pub fn run_and_kill(spec: &ChildSpec, after: Duration) -> std::io::Result<ChildEnd> {
     let started = Instant::now();

@@ -80,7 +80,7 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
          *time* = from the call to its error (median / max, ms; crashes: to the process's death); *reached server* = \
          requests that arrived at the faulty server (– where nothing can arrive) and whether that stayed within the \
          retry bound (for refused and connect timeout nothing can arrive, so the bound is checked by time; for kill -9, \
-         refresh requests the server completed — the sandbox drops a request whose client died while it was delayed); *intact* = keyring tokens and DB row unchanged right after the fault (crashes: old or new pair, \
+         the refresh request that was at the server when the process was killed); *intact* = keyring tokens and DB row unchanged right after the fault (crashes: old or new pair, \
          never mixed, journal pending); *recovered* = after removing the fault, the advised step (retry / next start) \
          completed and the server accepts the stored pair.\n"
     );
@@ -158,6 +158,34 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
         }
     }
 
+    let _ = writeln!(md, "\n## Notes for readers\n");
+    let med = |k: FaultKind| median(run.episodes.iter().filter(|e| e.fault == k).map(|e| e.ms).collect());
+    let _ = writeln!(
+        md,
+        "- Times are measured with every device running at once (plus whatever else the machine was doing), so they \
+         include waiting for the keyring and the CPU; the fault-matrix tests (`cargo test -p quickauth-reliability`) \
+         show the same cases one at a time.\n\
+         - A server that accepts and never answers costs the product's full budget before the clear error: 3 attempts \
+         × 15 s total timeout + backoff (median here {} ms). A closed port fails fast but is retried too (median {} ms); \
+         an untrusted certificate is not retried (median {} ms).\n\
+         - Keyring faults never reach the server: without the keyring there is no secret to sign with and no token to \
+         send. A missing Secret Service answers at once (median {} ms); one that never answers is cut off by the \
+         keyring timeout (children here use 2 s; the product default is 5 s).\n\
+         - A refresh whose reply was lost (dropped, truncated, timed out, or the process died after sending) stays in \
+         the journal; the next refresh or start replays the old refresh token and stores exactly the pair the server \
+         issued for it (checked by replaying the old token against the server and comparing).\n\
+         - Authorize has no replay in the protocol: when its reply is lost the sandbox has already issued a new pair and \
+         superseded the previous one (whether the real service supersedes is not documented). The stored old pair stays untouched and its \
+         access token keeps working for the 2 h grace; the error says the request may have been processed and to try \
+         again, and authorizing again (counted in *recovered*) restores a fresh, refreshable pair.\n\
+         - When an episode would have pushed a printer past 18 of its 20 daily grants, the run moved that fault to a \
+         printer call instead (see *ops*), so every printer could still refresh at the end.",
+        ms(med(FaultKind::ReadTimeout)),
+        ms(med(FaultKind::ConnectionRefused)),
+        ms(med(FaultKind::Tls)),
+        ms(med(FaultKind::KeyringUnavailable)),
+    );
+
     let _ = writeln!(md, "\n## How the faults are made\n");
     let _ = writeln!(
         md,
@@ -177,8 +205,11 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
          - **keyring unavailable / never answers**: a child process whose `DBUS_SESSION_BUS_ADDRESS` points at no socket, \
          or at a socket that accepts and never says a word.\n\
          - **crashes**: a child process running one refresh with `QUICKAUTH_CRASH_AT=<step>` aborts (SIGABRT) at that \
-         step; a fresh child then completes pending refreshes, as the next app/CLI start does. **kill -9**: a child \
-         refreshing against a 3 s slow server is SIGKILLed at a random moment between 150 and 1800 ms.\n\
+         step; a fresh child then completes pending refreshes, as the next app/CLI start does. **kill -9**: a child's \
+         refresh goes to a server that holds the request without answering; the moment the request arrives the child \
+         is SIGKILLed, then a fresh child completes the refresh. (An earlier version of this run killed children at \
+         random moments; a kill in the middle of a Secret Service `OpenSession` aborted gnome-keyring-daemon itself — \
+         an upstream gnome-keyring bug, `trap int3` in libglib — so kills now wait until no keyring call is in flight.)\n\
          - **concurrent refresh**: several child processes refresh the same printer at once while the server is slow; \
          exactly one refresh request may reach the server.",
         crate::episode::SLOW_MS

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
@@ -193,9 +193,7 @@ async fn run_device(
     dev: Arc<Device>,
     plan: DevicePlan,
     concurrent_processes: usize,
-    seed: u64,
 ) -> (Vec<EpisodeRecord>, Vec<ConcurrentRecord>, Vec<(usize, FaultKind)>) {
-    let mut rng = StdRng::seed_from_u64(seed);
     let (mut episodes, mut concurrent, mut lost) = (Vec::new(), Vec::new(), Vec::new());
     if plan.concurrent {
         let _permit = children.clone().acquire_many_owned(concurrent_processes as u32).await.expect("semaphore open");
@@ -204,7 +202,7 @@ async fn run_device(
     for kind in &plan.crashes {
         let _permit = children.clone().acquire_owned().await.expect("semaphore open");
         let rec = if *kind == FaultKind::KillInFlight {
-            episode::kill_in_flight(&fleet, &env, &dev, Duration::from_millis(rng.gen_range(150..1_800))).await
+            episode::kill_in_flight(&fleet, &env, &dev).await
         } else {
             episode::crash(&fleet, &env, &dev, *kind).await
         };
@@ -345,9 +343,8 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
     for dev in &devices {
         let plan = plans[dev.index].clone();
         let (fleet, env, children, dev) = (fleet.clone(), env.clone(), children.clone(), dev.clone());
-        let seed = cfg.seed ^ (dev.index as u64).wrapping_mul(0x9e37_79b9);
         let processes = cfg.concurrent_processes;
-        tasks.push(tokio::spawn(async move { run_device(fleet, env, children, dev, plan, processes, seed).await }));
+        tasks.push(tokio::spawn(async move { run_device(fleet, env, children, dev, plan, processes).await }));
     }
     let (mut episodes, mut concurrent, mut lost) = (Vec::new(), Vec::new(), Vec::new());
     let total = tasks.len();
