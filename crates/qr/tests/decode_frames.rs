@@ -3,8 +3,8 @@
 //! the code. Also: degenerate frames never panic (proptest), image-file errors are explained.
 
 use proptest::prelude::*;
-use quickauth_qr::{decode_image_file, Decoded, Decoder, DecoderOptions, LumaFrame};
 use qrcode::{Color, EcLevel, QrCode};
+use quickauth_qr::{decode_image_file, Decoded, Decoder, DecoderOptions, LumaFrame};
 
 /// A code rendered into a grey frame, with the true outer corners (TL, TR, BR, BL) in frame pixels.
 struct Scene {
@@ -34,7 +34,8 @@ fn render(w: usize, h: usize, text: &str, module: f32, cx: f32, cy: f32, angle: 
                     // Inverse rotation into module space.
                     let u = (cos * fx + sin * fy) / module + half;
                     let v = (-sin * fx + cos * fy) / module + half;
-                    let lum = if u >= -6.0 && v >= -6.0 && u < n as f32 + 6.0 && v < n as f32 + 6.0 {
+                    let lum = if u >= -6.0 && v >= -6.0 && u < n as f32 + 6.0 && v < n as f32 + 6.0
+                    {
                         if u >= 0.0 && v >= 0.0 && (u as usize) < n && (v as usize) < n {
                             match colors[v as usize * n + u as usize] {
                                 Color::Dark => 25,
@@ -57,19 +58,37 @@ fn render(w: usize, h: usize, text: &str, module: f32, cx: f32, cy: f32, angle: 
         (cx + cos * mx - sin * my, cy + sin * mx + cos * my)
     };
     let nf = n as f32;
-    Scene { w, h, px, corners: [corner(0.0, 0.0), corner(nf, 0.0), corner(nf, nf), corner(0.0, nf)], module }
+    Scene {
+        w,
+        h,
+        px,
+        corners: [
+            corner(0.0, 0.0),
+            corner(nf, 0.0),
+            corner(nf, nf),
+            corner(0.0, nf),
+        ],
+        module,
+    }
 }
 
 /// Deterministic pseudo-random numbers (tests must not flake).
 struct Lcg(u64);
 impl Lcg {
     fn next(&mut self) -> u32 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) as u32
     }
     /// Roughly normal, mean 0, sd ~1 (sum of uniforms).
     fn gauss(&mut self) -> f32 {
-        (0..4).map(|_| (self.next() % 10_000) as f32 / 10_000.0).sum::<f32>() * 1.732 - 3.464
+        (0..4)
+            .map(|_| (self.next() % 10_000) as f32 / 10_000.0)
+            .sum::<f32>()
+            * 1.732
+            - 3.464
     }
 }
 
@@ -117,7 +136,11 @@ fn invert(s: &mut Scene) {
 
 fn decode(s: &Scene) -> Vec<Decoded> {
     let mut d = Decoder::new(DecoderOptions::default());
-    d.decode(LumaFrame { width: s.w as u32, height: s.h as u32, data: &s.px })
+    d.decode(LumaFrame {
+        width: s.w as u32,
+        height: s.h as u32,
+        data: &s.px,
+    })
 }
 
 /// Exact payload, and every reported corner within 1.5 modules of the true one (same order).
@@ -127,7 +150,10 @@ fn assert_reads(s: &Scene, text: &str, what: &str) {
     assert_eq!(found[0].text, text, "{what}: wrong payload");
     for (i, (got, want)) in found[0].corners.iter().zip(s.corners.iter()).enumerate() {
         let dist = (got.0 - want.0).hypot(got.1 - want.1);
-        assert!(dist <= 1.5 * s.module + 1.0, "{what}: corner {i} at {got:?}, true corner {want:?} ({dist:.1} px off)");
+        assert!(
+            dist <= 1.5 * s.module + 1.0,
+            "{what}: corner {i} at {got:?}, true corner {want:?} ({dist:.1} px off)"
+        );
     }
 }
 
@@ -136,14 +162,30 @@ const SHORT: &str = "4004291417#bb8ayn1b7o25";
 
 #[test]
 fn clean_code_reads_with_corners() {
-    assert_reads(&render(640, 480, SHORT, 5.0, 320.0, 240.0, 0.0), SHORT, "clean");
+    assert_reads(
+        &render(640, 480, SHORT, 5.0, 320.0, 240.0, 0.0),
+        SHORT,
+        "clean",
+    );
 }
 
 #[test]
 fn sizes_from_small_to_large() {
-    assert_reads(&render(1280, 720, SHORT, 2.5, 500.0, 300.0, 0.0), SHORT, "2.5 px modules in 720p");
-    assert_reads(&render(640, 480, LABEL, 3.0, 300.0, 250.0, 0.0), LABEL, "3 px modules");
-    assert_reads(&render(800, 600, LABEL, 12.0, 400.0, 300.0, 0.0), LABEL, "12 px modules");
+    assert_reads(
+        &render(1280, 720, SHORT, 2.5, 500.0, 300.0, 0.0),
+        SHORT,
+        "2.5 px modules in 720p",
+    );
+    assert_reads(
+        &render(640, 480, LABEL, 3.0, 300.0, 250.0, 0.0),
+        LABEL,
+        "3 px modules",
+    );
+    assert_reads(
+        &render(800, 600, LABEL, 12.0, 400.0, 300.0, 0.0),
+        LABEL,
+        "12 px modules",
+    );
 }
 
 #[test]
@@ -185,8 +227,17 @@ fn inverted_light_on_dark() {
     assert_reads(&s, SHORT, "inverted");
 
     // The option is honoured: without inverted passes, a purely inverted frame yields nothing.
-    let mut d = Decoder::new(DecoderOptions { try_inverted: false, ..DecoderOptions::default() });
-    assert!(d.decode(LumaFrame { width: s.w as u32, height: s.h as u32, data: &s.px }).is_empty());
+    let mut d = Decoder::new(DecoderOptions {
+        try_inverted: false,
+        ..DecoderOptions::default()
+    });
+    assert!(d
+        .decode(LumaFrame {
+            width: s.w as u32,
+            height: s.h as u32,
+            data: &s.px
+        })
+        .is_empty());
 }
 
 #[test]
@@ -194,9 +245,24 @@ fn two_codes_in_one_frame_when_asked_for_all() {
     let a = render(900, 400, SHORT, 4.0, 220.0, 200.0, 0.0);
     let b = render(900, 400, LABEL, 4.0, 650.0, 200.0, 0.0);
     // Combine: take the darker (label) of the two wherever one of them drew.
-    let px: Vec<u8> = a.px.iter().zip(&b.px).map(|(&x, &y)| if x != 110 { x } else { y }).collect();
-    let mut d = Decoder::new(DecoderOptions { stop_at_first: false, ..DecoderOptions::default() });
-    let mut texts: Vec<String> = d.decode(LumaFrame { width: 900, height: 400, data: &px }).into_iter().map(|c| c.text).collect();
+    let px: Vec<u8> =
+        a.px.iter()
+            .zip(&b.px)
+            .map(|(&x, &y)| if x != 110 { x } else { y })
+            .collect();
+    let mut d = Decoder::new(DecoderOptions {
+        stop_at_first: false,
+        ..DecoderOptions::default()
+    });
+    let mut texts: Vec<String> = d
+        .decode(LumaFrame {
+            width: 900,
+            height: 400,
+            data: &px,
+        })
+        .into_iter()
+        .map(|c| c.text)
+        .collect();
     texts.sort();
     let mut want = vec![SHORT.to_string(), LABEL.to_string()];
     want.sort();
@@ -208,9 +274,23 @@ fn decoder_is_reusable_and_deterministic() {
     let s = render(640, 480, LABEL, 4.0, 320.0, 240.0, 30.0);
     let blank = vec![128u8; 320 * 240];
     let mut d = Decoder::new(DecoderOptions::default());
-    let first = d.decode(LumaFrame { width: 640, height: 480, data: &s.px });
-    assert!(d.decode(LumaFrame { width: 320, height: 240, data: &blank }).is_empty());
-    let again = d.decode(LumaFrame { width: 640, height: 480, data: &s.px });
+    let first = d.decode(LumaFrame {
+        width: 640,
+        height: 480,
+        data: &s.px,
+    });
+    assert!(d
+        .decode(LumaFrame {
+            width: 320,
+            height: 240,
+            data: &blank
+        })
+        .is_empty());
+    let again = d.decode(LumaFrame {
+        width: 640,
+        height: 480,
+        data: &s.px,
+    });
     assert_eq!(first, again);
     assert_eq!(first.len(), 1);
 }
@@ -219,8 +299,24 @@ fn decoder_is_reusable_and_deterministic() {
 fn degenerate_frames_yield_nothing() {
     let mut d = Decoder::new(DecoderOptions::default());
     let px = vec![0u8; 4096];
-    for (w, h, len) in [(0, 0, 0), (1, 1, 1), (1, 4096, 4096), (4096, 1, 4096), (64, 64, 100), (u32::MAX, u32::MAX, 4096), (20, 20, 400)] {
-        assert!(d.decode(LumaFrame { width: w, height: h, data: &px[..len] }).is_empty(), "{w}x{h}");
+    for (w, h, len) in [
+        (0, 0, 0),
+        (1, 1, 1),
+        (1, 4096, 4096),
+        (4096, 1, 4096),
+        (64, 64, 100),
+        (u32::MAX, u32::MAX, 4096),
+        (20, 20, 400),
+    ] {
+        assert!(
+            d.decode(LumaFrame {
+                width: w,
+                height: h,
+                data: &px[..len]
+            })
+            .is_empty(),
+            "{w}x{h}"
+        );
     }
 }
 
@@ -229,9 +325,15 @@ fn image_file_round_trip_and_errors() {
     let s = render(400, 300, SHORT, 4.0, 200.0, 150.0, 0.0);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("label.png");
-    image::GrayImage::from_raw(400, 300, s.px.clone()).unwrap().save(&path).unwrap();
+    image::GrayImage::from_raw(400, 300, s.px.clone())
+        .unwrap()
+        .save(&path)
+        .unwrap();
     let found = decode_image_file(&path).unwrap();
-    assert_eq!(found.iter().map(|d| d.text.as_str()).collect::<Vec<_>>(), vec![SHORT]);
+    assert_eq!(
+        found.iter().map(|d| d.text.as_str()).collect::<Vec<_>>(),
+        vec![SHORT]
+    );
 
     let missing = decode_image_file(&dir.path().join("nope.png")).unwrap_err();
     assert_eq!(missing.kind(), "image_io");
@@ -255,11 +357,18 @@ fn converters_feed_the_decoder() {
     let mut jpeg = Vec::new();
     image::GrayImage::from_raw(320, 240, s.px.clone())
         .unwrap()
-        .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+        .write_to(
+            &mut std::io::Cursor::new(&mut jpeg),
+            image::ImageFormat::Jpeg,
+        )
         .unwrap();
     let (w, h, y) = quickauth_qr::decode_jpeg_to_luma(&jpeg).unwrap();
     let mut d = Decoder::new(DecoderOptions::default());
-    let found = d.decode(LumaFrame { width: w, height: h, data: &y });
+    let found = d.decode(LumaFrame {
+        width: w,
+        height: h,
+        data: &y,
+    });
     assert_eq!(found.first().map(|c| c.text.as_str()), Some(SHORT));
 }
 
@@ -272,8 +381,8 @@ proptest! {
         let mut rng = Lcg(seed);
         let mut px: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
         // Blocky structure too, so finder-like runs and flood fills get exercised, not only speckle.
-        for i in 0..n {
-            if (i / 3 + (i / (w.max(1) as usize)) / 3) % 7 < 3 { px[i] = 0; }
+        for (i, p) in px.iter_mut().enumerate() {
+            if (i / 3 + (i / (w.max(1) as usize)) / 3) % 7 < 3 { *p = 0; }
         }
         px.truncate(n.saturating_sub(short % 2 * short));
         let mut d = Decoder::new(DecoderOptions { stop_at_first: seed % 2 == 0, ..DecoderOptions::default() });

@@ -11,12 +11,16 @@ fn luma(r: u8, g: u8, b: u8) -> u8 {
 /// Converts packed RGB8 (3 bytes per pixel) to luma. Extra trailing bytes are ignored; a short buffer yields
 /// as many pixels as it fully contains.
 pub fn rgb_to_luma(rgb: &[u8]) -> Vec<u8> {
-    rgb.chunks_exact(3).map(|p| luma(p[0], p[1], p[2])).collect()
+    rgb.chunks_exact(3)
+        .map(|p| luma(p[0], p[1], p[2]))
+        .collect()
 }
 
 /// Converts packed RGBA8 (4 bytes per pixel) to luma; alpha is ignored (camera frames are opaque).
 pub fn rgba_to_luma(rgba: &[u8]) -> Vec<u8> {
-    rgba.chunks_exact(4).map(|p| luma(p[0], p[1], p[2])).collect()
+    rgba.chunks_exact(4)
+        .map(|p| luma(p[0], p[1], p[2]))
+        .collect()
 }
 
 /// Extracts luma from packed YUYV 4:2:2 (Y0 U Y1 V per two pixels), the common UVC webcam format.
@@ -27,8 +31,12 @@ pub fn yuyv_to_luma(yuyv: &[u8]) -> Vec<u8> {
 
 /// Decodes one JPEG (an MJPEG camera frame or a photo) to luma. Returns `(width, height, luma)`.
 pub fn decode_jpeg_to_luma(jpeg: &[u8]) -> Result<(u32, u32, Vec<u8>), DecodeError> {
-    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg)
-        .map_err(|e| DecodeError::BadImage { path: None, reason: e.to_string() })?;
+    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).map_err(|e| {
+        DecodeError::BadImage {
+            path: None,
+            reason: e.to_string(),
+        }
+    })?;
     let luma = img.into_luma8();
     Ok((luma.width(), luma.height(), luma.into_raw()))
 }
@@ -39,8 +47,14 @@ mod tests {
 
     #[test]
     fn luma_weights_cover_the_range() {
-        assert_eq!(rgb_to_luma(&[0, 0, 0, 255, 255, 255, 255, 0, 0]), vec![0, 255, 77]);
-        assert_eq!(rgba_to_luma(&[10, 10, 10, 0, 200, 200, 200, 255]), vec![10, 200]);
+        assert_eq!(
+            rgb_to_luma(&[0, 0, 0, 255, 255, 255, 255, 0, 0]),
+            vec![0, 255, 77]
+        );
+        assert_eq!(
+            rgba_to_luma(&[10, 10, 10, 0, 200, 200, 200, 255]),
+            vec![10, 200]
+        );
         assert_eq!(yuyv_to_luma(&[1, 2, 3, 4, 5, 6, 7, 8]), vec![1, 3, 5, 7]);
         assert!(rgb_to_luma(&[1, 2]).is_empty());
     }

@@ -51,7 +51,8 @@ pub fn downscale2(src: &Plane, dst: &mut Plane) {
         let r1 = &src.data[(2 * y + 1) * src.w..(2 * y + 1) * src.w + 2 * w];
         let out = &mut dst.data[y * w..(y + 1) * w];
         for x in 0..w {
-            let s = r0[2 * x] as u32 + r0[2 * x + 1] as u32 + r1[2 * x] as u32 + r1[2 * x + 1] as u32;
+            let s =
+                r0[2 * x] as u32 + r0[2 * x + 1] as u32 + r1[2 * x] as u32 + r1[2 * x + 1] as u32;
             out[x] = ((s + 2) >> 2) as u8;
         }
     }
@@ -80,7 +81,14 @@ pub fn integral(src: &Plane, sat: &mut Vec<u32>) {
 ///
 /// The offset keeps flat noisy areas (background, paper) from turning into speckle, which would both hide
 /// finder patterns and make rqrr's region search slow.
-pub fn binarize_mean(src: &Plane, sat: &[u32], r: usize, offset: i32, invert: bool, out: &mut Vec<u8>) {
+pub fn binarize_mean(
+    src: &Plane,
+    sat: &[u32],
+    r: usize,
+    offset: i32,
+    invert: bool,
+    out: &mut Vec<u8>,
+) {
     let (w, h) = (src.w, src.h);
     let stride = w + 1;
     out.clear();
@@ -97,12 +105,19 @@ pub fn binarize_mean(src: &Plane, sat: &[u32], r: usize, offset: i32, invert: bo
             let x0 = x.saturating_sub(r);
             let x1 = (x + r + 1).min(w);
             // Window sums fit i32: at most 81*81*255 for r <= 40.
-            let sum = (bot[x1].wrapping_sub(top[x1]).wrapping_sub(bot[x0]).wrapping_add(top[x0])) as i32;
+            let sum = (bot[x1]
+                .wrapping_sub(top[x1])
+                .wrapping_sub(bot[x0])
+                .wrapping_add(top[x0])) as i32;
             let n = rows * (x1 - x0) as i32;
             // Compare in "sum" space to avoid a division per pixel.
             let v = src_row[x] as i32 * n;
             let margin = offset * n;
-            let dark = if invert { v > sum + margin } else { v + margin < sum };
+            let dark = if invert {
+                v > sum + margin
+            } else {
+                v + margin < sum
+            };
             out_row[x] = dark as u8;
         }
     }

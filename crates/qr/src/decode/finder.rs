@@ -31,7 +31,10 @@ fn ratio_ok(runs: [usize; 5]) -> Option<f64> {
     let u = total as f64 / 7.0;
     let near = |r: usize, want: f64, tol: f64| (r as f64 - want * u).abs() <= tol * u;
     // Blur fattens dark runs and thins light ones, hence the generous tolerances.
-    if near(runs[0], 1.0, 0.7) && near(runs[1], 1.0, 0.7) && near(runs[2], 3.0, 1.2) && near(runs[3], 1.0, 0.7)
+    if near(runs[0], 1.0, 0.7)
+        && near(runs[1], 1.0, 0.7)
+        && near(runs[2], 3.0, 1.2)
+        && near(runs[3], 1.0, 0.7)
         && near(runs[4], 1.0, 0.7)
     {
         Some(u)
@@ -41,7 +44,14 @@ fn ratio_ok(runs: [usize; 5]) -> Option<f64> {
 }
 
 /// Vertical confirmation through (x, y): returns (centre y, module) when the column shows 1:1:3:1:1.
-fn check_column(bits: &[u8], w: usize, h: usize, x: usize, y: usize, max_total: usize) -> Option<(f64, f64)> {
+fn check_column(
+    bits: &[u8],
+    w: usize,
+    h: usize,
+    x: usize,
+    y: usize,
+    max_total: usize,
+) -> Option<(f64, f64)> {
     let dark = |yy: usize| bits[yy * w + x] == 1;
     if !dark(y) {
         return None;
@@ -99,17 +109,27 @@ fn find_finders(bits: &[u8], w: usize, h: usize, out: &mut Vec<Finder>) {
             if (i % 2 == 0) != first_dark {
                 continue;
             }
-            let lens = [runs[i].1, runs[i + 1].1, runs[i + 2].1, runs[i + 3].1, runs[i + 4].1];
+            let lens = [
+                runs[i].1,
+                runs[i + 1].1,
+                runs[i + 2].1,
+                runs[i + 3].1,
+                runs[i + 4].1,
+            ];
             let Some(u) = ratio_ok(lens) else { continue };
             let cx = runs[i + 2].0 as f64 + runs[i + 2].1 as f64 / 2.0;
             let total: usize = lens.iter().sum();
-            let Some((cy, uv)) = check_column(bits, w, h, cx as usize, y, total * 2) else { continue };
+            let Some((cy, uv)) = check_column(bits, w, h, cx as usize, y, total * 2) else {
+                continue;
+            };
             if uv > u * 1.8 || u > uv * 1.8 {
                 continue;
             }
             let module = (u + uv) / 2.0;
             // Merge with an existing cluster (same finder seen on another row).
-            if let Some(f) = out.iter_mut().find(|f| (f.x - cx).abs() < module * 2.0 && (f.y - cy).abs() < module * 2.0)
+            if let Some(f) = out
+                .iter_mut()
+                .find(|f| (f.x - cx).abs() < module * 2.0 && (f.y - cy).abs() < module * 2.0)
             {
                 let n = f.hits as f64;
                 f.x = (f.x * n + cx) / (n + 1.0);
@@ -117,12 +137,22 @@ fn find_finders(bits: &[u8], w: usize, h: usize, out: &mut Vec<Finder>) {
                 f.module = (f.module * n + module) / (n + 1.0);
                 f.hits += 1;
             } else if out.len() < 64 {
-                out.push(Finder { x: cx, y: cy, module, hits: 1 });
+                out.push(Finder {
+                    x: cx,
+                    y: cy,
+                    module,
+                    hits: 1,
+                });
             }
         }
     }
     out.retain(|f| f.hits >= 2);
-    out.sort_by(|a, b| b.hits.cmp(&a.hits).then(a.x.total_cmp(&b.x)).then(a.y.total_cmp(&b.y)));
+    out.sort_by(|a, b| {
+        b.hits
+            .cmp(&a.hits)
+            .then(a.x.total_cmp(&b.x))
+            .then(a.y.total_cmp(&b.y))
+    });
     out.truncate(MAX_FINDERS);
 }
 
@@ -135,11 +165,16 @@ pub struct FinderLocator {
 impl FinderLocator {
     /// Tries to read a code from `bits` (binarised `plane`, 1 = dark). Returns the text and its location
     /// in `plane` coordinates.
-    pub fn read(&mut self, plane: &Plane, bits: &[u8], invert: bool, sampler: &mut Sampler) -> Option<(String, Location)> {
+    pub fn read(
+        &mut self,
+        plane: &Plane,
+        bits: &[u8],
+        invert: bool,
+        sampler: &mut Sampler,
+    ) -> Option<(String, Location)> {
         let (w, h) = (plane.w, plane.h);
         find_finders(bits, w, h, &mut self.finders);
         let f = &self.finders;
-        if std::env::var_os("QRDEC_TRACE").is_some() { eprintln!("TRACE   finders {:?}", f.iter().map(|f| (f.x as i32, f.y as i32, (f.module*10.0) as i32, f.hits)).collect::<Vec<_>>()); }
         let mut attempts = 0usize;
         for b in 0..f.len() {
             for a in 0..f.len() {
@@ -149,7 +184,10 @@ impl FinderLocator {
                     }
                     let (pa, pb, pc) = (f[a], f[b], f[c]);
                     // Module sizes must agree.
-                    let (mn, mx) = (pa.module.min(pb.module).min(pc.module), pa.module.max(pb.module).max(pc.module));
+                    let (mn, mx) = (
+                        pa.module.min(pb.module).min(pc.module),
+                        pa.module.max(pb.module).max(pc.module),
+                    );
                     if mx > mn * 1.7 {
                         continue;
                     }
@@ -163,7 +201,11 @@ impl FinderLocator {
                         continue;
                     }
                     // Orientation: with y pointing down, top-right x bottom-left must be positive.
-                    let (tr, bl) = if ax * cy - ay * cx > 0.0 { (pa, pc) } else { (pc, pa) };
+                    let (tr, bl) = if ax * cy - ay * cx > 0.0 {
+                        (pa, pc)
+                    } else {
+                        (pc, pa)
+                    };
                     let module = (pa.module + pb.module + pc.module) / 3.0;
                     let modules_between = (la + lc) / 2.0 / module;
                     let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
@@ -174,7 +216,9 @@ impl FinderLocator {
                             continue;
                         }
                         let size = (17 + 4 * version) as usize;
-                        if let Some(hit) = self.try_grid(plane, pb, tr, bl, size, invert, sampler, &mut attempts) {
+                        if let Some(hit) =
+                            self.try_grid(plane, pb, tr, bl, size, invert, sampler, &mut attempts)
+                        {
                             return Some(hit);
                         }
                         if attempts >= MAX_ATTEMPTS {
@@ -212,7 +256,10 @@ impl FinderLocator {
         // Version 2+: the alignment pattern pins the fourth point, perspective included.
         if size >= 25 {
             let (ax, ay) = (s - 6.5, s - 6.5);
-            let guess = (tl.x + (ax - 3.5) * ux + (ay - 3.5) * vx, tl.y + (ax - 3.5) * uy + (ay - 3.5) * vy);
+            let guess = (
+                tl.x + (ax - 3.5) * ux + (ay - 3.5) * vx,
+                tl.y + (ax - 3.5) * uy + (ay - 3.5) * vy,
+            );
             let found = find_alignment(plane, guess, (ux, uy), (vx, vy), invert);
             let src = [finders[0], finders[1], (ax, ay), finders[2]];
             let dst = [(tl.x, tl.y), (tr.x, tr.y), found, (bl.x, bl.y)];
@@ -221,17 +268,32 @@ impl FinderLocator {
             }
         }
         // Parallelogram guess for the outer finder-centre square, nudged for perspective.
-        const NUDGES: [(f64, f64); 7] = [(0.0, 0.0), (1.0, 1.0), (-1.0, -1.0), (1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)];
+        const NUDGES: [(f64, f64); 7] = [
+            (0.0, 0.0),
+            (1.0, 1.0),
+            (-1.0, -1.0),
+            (1.0, 0.0),
+            (0.0, 1.0),
+            (-1.0, 0.0),
+            (0.0, -1.0),
+        ];
         for (du, dv) in NUDGES {
             let br = (bx + du * ux + dv * vx, by + du * uy + dv * vy);
             let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
-            if let Some(h) = Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)]) {
+            if let Some(h) =
+                Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)])
+            {
                 geometries.push(h);
             }
         }
         for hom in geometries {
             *attempts += 1;
-            let loc = Location { size, span: 1.0, origin: 0.0, hom };
+            let loc = Location {
+                size,
+                span: 1.0,
+                origin: 0.0,
+                hom,
+            };
             let tp = Sampler::timing_precheck(plane, &loc, invert);
             if tp < 0.75 {
                 continue;
@@ -256,8 +318,16 @@ impl FinderLocator {
 
 /// Searches +-3 modules around `guess` for the 5x5 alignment pattern (dark ring, light ring, dark centre)
 /// by template correlation on the grey plane, in the code's local axes `u`, `v`. Returns its centre (pixels).
-fn find_alignment(plane: &Plane, guess: (f64, f64), u: (f64, f64), v: (f64, f64), invert: bool) -> (f64, f64) {
-    let at = |mx: f64, my: f64| plane.sample(guess.0 + mx * u.0 + my * v.0, guess.1 + mx * u.1 + my * v.1);
+fn find_alignment(
+    plane: &Plane,
+    guess: (f64, f64),
+    u: (f64, f64),
+    v: (f64, f64),
+    invert: bool,
+) -> (f64, f64) {
+    let at = |mx: f64, my: f64| {
+        plane.sample(guess.0 + mx * u.0 + my * v.0, guess.1 + mx * u.1 + my * v.1)
+    };
     let mut best = (f32::MIN, guess);
     let mut di = -3.0;
     while di <= 3.0 {
@@ -281,7 +351,10 @@ fn find_alignment(plane: &Plane, guess: (f64, f64), u: (f64, f64), v: (f64, f64)
                 score = -score;
             }
             if score > best.0 {
-                best = (score, (guess.0 + di * u.0 + dj * v.0, guess.1 + di * u.1 + dj * v.1));
+                best = (
+                    score,
+                    (guess.0 + di * u.0 + dj * v.0, guess.1 + di * u.1 + dj * v.1),
+                );
             }
             dj += 0.5;
         }

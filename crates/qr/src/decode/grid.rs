@@ -26,13 +26,25 @@ impl Homography {
             return None;
         }
         // A collapsed quad (no area) cannot carry a code.
-        let area = ((x0 * y1 - x1 * y0) + (x1 * y2 - x2 * y1) + (x2 * y3 - x3 * y2) + (x3 * y0 - x0 * y3)) / 2.0;
+        let area =
+            ((x0 * y1 - x1 * y0) + (x1 * y2 - x2 * y1) + (x2 * y3 - x3 * y2) + (x3 * y0 - x0 * y3))
+                / 2.0;
         if area.abs() < 1.0 {
             return None;
         }
         let (dx3, dy3) = (x0 - x1 + x2 - x3, y0 - y1 + y2 - y3);
         let hom = if dx3.abs() < 1e-9 && dy3.abs() < 1e-9 {
-            Homography { a: x1 - x0, b: x2 - x1, c: x0, d: y1 - y0, e: y2 - y1, f: y0, g: 0.0, h: 0.0, i: 1.0 }
+            Homography {
+                a: x1 - x0,
+                b: x2 - x1,
+                c: x0,
+                d: y1 - y0,
+                e: y2 - y1,
+                f: y0,
+                g: 0.0,
+                h: 0.0,
+                i: 1.0,
+            }
         } else {
             let (dx1, dx2, dy1, dy2) = (x1 - x2, x3 - x2, y1 - y2, y3 - y2);
             let den = dx1 * dy2 - dx2 * dy1;
@@ -66,7 +78,10 @@ impl Homography {
     #[inline]
     pub fn map(&self, u: f64, v: f64) -> (f64, f64) {
         let den = self.g * u + self.h * v + self.i;
-        ((self.a * u + self.b * v + self.c) / den, (self.d * u + self.e * v + self.f) / den)
+        (
+            (self.a * u + self.b * v + self.c) / den,
+            (self.d * u + self.e * v + self.f) / den,
+        )
     }
 
     /// The map taking quad `src` onto quad `dst` (corresponding corners), via the unit square.
@@ -77,14 +92,26 @@ impl Homography {
     }
 
     fn matrix(&self) -> [f64; 9] {
-        [self.a, self.b, self.c, self.d, self.e, self.f, self.g, self.h, self.i]
+        [
+            self.a, self.b, self.c, self.d, self.e, self.f, self.g, self.h, self.i,
+        ]
     }
 
     fn from_matrix(m: [f64; 9]) -> Option<Self> {
         if m.iter().any(|v| !v.is_finite()) {
             return None;
         }
-        Some(Homography { a: m[0], b: m[1], c: m[2], d: m[3], e: m[4], f: m[5], g: m[6], h: m[7], i: m[8] })
+        Some(Homography {
+            a: m[0],
+            b: m[1],
+            c: m[2],
+            d: m[3],
+            e: m[4],
+            f: m[5],
+            g: m[6],
+            h: m[7],
+            i: m[8],
+        })
     }
 
     fn inverse(&self) -> Option<Self> {
@@ -95,8 +122,18 @@ impl Homography {
         }
         // Adjugate; a homography is defined up to scale, so dividing by det is optional but keeps values tame.
         Self::from_matrix(
-            [e * i - f * h, c * h - b * i, b * f - c * e, f * g - d * i, a * i - c * g, c * d - a * f, d * h - e * g, b * g - a * h, a * e - b * d]
-                .map(|v| v / det),
+            [
+                e * i - f * h,
+                c * h - b * i,
+                b * f - c * e,
+                f * g - d * i,
+                a * i - c * g,
+                c * d - a * f,
+                d * h - e * g,
+                b * g - a * h,
+                a * e - b * d,
+            ]
+            .map(|v| v / det),
         )
     }
 
@@ -109,7 +146,17 @@ impl Homography {
                 m[r * 3 + c] = (0..3).map(|k| x[r * 3 + k] * y[k * 3 + c]).sum();
             }
         }
-        Homography { a: m[0], b: m[1], c: m[2], d: m[3], e: m[4], f: m[5], g: m[6], h: m[7], i: m[8] }
+        Homography {
+            a: m[0],
+            b: m[1],
+            c: m[2],
+            d: m[3],
+            e: m[4],
+            f: m[5],
+            g: m[6],
+            h: m[7],
+            i: m[8],
+        }
     }
 }
 
@@ -127,13 +174,21 @@ impl Location {
     /// Pixel position of module-space point (mx, my), in modules from the outer top-left corner.
     #[inline]
     pub fn module_point(&self, mx: f64, my: f64) -> (f64, f64) {
-        self.hom.map((mx - self.origin) / self.span, (my - self.origin) / self.span)
+        self.hom.map(
+            (mx - self.origin) / self.span,
+            (my - self.origin) / self.span,
+        )
     }
 
     /// Outer corners: top-left, top-right, bottom-right, bottom-left (in the code's own orientation).
     pub fn corners(&self) -> [(f64, f64); 4] {
         let s = self.size as f64;
-        [self.module_point(0.0, 0.0), self.module_point(s, 0.0), self.module_point(s, s), self.module_point(0.0, s)]
+        [
+            self.module_point(0.0, 0.0),
+            self.module_point(s, 0.0),
+            self.module_point(s, s),
+            self.module_point(0.0, s),
+        ]
     }
 
     /// Module pitch in pixels (average of the two axes, at the centre).
@@ -158,7 +213,17 @@ impl Sampler {
     /// Samples every module centre of `loc` on `plane` (shifted by `(du, dv)` modules) and classifies it against
     /// the mean of its (2k+1)^2 module neighbourhood plus `bias` grey levels. Fills `self.dark`.
     /// `spread` > 0 averages 5 taps across the module (noise); 0 takes the centre only (tiny modules).
-    pub fn sample(&mut self, plane: &Plane, loc: &Location, du: f64, dv: f64, spread: f64, k: usize, bias: f32) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn sample(
+        &mut self,
+        plane: &Plane,
+        loc: &Location,
+        du: f64,
+        dv: f64,
+        spread: f64,
+        k: usize,
+        bias: f32,
+    ) {
         let s = loc.size;
         self.samples.clear();
         for y in 0..s {
@@ -166,7 +231,13 @@ impl Sampler {
                 let (mx, my) = (x as f64 + 0.5 + du, y as f64 + 0.5 + dv);
                 let v = if spread > 0.0 {
                     let mut acc = 0.0;
-                    for &(ox, oy) in &[(0.0, 0.0), (-spread, 0.0), (spread, 0.0), (0.0, -spread), (0.0, spread)] {
+                    for &(ox, oy) in &[
+                        (0.0, 0.0),
+                        (-spread, 0.0),
+                        (spread, 0.0),
+                        (0.0, -spread),
+                        (0.0, spread),
+                    ] {
                         let (px, py) = loc.module_point(mx + ox, my + oy);
                         acc += plane.sample(px, py);
                     }
@@ -194,7 +265,8 @@ impl Sampler {
             let (y0, y1) = (y.saturating_sub(k), (y + k + 1).min(s));
             for x in 0..s {
                 let (x0, x1) = (x.saturating_sub(k), (x + k + 1).min(s));
-                let sum = self.sat[y1 * st + x1] - self.sat[y0 * st + x1] - self.sat[y1 * st + x0] + self.sat[y0 * st + x0];
+                let sum = self.sat[y1 * st + x1] - self.sat[y0 * st + x1] - self.sat[y1 * st + x0]
+                    + self.sat[y0 * st + x0];
                 let mean = sum / ((y1 - y0) * (x1 - x0)) as f32;
                 self.dark.push(self.samples[y * s + x] < mean + bias);
             }
@@ -212,7 +284,11 @@ impl Sampler {
         let mut total = 0usize;
         for axis in 0..2 {
             let at = |i: usize| {
-                let (mx, my) = if axis == 0 { (i as f64 + 0.5, 6.5) } else { (6.5, i as f64 + 0.5) };
+                let (mx, my) = if axis == 0 {
+                    (i as f64 + 0.5, 6.5)
+                } else {
+                    (6.5, i as f64 + 0.5)
+                };
                 let (px, py) = loc.module_point(mx, my);
                 plane.sample(px, py)
             };
@@ -238,7 +314,8 @@ impl Sampler {
         let mut good = 0;
         for i in 8..size - 8 {
             let want = i % 2 == 0;
-            good += (self.dark[6 * size + i] == want) as usize + (self.dark[i * size + 6] == want) as usize;
+            good += (self.dark[6 * size + i] == want) as usize
+                + (self.dark[i * size + 6] == want) as usize;
         }
         good as f32 / (2 * (size - 16)) as f32
     }
@@ -264,17 +341,29 @@ mod tests {
     fn square_maps_to_its_quad() {
         let q = [(10.0, 10.0), (50.0, 12.0), (55.0, 60.0), (8.0, 52.0)];
         let h = Homography::square_to_quad(q).unwrap();
-        for (i, &(u, v)) in [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)].iter().enumerate() {
+        for (i, &(u, v)) in [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
+            .iter()
+            .enumerate()
+        {
             let (x, y) = h.map(u, v);
-            assert!((x - q[i].0).abs() < 1e-6 && (y - q[i].1).abs() < 1e-6, "corner {i}: {x},{y}");
+            assert!(
+                (x - q[i].0).abs() < 1e-6 && (y - q[i].1).abs() < 1e-6,
+                "corner {i}: {x},{y}"
+            );
         }
         assert!(Homography::square_to_quad([(0.0, 0.0); 4]).is_none());
         let src = [(3.5, 3.5), (29.5, 3.5), (26.5, 26.5), (3.5, 29.5)];
         let qq = Homography::quad_to_quad(src, q).unwrap();
         for (i, &(u, v)) in src.iter().enumerate() {
             let (x, y) = qq.map(u, v);
-            assert!((x - q[i].0).abs() < 1e-6 && (y - q[i].1).abs() < 1e-6, "quad corner {i}: {x},{y}");
+            assert!(
+                (x - q[i].0).abs() < 1e-6 && (y - q[i].1).abs() < 1e-6,
+                "quad corner {i}: {x},{y}"
+            );
         }
-        assert!(Homography::square_to_quad([(f64::NAN, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]).is_none());
+        assert!(
+            Homography::square_to_quad([(f64::NAN, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)])
+                .is_none()
+        );
     }
 }

@@ -50,7 +50,11 @@ pub struct DecoderOptions {
 
 impl Default for DecoderOptions {
     fn default() -> Self {
-        DecoderOptions { stop_at_first: true, try_inverted: true, try_harder: true }
+        DecoderOptions {
+            stop_at_first: true,
+            try_inverted: true,
+            try_harder: true,
+        }
     }
 }
 
@@ -62,7 +66,10 @@ pub struct Decoder {
 
 impl Decoder {
     pub fn new(options: DecoderOptions) -> Self {
-        Decoder { options, work: pipeline::Workspace::default() }
+        Decoder {
+            options,
+            work: pipeline::Workspace::default(),
+        }
     }
 
     /// Finds and decodes QR codes in `frame`. Never panics; a frame whose `data` is shorter than
@@ -87,7 +94,10 @@ pub enum DecodeError {
         source: std::io::Error,
     },
     #[error("not a readable image{}: {reason}", path.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
-    BadImage { path: Option<PathBuf>, reason: String },
+    BadImage {
+        path: Option<PathBuf>,
+        reason: String,
+    },
 }
 
 impl DecodeError {
@@ -102,10 +112,14 @@ impl DecodeError {
     pub fn message_zh(&self) -> String {
         match self {
             DecodeError::Io { path, .. } => {
-                format!("无法读取图片文件 {}。请确认文件存在且有读取权限，然后重新选择。", path.display())
+                format!(
+                    "无法读取图片文件 {}。请确认文件存在且有读取权限，然后重新选择。",
+                    path.display()
+                )
             }
             DecodeError::BadImage { .. } => {
-                "无法识别这个图片格式。请选择 PNG 或 JPEG 格式的标签照片，或改用摄像头扫描。".to_string()
+                "无法识别这个图片格式。请选择 PNG 或 JPEG 格式的标签照片，或改用摄像头扫描。"
+                    .to_string()
             }
         }
     }
@@ -127,10 +141,22 @@ impl DecodeError {
 /// Loads a PNG/JPEG (or any format the `image` crate was built with), converts it to luma and decodes
 /// every code in it (`stop_at_first = false`).
 pub fn decode_image_file(path: &Path) -> Result<Vec<Decoded>, DecodeError> {
-    let bytes = std::fs::read(path).map_err(|source| DecodeError::Io { path: path.to_path_buf(), source })?;
-    let img = image::load_from_memory(&bytes)
-        .map_err(|e| DecodeError::BadImage { path: Some(path.to_path_buf()), reason: e.to_string() })?;
+    let bytes = std::fs::read(path).map_err(|source| DecodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let img = image::load_from_memory(&bytes).map_err(|e| DecodeError::BadImage {
+        path: Some(path.to_path_buf()),
+        reason: e.to_string(),
+    })?;
     let luma = img.into_luma8();
-    let mut decoder = Decoder::new(DecoderOptions { stop_at_first: false, ..DecoderOptions::default() });
-    Ok(decoder.decode(LumaFrame { width: luma.width(), height: luma.height(), data: luma.as_raw() }))
+    let mut decoder = Decoder::new(DecoderOptions {
+        stop_at_first: false,
+        ..DecoderOptions::default()
+    });
+    Ok(decoder.decode(LumaFrame {
+        width: luma.width(),
+        height: luma.height(),
+        data: luma.as_raw(),
+    }))
 }

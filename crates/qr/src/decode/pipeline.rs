@@ -43,7 +43,11 @@ struct Variant {
 }
 
 const fn v(filter: Filter, invert: bool, offset: i32) -> Variant {
-    Variant { filter, invert, offset }
+    Variant {
+        filter,
+        invert,
+        offset,
+    }
 }
 
 /// One scan of a candidate crop.
@@ -57,7 +61,11 @@ struct CropStep {
 }
 
 const fn step(zoom: usize, variant: Variant, harder: bool) -> CropStep {
-    CropStep { zoom, variant, harder }
+    CropStep {
+        zoom,
+        variant,
+        harder,
+    }
 }
 
 /// Scans per candidate crop, cheap and most productive first (measured on the dev corpus: the first step
@@ -134,7 +142,9 @@ impl Workspace {
     pub fn decode(&mut self, frame: LumaFrame<'_>, opts: &DecoderOptions) -> Vec<Decoded> {
         self.last_pass = None;
         let (w, h) = (frame.width as usize, frame.height as usize);
-        let Some(n) = w.checked_mul(h) else { return Vec::new() };
+        let Some(n) = w.checked_mul(h) else {
+            return Vec::new();
+        };
         if w < MIN_SIDE || h < MIN_SIDE || frame.data.len() < n {
             return Vec::new();
         }
@@ -143,14 +153,15 @@ impl Workspace {
         let mut pass;
 
         // Stage 1: candidate crops.
-        let tc = std::time::Instant::now();
         let candidates = self.candidates();
-        let trace = std::env::var_os("QRDEC_TRACE").is_some();
-        if trace { eprintln!("TRACE cands {:.2}ms {:?}", tc.elapsed().as_secs_f64()*1000.0, candidates); }
         for (ci, &(x0, y0, x1, y1)) in candidates.iter().enumerate() {
             let mut built_zoom = None;
             let mut radius = 0;
-            let mut xf = Affine { scale: 1.0, ox: x0, oy: y0 };
+            let mut xf = Affine {
+                scale: 1.0,
+                ox: x0,
+                oy: y0,
+            };
             for (si, st) in CROP_STEPS.iter().enumerate() {
                 if !applies(st.variant, st.harder, opts) {
                     continue;
@@ -158,22 +169,33 @@ impl Workspace {
                 if built_zoom != Some(st.zoom) {
                     let side = (x1 - x0).max(y1 - y0);
                     // A label's code is roughly a third of its longer side and ~33 modules across.
-                    let mut f = (CROP_ZOOMS[st.zoom] * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0);
+                    let mut f = (CROP_ZOOMS[st.zoom] * TARGET_MODULE_PX * 33.0 / (side * 0.35))
+                        .clamp(0.3, 4.0);
                     // Bound the crop's area so one scan stays around a millisecond.
                     let area = (x1 - x0) * (y1 - y0) * f * f;
                     if area > MAX_CROP_PIXELS {
                         f *= (MAX_CROP_PIXELS / area).sqrt();
                     }
                     self.build_crop(x0, y0, x1, y1, f);
-                    xf = Affine { scale: 1.0 / f, ox: x0, oy: y0 };
+                    xf = Affine {
+                        scale: 1.0 / f,
+                        ox: x0,
+                        oy: y0,
+                    };
                     radius = (self.crop.w.min(self.crop.h) / 10).clamp(4, 40);
                     built_zoom = Some(st.zoom);
                 }
                 pass = ci * 100 + si;
-                let ts = std::time::Instant::now();
-                let hit =
-                    scan(&self.crop, st.variant, radius, xf, self.base_scale, opts, &mut self.scratch, &mut out);
-                if trace { eprintln!("TRACE  crop {}x{} {:?} {:.2}ms", self.crop.w, self.crop.h, st, ts.elapsed().as_secs_f64()*1000.0); }
+                let hit = scan(
+                    &self.crop,
+                    st.variant,
+                    radius,
+                    xf,
+                    self.base_scale,
+                    opts,
+                    &mut self.scratch,
+                    &mut out,
+                );
                 if hit {
                     self.last_pass.get_or_insert(pass);
                     if opts.stop_at_first {
@@ -191,10 +213,21 @@ impl Workspace {
             pass = 900 + fi;
             let plane = &self.levels[level as usize];
             let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
-            let xf = Affine { scale: (1u32 << level) as f64, ox: 0.0, oy: 0.0 };
-            let ts = std::time::Instant::now();
-            let hit = scan(plane, variant, radius, xf, self.base_scale, opts, &mut self.scratch, &mut out);
-            if trace { eprintln!("TRACE  frame L{level} {:?} {:.2}ms", variant, ts.elapsed().as_secs_f64()*1000.0); }
+            let xf = Affine {
+                scale: (1u32 << level) as f64,
+                ox: 0.0,
+                oy: 0.0,
+            };
+            let hit = scan(
+                plane,
+                variant,
+                radius,
+                xf,
+                self.base_scale,
+                opts,
+                &mut self.scratch,
+                &mut out,
+            );
             if hit {
                 self.last_pass.get_or_insert(pass);
                 if opts.stop_at_first {
@@ -242,7 +275,11 @@ impl Workspace {
         for by in 0..bh {
             let mut lo = [255u8; 512];
             let mut hi = [0u8; 512];
-            let (lo, hi) = if bw <= 512 { (&mut lo[..bw], &mut hi[..bw]) } else { return Vec::new() };
+            let (lo, hi) = if bw <= 512 {
+                (&mut lo[..bw], &mut hi[..bw])
+            } else {
+                return Vec::new();
+            };
             for y in by * BLOCK..(by + 1) * BLOCK {
                 let row = &plane.data[y * plane.w..y * plane.w + bw * BLOCK];
                 for (bx, chunk) in row.chunks_exact(BLOCK).enumerate() {
@@ -276,7 +313,8 @@ impl Workspace {
         }
         let threshold = (max_range as u32 * 2 / 5).max(24) as u8;
         self.block_mark.clear();
-        self.block_mark.extend(self.block_range.iter().map(|&r| (r >= threshold) as u8));
+        self.block_mark
+            .extend(self.block_range.iter().map(|&r| (r >= threshold) as u8));
 
         // Connected components (8-neighbourhood, bridging one-block gaps) by iterative flood fill.
         let mut comps: Vec<(usize, usize, usize, usize, usize)> = Vec::new(); // count, x0, y0, x1, y1
@@ -341,7 +379,10 @@ impl Workspace {
             let fy = (fy0 + y as i64 * step).clamp(0, max_y);
             let (sy, ay) = ((fy >> 16) as usize, (fy & 0xffff) as u32 >> 8);
             let sy1 = (sy + 1).min(src.h - 1);
-            let (r0, r1) = (&src.data[sy * src.w..(sy + 1) * src.w], &src.data[sy1 * src.w..(sy1 + 1) * src.w]);
+            let (r0, r1) = (
+                &src.data[sy * src.w..(sy + 1) * src.w],
+                &src.data[sy1 * src.w..(sy1 + 1) * src.w],
+            );
             let out = &mut self.crop.data[y * w..(y + 1) * w];
             for (x, o) in out.iter_mut().enumerate() {
                 let fx = (fx0 + x as i64 * step).clamp(0, max_x);
@@ -387,16 +428,25 @@ fn scan(
         }
     };
     integral(src, &mut s.sat);
-    binarize_mean(src, &s.sat, radius, variant.offset, variant.invert, &mut s.bits);
+    binarize_mean(
+        src,
+        &s.sat,
+        radius,
+        variant.offset,
+        variant.invert,
+        &mut s.bits,
+    );
     let before = out.len();
     let mut found = Vec::new();
     // Our locator first: it is cheap and tolerates blur; rqrr's strict locator (with its costly
     // perspective refinement) then catches what ours misses, and any further codes in the frame.
-    if let Some((text, loc)) =
-        catch_unwind(AssertUnwindSafe(|| s.finder.read(src, &s.bits, variant.invert, &mut s.sampler))).ok().flatten()
+    if let Some((text, loc)) = catch_unwind(AssertUnwindSafe(|| {
+        s.finder.read(src, &s.bits, variant.invert, &mut s.sampler)
+    }))
+    .ok()
+    .flatten()
     {
         found.push((Some(text), loc));
-        if std::env::var_os("QRDEC_TRACE").is_some() { eprintln!("TRACE   finder hit"); }
     }
     if found.is_empty() || !opts.stop_at_first {
         found.extend(locate(src.w, src.h, &s.bits));
@@ -412,7 +462,10 @@ fn scan(
             continue;
         }
         let corners = loc.corners().map(|(x, y)| {
-            (((xf.ox + x * xf.scale) * base_scale) as f32, ((xf.oy + y * xf.scale) * base_scale) as f32)
+            (
+                ((xf.ox + x * xf.scale) * base_scale) as f32,
+                ((xf.oy + y * xf.scale) * base_scale) as f32,
+            )
         });
         out.push(Decoded { text, corners });
         if opts.stop_at_first {
@@ -433,8 +486,15 @@ fn locate(w: usize, h: usize, bits: &[u8]) -> Vec<(Option<String>, Location)> {
             let size = rqrr::BitGrid::size(&g.grid);
             // rqrr's bounds are the images of module-space (0,0), (s+1,0), (s+1,s+1), (0,s+1), in pixel indices.
             let q = g.bounds.map(|p| (p.x as f64 + 0.5, p.y as f64 + 0.5));
-            let Some(hom) = Homography::square_to_quad(q) else { continue };
-            let loc = Location { size, span: size as f64 + 1.0, origin: 0.0, hom };
+            let Some(hom) = Homography::square_to_quad(q) else {
+                continue;
+            };
+            let loc = Location {
+                size,
+                span: size as f64 + 1.0,
+                origin: 0.0,
+                hom,
+            };
             let text = g.decode().ok().map(|(_, text)| text);
             found.push((text, loc));
         }
@@ -454,11 +514,22 @@ fn resample(plane: &Plane, loc: &Location, invert: bool, sampler: &mut Sampler) 
     }
     for &(du, dv, spread, k, bias) in RESAMPLE {
         let spread = if module_px >= 2.5 { spread } else { 0.0 };
-        sampler.sample(plane, loc, du, dv, spread, k, if invert { -bias } else { bias });
+        sampler.sample(
+            plane,
+            loc,
+            du,
+            dv,
+            spread,
+            k,
+            if invert { -bias } else { bias },
+        );
         if invert {
             sampler.invert();
         }
-        if let Some(text) = catch_unwind(AssertUnwindSafe(|| sampler.decode(loc.size))).ok().flatten() {
+        if let Some(text) = catch_unwind(AssertUnwindSafe(|| sampler.decode(loc.size)))
+            .ok()
+            .flatten()
+        {
             return Some(text);
         }
     }
