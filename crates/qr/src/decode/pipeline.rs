@@ -106,6 +106,16 @@ const RESAMPLE: &[(f64, f64, f64, usize, f32)] = &[
     (-0.25, -0.25, 0.2, 3, 0.0),
 ];
 
+/// Which locators a scan runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Locators {
+    /// `finder::FinderLocator` only (cheap).
+    Ours,
+    /// rqrr's only (strict, slower: perspective refinement per candidate).
+    Rqrr,
+    Both,
+}
+
 /// Maps plane pixel coordinates to base-plane coordinates: base = origin + p * scale.
 #[derive(Debug, Clone, Copy)]
 struct Affine {
@@ -154,7 +164,17 @@ impl Workspace {
 
         // Stage 1: candidate crops.
         let candidates = self.candidates();
-        for (ci, &(x0, y0, x1, y1)) in candidates.iter().enumerate() {
+        // Camera mode runs every crop step with our cheap locator before paying for rqrr's on any of them.
+        let phases: &[Locators] = if opts.stop_at_first {
+            &[Locators::Ours, Locators::Rqrr]
+        } else {
+            &[Locators::Both]
+        };
+        for (ci, &(x0, y0, x1, y1), pi, &locators) in candidates
+            .iter()
+            .enumerate()
+            .flat_map(|(ci, c)| phases.iter().enumerate().map(move |(pi, l)| (ci, c, pi, l)))
+        {
             let mut built_zoom = None;
             let mut radius = 0;
             let mut xf = Affine {
@@ -185,13 +205,14 @@ impl Workspace {
                     radius = (self.crop.w.min(self.crop.h) / 10).clamp(4, 40);
                     built_zoom = Some(st.zoom);
                 }
-                pass = ci * 100 + si;
+                pass = ci * 100 + pi * 20 + si;
                 let hit = scan(
                     &self.crop,
                     st.variant,
                     radius,
                     xf,
                     self.base_scale,
+                    locators,
                     opts,
                     &mut self.scratch,
                     &mut out,
@@ -224,6 +245,7 @@ impl Workspace {
                 radius,
                 xf,
                 self.base_scale,
+                Locators::Both,
                 opts,
                 &mut self.scratch,
                 &mut out,
@@ -408,6 +430,7 @@ fn scan(
     radius: usize,
     xf: Affine,
     base_scale: f64,
+    locators: Locators,
     opts: &DecoderOptions,
     s: &mut Scratch,
     out: &mut Vec<Decoded>,
@@ -440,15 +463,17 @@ fn scan(
     let mut found = Vec::new();
     // Our locator first: it is cheap and tolerates blur; rqrr's strict locator (with its costly
     // perspective refinement) then catches what ours misses, and any further codes in the frame.
-    if let Some((text, loc)) = catch_unwind(AssertUnwindSafe(|| {
-        s.finder.read(src, &s.bits, variant.invert, &mut s.sampler)
-    }))
-    .ok()
-    .flatten()
-    {
-        found.push((Some(text), loc));
+    if locators != Locators::Rqrr {
+        if let Some((text, loc)) = catch_unwind(AssertUnwindSafe(|| {
+            s.finder.read(src, &s.bits, variant.invert, &mut s.sampler)
+        }))
+        .ok()
+        .flatten()
+        {
+            found.push((Some(text), loc));
+        }
     }
-    if found.is_empty() || !opts.stop_at_first {
+    if locators != Locators::Ours && (found.is_empty() || !opts.stop_at_first) {
         found.extend(locate(src.w, src.h, &s.bits));
     }
     for (text, loc) in found {
