@@ -22,7 +22,7 @@ const MAX_CANDIDATES: usize = 2;
 /// Contrast-map block size, in pixels of the plane it is computed on.
 const BLOCK: usize = 8;
 /// Module size, in crop pixels, we aim for when scaling a candidate crop (rqrr is happiest at 3-6 px).
-const TARGET_MODULE_PX: f64 = 4.0;
+const TARGET_MODULE_PX: f64 = 3.0;
 
 /// How a crop or level is pre-filtered before binarisation.
 #[derive(Debug, Clone, Copy, PartialEq)]
