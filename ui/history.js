@@ -36,7 +36,7 @@ export function render() {
       h("tr", { dataset: { ok: e.ok ? "1" : "0" } },
         h("td", fmtTime(e.at)),
         h("td.mono", e.device_id || "—"),
-        h("td", e.operation),
+        h("td", t(`op.${e.operation}`) === `op.${e.operation}` ? e.operation : t(`op.${e.operation}`)),
         h("td", e.profile || "—"),
         h("td", e.ok ? h("span.badge.ok", t("history.ok")) : [h("span.badge.bad", t("history.failed")), e.error_kind ? h("div.sub2", `${e.error_kind}${e.error_code != null ? " · " + e.error_code : ""}`) : null]))))));
 }

@@ -106,7 +106,7 @@ function renderViewportMessage() {
   const msg = $("viewport-message");
   if (preview.running) msg.textContent = t("scan.waiting");
   else if (preview.sources.length === 0) msg.textContent = t("scan.no_camera");
-  else if (preview.failure) msg.textContent = t("scan.camera_failed", { detail: preview.failure });
+  else if (preview.failure) msg.textContent = preview.failure; // the typed error's own message (what + what to do)
   else msg.textContent = t("scan.stopped");
   $("viewport").dataset.state = preview.running ? "running" : preview.sources.length === 0 ? "no-camera" : "stopped";
 }
