@@ -82,6 +82,10 @@ const CROP_STEPS: &[CropStep] = &[
     step(1, v(Filter::Raw, false, 12), true),
 ];
 
+/// The crop steps worth rqrr's slower locator after ours failed on all of them (the others never add a
+/// read there on the dev corpus, and they bound the time spent on unreadable frames).
+const RQRR_STEPS: &[usize] = &[0, 1, 2, 3, 6];
+
 /// Crop zoom factors relative to the size-based estimate (the code's share of the label varies).
 const CROP_ZOOMS: &[f64] = &[1.0, 1.8];
 
@@ -183,7 +187,9 @@ impl Workspace {
                 oy: y0,
             };
             for (si, st) in CROP_STEPS.iter().enumerate() {
-                if !applies(st.variant, st.harder, opts) {
+                if !applies(st.variant, st.harder, opts)
+                    || (locators == Locators::Rqrr && !RQRR_STEPS.contains(&si))
+                {
                     continue;
                 }
                 if built_zoom != Some(st.zoom) {
