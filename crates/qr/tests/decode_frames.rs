@@ -189,6 +189,13 @@ fn sizes_from_small_to_large() {
 }
 
 #[test]
+fn huge_frame_corners_in_original_coordinates() {
+    // 12 Mpx is above the decoder's base-size limit: it works on a downscaled copy and must scale back.
+    let s = render(4000, 3000, SHORT, 14.0, 2900.0, 900.0, 10.0);
+    assert_reads(&s, SHORT, "4000x3000");
+}
+
+#[test]
 fn rotated_codes() {
     for (i, angle) in [17.0f32, 90.0, 135.0, 250.0].into_iter().enumerate() {
         let s = render(640, 480, LABEL, 4.0, 330.0 - i as f32 * 10.0, 230.0, angle);
