@@ -9,28 +9,27 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 say() { printf '\033[1;34m[webdriver]\033[0m %s\n' "$*" >&2; }
 
+# Tools, idempotently (also when called from inside scripts/test.sh's keyring session).
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+missing=()
+for p in webkit2gtk-driver xvfb xauth dbus gnome-keyring; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "apt: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+if ! command -v tauri-driver >/dev/null 2>&1; then
+  say "cargo: installing tauri-driver"
+  cargo install tauri-driver --locked --quiet
+fi
+command -v node >/dev/null 2>&1 || { echo "node (>= 18) is required for the WebDriver tests" >&2; exit 1; }
+
 if [ "${QUICKAUTH_IN_KEYRING_SESSION:-}" != "1" ]; then
-  # Tools first (outside the throwaway HOME, so cargo/npm caches are the real ones).
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  missing=()
-  for p in webkit2gtk-driver xvfb xauth dbus gnome-keyring; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
-  if [ "${#missing[@]}" -gt 0 ]; then
-    say "apt: installing ${missing[*]}"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  fi
-  if ! command -v tauri-driver >/dev/null 2>&1; then
-    say "cargo: installing tauri-driver"
-    cargo install tauri-driver --locked --quiet
-  fi
-  command -v node >/dev/null 2>&1 || { echo "node (>= 18) is required for the WebDriver tests" >&2; exit 1; }
-  export QA_CARGO_HOME_BIN="$(dirname "$(command -v tauri-driver)")"
   exec scripts/with-keyring.sh "$0" "$@"
 fi
-
-export PATH="${QA_CARGO_HOME_BIN:-$HOME/.cargo/bin}:$PATH"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 say "building the app and the label helper (debug, target $TARGET)"
 cargo build -p quickauth-app --bins --example mint_labels --quiet
@@ -59,20 +58,34 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 PORT=$(free_port); NATIVE=$(free_port)
 # The app's data dir comes from --data-dir per test session; an inherited env var would override it.
 unset QUICKAUTH_DATA_DIR
-tauri-driver --port "$PORT" --native-port "$NATIVE" >"$WORK/tauri-driver.log" 2>&1 &
+# The app inherits this environment: debug-level logs give a leak every chance to show up in the check below.
+RUST_LOG="${RUST_LOG:-debug}" tauri-driver --port "$PORT" --native-port "$NATIVE" >"$WORK/tauri-driver.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do
   curl -sf "http://127.0.0.1:$PORT/status" >/dev/null 2>&1 && break
   sleep 0.1
 done
 
-export QA_APP="$APP" QA_MINT="$MINT" QA_DRIVER="http://127.0.0.1:$PORT" QA_WORK="$WORK"
+export QA_APP="$APP" QA_MINT="$MINT" QA_DRIVER="http://127.0.0.1:$PORT" QA_WORK="$WORK" QA_LEDGER="$WORK/secrets.txt"
 export QA_SHOTS="${QA_SHOTS:-$ROOT/docs/screenshots}"
 say "running the WebDriver tests (display $DISPLAY, driver :$PORT)"
 status=0
 node --test --test-concurrency=1 --test-reporter=spec tests/webdriver/*.test.mjs || status=$?
+# Every secret the tests used (profile secrets, label keys, revealed tokens) must be absent from the app's log.
+if [ -s "$WORK/secrets.txt" ]; then
+  leaks=$(grep -c -F -f "$WORK/secrets.txt" "$WORK/tauri-driver.log" || true)
+  if [ "${leaks:-0}" -ne 0 ]; then
+    say "FAIL: $leaks line(s) of the app's log contain a secret used by the tests"
+    status=1
+  else
+    say "app log ($(wc -l <"$WORK/tauri-driver.log") lines at RUST_LOG=${RUST_LOG:-debug}) holds none of the $(sort -u "$WORK/secrets.txt" | wc -l) secrets used"
+  fi
+else
+  say "FAIL: the tests recorded no secrets to check the log against"
+  status=1
+fi
 if [ "$status" -ne 0 ]; then
-  say "failed; tauri-driver log tail:"
-  tail -n 40 "$WORK/tauri-driver.log" >&2 || true
+  say "failed; tauri-driver log tail (secret-bearing lines removed):"
+  tail -n 40 "$WORK/tauri-driver.log" | grep -v -F -f "$WORK/secrets.txt" >&2 || true
 fi
 exit "$status"

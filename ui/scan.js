@@ -686,7 +686,10 @@ async function submitManual() {
   }
   try {
     const outcome = await invoke("authorize_manual", { input: manualArgs(), profile });
+    // Done with this printer: the next manual entry starts empty (the key never lingers in the page).
     view.manual.key = "";
+    view.manual.machine_code = "";
+    view.manual.userid = "";
     view.scan = pseudoScan;
     onAuthorized(outcome, pseudoScan);
   } catch (e) {
