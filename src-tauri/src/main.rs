@@ -66,10 +66,10 @@ fn main() {
                     first = false;
                     match commands::run_refresh_due(&core).await {
                         Ok(rep) => {
-                            if rep_checked(&rep) > 0 {
+                            if rep.checked() > 0 {
                                 let _ = handle.emit(
                                     "devices-changed",
-                                    commands::DevicesChanged { refreshed: rep_refreshed(&rep), reason: "background" },
+                                    commands::DevicesChanged { refreshed: rep.refreshed(), reason: "background" },
                                 );
                             }
                         }
@@ -112,12 +112,4 @@ fn main() {
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running the QuickAuth app");
-}
-
-fn rep_checked(r: &commands::RefreshDueReport) -> usize {
-    r.checked()
-}
-
-fn rep_refreshed(r: &commands::RefreshDueReport) -> usize {
-    r.refreshed()
 }

@@ -115,3 +115,32 @@ impl AppState {
             .rep()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<String> {
+        std::iter::once("quickauth-app").chain(list.iter().copied()).map(String::from).collect()
+    }
+
+    #[test]
+    fn the_image_frame_source_is_only_on_when_asked_for() {
+        // (QUICKAUTH_FRAMES is not set in the unit-test environment.)
+        let none = LaunchOptions::from_env_and_args(args(&[])).unwrap();
+        assert!(none.frames.is_none());
+        let dir = std::env::temp_dir();
+        let d = dir.display().to_string();
+        let on = LaunchOptions::from_env_and_args(args(&["--frames", &d, "--frames-fps=30", "--frames-hold-ms", "700"]))
+            .unwrap();
+        let f = on.frames.expect("frames");
+        assert_eq!((f.path, f.fps, f.hold), (dir, 30, Duration::from_millis(700)));
+    }
+
+    #[test]
+    fn a_missing_frames_path_is_a_usage_error_not_a_silent_camera_fallback() {
+        let err = LaunchOptions::from_env_and_args(args(&["--frames", "/nonexistent/quickauth-labels"])).unwrap_err();
+        assert!(err.contains("no such file"), "{err}");
+        assert!(LaunchOptions::from_env_and_args(args(&["--frames-fps", "many"])).is_err());
+    }
+}
