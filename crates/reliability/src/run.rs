@@ -29,6 +29,10 @@ pub struct RunConfig {
     pub data_dir: PathBuf,
     /// Child processes alive at once (the machine is small and shared).
     pub child_parallelism: usize,
+    /// Devices running their episodes at once. gnome-keyring-daemon aborts under bursts of concurrent Secret Service
+    /// sessions from several processes (an upstream race; every keyring call of the keyring crate opens one), so the
+    /// run keeps the burst size moderate rather than starting every device at once.
+    pub device_parallelism: usize,
     /// Include connect-timeout and read-timeout episodes (5 s / 15 s per attempt with the product's timeouts).
     pub include_timeouts: bool,
     /// Every n-th device also gets a concurrent refresh from `concurrent_processes` processes.
@@ -45,7 +49,8 @@ impl RunConfig {
             min_faults,
             child_exe,
             data_dir,
-            child_parallelism: 4,
+            child_parallelism: 2,
+            device_parallelism: 24,
             include_timeouts: true,
             concurrent_every: 4,
             concurrent_processes: 3,
@@ -339,12 +344,17 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
     progress(&format!("{} devices authorized in {:.1} s", devices.len(), started.elapsed().as_secs_f64()));
 
     let children = Arc::new(Semaphore::new(cfg.child_parallelism.max(cfg.concurrent_processes)));
+    let running = Arc::new(Semaphore::new(cfg.device_parallelism.max(1)));
     let mut tasks = Vec::new();
     for dev in &devices {
+        let running = running.clone();
         let plan = plans[dev.index].clone();
         let (fleet, env, children, dev) = (fleet.clone(), env.clone(), children.clone(), dev.clone());
         let processes = cfg.concurrent_processes;
-        tasks.push(tokio::spawn(async move { run_device(fleet, env, children, dev, plan, processes).await }));
+        tasks.push(tokio::spawn(async move {
+            let _slot = running.acquire_owned().await.expect("semaphore open");
+            run_device(fleet, env, children, dev, plan, processes).await
+        }));
     }
     let (mut episodes, mut concurrent, mut lost) = (Vec::new(), Vec::new(), Vec::new());
     let total = tasks.len();
@@ -372,7 +382,7 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
     }
     let config_summary = format!(
         "{} devices; backoff {} attempts ({} ms initial, {} ms cap); HTTP connect timeout {} s, total {} s; \
-         keyring timeout {} ms in the service process, {} ms in children; {} children at once; timeouts included: {}",
+         keyring timeout {} ms in the service process, {} ms in children; {} devices and {} children at once; timeouts included: {}",
         devices.len(),
         fleet.options.backoff.attempts,
         fleet.options.backoff.initial.as_millis(),
@@ -381,6 +391,7 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
         quickauth_protocol::DEFAULT_TOTAL_TIMEOUT.as_secs(),
         fleet.options.keyring_timeout.as_millis(),
         cfg.child_keyring_timeout.as_millis(),
+        cfg.device_parallelism,
         cfg.child_parallelism,
         cfg.include_timeouts,
     );
