@@ -74,6 +74,8 @@ impl DevicePlan {
     }
 }
 
+// `%` rather than `is_multiple_of`: the workspace's rust-version is 1.80.
+#[allow(clippy::manual_is_multiple_of)]
 fn plan_device(cfg: &RunConfig, index: usize, rng: &mut StdRng) -> DevicePlan {
     let crashes = if index % 2 == 0 { CRASH_KINDS.to_vec() } else { vec![FaultKind::KillInFlight] };
     let mut kinds: Vec<FaultKind> = Vec::new();
@@ -265,13 +267,13 @@ async fn final_check(fleet: &Fleet, dev: &Device) -> DeviceCheck {
     };
     match fleet.qa.refresh(&dev.id()).await {
         Ok(_) => match fleet.holds_valid_pair(dev).await {
-            Ok(after) => match {
+            Ok(after) => {
                 note_in_ledger(&[&before, &after]);
-                episode::check_replay(dev, &before, &after).await
-            } {
-                Ok(()) => check.final_refresh_ok = true,
-                Err(p) => check.problems.push(p),
-            },
+                match episode::check_replay(dev, &before, &after).await {
+                    Ok(()) => check.final_refresh_ok = true,
+                    Err(p) => check.problems.push(p),
+                }
+            }
             Err(e) => check.problems.push(format!("after the final refresh: {e}")),
         },
         Err(e) => check.problems.push(format!("final refresh failed: {}", crate::faults::tag_of(&e))),
