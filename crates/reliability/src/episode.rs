@@ -162,6 +162,8 @@ fn check_intact(rec: &mut EpisodeRecord, before: &Snapshot, after: &Snapshot) {
 
 /// After the fault is gone: take the advised step and prove the device holds a pair the server accepts.
 async fn recover_in_process(fleet: &Fleet, dev: &Device, rec: &mut EpisodeRecord, before: &Snapshot) {
+    // Only a refresh left pending in the journal counts as "completed afterwards"; an ordinary refresh does not.
+    let pending = fleet.snapshot(dev).map(|s| s.journal.is_some()).unwrap_or(false);
     let res = match rec.op {
         // A pending refresh (lost or unsent) is completed by the next refresh, replaying the old refresh token.
         Op::Refresh => run_op(fleet, dev, Op::Refresh).await,
@@ -175,7 +177,7 @@ async fn recover_in_process(fleet: &Fleet, dev: &Device, rec: &mut EpisodeRecord
                 rec.problem(format!("after recovery: {p}"));
             } else {
                 rec.recovered = true;
-                if rec.op == Op::Refresh && before.generation.is_some() {
+                if rec.op == Op::Refresh && pending {
                     rec.refresh_completed = true;
                 }
             }

@@ -56,7 +56,7 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
         .iter()
         .filter(|e| !e.fault.is_crash() && e.op == Op::Refresh && e.refresh_completed)
         .count();
-    let _ = writeln!(md, "| refreshes completed after a failed/lost refresh reply | {lost_replies} |");
+    let _ = writeln!(md, "| refreshes left pending by a failed/lost refresh reply and completed by the next refresh | {lost_replies} |");
     let _ = writeln!(md, "| quota: most grants+refreshes the server counted for one printer today (limit 20) | {} |", run.max_server_grants());
     let _ = writeln!(md, "| quota: error-41 replies from the server | {} |", run.quota_refusals());
     let conc_ok = run.concurrent.iter().filter(|c| c.problems.is_empty()).count();
@@ -162,7 +162,7 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
     let med = |k: FaultKind| median(run.episodes.iter().filter(|e| e.fault == k).map(|e| e.ms).collect());
     let _ = writeln!(
         md,
-        "- Times are measured with every device running at once (plus whatever else the machine was doing), so they \
+        "- Times are measured with many devices running at once (plus whatever else the machine was doing), so they \
          include waiting for the keyring and the CPU; the fault-matrix tests (`cargo test -p quickauth-reliability`) \
          show the same cases one at a time.\n\
          - A server that accepts and never answers costs the product's full budget before the clear error: 3 attempts \
@@ -205,11 +205,12 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
          - **keyring unavailable / never answers**: a child process whose `DBUS_SESSION_BUS_ADDRESS` points at no socket, \
          or at a socket that accepts and never says a word.\n\
          - **crashes**: a child process running one refresh with `QUICKAUTH_CRASH_AT=<step>` aborts (SIGABRT) at that \
-         step; a fresh child then completes pending refreshes, as the next app/CLI start does. **kill -9**: a child's \
+         step; a fresh child then refreshes the device, which first completes the pending refresh from the journal. **kill -9**: a child's \
          refresh goes to a server that holds the request without answering; the moment the request arrives the child \
-         is SIGKILLed, then a fresh child completes the refresh. (An earlier version of this run killed children at \
-         random moments; a kill in the middle of a Secret Service `OpenSession` aborted gnome-keyring-daemon itself — \
-         an upstream gnome-keyring bug, `trap int3` in libglib — so kills now wait until no keyring call is in flight.)\n\
+         is SIGKILLed, then a fresh child completes the refresh. (Two earlier runs aborted gnome-keyring-daemon \
+         itself — `trap int3` in libglib, the upstream race on concurrent Secret Service sessions: one killed children \
+         at random moments, the other started all 69 devices at once without random kills. Kills now wait until no \
+         keyring call is in flight, and at most 24 devices run at once.)\n\
          - **concurrent refresh**: several child processes refresh the same printer at once while the server is slow; \
          exactly one refresh request may reach the server.",
         crate::episode::SLOW_MS
