@@ -492,6 +492,15 @@ pub async fn run_refresh_due(core: &QuickAuth) -> CmdResult<RefreshDueReport> {
     Ok(rep)
 }
 
+impl RefreshDueReport {
+    pub fn checked(&self) -> usize {
+        self.checked
+    }
+    pub fn refreshed(&self) -> usize {
+        self.refreshed
+    }
+}
+
 #[tauri::command]
 pub async fn refresh_due(state: State<'_, AppState>) -> CmdResult<RefreshDueReport> {
     let core = state.core().await?;
@@ -889,14 +898,5 @@ mod tests {
         assert!(!k.message_en.contains("ab c"), "message must not echo the key");
         let (f, _) = check(&input("", "qr_key", ""));
         assert!(f.machine_code.is_some() && f.key.is_some());
-    }
-}
-
-impl RefreshDueReport {
-    pub fn checked(&self) -> usize {
-        self.checked
-    }
-    pub fn refreshed(&self) -> usize {
-        self.refreshed
     }
 }
