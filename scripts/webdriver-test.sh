@@ -80,6 +80,13 @@ if [ -s "$WORK/secrets.txt" ]; then
   else
     say "app log ($(wc -l <"$WORK/tauri-driver.log") lines at RUST_LOG=${RUST_LOG:-debug}) holds none of the $(sort -u "$WORK/secrets.txt" | wc -l) secrets used"
   fi
+  # Nor may any file the webview or the app left in this session's HOME (WebKit storage/caches, data dirs) hold one.
+  # (Keyring files are encrypted by gnome-keyring; the test's own temp dir is $WORK.)
+  hits=$(grep -rl -F -f "$WORK/secrets.txt" "$HOME" --exclude-dir=keyrings 2>/dev/null | grep -v -F "$WORK" | wc -l || true)
+  if [ "${hits:-0}" -ne 0 ]; then
+    say "FAIL: $hits file(s) under the session HOME contain a secret used by the tests"
+    status=1
+  fi
 else
   say "FAIL: the tests recorded no secrets to check the log against"
   status=1
