@@ -10,6 +10,7 @@ pub use decode::{
     decode_image_file, decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma, DecodeError, Decoded, Decoder,
     DecoderOptions, LumaFrame,
 };
+pub use decode::decode_jpeg_luma;
 
 // qrlabel: label renderer
 pub mod label;
