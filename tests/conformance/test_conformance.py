@@ -153,6 +153,59 @@ class Conformance(unittest.TestCase):
         return rep
 
     # ---- scenarios ----
+    def test_00_server_catches_bad_requests(self):
+        """The validator must be able to fail: hand-made bad requests are each recorded as a violation."""
+        import hashlib
+        import urllib.request
+        import uuid as uuidlib
+        client_id, secret = SERVER.add_app()
+        mc, msign = SERVER.add_printer()
+
+        def good(**over):
+            ts = str(int(time.time()))
+            p = {"client_id": client_id, "machine_code": mc, "msign": msign, "scope": "all", "timestamp": ts,
+                 "id": str(uuidlib.uuid4()), "sign": hashlib.md5((client_id + ts + secret).encode()).hexdigest()}
+            p.update(over)
+            return {k: v for k, v in p.items() if v is not None}
+
+        def send(params, ctype="application/x-www-form-urlencoded", path="/oauth/scancodemodel", extra_headers=None):
+            import urllib.parse
+            data = urllib.parse.urlencode(params).encode()
+            req = urllib.request.Request(SERVER.base_url + path, data=data, method="POST",
+                                         headers={"Content-Type": ctype, **(extra_headers or {})})
+            with urllib.request.urlopen(req, timeout=5) as resp:
+                return json.loads(resp.read().decode())
+
+        reused = str(uuidlib.uuid4())
+        ts_old = str(int(time.time()) - 120)
+        cases = {
+            "json content type": lambda: send(good(), ctype="application/json"),
+            "uppercase sign": lambda: send(good(sign=good()["sign"].upper())),
+            "wrong sign": lambda: send(good(sign="0" * 32)),
+            "not a uuid4": lambda: send(good(id="1234")),
+            "reused uuid": lambda: (send(good(id=reused)), send(good(id=reused))),
+            "13-digit timestamp": lambda: send(good(timestamp=str(int(time.time() * 1000)))),
+            "stale timestamp": lambda: send(good(timestamp=ts_old, sign=hashlib.md5(
+                (client_id + ts_old + secret).encode()).hexdigest())),
+            "no scope": lambda: send(good(scope=None)),
+            "qr_key and msign": lambda: send(good(qr_key="abc")),
+            "secret in body": lambda: send(good(client_secret=secret)),
+            "secret in header": lambda: send(good(), extra_headers={"X-Debug": secret}),
+        }
+        for name, fn in cases.items():
+            with self.subTest(case=name):
+                before = len(SERVER.violations)
+                fn()
+                self.assertGreater(len(SERVER.violations), before, f"{name}: not flagged")
+        before = len(SERVER.violations)
+        reply = send(good())
+        self.assertEqual((reply["error"], len(SERVER.violations)), ("0", before), "a good request must pass")
+        self.assertIsInstance(reply["body"]["access_token"], str)
+        # these were our own deliberate violations, not the CLI's
+        del SERVER.violations[self.violations_before:]
+        for q in self.new_requests():
+            q["selftest"] = True
+
     def test_01_profile_add_v1_and_v2_paths(self):
         cid1, _ = self.add_yly_profile("yv1", "v1")
         cid2, _ = self.add_yly_profile("yv2", "v2")
@@ -462,7 +515,7 @@ class Conformance(unittest.TestCase):
     def test_90_every_request_was_conformant(self):
         self.assertGreater(len(SERVER.requests), 30)
         self.assertEqual(len(SERVER.violations), 0, redact("\n".join(SERVER.violations)))
-        ids = [q["params"]["id"] for q in SERVER.requests if "id" in q.get("params", {})
+        ids = [q["params"]["id"] for q in SERVER.requests if "id" in q.get("params", {}) and not q.get("selftest")
                and q["path"] not in ("/httpapi/authorize.do", "/bltapi/authorize.do")]
         self.assertEqual(len(ids), len(set(ids)))
 
