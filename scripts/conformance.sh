@@ -26,7 +26,7 @@ fi
 
 echo "== conformance: quickauth CLI vs an independent protocol server ($QUICKAUTH_BIN)"
 out=$(mktemp "${TMPDIR:-/tmp}/conformance-out.XXXXXX")
-(cd tests/conformance && python3 -m unittest -v test_conformance) 2>&1 | tee "$out"
+(cd tests/conformance && PYTHONDONTWRITEBYTECODE=1 python3 -m unittest -v test_conformance) 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
 ran=$(grep -oE '^Ran [0-9]+ test' "$out" | grep -oE '[0-9]+' | tail -n 1); ran=${ran:-0}
 bad=0
