@@ -192,7 +192,7 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
             started_at: now,
         };
         let generation = self
-            .send_and_store(dev, &tokens, &journal, &mut send)
+            .send_and_store(dev, &tokens, &journal, false, &mut send)
             .await?;
         Ok(RefreshOutcome::Refreshed { generation })
     }
@@ -254,7 +254,12 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         }
         // No local quota refusal here: the replay recovers an already-counted refresh, and waiting would let the
         // 2 h window lapse. The server still answers 41 if it disagrees.
-        let generation = self.send_and_store(dev, &tokens, &journal, send).await?;
+        // An earlier attempt of this refresh may have been served (its reply lost): a 41 now does not rule out a
+        // result waiting for the replay, as long as the 2 h window is open.
+        let maybe_served = Utc::now() - journal.started_at <= REPLAY_WINDOW;
+        let generation = self
+            .send_and_store(dev, &tokens, &journal, maybe_served, send)
+            .await?;
         Ok(RefreshOutcome::Recovered { generation })
     }
 
@@ -263,6 +268,7 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         dev: &DeviceRef,
         old: &StoredTokens,
         journal: &Journal,
+        mut maybe_served: bool,
         send: &mut F,
     ) -> Result<i64>
     where
@@ -284,6 +290,9 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
             match send(refresh_token.to_string()).await {
                 Ok(fresh) => break fresh,
                 Err(e) => {
+                    if e.outcome_unknown() {
+                        maybe_served = true;
+                    }
                     if e.code() == Some(41) {
                         mark_day_full(self.state, dev, day)?;
                     }
@@ -294,7 +303,10 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    if e.is_server_answer() && e.code() != Some(41) {
+                    // 41 = "not done, not today". It settles the refresh unless an earlier attempt of it may have
+                    // been served with its reply lost: then the replay (within 2 h) can still fetch that result.
+                    let settled = e.is_server_answer() && (e.code() != Some(41) || !maybe_served);
+                    if settled {
                         // The server answered: nothing of this refresh is in flight any more.
                         self.state.finish_journal(dev)?;
                         if is_reauth_code(e.code()) {
@@ -302,7 +314,7 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
                         }
                         tracing::warn!(device = %dev, kind = e.kind(), code = ?e.code(), "refresh rejected");
                     } else {
-                        // No answer (or a quota refusal): a result may be waiting at the server, so the journal stays
+                        // No answer (or a quota refusal after a lost reply): a result may be waiting at the server, so the journal stays
                         // and the next run replays the old refresh token within the 2 h window.
                         tracing::warn!(device = %dev, kind = e.kind(), "refresh not completed; kept pending for replay");
                     }
@@ -567,6 +579,55 @@ mod tests {
             GRANTS_PER_DAY
         );
         assert_eq!(state.read_tokens(&dev()).unwrap().unwrap().generation, 1);
+        // A 41 to a first attempt settles it: nothing is pending, no later run re-sends it, the next refresh is
+        // refused locally until the China day turns.
+        assert!(state.journal(&dev()).unwrap().is_none());
+        let calls = AtomicUsize::new(0);
+        assert!(lc.recover(&dev(), |_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Ok(fresh("x")) }
+        })
+        .await
+        .unwrap()
+        .is_none());
+        let again = lc
+            .refresh(&dev(), |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Ok(fresh("x")) }
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(again, Error::QuotaExhausted { .. }), "{again:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn server_41_after_a_lost_reply_keeps_the_refresh_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = Lifecycle {
+            state: &state,
+            data_dir: dir.path(),
+            backoff: fast(),
+        };
+        let calls = AtomicUsize::new(0);
+        let err = lc
+            .refresh(&dev(), |_| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n == 0 {
+                        Err::<NewTokens, _>(transient())
+                    } else {
+                        Err(api(41))
+                    }
+                }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(41));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // The first attempt may have been served: its result can still be fetched by a replay within 2 h.
+        assert_eq!(state.journal(&dev()).unwrap().unwrap().old_generation, 1);
     }
 
     #[tokio::test]
