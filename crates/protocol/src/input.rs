@@ -76,8 +76,8 @@ impl Field {
                 "a machine code has digits only (see the label under the printer or its device-info page)",
             ),
             Field::UserId => (
-                "userid 只能包含英文字母和数字;MAC 地址的 : - . 分隔符会自动去掉",
-                "a userid has letters and digits only; the : - . separators of a MAC address are removed automatically",
+                "userid 只能包含英文字母和数字;形如 AA:BB:CC:DD:EE:FF 的 MAC 地址会自动去掉分隔符",
+                "a userid has letters and digits only; a MAC address written like AA:BB:CC:DD:EE:FF has its separators removed automatically",
             ),
             Field::OriginId => ("订单号只能包含英文字母和数字", "an order id has letters and digits only"),
             _ => ("", ""),
