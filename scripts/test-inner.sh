@@ -18,6 +18,13 @@ if [ -x scripts/webdriver-test.sh ]; then
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 
+if [ -x scripts/conformance.sh ]; then
+  echo "== conformance: the CLI against an independent protocol server"
+  QUICKAUTH_IN_KEYRING_SESSION=1 QUICKAUTH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/quickauth" \
+    scripts/conformance.sh 2>&1 | tee "$LOGS/conformance.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
+
 if [ -x scripts/hygiene-check.sh ]; then
   echo "== secret hygiene scan"
   scripts/hygiene-check.sh 2>&1 | tee "$LOGS/hygiene.log"
@@ -27,11 +34,14 @@ fi
 # One closing line for the whole run, summed over every runner's own summary lines.
 passed=$(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed' "$LOGS"/*.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
-other_pass=$(grep -hoE '^# pass [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END {print s+0}')
-other_fail=$(grep -hoE '^# fail [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END {print s+0}')
-hyg_pass=$(grep -hoE '^hygiene: [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-hyg_fail=$(grep -hoE '^hygiene: [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
-total_pass=$((passed + other_pass + hyg_pass)); total_fail=$((failed + other_fail + hyg_fail))
+# node --test: "# pass N" (tap) or "ℹ pass N" (spec reporter).
+other_pass=$(grep -haoE '^(#|ℹ) pass [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END {print s+0}')
+other_fail=$(grep -haoE '^(#|ℹ) fail [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END {print s+0}')
+# conformance.sh and hygiene-check.sh: "NAME: N passed, M failed".
+sum_pass=$(grep -hoE '^(hygiene|conformance): [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+sum_fail=$(grep -hoE '^(hygiene|conformance): [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo "cargo test: $passed passed, $failed failed; webdriver: $other_pass passed, $other_fail failed; conformance+hygiene: $sum_pass passed, $sum_fail failed"
+total_pass=$((passed + other_pass + sum_pass)); total_fail=$((failed + other_fail + sum_fail))
 if [ "$status" -ne 0 ] && [ "$total_fail" -eq 0 ]; then total_fail=1; fi
 echo
 echo "$total_pass passed, $total_fail failed"
