@@ -9,7 +9,7 @@ export QUICKAUTH_SECRET_LEDGER="$LOGS/secret-ledger.txt"   # values used by scen
 status=0
 
 echo "== cargo test (workspace)"
-cargo test --workspace --all-targets --locked 2>&1 | tee "$LOGS/cargo-test.log"
+cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 
 if [ -x scripts/webdriver-test.sh ]; then
