@@ -30,6 +30,7 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| "info,tao=warn,wry=warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let launch = match LaunchOptions::from_env_and_args(std::env::args()) {
