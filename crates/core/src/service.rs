@@ -405,20 +405,26 @@ impl QuickAuth {
         self.profile(&p.name)
     }
 
-    /// Replaces a Yilianyun profile's client secret (write-only: nothing ever reads it back out).
-    pub fn set_client_secret(&self, name: &str, secret: ClientSecret) -> Result<()> {
+    /// A profile the user may change (not the built-in one) of the given provider.
+    fn user_profile_of(&self, name: &str, provider: Provider) -> Result<Profile> {
         let p = self.profile(name)?;
         if p.builtin {
             return Err(Error::BuiltinProfileImmutable {
                 name: name.to_owned(),
             });
         }
-        if p.provider() != Provider::Yilianyun {
+        if p.provider() != provider {
             return Err(Error::WrongProvider {
                 profile: name.to_owned(),
-                expected: "yilianyun",
+                expected: provider.as_str(),
             });
         }
+        Ok(p)
+    }
+
+    /// Replaces a Yilianyun profile's client secret (write-only: nothing ever reads it back out).
+    pub fn set_client_secret(&self, name: &str, secret: ClientSecret) -> Result<()> {
+        self.user_profile_of(name, Provider::Yilianyun)?;
         if secret.is_blank() {
             return Err(Error::InvalidInput {
                 field: "client_secret",
@@ -511,18 +517,7 @@ impl QuickAuth {
         appkey: LingjuAppKey,
         authcode: Option<LingjuAuthCode>,
     ) -> Result<()> {
-        let p = self.profile(name)?;
-        if p.builtin {
-            return Err(Error::BuiltinProfileImmutable {
-                name: name.to_owned(),
-            });
-        }
-        if p.provider() != Provider::Lingju {
-            return Err(Error::WrongProvider {
-                profile: name.to_owned(),
-                expected: "lingju",
-            });
-        }
+        self.user_profile_of(name, Provider::Lingju)?;
         if appkey.is_blank() {
             return Err(Error::InvalidInput {
                 field: "appkey",
