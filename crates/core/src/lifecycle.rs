@@ -583,13 +583,14 @@ mod tests {
         // refused locally until the China day turns.
         assert!(state.journal(&dev()).unwrap().is_none());
         let calls = AtomicUsize::new(0);
-        assert!(lc.recover(&dev(), |_| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async { Ok(fresh("x")) }
-        })
-        .await
-        .unwrap()
-        .is_none());
+        assert!(lc
+            .recover(&dev(), |_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Ok(fresh("x")) }
+            })
+            .await
+            .unwrap()
+            .is_none());
         let again = lc
             .refresh(&dev(), |_| {
                 calls.fetch_add(1, Ordering::SeqCst);

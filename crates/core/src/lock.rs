@@ -19,50 +19,48 @@ pub struct DeviceLock {
     path: PathBuf,
 }
 
+fn lock_io(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        context: "device lock",
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 impl DeviceLock {
     /// The lock file for a device. Ids are validated digits/alnum, so they are safe in a file name.
     pub fn path_for(data_dir: &Path, provider: &str, id: &str) -> PathBuf {
         data_dir.join("locks").join(format!("{provider}-{id}.lock"))
     }
 
-    /// Blocks until the lock is ours. Call it from `spawn_blocking`.
-    pub fn acquire_blocking(data_dir: &Path, provider: &str, id: &str) -> Result<Self, Error> {
+    /// Opens (creating it and its folder if needed) the device's lock file, unlocked.
+    fn open(data_dir: &Path, provider: &str, id: &str) -> Result<(File, PathBuf), Error> {
         let path = Self::path_for(data_dir, provider, id);
-        let io = |source| Error::Io {
-            context: "device lock",
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(path.parent().expect("has parent")).map_err(io)?;
+        std::fs::create_dir_all(path.parent().expect("has parent"))
+            .map_err(|e| lock_io(&path, e))?;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(io)?;
-        fs4::FileExt::lock(&file).map_err(io)?;
+            .map_err(|e| lock_io(&path, e))?;
+        Ok((file, path))
+    }
+
+    /// Blocks until the lock is ours. Call it from `spawn_blocking`.
+    pub fn acquire_blocking(data_dir: &Path, provider: &str, id: &str) -> Result<Self, Error> {
+        let (file, path) = Self::open(data_dir, provider, id)?;
+        fs4::FileExt::lock(&file).map_err(|e| lock_io(&path, e))?;
         Ok(Self { _file: file, path })
     }
 
     /// Takes the lock only if nobody holds it (None = another process or task is working on this device now).
     pub fn try_acquire(data_dir: &Path, provider: &str, id: &str) -> Result<Option<Self>, Error> {
-        let path = Self::path_for(data_dir, provider, id);
-        let io = |source| Error::Io {
-            context: "device lock",
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(path.parent().expect("has parent")).map_err(io)?;
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io)?;
+        let (file, path) = Self::open(data_dir, provider, id)?;
         match fs4::FileExt::try_lock(&file) {
             Ok(()) => Ok(Some(Self { _file: file, path })),
             Err(fs4::TryLockError::WouldBlock) => Ok(None),
-            Err(fs4::TryLockError::Error(e)) => Err(io(e)),
+            Err(fs4::TryLockError::Error(e)) => Err(lock_io(&path, e)),
         }
     }
 

@@ -405,6 +405,23 @@ impl QuickAuth {
         self.profile(&p.name)
     }
 
+    /// The stored record of a profile of the given provider.
+    fn stored_profile_of(&self, name: &str, provider: Provider) -> Result<ProfileRecord> {
+        let r = self
+            .store
+            .get_profile(name)?
+            .ok_or_else(|| Error::ProfileNotFound {
+                name: name.to_owned(),
+            })?;
+        if r.provider != provider.as_str() {
+            return Err(Error::WrongProvider {
+                profile: name.to_owned(),
+                expected: provider.as_str(),
+            });
+        }
+        Ok(r)
+    }
+
     /// A profile the user may change (not the built-in one) of the given provider.
     fn user_profile_of(&self, name: &str, provider: Provider) -> Result<Profile> {
         let p = self.profile(name)?;
@@ -581,18 +598,7 @@ impl QuickAuth {
                 endpoint,
             )
         } else {
-            let r = self
-                .store
-                .get_profile(profile)?
-                .ok_or_else(|| Error::ProfileNotFound {
-                    name: profile.to_owned(),
-                })?;
-            if r.provider != "yilianyun" {
-                return Err(Error::WrongProvider {
-                    profile: profile.to_owned(),
-                    expected: "yilianyun",
-                });
-            }
+            let r = self.stored_profile_of(profile, Provider::Yilianyun)?;
             let bad =
                 |what: &str| Error::Internal(format!("stored profile field {what} unreadable"));
             let region =
@@ -640,18 +646,7 @@ impl QuickAuth {
                 )),
             }
         } else {
-            let r = self
-                .store
-                .get_profile(profile)?
-                .ok_or_else(|| Error::ProfileNotFound {
-                    name: profile.to_owned(),
-                })?;
-            if r.provider != "lingju" {
-                return Err(Error::WrongProvider {
-                    profile: profile.to_owned(),
-                    expected: "lingju",
-                });
-            }
+            let r = self.stored_profile_of(profile, Provider::Lingju)?;
             let bad =
                 |what: &str| Error::Internal(format!("stored profile field {what} unreadable"));
             let endpoint = parse_endpoint(r.lingju_endpoint.as_deref().unwrap_or("httpapi"))
