@@ -4,7 +4,7 @@
 use crate::http::{host_of, post_form, Redactor, TransportError, TransportErrorKind};
 use crate::input::{check_base_url, require_non_blank, Field, InputError};
 use crate::lenient::{field, int, text};
-use crate::localized::{Action, Localized};
+use crate::localized::{api_error_en, api_error_zh, Action, Localized};
 use crate::secret::{LingjuAccessToken, LingjuAppKey, LingjuAuthCode};
 use crate::UserId;
 use serde::{Deserialize, Serialize};
@@ -248,20 +248,7 @@ impl Localized for LingjuError {
             LingjuError::Api {
                 code,
                 server_message,
-            } => {
-                let server = if server_message.is_empty() {
-                    String::new()
-                } else {
-                    format!("(服务器说明:{server_message})")
-                };
-                match code.message_zh() {
-                    Some(text) => format!("{text}[灵聚错误码 {}]{server}", code.code()),
-                    None => format!(
-                        "灵聚返回了未知错误码 {}{server}。请稍后重试;如果反复出现,请把错误码反馈给我们。",
-                        code.code()
-                    ),
-                }
-            }
+            } => api_error_zh("灵聚", code.code(), code.message_zh(), server_message),
             LingjuError::Transport(t) => t.message_zh(),
             LingjuError::Input(i) => i.message_zh(),
         }
@@ -272,20 +259,7 @@ impl Localized for LingjuError {
             LingjuError::Api {
                 code,
                 server_message,
-            } => {
-                let server = if server_message.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (server said: {server_message})")
-                };
-                match code.message_en() {
-                    Some(text) => format!("{text} [Lingju code {}]{server}", code.code()),
-                    None => format!(
-                        "Lingju answered with unknown error code {}{server}. Try again later; if it keeps happening, report the code to us.",
-                        code.code()
-                    ),
-                }
-            }
+            } => api_error_en("Lingju", code.code(), code.message_en(), server_message),
             LingjuError::Transport(t) => t.message_en(),
             LingjuError::Input(i) => i.message_en(),
         }

@@ -118,3 +118,42 @@ mod tests {
         }
     }
 }
+
+/// Chinese text of a provider's API error: the known explanation (or "unknown code") plus the code and the
+/// server's own words. `provider` is the provider's Chinese name.
+pub(crate) fn api_error_zh(
+    provider: &str,
+    code: i64,
+    known: Option<&str>,
+    server_message: &str,
+) -> String {
+    let server = if server_message.is_empty() {
+        String::new()
+    } else {
+        format!("(服务器说明:{server_message})")
+    };
+    match known {
+        Some(text) => format!("{text}[{provider}错误码 {code}]{server}"),
+        None => format!("{provider}返回了未知错误码 {code}{server}。请稍后重试;如果反复出现,请把错误码反馈给我们。"),
+    }
+}
+
+/// English twin of [`api_error_zh`]; `provider` is the provider's English name.
+pub(crate) fn api_error_en(
+    provider: &str,
+    code: i64,
+    known: Option<&str>,
+    server_message: &str,
+) -> String {
+    let server = if server_message.is_empty() {
+        String::new()
+    } else {
+        format!(" (server said: {server_message})")
+    };
+    match known {
+        Some(text) => format!("{text} [{provider} code {code}]{server}"),
+        None => format!(
+            "{provider} answered with unknown error code {code}{server}. Try again later; if it keeps happening, report the code to us."
+        ),
+    }
+}

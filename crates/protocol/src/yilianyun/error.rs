@@ -3,7 +3,7 @@
 use super::codes::ApiCode;
 use crate::http::TransportError;
 use crate::input::InputError;
-use crate::localized::{Action, Localized};
+use crate::localized::{api_error_en, api_error_zh, Action, Localized};
 
 /// Why a Yilianyun call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,20 +63,7 @@ impl Localized for YilianyunError {
             YilianyunError::Api {
                 code,
                 server_message,
-            } => {
-                let server = if server_message.is_empty() {
-                    String::new()
-                } else {
-                    format!("(服务器说明:{server_message})")
-                };
-                match code.message_zh() {
-                    Some(text) => format!("{text}[易联云错误码 {}]{server}", code.code()),
-                    None => format!(
-                        "易联云返回了未知错误码 {}{server}。请稍后重试;如果反复出现,请把错误码反馈给我们。",
-                        code.code()
-                    ),
-                }
-            }
+            } => api_error_zh("易联云", code.code(), code.message_zh(), server_message),
             YilianyunError::Transport(t) => t.message_zh(),
             YilianyunError::Input(i) => i.message_zh(),
         }
@@ -87,20 +74,7 @@ impl Localized for YilianyunError {
             YilianyunError::Api {
                 code,
                 server_message,
-            } => {
-                let server = if server_message.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (server said: {server_message})")
-                };
-                match code.message_en() {
-                    Some(text) => format!("{text} [Yilianyun code {}]{server}", code.code()),
-                    None => format!(
-                        "Yilianyun answered with unknown error code {}{server}. Try again later; if it keeps happening, report the code to us.",
-                        code.code()
-                    ),
-                }
-            }
+            } => api_error_en("Yilianyun", code.code(), code.message_en(), server_message),
             YilianyunError::Transport(t) => t.message_en(),
             YilianyunError::Input(i) => i.message_en(),
         }
