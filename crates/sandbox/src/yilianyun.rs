@@ -40,6 +40,23 @@ impl YlyRequest {
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
+
+    /// Error 12 naming every one of `keys` that is missing (or empty).
+    fn require(&self, keys: &[&str]) -> Result<(), YlyReply> {
+        let missing: Vec<&str> = keys
+            .iter()
+            .copied()
+            .filter(|k| self.get(k).is_none())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let names = missing.join(", ");
+        Err(YlyReply::err(
+            12,
+            format!("缺少必要参数：{names} / missing required parameter: {names}"),
+        ))
+    }
 }
 
 #[derive(Debug)]
@@ -120,17 +137,7 @@ fn check_common(
             "client_id 不能为空 / client_id must not be empty",
         ));
     };
-    let missing: Vec<&str> = ["sign", "id", "timestamp"]
-        .into_iter()
-        .filter(|k| req.get(k).is_none())
-        .collect();
-    if !missing.is_empty() {
-        let names = missing.join(", ");
-        return Err(YlyReply::err(
-            12,
-            format!("缺少必要参数：{names} / missing required parameter: {names}"),
-        ));
-    }
+    req.require(&["sign", "id", "timestamp"])?;
     let (sign, id, timestamp) = (
         req.get("sign").unwrap(),
         req.get("id").unwrap(),
@@ -537,17 +544,7 @@ fn grant_body(version: ApiVersion, seed: &[u8], grant: &Grant, with_machine_code
 
 fn printer_call(tx: &Transaction<'_>, req: &YlyRequest) -> Outcome {
     let app = check_common(tx, req, 12)?;
-    let missing: Vec<&str> = ["access_token", "machine_code"]
-        .into_iter()
-        .filter(|k| req.get(k).is_none())
-        .collect();
-    if !missing.is_empty() {
-        let names = missing.join(", ");
-        return Err(YlyReply::err(
-            12,
-            format!("缺少必要参数：{names} / missing required parameter: {names}"),
-        ));
-    }
+    req.require(&["access_token", "machine_code"])?;
     let (access_token, machine_code) = (
         req.get("access_token").unwrap(),
         req.get("machine_code").unwrap(),
