@@ -17,6 +17,7 @@ impl Plane {
         self.data.resize(w * h, 0);
     }
 
+    #[cfg(test)]
     pub fn copy_from(&mut self, w: usize, h: usize, data: &[u8]) {
         self.w = w;
         self.h = h;
@@ -42,18 +43,40 @@ impl Plane {
     }
 }
 
+/// A borrowed 8-bit grey image (the caller's frame, or a `Plane`).
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub w: usize,
+    pub h: usize,
+    pub data: &'a [u8],
+}
+
+impl Plane {
+    pub fn view(&self) -> View<'_> {
+        View {
+            w: self.w,
+            h: self.h,
+            data: &self.data,
+        }
+    }
+}
+
 /// Halves both dimensions with a 2x2 box average (anti-aliased: averaging also removes sensor noise).
-pub fn downscale2(src: &Plane, dst: &mut Plane) {
+pub fn downscale2(src: View<'_>, dst: &mut Plane) {
     let (w, h) = (src.w / 2, src.h / 2);
     dst.resize(w, h);
     for y in 0..h {
         let r0 = &src.data[(2 * y) * src.w..(2 * y) * src.w + 2 * w];
         let r1 = &src.data[(2 * y + 1) * src.w..(2 * y + 1) * src.w + 2 * w];
         let out = &mut dst.data[y * w..(y + 1) * w];
-        for x in 0..w {
-            let s =
-                r0[2 * x] as u32 + r0[2 * x + 1] as u32 + r1[2 * x] as u32 + r1[2 * x + 1] as u32;
-            out[x] = ((s + 2) >> 2) as u8;
+        // Zipped fixed-size chunks (no index arithmetic) so the loop vectorises.
+        for ((o, a), b) in out
+            .iter_mut()
+            .zip(r0.chunks_exact(2))
+            .zip(r1.chunks_exact(2))
+        {
+            let s = a[0] as u16 + a[1] as u16 + b[0] as u16 + b[1] as u16;
+            *o = ((s + 2) >> 2) as u8;
         }
     }
 }
@@ -93,6 +116,8 @@ pub fn binarize_mean(
     let stride = w + 1;
     out.clear();
     out.resize(w * h, 0);
+    // Columns whose window is not clipped by the left/right border: x - r >= 0 and x + r + 1 <= w.
+    let (inner0, inner1) = (r.min(w), w.saturating_sub(r).max(r.min(w)));
     for y in 0..h {
         let y0 = y.saturating_sub(r);
         let y1 = (y + r + 1).min(h);
@@ -101,9 +126,7 @@ pub fn binarize_mean(
         let bot = &sat[y1 * stride..(y1 + 1) * stride];
         let src_row = &src.data[y * w..(y + 1) * w];
         let out_row = &mut out[y * w..(y + 1) * w];
-        for x in 0..w {
-            let x0 = x.saturating_sub(r);
-            let x1 = (x + r + 1).min(w);
+        let pixel = |x: usize, x0: usize, x1: usize| -> u8 {
             // Window sums fit i32: at most 81*81*255 for r <= 40.
             let sum = (bot[x1]
                 .wrapping_sub(top[x1])
@@ -118,7 +141,33 @@ pub fn binarize_mean(
             } else {
                 v + margin < sum
             };
-            out_row[x] = dark as u8;
+            dark as u8
+        };
+        for x in (0..inner0).chain(inner1..w) {
+            out_row[x] = pixel(x, x.saturating_sub(r), (x + r + 1).min(w));
+        }
+        if inner1 > inner0 {
+            // Unclipped columns: fixed window width, so the same arithmetic over shifted slices.
+            let n = rows * (2 * r + 1) as i32;
+            let margin = offset * n;
+            let len = inner1 - inner0;
+            let (t0, t1) = (&top[..len], &top[2 * r + 1..2 * r + 1 + len]);
+            let (b0, b1) = (&bot[..len], &bot[2 * r + 1..2 * r + 1 + len]);
+            let px = &src_row[inner0..inner1];
+            let o = &mut out_row[inner0..inner1];
+            for i in 0..len {
+                let sum = (b1[i]
+                    .wrapping_sub(t1[i])
+                    .wrapping_sub(b0[i])
+                    .wrapping_add(t0[i])) as i32;
+                let v = px[i] as i32 * n;
+                let dark = if invert {
+                    v > sum + margin
+                } else {
+                    v + margin < sum
+                };
+                o[i] = dark as u8;
+            }
         }
     }
 }
@@ -189,11 +238,54 @@ mod tests {
     }
 
     #[test]
+    fn binarize_matches_the_direct_window_mean() {
+        // Pseudo-random plane; every radius from tiny to wider than the plane, both polarities.
+        let (w, h) = (37, 23);
+        let mut p = Plane::default();
+        p.resize(w, h);
+        let mut x = 12345u32;
+        for v in p.data.iter_mut() {
+            x = x.wrapping_mul(1103515245).wrapping_add(12345);
+            *v = (x >> 16) as u8;
+        }
+        let mut sat = Vec::new();
+        integral(&p, &mut sat);
+        let mut bits = Vec::new();
+        for r in [0, 1, 3, 10, 18, 19, 40] {
+            for invert in [false, true] {
+                binarize_mean(&p, &sat, r, 4, invert, &mut bits);
+                for y in 0..h {
+                    for x in 0..w {
+                        let (mut sum, mut n) = (0i32, 0i32);
+                        for yy in y.saturating_sub(r)..(y + r + 1).min(h) {
+                            for xx in x.saturating_sub(r)..(x + r + 1).min(w) {
+                                sum += p.data[yy * w + xx] as i32;
+                                n += 1;
+                            }
+                        }
+                        let v = p.data[y * w + x] as i32 * n;
+                        let dark = if invert {
+                            v > sum + 4 * n
+                        } else {
+                            v + 4 * n < sum
+                        };
+                        assert_eq!(
+                            bits[y * w + x],
+                            dark as u8,
+                            "r={r} invert={invert} at {x},{y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn downscale_averages() {
         let mut p = Plane::default();
         p.copy_from(3, 2, &[0, 100, 7, 200, 100, 7]);
         let mut d = Plane::default();
-        downscale2(&p, &mut d);
+        downscale2(p.view(), &mut d);
         assert_eq!((d.w, d.h), (1, 1));
         assert_eq!(d.data, vec![100]);
     }

@@ -6,7 +6,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use super::filters::{binarize_mean, box3, downscale2, integral, unsharp, Plane};
+use super::filters::{binarize_mean, box3, downscale2, integral, unsharp, Plane, View};
 use super::finder::FinderLocator;
 use super::grid::{Homography, Location, Sampler};
 use super::{Decoded, DecoderOptions, LumaFrame};
@@ -144,12 +144,39 @@ pub struct Workspace {
     pub last_pass: Option<usize>,
     /// Original-frame pixels per base-plane pixel (> 1 only for huge frames).
     base_scale: f64,
+    /// Pyramid. `levels[0]` holds the base plane only for huge (downscaled) frames; otherwise the base
+    /// plane is the caller's frame itself, read in place (see `base`).
     levels: [Plane; 3],
     level_count: usize,
+    /// Whether `levels[2]` was built for the current frame (only the late whole-frame scan needs it).
+    quarter_built: bool,
+    base_owned: bool,
     crop: Plane,
     block_range: Vec<u8>,
     block_mark: Vec<u8>,
+    /// Contrast-map row buffers (per-column min/max/transition counts), reused across frames.
+    col_lo: Vec<u8>,
+    col_hi: Vec<u8>,
+    col_mid: Vec<u8>,
+    col_above: Vec<u8>,
+    col_flips: Vec<u8>,
+    /// Crop column taps (source x, source x + 1, weight), reused across frames.
+    crop_cols: Vec<(u32, u32, u32)>,
     scratch: Scratch,
+}
+
+/// The base plane: the caller's frame, or its downscaled copy for huge frames.
+fn base<'a>(owned: bool, levels0: &'a Plane, frame: LumaFrame<'a>) -> View<'a> {
+    if owned {
+        levels0.view()
+    } else {
+        let (w, h) = (frame.width as usize, frame.height as usize);
+        View {
+            w,
+            h,
+            data: &frame.data[..w * h],
+        }
+    }
 }
 
 impl Workspace {
@@ -162,12 +189,12 @@ impl Workspace {
         if w < MIN_SIDE || h < MIN_SIDE || frame.data.len() < n {
             return Vec::new();
         }
-        self.build_pyramid(w, h, frame.data);
+        self.build_pyramid(frame);
         let mut out: Vec<Decoded> = Vec::new();
         let mut pass;
 
         // Stage 1: candidate crops.
-        let candidates = self.candidates();
+        let candidates = self.candidates(frame);
         // Camera mode runs every crop step with our cheap locator before paying for rqrr's on any of them.
         let phases: &[Locators] = if opts.stop_at_first {
             &[Locators::Ours, Locators::Rqrr]
@@ -202,7 +229,8 @@ impl Workspace {
                     if area > MAX_CROP_PIXELS {
                         f *= (MAX_CROP_PIXELS / area).sqrt();
                     }
-                    self.build_crop(x0, y0, x1, y1, f);
+                    let src = base(self.base_owned, &self.levels[0], frame);
+                    build_crop(src, x0, y0, x1, y1, f, &mut self.crop_cols, &mut self.crop);
                     xf = Affine {
                         scale: 1.0 / f,
                         ox: x0,
@@ -238,6 +266,11 @@ impl Workspace {
                 continue;
             }
             pass = 900 + fi;
+            if level == 2 && !self.quarter_built {
+                let (half, rest) = self.levels.split_at_mut(2);
+                downscale2(half[1].view(), &mut rest[0]);
+                self.quarter_built = true;
+            }
             let plane = &self.levels[level as usize];
             let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
             let xf = Affine {
@@ -266,75 +299,119 @@ impl Workspace {
         out
     }
 
-    fn build_pyramid(&mut self, w: usize, h: usize, data: &[u8]) {
+    /// Builds the half-size level (and, for huge frames, a downscaled base plane). The quarter-size level
+    /// is built on demand by the whole-frame scan that uses it; `level_count` counts it either way.
+    fn build_pyramid(&mut self, frame: LumaFrame<'_>) {
+        let (w, h) = (frame.width as usize, frame.height as usize);
         self.base_scale = 1.0;
-        self.levels[0].copy_from(w, h, data);
-        while self.levels[0].w * self.levels[0].h > MAX_BASE_PIXELS {
-            downscale2(&self.levels[0], &mut self.crop);
+        self.base_owned = false;
+        self.quarter_built = false;
+        if w * h > MAX_BASE_PIXELS {
+            downscale2(base(false, &self.levels[0], frame), &mut self.crop);
             std::mem::swap(&mut self.levels[0], &mut self.crop);
-            self.base_scale *= 2.0;
-        }
-        self.level_count = 1;
-        for l in 1..3 {
-            let (prev, rest) = self.levels.split_at_mut(l);
-            let src = &prev[l - 1];
-            if src.w / 2 < MIN_SIDE * 2 || src.h / 2 < MIN_SIDE * 2 {
-                break;
+            self.base_scale = 2.0;
+            self.base_owned = true;
+            while self.levels[0].w * self.levels[0].h > MAX_BASE_PIXELS {
+                downscale2(self.levels[0].view(), &mut self.crop);
+                std::mem::swap(&mut self.levels[0], &mut self.crop);
+                self.base_scale *= 2.0;
             }
-            downscale2(src, &mut rest[0]);
-            self.level_count += 1;
+        }
+        let (bw, bh) = {
+            let b = base(self.base_owned, &self.levels[0], frame);
+            (b.w, b.h)
+        };
+        self.level_count = 1;
+        if bw / 2 < MIN_SIDE * 2 || bh / 2 < MIN_SIDE * 2 {
+            return;
+        }
+        let (l0, rest) = self.levels.split_at_mut(1);
+        downscale2(base(self.base_owned, &l0[0], frame), &mut rest[0]);
+        self.level_count = 2;
+        let half = &rest[0];
+        if half.w / 2 >= MIN_SIDE * 2 && half.h / 2 >= MIN_SIDE * 2 {
+            self.level_count = 3;
         }
     }
 
     /// Finds label-like regions: blocks of the half-resolution plane with strong local contrast and several
     /// light/dark transitions per row (a code's texture), grouped into connected components. Returns up to
     /// `MAX_CANDIDATES` boxes (base-plane pixels, x0 y0 x1 y1), biggest component first.
-    fn candidates(&mut self) -> Vec<(f64, f64, f64, f64)> {
+    fn candidates(&mut self, frame: LumaFrame<'_>) -> Vec<(f64, f64, f64, f64)> {
         let level = if self.level_count > 1 { 1 } else { 0 };
-        let plane = &self.levels[level];
+        let plane = if level == 1 {
+            self.levels[1].view()
+        } else {
+            base(self.base_owned, &self.levels[0], frame)
+        };
         let (bw, bh) = (plane.w / BLOCK, plane.h / BLOCK);
-        if bw < 2 || bh < 2 {
+        if bw < 2 || bh < 2 || bw > 512 {
             return Vec::new();
         }
+        let cols = bw * BLOCK;
         self.block_range.clear();
         self.block_range.resize(bw * bh, 0);
         let mut max_range = 0u8;
-        let mut transitions = vec![0u16; bw];
+        // Per-column buffers: element-wise passes over whole rows vectorise; blocks are reduced afterwards.
+        let (lo, hi, mid, above, flips) = (
+            &mut self.col_lo,
+            &mut self.col_hi,
+            &mut self.col_mid,
+            &mut self.col_above,
+            &mut self.col_flips,
+        );
+        for buf in [&mut *mid, &mut *above, &mut *flips] {
+            buf.clear();
+            buf.resize(cols, 0);
+        }
+        let mut block_lo = [255u8; 512];
+        let mut block_hi = [0u8; 512];
         for by in 0..bh {
-            let mut lo = [255u8; 512];
-            let mut hi = [0u8; 512];
-            let (lo, hi) = if bw <= 512 {
-                (&mut lo[..bw], &mut hi[..bw])
-            } else {
-                return Vec::new();
-            };
+            lo.clear();
+            lo.resize(cols, 255);
+            hi.clear();
+            hi.resize(cols, 0);
             for y in by * BLOCK..(by + 1) * BLOCK {
-                let row = &plane.data[y * plane.w..y * plane.w + bw * BLOCK];
-                for (bx, chunk) in row.chunks_exact(BLOCK).enumerate() {
-                    for &p in chunk {
-                        lo[bx] = lo[bx].min(p);
-                        hi[bx] = hi[bx].max(p);
-                    }
-                }
-            }
-            // Transitions across the block's mid-grey, counted on every other row (enough to tell texture).
-            transitions.iter_mut().for_each(|t| *t = 0);
-            for y in (by * BLOCK..(by + 1) * BLOCK).step_by(2) {
-                let row = &plane.data[y * plane.w..y * plane.w + bw * BLOCK];
-                for (bx, chunk) in row.chunks_exact(BLOCK).enumerate() {
-                    let mid = ((lo[bx] as u16 + hi[bx] as u16) / 2) as u8;
-                    let mut prev = chunk[0] > mid;
-                    for &p in &chunk[1..] {
-                        let cur = p > mid;
-                        transitions[bx] += (cur != prev) as u16;
-                        prev = cur;
-                    }
+                let row = &plane.data[y * plane.w..y * plane.w + cols];
+                for ((l, h), &p) in lo.iter_mut().zip(hi.iter_mut()).zip(row) {
+                    *l = (*l).min(p);
+                    *h = (*h).max(p);
                 }
             }
             for bx in 0..bw {
-                let range = hi[bx] - lo[bx];
+                let (l, h) = (
+                    &lo[bx * BLOCK..(bx + 1) * BLOCK],
+                    &hi[bx * BLOCK..(bx + 1) * BLOCK],
+                );
+                block_lo[bx] = l.iter().copied().min().unwrap_or(255);
+                block_hi[bx] = h.iter().copied().max().unwrap_or(0);
+                let m = ((block_lo[bx] as u16 + block_hi[bx] as u16) / 2) as u8;
+                mid[bx * BLOCK..(bx + 1) * BLOCK].fill(m);
+            }
+            // Transitions across the block's mid-grey, counted on every other row (enough to tell texture):
+            // flips[x] counts rows where pixel x-1 and pixel x fall on different sides (same block only).
+            flips.fill(0);
+            for y in (by * BLOCK..(by + 1) * BLOCK).step_by(2) {
+                let row = &plane.data[y * plane.w..y * plane.w + cols];
+                for ((a, &p), &m) in above.iter_mut().zip(row).zip(mid.iter()) {
+                    *a = (p > m) as u8;
+                }
+                for ((f, &cur), &prev) in flips[1..]
+                    .iter_mut()
+                    .zip(&above[1..])
+                    .zip(&above[..cols - 1])
+                {
+                    *f += cur ^ prev;
+                }
+            }
+            for bx in 0..bw {
+                let range = block_hi[bx] - block_lo[bx];
+                let transitions: u16 = flips[bx * BLOCK + 1..(bx + 1) * BLOCK]
+                    .iter()
+                    .map(|&f| f as u16)
+                    .sum();
                 // Edges of a label give 1 transition per row; a code's modules give several.
-                let r = if transitions[bx] >= 3 { range } else { 0 };
+                let r = if transitions >= 3 { range } else { 0 };
                 self.block_range[by * bw + bx] = r;
                 max_range = max_range.max(r);
             }
@@ -377,7 +454,10 @@ impl Workspace {
         }
         comps.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         let px = (BLOCK << level) as f64;
-        let (base_w, base_h) = (self.levels[0].w as f64, self.levels[0].h as f64);
+        let (base_w, base_h) = {
+            let b = base(self.base_owned, &self.levels[0], frame);
+            (b.w as f64, b.h as f64)
+        };
         comps
             .iter()
             .take(MAX_CANDIDATES)
@@ -392,34 +472,49 @@ impl Workspace {
             })
             .collect()
     }
+}
 
-    /// Cuts `[x0,x1) x [y0,y1)` out of the base plane, scaled by `f` with bilinear sampling (16.16 fixed point).
-    fn build_crop(&mut self, x0: f64, y0: f64, x1: f64, y1: f64, f: f64) {
-        let src = &self.levels[0];
-        let w = (((x1 - x0) * f) as usize).clamp(1, 8192);
-        let h = (((y1 - y0) * f) as usize).clamp(1, 8192);
-        self.crop.resize(w, h);
-        let step = (65536.0 / f) as i64;
-        let fx0 = ((x0 - 0.5) * 65536.0) as i64 + step / 2;
-        let fy0 = ((y0 - 0.5) * 65536.0) as i64 + step / 2;
-        let (max_x, max_y) = (((src.w - 1) as i64) << 16, ((src.h - 1) as i64) << 16);
-        for y in 0..h {
-            let fy = (fy0 + y as i64 * step).clamp(0, max_y);
-            let (sy, ay) = ((fy >> 16) as usize, (fy & 0xffff) as u32 >> 8);
-            let sy1 = (sy + 1).min(src.h - 1);
-            let (r0, r1) = (
-                &src.data[sy * src.w..(sy + 1) * src.w],
-                &src.data[sy1 * src.w..(sy1 + 1) * src.w],
-            );
-            let out = &mut self.crop.data[y * w..(y + 1) * w];
-            for (x, o) in out.iter_mut().enumerate() {
-                let fx = (fx0 + x as i64 * step).clamp(0, max_x);
-                let (sx, ax) = ((fx >> 16) as usize, (fx & 0xffff) as u32 >> 8);
-                let sx1 = (sx + 1).min(src.w - 1);
-                let top = r0[sx] as u32 * (256 - ax) + r0[sx1] as u32 * ax;
-                let bottom = r1[sx] as u32 * (256 - ax) + r1[sx1] as u32 * ax;
-                *o = ((top * (256 - ay) + bottom * ay + (1 << 15)) >> 16) as u8;
-            }
+/// Cuts `[x0,x1) x [y0,y1)` out of the base plane, scaled by `f` with bilinear sampling (16.16 fixed point).
+/// `cols` caches the per-column taps, which are the same on every row.
+#[allow(clippy::too_many_arguments)]
+fn build_crop(
+    src: View<'_>,
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+    f: f64,
+    cols: &mut Vec<(u32, u32, u32)>,
+    crop: &mut Plane,
+) {
+    let w = (((x1 - x0) * f) as usize).clamp(1, 8192);
+    let h = (((y1 - y0) * f) as usize).clamp(1, 8192);
+    crop.resize(w, h);
+    let step = (65536.0 / f) as i64;
+    let fx0 = ((x0 - 0.5) * 65536.0) as i64 + step / 2;
+    let fy0 = ((y0 - 0.5) * 65536.0) as i64 + step / 2;
+    let (max_x, max_y) = (((src.w - 1) as i64) << 16, ((src.h - 1) as i64) << 16);
+    cols.clear();
+    cols.extend((0..w).map(|x| {
+        let fx = (fx0 + x as i64 * step).clamp(0, max_x);
+        let (sx, ax) = ((fx >> 16) as usize, (fx & 0xffff) as u32 >> 8);
+        let sx1 = (sx + 1).min(src.w - 1);
+        (sx as u32, sx1 as u32, ax)
+    }));
+    for y in 0..h {
+        let fy = (fy0 + y as i64 * step).clamp(0, max_y);
+        let (sy, ay) = ((fy >> 16) as usize, (fy & 0xffff) as u32 >> 8);
+        let sy1 = (sy + 1).min(src.h - 1);
+        let (r0, r1) = (
+            &src.data[sy * src.w..(sy + 1) * src.w],
+            &src.data[sy1 * src.w..(sy1 + 1) * src.w],
+        );
+        let out = &mut crop.data[y * w..(y + 1) * w];
+        for (o, &(sx, sx1, ax)) in out.iter_mut().zip(cols.iter()) {
+            let (sx, sx1) = (sx as usize, sx1 as usize);
+            let top = r0[sx] as u32 * (256 - ax) + r0[sx1] as u32 * ax;
+            let bottom = r1[sx] as u32 * (256 - ax) + r1[sx1] as u32 * ax;
+            *o = ((top * (256 - ay) + bottom * ay + (1 << 15)) >> 16) as u8;
         }
     }
 }
