@@ -90,19 +90,50 @@ fn check_column(
     Some((c_start + runs[2] as f64 / 2.0, u))
 }
 
-fn find_finders(bits: &[u8], w: usize, h: usize, out: &mut Vec<Finder>) {
+/// Splits a binarised row into runs of equal value: (start, len), alternating colours.
+/// Compares 8 pixels at a time with their left neighbours (XOR of two overlapping words), so long uniform
+/// stretches cost one comparison per 8 pixels and there is no per-pixel branch.
+fn row_runs(row: &[u8], runs: &mut Vec<(usize, usize)>) {
+    runs.clear();
+    let w = row.len();
+    if w == 0 {
+        return;
+    }
+    let mut start = 0;
+    let mut x = 1;
+    while x + 8 <= w {
+        let cur = u64::from_le_bytes(row[x..x + 8].try_into().unwrap());
+        let prev = u64::from_le_bytes(row[x - 1..x + 7].try_into().unwrap());
+        let mut diff = cur ^ prev;
+        while diff != 0 {
+            let byte = diff.trailing_zeros() / 8;
+            let p = x + byte as usize;
+            runs.push((start, p - start));
+            start = p;
+            diff &= !(0xffu64 << (byte * 8));
+        }
+        x += 8;
+    }
+    for x in x..w {
+        if row[x] != row[x - 1] {
+            runs.push((start, x - start));
+            start = x;
+        }
+    }
+    runs.push((start, w - start));
+}
+
+fn find_finders(
+    bits: &[u8],
+    w: usize,
+    h: usize,
+    runs: &mut Vec<(usize, usize)>,
+    out: &mut Vec<Finder>,
+) {
     out.clear();
-    let mut runs: Vec<(usize, usize)> = Vec::with_capacity(64); // (start, len), alternating colours
     for y in 0..h {
         let row = &bits[y * w..(y + 1) * w];
-        runs.clear();
-        let mut start = 0;
-        for x in 1..=w {
-            if x == w || row[x] != row[start] {
-                runs.push((start, x - start));
-                start = x;
-            }
-        }
+        row_runs(row, runs);
         let first_dark = row[0] == 1;
         for i in 0..runs.len().saturating_sub(4) {
             // Dark runs sit at even indices when the row starts dark.
@@ -160,6 +191,7 @@ fn find_finders(bits: &[u8], w: usize, h: usize, out: &mut Vec<Finder>) {
 #[derive(Default)]
 pub struct FinderLocator {
     finders: Vec<Finder>,
+    runs: Vec<(usize, usize)>,
 }
 
 impl FinderLocator {
@@ -173,7 +205,7 @@ impl FinderLocator {
         sampler: &mut Sampler,
     ) -> Option<(String, Location)> {
         let (w, h) = (plane.w, plane.h);
-        find_finders(bits, w, h, &mut self.finders);
+        find_finders(bits, w, h, &mut self.runs, &mut self.finders);
         let f = &self.finders;
         let mut attempts = 0usize;
         for b in 0..f.len() {
@@ -373,5 +405,31 @@ mod tests {
         assert!(ratio_ok([3, 1, 7, 1, 2]).is_some());
         assert!(ratio_ok([2, 2, 2, 2, 2]).is_none());
         assert!(ratio_ok([0, 0, 1, 0, 0]).is_none());
+    }
+
+    #[test]
+    fn row_runs_match_a_pixel_walk() {
+        let mut x = 7u32;
+        let mut runs = Vec::new();
+        for w in [1usize, 2, 7, 8, 9, 16, 17, 63, 200] {
+            for density in [1u32, 3, 8, 30] {
+                let row: Vec<u8> = (0..w)
+                    .map(|_| {
+                        x = x.wrapping_mul(1103515245).wrapping_add(12345);
+                        ((x >> 16) % density == 0) as u8
+                    })
+                    .collect();
+                let mut want = Vec::new();
+                let mut start = 0;
+                for i in 1..=w {
+                    if i == w || row[i] != row[start] {
+                        want.push((start, i - start));
+                        start = i;
+                    }
+                }
+                row_runs(&row, &mut runs);
+                assert_eq!(runs, want, "w={w} density={density}");
+            }
+        }
     }
 }
