@@ -416,7 +416,7 @@ mod tests {
                 let row: Vec<u8> = (0..w)
                     .map(|_| {
                         x = x.wrapping_mul(1103515245).wrapping_add(12345);
-                        ((x >> 16) % density == 0) as u8
+                        (x >> 16).is_multiple_of(density) as u8
                     })
                     .collect();
                 let mut want = Vec::new();

@@ -151,7 +151,10 @@ pub struct Workspace {
     /// Whether `levels[2]` was built for the current frame (only the late whole-frame scan needs it).
     quarter_built: bool,
     base_owned: bool,
-    crop: Plane,
+    /// The current candidate's crop at each of `CROP_ZOOMS` (also scratch for huge-frame downscaling).
+    crops: [Plane; 2],
+    /// Binarised crop steps kept from our locator's phase for rqrr's (indexed like `CROP_STEPS`).
+    kept_bits: [Vec<u8>; CROP_STEPS.len()],
     block_range: Vec<u8>,
     block_mark: Vec<u8>,
     /// Contrast-map row buffers (per-column min/max/transition counts), reused across frames.
@@ -201,60 +204,80 @@ impl Workspace {
         } else {
             &[Locators::Both]
         };
-        for (ci, &(x0, y0, x1, y1), pi, &locators) in candidates
-            .iter()
-            .enumerate()
-            .flat_map(|(ci, c)| phases.iter().enumerate().map(move |(pi, l)| (ci, c, pi, l)))
-        {
-            let mut built_zoom = None;
-            let mut radius = 0;
-            let mut xf = Affine {
-                scale: 1.0,
-                ox: x0,
-                oy: y0,
-            };
-            for (si, st) in CROP_STEPS.iter().enumerate() {
-                if !applies(st.variant, st.harder, opts)
-                    || (locators == Locators::Rqrr && !RQRR_STEPS.contains(&si))
-                {
-                    continue;
-                }
-                if built_zoom != Some(st.zoom) {
-                    let side = (x1 - x0).max(y1 - y0);
-                    // A label's code is roughly a third of its longer side and ~33 modules across.
-                    let mut f = (CROP_ZOOMS[st.zoom] * TARGET_MODULE_PX * 33.0 / (side * 0.35))
-                        .clamp(0.3, 4.0);
-                    // Bound the crop's area so one scan stays around a millisecond.
-                    let area = (x1 - x0) * (y1 - y0) * f * f;
-                    if area > MAX_CROP_PIXELS {
-                        f *= (MAX_CROP_PIXELS / area).sqrt();
+        for (ci, &(x0, y0, x1, y1)) in candidates.iter().enumerate() {
+            // Each zoom's crop is built once per candidate and kept for both phases, and the binarisations
+            // of the steps rqrr's phase repeats are kept from our phase: the same bits give the same results,
+            // without rebuilding, re-filtering and re-binarising them.
+            let mut zooms: [Option<(Affine, usize)>; 2] = [None; 2];
+            let mut kept = [false; CROP_STEPS.len()];
+            for (pi, &locators) in phases.iter().enumerate() {
+                for (si, st) in CROP_STEPS.iter().enumerate() {
+                    if !applies(st.variant, st.harder, opts)
+                        || (locators == Locators::Rqrr && !RQRR_STEPS.contains(&si))
+                    {
+                        continue;
                     }
-                    let src = base(self.base_owned, &self.levels[0], frame);
-                    build_crop(src, x0, y0, x1, y1, f, &mut self.crop_cols, &mut self.crop);
-                    xf = Affine {
-                        scale: 1.0 / f,
-                        ox: x0,
-                        oy: y0,
+                    let (xf, radius) = match zooms[st.zoom] {
+                        Some(z) => z,
+                        None => {
+                            let side = (x1 - x0).max(y1 - y0);
+                            // A label's code is roughly a third of its longer side and ~33 modules across.
+                            let mut f = (CROP_ZOOMS[st.zoom] * TARGET_MODULE_PX * 33.0
+                                / (side * 0.35))
+                                .clamp(0.3, 4.0);
+                            // Bound the crop's area so one scan stays around a millisecond.
+                            let area = (x1 - x0) * (y1 - y0) * f * f;
+                            if area > MAX_CROP_PIXELS {
+                                f *= (MAX_CROP_PIXELS / area).sqrt();
+                            }
+                            let src = base(self.base_owned, &self.levels[0], frame);
+                            let crop = &mut self.crops[st.zoom];
+                            build_crop(src, x0, y0, x1, y1, f, &mut self.crop_cols, crop);
+                            let xf = Affine {
+                                scale: 1.0 / f,
+                                ox: x0,
+                                oy: y0,
+                            };
+                            let radius = (crop.w.min(crop.h) / 10).clamp(4, 40);
+                            zooms[st.zoom] = Some((xf, radius));
+                            (xf, radius)
+                        }
                     };
-                    radius = (self.crop.w.min(self.crop.h) / 10).clamp(4, 40);
-                    built_zoom = Some(st.zoom);
-                }
-                pass = ci * 100 + pi * 20 + si;
-                let hit = scan(
-                    &self.crop,
-                    st.variant,
-                    radius,
-                    xf,
-                    self.base_scale,
-                    locators,
-                    opts,
-                    &mut self.scratch,
-                    &mut out,
-                );
-                if hit {
-                    self.last_pass.get_or_insert(pass);
-                    if opts.stop_at_first {
-                        return out;
+                    let crop = &self.crops[st.zoom];
+                    let reuse = locators == Locators::Rqrr && kept[si];
+                    if reuse {
+                        std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
+                    }
+                    pass = ci * 100 + pi * 20 + si;
+                    let hit = scan(
+                        crop,
+                        st.variant,
+                        radius,
+                        xf,
+                        self.base_scale,
+                        locators,
+                        reuse,
+                        opts,
+                        &mut self.scratch,
+                        &mut out,
+                    );
+                    if hit {
+                        self.last_pass.get_or_insert(pass);
+                        if opts.stop_at_first {
+                            return out;
+                        }
+                    }
+                    if reuse {
+                        std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
+                    } else if locators == Locators::Ours
+                        && phases.contains(&Locators::Rqrr)
+                        && RQRR_STEPS.contains(&si)
+                        && crop.w >= MIN_SIDE
+                        && crop.h >= MIN_SIDE
+                    {
+                        // `scan` binarised this step into `scratch.bits`: keep it for rqrr's phase.
+                        std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
+                        kept[si] = true;
                     }
                 }
             }
@@ -285,6 +308,7 @@ impl Workspace {
                 xf,
                 self.base_scale,
                 Locators::Both,
+                false,
                 opts,
                 &mut self.scratch,
                 &mut out,
@@ -307,13 +331,13 @@ impl Workspace {
         self.base_owned = false;
         self.quarter_built = false;
         if w * h > MAX_BASE_PIXELS {
-            downscale2(base(false, &self.levels[0], frame), &mut self.crop);
-            std::mem::swap(&mut self.levels[0], &mut self.crop);
+            downscale2(base(false, &self.levels[0], frame), &mut self.crops[0]);
+            std::mem::swap(&mut self.levels[0], &mut self.crops[0]);
             self.base_scale = 2.0;
             self.base_owned = true;
             while self.levels[0].w * self.levels[0].h > MAX_BASE_PIXELS {
-                downscale2(self.levels[0].view(), &mut self.crop);
-                std::mem::swap(&mut self.levels[0], &mut self.crop);
+                downscale2(self.levels[0].view(), &mut self.crops[0]);
+                std::mem::swap(&mut self.levels[0], &mut self.crops[0]);
                 self.base_scale *= 2.0;
             }
         }
@@ -532,6 +556,7 @@ fn scan(
     xf: Affine,
     base_scale: f64,
     locators: Locators,
+    bits_ready: bool,
     opts: &DecoderOptions,
     s: &mut Scratch,
     out: &mut Vec<Decoded>,
@@ -539,27 +564,36 @@ fn scan(
     if plane.w < MIN_SIDE || plane.h < MIN_SIDE {
         return false;
     }
-    let src: &Plane = match variant.filter {
-        Filter::Raw => plane,
-        Filter::Smooth => {
-            box3(plane, &mut s.tmp16, &mut s.filtered);
-            &s.filtered
-        }
-        Filter::Sharp => {
-            box3(plane, &mut s.tmp16, &mut s.blurred);
-            unsharp(plane, &s.blurred, 1.5, &mut s.filtered);
-            &s.filtered
-        }
+    // `bits_ready`: `s.bits` already holds this step's binarisation (kept from our locator's phase; only
+    // rqrr's locator, which reads nothing but the bits, runs then).
+    debug_assert!(!bits_ready || locators == Locators::Rqrr);
+    let src: &Plane = if bits_ready {
+        debug_assert_eq!(s.bits.len(), plane.w * plane.h);
+        plane
+    } else {
+        let src: &Plane = match variant.filter {
+            Filter::Raw => plane,
+            Filter::Smooth => {
+                box3(plane, &mut s.tmp16, &mut s.filtered);
+                &s.filtered
+            }
+            Filter::Sharp => {
+                box3(plane, &mut s.tmp16, &mut s.blurred);
+                unsharp(plane, &s.blurred, 1.5, &mut s.filtered);
+                &s.filtered
+            }
+        };
+        integral(src, &mut s.sat);
+        binarize_mean(
+            src,
+            &s.sat,
+            radius,
+            variant.offset,
+            variant.invert,
+            &mut s.bits,
+        );
+        src
     };
-    integral(src, &mut s.sat);
-    binarize_mean(
-        src,
-        &s.sat,
-        radius,
-        variant.offset,
-        variant.invert,
-        &mut s.bits,
-    );
     let before = out.len();
     let mut found = Vec::new();
     // Our locator first: it is cheap and tolerates blur; rqrr's strict locator (with its costly
