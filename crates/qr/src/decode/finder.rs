@@ -330,9 +330,10 @@ impl FinderLocator {
             if tp < 0.75 {
                 continue;
             }
+            let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
+            sampler.sample_modules(plane, &loc, 0.0, 0.0, spread);
             for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
-                let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
-                sampler.sample(plane, &loc, 0.0, 0.0, spread, k, bias);
+                sampler.classify(k, bias);
                 if invert {
                     sampler.invert();
                 }

@@ -204,26 +204,18 @@ impl Location {
 /// Reusable buffers for re-sampling.
 #[derive(Default)]
 pub struct Sampler {
+    /// Code size (modules per side) of the last `sample_modules`.
+    sampled: usize,
     samples: Vec<f32>,
     sat: Vec<f32>,
     dark: Vec<bool>,
 }
 
 impl Sampler {
-    /// Samples every module centre of `loc` on `plane` (shifted by `(du, dv)` modules) and classifies it against
-    /// the mean of its (2k+1)^2 module neighbourhood plus `bias` grey levels. Fills `self.dark`.
+    /// Samples every module centre of `loc` on `plane` (shifted by `(du, dv)` modules) into `self.samples`.
     /// `spread` > 0 averages 5 taps across the module (noise); 0 takes the centre only (tiny modules).
-    #[allow(clippy::too_many_arguments)]
-    pub fn sample(
-        &mut self,
-        plane: &Plane,
-        loc: &Location,
-        du: f64,
-        dv: f64,
-        spread: f64,
-        k: usize,
-        bias: f32,
-    ) {
+    /// [`Sampler::classify`] then thresholds them, as often as needed (other `k`, `bias`) without re-sampling.
+    pub fn sample_modules(&mut self, plane: &Plane, loc: &Location, du: f64, dv: f64, spread: f64) {
         let s = loc.size;
         self.samples.clear();
         for y in 0..s {
@@ -260,6 +252,14 @@ impl Sampler {
                 self.sat[(y + 1) * st + x + 1] = self.sat[y * st + x + 1] + row;
             }
         }
+        self.sampled = s;
+    }
+
+    /// Classifies each module of the last [`Sampler::sample_modules`] against the mean of its (2k+1)^2 module
+    /// neighbourhood plus `bias` grey levels. Fills `self.dark`.
+    pub fn classify(&mut self, k: usize, bias: f32) {
+        let s = self.sampled;
+        let st = s + 1;
         self.dark.clear();
         for y in 0..s {
             let (y0, y1) = (y.saturating_sub(k), (y + k + 1).min(s));

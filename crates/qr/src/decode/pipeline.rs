@@ -672,17 +672,15 @@ fn resample(plane: &Plane, loc: &Location, invert: bool, sampler: &mut Sampler) 
     if !module_px.is_finite() || module_px < 1.0 {
         return None;
     }
+    let mut sampled = None;
     for &(du, dv, spread, k, bias) in RESAMPLE {
         let spread = if module_px >= 2.5 { spread } else { 0.0 };
-        sampler.sample(
-            plane,
-            loc,
-            du,
-            dv,
-            spread,
-            k,
-            if invert { -bias } else { bias },
-        );
+        // Variants that differ only in the threshold (k, bias) share one sampling of the module centres.
+        if sampled != Some((du, dv, spread)) {
+            sampler.sample_modules(plane, loc, du, dv, spread);
+            sampled = Some((du, dv, spread));
+        }
+        sampler.classify(k, if invert { -bias } else { bias });
         if invert {
             sampler.invert();
         }
