@@ -527,29 +527,27 @@ impl QuickAuth {
         self.profile(name)
     }
 
-    /// Replaces a Lingju profile's appkey and authcode (`None` removes the authcode: software devices).
+    /// Replaces a Lingju profile's appkey and/or authcode (write-only); `None` keeps the stored one.
     pub fn set_lingju_secrets(
         &self,
         name: &str,
-        appkey: LingjuAppKey,
+        appkey: Option<LingjuAppKey>,
         authcode: Option<LingjuAuthCode>,
     ) -> Result<()> {
         self.user_profile_of(name, Provider::Lingju)?;
-        if appkey.is_blank() {
-            return Err(Error::InvalidInput {
-                field: "appkey",
-                detail: "为空 / empty".into(),
-            });
+        if let Some(appkey) = appkey {
+            if appkey.is_blank() {
+                return Err(Error::InvalidInput {
+                    field: "appkey",
+                    detail: "为空 / empty".into(),
+                });
+            }
+            self.keyring
+                .set(&profile_account(name, "lingju_appkey"), appkey.expose())?;
         }
-        self.keyring
-            .set(&profile_account(name, "lingju_appkey"), appkey.expose())?;
-        match authcode.filter(|a| !a.is_blank()) {
-            Some(code) => self
-                .keyring
-                .set(&profile_account(name, "lingju_authcode"), code.expose())?,
-            None => self
-                .keyring
-                .delete(&profile_account(name, "lingju_authcode"))?,
+        if let Some(code) = authcode.filter(|a| !a.is_blank()) {
+            self.keyring
+                .set(&profile_account(name, "lingju_authcode"), code.expose())?;
         }
         Ok(())
     }
