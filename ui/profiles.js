@@ -40,40 +40,11 @@ function card(p) {
     h("div.card-actions",
       !isDefault ? h("button.btn.secondary.small", { on: { click: () => { setSetting("profile", p.name); render(); } } }, t("profiles.make_default")) : null,
       p.provider === "yilianyun" ? h("button.btn.secondary.small.act-code-flow", { on: { click: () => codeFlow(p) } }, t("profiles.code_flow")) : null,
-      !p.builtin && p.provider === "yilianyun" ? h("button.btn.secondary.small.act-edit", { on: { click: () => editProfile(p) } }, t("profiles.edit")) : null,
+      !p.builtin ? h("button.btn.secondary.small.act-edit", { on: { click: () => editProfile(p) } }, t("profiles.edit")) : null,
       !p.builtin ? h("button.btn.danger.small.act-remove", { on: { click: () => removeProfile(p) } }, t("profiles.remove")) : null));
 }
 
-/** Existing profiles: the core can only replace the client secret (write-only); nothing is read back. */
-function editSecret(p) {
-  return modal((close) => {
-    const err = h("div#profile-form-error");
-    const input = h("input#pf-secret", { type: "password", placeholder: t("profiles.secret_placeholder_new"), autocomplete: "new-password" });
-    const form = h("form.form#profile-form",
-      h("h2", `${t("profiles.edit")} · ${p.name}`),
-      h("p.muted.small", t("profiles.edit_secret_only")),
-      h("label", h("span", t("profiles.client_secret")), input),
-      err,
-      h("div.modal-actions",
-        h("button.btn.secondary", { type: "button", on: { click: () => close(false) } }, t("common.cancel")),
-        h("button.btn#pf-save", { type: "submit" }, t("common.save"))));
-    form.addEventListener("submit", async (e) => {
-      e.preventDefault();
-      try {
-        await invoke("save_profile", { input: { name: p.name, provider: p.provider, secret: input.value.trim() || null }, isNew: false });
-        input.value = "";
-        toast(t("profiles.saved", { name: p.name }), "ok");
-        close(true);
-      } catch (ex) {
-        clear(err).append(errorBox(asReport(ex)));
-      }
-    });
-    return form;
-  });
-}
-
 function editProfile(existing) {
-  if (existing) return editSecret(existing);
   const isNew = !existing;
   const state = { provider: existing ? existing.provider : "yilianyun" };
   return modal((close) => {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use quickauth_core::{DeviceSummary, PrintReport, PrinterReport, Profile, QuickAuth};
+use quickauth_core::{DeviceSummary, PrintReport, PrinterReport, Profile, ProfileUpdate, QuickAuth};
 use quickauth_protocol::secret::{ClientSecret, LingjuAppKey, LingjuAuthCode, Msign, QrKey};
 use quickauth_protocol::{ApiVersion, DeviceKey, Field, InputError, LingjuEndpoint, MachineCode, Region, UserId};
 use serde::{Deserialize, Serialize};
@@ -626,57 +626,96 @@ fn parse_base_url(s: Option<&str>) -> CmdResult<Option<url::Url>> {
     }
 }
 
-/// Adds a profile (`is_new`) or replaces its secret. Returns the profile as listed (no secret).
+fn parse_region(s: Option<&str>) -> CmdResult<Region> {
+    match s.unwrap_or("cn") {
+        "cn" => Ok(Region::Cn),
+        "overseas" => Ok(Region::Overseas),
+        "cn-alt" => Ok(Region::CnAlt),
+        _ => Err(invalid("region", "应为 cn、overseas 或 cn-alt", "must be cn, overseas or cn-alt")),
+    }
+}
+
+fn parse_api_version(s: Option<&str>) -> CmdResult<ApiVersion> {
+    match s.unwrap_or("v2") {
+        "v1" => Ok(ApiVersion::V1),
+        "v2" => Ok(ApiVersion::V2),
+        _ => Err(invalid("api_version", "应为 v1 或 v2", "must be v1 or v2")),
+    }
+}
+
+fn parse_endpoint(s: Option<&str>) -> CmdResult<LingjuEndpoint> {
+    match s.unwrap_or("httpapi") {
+        "httpapi" => Ok(LingjuEndpoint::HttpApi),
+        "bltapi" => Ok(LingjuEndpoint::BltApi),
+        _ => Err(invalid("endpoint", "应为 httpapi 或 bltapi", "must be httpapi or bltapi")),
+    }
+}
+
+/// A write-only secret field: blank means "not given" (on edit: keep the stored one).
+fn given(s: &Option<String>) -> Option<&str> {
+    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Adds a profile (`is_new`) or changes one: its settings, and any secret typed in (blank keeps the stored one).
+/// Returns the profile as listed (no secret).
 #[tauri::command]
 pub async fn save_profile(state: State<'_, AppState>, input: ProfileInput, is_new: bool) -> CmdResult<Profile> {
     let core = state.core().await?;
     let name = input.name.trim().to_owned();
-    if !is_new {
-        let secret = input.secret.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(ClientSecret::new);
-        return blocking(core, move |c| {
-            if let Some(secret) = secret {
-                c.set_client_secret(&name, secret)?;
-            }
-            c.profile(&name)
-        })
-        .await;
-    }
     let base_url = parse_base_url(input.base_url.as_deref())?;
     match input.provider.as_str() {
         "yilianyun" => {
-            let region = match input.region.as_deref().unwrap_or("cn") {
-                "cn" => Region::Cn,
-                "overseas" => Region::Overseas,
-                "cn-alt" => Region::CnAlt,
-                _ => return Err(invalid("region", "应为 cn、overseas 或 cn-alt", "must be cn, overseas or cn-alt")),
-            };
-            let api_version = match input.api_version.as_deref().unwrap_or("v2") {
-                "v1" => ApiVersion::V1,
-                "v2" => ApiVersion::V2,
-                _ => return Err(invalid("api_version", "应为 v1 或 v2", "must be v1 or v2")),
-            };
+            let secret = given(&input.secret).map(ClientSecret::new);
+            if !is_new {
+                // Fields left out keep their stored values; an empty address removes a custom one.
+                let update = ProfileUpdate {
+                    client_id: given(&input.client_id).map(str::to_owned),
+                    region: input.region.as_deref().map(|r| parse_region(Some(r))).transpose()?,
+                    api_version: input.api_version.as_deref().map(|v| parse_api_version(Some(v))).transpose()?,
+                    base_url: Some(base_url),
+                    lingju_endpoint: None,
+                };
+                return blocking(core, move |c| {
+                    c.update_profile(&name, update)?;
+                    if let Some(secret) = secret {
+                        c.set_client_secret(&name, secret)?;
+                    }
+                    c.profile(&name)
+                })
+                .await;
+            }
             let p = quickauth_core::NewYilianyunProfile {
                 name,
                 client_id: input.client_id.as_deref().unwrap_or("").trim().to_owned(),
-                region,
-                api_version,
+                region: parse_region(input.region.as_deref())?,
+                api_version: parse_api_version(input.api_version.as_deref())?,
                 base_url,
-                client_secret: ClientSecret::new(input.secret.as_deref().unwrap_or("").trim()),
+                client_secret: secret.unwrap_or_else(|| ClientSecret::new("")),
             };
             blocking(core, move |c| c.add_yilianyun_profile(p)).await
         }
         "lingju" => {
-            let endpoint = match input.endpoint.as_deref().unwrap_or("httpapi") {
-                "httpapi" => LingjuEndpoint::HttpApi,
-                "bltapi" => LingjuEndpoint::BltApi,
-                _ => return Err(invalid("endpoint", "应为 httpapi 或 bltapi", "must be httpapi or bltapi")),
-            };
+            let appkey = given(&input.secret).map(LingjuAppKey::new);
+            let authcode = given(&input.authcode).map(LingjuAuthCode::new);
+            if !is_new {
+                let update = ProfileUpdate {
+                    base_url: Some(base_url),
+                    lingju_endpoint: input.endpoint.as_deref().map(|e| parse_endpoint(Some(e))).transpose()?,
+                    ..Default::default()
+                };
+                return blocking(core, move |c| {
+                    c.update_profile(&name, update)?;
+                    c.set_lingju_secrets(&name, appkey, authcode)?;
+                    c.profile(&name)
+                })
+                .await;
+            }
             let p = quickauth_core::NewLingjuProfile {
                 name,
-                endpoint,
+                endpoint: parse_endpoint(input.endpoint.as_deref())?,
                 base_url,
-                appkey: LingjuAppKey::new(input.secret.as_deref().unwrap_or("").trim()),
-                authcode: input.authcode.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(LingjuAuthCode::new),
+                appkey: appkey.unwrap_or_else(|| LingjuAppKey::new("")),
+                authcode,
             };
             blocking(core, move |c| c.add_lingju_profile(p)).await
         }

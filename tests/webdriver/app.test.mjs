@@ -382,6 +382,26 @@ test("no camera, image scans, manual entry validation, server errors with action
     });
     assert.ok(addL.ok, JSON.stringify(addL.err));
 
+    // Edit a profile through its form: settings change, the blank secret field keeps the stored secret.
+    await s.click("#nav-scan");
+    await s.click("#nav-profiles");
+    await s.waitFor(() => !!document.querySelector('.profile-card[data-profile="qa-yly"] .act-edit'), 10000, "edit button");
+    await s.click('.profile-card[data-profile="qa-yly"] .act-edit');
+    await s.waitFor(() => !!document.querySelector("#pf-region"), 10000, "edit form");
+    assert.equal(await s.cmd("POST", "/execute/sync", { script: 'return document.querySelector("#pf-secret").value', args: [] }), "",
+      "the page never gets the stored secret back");
+    await s.clear("#pf-client-id");
+    await s.type("#pf-client-id", "qa5678");
+    await s.cmd("POST", "/execute/sync", {
+      script: 'const r = document.querySelector("#pf-region"); r.value = "overseas"; const a = document.querySelector("#pf-api"); a.value = "v1";',
+      args: [],
+    });
+    await shot(s, "profile-edit");
+    await s.click("#pf-save");
+    await s.waitFor(() => !document.querySelector("#profile-form"), 10000, "edit form closed");
+    const edited = (await s.invoke("list_profiles")).ok.find((p) => p.name === "qa-yly");
+    assert.deepEqual([edited.client_id, edited.region, edited.api_version], ["qa5678", "overseas", "v1"]);
+
     const devices = (await s.invoke("list_devices")).ok;
     assert.ok(devices.length >= 3, "devices from the earlier steps");
     const refused = await s.invoke("reveal_tokens", { id: `yilianyun:${devices[0].id}`, confirmed: false });
