@@ -130,7 +130,12 @@ struct Affine {
 
 #[derive(Default)]
 struct Scratch {
+    /// Integral image of a plane as given (`Filter::Raw`), and the key of that plane (see `scan`).
     sat: Vec<u32>,
+    sat_key: Option<u64>,
+    /// Integral image of `filtered`, and the (plane key, filter) `filtered` was made from.
+    filtered_sat: Vec<u32>,
+    filtered_key: Option<(u64, Filter)>,
     bits: Vec<u8>,
     tmp16: Vec<u16>,
     sampler: Sampler,
@@ -165,6 +170,9 @@ pub struct Workspace {
     col_flips: Vec<u8>,
     /// Crop column taps (source x, source x + 1, weight), reused across frames.
     crop_cols: Vec<(u32, u32, u32)>,
+    /// Source of fresh plane keys: every crop built and every pyramid level of every frame gets its own, so
+    /// `Scratch` can tell when a filtered plane or integral image is still valid for the plane being scanned.
+    next_key: u64,
     scratch: Scratch,
 }
 
@@ -208,7 +216,7 @@ impl Workspace {
             // Each zoom's crop is built once per candidate and kept for both phases, and the binarisations
             // of the steps rqrr's phase repeats are kept from our phase: the same bits give the same results,
             // without rebuilding, re-filtering and re-binarising them.
-            let mut zooms: [Option<(Affine, usize)>; 2] = [None; 2];
+            let mut zooms: [Option<(Affine, usize, u64)>; 2] = [None; 2];
             let mut kept = [false; CROP_STEPS.len()];
             for (pi, &locators) in phases.iter().enumerate() {
                 for (si, st) in CROP_STEPS.iter().enumerate() {
@@ -217,7 +225,7 @@ impl Workspace {
                     {
                         continue;
                     }
-                    let (xf, radius) = match zooms[st.zoom] {
+                    let (xf, radius, key) = match zooms[st.zoom] {
                         Some(z) => z,
                         None => {
                             let side = (x1 - x0).max(y1 - y0);
@@ -239,8 +247,9 @@ impl Workspace {
                                 oy: y0,
                             };
                             let radius = (crop.w.min(crop.h) / 10).clamp(4, 40);
-                            zooms[st.zoom] = Some((xf, radius));
-                            (xf, radius)
+                            self.next_key += 1;
+                            zooms[st.zoom] = Some((xf, radius, self.next_key));
+                            (xf, radius, self.next_key)
                         }
                     };
                     let crop = &self.crops[st.zoom];
@@ -251,6 +260,7 @@ impl Workspace {
                     pass = ci * 100 + pi * 20 + si;
                     let hit = scan(
                         crop,
+                        key,
                         st.variant,
                         radius,
                         xf,
@@ -284,6 +294,8 @@ impl Workspace {
         }
 
         // Stage 2: whole-frame scans (codes the contrast map missed, several codes per frame).
+        let level_key = self.next_key + 1;
+        self.next_key += 3;
         for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
             if !applies(variant, harder, opts) || level as usize >= self.level_count {
                 continue;
@@ -303,6 +315,7 @@ impl Workspace {
             };
             let hit = scan(
                 plane,
+                level_key + level as u64,
                 variant,
                 radius,
                 xf,
@@ -551,6 +564,7 @@ fn applies(variant: Variant, harder: bool, opts: &DecoderOptions) -> bool {
 #[allow(clippy::too_many_arguments)]
 fn scan(
     plane: &Plane,
+    plane_key: u64,
     variant: Variant,
     radius: usize,
     xf: Affine,
@@ -571,22 +585,32 @@ fn scan(
         debug_assert_eq!(s.bits.len(), plane.w * plane.h);
         plane
     } else {
-        let src: &Plane = match variant.filter {
-            Filter::Raw => plane,
-            Filter::Smooth => {
-                box3(plane, &mut s.tmp16, &mut s.filtered);
-                &s.filtered
+        // Steps on the same plane with the same filter share the filtered plane and its integral image.
+        let (src, sat): (&Plane, &[u32]) = match variant.filter {
+            Filter::Raw => {
+                if s.sat_key != Some(plane_key) {
+                    integral(plane, &mut s.sat);
+                    s.sat_key = Some(plane_key);
+                }
+                (plane, &s.sat)
             }
-            Filter::Sharp => {
-                box3(plane, &mut s.tmp16, &mut s.blurred);
-                unsharp(plane, &s.blurred, 1.5, &mut s.filtered);
-                &s.filtered
+            filter => {
+                if s.filtered_key != Some((plane_key, filter)) {
+                    if filter == Filter::Smooth {
+                        box3(plane, &mut s.tmp16, &mut s.filtered);
+                    } else {
+                        box3(plane, &mut s.tmp16, &mut s.blurred);
+                        unsharp(plane, &s.blurred, 1.5, &mut s.filtered);
+                    }
+                    integral(&s.filtered, &mut s.filtered_sat);
+                    s.filtered_key = Some((plane_key, filter));
+                }
+                (&s.filtered, &s.filtered_sat)
             }
         };
-        integral(src, &mut s.sat);
         binarize_mean(
             src,
-            &s.sat,
+            sat,
             radius,
             variant.offset,
             variant.invert,
