@@ -28,6 +28,11 @@ fn ratio_ok(runs: [usize; 5]) -> Option<f64> {
     if total < 7 {
         return None;
     }
+    // Integer pre-test, looser than the centre test below (|c - 3u| <= 1.2u needs c >= 1.8 * total / 7;
+    // one pixel of slack covers float rounding): most windows fail here without a division.
+    if (runs[2] + 1) * 70 < total * 18 {
+        return None;
+    }
     let u = total as f64 / 7.0;
     let near = |r: usize, want: f64, tol: f64| (r as f64 - want * u).abs() <= tol * u;
     // Blur fattens dark runs and thins light ones, hence the generous tolerances.
@@ -406,6 +411,22 @@ mod tests {
         assert!(ratio_ok([3, 1, 7, 1, 2]).is_some());
         assert!(ratio_ok([2, 2, 2, 2, 2]).is_none());
         assert!(ratio_ok([0, 0, 1, 0, 0]).is_none());
+        // The integer pre-test never rejects a window the float test accepts.
+        for a in 0..12 {
+            for b in 0..12 {
+                for c in 0..30 {
+                    let runs = [a, b, c, (a + 1) % 12, (b + 2) % 12];
+                    let total: usize = runs.iter().sum();
+                    if total < 7 {
+                        continue;
+                    }
+                    let u = total as f64 / 7.0;
+                    if (c as f64 - 3.0 * u).abs() <= 1.2 * u {
+                        assert!((c + 1) * 70 >= total * 18, "{runs:?}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
