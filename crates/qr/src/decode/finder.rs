@@ -19,6 +19,8 @@ struct Finder {
 const MAX_FINDERS: usize = 8;
 /// Decode attempts per call; bounds the time spent on clutter.
 const MAX_ATTEMPTS: usize = 60;
+/// Geometries per call whose data gets the blur equaliser (`Sampler::equalize`, up to two more ECC checks each).
+const MAX_EQUALIZED: usize = 2;
 /// Largest version the fallback tries (77 modules: far beyond any label payload).
 const MAX_VERSION: i64 = 15;
 
@@ -213,6 +215,7 @@ impl FinderLocator {
         find_finders(bits, w, h, &mut self.runs, &mut self.finders);
         let f = &self.finders;
         let mut attempts = 0usize;
+        let mut equalized = 0usize;
         for b in 0..f.len() {
             for a in 0..f.len() {
                 for c in 0..f.len() {
@@ -253,9 +256,17 @@ impl FinderLocator {
                             continue;
                         }
                         let size = (17 + 4 * version) as usize;
-                        if let Some(hit) =
-                            self.try_grid(plane, pb, tr, bl, size, invert, sampler, &mut attempts)
-                        {
+                        if let Some(hit) = self.try_grid(
+                            plane,
+                            pb,
+                            tr,
+                            bl,
+                            size,
+                            invert,
+                            sampler,
+                            &mut attempts,
+                            &mut equalized,
+                        ) {
                             return Some(hit);
                         }
                         if attempts >= MAX_ATTEMPTS {
@@ -281,6 +292,7 @@ impl FinderLocator {
         invert: bool,
         sampler: &mut Sampler,
         attempts: &mut usize,
+        equalized: &mut usize,
     ) -> Option<(String, Location)> {
         let span = size as f64 - 7.0;
         let (bx, by) = (tr.x + bl.x - tl.x, tr.y + bl.y - tl.y);
@@ -347,6 +359,20 @@ impl FinderLocator {
                 }
                 if let Some(text) = sampler.decode(size) {
                     return Some((text, loc));
+                }
+                // The geometry fits (timing pattern reads) but the data did not: undo the blur's pull
+                // between neighbouring modules and try again (a few geometries per call: bounds time).
+                if k != 3 || *equalized >= MAX_EQUALIZED {
+                    continue;
+                }
+                *equalized += 1;
+                for _ in 0..2 {
+                    if !sampler.equalize() {
+                        break;
+                    }
+                    if let Some(text) = sampler.decode(size) {
+                        return Some((text, loc));
+                    }
                 }
             }
         }

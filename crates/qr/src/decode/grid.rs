@@ -209,6 +209,11 @@ pub struct Sampler {
     samples: Vec<f32>,
     sat: Vec<f32>,
     dark: Vec<bool>,
+    /// ECC checks (`decode` calls) left for the current frame; see `set_budget`.
+    budget: usize,
+    /// `equalize` scratch: per module, its model features (1, dark, dark 4-neighbours, dark diagonals) and
+    /// its sample less the local mean.
+    eq: Vec<([f64; 4], f64)>,
 }
 
 impl Sampler {
@@ -320,17 +325,123 @@ impl Sampler {
         good as f32 / (2 * (size - 16)) as f32
     }
 
+    /// Blur equaliser in module space: re-classifies every module of the last classification with a model of
+    /// inter-module blur. Each sample, less its (7x7-module) local mean, is fitted by least squares as
+    /// `a + b*dark + c*(dark 4-neighbours) + e*(dark diagonal neighbours)` under the current labels, then each
+    /// module takes the label whose prediction is nearer, given its neighbours' labels (outside the grid is
+    /// the light quiet zone). A blurred small module is pulled towards its neighbours' grey; this removes that
+    /// pull instead of thresholding it. Returns false when the fit is degenerate or nothing changed.
+    pub fn equalize(&mut self) -> bool {
+        let s = self.sampled;
+        if s < 21 || self.dark.len() != s * s || self.samples.len() != s * s {
+            return false;
+        }
+        let st = s + 1;
+        let k = 3;
+        let dark = &self.dark;
+        let at = |x: isize, y: isize| -> f64 {
+            if x < 0 || y < 0 || x >= s as isize || y >= s as isize {
+                0.0
+            } else {
+                dark[y as usize * s + x as usize] as u8 as f64
+            }
+        };
+        self.eq.clear();
+        let mut ata = [[0.0f64; 4]; 4];
+        let mut aty = [0.0f64; 4];
+        for y in 0..s {
+            let (y0, y1) = (y.saturating_sub(k), (y + k + 1).min(s));
+            for x in 0..s {
+                let (x0, x1) = (x.saturating_sub(k), (x + k + 1).min(s));
+                let sum = self.sat[y1 * st + x1] - self.sat[y0 * st + x1] - self.sat[y1 * st + x0]
+                    + self.sat[y0 * st + x0];
+                let mean = sum / ((y1 - y0) * (x1 - x0)) as f32;
+                let v = (self.samples[y * s + x] - mean) as f64;
+                let (xi, yi) = (x as isize, y as isize);
+                let n4 = at(xi - 1, yi) + at(xi + 1, yi) + at(xi, yi - 1) + at(xi, yi + 1);
+                let nd = at(xi - 1, yi - 1)
+                    + at(xi + 1, yi - 1)
+                    + at(xi - 1, yi + 1)
+                    + at(xi + 1, yi + 1);
+                let f = [1.0, at(xi, yi), n4, nd];
+                for r in 0..4 {
+                    for c in 0..4 {
+                        ata[r][c] += f[r] * f[c];
+                    }
+                    aty[r] += f[r] * v;
+                }
+                self.eq.push((f, v));
+            }
+        }
+        let Some([a, b, c, e]) = solve4(ata, aty) else {
+            return false;
+        };
+        let mut changed = false;
+        for (i, &(f, v)) in self.eq.iter().enumerate() {
+            let p0 = a + c * f[2] + e * f[3];
+            let d = (v - (p0 + b)).abs() < (v - p0).abs();
+            changed |= d != self.dark[i];
+            self.dark[i] = d;
+        }
+        changed
+    }
+
     /// Inverts the last classification (light-on-dark codes).
     pub fn invert(&mut self) {
         self.dark.iter_mut().for_each(|d| *d = !*d);
     }
 
-    /// Decodes the last classification with rqrr (format BCH + Reed-Solomon); `None` unless ECC and UTF-8 pass.
-    pub fn decode(&self, size: usize) -> Option<String> {
+    /// Sets how many ECC checks (`decode` calls) may still run for the current frame. Each costs ~0.5 ms (rqrr's
+    /// Reed-Solomon syndromes), and a frame full of near-readable geometries can otherwise ask for hundreds.
+    pub fn set_budget(&mut self, budget: usize) {
+        self.budget = budget;
+    }
+
+    /// Takes one ECC check from the frame's budget; false when it is spent.
+    pub fn charge(&mut self) -> bool {
+        if self.budget == 0 {
+            return false;
+        }
+        self.budget -= 1;
+        true
+    }
+
+    /// Decodes the last classification with rqrr (format BCH + Reed-Solomon); `None` unless ECC and UTF-8 pass,
+    /// or when the frame's ECC budget is spent.
+    pub fn decode(&mut self, size: usize) -> Option<String> {
+        if !self.charge() {
+            return None;
+        }
         let dark = &self.dark;
         let grid = rqrr::SimpleGrid::from_func(size, |x, y| dark[y * size + x]);
         rqrr::Grid::new(grid).decode().ok().map(|(_, text)| text)
     }
+}
+
+/// Solves the 4x4 system `m x = r` by Gaussian elimination with partial pivoting; `None` when singular.
+fn solve4(mut m: [[f64; 4]; 4], mut r: [f64; 4]) -> Option<[f64; 4]> {
+    for col in 0..4 {
+        let piv = (col..4).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
+        if m[piv][col].abs() < 1e-9 {
+            return None;
+        }
+        m.swap(col, piv);
+        r.swap(col, piv);
+        let pivot_row = m[col];
+        for row in col + 1..4 {
+            let f = m[row][col] / pivot_row[col];
+            for (x, p) in m[row][col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
+            }
+            r[row] -= f * r[col];
+        }
+    }
+    let mut x = [0.0; 4];
+    for row in (0..4).rev() {
+        let sum: f64 = (row + 1..4).map(|c| m[row][c] * x[c]).sum();
+        x[row] = (r[row] - sum) / m[row][row];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
 }
 
 #[cfg(test)]
