@@ -211,9 +211,8 @@ pub struct Sampler {
     dark: Vec<bool>,
     /// ECC checks (`decode` calls) left for the current frame; see `set_budget`.
     budget: usize,
-    /// `equalize` scratch: per module, its model features (1, dark, dark 4-neighbours, dark diagonals) and
-    /// its sample less the local mean.
-    eq: Vec<([f64; 4], f64)>,
+    /// `equalize` scratch: per module, its model terms (see `equalize`) and its sample less the local mean.
+    eq: Vec<([f64; EQ_TERMS], f64)>,
 }
 
 impl Sampler {
@@ -327,10 +326,11 @@ impl Sampler {
 
     /// Blur equaliser in module space: re-classifies every module of the last classification with a model of
     /// inter-module blur. Each sample, less its (7x7-module) local mean, is fitted by least squares as
-    /// `a + b*dark + c*(dark 4-neighbours) + e*(dark diagonal neighbours)` under the current labels, then each
-    /// module takes the label whose prediction is nearer, given its neighbours' labels (outside the grid is
-    /// the light quiet zone). A blurred small module is pulled towards its neighbours' grey; this removes that
-    /// pull instead of thresholding it. Returns false when the fit is degenerate or nothing changed.
+    /// `a + b*dark + c1*(dark left/right neighbours) + c2*(up/down) + e1*(one diagonal) + e2*(the other)`
+    /// under the current labels (separate axes: motion blur is directional), then each module takes the
+    /// label whose prediction is nearer, given its neighbours' labels (outside the grid is the light quiet
+    /// zone). A blurred small module is pulled towards its neighbours' grey; this removes that pull instead of
+    /// thresholding it. Returns false when the fit is degenerate or nothing changed.
     pub fn equalize(&mut self) -> bool {
         let s = self.sampled;
         if s < 21 || self.dark.len() != s * s || self.samples.len() != s * s {
@@ -347,8 +347,8 @@ impl Sampler {
             }
         };
         self.eq.clear();
-        let mut ata = [[0.0f64; 4]; 4];
-        let mut aty = [0.0f64; 4];
+        let mut ata = [[0.0f64; EQ_TERMS]; EQ_TERMS];
+        let mut aty = [0.0f64; EQ_TERMS];
         for y in 0..s {
             let (y0, y1) = (y.saturating_sub(k), (y + k + 1).min(s));
             for x in 0..s {
@@ -358,14 +358,16 @@ impl Sampler {
                 let mean = sum / ((y1 - y0) * (x1 - x0)) as f32;
                 let v = (self.samples[y * s + x] - mean) as f64;
                 let (xi, yi) = (x as isize, y as isize);
-                let n4 = at(xi - 1, yi) + at(xi + 1, yi) + at(xi, yi - 1) + at(xi, yi + 1);
-                let nd = at(xi - 1, yi - 1)
-                    + at(xi + 1, yi - 1)
-                    + at(xi - 1, yi + 1)
-                    + at(xi + 1, yi + 1);
-                let f = [1.0, at(xi, yi), n4, nd];
-                for r in 0..4 {
-                    for c in 0..4 {
+                let f = [
+                    1.0,
+                    at(xi, yi),
+                    at(xi - 1, yi) + at(xi + 1, yi),
+                    at(xi, yi - 1) + at(xi, yi + 1),
+                    at(xi - 1, yi - 1) + at(xi + 1, yi + 1),
+                    at(xi + 1, yi - 1) + at(xi - 1, yi + 1),
+                ];
+                for r in 0..EQ_TERMS {
+                    for c in 0..EQ_TERMS {
                         ata[r][c] += f[r] * f[c];
                     }
                     aty[r] += f[r] * v;
@@ -373,13 +375,13 @@ impl Sampler {
                 self.eq.push((f, v));
             }
         }
-        let Some([a, b, c, e]) = solve4(ata, aty) else {
+        let Some(x) = solve(ata, aty) else {
             return false;
         };
         let mut changed = false;
         for (i, &(f, v)) in self.eq.iter().enumerate() {
-            let p0 = a + c * f[2] + e * f[3];
-            let d = (v - (p0 + b)).abs() < (v - p0).abs();
+            let p0 = x[0] + (2..EQ_TERMS).map(|t| x[t] * f[t]).sum::<f64>();
+            let d = (v - (p0 + x[1])).abs() < (v - p0).abs();
             changed |= d != self.dark[i];
             self.dark[i] = d;
         }
@@ -418,17 +420,20 @@ impl Sampler {
     }
 }
 
-/// Solves the 4x4 system `m x = r` by Gaussian elimination with partial pivoting; `None` when singular.
-fn solve4(mut m: [[f64; 4]; 4], mut r: [f64; 4]) -> Option<[f64; 4]> {
-    for col in 0..4 {
-        let piv = (col..4).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
+/// Terms of `Sampler::equalize`'s blur model.
+const EQ_TERMS: usize = 6;
+
+/// Solves the system `m x = r` by Gaussian elimination with partial pivoting; `None` when singular.
+fn solve(mut m: [[f64; EQ_TERMS]; EQ_TERMS], mut r: [f64; EQ_TERMS]) -> Option<[f64; EQ_TERMS]> {
+    for col in 0..EQ_TERMS {
+        let piv = (col..EQ_TERMS).max_by(|&i, &j| m[i][col].abs().total_cmp(&m[j][col].abs()))?;
         if m[piv][col].abs() < 1e-9 {
             return None;
         }
         m.swap(col, piv);
         r.swap(col, piv);
         let pivot_row = m[col];
-        for row in col + 1..4 {
+        for row in col + 1..EQ_TERMS {
             let f = m[row][col] / pivot_row[col];
             for (x, p) in m[row][col..].iter_mut().zip(&pivot_row[col..]) {
                 *x -= f * p;
@@ -436,9 +441,9 @@ fn solve4(mut m: [[f64; 4]; 4], mut r: [f64; 4]) -> Option<[f64; 4]> {
             r[row] -= f * r[col];
         }
     }
-    let mut x = [0.0; 4];
-    for row in (0..4).rev() {
-        let sum: f64 = (row + 1..4).map(|c| m[row][c] * x[c]).sum();
+    let mut x = [0.0; EQ_TERMS];
+    for row in (0..EQ_TERMS).rev() {
+        let sum: f64 = (row + 1..EQ_TERMS).map(|c| m[row][c] * x[c]).sum();
         x[row] = (r[row] - sum) / m[row][row];
     }
     x.iter().all(|v| v.is_finite()).then_some(x)
