@@ -354,8 +354,18 @@ impl FinderLocator {
                 if invert {
                     sampler.invert();
                 }
+                let mut rounds = 2;
                 if sampler.timing_score(size) < 0.7 {
-                    continue;
+                    // Blur can smear the timing pattern itself (the finest pattern in the code): one
+                    // equaliser round (arithmetic only, no ECC check) may restore it.
+                    if k != 3
+                        || *equalized >= MAX_EQUALIZED
+                        || !sampler.equalize()
+                        || sampler.timing_score(size) < 0.7
+                    {
+                        continue;
+                    }
+                    rounds = 1;
                 }
                 if let Some(text) = sampler.decode(size) {
                     return Some((text, loc));
@@ -366,7 +376,7 @@ impl FinderLocator {
                     continue;
                 }
                 *equalized += 1;
-                for _ in 0..2 {
+                for _ in 0..rounds {
                     if !sampler.equalize() {
                         break;
                     }
