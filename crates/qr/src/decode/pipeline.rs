@@ -100,6 +100,7 @@ const CROP_STEPS: &[CropStep] = &[
     step(1, v(Filter::Smooth, false, 3), true),
     step(1, v(Filter::Raw, false, 12), true),
     step_w(1, v(Filter::Smooth, false, 2), true, 2),
+    step_w(0, v(Filter::Smooth, true, 2), true, 2),
 ];
 
 /// The crop steps worth rqrr's slower locator after ours failed on all of them (the others never add a
