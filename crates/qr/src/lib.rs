@@ -2,15 +2,17 @@
 
 // qrlabel: label payload parser
 pub mod payload;
-pub use payload::{parse_payload, KeyKind, LabelKey, LabelPayload, PayloadError, PayloadFormat, PayloadProblem};
+pub use payload::{
+    parse_payload, KeyKind, LabelKey, LabelPayload, PayloadError, PayloadFormat, PayloadProblem,
+};
 
 // qrdecode: frame decoder
 pub mod decode;
-pub use decode::{
-    decode_image_file, decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma, DecodeError, Decoded, Decoder,
-    DecoderOptions, LumaFrame,
-};
 pub use decode::decode_jpeg_luma;
+pub use decode::{
+    decode_image_file, decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma, DecodeError,
+    Decoded, Decoder, DecoderOptions, LumaFrame,
+};
 
 // qrlabel: label renderer
 pub mod label;

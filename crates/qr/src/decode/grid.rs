@@ -97,21 +97,26 @@ impl Homography {
         ]
     }
 
+    fn from_array(m: [f64; 9]) -> Self {
+        let [a, b, c, d, e, f, g, h, i] = m;
+        Homography {
+            a,
+            b,
+            c,
+            d,
+            e,
+            f,
+            g,
+            h,
+            i,
+        }
+    }
+
     fn from_matrix(m: [f64; 9]) -> Option<Self> {
         if m.iter().any(|v| !v.is_finite()) {
             return None;
         }
-        Some(Homography {
-            a: m[0],
-            b: m[1],
-            c: m[2],
-            d: m[3],
-            e: m[4],
-            f: m[5],
-            g: m[6],
-            h: m[7],
-            i: m[8],
-        })
+        Some(Self::from_array(m))
     }
 
     fn inverse(&self) -> Option<Self> {
@@ -146,17 +151,7 @@ impl Homography {
                 m[r * 3 + c] = (0..3).map(|k| x[r * 3 + k] * y[k * 3 + c]).sum();
             }
         }
-        Homography {
-            a: m[0],
-            b: m[1],
-            c: m[2],
-            d: m[3],
-            e: m[4],
-            f: m[5],
-            g: m[6],
-            h: m[7],
-            i: m[8],
-        }
+        Self::from_array(m)
     }
 }
 

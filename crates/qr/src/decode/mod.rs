@@ -18,9 +18,9 @@ mod pipeline;
 
 use std::path::{Path, PathBuf};
 
-pub use convert::{decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma};
 /// The name docs/architecture.md uses for [`decode_jpeg_to_luma`].
 pub use convert::decode_jpeg_to_luma as decode_jpeg_luma;
+pub use convert::{decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma};
 
 /// One 8-bit luma frame (row-major, `width * height` bytes, no padding). Borrowed: the camera keeps its buffer.
 #[derive(Debug, Clone, Copy)]
