@@ -254,19 +254,26 @@ impl Sampler {
         self.sampled = s;
     }
 
+    /// Mean of the sampled module values in the (2k+1)² neighbourhood of module (x, y), clipped at the edges,
+    /// from the summed-area table `sat`.
+    #[inline]
+    fn local_mean(&self, x: usize, y: usize, k: usize) -> f32 {
+        let (s, st) = (self.sampled, self.sampled + 1);
+        let (y0, y1) = (y.saturating_sub(k), (y + k + 1).min(s));
+        let (x0, x1) = (x.saturating_sub(k), (x + k + 1).min(s));
+        let sum = self.sat[y1 * st + x1] - self.sat[y0 * st + x1] - self.sat[y1 * st + x0]
+            + self.sat[y0 * st + x0];
+        sum / ((y1 - y0) * (x1 - x0)) as f32
+    }
+
     /// Classifies each module of the last [`Sampler::sample_modules`] against the mean of its (2k+1)^2 module
     /// neighbourhood plus `bias` grey levels. Fills `self.dark`.
     pub fn classify(&mut self, k: usize, bias: f32) {
         let s = self.sampled;
-        let st = s + 1;
         self.dark.clear();
         for y in 0..s {
-            let (y0, y1) = (y.saturating_sub(k), (y + k + 1).min(s));
             for x in 0..s {
-                let (x0, x1) = (x.saturating_sub(k), (x + k + 1).min(s));
-                let sum = self.sat[y1 * st + x1] - self.sat[y0 * st + x1] - self.sat[y1 * st + x0]
-                    + self.sat[y0 * st + x0];
-                let mean = sum / ((y1 - y0) * (x1 - x0)) as f32;
+                let mean = self.local_mean(x, y, k);
                 self.dark.push(self.samples[y * s + x] < mean + bias);
             }
         }
@@ -331,7 +338,6 @@ impl Sampler {
         if s < 21 || self.dark.len() != s * s || self.samples.len() != s * s {
             return false;
         }
-        let st = s + 1;
         let k = 3;
         let dark = &self.dark;
         let at = |x: isize, y: isize| -> f64 {
@@ -345,12 +351,8 @@ impl Sampler {
         let mut ata = [[0.0f64; EQ_TERMS]; EQ_TERMS];
         let mut aty = [0.0f64; EQ_TERMS];
         for y in 0..s {
-            let (y0, y1) = (y.saturating_sub(k), (y + k + 1).min(s));
             for x in 0..s {
-                let (x0, x1) = (x.saturating_sub(k), (x + k + 1).min(s));
-                let sum = self.sat[y1 * st + x1] - self.sat[y0 * st + x1] - self.sat[y1 * st + x0]
-                    + self.sat[y0 * st + x0];
-                let mean = sum / ((y1 - y0) * (x1 - x0)) as f32;
+                let mean = self.local_mean(x, y, k);
                 let v = (self.samples[y * s + x] - mean) as f64;
                 let (xi, yi) = (x as isize, y as isize);
                 let f = [
