@@ -449,6 +449,15 @@ mod tests {
         })
     }
 
+    /// The engine under test: `state`, locks under `dir`, fast backoff.
+    fn engine<'a>(state: &'a Fake, dir: &'a Path) -> Lifecycle<'a, Fake> {
+        Lifecycle {
+            state,
+            data_dir: dir,
+            backoff: fast(),
+        }
+    }
+
     fn fast() -> Backoff {
         Backoff {
             attempts: 3,
@@ -461,11 +470,7 @@ mod tests {
     async fn success_stores_new_pair_and_clears_journal() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(1);
-        let lc = Lifecycle {
-            state: &state,
-            data_dir: dir.path(),
-            backoff: fast(),
-        };
+        let lc = engine(&state, dir.path());
         let sent = Mutex::new(Vec::new());
         let out = lc
             .refresh(&dev(), |rt| {
@@ -487,11 +492,7 @@ mod tests {
     async fn transient_failures_replay_the_same_old_token_and_stay_bounded() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(1);
-        let lc = Lifecycle {
-            state: &state,
-            data_dir: dir.path(),
-            backoff: fast(),
-        };
+        let lc = engine(&state, dir.path());
         let sent = Mutex::new(Vec::new());
         let err = lc
             .refresh(&dev(), |rt| {
@@ -536,11 +537,7 @@ mod tests {
         for _ in 0..GRANTS_PER_DAY {
             state.record_grant(&dev(), china_day(Utc::now())).unwrap();
         }
-        let lc = Lifecycle {
-            state: &state,
-            data_dir: dir.path(),
-            backoff: fast(),
-        };
+        let lc = engine(&state, dir.path());
         let calls = AtomicUsize::new(0);
         let err = lc
             .refresh(&dev(), |_| {
@@ -564,11 +561,7 @@ mod tests {
     async fn server_41_marks_the_day_full() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(1);
-        let lc = Lifecycle {
-            state: &state,
-            data_dir: dir.path(),
-            backoff: fast(),
-        };
+        let lc = engine(&state, dir.path());
         let err = lc
             .refresh(&dev(), |_| async { Err::<NewTokens, _>(api(41)) })
             .await
@@ -606,11 +599,7 @@ mod tests {
     async fn server_41_after_a_lost_reply_keeps_the_refresh_pending() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(1);
-        let lc = Lifecycle {
-            state: &state,
-            data_dir: dir.path(),
-            backoff: fast(),
-        };
+        let lc = engine(&state, dir.path());
         let calls = AtomicUsize::new(0);
         let err = lc
             .refresh(&dev(), |_| {
@@ -635,11 +624,7 @@ mod tests {
     async fn expired_refresh_token_marks_reauth_and_keeps_old_pair() {
         let dir = tempfile::tempdir().unwrap();
         let state = seeded(4);
-        let lc = Lifecycle {
-            state: &state,
-            data_dir: dir.path(),
-            backoff: fast(),
-        };
+        let lc = engine(&state, dir.path());
         let calls = AtomicUsize::new(0);
         let err = lc
             .refresh(&dev(), |_| {
@@ -677,11 +662,7 @@ mod tests {
                 },
             )
             .unwrap();
-        let lc = Lifecycle {
-            state: &state,
-            data_dir: dir.path(),
-            backoff: fast(),
-        };
+        let lc = engine(&state, dir.path());
         let calls = AtomicUsize::new(0);
         let out = lc
             .recover(&dev(), |_| {
@@ -716,11 +697,7 @@ mod tests {
                 },
             )
             .unwrap();
-        let lc = Lifecycle {
-            state: &state,
-            data_dir: dir.path(),
-            backoff: fast(),
-        };
+        let lc = engine(&state, dir.path());
         let err = lc
             .recover(&dev(), |_| async { Ok(fresh("never")) })
             .await
@@ -739,11 +716,7 @@ mod tests {
         for _ in 0..4 {
             let (state, calls, path) = (state.clone(), calls.clone(), dir.path().to_path_buf());
             tasks.push(tokio::spawn(async move {
-                let lc = Lifecycle {
-                    state: &*state,
-                    data_dir: &path,
-                    backoff: fast(),
-                };
+                let lc = engine(&state, &path);
                 lc.refresh(&dev(), |_| {
                     calls.fetch_add(1, Ordering::SeqCst);
                     async {
