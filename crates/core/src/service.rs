@@ -323,10 +323,7 @@ impl QuickAuth {
             });
         }
         if p.client_secret.is_blank() {
-            return Err(Error::InvalidInput {
-                field: "client_secret",
-                detail: "为空 / empty".into(),
-            });
+            return Err(empty_secret("client_secret"));
         }
         // Validates the region/version/base-URL combination now rather than at first use.
         Endpoint::new(p.region, p.api_version, p.base_url.clone())?;
@@ -367,10 +364,7 @@ impl QuickAuth {
     fn add_lingju_profile_inner(&self, p: NewLingjuProfile) -> Result<Profile> {
         self.ensure_new_profile(&p.name)?;
         if p.appkey.is_blank() {
-            return Err(Error::InvalidInput {
-                field: "appkey",
-                detail: "为空 / empty".into(),
-            });
+            return Err(empty_secret("appkey"));
         }
         let base = p
             .base_url
@@ -443,10 +437,7 @@ impl QuickAuth {
     pub fn set_client_secret(&self, name: &str, secret: ClientSecret) -> Result<()> {
         self.user_profile_of(name, Provider::Yilianyun)?;
         if secret.is_blank() {
-            return Err(Error::InvalidInput {
-                field: "client_secret",
-                detail: "为空 / empty".into(),
-            });
+            return Err(empty_secret("client_secret"));
         }
         self.keyring
             .set(&profile_account(name, "client_secret"), secret.expose())?;
@@ -537,10 +528,7 @@ impl QuickAuth {
         self.user_profile_of(name, Provider::Lingju)?;
         if let Some(appkey) = appkey {
             if appkey.is_blank() {
-                return Err(Error::InvalidInput {
-                    field: "appkey",
-                    detail: "为空 / empty".into(),
-                });
+                return Err(empty_secret("appkey"));
             }
             self.keyring
                 .set(&profile_account(name, "lingju_appkey"), appkey.expose())?;
@@ -1386,5 +1374,13 @@ impl QuickAuth {
             &res,
         );
         res
+    }
+}
+
+/// A secret field left blank where one is required.
+fn empty_secret(field: &'static str) -> Error {
+    Error::InvalidInput {
+        field,
+        detail: "为空 / empty".into(),
     }
 }
