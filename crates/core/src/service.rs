@@ -112,6 +112,7 @@ impl QuickAuth {
         let store = Store::open(&opts.data_dir)?;
         let keyring = Keyring::open(&opts.data_dir, opts.keyring_timeout)?;
         ensure_builtin_row(&store)?;
+        move_legacy_token_entries(&store, &keyring);
         let qa = Self {
             store: Arc::new(store),
             keyring: Secrets(Arc::new(keyring)),
@@ -663,6 +664,7 @@ impl QuickAuth {
 
     fn summary(r: &DeviceRecord) -> DeviceSummary {
         DeviceSummary {
+            key: DeviceRef::new(&r.provider, &r.profile, &r.id).to_string(),
             id: r.id.clone(),
             provider: r.provider.clone(),
             profile: r.profile.clone(),
@@ -676,24 +678,45 @@ impl QuickAuth {
         }
     }
 
-    /// Finds a device by machine code / userid; `yilianyun:ID` or `lingju:ID` picks the provider.
+    /// Finds a device by machine code / userid. Prefixes narrow the search when one printer is authorized under
+    /// several profiles or a machine code equals a Lingju userid: `provider:ID`, `profile:ID`, and the exact
+    /// `provider:profile:ID` (a `DeviceSummary::key`).
     fn resolve(&self, id: &str) -> Result<DeviceRecord> {
         let id = id.trim();
-        if let Some((prefix, rest)) = id.split_once(':') {
-            if let Some(p) = Provider::parse(prefix) {
-                return self.store.get_device(p.as_str(), rest)?.ok_or_else(|| {
-                    Error::DeviceNotFound {
-                        id: rest.to_owned(),
-                    }
-                });
-            }
+        let mut parts: Vec<&str> = id.split(':').collect();
+        let bare = parts.pop().unwrap_or_default();
+        let (provider, profile) = match parts.as_slice() {
+            [] => (None, None),
+            [one] => match Provider::parse(one) {
+                Some(p) => (Some(p), None),
+                None => (None, Some(*one)),
+            },
+            [p, prof] => match Provider::parse(p) {
+                Some(p) => (Some(p), Some(*prof)),
+                None => (None, None),
+            },
+            _ => (None, None),
+        };
+        if parts.len() > 2 || (parts.len() == 2 && provider.is_none()) {
+            return Err(Error::DeviceNotFound {
+                id: id.chars().take(64).collect(),
+            });
         }
-        let mut found = self.store.find_devices(id)?;
+        let matching = |candidate: &str| -> Result<Vec<DeviceRecord>> {
+            Ok(self
+                .store
+                .find_devices(candidate)?
+                .into_iter()
+                .filter(|d| provider.is_none_or(|p| d.provider == p.as_str()))
+                .filter(|d| profile.is_none_or(|p| d.profile == p))
+                .collect())
+        };
+        let mut found = matching(bare)?;
         if found.is_empty() {
             // A MAC typed with separators is the same Lingju userid.
-            if let Ok(uid) = UserId::parse(id) {
-                if uid.as_str() != id {
-                    found = self.store.find_devices(uid.as_str())?;
+            if let Ok(uid) = UserId::parse(bare) {
+                if uid.as_str() != bare {
+                    found = matching(uid.as_str())?;
                 }
             }
         }
@@ -703,8 +726,11 @@ impl QuickAuth {
             }),
             1 => Ok(found.remove(0)),
             _ => Err(Error::AmbiguousId {
-                id: id.to_owned(),
-                providers: found.iter().map(|d| d.provider.clone()).collect(),
+                id: bare.to_owned(),
+                providers: found
+                    .iter()
+                    .map(|d| format!("{}:{}:{}", d.provider, d.profile, d.id))
+                    .collect(),
             }),
         }
     }
@@ -731,7 +757,7 @@ impl QuickAuth {
     /// Token metadata without the tokens (for masked display).
     pub fn token_info(&self, id: &str) -> Result<TokenInfo> {
         let rec = self.resolve(id)?;
-        let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.id))?;
+        let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
         Ok(TokenInfo {
             device: Self::summary(&rec),
             generation: t.generation,
@@ -744,7 +770,7 @@ impl QuickAuth {
     /// The ONLY way a token leaves the service. Recorded in history (without the values).
     pub fn reveal_tokens(&self, id: &str) -> Result<RevealedTokens> {
         let res = self.resolve(id).and_then(|rec| {
-            let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.id))?;
+            let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
             Ok(RevealedTokens {
                 device: Self::summary(&rec),
                 access_token: AccessToken::new(t.access_token.as_str()),
@@ -754,7 +780,7 @@ impl QuickAuth {
         let dev = res
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.device.provider, &r.device.id));
+            .map(|r| DeviceRef::new(&r.device.provider, &r.device.profile, &r.device.id));
         self.record(
             "reveal_tokens",
             dev.as_ref(),
@@ -832,7 +858,9 @@ impl QuickAuth {
             Err(Error::CorruptTokenEntry) => None,
             Err(e) => return Err(e),
         };
-        let row = self.store.get_device(&dev.provider, &dev.id)?;
+        let row = self
+            .store
+            .get_device(&dev.provider, &dev.profile, &dev.id)?;
         let generation = previous
             .max(row.as_ref().map(|r| r.token_generation))
             .unwrap_or(0)
@@ -881,7 +909,7 @@ impl QuickAuth {
         machine_code: MachineCode,
         key: DeviceKey,
     ) -> Result<DeviceSummary> {
-        let dev = DeviceRef::new("yilianyun", machine_code.as_str());
+        let dev = DeviceRef::new("yilianyun", profile, machine_code.as_str());
         let res = async {
             // A grant the keyring then cannot store is lost (and counted against the quota): check first.
             self.keyring.probe()?;
@@ -929,7 +957,7 @@ impl QuickAuth {
 
     /// Lingju authorize (httpapi with the profile's authcode, or bltapi).
     pub async fn authorize_lingju(&self, profile: &str, userid: UserId) -> Result<DeviceSummary> {
-        let dev = DeviceRef::new("lingju", userid.as_str());
+        let dev = DeviceRef::new("lingju", profile, userid.as_str());
         let res = async {
             self.keyring.probe()?;
             let client = self.lingju_client(profile).await?;
@@ -1018,7 +1046,7 @@ impl QuickAuth {
                     detail: "服务器回复里没有终端号 / the reply names no printer".into(),
                 })?;
             let mc = MachineCode::parse(&mc)?;
-            let dev = DeviceRef::new("yilianyun", mc.as_str());
+            let dev = DeviceRef::new("yilianyun", &flow.profile, mc.as_str());
             self.state().record_grant(&dev, china_day(Utc::now()))?;
             dev_for_history = Some(dev.clone());
             self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant))
@@ -1065,7 +1093,7 @@ impl QuickAuth {
                 c.authorize(u).await.map_err(Error::from)
             })
             .await?;
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let summary = self
             .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant))
             .await?;
@@ -1103,7 +1131,7 @@ impl QuickAuth {
                 return res;
             }
         };
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let res = async {
             let recovered = self
                 .recovered
@@ -1121,7 +1149,7 @@ impl QuickAuth {
                 let client = self.yilianyun_client(&rec.profile).await?;
                 self.refresh_yilianyun(&dev, &client).await.map_err(|e| self.reauth_error(&dev, e))?
             };
-            let device = self.device(&format!("{}:{}", rec.provider, rec.id))?;
+            let device = self.device(&dev.to_string())?;
             Ok(RefreshReport { device, outcome })
         }
         .await;
@@ -1148,7 +1176,7 @@ impl QuickAuth {
                 out.push((d, Err(Error::NeedsReauthorization { id })));
                 continue;
             }
-            let res = self.refresh(&format!("{}:{}", d.provider, d.id)).await;
+            let res = self.refresh(&d.key).await;
             out.push((d, res));
         }
         Ok(out)
@@ -1160,12 +1188,12 @@ impl QuickAuth {
     ) -> Result<Vec<(DeviceRef, Result<Option<crate::lifecycle::RefreshOutcome>>)>> {
         let mut out = Vec::new();
         for j in self.store.pending_refreshes()? {
-            let dev = DeviceRef::new(&j.provider, &j.id);
+            let dev = DeviceRef::new(&j.provider, &j.profile, &j.id);
             let res = async {
-                let rec = self.store.get_device(&j.provider, &j.id)?;
+                let rec = self.store.get_device(&j.provider, &j.profile, &j.id)?;
                 let Some(rec) = rec else {
                     // Forgotten meanwhile: nothing left to complete.
-                    self.store.finish_refresh(&j.provider, &j.id)?;
+                    self.store.finish_refresh(&j.provider, &j.profile, &j.id)?;
                     return Ok(None);
                 };
                 let client = self.yilianyun_client(&rec.profile).await?;
@@ -1228,7 +1256,7 @@ impl QuickAuth {
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         if rec.needs_reauth {
             return Err(Error::NeedsReauthorization { id: rec.id.clone() });
         }
@@ -1273,7 +1301,7 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
             let mc = Self::yilianyun_only(&rec)?;
@@ -1295,7 +1323,10 @@ impl QuickAuth {
                 hardware: Some(version.hardware.clone()),
                 software: Some(version.software.clone()),
             };
-            if let Some(mut row) = self.store.get_device(&rec.provider, &rec.id)? {
+            if let Some(mut row) = self
+                .store
+                .get_device(&rec.provider, &rec.profile, &rec.id)?
+            {
                 row.model = report.software.clone();
                 row.last_status = Some(report.state.clone());
                 self.store.upsert_device(&row)?;
@@ -1313,7 +1344,7 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
             let mc = Self::yilianyun_only(&rec)?;
@@ -1344,10 +1375,10 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
-            let dev = DeviceRef::new(&rec.provider, &rec.id);
+            let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
             if remote && rec.provider == "yilianyun" {
                 let mc = MachineCode::parse(&rec.id)?;
                 let client = self.yilianyun_client(&rec.profile).await?;
@@ -1359,9 +1390,11 @@ impl QuickAuth {
             }
             let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
             self.keyring
-                .delete(&tokens_account(&dev.provider, &dev.id))?;
-            self.store.delete_device(&dev.provider, &dev.id)?;
-            self.store.finish_refresh(&dev.provider, &dev.id)?;
+                .delete(&tokens_account(&dev.provider, &dev.profile, &dev.id))?;
+            self.store
+                .delete_device(&dev.provider, &dev.profile, &dev.id)?;
+            self.store
+                .finish_refresh(&dev.provider, &dev.profile, &dev.id)?;
             tracing::info!(device = %dev, remote, "device forgotten");
             Ok(())
         }
@@ -1374,6 +1407,67 @@ impl QuickAuth {
             &res,
         );
         res
+    }
+}
+
+/// Store setting recording that every device's keyring entry uses the per-profile account name.
+const TOKEN_ACCOUNTS_SETTING: &str = "token_accounts";
+
+/// Moves token entries from the v1 account (`device:<provider>:<id>:tokens`) to the per-profile one. Copy, read
+/// back, then delete the old entry: a crash at any point leaves at least one complete copy, and the next open
+/// finishes the move (reads fall back to the old account meanwhile). A keyring that does not answer postpones
+/// the move to the next open instead of failing it.
+fn move_legacy_token_entries(store: &Store, keyring: &Keyring) {
+    match store.get_setting(TOKEN_ACCOUNTS_SETTING) {
+        Ok(Some(v)) if v == "per_profile" => return,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(kind = Error::from(e).kind(), "cannot read store settings");
+            return;
+        }
+    }
+    let devices = match store.list_devices() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(
+                kind = Error::from(e).kind(),
+                "cannot list devices to move token entries"
+            );
+            return;
+        }
+    };
+    let move_one = |d: &DeviceRecord| -> std::result::Result<(), quickauth_vault::VaultError> {
+        let new = tokens_account(&d.provider, &d.profile, &d.id);
+        let old = crate::tokens::legacy_tokens_account(&d.provider, &d.id);
+        if let Some(value) = keyring.get(&old)? {
+            if keyring.get(&new)?.is_none() {
+                keyring.set(&new, &value)?;
+            }
+            if keyring.get(&new)?.is_some() {
+                keyring.delete(&old)?;
+            }
+        }
+        Ok(())
+    };
+    for d in &devices {
+        if let Err(e) = move_one(d) {
+            tracing::warn!(
+                kind = Error::from(e).kind(),
+                "token entries not moved yet; trying again next start"
+            );
+            return;
+        }
+    }
+    if let Err(e) = store.set_setting(TOKEN_ACCOUNTS_SETTING, "per_profile") {
+        tracing::warn!(
+            kind = Error::from(e).kind(),
+            "cannot record moved token entries"
+        );
+    } else if !devices.is_empty() {
+        tracing::info!(
+            devices = devices.len(),
+            "token entries use per-profile accounts"
+        );
     }
 }
 
