@@ -77,6 +77,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the server sent an unusable {what}")]
+    ServerValueOutOfRange { what: &'static str },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -119,6 +121,7 @@ impl Localized for Error {
             Error::CodeFlowNoCode => "no_authorization_code",
             Error::Sandbox { .. } => "sandbox",
             Error::Io { .. } => "io",
+            Error::ServerValueOutOfRange { .. } => "server_value_out_of_range",
             Error::Internal(_) => "internal",
         }
     }
@@ -161,6 +164,7 @@ impl Localized for Error {
             Error::CodeFlowNoCode => "回调地址中没有授权码（code）。请粘贴浏览器最终跳转到的完整地址，或重新授权。".into(),
             Error::Sandbox { detail } => format!("内置沙盒服务器无法启动：{detail}。请检查数据目录是否可写后重试。"),
             Error::Io { context, path, source } => format!("读写文件失败（{context}，{}）：{source}。请检查磁盘空间和目录权限。", path.display()),
+            Error::ServerValueOutOfRange { what } => format!("服务器返回的数值不合理（{what}），无法保存，已保存的令牌没有改动。请稍后重试；如果一直如此，请联系服务商。"),
             Error::Internal(detail) => format!("程序内部错误：{detail}。请把这条信息报告给开发者。"),
         }
     }
@@ -193,6 +197,7 @@ impl Localized for Error {
             Error::CodeFlowNoCode => "The callback URL has no authorization code. Paste the full address the browser ended on, or start again.".into(),
             Error::Sandbox { detail } => format!("The built-in sandbox server could not start: {detail}. Check that the data directory is writable and retry."),
             Error::Io { context, path, source } => format!("File access failed ({context}, {}): {source}. Check disk space and permissions.", path.display()),
+            Error::ServerValueOutOfRange { what } => format!("The server sent an unusable value ({what}); nothing was stored and the saved tokens are unchanged. Try again later; if it persists, contact the provider."),
             Error::Internal(detail) => format!("Internal error: {detail}. Please report this to the developers."),
         }
     }
@@ -224,6 +229,7 @@ impl Localized for Error {
             Error::Sandbox { .. } | Error::Io { .. } | Error::DeviceBusy { .. } => {
                 Action::RetryLater
             }
+            Error::ServerValueOutOfRange { .. } => Action::RetryLater,
             Error::Internal(_) => Action::ReportBug,
         }
     }

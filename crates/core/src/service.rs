@@ -818,7 +818,8 @@ impl QuickAuth {
         }
     }
 
-    /// A grant counts against the printer's daily quota: counted per request sent, refused locally at the limit.
+    /// A grant counts against the printer's daily quota: refused locally at the limit, counted when the server
+    /// granted (a retried request is one grant), and a 41 fills the day.
     async fn counted_grant<F, Fut>(&self, dev: &DeviceRef, call: F) -> Result<TokenGrant>
     where
         F: Fn() -> Fut,
@@ -826,22 +827,26 @@ impl QuickAuth {
     {
         let state = self.state();
         check_quota(&state, dev, Utc::now())?;
-        self.retrying("grant", || {
-            let state = &state;
-            let fut = call();
-            async move {
-                let day = china_day(Utc::now());
-                state.record_grant(dev, day)?;
-                let res = fut.await;
-                if let Err(e) = &res {
-                    if e.code() == Some(41) {
-                        mark_day_full(state, dev, day)?;
+        let res = self
+            .retrying("grant", || {
+                let state = &state;
+                let fut = call();
+                async move {
+                    let day = china_day(Utc::now());
+                    let res = fut.await;
+                    if let Err(e) = &res {
+                        if e.code() == Some(41) {
+                            mark_day_full(state, dev, day)?;
+                        }
                     }
+                    res
                 }
-                res
-            }
-        })
-        .await
+            })
+            .await;
+        if res.is_ok() {
+            state.record_grant(dev, china_day(Utc::now()))?;
+        }
+        res
     }
 
     /// Stores a new grant (authorize / code flow) under the device lock: keyring first, then the DB row.
@@ -866,7 +871,7 @@ impl QuickAuth {
             .unwrap_or(0)
             + 1;
         let now = Utc::now();
-        let tokens = fresh.into_stored(generation, now);
+        let tokens = fresh.into_stored(generation, now)?;
         state.write_tokens(dev, &tokens)?;
         let record = DeviceRecord {
             provider: dev.provider.clone(),
@@ -888,18 +893,19 @@ impl QuickAuth {
         Ok(Self::summary(&record))
     }
 
-    fn grant_tokens(grant: TokenGrant) -> NewTokens {
-        NewTokens {
+    fn grant_tokens(grant: TokenGrant) -> Result<NewTokens> {
+        let secs = |s: u64, what: &'static str| {
+            i64::try_from(s).map_err(|_| Error::ServerValueOutOfRange { what })
+        };
+        Ok(NewTokens {
             access_token: grant.access_token.expose().to_owned(),
             refresh_token: Some(grant.refresh_token.expose().to_owned()),
-            expires_in_secs: grant.expires_in as i64,
-            refresh_expires_in_secs: Some(
-                grant
-                    .refresh_expires_in
-                    .map(|s| s as i64)
-                    .unwrap_or(DEFAULT_REFRESH_LIFETIME_SECS),
-            ),
-        }
+            expires_in_secs: secs(grant.expires_in, "expires_in")?,
+            refresh_expires_in_secs: Some(match grant.refresh_expires_in {
+                Some(s) => secs(s, "refresh_expires_in")?,
+                None => DEFAULT_REFRESH_LIFETIME_SECS,
+            }),
+        })
     }
 
     /// Fast authorize (scan code model) with the label's qr_key or msign.
@@ -920,7 +926,7 @@ impl QuickAuth {
                     client.fast_authorize(mc, key).await.map_err(Error::from)
                 })
                 .await?;
-            self.store_grant(&dev, profile, Self::grant_tokens(grant))
+            self.store_grant(&dev, profile, Self::grant_tokens(grant)?)
                 .await
         }
         .await;
@@ -967,7 +973,7 @@ impl QuickAuth {
                     client.authorize(uid).await.map_err(Error::from)
                 })
                 .await?;
-            self.store_grant(&dev, profile, Self::lingju_tokens(&grant))
+            self.store_grant(&dev, profile, Self::lingju_tokens(&grant)?)
                 .await
         }
         .await;
@@ -975,13 +981,17 @@ impl QuickAuth {
         res
     }
 
-    fn lingju_tokens(grant: &quickauth_protocol::LingjuGrant) -> NewTokens {
-        NewTokens {
+    fn lingju_tokens(grant: &quickauth_protocol::LingjuGrant) -> Result<NewTokens> {
+        Ok(NewTokens {
             access_token: grant.access_token.expose().to_owned(),
             refresh_token: None,
-            expires_in_secs: grant.expires_days.max(0) * 24 * 3600,
+            expires_in_secs: grant
+                .expires_days
+                .max(0)
+                .checked_mul(24 * 3600)
+                .ok_or(Error::ServerValueOutOfRange { what: "expires" })?,
             refresh_expires_in_secs: None,
-        }
+        })
     }
 
     /// Starts the browser authorization (open-app mode): open `CodeFlow::url`, then pass the callback URL to
@@ -1049,7 +1059,7 @@ impl QuickAuth {
             let dev = DeviceRef::new("yilianyun", &flow.profile, mc.as_str());
             self.state().record_grant(&dev, china_day(Utc::now()))?;
             dev_for_history = Some(dev.clone());
-            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant))
+            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant)?)
                 .await
         }
         .await;
@@ -1077,8 +1087,8 @@ impl QuickAuth {
                 client
                     .refresh(&rt)
                     .await
-                    .map(Self::grant_tokens)
                     .map_err(Error::from)
+                    .and_then(Self::grant_tokens)
             })
             .await
     }
@@ -1095,7 +1105,7 @@ impl QuickAuth {
             .await?;
         let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let summary = self
-            .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant))
+            .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant)?)
             .await?;
         Ok(crate::lifecycle::RefreshOutcome::Refreshed {
             generation: summary,
@@ -1115,7 +1125,7 @@ impl QuickAuth {
             .map(|t| t.generation)
             .unwrap_or(rec.token_generation)
             + 1;
-        let tokens = fresh.into_stored(generation, Utc::now());
+        let tokens = fresh.into_stored(generation, Utc::now())?;
         state.write_tokens(dev, &tokens)?;
         state.mirror(dev, &tokens, true)?;
         Ok(generation)
@@ -1210,8 +1220,8 @@ impl QuickAuth {
                         client
                             .refresh(&rt)
                             .await
-                            .map(Self::grant_tokens)
                             .map_err(Error::from)
+                            .and_then(Self::grant_tokens)
                     })
                     .await
             }
