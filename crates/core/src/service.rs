@@ -48,6 +48,9 @@ pub struct Options {
     pub backoff: Backoff,
     /// Complete interrupted refreshes while opening (on by default).
     pub recover_on_open: bool,
+    /// How long a refreshed pair the keyring refuses is held and written again (the app uses the whole 2 h
+    /// replay window; a CLI run from cron a shorter time).
+    pub keyring_write_patience: Duration,
 }
 
 impl Options {
@@ -58,6 +61,7 @@ impl Options {
             refresh_days_before: 5,
             backoff: Backoff::default(),
             recover_on_open: true,
+            keyring_write_patience: Duration::from_secs(120),
         }
     }
 }
@@ -161,6 +165,7 @@ impl QuickAuth {
             state,
             data_dir: &self.opts.data_dir,
             backoff: self.opts.backoff,
+            write_patience: self.opts.keyring_write_patience,
         }
     }
 
@@ -675,7 +680,24 @@ impl QuickAuth {
             token_generation: r.token_generation,
             needs_reauth: r.needs_reauth,
             model: r.model.clone(),
+            replay_pending_until: None,
         }
+    }
+
+    /// Summaries with `replay_pending_until` filled from the refresh journal.
+    fn summaries(&self, records: &[DeviceRecord]) -> Result<Vec<DeviceSummary>> {
+        let pending = self.store.pending_refreshes()?;
+        Ok(records
+            .iter()
+            .map(|r| {
+                let mut s = Self::summary(r);
+                s.replay_pending_until = pending
+                    .iter()
+                    .find(|j| j.provider == r.provider && j.profile == r.profile && j.id == r.id)
+                    .map(|j| j.started_at + crate::lifecycle::REPLAY_WINDOW);
+                s
+            })
+            .collect())
     }
 
     /// Finds a device by machine code / userid. Prefixes narrow the search when one printer is authorized under
@@ -736,16 +758,13 @@ impl QuickAuth {
     }
 
     pub fn list_devices(&self) -> Result<Vec<DeviceSummary>> {
-        Ok(self
-            .store
-            .list_devices()?
-            .iter()
-            .map(Self::summary)
-            .collect())
+        self.summaries(&self.store.list_devices()?)
     }
 
     pub fn device(&self, id: &str) -> Result<DeviceSummary> {
-        Ok(Self::summary(&self.resolve(id)?))
+        Ok(self
+            .summaries(std::slice::from_ref(&self.resolve(id)?))?
+            .remove(0))
     }
 
     fn read_tokens(&self, dev: &DeviceRef) -> Result<StoredTokens> {
@@ -1093,8 +1112,22 @@ impl QuickAuth {
             .await
     }
 
-    /// Lingju has no refresh token: authorizing again with the profile's appkey is its refresh.
+    /// Lingju has no refresh token: authorizing again with the profile's appkey is its refresh. Single flight like
+    /// Yilianyun's: under the device lock, and a pair that changed while we waited for the lock is the answer (so
+    /// when the app and cron overlap, an older token can never be stored last).
     async fn refresh_lingju(&self, rec: &DeviceRecord) -> Result<crate::lifecycle::RefreshOutcome> {
+        use crate::lifecycle::RefreshOutcome;
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+        let state = self.state();
+        let observed = state.read_tokens(&dev)?.map(|t| t.generation);
+        let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
+        let current = state.read_tokens(&dev)?.map(|t| t.generation);
+        if let (Some(before), Some(now)) = (observed, current) {
+            if before != now {
+                tracing::info!(device = %dev, generation = now, "re-authorized by another process while waiting");
+                return Ok(RefreshOutcome::AlreadyRefreshed { generation: now });
+            }
+        }
         let client = self.lingju_client(&rec.profile).await?;
         let uid = UserId::parse(&rec.id)?;
         let (c, u) = (&client, &uid);
@@ -1103,32 +1136,11 @@ impl QuickAuth {
                 c.authorize(u).await.map_err(Error::from)
             })
             .await?;
-        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
-        let summary = self
-            .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant)?)
-            .await?;
-        Ok(crate::lifecycle::RefreshOutcome::Refreshed {
-            generation: summary,
-        })
-    }
-
-    async fn store_grant_keep_authorized(
-        &self,
-        dev: &DeviceRef,
-        rec: &DeviceRecord,
-        fresh: NewTokens,
-    ) -> Result<i64> {
-        let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
-        let state = self.state();
-        let generation = state
-            .read_tokens(dev)?
-            .map(|t| t.generation)
-            .unwrap_or(rec.token_generation)
-            + 1;
-        let tokens = fresh.into_stored(generation, Utc::now())?;
-        state.write_tokens(dev, &tokens)?;
-        state.mirror(dev, &tokens, true)?;
-        Ok(generation)
+        let generation = current.unwrap_or(rec.token_generation) + 1;
+        let tokens = Self::lingju_tokens(&grant)?.into_stored(generation, Utc::now())?;
+        state.write_tokens(&dev, &tokens)?;
+        state.mirror(&dev, &tokens, true)?;
+        Ok(RefreshOutcome::Refreshed { generation })
     }
 
     /// Refreshes one device now (whatever its expiry). Single flight across processes; see `lifecycle`.
