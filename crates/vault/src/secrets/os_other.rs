@@ -18,15 +18,15 @@ use keyring_core::CredentialStore;
 
 use super::super::backend::{BackendError, BackendErrorKind};
 
-/// The built store, or why it could not be built (kept, so a missing platform store fails fast every time
-/// instead of retrying a panic-prone JNI call on every keyring call).
+/// The built store. Only success is kept: a failure (on Android: the app context not registered yet) is
+/// retried by the next call, so calling `init_platform_store` too early can never poison the process.
 #[cfg(any(
     target_os = "macos",
     target_os = "ios",
     target_os = "windows",
     target_os = "android"
 ))]
-static STORE: OnceLock<Result<Arc<CredentialStore>, BackendError>> = OnceLock::new();
+static STORE: OnceLock<Arc<CredentialStore>> = OnceLock::new();
 
 #[cfg(any(
     target_os = "macos",
@@ -35,7 +35,12 @@ static STORE: OnceLock<Result<Arc<CredentialStore>, BackendError>> = OnceLock::n
     target_os = "android"
 ))]
 pub(super) fn store() -> Result<Arc<CredentialStore>, BackendError> {
-    STORE.get_or_init(build_store).clone()
+    if let Some(store) = STORE.get() {
+        return Ok(store.clone());
+    }
+    let built = build_store()?;
+    // Two threads may build at once; both get the first one stored (the Android store is a per-name singleton).
+    Ok(STORE.get_or_init(|| built).clone())
 }
 
 #[cfg(not(any(
