@@ -113,9 +113,38 @@ fn legacy_entries_are_moved_once_and_removed() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let entries = sample_entries("legacy");
+    let mut entries = sample_entries("legacy");
     seed_legacy(dir.path(), &entries);
     let legacy = legacy_service(dir.path());
+    // One item exactly as keyring 3.6 (QuickAuth before keyring-core) wrote it: extra `target`/`application`
+    // attributes, text/plain, written by another Secret Service client (libsecret's secret-tool).
+    let old_style = (
+        accounts::client_secret("keyring-3-era"),
+        "written-by-keyring-3.6-4c2a".to_string(),
+    );
+    let mut tool = std::process::Command::new("secret-tool")
+        .args([
+            "store",
+            "--label=keyring-3 item",
+            "service",
+            &legacy,
+            "username",
+            &old_style.0,
+        ])
+        .args(["target", "default", "application", "rust-keyring"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("secret-tool is installed (libsecret-tools)");
+    {
+        use std::io::Write;
+        tool.stdin
+            .take()
+            .unwrap()
+            .write_all(old_style.1.as_bytes())
+            .unwrap();
+    }
+    assert!(tool.wait().unwrap().success());
+    entries.push(old_style);
 
     let k = Keyring::open(dir.path(), TIMEOUT).unwrap();
     assert_eq!(k.legacy_service(), Some(legacy.as_str()));
