@@ -285,7 +285,10 @@ pub fn downscale_luma(seq: u64, full: GrayImage) -> LumaImage {
         };
     }
     let nh = ((h as u64 * DECODE_MAX_WIDTH as u64) / w as u64).max(1) as u32;
-    let small = imageops::resize(&full, DECODE_MAX_WIDTH, nh, imageops::FilterType::Triangle);
+    // Through DynamicImage so the resize is the image crate's own (optimised) code, not a copy instantiated here.
+    let small = DynamicImage::ImageLuma8(full)
+        .resize_exact(DECODE_MAX_WIDTH, nh, imageops::FilterType::Triangle)
+        .into_luma8();
     LumaImage {
         seq,
         preview_width: w,

@@ -85,8 +85,7 @@ async fn reveal_and_copy_without_the_users_yes_never_read_a_token() {
     for copy in [None, Some(Which::Access), Some(Which::Refresh)] {
         let err = ask_before_reveal(core.clone(), no.clone(), id.clone(), copy)
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         assert_eq!(err.kind, "cancelled", "{err:?}");
         assert!(!err.message_zh.is_empty() && !err.message_en.is_empty());
     }
