@@ -18,8 +18,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 # The app crate (src-tauri, quickauth-app) joins the Android check once its mobile-capable lib (lib.rs with run()
-# behind mobile_entry_point, nokhwa behind cfg(desktop)) has landed. The lead flips this to 1 then.
-INCLUDE_APP="${QUICKAUTH_MOBILE_CHECK_APP:-0}"
+# behind mobile_entry_point, nokhwa behind cfg(desktop)) has landed; QUICKAUTH_MOBILE_CHECK_APP=0 leaves it out.
+INCLUDE_APP="${QUICKAUTH_MOBILE_CHECK_APP:-1}"
 
 # iOS: only crates whose whole dependency tree builds without an Apple SDK. ring and libsqlite3-sys need the iOS
 # SDK's C headers, so protocol/sandbox/core/cli/vault (reqwest+rustls -> ring; rusqlite bundled) are Android-only

@@ -21,6 +21,11 @@ pub const NAME: &str = "desktop";
 
 /// Desktops keep secrets in the OS store the vault already knows (Secret Service, Keychain, Credential Manager).
 pub fn init_keyring<R: Runtime>(_app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
+    // Nothing to prepare on desktops today; called so that every platform goes through the vault's one entry.
+    if let Err(e) = quickauth_vault::init_platform_store() {
+        use quickauth_protocol::Localized;
+        tracing::error!(kind = e.kind(), "keyring store unavailable");
+    }
     Ok(())
 }
 

@@ -17,9 +17,13 @@ pub const NAME: &str = "mobile";
 /// Android keeps secrets in the Android keystore through `android-native-keyring-store`, which must be given the
 /// app's context before the first keyring call.
 pub fn init_keyring<R: Runtime>(_app: &AppHandle<R>) -> Result<(), Box<dyn std::error::Error>> {
-    // TODO(lead, after merging the `platform` branch): call the vault's Android store initialiser here, e.g.
-    // `quickauth_vault::init_android_store(...)?` with the context from `app`. Until then the vault on Android
-    // reports "keyring unavailable" on first use (never a plaintext fallback). iOS needs no initialisation.
+    // The store takes the context Tauri's activity registered with ndk_context before `run()`. A failure does not
+    // stop the app: every keyring call then reports keyring_unavailable (never a plaintext fallback), and the UI
+    // shows that.
+    if let Err(e) = quickauth_vault::init_platform_store() {
+        use quickauth_protocol::Localized;
+        tracing::error!(kind = e.kind(), "keyring store unavailable");
+    }
     Ok(())
 }
 
