@@ -21,8 +21,8 @@ const MAX_FINDERS: usize = 8;
 const MAX_ATTEMPTS: usize = 60;
 /// Geometries per call whose data gets the blur equaliser (`Sampler::equalize`, up to two more ECC checks each).
 const MAX_EQUALIZED: usize = 2;
-/// Largest version the fallback tries (77 modules: far beyond any label payload).
-const MAX_VERSION: i64 = 15;
+/// Largest version our locator tries (all of them: a wrong version fails the timing pre-check or the format check).
+const MAX_VERSION: i64 = 40;
 
 #[inline]
 fn ratio_ok(runs: [usize; 5]) -> Option<f64> {

@@ -15,6 +15,7 @@ mod filters;
 mod finder;
 mod grid;
 mod pipeline;
+mod symbol;
 
 use std::path::{Path, PathBuf};
 

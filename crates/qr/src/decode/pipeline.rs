@@ -714,7 +714,13 @@ fn locate(
                 hom,
             };
             let text = if sampler.charge() {
-                g.decode().ok().map(|(_, text)| text)
+                let mut dark = Vec::with_capacity(size * size);
+                for y in 0..size {
+                    for x in 0..size {
+                        dark.push(rqrr::BitGrid::bit(&g.grid, y, x));
+                    }
+                }
+                super::symbol::read(size, &dark).ok().map(|s| s.text)
             } else {
                 None
             };
