@@ -281,7 +281,7 @@ fn build_layout(version: usize) -> Layout {
     for (i, &r) in centres.iter().enumerate() {
         for (j, &c) in centres.iter().enumerate() {
             // The three corners held by finders carry no alignment pattern.
-            if (i == 0 && j == 0) || (i == 0 && j == last) || (i == last && j == 0) {
+            if (i == 0 || i == last) && (j == 0 || j == last) && !(i == last && j == last) {
                 continue;
             }
             mark(r - 2, c - 2, 5, 5);
@@ -302,14 +302,14 @@ fn build_layout(version: usize) -> Layout {
 #[inline]
 fn masked(mask: u8, r: usize, c: usize) -> bool {
     match mask {
-        0 => (r + c) % 2 == 0,
-        1 => r % 2 == 0,
-        2 => c % 3 == 0,
-        3 => (r + c) % 3 == 0,
-        4 => (r / 2 + c / 3) % 2 == 0,
+        0 => (r + c).is_multiple_of(2),
+        1 => r.is_multiple_of(2),
+        2 => c.is_multiple_of(3),
+        3 => (r + c).is_multiple_of(3),
+        4 => (r / 2 + c / 3).is_multiple_of(2),
         5 => (r * c) % 2 + (r * c) % 3 == 0,
-        6 => ((r * c) % 2 + (r * c) % 3) % 2 == 0,
-        _ => ((r + c) % 2 + (r * c) % 3) % 2 == 0,
+        6 => ((r * c) % 2 + (r * c) % 3).is_multiple_of(2),
+        _ => ((r + c) % 2 + (r * c) % 3).is_multiple_of(2),
     }
 }
 
@@ -724,7 +724,7 @@ fn decode_bytes(bytes: &[u8], cs: Charset, eci: Option<u32>) -> Option<String> {
         }
         Charset::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_owned),
         Charset::Utf16Be => {
-            if bytes.len() % 2 != 0 {
+            if !bytes.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = bytes
