@@ -19,3 +19,6 @@ pub mod label;
 
 // qrlabel: seeded corpus of camera-like label frames
 pub mod corpus;
+
+// qrdecode: seeded edge-case images by category (small, tiny modules, high versions, logo, colour, ...)
+pub mod categories;

@@ -204,6 +204,16 @@ fn read_format(g: &Grid<'_>) -> Option<(EcLevel, u8)> {
     Some((ec, (data & 7) as u8))
 }
 
+/// The version (7..=40) whose BCH(18,6) version information is at most 3 bits from `bits` (bit i = module i
+/// of a version block, as ISO/IEC 18004 numbers them).
+pub fn version_from_bits(bits: u32) -> Option<usize> {
+    (7..=40u32)
+        .map(|v| ((version_codeword(v) ^ bits).count_ones(), v as usize))
+        .min()
+        .filter(|&(d, _)| d <= 3)
+        .map(|(_, v)| v)
+}
+
 /// The version named by either version-information block, at most 3 bits off; `None` if neither reads.
 fn read_version(g: &Grid<'_>) -> Option<usize> {
     let s = g.size;
