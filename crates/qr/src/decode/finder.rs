@@ -15,6 +15,9 @@ struct Finder {
     hits: u32,
 }
 
+/// Finder-candidate clusters kept per scan while rows are scanned (a big code's data makes many
+/// finder-like hits, and a cap reached early would drop the bottom finder, scanned last).
+const MAX_CLUSTERS: usize = 1024;
 /// At most this many finder clusters enter the triple search (strongest first).
 const MAX_FINDERS: usize = 8;
 /// Decode attempts per call; bounds the time spent on clutter.
@@ -174,7 +177,7 @@ fn find_finders(
                 f.y = (f.y * n + cy) / (n + 1.0);
                 f.module = (f.module * n + module) / (n + 1.0);
                 f.hits += 1;
-            } else if out.len() < 64 {
+            } else if out.len() < MAX_CLUSTERS {
                 out.push(Finder {
                     x: cx,
                     y: cy,

@@ -119,13 +119,7 @@ const FRAME_SCANS: &[(u8, Variant, bool)] = &[
     (1, v(Filter::Raw, false, 4), false),
     (1, v(Filter::Raw, true, 4), false),
     (2, v(Filter::Raw, false, 3), true),
-    // Full resolution, last: codes whose modules the label-sized crops and the pyramid shrink below ~2 px
-    // (high versions, small modules in a big image). Only for frames up to `LEVEL0_MAX_PIXELS`.
-    (0, v(Filter::Raw, false, 4), true),
 ];
-
-/// Largest base plane the full-resolution whole-frame scan runs on.
-const LEVEL0_MAX_PIXELS: usize = 2_500_000;
 
 /// Re-sampling variants tried on a located code that failed: (shift u, shift v, tap spread, neighbourhood k, bias).
 const RESAMPLE: &[(f64, f64, f64, usize, f32)] = &[
@@ -313,12 +307,7 @@ impl Workspace {
             }
         }
         for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
-            let level0_ok = level != 0 || {
-                let b = base(self.base_owned, &self.levels[0], frame);
-                // A frame with no half level is itself small: the crops already scanned it at full size.
-                self.level_count > 1 && b.w * b.h <= LEVEL0_MAX_PIXELS
-            };
-            if applies(variant, harder, opts) && (level as usize) < self.level_count && level0_ok {
+            if applies(variant, harder, opts) && (level as usize) < self.level_count {
                 units.push(Unit::Frame { fi });
             }
         }
@@ -477,13 +466,6 @@ impl Workspace {
                     let (half, rest) = self.levels.split_at_mut(2);
                     downscale2(half[1].view(), &mut rest[0]);
                     self.quarter_built = true;
-                }
-                if level == 0 && !self.base_owned {
-                    // The base plane is the caller's frame: scans need an owned plane.
-                    let l0 = &mut self.levels[0];
-                    l0.resize(frame.width as usize, frame.height as usize);
-                    let n = l0.data.len();
-                    l0.data.copy_from_slice(&frame.data[..n]);
                 }
                 let plane = &self.levels[level as usize];
                 let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
