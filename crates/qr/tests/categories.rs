@@ -11,7 +11,7 @@ use quickauth_qr::{Decoder, DecoderOptions, LumaFrame};
 const FLOORS: &[(&str, usize, usize)] = &[
     ("small", 6, 6),
     ("tiny", 8, 8),
-    ("version", 6, 3),
+    ("version", 6, 6),
     ("logo", 6, 6),
     ("colour", 6, 6),
     ("lowcontrast", 6, 6),
