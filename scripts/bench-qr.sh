@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # QR decoder bench: QuickAuth's decoder vs zxing-cpp vs zbar on the same frames, each pinned to one core
-# (taskset -c 0), decode time only. Corpora: ../shared/qr-corpus-dev (when present) and the project's own
-# seeded corpus (quickauth_qr::corpus, generated into .bench/). Prints one table per corpus.
+# (taskset -c 0), decode time only (this thread's CPU time; wall time is in the .jsonl files too).
+# Corpora: ../shared/qr-corpus-dev (when present), the project's own seeded label corpus
+# (quickauth_qr::corpus) and the generated edge-case categories (quickauth_qr::categories), both generated
+# into .bench/. Prints one table per corpus / category (rate, wrong, median, p95, max), then live-mode
+# numbers (Decoder::live() on sequences of consecutive frames) for the label corpora.
 #
 # Usage: scripts/bench-qr.sh [extra corpus dirs with truth.json...]
-# Env:   QR_BENCH_SEED (default 1), QR_BENCH_COUNT (default 150), CARGO_TARGET_DIR (honoured)
+# Env:   QR_BENCH_SEED (default 1), QR_BENCH_COUNT (default 150), QR_BENCH_CAT_COUNT (default 30 per category),
+#        CARGO_TARGET_DIR (honoured)
 set -euo pipefail
 
 root="$(git -C "$(dirname "$0")" rev-parse --show-toplevel)"
@@ -59,6 +63,17 @@ if [ -f "$root/crates/qr/src/corpus.rs" ]; then
     corpora+=("$gen")
 fi
 corpora+=("$@")
+labels=("${corpora[@]}")
+if [ -f "$root/crates/qr/src/categories.rs" ]; then
+    cat_count="${QR_BENCH_CAT_COUNT:-30}"
+    cats="$bench_dir/qr-cat-seed${QR_BENCH_SEED:-1}-n$cat_count"
+    if [ ! -f "$cats/text/truth.json" ]; then
+        cargo run -q --release -p quickauth-qr --bin qa-corpus -- categories --out "$cats" --seed "${QR_BENCH_SEED:-1}" --count "$cat_count" >&2
+    fi
+    for c in small tiny version logo colour lowcontrast mirrored text highres; do
+        corpora+=("$cats/$c")
+    done
+fi
 if [ ${#corpora[@]} -eq 0 ]; then
     echo "no corpus found (expected $shared or crates/qr/src/corpus.rs)" >&2
     exit 1
@@ -66,11 +81,19 @@ fi
 
 # --- run --------------------------------------------------------------------------------------------------
 for corpus in "${corpora[@]}"; do
-    out="$bench_dir/results/$(basename "$corpus")"
+    out="$bench_dir/results/$(basename "$(dirname "$corpus")")-$(basename "$corpus")"
     mkdir -p "$out"
     taskset -c 0 "$bench_bin" "$corpus" >"$out/quickauth.jsonl"
     taskset -c 0 "$python" "$py" run zxing-cpp "$corpus" >"$out/zxing-cpp.jsonl"
     taskset -c 0 "$python" "$py" run zbar "$corpus" >"$out/zbar.jsonl"
     "$python" "$py" table "$corpus" quickauth="$out/quickauth.jsonl" zxing-cpp="$out/zxing-cpp.jsonl" zbar="$out/zbar.jsonl"
+    echo
+done
+
+# --- live mode (label corpora) ----------------------------------------------------------------------------
+for corpus in "${labels[@]}"; do
+    out="$bench_dir/results/$(basename "$(dirname "$corpus")")-$(basename "$corpus")"
+    taskset -c 0 "$bench_bin" --live "$corpus" >"$out/quickauth-live.jsonl"
+    "$python" "$py" live "$corpus" "$out/quickauth-live.jsonl" "$out/quickauth.jsonl"
     echo
 done

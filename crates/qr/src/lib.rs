@@ -11,7 +11,7 @@ pub mod decode;
 pub use decode::decode_jpeg_luma;
 pub use decode::{
     decode_image_file, decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma, DecodeError,
-    Decoded, Decoder, DecoderOptions, LumaFrame,
+    Decoded, Decoder, DecoderOptions, LiveBudget, LumaFrame,
 };
 
 // qrlabel: label renderer
@@ -19,3 +19,6 @@ pub mod label;
 
 // qrlabel: seeded corpus of camera-like label frames
 pub mod corpus;
+
+// qrdecode: seeded edge-case images by category (small, tiny modules, high versions, logo, colour, ...)
+pub mod categories;

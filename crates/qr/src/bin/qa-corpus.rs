@@ -3,20 +3,22 @@
 //!
 //! Usage:
 //!   qa-corpus generate --out DIR [--seed N] [--count N]
+//!   qa-corpus categories --out DIR [--seed N] [--count N]   (one sub-directory per category)
 //!   qa-corpus check-truth PATH/truth.json
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use quickauth_qr::{corpus, parse_payload};
+use quickauth_qr::{categories, corpus, parse_payload};
 
-const USAGE: &str = "usage: qa-corpus generate --out DIR [--seed N] [--count N]\n       qa-corpus check-truth TRUTH_JSON";
+const USAGE: &str = "usage: qa-corpus generate --out DIR [--seed N] [--count N]\n       qa-corpus categories --out DIR [--seed N] [--count N]\n       qa-corpus check-truth TRUTH_JSON";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        Some("generate") => generate(&args[1..]),
+        Some("generate") => generate(&args[1..], false),
+        Some("categories") => generate(&args[1..], true),
         Some("check-truth") if args.len() == 2 => check_truth(&args[1]),
         _ => {
             eprintln!("{USAGE}");
@@ -25,7 +27,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn generate(args: &[String]) -> ExitCode {
+fn generate(args: &[String], by_category: bool) -> ExitCode {
     let (mut out, mut seed, mut count) = (None, 1u64, 150usize);
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -49,6 +51,21 @@ fn generate(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     let started = Instant::now();
+    if by_category {
+        for cat in categories::CATEGORIES {
+            if let Err(e) = categories::write_dir(&out.join(cat), cat, seed, count) {
+                eprintln!("writing category {cat} to {} failed: {e}", out.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        println!(
+            "wrote {count} images (seed {seed}) per category for {} categories to {} in {:.1} s",
+            categories::CATEGORIES.len(),
+            out.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return ExitCode::SUCCESS;
+    }
     if let Err(e) = corpus::write_dir(&out, seed, count) {
         eprintln!("writing the corpus to {} failed: {e}", out.display());
         return ExitCode::FAILURE;

@@ -15,14 +15,17 @@ struct Finder {
     hits: u32,
 }
 
+/// Finder-candidate clusters kept per scan while rows are scanned (a big code's data makes many
+/// finder-like hits, and a cap reached early would drop the bottom finder, scanned last).
+const MAX_CLUSTERS: usize = 1024;
 /// At most this many finder clusters enter the triple search (strongest first).
 const MAX_FINDERS: usize = 8;
 /// Decode attempts per call; bounds the time spent on clutter.
 const MAX_ATTEMPTS: usize = 60;
 /// Geometries per call whose data gets the blur equaliser (`Sampler::equalize`, up to two more ECC checks each).
 const MAX_EQUALIZED: usize = 2;
-/// Largest version the fallback tries (77 modules: far beyond any label payload).
-const MAX_VERSION: i64 = 15;
+/// Largest version our locator tries (all of them: a wrong version fails the timing pre-check or the format check).
+const MAX_VERSION: i64 = 40;
 
 #[inline]
 fn ratio_ok(runs: [usize; 5]) -> Option<f64> {
@@ -174,7 +177,7 @@ fn find_finders(
                 f.y = (f.y * n + cy) / (n + 1.0);
                 f.module = (f.module * n + module) / (n + 1.0);
                 f.hits += 1;
-            } else if out.len() < 64 {
+            } else if out.len() < MAX_CLUSTERS {
                 out.push(Finder {
                     x: cx,
                     y: cy,
@@ -246,11 +249,24 @@ impl FinderLocator {
                     } else {
                         (pc, pa)
                     };
-                    let module = (pa.module + pb.module + pc.module) / 3.0;
+                    // Finder modules are measured along pixel rows and columns: on a code rotated by t, those
+                    // chords are 1/max(|cos t|, |sin t|) longer than the module (up to 1.41x at 45 degrees).
+                    let (ct, st) = ((ax / la).abs(), (ay / la).abs());
+                    let module = (pa.module + pb.module + pc.module) / 3.0 * ct.max(st);
                     let modules_between = (la + lc) / 2.0 / module;
                     let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
-                    for dv in [0i64, 1, -1] {
-                        let version = est_version + dv;
+                    // From version 7 on, the version information next to the finders names the version
+                    // exactly (the spacing estimate drifts by a version or more on big codes).
+                    let named = if est_version >= 6 {
+                        read_version_info(plane, pb, tr, bl, est_version, invert)
+                    } else {
+                        None
+                    };
+                    let mut versions = [est_version, est_version + 1, est_version - 1, 0];
+                    if let Some(v) = named {
+                        versions = [v, 0, 0, 0];
+                    }
+                    for version in versions {
                         // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
                         if !(1..=MAX_VERSION).contains(&version) {
                             continue;
@@ -388,6 +404,59 @@ impl FinderLocator {
         }
         None
     }
+}
+
+/// Module offset (along the code's u and v axes) of version-information bit i from its finder's centre.
+type BitOffset = fn(usize) -> (f64, f64);
+
+/// Reads the version information blocks (6x3 modules left of the top-right finder, 3x6 above the
+/// bottom-left one) for each version near `est`, with that version's module pitch, and returns the first
+/// version a block names itself (BCH(18,6), at most 3 bits off). Thresholds each block at the middle
+/// between its finder's dark centre and the light separator beside the block.
+fn read_version_info(
+    plane: &Plane,
+    tl: Finder,
+    tr: Finder,
+    bl: Finder,
+    est: i64,
+    invert: bool,
+) -> Option<i64> {
+    for version in (est - 3).max(7)..=(est + 3).min(40) {
+        let size = (17 + 4 * version) as f64;
+        let span = size - 7.0;
+        let (ux, uy) = ((tr.x - tl.x) / span, (tr.y - tl.y) / span);
+        let (vx, vy) = ((bl.x - tl.x) / span, (bl.y - tl.y) / span);
+        // (finder, module offset of block bit i from that finder's centre along u and v).
+        let blocks: [(Finder, BitOffset); 2] = [
+            (tr, |i| ((i % 3) as f64 - 7.0, (i / 3) as f64 - 3.0)),
+            (bl, |i| ((i / 3) as f64 - 3.0, (i % 3) as f64 - 7.0)),
+        ];
+        for (f, offset) in blocks {
+            let at =
+                |du: f64, dv: f64| plane.sample(f.x + du * ux + dv * vx, f.y + du * uy + dv * vy);
+            // The separator between the block and the finder: light in every version.
+            let light = if offset(0).0 < -5.0 {
+                at(-4.0, 0.0)
+            } else {
+                at(0.0, -4.0)
+            };
+            let dark = at(0.0, 0.0);
+            if (light - dark).abs() < 8.0 {
+                continue;
+            }
+            let mid = (light + dark) / 2.0;
+            let mut bits = 0u32;
+            for i in 0..18 {
+                let (du, dv) = offset(i);
+                let is_dark = (at(du, dv) < mid) != invert;
+                bits |= (is_dark as u32) << i;
+            }
+            if super::symbol::version_from_bits(bits) == Some(version as usize) {
+                return Some(version);
+            }
+        }
+    }
+    None
 }
 
 /// Searches +-3 modules around `guess` for the 5x5 alignment pattern (dark ring, light ring, dark centre)

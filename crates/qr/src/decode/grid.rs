@@ -405,15 +405,13 @@ impl Sampler {
         true
     }
 
-    /// Decodes the last classification with rqrr (format BCH + Reed-Solomon); `None` unless ECC and UTF-8 pass,
-    /// or when the frame's ECC budget is spent.
+    /// Reads the last classification with our symbol reader (format and version BCH, then Reed-Solomon, see
+    /// `symbol`); `None` unless every check passes, or when the frame's ECC budget is spent.
     pub fn decode(&mut self, size: usize) -> Option<String> {
         if !self.charge() {
             return None;
         }
-        let dark = &self.dark;
-        let grid = rqrr::SimpleGrid::from_func(size, |x, y| dark[y * size + x]);
-        rqrr::Grid::new(grid).decode().ok().map(|(_, text)| text)
+        super::symbol::read(size, &self.dark).ok().map(|s| s.text)
     }
 }
 

@@ -10,11 +10,13 @@
 //! }
 //! ```
 
+mod clock;
 mod convert;
 mod filters;
 mod finder;
 mod grid;
 mod pipeline;
+mod symbol;
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +50,9 @@ pub struct DecoderOptions {
     /// Run the expensive late passes (sharpening, smoothing, re-sampling variants). `false` keeps only the
     /// cheap passes, for very slow machines.
     pub try_harder: bool,
+    /// Live camera mode: a time budget per frame. `None` (the default) runs the full search on every call
+    /// (still images, files, paste). See [`LiveBudget`] and [`Decoder::live`].
+    pub live: Option<LiveBudget>,
 }
 
 impl Default for DecoderOptions {
@@ -56,7 +61,40 @@ impl Default for DecoderOptions {
             stop_at_first: true,
             try_inverted: true,
             try_harder: true,
+            live: None,
         }
+    }
+}
+
+impl DecoderOptions {
+    /// Options for a live camera loop: stop at the first verified code, and keep each frame within
+    /// [`LiveBudget::default`].
+    pub fn live() -> Self {
+        DecoderOptions {
+            live: Some(LiveBudget::default()),
+            ..DecoderOptions::default()
+        }
+    }
+}
+
+/// Per-frame budget for live mode. Every frame runs the cheapest passes on the most label-like region;
+/// the other passes (sharpened, smoothed, zoomed, rqrr's locator, whole-frame scans) form a ring that
+/// consecutive frames work through, each continuing where the previous one stopped, as long as the
+/// frame's time allows (passes are skipped before they start, using their measured cost, so a frame
+/// overruns the budget by at most the pass that was already running when it ran out). Over a few
+/// frames of the same scene the full search is covered; a readable frame usually reads in the first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveBudget {
+    /// Decode time per frame, in milliseconds of the calling thread's CPU time (wall time where the OS keeps
+    /// no precise per-thread clock).
+    pub max_ms: f32,
+}
+
+impl Default for LiveBudget {
+    /// 5.5 ms: with the cheap passes' overrun, an unreadable 720p frame stays within about 8 ms on one core
+    /// of the build machine (see crates/qr/BENCH.md).
+    fn default() -> Self {
+        LiveBudget { max_ms: 5.5 }
     }
 }
 
@@ -72,6 +110,12 @@ impl Decoder {
             options,
             work: pipeline::Workspace::default(),
         }
+    }
+
+    /// A decoder for a live camera loop ([`DecoderOptions::live`]): feed it consecutive frames of the same
+    /// camera; it spreads the expensive passes over them.
+    pub fn live() -> Self {
+        Decoder::new(DecoderOptions::live())
     }
 
     /// Finds and decodes QR codes in `frame`. Never panics; a frame whose `data` is shorter than

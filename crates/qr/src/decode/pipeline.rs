@@ -6,6 +6,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use super::clock;
 use super::filters::{binarize_mean, box3, downscale2, integral, unsharp, Plane, View};
 use super::finder::FinderLocator;
 use super::grid::{Homography, Location, Sampler};
@@ -165,9 +166,66 @@ struct Scratch {
     blurred: Plane,
 }
 
+/// One step of the search (see `Workspace::decode`).
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    /// Candidate `ci`, phase `pi` (index into the phase list), crop step `si` (index into `CROP_STEPS`).
+    Crop { ci: usize, pi: usize, si: usize },
+    /// Whole-frame scan `fi` (index into `FRAME_SCANS`).
+    Frame { fi: usize },
+}
+
+impl Unit {
+    /// Index into `Workspace::unit_cost` (the same kind of unit costs about the same on every frame).
+    fn cost_slot(self) -> usize {
+        match self {
+            Unit::Crop { ci, pi, si } => (ci * 2 + pi) * CROP_STEPS.len() + si,
+            Unit::Frame { fi } => MAX_CANDIDATES * 2 * CROP_STEPS.len() + fi,
+        }
+    }
+
+    /// The pass number reported by `Decoder::last_pass`.
+    fn pass(self) -> usize {
+        match self {
+            Unit::Crop { ci, pi, si } => ci * 100 + pi * 20 + si,
+            Unit::Frame { fi } => 900 + fi,
+        }
+    }
+}
+
+const COST_SLOTS: usize = MAX_CANDIDATES * 2 * CROP_STEPS.len() + FRAME_SCANS.len();
+
+/// Assumed cost (ms) of a unit live mode has not measured yet.
+const UNMEASURED_COST_MS: f32 = 1.0;
+
+/// This frame's crop of one zoom: (candidate index, (crop-to-base transform, binarisation radius, plane key)).
+type ZoomCrop = (usize, (Affine, usize, u64));
+
+/// Crop steps of the first candidate that live mode runs on every frame (plain and inverted: the cheapest
+/// and, on the dev corpus, the most productive).
+const LIVE_BASE_STEPS: usize = 2;
+
+/// Per-frame bookkeeping shared by the units of one `decode` call.
+#[derive(Default)]
+struct FrameState {
+    /// Per zoom: which candidate's crop `Workspace::crops` holds, with its transform, window and plane key.
+    zooms: [Option<ZoomCrop>; 2],
+    /// Per crop step: the plane key whose binarisation `Workspace::kept_bits` holds.
+    kept: [Option<u64>; CROP_STEPS.len()],
+    /// Plane keys of the pyramid levels for the whole-frame scans (0 = not assigned yet).
+    level_key: u64,
+}
+
 #[derive(Default)]
 pub struct Workspace {
     pub last_pass: Option<usize>,
+    /// This frame's units (kept to reuse the allocation).
+    units: Vec<Unit>,
+    /// Live mode: where in the ring of non-base units the next frame starts.
+    live_next: usize,
+    /// Live mode: running estimate of each kind of unit's cost (per candidate slot, phase and step), in ms
+    /// (0 = not measured yet).
+    unit_cost: Vec<f32>,
     /// Original-frame pixels per base-plane pixel (> 1 only for huge frames).
     base_scale: f64,
     /// Pyramid. `levels[0]` holds the base plane only for huge (downscaled) frames; otherwise the base
@@ -213,6 +271,7 @@ fn base<'a>(owned: bool, levels0: &'a Plane, frame: LumaFrame<'a>) -> View<'a> {
 
 impl Workspace {
     pub fn decode(&mut self, frame: LumaFrame<'_>, opts: &DecoderOptions) -> Vec<Decoded> {
+        let started = clock::now_ms();
         self.last_pass = None;
         let (w, h) = (frame.width as usize, frame.height as usize);
         let Some(n) = w.checked_mul(h) else {
@@ -224,143 +283,212 @@ impl Workspace {
         self.build_pyramid(frame);
         self.scratch.sampler.set_budget(MAX_ECC_CHECKS);
         let mut out: Vec<Decoded> = Vec::new();
-        let mut pass;
 
-        // Stage 1: candidate crops.
+        // The whole search as a flat list of units, in full-search order: each candidate crop's steps
+        // (camera mode: every step with our cheap locator before paying for rqrr's on any of them), then
+        // the whole-frame scans (codes the contrast map missed, several codes per frame).
         let candidates = self.candidates(frame);
-        // Camera mode runs every crop step with our cheap locator before paying for rqrr's on any of them.
         let phases: &[Locators] = if opts.stop_at_first {
             &[Locators::Ours, Locators::Rqrr]
         } else {
             &[Locators::Both]
         };
-        for (ci, &(x0, y0, x1, y1)) in candidates.iter().enumerate() {
-            // Each zoom's crop is built once per candidate and kept for both phases, and the binarisations
-            // of the steps rqrr's phase repeats are kept from our phase: the same bits give the same results,
-            // without rebuilding, re-filtering and re-binarising them.
-            let mut zooms: [Option<(Affine, usize, u64)>; 2] = [None; 2];
-            let mut kept = [false; CROP_STEPS.len()];
+        let mut units = std::mem::take(&mut self.units);
+        units.clear();
+        for ci in 0..candidates.len() {
             for (pi, &locators) in phases.iter().enumerate() {
                 for (si, st) in CROP_STEPS.iter().enumerate() {
-                    if !applies(st.variant, st.harder, opts)
-                        || (locators == Locators::Rqrr && !RQRR_STEPS.contains(&si))
+                    if applies(st.variant, st.harder, opts)
+                        && (locators != Locators::Rqrr || RQRR_STEPS.contains(&si))
                     {
-                        continue;
-                    }
-                    let (xf, radius, key) = match zooms[st.zoom] {
-                        Some(z) => z,
-                        None => {
-                            let side = (x1 - x0).max(y1 - y0);
-                            // A label's code is roughly a third of its longer side and ~33 modules across.
-                            let mut f = (CROP_ZOOMS[st.zoom] * TARGET_MODULE_PX * 33.0
-                                / (side * 0.35))
-                                .clamp(0.3, 4.0);
-                            // Bound the crop's area so one scan stays around a millisecond.
-                            let area = (x1 - x0) * (y1 - y0) * f * f;
-                            if area > MAX_CROP_PIXELS {
-                                f *= (MAX_CROP_PIXELS / area).sqrt();
-                            }
-                            let src = base(self.base_owned, &self.levels[0], frame);
-                            let crop = &mut self.crops[st.zoom];
-                            build_crop(src, x0, y0, x1, y1, f, &mut self.crop_cols, crop);
-                            let xf = Affine {
-                                scale: 1.0 / f,
-                                ox: x0,
-                                oy: y0,
-                            };
-                            let radius = (crop.w.min(crop.h) / 10).clamp(4, 40);
-                            self.next_key += 1;
-                            zooms[st.zoom] = Some((xf, radius, self.next_key));
-                            (xf, radius, self.next_key)
-                        }
-                    };
-                    let crop = &self.crops[st.zoom];
-                    let reuse = locators == Locators::Rqrr && kept[si];
-                    if reuse {
-                        std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
-                    }
-                    pass = ci * 100 + pi * 20 + si;
-                    let radius = if st.window > 0 {
-                        (st.window as f64 * TARGET_MODULE_PX * CROP_ZOOMS[st.zoom]).round() as usize
-                    } else {
-                        radius
-                    };
-                    let hit = scan(
-                        crop,
-                        key,
-                        st.variant,
-                        radius,
-                        xf,
-                        self.base_scale,
-                        locators,
-                        reuse,
-                        opts,
-                        &mut self.scratch,
-                        &mut out,
-                    );
-                    if hit {
-                        self.last_pass.get_or_insert(pass);
-                        if opts.stop_at_first {
-                            return out;
-                        }
-                    }
-                    if reuse {
-                        std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
-                    } else if locators == Locators::Ours
-                        && phases.contains(&Locators::Rqrr)
-                        && RQRR_STEPS.contains(&si)
-                        && crop.w >= MIN_SIDE
-                        && crop.h >= MIN_SIDE
-                    {
-                        // `scan` binarised this step into `scratch.bits`: keep it for rqrr's phase.
-                        std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
-                        kept[si] = true;
+                        units.push(Unit::Crop { ci, pi, si });
                     }
                 }
+            }
+        }
+        for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
+            if applies(variant, harder, opts) && (level as usize) < self.level_count {
+                units.push(Unit::Frame { fi });
             }
         }
 
-        // Stage 2: whole-frame scans (codes the contrast map missed, several codes per frame).
-        let level_key = self.next_key + 1;
-        self.next_key += 3;
-        for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
-            if !applies(variant, harder, opts) || level as usize >= self.level_count {
-                continue;
-            }
-            pass = 900 + fi;
-            if level == 2 && !self.quarter_built {
-                let (half, rest) = self.levels.split_at_mut(2);
-                downscale2(half[1].view(), &mut rest[0]);
-                self.quarter_built = true;
-            }
-            let plane = &self.levels[level as usize];
-            let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
-            let xf = Affine {
-                scale: (1u32 << level) as f64,
-                ox: 0.0,
-                oy: 0.0,
+        // Live mode: the first crop's cheapest steps on every frame, then the rest of the search as a ring
+        // that each frame continues where the last one stopped, for as long as the frame's time budget
+        // lasts. A still image (no live budget) runs every unit in order.
+        let base = match opts.live {
+            Some(_) => units
+                .iter()
+                .take_while(
+                    |u| matches!(u, Unit::Crop { ci: 0, pi: 0, si } if *si < LIVE_BASE_STEPS),
+                )
+                .count(),
+            None => units.len(),
+        };
+        let rest = units.len() - base;
+        let start = if rest > 0 { self.live_next % rest } else { 0 };
+        self.live_next = 0;
+        let budget = opts.live.map(|l| l.max_ms as f64);
+        let mut state = FrameState::default();
+        self.unit_cost.resize(COST_SLOTS, 0.0);
+
+        for k in 0..units.len() {
+            let unit = if k < base {
+                units[k]
+            } else {
+                units[base + (start + k - base) % rest]
             };
-            let hit = scan(
-                plane,
-                level_key + level as u64,
-                variant,
-                radius,
-                xf,
-                self.base_scale,
-                Locators::Both,
-                false,
-                opts,
-                &mut self.scratch,
-                &mut out,
-            );
+            let slot = unit.cost_slot();
+            if let Some(budget) = budget {
+                let elapsed = clock::now_ms() - started;
+                // The first unit of the ring always runs (progress); later ones only if they fit.
+                let cost = match self.unit_cost[slot] {
+                    c if c > 0.0 => c,
+                    _ => UNMEASURED_COST_MS,
+                };
+                if k > base && elapsed + cost as f64 > budget {
+                    self.live_next = (start + k - base) % rest;
+                    break;
+                }
+            }
+            let t0 = clock::now_ms();
+            let hit = self.run_unit(unit, &candidates, phases, frame, opts, &mut state, &mut out);
+
+            if budget.is_some() {
+                let dt = (clock::now_ms() - t0) as f32;
+                let c = &mut self.unit_cost[slot];
+                *c = if *c == 0.0 { dt } else { 0.7 * *c + 0.3 * dt };
+            }
             if hit {
-                self.last_pass.get_or_insert(pass);
+                self.last_pass.get_or_insert(unit.pass());
                 if opts.stop_at_first {
-                    return out;
+                    // Next frame starts from the top again: the code is probably still there.
+                    self.live_next = 0;
+                    break;
                 }
             }
         }
+        self.units = units;
         out
+    }
+
+    /// Runs one unit of the search; true if it added a code to `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_unit(
+        &mut self,
+        unit: Unit,
+        candidates: &[(f64, f64, f64, f64)],
+        phases: &[Locators],
+        frame: LumaFrame<'_>,
+        opts: &DecoderOptions,
+        st8: &mut FrameState,
+        out: &mut Vec<Decoded>,
+    ) -> bool {
+        match unit {
+            Unit::Crop { ci, pi, si } => {
+                let (x0, y0, x1, y1) = candidates[ci];
+                let locators = phases[pi];
+                let st = CROP_STEPS[si];
+                // Each zoom's crop is built once per candidate and kept for both phases, and the
+                // binarisations of the steps rqrr's phase repeats are kept from our phase: the same bits
+                // give the same results, without rebuilding, re-filtering and re-binarising them.
+                let (xf, radius, key) = match st8.zooms[st.zoom] {
+                    Some((owner, z)) if owner == ci => z,
+                    _ => {
+                        let side = (x1 - x0).max(y1 - y0);
+                        // A label's code is roughly a third of its longer side and ~33 modules across.
+                        let mut f = (CROP_ZOOMS[st.zoom] * TARGET_MODULE_PX * 33.0 / (side * 0.35))
+                            .clamp(0.3, 4.0);
+                        // Bound the crop's area so one scan stays around a millisecond.
+                        let area = (x1 - x0) * (y1 - y0) * f * f;
+                        if area > MAX_CROP_PIXELS {
+                            f *= (MAX_CROP_PIXELS / area).sqrt();
+                        }
+                        let src = base(self.base_owned, &self.levels[0], frame);
+                        let crop = &mut self.crops[st.zoom];
+                        build_crop(src, x0, y0, x1, y1, f, &mut self.crop_cols, crop);
+                        let xf = Affine {
+                            scale: 1.0 / f,
+                            ox: x0,
+                            oy: y0,
+                        };
+                        let radius = (crop.w.min(crop.h) / 10).clamp(4, 40);
+                        self.next_key += 1;
+                        let z = (xf, radius, self.next_key);
+                        st8.zooms[st.zoom] = Some((ci, z));
+                        z
+                    }
+                };
+                let crop = &self.crops[st.zoom];
+                let reuse = locators == Locators::Rqrr && st8.kept[si] == Some(key);
+                if reuse {
+                    std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
+                }
+                let radius = if st.window > 0 {
+                    (st.window as f64 * TARGET_MODULE_PX * CROP_ZOOMS[st.zoom]).round() as usize
+                } else {
+                    radius
+                };
+                let hit = scan(
+                    crop,
+                    key,
+                    st.variant,
+                    radius,
+                    xf,
+                    self.base_scale,
+                    locators,
+                    reuse,
+                    opts,
+                    &mut self.scratch,
+                    out,
+                );
+                if reuse {
+                    std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
+                    st8.kept[si] = None;
+                } else if locators == Locators::Ours
+                    && phases.contains(&Locators::Rqrr)
+                    && RQRR_STEPS.contains(&si)
+                    && crop.w >= MIN_SIDE
+                    && crop.h >= MIN_SIDE
+                {
+                    // `scan` binarised this step into `scratch.bits`: keep it for rqrr's phase.
+                    std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
+                    st8.kept[si] = Some(key);
+                }
+                hit
+            }
+            Unit::Frame { fi } => {
+                let (level, variant, _) = FRAME_SCANS[fi];
+                if st8.level_key == 0 {
+                    st8.level_key = self.next_key + 1;
+                    self.next_key += 3;
+                }
+                if level == 2 && !self.quarter_built {
+                    let (half, rest) = self.levels.split_at_mut(2);
+                    downscale2(half[1].view(), &mut rest[0]);
+                    self.quarter_built = true;
+                }
+                let plane = &self.levels[level as usize];
+                let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
+                let xf = Affine {
+                    scale: (1u32 << level) as f64,
+                    ox: 0.0,
+                    oy: 0.0,
+                };
+                scan(
+                    plane,
+                    st8.level_key + level as u64,
+                    variant,
+                    radius,
+                    xf,
+                    self.base_scale,
+                    Locators::Both,
+                    false,
+                    opts,
+                    &mut self.scratch,
+                    out,
+                )
+            }
+        }
     }
 
     /// Builds the half-size level (and, for huge frames, a downscaled base plane). The quarter-size level
@@ -714,7 +842,13 @@ fn locate(
                 hom,
             };
             let text = if sampler.charge() {
-                g.decode().ok().map(|(_, text)| text)
+                let mut dark = Vec::with_capacity(size * size);
+                for y in 0..size {
+                    for x in 0..size {
+                        dark.push(rqrr::BitGrid::bit(&g.grid, y, x));
+                    }
+                }
+                super::symbol::read(size, &dark).ok().map(|s| s.text)
             } else {
                 None
             };

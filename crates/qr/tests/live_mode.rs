@@ -1,0 +1,74 @@
+//! Live mode (`Decoder::live`, `DecoderOptions::live`): the expensive passes are spread over consecutive
+//! frames, so a frame that only a late pass reads is still read after a few frames, with any budget.
+//! (Its timing is measured by the bench, `scripts/bench-qr.sh`, not here.)
+
+use quickauth_qr::{corpus, Decoder, DecoderOptions, LiveBudget, LumaFrame};
+
+#[test]
+fn a_zero_budget_still_covers_the_full_search_over_frames() {
+    // With no time at all, each frame runs the base passes and exactly one more unit of the ring, so the
+    // progression is deterministic: every frame the full search reads must be read within (at most)
+    // as many frames as the search has units (~40).
+    let zero = DecoderOptions {
+        live: Some(LiveBudget { max_ms: 0.0 }),
+        ..DecoderOptions::default()
+    };
+    let mut late = 0;
+    for frame in corpus::generate(1, 40) {
+        let img = frame.luma();
+        let lf = LumaFrame {
+            width: img.width(),
+            height: img.height(),
+            data: img.as_raw(),
+        };
+        let mut full = Decoder::new(DecoderOptions::default());
+        let want = full.decode(lf);
+        let Some(pass) = full.last_pass() else {
+            continue;
+        };
+        let mut live = Decoder::new(zero.clone());
+        let mut got = None;
+        for i in 0..48 {
+            let found = live.decode(lf);
+            if let Some(d) = found.first() {
+                got = Some((i, d.text.clone()));
+                break;
+            }
+        }
+        let (i, text) = got.unwrap_or_else(|| panic!("{}: live mode never read it", frame.name));
+        assert_eq!(text, want[0].text, "{}", frame.name);
+        assert_eq!(text, frame.payload, "{}", frame.name);
+        // Base passes (the first crop's first two steps) read on the first frame.
+        if pass < 2 {
+            assert_eq!(
+                i, 0,
+                "{}: base pass {pass} read only on frame {i}",
+                frame.name
+            );
+        } else {
+            late += 1;
+        }
+    }
+    assert!(
+        late >= 3,
+        "only {late} frames needed a late pass: the test lost its point"
+    );
+}
+
+#[test]
+fn live_default_keeps_the_still_image_meaning() {
+    // `DecoderOptions::default()` is the full search; live mode is opt-in.
+    assert_eq!(DecoderOptions::default().live, None);
+    assert!(DecoderOptions::live().live.is_some());
+    let mut d = Decoder::live();
+    let blank = vec![200u8; 1280 * 720];
+    for _ in 0..5 {
+        assert!(d
+            .decode(LumaFrame {
+                width: 1280,
+                height: 720,
+                data: &blank
+            })
+            .is_empty());
+    }
+}
