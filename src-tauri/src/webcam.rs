@@ -96,9 +96,8 @@ impl WebcamSession {
     pub fn new(channel: Channel<PreviewEvent>) -> Self {
         Self {
             busy: AtomicBool::new(false),
-            decoder: Mutex::new(quickauth_qr::Decoder::new(
-                quickauth_qr::DecoderOptions::default(),
-            )),
+            // Live mode: each frame stays within its budget and the expensive passes continue over the next frames.
+            decoder: Mutex::new(quickauth_qr::Decoder::live()),
             detections: Mutex::new(Detections::default()),
             channel,
             next_seq: std::sync::atomic::AtomicU64::new(1),

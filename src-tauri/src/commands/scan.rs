@@ -71,7 +71,8 @@ pub async fn preview_start(
         return Err(report(&AppError::UnknownSource(source)));
     }
     state.stop_live_sources().await;
-    let mut decoder = quickauth_qr::Decoder::new(quickauth_qr::DecoderOptions::default());
+    // Live mode for camera frames (bounded per frame, the full search spread over consecutive frames).
+    let mut decoder = quickauth_qr::Decoder::live();
     let handle = app.clone();
     let det = detections.clone();
     let mut seen = Detections::default();
