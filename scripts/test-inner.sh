@@ -31,7 +31,10 @@ for crate in vault reliability; do
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   for t in crates/$crate/tests/*.rs; do
     name=$(basename "$t" .rs)
-    own_keyring cargo test -p "quickauth-$crate" --test "$name" --locked --no-fail-fast 2>&1 \
+    # The vault's tests drive one gnome-keyring hard (concurrent openers, cut-off migrations): one test at a time.
+    threads=()
+    [ "$crate" = vault ] && threads=(-- --test-threads=1)
+    own_keyring cargo test -p "quickauth-$crate" --test "$name" --locked --no-fail-fast "${threads[@]}" 2>&1 \
       | tee "$LOGS/cargo-test-$crate-$name.log"
     [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
   done
