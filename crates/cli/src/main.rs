@@ -597,14 +597,14 @@ fn msign_on_command_line(in_payload: bool, mc: Option<&MachineCode>) -> String {
     let mc = mc.map_or_else(|| "4004123456".to_owned(), MachineCode::to_string);
     let (what_zh, what_en, flag, example) = if in_payload {
         (
-            "这段标签内容含有打印机的永久密钥(msign)",
+            "这段标签内容含有打印机的永久密钥（msign）",
             "This label text carries the printer's permanent key (msign)",
             "--payload",
             "printf '%s\\n' \"$LABEL\" | quickauth authorize --payload -".to_owned(),
         )
     } else {
         (
-            "终端密钥(msign)是打印机的永久密钥",
+            "终端密钥（msign）是打印机的永久密钥",
             "The msign is the printer's permanent key",
             "--msign",
             format!(
@@ -613,10 +613,10 @@ fn msign_on_command_line(in_payload: bool, mc: Option<&MachineCode>) -> String {
         )
     };
     format!(
-        "{what_zh},不能直接写在命令行里(会留在 shell 历史和进程列表中)。请从标准输入或文件读取:\n\
+        "{what_zh}，不能直接写在命令行里（会留在 shell 历史和进程列表中）。请从标准输入或文件读取：\n\
          \x20 {example}\n\
          \x20 quickauth authorize ... {flag} @文件路径\n\
-         刚才输入的命令已经进入 shell 历史,请删除那一行。\n\
+         刚才输入的命令已经进入 shell 历史，请删除那一行。\n\
          {what_en} and must not be written on the command line (it stays in shell history and the process list). \
          Read it from stdin or a file:\n\
          \x20 {example}\n\

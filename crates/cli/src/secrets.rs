@@ -163,15 +163,15 @@ impl Localized for ArgReadError {
             None => "标准输入".to_owned(),
         };
         let why = match &self.problem {
-            Problem::Io(std::io::ErrorKind::NotFound) => "文件不存在,请检查路径".to_owned(),
+            Problem::Io(std::io::ErrorKind::NotFound) => "文件不存在，请检查路径".to_owned(),
             Problem::Io(std::io::ErrorKind::PermissionDenied) => {
-                "没有读取权限,请检查文件权限".to_owned()
+                "没有读取权限，请检查文件权限".to_owned()
             }
-            Problem::Io(kind) => format!("读取失败({kind})"),
-            Problem::IsDirectory => "这是一个目录,请给出文件路径".to_owned(),
-            Problem::NotText => "内容不是 UTF-8 文本,请只写入密钥或标签文字".to_owned(),
+            Problem::Io(kind) => format!("读取失败（{kind}）"),
+            Problem::IsDirectory => "这是一个目录，请给出文件路径".to_owned(),
+            Problem::NotText => "内容不是 UTF-8 文本，请只写入密钥或标签文字".to_owned(),
         };
-        format!("无法从{place}读取 {flag} 的值:{why}。")
+        format!("无法从{place}读取 {flag} 的值：{why}。")
     }
 
     fn message_en(&self) -> String {
