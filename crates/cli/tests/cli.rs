@@ -1159,6 +1159,35 @@ async fn a_permanent_msign_never_comes_from_the_command_line() {
             r.stderr
         );
     }
+    // Only one value can come from stdin: clap refuses two sources at once, and names flags, not values.
+    for args in [
+        vec![
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            mc,
+            "--qr-key",
+            "-",
+            "--msign",
+            label.key(),
+        ],
+        vec![
+            "authorize",
+            "--profile",
+            "shop",
+            "--payload",
+            "-",
+            "--machine-code",
+            mc,
+            "--msign",
+            label.key(),
+        ],
+    ] {
+        let r = env.run_with(&args, Some("x\n"), &[]).await;
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    }
     assert_eq!(
         scancode_requests(&env),
         0,
