@@ -77,6 +77,8 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("the server sent an unusable {what}")]
+    ServerValueOutOfRange { what: &'static str },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -119,6 +121,7 @@ impl Localized for Error {
             Error::CodeFlowNoCode => "no_authorization_code",
             Error::Sandbox { .. } => "sandbox",
             Error::Io { .. } => "io",
+            Error::ServerValueOutOfRange { .. } => "server_value_out_of_range",
             Error::Internal(_) => "internal",
         }
     }
@@ -150,7 +153,7 @@ impl Localized for Error {
             Error::MissingProfileSecret { profile, .. } => format!("系统钥匙串中没有配置“{profile}”的密钥。请删除并重新添加该配置，重新输入密钥。"),
             Error::InvalidInput { field, detail } => format!("输入有误（{field}）：{detail}。请检查后重新输入。"),
             Error::DeviceNotFound { id } => format!("没有找到设备 {id}。请用 `quickauth list` 查看已授权的设备，或先授权它。"),
-            Error::AmbiguousId { id, providers } => format!("编号 {id} 同时对应多个平台的设备（{}）。请写成“平台:编号”，例如 yilianyun:{id}。", providers.join("、")),
+            Error::AmbiguousId { id, providers } => format!("编号 {id} 对应多台已授权的设备（{}）。请写出其中一个完整编号（平台:配置:编号），或写成“配置:编号”。", providers.join("、")),
             Error::QuotaExhausted { id, reset_at } => format!("打印机 {id} 今天的授权/刷新次数（每天 {} 次）已用完，为避免被服务器拒绝，本次未发送请求。请在 {} 之后再试。", crate::quota::GRANTS_PER_DAY, shanghai(reset_at)),
             Error::NeedsReauthorization { id } => format!("设备 {id} 的授权已失效，刷新也无法恢复。请重新扫码授权这台设备。"),
             Error::DeviceBusy { id } => format!("设备 {id} 正在被另一个 QuickAuth 窗口或命令刷新，等了 2 分钟仍未结束。请稍后再试；如果一直如此，请关闭其他 QuickAuth 程序。"),
@@ -161,6 +164,7 @@ impl Localized for Error {
             Error::CodeFlowNoCode => "回调地址中没有授权码（code）。请粘贴浏览器最终跳转到的完整地址，或重新授权。".into(),
             Error::Sandbox { detail } => format!("内置沙盒服务器无法启动：{detail}。请检查数据目录是否可写后重试。"),
             Error::Io { context, path, source } => format!("读写文件失败（{context}，{}）：{source}。请检查磁盘空间和目录权限。", path.display()),
+            Error::ServerValueOutOfRange { what } => format!("服务器返回的数值不合理（{what}），无法保存，已保存的令牌没有改动。请稍后重试；如果一直如此，请联系服务商。"),
             Error::Internal(detail) => format!("程序内部错误：{detail}。请把这条信息报告给开发者。"),
         }
     }
@@ -182,7 +186,7 @@ impl Localized for Error {
             Error::MissingProfileSecret { profile, what } => format!("The keyring has no {what} for profile \"{profile}\". Remove and re-add the profile to enter it again."),
             Error::InvalidInput { field, detail } => format!("Invalid {field}: {detail}. Check it and try again."),
             Error::DeviceNotFound { id } => format!("No device {id}. See `quickauth list`, or authorize it first."),
-            Error::AmbiguousId { id, providers } => format!("Id {id} matches devices of several providers ({}). Write provider:id, e.g. yilianyun:{id}.", providers.join(", ")),
+            Error::AmbiguousId { id, providers } => format!("Id {id} matches several authorized devices ({}). Give one of these full names (provider:profile:id), or write profile:id.", providers.join(", ")),
             Error::QuotaExhausted { id, reset_at } => format!("Printer {id} has used its {} grants/refreshes for today; nothing was sent, so the server will not lock it. Try again after {} ({}).", crate::quota::GRANTS_PER_DAY, shanghai(reset_at), reset_at.to_rfc3339()),
             Error::NeedsReauthorization { id } => format!("The authorization of device {id} is no longer valid and a refresh cannot restore it. Scan and authorize the device again."),
             Error::DeviceBusy { id } => format!("Device {id} is being refreshed by another QuickAuth window or command, which has not finished after 2 minutes. Try again later; if it persists, close the other QuickAuth programs."),
@@ -193,6 +197,7 @@ impl Localized for Error {
             Error::CodeFlowNoCode => "The callback URL has no authorization code. Paste the full address the browser ended on, or start again.".into(),
             Error::Sandbox { detail } => format!("The built-in sandbox server could not start: {detail}. Check that the data directory is writable and retry."),
             Error::Io { context, path, source } => format!("File access failed ({context}, {}): {source}. Check disk space and permissions.", path.display()),
+            Error::ServerValueOutOfRange { what } => format!("The server sent an unusable value ({what}); nothing was stored and the saved tokens are unchanged. Try again later; if it persists, contact the provider."),
             Error::Internal(detail) => format!("Internal error: {detail}. Please report this to the developers."),
         }
     }
@@ -224,6 +229,7 @@ impl Localized for Error {
             Error::Sandbox { .. } | Error::Io { .. } | Error::DeviceBusy { .. } => {
                 Action::RetryLater
             }
+            Error::ServerValueOutOfRange { .. } => Action::RetryLater,
             Error::Internal(_) => Action::ReportBug,
         }
     }

@@ -27,25 +27,30 @@ use crate::tokens::StoredTokens;
 /// How long the server answers a replayed refresh token with the earlier result.
 pub const REPLAY_WINDOW: Duration = Duration::hours(2);
 
-/// Which device (provider + id): the key of every row, lock and keyring entry.
+/// Which device: provider + profile + id (machine code / userid), the key of every row and keyring entry. One
+/// printer authorized under two profiles (two merchants' apps) is two devices with two token pairs.
+/// The per-device file lock is per provider + id: both pairs of one printer share the printer's daily quota.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeviceRef {
     pub provider: String,
+    pub profile: String,
     pub id: String,
 }
 
 impl DeviceRef {
-    pub fn new(provider: &str, id: &str) -> Self {
+    pub fn new(provider: &str, profile: &str, id: &str) -> Self {
         Self {
             provider: provider.to_owned(),
+            profile: profile.to_owned(),
             id: id.to_owned(),
         }
     }
 }
 
 impl std::fmt::Display for DeviceRef {
+    /// `provider:profile:id`, the form `resolve` accepts back.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.provider, self.id)
+        write!(f, "{}:{}:{}", self.provider, self.profile, self.id)
     }
 }
 
@@ -66,17 +71,26 @@ pub struct NewTokens {
 }
 
 impl NewTokens {
-    pub(crate) fn into_stored(self, generation: i64, now: DateTime<Utc>) -> StoredTokens {
-        StoredTokens {
+    /// The pair as it is stored, with expiry times computed from `now`. A lifetime that does not fit a date is a
+    /// typed error (the server's numbers never reach unchecked date arithmetic).
+    pub(crate) fn into_stored(self, generation: i64, now: DateTime<Utc>) -> Result<StoredTokens> {
+        let at = |secs: i64, what: &'static str| {
+            Duration::try_seconds(secs)
+                .filter(|d| *d >= Duration::zero())
+                .and_then(|d| now.checked_add_signed(d))
+                .ok_or(Error::ServerValueOutOfRange { what })
+        };
+        Ok(StoredTokens {
             access_token: self.access_token.clone(),
             refresh_token: self.refresh_token.clone(),
             generation,
             issued_at: now,
-            expires_at: now + Duration::seconds(self.expires_in_secs),
+            expires_at: at(self.expires_in_secs, "expires_in")?,
             refresh_expires_at: self
                 .refresh_expires_in_secs
-                .map(|s| now + Duration::seconds(s)),
-        }
+                .map(|s| at(s, "refresh_expires_in"))
+                .transpose()?,
+        })
     }
 }
 
@@ -286,9 +300,12 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         let mut retry = 0;
         let fresh = loop {
             let day = china_day(Utc::now());
-            self.state.record_grant(dev, day)?;
             match send(refresh_token.to_string()).await {
-                Ok(fresh) => break fresh,
+                Ok(fresh) => {
+                    // Counted when the server granted (retries and replays of one refresh are one grant).
+                    self.state.record_grant(dev, china_day(Utc::now()))?;
+                    break fresh;
+                }
                 Err(e) => {
                     if e.outcome_unknown() {
                         maybe_served = true;
@@ -305,7 +322,10 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
                     }
                     // 41 = "not done, not today". It settles the refresh unless an earlier attempt of it may have
                     // been served with its reply lost: then the replay (within 2 h) can still fetch that result.
-                    let settled = e.is_server_answer() && (e.code() != Some(41) || !maybe_served);
+                    // 45 (system error) may have been applied: like a lost reply, it stays pending for the replay.
+                    let settled = e.is_server_answer()
+                        && !e.outcome_unknown()
+                        && (e.code() != Some(41) || !maybe_served);
                     if settled {
                         // The server answered: nothing of this refresh is in flight any more.
                         self.state.finish_journal(dev)?;
@@ -323,7 +343,8 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
             }
         };
         crash_point("after_send_before_keyring");
-        let new = fresh.into_stored(old.generation + 1, Utc::now());
+        // A reply we cannot store stays pending (its pair was issued; the replay fetches it again).
+        let new = fresh.into_stored(old.generation + 1, Utc::now())?;
         self.state.write_tokens(dev, &new)?;
         crash_point("after_keyring_before_db");
         self.state.mirror(dev, &new, true)?;
@@ -407,7 +428,7 @@ mod tests {
     }
 
     fn dev() -> DeviceRef {
-        DeviceRef::new("yilianyun", "4004000001")
+        DeviceRef::new("yilianyun", "shop", "4004000001")
     }
 
     fn seeded(generation: i64) -> Fake {
@@ -528,6 +549,105 @@ mod tests {
             "at-lost"
         );
         assert!(state.journal(&dev()).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn retries_and_the_replay_of_one_refresh_count_one_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = engine(&state, dir.path());
+        let calls = AtomicUsize::new(0);
+        // Two transient failures (replies lost), then the replayed token gets the result: one grant at the server.
+        let out = lc
+            .refresh(&dev(), |_| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < 2 {
+                        Err(transient())
+                    } else {
+                        Ok(fresh("2"))
+                    }
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.generation(), 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(state.grants_on(&dev(), china_day(Utc::now())).unwrap(), 1);
+        // A failed refresh (no grant) counts nothing.
+        let _ = lc
+            .refresh(&dev(), |_| async { Err::<NewTokens, _>(api(18)) })
+            .await;
+        assert_eq!(state.grants_on(&dev(), china_day(Utc::now())).unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn error_45_may_have_been_applied_so_it_stays_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = engine(&state, dir.path());
+        let err = lc
+            .refresh(&dev(), |_| async { Err::<NewTokens, _>(api(45)) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(45));
+        assert_eq!(
+            state.journal(&dev()).unwrap().map(|j| j.old_generation),
+            Some(1),
+            "a 45 is not a settled answer: the next run replays the old refresh token"
+        );
+        let out = lc
+            .refresh(&dev(), |rt| async move {
+                assert_eq!(rt, "rt-1");
+                Ok(fresh("applied"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, RefreshOutcome::Recovered { generation: 2 });
+    }
+
+    #[tokio::test]
+    async fn a_reply_with_an_absurd_lifetime_is_an_error_and_the_device_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        for (expires, refresh) in [
+            (i64::MAX, Some(3_024_000)),
+            (2_592_000, Some(i64::MAX)),
+            (-1, None),
+            (i64::MIN, None),
+        ] {
+            let state = seeded(1);
+            let lc = engine(&state, dir.path());
+            let err = lc
+                .refresh(&dev(), |_| async move {
+                    let mut t = fresh("huge");
+                    t.expires_in_secs = expires;
+                    t.refresh_expires_in_secs = refresh;
+                    Ok(t)
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                "server_value_out_of_range",
+                "{expires}/{refresh:?}"
+            );
+            let t = state.read_tokens(&dev()).unwrap().unwrap();
+            assert_eq!(
+                (t.access_token.as_str(), t.generation),
+                ("at-1", 1),
+                "old pair kept"
+            );
+            assert!(
+                state.journal(&dev()).unwrap().is_some(),
+                "the issued pair can still be fetched by replay"
+            );
+            // The next run is not stuck in the same failure forever: a sane reply completes it.
+            let out = lc
+                .refresh(&dev(), |_| async { Ok(fresh("2")) })
+                .await
+                .unwrap();
+            assert_eq!(out.generation(), 2);
+        }
     }
 
     #[tokio::test]

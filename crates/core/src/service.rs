@@ -112,6 +112,7 @@ impl QuickAuth {
         let store = Store::open(&opts.data_dir)?;
         let keyring = Keyring::open(&opts.data_dir, opts.keyring_timeout)?;
         ensure_builtin_row(&store)?;
+        move_legacy_token_entries(&store, &keyring);
         let qa = Self {
             store: Arc::new(store),
             keyring: Secrets(Arc::new(keyring)),
@@ -663,6 +664,7 @@ impl QuickAuth {
 
     fn summary(r: &DeviceRecord) -> DeviceSummary {
         DeviceSummary {
+            key: DeviceRef::new(&r.provider, &r.profile, &r.id).to_string(),
             id: r.id.clone(),
             provider: r.provider.clone(),
             profile: r.profile.clone(),
@@ -676,24 +678,45 @@ impl QuickAuth {
         }
     }
 
-    /// Finds a device by machine code / userid; `yilianyun:ID` or `lingju:ID` picks the provider.
+    /// Finds a device by machine code / userid. Prefixes narrow the search when one printer is authorized under
+    /// several profiles or a machine code equals a Lingju userid: `provider:ID`, `profile:ID`, and the exact
+    /// `provider:profile:ID` (a `DeviceSummary::key`).
     fn resolve(&self, id: &str) -> Result<DeviceRecord> {
         let id = id.trim();
-        if let Some((prefix, rest)) = id.split_once(':') {
-            if let Some(p) = Provider::parse(prefix) {
-                return self.store.get_device(p.as_str(), rest)?.ok_or_else(|| {
-                    Error::DeviceNotFound {
-                        id: rest.to_owned(),
-                    }
-                });
-            }
+        let mut parts: Vec<&str> = id.split(':').collect();
+        let bare = parts.pop().unwrap_or_default();
+        let (provider, profile) = match parts.as_slice() {
+            [] => (None, None),
+            [one] => match Provider::parse(one) {
+                Some(p) => (Some(p), None),
+                None => (None, Some(*one)),
+            },
+            [p, prof] => match Provider::parse(p) {
+                Some(p) => (Some(p), Some(*prof)),
+                None => (None, None),
+            },
+            _ => (None, None),
+        };
+        if parts.len() > 2 || (parts.len() == 2 && provider.is_none()) {
+            return Err(Error::DeviceNotFound {
+                id: id.chars().take(64).collect(),
+            });
         }
-        let mut found = self.store.find_devices(id)?;
+        let matching = |candidate: &str| -> Result<Vec<DeviceRecord>> {
+            Ok(self
+                .store
+                .find_devices(candidate)?
+                .into_iter()
+                .filter(|d| provider.is_none_or(|p| d.provider == p.as_str()))
+                .filter(|d| profile.is_none_or(|p| d.profile == p))
+                .collect())
+        };
+        let mut found = matching(bare)?;
         if found.is_empty() {
             // A MAC typed with separators is the same Lingju userid.
-            if let Ok(uid) = UserId::parse(id) {
-                if uid.as_str() != id {
-                    found = self.store.find_devices(uid.as_str())?;
+            if let Ok(uid) = UserId::parse(bare) {
+                if uid.as_str() != bare {
+                    found = matching(uid.as_str())?;
                 }
             }
         }
@@ -703,8 +726,11 @@ impl QuickAuth {
             }),
             1 => Ok(found.remove(0)),
             _ => Err(Error::AmbiguousId {
-                id: id.to_owned(),
-                providers: found.iter().map(|d| d.provider.clone()).collect(),
+                id: bare.to_owned(),
+                providers: found
+                    .iter()
+                    .map(|d| format!("{}:{}:{}", d.provider, d.profile, d.id))
+                    .collect(),
             }),
         }
     }
@@ -731,7 +757,7 @@ impl QuickAuth {
     /// Token metadata without the tokens (for masked display).
     pub fn token_info(&self, id: &str) -> Result<TokenInfo> {
         let rec = self.resolve(id)?;
-        let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.id))?;
+        let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
         Ok(TokenInfo {
             device: Self::summary(&rec),
             generation: t.generation,
@@ -744,7 +770,7 @@ impl QuickAuth {
     /// The ONLY way a token leaves the service. Recorded in history (without the values).
     pub fn reveal_tokens(&self, id: &str) -> Result<RevealedTokens> {
         let res = self.resolve(id).and_then(|rec| {
-            let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.id))?;
+            let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
             Ok(RevealedTokens {
                 device: Self::summary(&rec),
                 access_token: AccessToken::new(t.access_token.as_str()),
@@ -754,7 +780,7 @@ impl QuickAuth {
         let dev = res
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.device.provider, &r.device.id));
+            .map(|r| DeviceRef::new(&r.device.provider, &r.device.profile, &r.device.id));
         self.record(
             "reveal_tokens",
             dev.as_ref(),
@@ -792,7 +818,8 @@ impl QuickAuth {
         }
     }
 
-    /// A grant counts against the printer's daily quota: counted per request sent, refused locally at the limit.
+    /// A grant counts against the printer's daily quota: refused locally at the limit, counted when the server
+    /// granted (a retried request is one grant), and a 41 fills the day.
     async fn counted_grant<F, Fut>(&self, dev: &DeviceRef, call: F) -> Result<TokenGrant>
     where
         F: Fn() -> Fut,
@@ -800,22 +827,26 @@ impl QuickAuth {
     {
         let state = self.state();
         check_quota(&state, dev, Utc::now())?;
-        self.retrying("grant", || {
-            let state = &state;
-            let fut = call();
-            async move {
-                let day = china_day(Utc::now());
-                state.record_grant(dev, day)?;
-                let res = fut.await;
-                if let Err(e) = &res {
-                    if e.code() == Some(41) {
-                        mark_day_full(state, dev, day)?;
+        let res = self
+            .retrying("grant", || {
+                let state = &state;
+                let fut = call();
+                async move {
+                    let day = china_day(Utc::now());
+                    let res = fut.await;
+                    if let Err(e) = &res {
+                        if e.code() == Some(41) {
+                            mark_day_full(state, dev, day)?;
+                        }
                     }
+                    res
                 }
-                res
-            }
-        })
-        .await
+            })
+            .await;
+        if res.is_ok() {
+            state.record_grant(dev, china_day(Utc::now()))?;
+        }
+        res
     }
 
     /// Stores a new grant (authorize / code flow) under the device lock: keyring first, then the DB row.
@@ -832,13 +863,15 @@ impl QuickAuth {
             Err(Error::CorruptTokenEntry) => None,
             Err(e) => return Err(e),
         };
-        let row = self.store.get_device(&dev.provider, &dev.id)?;
+        let row = self
+            .store
+            .get_device(&dev.provider, &dev.profile, &dev.id)?;
         let generation = previous
             .max(row.as_ref().map(|r| r.token_generation))
             .unwrap_or(0)
             + 1;
         let now = Utc::now();
-        let tokens = fresh.into_stored(generation, now);
+        let tokens = fresh.into_stored(generation, now)?;
         state.write_tokens(dev, &tokens)?;
         let record = DeviceRecord {
             provider: dev.provider.clone(),
@@ -860,18 +893,19 @@ impl QuickAuth {
         Ok(Self::summary(&record))
     }
 
-    fn grant_tokens(grant: TokenGrant) -> NewTokens {
-        NewTokens {
+    fn grant_tokens(grant: TokenGrant) -> Result<NewTokens> {
+        let secs = |s: u64, what: &'static str| {
+            i64::try_from(s).map_err(|_| Error::ServerValueOutOfRange { what })
+        };
+        Ok(NewTokens {
             access_token: grant.access_token.expose().to_owned(),
             refresh_token: Some(grant.refresh_token.expose().to_owned()),
-            expires_in_secs: grant.expires_in as i64,
-            refresh_expires_in_secs: Some(
-                grant
-                    .refresh_expires_in
-                    .map(|s| s as i64)
-                    .unwrap_or(DEFAULT_REFRESH_LIFETIME_SECS),
-            ),
-        }
+            expires_in_secs: secs(grant.expires_in, "expires_in")?,
+            refresh_expires_in_secs: Some(match grant.refresh_expires_in {
+                Some(s) => secs(s, "refresh_expires_in")?,
+                None => DEFAULT_REFRESH_LIFETIME_SECS,
+            }),
+        })
     }
 
     /// Fast authorize (scan code model) with the label's qr_key or msign.
@@ -881,7 +915,7 @@ impl QuickAuth {
         machine_code: MachineCode,
         key: DeviceKey,
     ) -> Result<DeviceSummary> {
-        let dev = DeviceRef::new("yilianyun", machine_code.as_str());
+        let dev = DeviceRef::new("yilianyun", profile, machine_code.as_str());
         let res = async {
             // A grant the keyring then cannot store is lost (and counted against the quota): check first.
             self.keyring.probe()?;
@@ -892,7 +926,7 @@ impl QuickAuth {
                     client.fast_authorize(mc, key).await.map_err(Error::from)
                 })
                 .await?;
-            self.store_grant(&dev, profile, Self::grant_tokens(grant))
+            self.store_grant(&dev, profile, Self::grant_tokens(grant)?)
                 .await
         }
         .await;
@@ -926,7 +960,7 @@ impl QuickAuth {
 
     /// Lingju authorize (httpapi with the profile's authcode, or bltapi).
     pub async fn authorize_lingju(&self, profile: &str, userid: UserId) -> Result<DeviceSummary> {
-        let dev = DeviceRef::new("lingju", userid.as_str());
+        let dev = DeviceRef::new("lingju", profile, userid.as_str());
         let res = async {
             self.keyring.probe()?;
             let client = self.lingju_client(profile).await?;
@@ -936,7 +970,7 @@ impl QuickAuth {
                     client.authorize(uid).await.map_err(Error::from)
                 })
                 .await?;
-            self.store_grant(&dev, profile, Self::lingju_tokens(&grant))
+            self.store_grant(&dev, profile, Self::lingju_tokens(&grant)?)
                 .await
         }
         .await;
@@ -944,13 +978,17 @@ impl QuickAuth {
         res
     }
 
-    fn lingju_tokens(grant: &quickauth_protocol::LingjuGrant) -> NewTokens {
-        NewTokens {
+    fn lingju_tokens(grant: &quickauth_protocol::LingjuGrant) -> Result<NewTokens> {
+        Ok(NewTokens {
             access_token: grant.access_token.expose().to_owned(),
             refresh_token: None,
-            expires_in_secs: grant.expires_days.max(0) * 24 * 3600,
+            expires_in_secs: grant
+                .expires_days
+                .max(0)
+                .checked_mul(24 * 3600)
+                .ok_or(Error::ServerValueOutOfRange { what: "expires" })?,
             refresh_expires_in_secs: None,
-        }
+        })
     }
 
     /// Starts the browser authorization (open-app mode): open `CodeFlow::url`, then pass the callback URL to
@@ -1015,10 +1053,10 @@ impl QuickAuth {
                     detail: "服务器回复里没有终端号 / the reply names no printer".into(),
                 })?;
             let mc = MachineCode::parse(&mc)?;
-            let dev = DeviceRef::new("yilianyun", mc.as_str());
+            let dev = DeviceRef::new("yilianyun", &flow.profile, mc.as_str());
             self.state().record_grant(&dev, china_day(Utc::now()))?;
             dev_for_history = Some(dev.clone());
-            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant))
+            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant)?)
                 .await
         }
         .await;
@@ -1046,8 +1084,8 @@ impl QuickAuth {
                 client
                     .refresh(&rt)
                     .await
-                    .map(Self::grant_tokens)
                     .map_err(Error::from)
+                    .and_then(Self::grant_tokens)
             })
             .await
     }
@@ -1062,9 +1100,9 @@ impl QuickAuth {
                 c.authorize(u).await.map_err(Error::from)
             })
             .await?;
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let summary = self
-            .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant))
+            .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant)?)
             .await?;
         Ok(crate::lifecycle::RefreshOutcome::Refreshed {
             generation: summary,
@@ -1084,7 +1122,7 @@ impl QuickAuth {
             .map(|t| t.generation)
             .unwrap_or(rec.token_generation)
             + 1;
-        let tokens = fresh.into_stored(generation, Utc::now());
+        let tokens = fresh.into_stored(generation, Utc::now())?;
         state.write_tokens(dev, &tokens)?;
         state.mirror(dev, &tokens, true)?;
         Ok(generation)
@@ -1100,7 +1138,7 @@ impl QuickAuth {
                 return res;
             }
         };
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let res = async {
             let recovered = self
                 .recovered
@@ -1118,7 +1156,7 @@ impl QuickAuth {
                 let client = self.yilianyun_client(&rec.profile).await?;
                 self.refresh_yilianyun(&dev, &client).await.map_err(|e| self.reauth_error(&dev, e))?
             };
-            let device = self.device(&format!("{}:{}", rec.provider, rec.id))?;
+            let device = self.device(&dev.to_string())?;
             Ok(RefreshReport { device, outcome })
         }
         .await;
@@ -1145,7 +1183,7 @@ impl QuickAuth {
                 out.push((d, Err(Error::NeedsReauthorization { id })));
                 continue;
             }
-            let res = self.refresh(&format!("{}:{}", d.provider, d.id)).await;
+            let res = self.refresh(&d.key).await;
             out.push((d, res));
         }
         Ok(out)
@@ -1157,12 +1195,12 @@ impl QuickAuth {
     ) -> Result<Vec<(DeviceRef, Result<Option<crate::lifecycle::RefreshOutcome>>)>> {
         let mut out = Vec::new();
         for j in self.store.pending_refreshes()? {
-            let dev = DeviceRef::new(&j.provider, &j.id);
+            let dev = DeviceRef::new(&j.provider, &j.profile, &j.id);
             let res = async {
-                let rec = self.store.get_device(&j.provider, &j.id)?;
+                let rec = self.store.get_device(&j.provider, &j.profile, &j.id)?;
                 let Some(rec) = rec else {
                     // Forgotten meanwhile: nothing left to complete.
-                    self.store.finish_refresh(&j.provider, &j.id)?;
+                    self.store.finish_refresh(&j.provider, &j.profile, &j.id)?;
                     return Ok(None);
                 };
                 let client = self.yilianyun_client(&rec.profile).await?;
@@ -1179,8 +1217,8 @@ impl QuickAuth {
                         client
                             .refresh(&rt)
                             .await
-                            .map(Self::grant_tokens)
                             .map_err(Error::from)
+                            .and_then(Self::grant_tokens)
                     })
                     .await
             }
@@ -1225,7 +1263,7 @@ impl QuickAuth {
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         if rec.needs_reauth {
             return Err(Error::NeedsReauthorization { id: rec.id.clone() });
         }
@@ -1270,7 +1308,7 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
             let mc = Self::yilianyun_only(&rec)?;
@@ -1292,7 +1330,10 @@ impl QuickAuth {
                 hardware: Some(version.hardware.clone()),
                 software: Some(version.software.clone()),
             };
-            if let Some(mut row) = self.store.get_device(&rec.provider, &rec.id)? {
+            if let Some(mut row) = self
+                .store
+                .get_device(&rec.provider, &rec.profile, &rec.id)?
+            {
                 row.model = report.software.clone();
                 row.last_status = Some(report.state.clone());
                 self.store.upsert_device(&row)?;
@@ -1310,7 +1351,7 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
             let mc = Self::yilianyun_only(&rec)?;
@@ -1341,10 +1382,10 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
-            let dev = DeviceRef::new(&rec.provider, &rec.id);
+            let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
             if remote && rec.provider == "yilianyun" {
                 let mc = MachineCode::parse(&rec.id)?;
                 let client = self.yilianyun_client(&rec.profile).await?;
@@ -1356,9 +1397,11 @@ impl QuickAuth {
             }
             let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
             self.keyring
-                .delete(&tokens_account(&dev.provider, &dev.id))?;
-            self.store.delete_device(&dev.provider, &dev.id)?;
-            self.store.finish_refresh(&dev.provider, &dev.id)?;
+                .delete(&tokens_account(&dev.provider, &dev.profile, &dev.id))?;
+            self.store
+                .delete_device(&dev.provider, &dev.profile, &dev.id)?;
+            self.store
+                .finish_refresh(&dev.provider, &dev.profile, &dev.id)?;
             tracing::info!(device = %dev, remote, "device forgotten");
             Ok(())
         }
@@ -1371,6 +1414,67 @@ impl QuickAuth {
             &res,
         );
         res
+    }
+}
+
+/// Store setting recording that every device's keyring entry uses the per-profile account name.
+const TOKEN_ACCOUNTS_SETTING: &str = "token_accounts";
+
+/// Moves token entries from the v1 account (`device:<provider>:<id>:tokens`) to the per-profile one. Copy, read
+/// back, then delete the old entry: a crash at any point leaves at least one complete copy, and the next open
+/// finishes the move (reads fall back to the old account meanwhile). A keyring that does not answer postpones
+/// the move to the next open instead of failing it.
+fn move_legacy_token_entries(store: &Store, keyring: &Keyring) {
+    match store.get_setting(TOKEN_ACCOUNTS_SETTING) {
+        Ok(Some(v)) if v == "per_profile" => return,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(kind = Error::from(e).kind(), "cannot read store settings");
+            return;
+        }
+    }
+    let devices = match store.list_devices() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(
+                kind = Error::from(e).kind(),
+                "cannot list devices to move token entries"
+            );
+            return;
+        }
+    };
+    let move_one = |d: &DeviceRecord| -> std::result::Result<(), quickauth_vault::VaultError> {
+        let new = tokens_account(&d.provider, &d.profile, &d.id);
+        let old = crate::tokens::legacy_tokens_account(&d.provider, &d.id);
+        if let Some(value) = keyring.get(&old)? {
+            if keyring.get(&new)?.is_none() {
+                keyring.set(&new, &value)?;
+            }
+            if keyring.get(&new)?.is_some() {
+                keyring.delete(&old)?;
+            }
+        }
+        Ok(())
+    };
+    for d in &devices {
+        if let Err(e) = move_one(d) {
+            tracing::warn!(
+                kind = Error::from(e).kind(),
+                "token entries not moved yet; trying again next start"
+            );
+            return;
+        }
+    }
+    if let Err(e) = store.set_setting(TOKEN_ACCOUNTS_SETTING, "per_profile") {
+        tracing::warn!(
+            kind = Error::from(e).kind(),
+            "cannot record moved token entries"
+        );
+    } else if !devices.is_empty() {
+        tracing::info!(
+            devices = devices.len(),
+            "token entries use per-profile accounts"
+        );
     }
 }
 
