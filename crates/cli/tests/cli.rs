@@ -1184,7 +1184,7 @@ async fn a_permanent_msign_never_comes_from_the_command_line() {
             label.key(),
         ],
     ] {
-        let r = env.run_with(&args, Some("x\n"), &[]).await;
+        let r = env.run_with(&args, None, &[]).await;
         assert_eq!(r.code, Some(2), "{}", r.stderr);
         assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
     }
