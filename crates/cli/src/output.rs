@@ -126,6 +126,13 @@ impl Out {
                     ""
                 }
             );
+            if let Some(until) = d.replay_pending_until {
+                println!(
+                    "           刷新未完成：请在 {} 之前再次刷新（重放旧刷新令牌）/ refresh pending: refresh again before {} (replay of the old refresh token)",
+                    ts(&until),
+                    ts(&until)
+                );
+            }
         }
     }
 

@@ -25,6 +25,9 @@ pub struct DeviceSummary {
     pub token_generation: i64,
     pub needs_reauth: bool,
     pub model: Option<String>,
+    /// A refresh of this device is pending (its reply was lost, or its new pair could not be stored): until this
+    /// time the server still answers a replay of the old refresh token with that pair. `None` when nothing waits.
+    pub replay_pending_until: Option<DateTime<Utc>>,
 }
 
 impl DeviceSummary {
