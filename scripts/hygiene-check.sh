@@ -45,7 +45,8 @@ for fmt in json url kv hash; do
 done
 payload=$("$QA" sandbox mint --msign --format kv 2>>"$SCEN_ERR")
 echo "$payload" | sed -nE 's/.*msign=([a-z0-9]+).*/\1/p' >>"$LEDGER"
-out=$("$QA" authorize --payload "$payload" --json 2>>"$SCEN_ERR"); echo "$out" >>"$SCEN_OUT"
+# A label with a permanent msign is read from stdin: the CLI refuses it as an argument.
+out=$(printf '%s\n' "$payload" | "$QA" authorize --payload - --json 2>>"$SCEN_ERR"); echo "$out" >>"$SCEN_OUT"
 id=$(echo "$out" | json_field id 2>/dev/null); [ -n "$id" ] && devices+=("$id")
 [ "${#devices[@]}" -ge 5 ] && ok "scenario authorized ${#devices[@]} printers" || bad "scenario authorized only ${#devices[@]} of 5 printers"
 

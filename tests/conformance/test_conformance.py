@@ -136,15 +136,15 @@ class Conformance(unittest.TestCase):
                 return json.loads(line)
         self.fail(redact(f"no ErrorReport JSON on stderr:\n{stderr[-2000:]}"))
 
-    def assert_clear_error(self, args, code, keywords):
+    def assert_clear_error(self, args, code, keywords, stdin=None):
         """exit 1; --json gives the ErrorReport with the code; the human form has Chinese and English and says what to do."""
-        r = self.qa(*args, "--json")
+        r = self.qa(*args, "--json", stdin=stdin)
         self.assertEqual(r.returncode, 1, f"expected exit 1 for code {code}, got {r.returncode}\n{r.stderr[-2000:]}")
         rep = self.error_report(r.stderr)
         self.assertEqual(rep.get("code"), code, redact(rep))
         self.assertTrue(CJK.search(rep["message_zh"]), redact(rep))
         self.assertTrue(re.search(r"[A-Za-z]{4,}", rep["message_en"]), redact(rep))
-        r2 = self.qa(*args)
+        r2 = self.qa(*args, stdin=stdin)
         self.assertEqual(r2.returncode, 1)
         human = r2.stderr
         self.assertTrue(CJK.search(human) and re.search(r"\b(Error|error)\b", human), redact(human[-1500:]))
@@ -232,10 +232,18 @@ class Conformance(unittest.TestCase):
                 # --machine-code + --qr-key
                 mc = self.authorize_qr("p" + api)
                 self.assertTokens(self.reveal(mc), SERVER.latest(mc))
-                # --machine-code + --msign
+                # --machine-code + --msign (a permanent key: only from stdin or a file, never argv)
                 mc, msign = SERVER.add_printer()
-                self.ok("authorize", "--profile", "p" + api, "--machine-code", mc, "--msign", msign, "--json")
+                self.ok("authorize", "--profile", "p" + api, "--machine-code", mc, "--msign", "-", "--json",
+                        stdin=msign + "\n")
                 self.assertTokens(self.reveal(mc), SERVER.latest(mc))
+                # The same key written on the command line: refused (exit 2) before anything is sent, never repeated.
+                before = len(SERVER.requests)
+                r = self.qa("authorize", "--profile", "p" + api, "--machine-code", mc, "--msign", msign, "--json")
+                self.assertEqual(r.returncode, 2, redact(r.stderr[-2000:]))
+                self.assertIn("--msign -", r.stderr)
+                self.assertNotIn(msign, r.stdout + r.stderr)
+                self.assertEqual(len(SERVER.requests), before)
                 sent = [q["params"] for q in self.new_requests() if q["params"].get("machine_code") == mc]
                 self.assertTrue(sent and "msign" in sent[0] and "qr_key" not in sent[0], sent)
                 # --payload: JSON with camelCase keys (qr_key) and key=value pairs (msign)
@@ -245,7 +253,8 @@ class Conformance(unittest.TestCase):
                         json.dumps({"machineCode": mc, "qrKey": qk}), "--json")
                 self.assertTokens(self.reveal(mc), SERVER.latest(mc))
                 mc, msign = SERVER.add_printer()
-                self.ok("authorize", "--profile", "p" + api, "--payload", f"machine_code={mc}&msign={msign}", "--json")
+                self.ok("authorize", "--profile", "p" + api, "--payload", "-", "--json",
+                        stdin=f"machine_code={mc}&msign={msign}\n")
                 self.assertTokens(self.reveal(mc), SERVER.latest(mc))
         scans = [q for q in self.new_requests() if q["path"].endswith("/oauth/scancodemodel")]
         self.assertEqual(len(scans), 8)
@@ -360,8 +369,8 @@ class Conformance(unittest.TestCase):
         self.add_yly_profile("e35", "v2")
         mc, msign = SERVER.add_printer()
         wrong = ("x" + msign)[:12]
-        self.assert_clear_error(["authorize", "--profile", "e35", "--machine-code", mc, "--msign", wrong], 35,
-                                ["msign", "label", "标签"])
+        self.assert_clear_error(["authorize", "--profile", "e35", "--machine-code", mc, "--msign", "-"], 35,
+                                ["msign", "label", "标签"], stdin=wrong + "\n")
 
     def test_12_error_41_daily_limit(self):
         self.add_yly_profile("e41", "v1")

@@ -1,7 +1,8 @@
 //! `quickauth`: the command-line shell over quickauth-core, sharing the app's data dir and keyring.
 //!
 //! Exit codes: 0 ok, 1 error (zh + en message on stderr; with `--json` the ErrorReport JSON), 2 usage.
-//! Secrets are never taken from argv (except the label keys `--qr-key`/`--msign`): stdin lines or a hidden prompt.
+//! Secrets are never taken from argv: stdin lines, a hidden prompt, or a file (`@path`). The one exception is the
+//! label's temporary `qr_key` (and a label payload carrying one), which dies 300 s after the printer shows it.
 
 mod codeflow;
 mod output;
@@ -14,10 +15,11 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use quickauth_core::{
     Error, NewLingjuProfile, NewYilianyunProfile, Options, QuickAuth, BUILTIN_SANDBOX_PROFILE,
 };
-use quickauth_protocol::secret::{ClientSecret, LingjuAppKey, LingjuAuthCode, Msign, QrKey};
+use quickauth_protocol::secret::{ClientSecret, LingjuAppKey, LingjuAuthCode};
 use quickauth_protocol::{ApiVersion, DeviceKey, LingjuEndpoint, MachineCode, Region, UserId};
 
 use crate::output::{fail, Out};
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +27,8 @@ use crate::output::{fail, Out};
     version,
     about = "QuickAuth：易联云打印机 / 灵聚设备授权工具 — authorize Yilianyun printers and Lingju devices",
     after_help = "Secrets (client secret, Lingju appkey/authcode) are read from stdin, one per line, or a hidden prompt.\n\
+A printer's permanent msign is read only from stdin (--msign -) or a file (--msign @FILE), never from the command line:\n\
+  printf '%s\\n' \"$MSIGN\" | quickauth authorize --machine-code 4004123456 --msign -\n\
 Exit codes: 0 ok, 1 error (zh + en message on stderr), 2 usage.\n\
 Environment: QUICKAUTH_DATA_DIR (data dir), QUICKAUTH_LOG (log filter, e.g. debug; logs never contain secrets),\n\
 QUICKAUTH_REFRESH_DAYS (refresh --all policy, default 5), QUICKAUTH_BROWSER (browser command for --code-flow),\n\
@@ -175,8 +179,9 @@ struct AuthorizeArgs {
     /// Profile to use (default: the built-in sandbox)
     #[arg(long, default_value = BUILTIN_SANDBOX_PROFILE)]
     profile: String,
-    /// Label QR text
-    #[arg(long)]
+    /// Label QR text; `-` reads it from stdin, `@FILE` from a file. A label carrying a permanent msign must come
+    /// from stdin or a file
+    #[arg(long, value_name = "TEXT|-|@FILE")]
     payload: Option<String>,
     /// Photo / scan of the label
     #[arg(long)]
@@ -184,11 +189,11 @@ struct AuthorizeArgs {
     /// Printer terminal number (终端号), with --qr-key or --msign
     #[arg(long, requires = "key")]
     machine_code: Option<String>,
-    /// Temporary key from the printer's QR (valid 300 s)
-    #[arg(long, requires = "machine_code")]
+    /// Temporary key from the printer's QR (valid 300 s); `-` reads it from stdin, `@FILE` from a file's first line
+    #[arg(long, requires = "machine_code", value_name = "KEY|-|@FILE")]
     qr_key: Option<String>,
-    /// Permanent device key from the label
-    #[arg(long, requires = "machine_code")]
+    /// Permanent device key from the label: only `-` (stdin, one line) or `@FILE` (first line), never the key itself
+    #[arg(long, requires = "machine_code", value_name = "-|@FILE")]
     msign: Option<String>,
     /// Lingju device userid (a MAC with separators is fine)
     #[arg(long)]
@@ -299,14 +304,23 @@ async fn run(cli: Cli) -> u8 {
         _ => {}
     }
     let json = command_json(&cli.command);
-    let qa = match open(&cli).await {
-        Ok(qa) => qa,
-        Err(e) => return fail(&e, json),
-    };
-    let res = dispatch(&qa, &cli.command).await;
+    let res: Result<u8, Failure> = async {
+        // Flag values are read (stdin, files) and checked before anything is opened or sent.
+        let target = match &cli.command {
+            Command::Authorize(a) => Some(authorize_target(a)?),
+            _ => None,
+        };
+        let qa = open(&cli).await?;
+        match (&cli.command, target) {
+            (Command::Authorize(a), Some(target)) => authorize(&qa, a, target).await,
+            (command, _) => dispatch(&qa, command).await,
+        }
+    }
+    .await;
     match res {
         Ok(code) => code,
         Err(Failure::Core(e)) => fail(&e, json),
+        Err(Failure::Read(e)) => fail(&e, json),
         Err(Failure::Usage(msg)) => {
             eprintln!("{msg}");
             2
@@ -333,7 +347,15 @@ fn command_json(c: &Command) -> bool {
 
 enum Failure {
     Core(Error),
+    /// A flag's value could not be read from stdin or its file.
+    Read(secrets::ArgReadError),
     Usage(String),
+}
+
+impl From<secrets::ArgReadError> for Failure {
+    fn from(e: secrets::ArgReadError) -> Self {
+        Failure::Read(e)
+    }
 }
 
 impl From<Error> for Failure {
@@ -361,7 +383,9 @@ async fn dispatch(qa: &QuickAuth, command: &Command) -> Result<u8, Failure> {
             Out::new(*json).done("profile_removed", name, "已删除配置", "Profile removed");
             Ok(0)
         }
-        Command::Authorize(a) => authorize(qa, a).await,
+        Command::Authorize(_) => {
+            unreachable!("authorize reads its flags before opening the data dir")
+        }
         Command::List(j) => {
             let devices = qa.list_devices()?;
             Out::new(j.json).devices(&devices);
@@ -501,36 +525,132 @@ fn profile_add(qa: &QuickAuth, a: &ProfileAdd) -> Result<u8, Failure> {
     Ok(0)
 }
 
-async fn authorize(qa: &QuickAuth, a: &AuthorizeArgs) -> Result<u8, Failure> {
-    let out = Out::new(a.json);
-    let device = if let Some(payload) = &a.payload {
-        qa.authorize_payload(&a.profile, payload).await?
-    } else if let Some(image) = &a.image {
-        let decoded = quickauth_qr::decode_image_file(image).map_err(Error::from)?;
-        // Several codes in one photo: take the first that is a printer label (else the first, for its error).
-        let label = decoded
-            .iter()
-            .position(|d| quickauth_qr::parse_payload(&d.text).is_ok())
-            .unwrap_or(0);
-        let Some(first) = decoded.into_iter().nth(label) else {
-            return Err(Failure::Core(Error::InvalidInput {
-                field: "image",
-                detail: "图片里没有找到二维码，请拍清楚标签上的二维码 / no QR code found in the image; photograph the label's QR code clearly".into(),
-            }));
+/// What `authorize` was asked to do, every value already read from stdin or its file and validated.
+enum AuthorizeTarget {
+    Payload(Zeroizing<String>),
+    Image(PathBuf),
+    Yilianyun(MachineCode, DeviceKey),
+    Lingju(UserId),
+    CodeFlow,
+}
+
+/// Reads `--payload`/`--qr-key`/`--msign` from stdin or a file when asked to, and refuses a permanent msign
+/// written on the command line (exit 2) without ever repeating it. Clap's groups allow at most one of them, so
+/// stdin never has to hold two values.
+fn authorize_target(a: &AuthorizeArgs) -> Result<AuthorizeTarget, Failure> {
+    use secrets::{read_arg, ArgSource, Take};
+    if let Some(arg) = &a.payload {
+        let source = ArgSource::of(arg);
+        let take = Take::Whole {
+            max: quickauth_qr::payload::MAX_PAYLOAD_BYTES,
         };
-        qa.authorize_payload(&a.profile, &first.text).await?
-    } else if let Some(mc) = &a.machine_code {
+        return match read_arg("--payload", &source, take, "标签内容 / Label text: ")? {
+            Some(text) => Ok(AuthorizeTarget::Payload(text)),
+            None => {
+                if let Ok(quickauth_qr::LabelPayload::Yilianyun {
+                    key: quickauth_qr::LabelKey::Msign(_),
+                    ..
+                }) = quickauth_qr::parse_payload(arg)
+                {
+                    return Err(Failure::Usage(msign_on_command_line(true, None)));
+                }
+                Ok(AuthorizeTarget::Payload(Zeroizing::new(arg.clone())))
+            }
+        };
+    }
+    if let Some(image) = &a.image {
+        return Ok(AuthorizeTarget::Image(image.clone()));
+    }
+    if let Some(mc) = &a.machine_code {
+        // Parsed first, so a bad machine code is reported before stdin is read.
         let mc = MachineCode::parse(mc)?;
         let key = match (&a.qr_key, &a.msign) {
-            (Some(k), None) => DeviceKey::QrKey(QrKey::new(k.as_str())),
-            (None, Some(m)) => DeviceKey::Msign(Msign::new(m.as_str())),
+            (Some(arg), None) => {
+                let source = ArgSource::of(arg);
+                match read_arg("--qr-key", &source, Take::FirstLine, "qr_key: ")? {
+                    Some(key) => DeviceKey::parse_qr_key(&key)?,
+                    None => DeviceKey::parse_qr_key(arg)?,
+                }
+            }
+            (None, Some(arg)) => {
+                let source = ArgSource::of(arg);
+                let prompt = "终端密钥 / msign: ";
+                match read_arg("--msign", &source, Take::FirstLine, prompt)? {
+                    Some(key) => DeviceKey::parse_msign(&key)?,
+                    None => {
+                        return Err(Failure::Usage(msign_on_command_line(false, Some(&mc))))
+                    }
+                }
+            }
             _ => return Err(Failure::Usage("--machine-code 需要 --qr-key 或 --msign 之一 / needs exactly one of --qr-key, --msign".into())),
         };
-        qa.authorize_yilianyun(&a.profile, mc, key).await?
-    } else if let Some(uid) = &a.userid {
-        qa.authorize_lingju(&a.profile, UserId::parse(uid)?).await?
+        return Ok(AuthorizeTarget::Yilianyun(mc, key));
+    }
+    if let Some(uid) = &a.userid {
+        return Ok(AuthorizeTarget::Lingju(UserId::parse(uid)?));
+    }
+    Ok(AuthorizeTarget::CodeFlow)
+}
+
+/// The exit-2 message for a permanent msign given on the command line. Shows the safe forms; never the value.
+fn msign_on_command_line(in_payload: bool, mc: Option<&MachineCode>) -> String {
+    let mc = mc.map_or_else(|| "4004123456".to_owned(), MachineCode::to_string);
+    let (what_zh, what_en, flag, example) = if in_payload {
+        (
+            "这段标签内容含有打印机的永久密钥（msign）",
+            "This label text carries the printer's permanent key (msign)",
+            "--payload",
+            "printf '%s\\n' \"$LABEL\" | quickauth authorize --payload -".to_owned(),
+        )
     } else {
-        codeflow::run(qa, &a.profile).await?
+        (
+            "终端密钥（msign）是打印机的永久密钥",
+            "The msign is the printer's permanent key",
+            "--msign",
+            format!(
+                "printf '%s\\n' \"$MSIGN\" | quickauth authorize --machine-code {mc} --msign -"
+            ),
+        )
+    };
+    format!(
+        "{what_zh}，不能直接写在命令行里（会留在 shell 历史和进程列表中）。请从标准输入或文件读取：\n\
+         \x20 {example}\n\
+         \x20 quickauth authorize ... {flag} @文件路径\n\
+         刚才输入的命令已经进入 shell 历史，请删除那一行。\n\
+         {what_en} and must not be written on the command line (it stays in shell history and the process list). \
+         Read it from stdin or a file:\n\
+         \x20 {example}\n\
+         \x20 quickauth authorize ... {flag} @path/to/file\n\
+         The command you typed is already in your shell history: delete that line."
+    )
+}
+
+async fn authorize(
+    qa: &QuickAuth,
+    a: &AuthorizeArgs,
+    target: AuthorizeTarget,
+) -> Result<u8, Failure> {
+    let out = Out::new(a.json);
+    let device = match target {
+        AuthorizeTarget::Payload(payload) => qa.authorize_payload(&a.profile, &payload).await?,
+        AuthorizeTarget::Image(image) => {
+            let decoded = quickauth_qr::decode_image_file(&image).map_err(Error::from)?;
+            // Several codes in one photo: take the first that is a printer label (else the first, for its error).
+            let label = decoded
+                .iter()
+                .position(|d| quickauth_qr::parse_payload(&d.text).is_ok())
+                .unwrap_or(0);
+            let Some(first) = decoded.into_iter().nth(label) else {
+                return Err(Failure::Core(Error::InvalidInput {
+                    field: "image",
+                    detail: "图片里没有找到二维码，请拍清楚标签上的二维码 / no QR code found in the image; photograph the label's QR code clearly".into(),
+                }));
+            };
+            qa.authorize_payload(&a.profile, &first.text).await?
+        }
+        AuthorizeTarget::Yilianyun(mc, key) => qa.authorize_yilianyun(&a.profile, mc, key).await?,
+        AuthorizeTarget::Lingju(uid) => qa.authorize_lingju(&a.profile, uid).await?,
+        AuthorizeTarget::CodeFlow => codeflow::run(qa, &a.profile).await?,
     };
     out.authorized(&device);
     Ok(0)

@@ -39,7 +39,7 @@ fn print_json(v: &Value) {
 }
 
 /// Prints an error (zh + en, or the ErrorReport JSON) on stderr and returns exit code 1.
-pub fn fail(e: &Error, json: bool) -> u8 {
+pub fn fail(e: &dyn quickauth_protocol::Localized, json: bool) -> u8 {
     let report = ErrorReport::from(e);
     if json {
         eprintln!(

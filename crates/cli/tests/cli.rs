@@ -134,19 +134,23 @@ async fn full_flow_every_command_and_no_secret_leaks() {
         "exactly the documented keys: {v}"
     );
     let mc_keys = label.machine_code.clone();
-    // 3. machine code + msign
+    // 3. machine code + msign (from stdin: a permanent key never goes on the command line)
     let label = env.sandbox.mint_label(LabelKind::Msign);
     secrets.push(label.key().to_owned());
-    env.run(&[
-        "authorize",
-        "--profile",
-        "shop",
-        "--machine-code",
-        &label.machine_code,
-        "--msign",
-        label.key(),
-        "--json",
-    ])
+    env.run_with(
+        &[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            &label.machine_code,
+            "--msign",
+            "-",
+            "--json",
+        ],
+        Some(&format!("{}\n", label.key())),
+        &[],
+    )
     .await
     .ok();
     let mc_msign = label.machine_code.clone();
@@ -363,7 +367,7 @@ async fn full_flow_every_command_and_no_secret_leaks() {
             "shop",
             "--machine-code",
             "40x4",
-            "--msign",
+            "--qr-key",
             "abcdefghijk",
             "--json",
         ])
@@ -1102,4 +1106,413 @@ async fn profile_add_takes_secrets_only_from_stdin() {
     assert_eq!(v[0]["endpoint"], "httpapi");
     assert_eq!(v[0]["base_url"], "https://dev.lingju.ai/");
     env.assert_no_secrets(&["s3cret-x".into(), "appkey-line-one-xyz".into()]);
+}
+
+/// How many fast-authorize requests the test's sandbox has received.
+fn scancode_requests(env: &Env) -> usize {
+    env.sandbox
+        .requests(1000)
+        .iter()
+        .filter(|r| r.path.ends_with("/oauth/scancodemodel"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_msign_never_comes_from_the_command_line() {
+    let env = Env::new().await;
+    env.add_profile("shop", "v2").await;
+    let files = tempfile::tempdir().unwrap();
+    let mut secrets = vec![BUILTIN_OPEN_APP_SECRET.to_owned()];
+
+    // A literal --msign: exit 2 before anything is opened or sent, the stdin form shown, the value never repeated.
+    let label = env.sandbox.mint_label(LabelKind::Msign);
+    secrets.push(label.key().to_owned());
+    let mc = label.machine_code.as_str();
+    for json in [false, true] {
+        let mut args = vec![
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            mc,
+            "--msign",
+            label.key(),
+        ];
+        if json {
+            args.push("--json");
+        }
+        let r = env.run(&args).await;
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("--msign -") && r.stderr.contains("@"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("命令行") && r.stderr.contains("command line"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains(&format!("--machine-code {mc} --msign -")),
+            "{}",
+            r.stderr
+        );
+    }
+    // Only one value can come from stdin: clap refuses two sources at once, and names flags, not values.
+    for args in [
+        vec![
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            mc,
+            "--qr-key",
+            "-",
+            "--msign",
+            label.key(),
+        ],
+        vec![
+            "authorize",
+            "--profile",
+            "shop",
+            "--payload",
+            "-",
+            "--machine-code",
+            mc,
+            "--msign",
+            label.key(),
+        ],
+    ] {
+        let r = env.run_with(&args, None, &[]).await;
+        assert_eq!(r.code, Some(2), "{}", r.stderr);
+        assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
+    }
+    assert_eq!(
+        scancode_requests(&env),
+        0,
+        "a refused literal sends nothing"
+    );
+
+    // stdin: one line, surrounding whitespace (CRLF from a Windows editor) dropped.
+    let r = env
+        .run_with(
+            &[
+                "authorize",
+                "--profile",
+                "shop",
+                "--machine-code",
+                mc,
+                "--msign",
+                "-",
+                "--json",
+            ],
+            Some(&format!(
+                "  {}\r\nthis second line is ignored\n",
+                label.key()
+            )),
+            &[],
+        )
+        .await;
+    assert_eq!(r.ok().json()["id"], mc);
+    let sent = env.sandbox.requests(1000);
+    let scan = sent
+        .iter()
+        .rfind(|r| r.path.ends_with("/oauth/scancodemodel"))
+        .unwrap();
+    // The sandbox records secrets masked; that it granted proves the key arrived intact (CRLF and spaces gone).
+    assert!(scan.params.contains_key("msign") && !scan.params.contains_key("qr_key"));
+
+    // @file: its first line.
+    let label = env.sandbox.mint_label(LabelKind::Msign);
+    secrets.push(label.key().to_owned());
+    let key_file = files.path().join("msign.txt");
+    std::fs::write(&key_file, format!("{}\n", label.key())).unwrap();
+    let at_file = format!("@{}", key_file.display());
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            &label.machine_code,
+            "--msign",
+            &at_file,
+            "--json",
+        ])
+        .await;
+    assert_eq!(r.ok().json()["id"], label.machine_code.as_str());
+    std::fs::remove_file(&key_file).unwrap();
+
+    // A file that cannot be read: the error names the path (exit 1, invalid_input), never what is in it.
+    let missing = files.path().join("no-such-msign.txt");
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            mc,
+            "--msign",
+            &format!("@{}", missing.display()),
+            "--json",
+        ])
+        .await;
+    let rep = r.failed().err_json();
+    assert_eq!(rep["type"], "invalid_input");
+    let text = format!("{} {}", rep["message_zh"], rep["message_en"]);
+    assert!(
+        text.contains(&missing.display().to_string()) && text.contains("--msign"),
+        "{text}"
+    );
+    let binary = files.path().join("binary.bin");
+    std::fs::write(&binary, b"\xff\xfeSECRETBYTES\xff").unwrap();
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            mc,
+            "--msign",
+            &format!("@{}", binary.display()),
+        ])
+        .await;
+    r.failed();
+    assert!(
+        r.stderr.contains(&binary.display().to_string()) && !r.stderr.contains("SECRETBYTES"),
+        "{}",
+        r.stderr
+    );
+    // Nothing on stdin at all: the key is empty, said plainly.
+    let r = env
+        .run_with(
+            &[
+                "authorize",
+                "--profile",
+                "shop",
+                "--machine-code",
+                mc,
+                "--msign",
+                "-",
+                "--json",
+            ],
+            Some(""),
+            &[],
+        )
+        .await;
+    let rep = r.failed().err_json();
+    assert_eq!(rep["type"], "invalid_input");
+    assert!(
+        rep["message_en"].as_str().unwrap().contains("msign"),
+        "{rep}"
+    );
+
+    // A label payload carrying an msign: refused as a literal (exit 2), accepted from stdin and from a file,
+    // even when it spans lines.
+    let label = env.sandbox.mint_label(LabelKind::Msign);
+    secrets.push(label.key().to_owned());
+    let kv = format!("machine_code={}&msign={}", label.machine_code, label.key());
+    let r = env
+        .run(&["authorize", "--profile", "shop", "--payload", &kv, "--json"])
+        .await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(r.stderr.contains("--payload -"), "{}", r.stderr);
+    let r = env
+        .run_with(
+            &["authorize", "--profile", "shop", "--payload", "-", "--json"],
+            Some(&format!("{kv}\n")),
+            &[],
+        )
+        .await;
+    assert_eq!(r.ok().json()["id"], label.machine_code.as_str());
+    let label = env.sandbox.mint_label(LabelKind::Msign);
+    secrets.push(label.key().to_owned());
+    let payload_file = files.path().join("label.txt");
+    std::fs::write(
+        &payload_file,
+        format!(
+            "K4 cloud printer\nmachine_code={}\nmsign={}\n",
+            label.machine_code,
+            label.key()
+        ),
+    )
+    .unwrap();
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--payload",
+            &format!("@{}", payload_file.display()),
+            "--json",
+        ])
+        .await;
+    assert_eq!(r.ok().json()["id"], label.machine_code.as_str());
+    std::fs::remove_file(&payload_file).unwrap();
+
+    // Every refusal above printed none of the keys; no file under HOME or the data dir holds one.
+    env.assert_no_secrets(&secrets);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qr_keys_from_argv_stdin_or_file_and_one_key_validator() {
+    let env = Env::new().await;
+    env.add_profile("shop", "v1").await;
+    let files = tempfile::tempdir().unwrap();
+    let mut secrets = vec![BUILTIN_OPEN_APP_SECRET.to_owned()];
+
+    // A qr_key dies in 300 s: a literal stays allowed, and so does a literal payload carrying one.
+    let label = env.sandbox.mint_label(LabelKind::QrKey);
+    secrets.push(label.key().to_owned());
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            &label.machine_code,
+            "--qr-key",
+            label.key(),
+            "--json",
+        ])
+        .await;
+    assert_eq!(r.ok().json()["id"], label.machine_code.as_str());
+    // stdin and @file work for it too.
+    let label = env.sandbox.mint_label(LabelKind::QrKey);
+    secrets.push(label.key().to_owned());
+    let r = env
+        .run_with(
+            &[
+                "authorize",
+                "--profile",
+                "shop",
+                "--machine-code",
+                &label.machine_code,
+                "--qr-key",
+                "-",
+                "--json",
+            ],
+            Some(&format!("{}\n", label.key())),
+            &[],
+        )
+        .await;
+    assert_eq!(r.ok().json()["id"], label.machine_code.as_str());
+    let label = env.sandbox.mint_label(LabelKind::QrKey);
+    secrets.push(label.key().to_owned());
+    let key_file = files.path().join("qr_key.txt");
+    std::fs::write(&key_file, label.key()).unwrap();
+    let r = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            &label.machine_code,
+            "--qr-key",
+            &format!("@{}", key_file.display()),
+            "--json",
+        ])
+        .await;
+    assert_eq!(r.ok().json()["id"], label.machine_code.as_str());
+    std::fs::remove_file(&key_file).unwrap();
+    let label = env.sandbox.mint_label(LabelKind::QrKey);
+    secrets.push(label.key().to_owned());
+    let r = env
+        .run_with(
+            &["authorize", "--profile", "shop", "--payload", "-", "--json"],
+            Some(&label.payload),
+            &[],
+        )
+        .await;
+    assert_eq!(r.ok().json()["id"], label.machine_code.as_str());
+
+    // The one validator: a key with a space, a Chinese character or a symbol is refused before anything is sent
+    // (the CLI used to send whatever it was given), and the message never repeats a character of it.
+    let before = scancode_requests(&env);
+    for (bad, via_stdin) in [
+        ("Zq9w Xy7v", false),
+        ("Zq9w秘Xy7v", false),
+        ("Zq9w#Xy7v", false),
+        ("Zq9w@Xy7v", true),
+    ] {
+        let args = [
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            "4004000001",
+            "--qr-key",
+        ];
+        let r = if via_stdin {
+            let mut a = args.to_vec();
+            a.extend(["-", "--json"]);
+            env.run_with(&a, Some(&format!("{bad}\n")), &[]).await
+        } else {
+            let mut a = args.to_vec();
+            a.extend([bad, "--json"]);
+            env.run(&a).await
+        };
+        let rep = r.failed().err_json();
+        assert_eq!(rep["type"], "invalid_input", "{bad}: {rep}");
+        assert_eq!(rep["action"], "edit_input");
+        let text = format!("{} {}", rep["message_zh"], rep["message_en"]);
+        assert!(
+            text.contains("qr_key") && text.contains("第 5 个字符"),
+            "{text}"
+        );
+        for c in ['#', '@', '秘'] {
+            assert!(!text.contains(c), "{c} echoed: {text}");
+        }
+        assert!(!text.contains("Zq9w") && !text.contains("Xy7v"), "{text}");
+    }
+    // Too long, and an msign from stdin with a bad character: the same validator.
+    let long = "k".repeat(129);
+    let rep = env
+        .run(&[
+            "authorize",
+            "--profile",
+            "shop",
+            "--machine-code",
+            "4004000001",
+            "--qr-key",
+            &long,
+            "--json",
+        ])
+        .await
+        .failed()
+        .err_json();
+    assert!(
+        rep["message_en"].as_str().unwrap().contains("at most 128"),
+        "{rep}"
+    );
+    let rep = env
+        .run_with(
+            &[
+                "authorize",
+                "--profile",
+                "shop",
+                "--machine-code",
+                "4004000001",
+                "--msign",
+                "-",
+                "--json",
+            ],
+            Some("abc def\n"),
+            &[],
+        )
+        .await
+        .failed()
+        .err_json();
+    assert_eq!(rep["type"], "invalid_input");
+    assert!(
+        rep["message_en"].as_str().unwrap().contains("msign"),
+        "{rep}"
+    );
+    assert_eq!(
+        scancode_requests(&env),
+        before,
+        "refused keys are never sent"
+    );
+    env.assert_no_secrets(&secrets);
 }

@@ -972,13 +972,10 @@ impl QuickAuth {
         match quickauth_qr::parse_payload(payload) {
             Ok(quickauth_qr::LabelPayload::Yilianyun { machine_code, key }) => {
                 let mc = MachineCode::parse(&machine_code)?;
-                let key = match key {
-                    quickauth_qr::LabelKey::QrKey(k) => {
-                        DeviceKey::QrKey(quickauth_protocol::secret::QrKey::new(k))
-                    }
-                    quickauth_qr::LabelKey::Msign(m) => {
-                        DeviceKey::Msign(quickauth_protocol::secret::Msign::new(m))
-                    }
+                // The protocol crate's one key validator, as for manual entry and the command line.
+                let key = match &key {
+                    quickauth_qr::LabelKey::QrKey(_) => DeviceKey::parse_qr_key(key.expose())?,
+                    quickauth_qr::LabelKey::Msign(_) => DeviceKey::parse_msign(key.expose())?,
                 };
                 self.authorize_yilianyun(profile, mc, key).await
             }

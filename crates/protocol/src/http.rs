@@ -1,12 +1,20 @@
-//! The one HTTP client (rustls, bounded timeouts, env proxies that never catch loopback), the form POST both
+//! The one HTTP client (rustls, bounded timeouts, proxies that never catch loopback), the form POST both
 //! providers use, and the classification of every way a request can fail before a provider reply is parsed.
+//!
+//! Proxies: the standard environment variables when any is set (every OS); otherwise, on macOS and Windows, the
+//! system's own proxy settings (read by hyper-util: macOS SystemConfiguration's HTTP/HTTPS proxies, Windows'
+//! per-user Internet Settings in the registry), re-read every [`SYSTEM_PROXY_TTL`] so a laptop that changes
+//! networks follows. Linux has no system store: environment only. Loopback (the built-in sandbox) always goes
+//! direct, whatever either source says.
 
+use crate::input::is_loopback_host;
 use crate::localized::{Action, Localized};
+use hyper_util::client::proxy::matcher::Matcher as ProxyMatcher;
 use reqwest::{Client, NoProxy, Proxy};
 use std::error::Error as StdError;
 use std::io;
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 use url::Url;
 
 /// How long connecting (TCP + TLS) may take by default.
@@ -18,14 +26,22 @@ pub const MAX_ECHO_CHARS: usize = 200;
 
 /// Hosts that must never go through a proxy taken from the environment: the built-in sandbox runs there.
 const LOOPBACK_NO_PROXY: &str = "localhost,127.0.0.0/8,::1";
+/// How long system proxy settings are used before they are read again.
+pub const SYSTEM_PROXY_TTL: Duration = Duration::from_secs(30);
 
 type Customize = Box<dyn FnOnce(reqwest::ClientBuilder) -> reqwest::ClientBuilder + Send>;
+/// Reads an environment variable (tests pass their own, so they never depend on or change the real one).
+type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+/// Reads the system proxy settings; called again after [`SYSTEM_PROXY_TTL`].
+type SystemProxySource = Arc<dyn Fn() -> ProxyMatcher + Send + Sync>;
 
 /// Builds the HTTP client. Production uses [`http_client`]; tests shorten the timeouts.
 pub struct HttpClientBuilder {
     connect_timeout: Duration,
     total_timeout: Duration,
     customize: Vec<Customize>,
+    env: EnvLookup,
+    system_proxies: Option<SystemProxySource>,
 }
 
 impl Default for HttpClientBuilder {
@@ -40,6 +56,13 @@ impl HttpClientBuilder {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             total_timeout: DEFAULT_TOTAL_TIMEOUT,
             customize: Vec::new(),
+            env: Arc::new(|name| std::env::var(name).ok()),
+            // Only where an OS store exists; on Linux hyper-util's "system" would be the environment again.
+            system_proxies: if cfg!(any(target_os = "macos", windows)) {
+                Some(Arc::new(ProxyMatcher::from_system) as SystemProxySource)
+            } else {
+                None
+            },
         }
     }
 
@@ -62,6 +85,27 @@ impl HttpClientBuilder {
         self
     }
 
+    /// Replaces where environment variables are read from (tests).
+    #[doc(hidden)]
+    pub fn env_lookup(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env = Arc::new(lookup);
+        self
+    }
+
+    /// Replaces the system proxy settings (tests: the settings a Mac or Windows machine would report, built
+    /// with hyper-util's `Matcher::builder()`; `None`: no system settings, as on Linux).
+    #[doc(hidden)]
+    pub fn system_proxies(
+        mut self,
+        source: Option<impl Fn() -> ProxyMatcher + Send + Sync + 'static>,
+    ) -> Self {
+        self.system_proxies = source.map(|s| Arc::new(s) as SystemProxySource);
+        self
+    }
+
     pub fn build(self) -> Client {
         let mut builder = Client::builder()
             .use_rustls_tls()
@@ -72,8 +116,13 @@ impl HttpClientBuilder {
             .user_agent(concat!("QuickAuth/", env!("CARGO_PKG_VERSION")))
             // Our own proxy list replaces reqwest's automatic one, which would also proxy 127.0.0.1.
             .no_proxy();
-        for proxy in env_proxies() {
-            builder = builder.proxy(proxy);
+        let env = &*self.env;
+        if env_proxy_configured(env) {
+            for proxy in env_proxies(env) {
+                builder = builder.proxy(proxy);
+            }
+        } else if let Some(source) = self.system_proxies {
+            builder = builder.proxy(system_proxy(source));
         }
         for customize in self.customize {
             builder = customize(builder);
@@ -92,17 +141,29 @@ pub fn http_client() -> Client {
         .clone()
 }
 
-fn env_var(upper: &str, lower: &str) -> Option<String> {
+fn env_var(env: &dyn Fn(&str) -> Option<String>, upper: &str, lower: &str) -> Option<String> {
     [upper, lower]
         .iter()
-        .find_map(|name| std::env::var(name).ok())
+        .find_map(|name| env(name))
         .filter(|v| !v.trim().is_empty())
+}
+
+/// True when any proxy variable is set: the environment then decides alone (as curl does), system settings are
+/// not consulted, so an explicit `HTTPS_PROXY=` for one program is never mixed with the desktop's proxy.
+fn env_proxy_configured(env: &dyn Fn(&str) -> Option<String>) -> bool {
+    [
+        ("HTTPS_PROXY", "https_proxy"),
+        ("HTTP_PROXY", "http_proxy"),
+        ("ALL_PROXY", "all_proxy"),
+    ]
+    .iter()
+    .any(|(upper, lower)| env_var(env, upper, lower).is_some())
 }
 
 /// The standard proxy variables, with loopback always excluded (added to whatever NO_PROXY says).
 /// An unparsable proxy variable is ignored rather than breaking every request.
-fn env_proxies() -> Vec<Proxy> {
-    let no_proxy = match env_var("NO_PROXY", "no_proxy") {
+fn env_proxies(env: &dyn Fn(&str) -> Option<String>) -> Vec<Proxy> {
+    let no_proxy = match env_var(env, "NO_PROXY", "no_proxy") {
         Some(list) => format!("{list},{LOOPBACK_NO_PROXY}"),
         None => LOOPBACK_NO_PROXY.to_owned(),
     };
@@ -110,9 +171,11 @@ fn env_proxies() -> Vec<Proxy> {
     // Lowercase first for http_proxy: uppercase HTTP_PROXY can be injected through a CGI "Proxy:" header.
     type MakeProxy = fn(String) -> reqwest::Result<Proxy>;
     let candidates: [(Option<String>, MakeProxy); 3] = [
-        (env_var("HTTPS_PROXY", "https_proxy"), |v| Proxy::https(v)),
-        (env_var("http_proxy", "HTTP_PROXY"), |v| Proxy::http(v)),
-        (env_var("ALL_PROXY", "all_proxy"), |v| Proxy::all(v)),
+        (env_var(env, "HTTPS_PROXY", "https_proxy"), |v| {
+            Proxy::https(v)
+        }),
+        (env_var(env, "http_proxy", "HTTP_PROXY"), |v| Proxy::http(v)),
+        (env_var(env, "ALL_PROXY", "all_proxy"), |v| Proxy::all(v)),
     ];
     for (value, make) in candidates {
         if let Some(proxy) = value.and_then(|v| make(v).ok()) {
@@ -120,6 +183,36 @@ fn env_proxies() -> Vec<Proxy> {
         }
     }
     proxies
+}
+
+/// The system's proxy settings as one reqwest proxy: loopback is answered before the settings are looked at, so
+/// no system setting (macOS ignores its exception list here, Windows' `ProxyOverride` may lack `<local>`) can
+/// send the built-in sandbox's traffic to a proxy.
+fn system_proxy(source: SystemProxySource) -> Proxy {
+    let cached: Mutex<Option<(Instant, Arc<ProxyMatcher>)>> = Mutex::new(None);
+    Proxy::custom(move |url: &Url| -> Option<Url> {
+        if is_loopback_host(url.host()) {
+            return None;
+        }
+        let matcher = {
+            let mut cached = cached
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match &*cached {
+                Some((read_at, m)) if read_at.elapsed() < SYSTEM_PROXY_TTL => m.clone(),
+                _ => {
+                    let m = Arc::new(source());
+                    *cached = Some((Instant::now(), m.clone()));
+                    m
+                }
+            }
+        };
+        let uri: http::Uri = url.as_str().parse().ok()?;
+        let intercept = matcher.intercept(&uri)?;
+        // The proxy's address only: a system setting has no credentials on macOS, and none we could pass on
+        // from Windows' registry string either.
+        Url::parse(&intercept.uri().to_string()).ok()
+    })
 }
 
 /// What went wrong below the provider's own error codes.
@@ -515,6 +608,108 @@ fn classify(err: &reqwest::Error, host: &str, phase: Phase) -> TransportError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A local listener that records the first line of every request and answers with `reply`.
+    async fn listener(reply: &'static [u8]) -> (String, Arc<Mutex<Vec<String>>>) {
+        let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = socket.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = stream.read(&mut buf).await.unwrap_or(0);
+                let first = String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                log.lock().unwrap().push(first);
+                let _ = stream.write_all(reply).await;
+            }
+        });
+        (format!("127.0.0.1:{}", addr.port()), seen)
+    }
+
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    const BAD_GATEWAY: &[u8] = b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+    const REMOTE: &str = "https://printer-api.quickauth.test/oauth/oauth";
+
+    #[tokio::test]
+    async fn system_proxy_carries_remote_hosts_but_never_loopback() {
+        let (proxy, via_proxy) = listener(BAD_GATEWAY).await;
+        let (server, direct) = listener(OK).await;
+        let reads = Arc::new(AtomicUsize::new(0));
+        let counter = reads.clone();
+        // What a Mac or Windows machine with a proxy and no exception list reports.
+        let system = move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            ProxyMatcher::builder()
+                .all(format!("http://{proxy}"))
+                .build()
+        };
+        let client = HttpClientBuilder::new()
+            .env_lookup(|_| None)
+            .system_proxies(Some(system))
+            .build();
+        let port = server.rsplit(':').next().unwrap();
+        for url in [
+            format!("http://{server}/x"),
+            format!("http://localhost:{port}/x"),
+        ] {
+            let status = client.post(&url).send().await.unwrap().status();
+            assert_eq!(status, 200, "{url}");
+        }
+        assert_eq!(direct.lock().unwrap().len(), 2);
+        assert!(
+            via_proxy.lock().unwrap().is_empty(),
+            "loopback must never go through a system proxy: {:?}",
+            via_proxy.lock().unwrap()
+        );
+        // A remote host is tunnelled through the system proxy (which refuses: no DNS lookup happens here).
+        for _ in 0..2 {
+            let err = client.post(REMOTE).send().await.unwrap_err();
+            assert!(err.is_connect() || err.is_request(), "{err:?}");
+        }
+        assert_eq!(
+            *via_proxy.lock().unwrap(),
+            ["CONNECT printer-api.quickauth.test:443 HTTP/1.1"; 2]
+        );
+        // Read once, then served from the cache until SYSTEM_PROXY_TTL passes.
+        assert_eq!(reads.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn environment_proxies_win_over_system_settings() {
+        let (env_proxy, via_env) = listener(BAD_GATEWAY).await;
+        let (system_proxy, via_system) = listener(BAD_GATEWAY).await;
+        let env_url = format!("http://{env_proxy}");
+        let client = HttpClientBuilder::new()
+            .env_lookup(move |name| (name == "HTTPS_PROXY").then(|| env_url.clone()))
+            .system_proxies(Some(move || {
+                ProxyMatcher::builder()
+                    .all(format!("http://{system_proxy}"))
+                    .build()
+            }))
+            .build();
+        client.post(REMOTE).send().await.unwrap_err();
+        assert_eq!(
+            *via_env.lock().unwrap(),
+            ["CONNECT printer-api.quickauth.test:443 HTTP/1.1"]
+        );
+        assert!(via_system.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn system_settings_are_read_only_where_an_os_store_exists() {
+        assert_eq!(
+            HttpClientBuilder::new().system_proxies.is_some(),
+            cfg!(any(target_os = "macos", windows))
+        );
+    }
 
     #[test]
     fn redactor_strips_secrets_controls_and_length() {

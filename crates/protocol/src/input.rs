@@ -1,7 +1,12 @@
-//! Validated inputs we send (machine code, Lingju userid, print origin id, server base URLs) and what is wrong
-//! with them when they are not acceptable.
+//! Validated inputs we send (machine code, Lingju userid, the label's device key, print origin id, server base
+//! URLs) and what is wrong with them when they are not acceptable.
+//!
+//! These parsers are the one validator for every entry point (label scan, manual entry, command line): a value
+//! one of them accepts is accepted by all of them.
 
 use crate::localized::{Action, Localized};
+use crate::secret::{Msign, QrKey};
+use crate::yilianyun::DeviceKey;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::IpAddr;
@@ -80,6 +85,10 @@ impl Field {
                 "a userid has letters and digits only; a MAC address written like AA:BB:CC:DD:EE:FF has its separators removed automatically",
             ),
             Field::OriginId => ("订单号只能包含英文字母和数字", "an order id has letters and digits only"),
+            Field::QrKey | Field::Msign => (
+                "密钥只能包含英文字母、数字和 - _ . ~ 这四个符号,不能有空格;请对照打印机标签重新输入",
+                "a key has only letters, digits and the four symbols - _ . ~, no spaces; copy it again from the printer's label",
+            ),
             _ => ("", ""),
         }
     }
@@ -121,8 +130,61 @@ pub enum InputError {
         ch: char,
         position: usize,
     },
+    /// A character a secret may not contain. Unlike [`InputError::InvalidChar`] it never holds the character
+    /// itself (a key is secret, and its characters with it), only where it is and what sort it is.
+    #[error("{} has a character that is not allowed at position {position} ({})", .field.en(), .class.en())]
+    InvalidSecretChar {
+        field: Field,
+        position: usize,
+        class: CharClass,
+    },
     #[error("the server address is not usable: {problem:?}")]
     BaseUrl { problem: BaseUrlProblem },
+}
+
+/// What sort of character was refused in a secret, so the message can help without showing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CharClass {
+    /// A space, tab or other whitespace (often a copy-paste artefact).
+    Whitespace,
+    /// An invisible control character.
+    Control,
+    /// Anything outside ASCII: a full-width or Chinese character, an accented letter, an emoji.
+    NonAscii,
+    /// An ASCII symbol other than `- _ . ~`.
+    Symbol,
+}
+
+impl CharClass {
+    fn of(c: char) -> Self {
+        if c.is_whitespace() {
+            CharClass::Whitespace
+        } else if c.is_control() {
+            CharClass::Control
+        } else if !c.is_ascii() {
+            CharClass::NonAscii
+        } else {
+            CharClass::Symbol
+        }
+    }
+
+    fn zh(self) -> &'static str {
+        match self {
+            CharClass::Whitespace => "空格或制表符",
+            CharClass::Control => "不可见的控制字符",
+            CharClass::NonAscii => "中文、全角或其他非英文字符",
+            CharClass::Symbol => "不允许的符号",
+        }
+    }
+
+    fn en(self) -> &'static str {
+        match self {
+            CharClass::Whitespace => "a space or tab",
+            CharClass::Control => "an invisible control character",
+            CharClass::NonAscii => "a Chinese, full-width or other non-English character",
+            CharClass::Symbol => "a symbol that is not allowed",
+        }
+    }
 }
 
 impl Localized for InputError {
@@ -147,6 +209,16 @@ impl Localized for InputError {
                 "{}的第 {position} 个字符“{}”不允许:{}。请改正后再试。",
                 field.zh(),
                 ch.escape_debug(),
+                field.rule().0
+            ),
+            InputError::InvalidSecretChar {
+                field,
+                position,
+                class,
+            } => format!(
+                "{}的第 {position} 个字符是{},不允许:{}。",
+                field.zh(),
+                class.zh(),
                 field.rule().0
             ),
             InputError::BaseUrl { problem } => match problem {
@@ -186,6 +258,12 @@ impl Localized for InputError {
                 "{} has a character that is not allowed at position {position}: \"{}\" ({}). Correct it and try again.",
                 field.en(),
                 ch.escape_debug(),
+                field.rule().1
+            ),
+            InputError::InvalidSecretChar { field, position, class } => format!(
+                "{} has {} at position {position}, which is not allowed: {}.",
+                field.en(),
+                class.en(),
                 field.rule().1
             ),
             InputError::BaseUrl { problem } => match problem {
@@ -251,6 +329,60 @@ pub(crate) fn require_non_blank(field: Field, blank: bool) -> Result<(), InputEr
         Err(InputError::Empty { field })
     } else {
         Ok(())
+    }
+}
+
+/// Longest device key accepted (the QR parser's bound too); real labels carry 11–24 characters.
+pub const MAX_DEVICE_KEY_LEN: usize = 128;
+
+/// True for the characters a device key may hold. The key format is not documented (protocol.md), so this is
+/// the URL-unreserved set, which covers every key shape seen on labels and in examples.
+pub fn is_device_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
+}
+
+/// Checks a device key (`qr_key` or `msign`, given by `field`) exactly as it would be sent: not blank, only
+/// [`is_device_key_char`] characters, at most [`MAX_DEVICE_KEY_LEN`]. Errors never contain a character of it.
+pub fn check_device_key(field: Field, key: &str) -> Result<(), InputError> {
+    if key.trim().is_empty() {
+        return Err(InputError::Empty { field });
+    }
+    if let Some((i, c)) = key
+        .chars()
+        .enumerate()
+        .find(|&(_, c)| !is_device_key_char(c))
+    {
+        return Err(InputError::InvalidSecretChar {
+            field,
+            position: i + 1,
+            class: CharClass::of(c),
+        });
+    }
+    let len = key.chars().count();
+    if len > MAX_DEVICE_KEY_LEN {
+        return Err(InputError::TooLong {
+            field,
+            len,
+            max: MAX_DEVICE_KEY_LEN,
+        });
+    }
+    Ok(())
+}
+
+impl DeviceKey {
+    /// The one way to turn typed, pasted, piped or scanned text into a `qr_key`: surrounding whitespace is
+    /// dropped, then [`check_device_key`] applies.
+    pub fn parse_qr_key(input: &str) -> Result<Self, InputError> {
+        let key = input.trim();
+        check_device_key(Field::QrKey, key)?;
+        Ok(DeviceKey::QrKey(QrKey::new(key)))
+    }
+
+    /// As [`DeviceKey::parse_qr_key`], for the permanent `msign`.
+    pub fn parse_msign(input: &str) -> Result<Self, InputError> {
+        let key = input.trim();
+        check_device_key(Field::Msign, key)?;
+        Ok(DeviceKey::Msign(Msign::new(key)))
     }
 }
 
@@ -527,6 +659,115 @@ mod tests {
                 max: 64
             })
         );
+    }
+
+    #[test]
+    fn device_keys_accept_the_url_unreserved_set_only() {
+        for good in [
+            "qk-77aa88bb99cc",
+            "0123456789abcdef",
+            "a1b2c3d4e5f6",
+            "Ab.c_D~e-9",
+        ] {
+            assert!(DeviceKey::parse_qr_key(good).is_ok(), "{good}");
+            assert!(DeviceKey::parse_msign(good).is_ok(), "{good}");
+        }
+        // Surrounding whitespace (a pasted line, a piped "\n") is dropped before the check.
+        match DeviceKey::parse_msign("  a1b2c3d4e5f6\r\n").unwrap() {
+            DeviceKey::Msign(m) => assert_eq!(m.expose(), "a1b2c3d4e5f6"),
+            other => panic!("{other:?}"),
+        }
+        assert!(DeviceKey::parse_qr_key(&"k".repeat(MAX_DEVICE_KEY_LEN)).is_ok());
+        assert_eq!(
+            DeviceKey::parse_qr_key(&"k".repeat(MAX_DEVICE_KEY_LEN + 1)).unwrap_err(),
+            InputError::TooLong {
+                field: Field::QrKey,
+                len: MAX_DEVICE_KEY_LEN + 1,
+                max: MAX_DEVICE_KEY_LEN
+            }
+        );
+        for blank in ["", "   ", "\t\n"] {
+            assert_eq!(
+                DeviceKey::parse_msign(blank).unwrap_err(),
+                InputError::Empty {
+                    field: Field::Msign
+                }
+            );
+        }
+        let refused = |key: &str| match DeviceKey::parse_qr_key(key) {
+            Err(InputError::InvalidSecretChar {
+                field: Field::QrKey,
+                position,
+                class,
+            }) => (position, class),
+            other => panic!("{key:?}: {other:?}"),
+        };
+        assert_eq!(refused("ab cd"), (3, CharClass::Whitespace));
+        assert_eq!(refused("ab\u{3000}cd"), (3, CharClass::Whitespace));
+        assert_eq!(refused("abc\u{7}"), (4, CharClass::Control));
+        assert_eq!(refused("密钥abc"), (1, CharClass::NonAscii));
+        assert_eq!(refused("ab\u{200b}cd"), (3, CharClass::NonAscii));
+        assert_eq!(refused("ab#cd"), (3, CharClass::Symbol));
+        assert_eq!(refused("a+b"), (2, CharClass::Symbol));
+        // A key built from its variants directly gets the same check before it is sent.
+        assert_eq!(
+            DeviceKey::Msign(Msign::new("ab cd")).check(),
+            Err(InputError::InvalidSecretChar {
+                field: Field::Msign,
+                position: 3,
+                class: CharClass::Whitespace
+            })
+        );
+        assert!(DeviceKey::QrKey(QrKey::new("qk-77aa88bb99cc"))
+            .check()
+            .is_ok());
+    }
+
+    #[test]
+    fn device_key_errors_never_echo_a_character_of_the_key() {
+        let texts = |e: &InputError| {
+            [
+                e.message_zh(),
+                e.message_en(),
+                e.to_string(),
+                format!("{e:?}"),
+            ]
+        };
+        // Each bad character appears in no message template, so finding it would mean it was echoed.
+        let bad = [
+            '#', '@', '%', '!', '=', '秘', '€', 'é', '\u{7}', '\u{1b}', '\u{200b}',
+        ];
+        for c in bad {
+            for key in [
+                format!("Zq9{c}Wx7Vy5"),
+                format!("{c}Zq9Wx7Vy5"),
+                format!("Zq9Wx7Vy5{c}"),
+            ] {
+                for e in [
+                    DeviceKey::parse_qr_key(&key).unwrap_err(),
+                    DeviceKey::parse_msign(&key).unwrap_err(),
+                ] {
+                    for text in texts(&e) {
+                        assert!(!text.contains(c), "{:?} echoed in {text}", c.escape_debug());
+                        for window in key.as_bytes().windows(4) {
+                            let window = String::from_utf8_lossy(window);
+                            assert!(!text.contains(&*window), "{window:?} echoed in {text}");
+                        }
+                    }
+                }
+            }
+        }
+        // Two keys that differ only in the refused character (same class) give the very same messages.
+        let a = DeviceKey::parse_msign("Zq9#Wx7").unwrap_err();
+        let b = DeviceKey::parse_msign("Zq9@Wx7").unwrap_err();
+        assert_eq!(texts(&a), texts(&b));
+        assert!(a.message_zh().contains("第 4 个字符") && a.message_en().contains("position 4"));
+        assert_eq!(a.action(), Action::EditInput);
+        // The old character-echoing variant is still what non-secret fields get (the user needs to see it).
+        assert!(matches!(
+            MachineCode::parse("40#1"),
+            Err(InputError::InvalidChar { ch: '#', .. })
+        ));
     }
 
     #[test]

@@ -15,14 +15,17 @@ pub use http::{
     http_client, HttpClientBuilder, TransportError, TransportErrorKind, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT, MAX_ECHO_CHARS,
 };
-pub use input::{BaseUrlProblem, Field, InputError, MachineCode, UserId};
+pub use input::{
+    check_device_key, is_device_key_char, BaseUrlProblem, CharClass, Field, InputError,
+    MachineCode, UserId, MAX_DEVICE_KEY_LEN,
+};
 pub use lingju::{
     LingjuClient, LingjuCode, LingjuConfig, LingjuEndpoint, LingjuError, LingjuGrant,
     LINGJU_DEFAULT_BASE,
 };
 pub use localized::{Action, Localized};
 pub use yilianyun::{
-    sign, ApiCode, ApiVersion, CsrfState, DeviceKey, Endpoint, PrintInfo, PrintJob, PrinterState,
+    sign, ApiCode, ApiVersion, CsrfState, DeviceKey, Endpoint, PrintJob, PrinterState,
     PrinterVersion, Region, TokenGrant, YilianyunClient, YilianyunConfig, YilianyunError, HOST_CN,
     HOST_CN_ALT, HOST_OVERSEAS,
 };

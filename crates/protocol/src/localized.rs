@@ -100,25 +100,6 @@ impl std::fmt::Display for Action {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn as_str_matches_serde() {
-        for action in Action::ALL {
-            assert_eq!(
-                serde_json::to_string(&action).unwrap(),
-                format!("\"{}\"", action.as_str())
-            );
-            assert_eq!(
-                serde_json::from_str::<Action>(&format!("\"{action}\"")).unwrap(),
-                action
-            );
-        }
-    }
-}
-
 /// Chinese text of a provider's API error: the known explanation (or "unknown code") plus the code and the
 /// server's own words. `provider` is the provider's Chinese name.
 pub(crate) fn api_error_zh(
@@ -155,5 +136,24 @@ pub(crate) fn api_error_en(
         None => format!(
             "{provider} answered with unknown error code {code}{server}. Try again later; if it keeps happening, report the code to us."
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_str_matches_serde() {
+        for action in Action::ALL {
+            assert_eq!(
+                serde_json::to_string(&action).unwrap(),
+                format!("\"{}\"", action.as_str())
+            );
+            assert_eq!(
+                serde_json::from_str::<Action>(&format!("\"{action}\"")).unwrap(),
+                action
+            );
+        }
     }
 }

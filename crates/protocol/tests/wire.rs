@@ -189,17 +189,11 @@ async fn printer_calls_v1() {
     );
     server.reply_json("/printer/getversion",
         json!({"error":"0","error_description":"success","body":{"hardware":"a7","software":"K4-WAD"}}));
-    server.reply_json("/printer/printinfo",
-        json!({"error":"0","error_description":"success","body":{"version":"K4","print_width":"58mm"}}));
     server.reply_json("/print/index",
         json!({"error":"0","error_description":"success","body":{"id":"98765","origin_id":"qa20261123"}}));
     server.reply_json(
         "/printer/deleteprinter",
         json!({"error":"0","error_description":"success"}),
-    );
-    server.reply_json(
-        "/printer/cancelall",
-        json!({"error":"0","error_description":"success","body":""}),
     );
     let c = client(&server, ApiVersion::V1);
 
@@ -209,14 +203,6 @@ async fn printer_calls_v1() {
     );
     let v = c.printer_version(&at(), &mc()).await.unwrap();
     assert_eq!(v.software, "K4-WAD");
-    assert_eq!(
-        c.print_info(&at(), &mc())
-            .await
-            .unwrap()
-            .print_width
-            .as_deref(),
-        Some("58mm")
-    );
     let job = c
         .print_text(
             &at(),
@@ -228,7 +214,6 @@ async fn printer_calls_v1() {
         .unwrap();
     assert_eq!(job.id, "98765");
     c.delete_printer(&at(), &mc()).await.unwrap();
-    c.cancel_all(&at(), &mc()).await.unwrap();
 
     let reqs = server.requests();
     let paths: Vec<&str> = reqs.iter().map(|r| r.path.as_str()).collect();
@@ -237,10 +222,8 @@ async fn printer_calls_v1() {
         [
             "/printer/getprintstatus",
             "/printer/getversion",
-            "/printer/printinfo",
             "/print/index",
-            "/printer/deleteprinter",
-            "/printer/cancelall"
+            "/printer/deleteprinter"
         ]
     );
     for r in &reqs {
@@ -248,7 +231,7 @@ async fn printer_calls_v1() {
         assert_eq!(r.get("access_token"), Some(ACCESS_TOKEN));
         assert_eq!(r.get("machine_code"), Some(MACHINE));
     }
-    let print = &reqs[3];
+    let print = &reqs[2];
     assert_eq!(
         print.get("content"),
         Some("<FS2><center>QuickAuth</center></FS2>\n")
@@ -341,14 +324,6 @@ async fn api_errors_over_the_wire_are_typed_and_clean() {
     assert_eq!(err.kind(), "api");
     assert_eq!(err.code(), Some(41));
     assert!(err.message_zh().contains("20 次"));
-    assert_no_secret(&err);
-
-    server.reply_json(
-        "/printer/cancelall",
-        json!({"error":24,"error_description":"no order"}),
-    );
-    let err = c.cancel_all(&at(), &mc()).await.unwrap_err();
-    assert_eq!(err.api_code(), Some(ApiCode::NothingToCancel));
     assert_no_secret(&err);
 
     server.reply_json(

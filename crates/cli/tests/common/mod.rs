@@ -255,7 +255,10 @@ impl Env {
 pub async fn finish(mut child: tokio::process::Child, stdin: Option<&str>) -> Run {
     if let Some(mut pipe) = child.stdin.take() {
         if let Some(input) = stdin {
-            pipe.write_all(input.as_bytes()).await.unwrap();
+            // A run refused before it reads stdin (usage error, exit 2) may close the pipe first: not a failure.
+            if let Err(e) = pipe.write_all(input.as_bytes()).await {
+                assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "{e}");
+            }
         }
     }
     let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())

@@ -9,12 +9,13 @@ mod reply;
 
 pub use codes::ApiCode;
 pub use error::YilianyunError;
-pub use reply::{PrintInfo, PrintJob, PrinterState, PrinterVersion, TokenGrant};
+pub use reply::{PrintJob, PrinterState, PrinterVersion, TokenGrant};
 
 use crate::choice::{Setting, UnknownChoice};
 use crate::http::{host_of, post_form, Redactor};
 use crate::input::{
-    check_base_url, check_origin_id, require_non_blank, BaseUrlProblem, Field, InputError,
+    check_base_url, check_device_key, check_origin_id, require_non_blank, BaseUrlProblem, Field,
+    InputError,
 };
 use crate::secret::{AccessToken, ClientSecret, Msign, QrKey, RefreshToken};
 use crate::MachineCode;
@@ -219,10 +220,11 @@ impl DeviceKey {
         }
     }
 
-    fn check(&self) -> Result<(), InputError> {
+    /// The same check every entry point uses, also for a key built from its variants directly.
+    pub(crate) fn check(&self) -> Result<(), InputError> {
         match self {
-            DeviceKey::QrKey(k) => require_non_blank(Field::QrKey, k.is_blank()),
-            DeviceKey::Msign(k) => require_non_blank(Field::Msign, k.is_blank()),
+            DeviceKey::QrKey(k) => check_device_key(Field::QrKey, k.expose()),
+            DeviceKey::Msign(k) => check_device_key(Field::Msign, k.expose()),
         }
     }
 }
@@ -387,15 +389,6 @@ impl YilianyunClient {
         reply::printer_version(&body, &self.host())
     }
 
-    pub async fn print_info(
-        &self,
-        at: &AccessToken,
-        mc: &MachineCode,
-    ) -> Result<PrintInfo, YilianyunError> {
-        let body = self.printer_call("/printer/printinfo", at, mc, &[]).await?;
-        Ok(reply::print_info(&body))
-    }
-
     /// Prints `content` (Yilianyun ticket markup). `origin_id` (letters and digits, ≤32 v1 / ≤64 v2) is sent
     /// with `idempotence=1`, so repeating a call with the same origin_id within 2 hours does not print twice.
     pub async fn print_text(
@@ -429,17 +422,6 @@ impl YilianyunClient {
         mc: &MachineCode,
     ) -> Result<(), YilianyunError> {
         self.printer_call("/printer/deleteprinter", at, mc, &[])
-            .await
-            .map(drop)
-    }
-
-    /// Cancels all unprinted orders. Error 24 (nothing to cancel) is returned as is; callers may treat it as done.
-    pub async fn cancel_all(
-        &self,
-        at: &AccessToken,
-        mc: &MachineCode,
-    ) -> Result<(), YilianyunError> {
-        self.printer_call("/printer/cancelall", at, mc, &[])
             .await
             .map(drop)
     }

@@ -82,14 +82,6 @@ pub struct PrinterVersion {
     pub software: String,
 }
 
-/// Model and print width from `/printer/printinfo` (shape only seen once: both optional).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PrintInfo {
-    pub version: Option<String>,
-    /// e.g. "58mm"
-    pub print_width: Option<String>,
-}
-
 /// An accepted print job; `id` is a string in v1 and a number in v2, kept as a string.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PrintJob {
@@ -176,13 +168,6 @@ pub(crate) fn printer_version(body: &Value, host: &str) -> Result<PrinterVersion
         hardware: hardware.unwrap_or_default(),
         software: software.unwrap_or_default(),
     })
-}
-
-pub(crate) fn print_info(body: &Value) -> PrintInfo {
-    PrintInfo {
-        version: field(body, "version", text),
-        print_width: field(body, "print_width", text),
-    }
 }
 
 pub(crate) fn print_job(body: &Value, host: &str) -> Result<PrintJob, YilianyunError> {
@@ -316,16 +301,6 @@ mod tests {
         let v = printer_version(&json!({"hardware":"a7","software":"K4-WAD"}), "h").unwrap();
         assert_eq!((v.hardware.as_str(), v.software.as_str()), ("a7", "K4-WAD"));
         assert!(printer_version(&Value::Null, "h").is_err());
-
-        let i = print_info(&json!({"version":"K4","print_width":"58mm"}));
-        assert_eq!(i.print_width.as_deref(), Some("58mm"));
-        assert_eq!(
-            print_info(&Value::Null),
-            PrintInfo {
-                version: None,
-                print_width: None
-            }
-        );
 
         assert_eq!(
             print_job(&json!({"id":"123456","origin_id":"abc"}), "h")
