@@ -67,7 +67,7 @@ async fn core_with_printer() -> (tempfile::TempDir, Arc<QuickAuth>, String) {
         .authorize_yilianyun(BUILTIN_SANDBOX_PROFILE, mc, key)
         .await
         .expect("authorize");
-    (dir, core, format!("yilianyun:{}", dev.id))
+    (dir, core, dev.key.clone())
 }
 
 fn reveals_in_history(core: &QuickAuth) -> usize {

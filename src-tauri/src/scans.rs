@@ -7,7 +7,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use quickauth_protocol::secret::{Msign, QrKey};
 use quickauth_protocol::{DeviceKey, MachineCode, UserId};
 use quickauth_qr::{LabelKey, LabelPayload};
 use serde::Serialize;
@@ -142,10 +141,12 @@ impl ScanBook {
         match &scan.payload {
             LabelPayload::Yilianyun { machine_code, key } => {
                 let mc = MachineCode::parse(machine_code).map_err(|e| report(&e))?;
+                // The same validator as manual entry and the CLI.
                 let key = match key {
-                    LabelKey::QrKey(k) => DeviceKey::QrKey(QrKey::new(k.as_str())),
-                    LabelKey::Msign(m) => DeviceKey::Msign(Msign::new(m.as_str())),
-                };
+                    LabelKey::QrKey(k) => DeviceKey::parse_qr_key(k.as_str()),
+                    LabelKey::Msign(m) => DeviceKey::parse_msign(m.as_str()),
+                }
+                .map_err(|e| report(&e))?;
                 Ok(ScanTarget::Yilianyun(mc, key))
             }
             LabelPayload::Lingju { userid } => Ok(ScanTarget::Lingju(

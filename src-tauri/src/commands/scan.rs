@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use quickauth_core::{DeviceSummary, PrinterReport, QuickAuth};
-use quickauth_protocol::secret::{Msign, QrKey};
 use quickauth_protocol::{DeviceKey, Field, InputError, MachineCode, UserId};
 use serde::{Deserialize, Serialize};
 use tauri::ipc::{Channel, InvokeBody, InvokeResponseBody, Request};
@@ -293,41 +292,6 @@ pub struct ManualCheck {
     fields: ManualFields,
 }
 
-const MAX_KEY_LEN: usize = 128;
-
-/// The label keys we have seen are short ASCII alphanumerics; anything else is a typo.
-fn check_key(kind: Option<&str>, key: &str) -> Result<(), InputError> {
-    let field = if kind == Some("msign") {
-        Field::Msign
-    } else {
-        Field::QrKey
-    };
-    let key = key.trim();
-    if key.is_empty() {
-        return Err(InputError::Empty { field });
-    }
-    let len = key.chars().count();
-    if len > MAX_KEY_LEN {
-        return Err(InputError::TooLong {
-            field,
-            len,
-            max: MAX_KEY_LEN,
-        });
-    }
-    if let Some((position, ch)) = key
-        .chars()
-        .enumerate()
-        .find(|(_, c)| !c.is_ascii_alphanumeric())
-    {
-        return Err(InputError::InvalidChar {
-            field,
-            ch,
-            position: position + 1,
-        });
-    }
-    Ok(())
-}
-
 fn check(input: &ManualInput) -> (ManualFields, Option<ScanTarget>) {
     let mut fields = ManualFields::default();
     if input.provider == "lingju" {
@@ -343,21 +307,18 @@ fn check(input: &ManualInput) -> (ManualFields, Option<ScanTarget>) {
     if let Err(e) = &mc {
         fields.machine_code = Some(report(e));
     }
+    // The one device-key validator every entry point uses (its errors never echo a character of the key).
     let key = input.key.as_deref().unwrap_or("");
-    let kind = input.key_kind.as_deref();
-    if let Err(e) = check_key(kind, key) {
-        fields.key = Some(report(&e));
+    let key = if input.key_kind.as_deref() == Some("msign") {
+        DeviceKey::parse_msign(key)
+    } else {
+        DeviceKey::parse_qr_key(key)
+    };
+    if let Err(e) = &key {
+        fields.key = Some(report(e));
     }
-    match (mc, fields.key.is_none()) {
-        (Ok(mc), true) => {
-            let key = key.trim();
-            let key = if kind == Some("msign") {
-                DeviceKey::Msign(Msign::new(key))
-            } else {
-                DeviceKey::QrKey(QrKey::new(key))
-            };
-            (fields, Some(ScanTarget::Yilianyun(mc, key)))
-        }
+    match (mc, key) {
+        (Ok(mc), Ok(key)) => (fields, Some(ScanTarget::Yilianyun(mc, key))),
         _ => (fields, None),
     }
 }
@@ -391,7 +352,7 @@ pub async fn flow_outcome(core: &QuickAuth, device: DeviceSummary) -> AuthorizeO
         };
     }
     match core
-        .printer_status(&format!("yilianyun:{}", device.id))
+        .printer_status(&device.key)
         .await
     {
         Ok(p) => AuthorizeOutcome {
