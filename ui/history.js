@@ -1,5 +1,5 @@
 // History screen: every authorization attempt (and refresh / unbind) with its outcome; CSV export via a save dialog.
-import { invoke, saveFileDialog } from "./ipc.js";
+import { invoke } from "./ipc.js";
 import { t, errorMessage } from "./i18n.js";
 import { h, clear, toast, toastError, asReport, fmtTime } from "./dom.js";
 
@@ -42,19 +42,16 @@ export function render() {
 }
 
 async function exportCsv() {
-  const stamp = new Date().toISOString().slice(0, 10);
-  let path;
+  // Rust opens the native save dialog and writes the file there; the page never names a path.
+  const btn = document.getElementById("history-export");
+  btn.disabled = true;
   try {
-    path = await saveFileDialog({ defaultPath: `quickauth-history-${stamp}.csv`, filters: [{ name: "CSV", extensions: ["csv"] }] });
+    const r = await invoke("export_history_csv");
+    if (r && r.path) toast(t("history.exported", { path: r.path }), "ok");
   } catch (e) {
-    toastError(asReport(e));
-    return;
-  }
-  if (!path) return;
-  try {
-    const r = await invoke("export_history_csv", { path });
-    toast(t("history.exported", { path: r.path }), "ok");
-  } catch (e) {
-    toastError(asReport(e));
+    const report = asReport(e);
+    if (report.type !== "cancelled") toastError(report);
+  } finally {
+    btn.disabled = false;
   }
 }

@@ -55,7 +55,7 @@ function editProfile(existing) {
       const secretPh = isNew ? t("profiles.secret_placeholder_new") : t("profiles.secret_placeholder_keep");
       const err = h("div#profile-form-error");
       const form = h("form.form#profile-form",
-        h("h2", isNew ? t("profiles.add") : `${t("profiles.edit")} · ${p.name}`),
+        h("h2#profile-form-title", isNew ? t("profiles.add") : `${t("profiles.edit")} · ${p.name}`),
         isNew
           ? h("label", h("span", t("profiles.provider")),
               h("div.seg#profile-provider", ["yilianyun", "lingju"].map((v) =>
