@@ -3,6 +3,7 @@
 # tests/webdriver/*.test.mjs (Node's built-in runner) against tauri-driver + WebKitWebDriver under Xvfb, inside a
 # private D-Bus session with an unlocked gnome-keyring (scripts/with-keyring.sh) and temp data dirs.
 #   scripts/webdriver-test.sh            (screenshots go to docs/screenshots/ when QA_SHOTS is unset)
+#   QA_NODE_FILES=… QA_PROFILE=release   (other node files / a release build: used by scripts/bench-webview-camera.sh)
 # Installs what it needs idempotently: webkit2gtk-driver + xvfb (apt), tauri-driver (cargo install --locked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,10 +32,16 @@ if [ "${QUICKAUTH_IN_KEYRING_SESSION:-}" != "1" ]; then
   exec scripts/with-keyring.sh "$0" "$@"
 fi
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-say "building the app and the label helper (debug, target $TARGET)"
-cargo build -p quickauth-app --bins --example mint_labels --quiet
-APP="$TARGET/debug/quickauth-app"
-MINT="$TARGET/debug/examples/mint_labels"
+PROFILE="${QA_PROFILE:-debug}"
+say "building the app, the label helper and the CLI ($PROFILE, target $TARGET)"
+if [ "$PROFILE" = release ]; then
+  cargo build --release -p quickauth-app -p quickauth-cli --bins --example mint_labels --quiet
+else
+  cargo build -p quickauth-app -p quickauth-cli --bins --example mint_labels --quiet
+fi
+APP="$TARGET/$PROFILE/quickauth-app"
+MINT="$TARGET/$PROFILE/examples/mint_labels"
+CLI="$TARGET/$PROFILE/quickauth"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/quickauth-wd.XXXXXX")
 pids=()
@@ -49,7 +56,8 @@ trap cleanup EXIT
 for n in $(seq 91 140); do
   if [ ! -e "/tmp/.X11-unix/X$n" ] && [ ! -e "/tmp/.X$n-lock" ]; then DISPLAY_NUM=$n; break; fi
 done
-Xvfb ":$DISPLAY_NUM" -screen 0 1280x860x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
+# Tall enough for the 820x1180 tablet window of the layout test.
+Xvfb ":$DISPLAY_NUM" -screen 0 1400x1280x24 -nolisten tcp >"$WORK/xvfb.log" 2>&1 &
 pids+=($!)
 export DISPLAY=":$DISPLAY_NUM"
 for _ in $(seq 1 50); do [ -e "/tmp/.X11-unix/X$DISPLAY_NUM" ] && break; sleep 0.1; done
@@ -66,11 +74,12 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-export QA_APP="$APP" QA_MINT="$MINT" QA_DRIVER="http://127.0.0.1:$PORT" QA_WORK="$WORK" QA_LEDGER="$WORK/secrets.txt"
-export QA_SHOTS="${QA_SHOTS:-$ROOT/docs/screenshots}"
+export QA_APP="$APP" QA_MINT="$MINT" QA_CLI="$CLI" QA_DRIVER="http://127.0.0.1:$PORT" QA_WORK="$WORK" QA_LEDGER="$WORK/secrets.txt"
+export QA_SHOTS="${QA_SHOTS-$ROOT/docs/screenshots}"   # set but empty: no screenshots
 say "running the WebDriver tests (display $DISPLAY, driver :$PORT)"
 status=0
-node --test --test-concurrency=1 --test-reporter=spec tests/webdriver/*.test.mjs || status=$?
+# shellcheck disable=SC2086  # a list of files
+node --test --test-concurrency=1 --test-reporter=spec ${QA_NODE_FILES:-tests/webdriver/*.test.mjs} || status=$?
 # Every secret the tests used (profile secrets, label keys, revealed tokens) must be absent from the app's log.
 if [ -s "$WORK/secrets.txt" ]; then
   leaks=$(grep -c -F -f "$WORK/secrets.txt" "$WORK/tauri-driver.log" || true)

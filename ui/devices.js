@@ -61,9 +61,9 @@ function row(d) {
   const isPrinter = d.provider === "yilianyun";
   return h("tr", { dataset: { device: d.id, provider: d.provider } },
     h("td", h("div.mc", d.id), h("div.sub2", isPrinter ? t("manual.provider.yilianyun") : t("manual.provider.lingju"))),
-    h("td", d.profile, d.profile_builtin ? [" ", h("span.badge.sandbox", t("card.sandbox_badge"))] : null),
-    h("td", h("span.nowrap", fmtTime(d.expires_at)), h("div.sub2", fmtRelative(d.expires_at))),
-    h("td.nowrap", lifeBadge(d), printerCell(d)),
+    h("td", { "data-label": t("devices.col.profile") }, d.profile, d.profile_builtin ? [" ", h("span.badge.sandbox", t("card.sandbox_badge"))] : null),
+    h("td", { "data-label": t("devices.col.expires") }, h("span.nowrap", fmtTime(d.expires_at)), h("div.sub2", fmtRelative(d.expires_at))),
+    h("td.nowrap", { "data-label": t("devices.col.status") }, lifeBadge(d), printerCell(d)),
     h("td", h("div.row-actions",
       h("button.btn.secondary.small.act-refresh", { on: { click: (e) => refresh(d, e.target) } }, t("devices.refresh")),
       isPrinter ? h("button.btn.secondary.small.act-status", { on: { click: (e) => status(d, e.target) } }, t("devices.status")) : null,

@@ -34,11 +34,11 @@ export function render() {
     h("thead", h("tr", ["time", "device", "operation", "profile", "outcome"].map((c) => h("th", t(`history.col.${c}`))))),
     h("tbody", entries.map((e) =>
       h("tr", { dataset: { ok: e.ok ? "1" : "0" } },
-        h("td", fmtTime(e.at)),
-        h("td.mono", e.device_id || "—"),
-        h("td", t(`op.${e.operation}`) === `op.${e.operation}` ? e.operation : t(`op.${e.operation}`)),
-        h("td", e.profile || "—"),
-        h("td", e.ok ? h("span.badge.ok", t("history.ok")) : [h("span.badge.bad", t("history.failed")), e.error_kind ? h("div.sub2", `${e.error_kind}${e.error_code != null ? " · " + e.error_code : ""}`) : null]))))));
+        h("td", { "data-label": t("history.col.time") }, fmtTime(e.at)),
+        h("td.mono", { "data-label": t("history.col.device") }, e.device_id || "—"),
+        h("td", { "data-label": t("history.col.operation") }, t(`op.${e.operation}`) === `op.${e.operation}` ? e.operation : t(`op.${e.operation}`)),
+        h("td", { "data-label": t("history.col.profile") }, e.profile || "—"),
+        h("td", { "data-label": t("history.col.outcome") }, e.ok ? h("span.badge.ok", t("history.ok")) : [h("span.badge.bad", t("history.failed")), e.error_kind ? h("div.sub2", `${e.error_kind}${e.error_code != null ? " · " + e.error_code : ""}`) : null]))))));
 }
 
 async function exportCsv() {

@@ -311,12 +311,12 @@ async function pumpFrames(loop) {
     const t0 = performance.now();
     webcam.inFlight = true;
     try {
-      await invoke("push_camera_frame", frame.luma, {
+      const res = await invoke("push_camera_frame", frame.luma, {
         headers: { "x-frame-width": String(frame.width), "x-frame-height": String(frame.height), "x-frame-seq": String(seq) },
       });
       const t1 = performance.now();
       // Page -> Rust -> decoded, for the bench (scripts/bench-webview-camera.sh) and the fps readout.
-      performance.measure("qa-frame-rtt", { start: t0, end: t1 });
+      performance.measure("qa-frame-rtt", { start: t0, end: t1, detail: { decodeMs: res && typeof res.ms === "number" ? res.ms : null, grabMs: frame.ms } });
       if (performance.getEntriesByName("qa-frame-rtt").length > 2000) performance.clearMeasures("qa-frame-rtt");
       preview.frames += 1;
       $("viewport").dataset.frames = String(preview.frames);
@@ -338,6 +338,7 @@ async function pumpFrames(loop) {
 }
 
 function grabLuma(video) {
+  const t0 = performance.now();
   let w = video.videoWidth;
   let h = video.videoHeight;
   if (w > WEBCAM_MAX_WIDTH) {
@@ -358,7 +359,7 @@ function grabLuma(video) {
     const p = rgba[i];
     luma[i] = ((p & 0xff) * 77 + ((p >>> 8) & 0xff) * 150 + ((p >>> 16) & 0xff) * 29) >>> 8;
   }
-  return { width: w, height: h, luma };
+  return { width: w, height: h, luma, ms: performance.now() - t0 };
 }
 
 function setupCameraControls() {
@@ -403,6 +404,9 @@ async function setZoom(value) {
 function drawOutline(msg) {
   const svg = $("preview-overlay");
   svg.setAttribute("viewBox", `0 0 ${msg.width} ${msg.height}`);
+  // The outline follows the picture: letterboxed (contain) on wide screens, cropped to fill (cover) on phones.
+  const live = $("viewport").dataset.live === "img" ? $("preview-img") : $("preview-video");
+  svg.setAttribute("preserveAspectRatio", getComputedStyle(live).objectFit === "cover" ? "xMidYMid slice" : "xMidYMid meet");
   clear(svg);
   for (const code of msg.codes) {
     const poly = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
@@ -698,6 +702,8 @@ function scanFacts(scan) {
 function renderPanel() {
   const panel = clear($("result-panel"));
   panel.dataset.mode = view.mode;
+  // On phones the panel is a bottom sheet: open for a card or a result, a slim peek while waiting.
+  document.body.dataset.sheet = view.mode === "idle" ? "peek" : "open";
   if (view.mode !== "card" && view.mode !== "authorizing") clearInterval(countdownTimer);
   switch (view.mode) {
     case "idle":
