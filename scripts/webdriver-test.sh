@@ -66,6 +66,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 PORT=$(free_port); NATIVE=$(free_port)
 # The app's data dir comes from --data-dir per test session; an inherited env var would override it.
 unset QUICKAUTH_DATA_DIR
+# Native dialogs (reveal/copy confirmation, save, open) are answered from this file by the app's test switch; while
+# it does not exist every dialog is cancelled, as a user who did not ask for it would. Tests write answers into it.
+export QUICKAUTH_TEST_DIALOGS="$WORK/dialogs.json" QA_DIALOGS="$WORK/dialogs.json"
 # The app inherits this environment: debug-level logs give a leak every chance to show up in the check below.
 RUST_LOG="${RUST_LOG:-debug}" tauri-driver --port "$PORT" --native-port "$NATIVE" >"$WORK/tauri-driver.log" 2>&1 &
 pids+=($!)

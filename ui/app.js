@@ -29,7 +29,7 @@ function show(name) {
 
 function renderAll() {
   applyStatic();
-  if (coreReport) showCoreStatus({ ok: false, error: coreReport });
+  if (coreReport) showCoreStatus({ ok: false, error: coreReport, retry_in_secs: coreRetry });
   for (const b of document.querySelectorAll("#lang-seg button")) b.classList.toggle("on", b.dataset.lang === locale());
   for (const m of Object.values(screens)) if (m.render) m.render();
 }
@@ -40,14 +40,20 @@ function switchLocale(next) {
 }
 
 let coreReport = null;
+let coreRetry = null;
 function showCoreStatus(payload) {
   const box = document.getElementById("core-status");
+  const wasFailing = !!coreReport;
   coreReport = payload && payload.ok === false && payload.error ? asReport(payload.error) : null;
+  coreRetry = coreReport ? payload.retry_in_secs ?? null : null;
   clear(box);
   box.classList.toggle("hidden", !coreReport);
   box.dataset.ok = coreReport ? "0" : "1";
-  if (coreReport) box.append(h("strong", t("core.unavailable")), errorBox(coreReport));
-  if (!coreReport && payload && payload.ok) {
+  if (coreReport) {
+    box.append(h("strong", t("core.unavailable")), errorBox(coreReport));
+    if (payload.retry_in_secs != null) box.append(h("div.muted.small", t("core.retry_in", { s: payload.retry_in_secs })));
+  }
+  if (!coreReport && wasFailing && payload && payload.ok) {
     reloadProfiles().catch(() => {});
     devices.reload();
   }
@@ -98,6 +104,8 @@ async function boot() {
 
   // The core (data dir, keyring) could not open: Rust keeps retrying; the page says why until it works.
   listen("core-status", (e) => showCoreStatus(e.payload)).catch(() => {});
+  // The event may have fired before this page listened: ask for the last known state once.
+  invoke("core_status").then(showCoreStatus, () => {});
 
   // Two frames after boot the first real paint has happened; report it for the start-up measurement.
   requestAnimationFrame(() =>

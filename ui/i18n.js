@@ -23,6 +23,7 @@ const zh = {
   "common.copied": "已复制，60 秒后自动清除剪贴板",
   "common.error_title": "出错了",
   "core.unavailable": "数据目录或系统钥匙串暂时打不开，程序会自动重试。原因：",
+  "core.retry_in": "{s} 秒后再试一次。",
 
   "scan.title": "扫码授权",
   "scan.subtitle": "对准打印机底部标签或自检单上的二维码",
@@ -247,6 +248,7 @@ const en = {
   "common.copied": "Copied — the clipboard is cleared in 60 s",
   "common.error_title": "Something went wrong",
   "core.unavailable": "QuickAuth cannot open its data directory or the system keyring yet and keeps retrying. Why:",
+  "core.retry_in": "Next try in {s} s.",
 
   "scan.title": "Scan to authorize",
   "scan.subtitle": "Point the camera at the QR code on the printer's label or self-test slip",

@@ -199,10 +199,10 @@ async function startPreview() {
 async function stopPreview() {
   if (!preview.running) return;
   preview.running = false;
-  const wasWebcam = preview.source === WEBVIEW_SOURCE;
-  if (wasWebcam) stopWebcamStream();
+  if (preview.source === WEBVIEW_SOURCE) stopWebcamStream();
   try {
-    await invoke(wasWebcam ? "webview_camera_stop" : "preview_stop");
+    // Ends either kind of session: the native preview or the webview camera's decoder session.
+    await invoke("preview_stop");
   } catch {
     /* already stopped */
   }
@@ -316,19 +316,21 @@ async function pumpFrames(loop) {
       });
       const t1 = performance.now();
       // Page -> Rust -> decoded, for the bench (scripts/bench-webview-camera.sh) and the fps readout.
-      performance.measure("qa-frame-rtt", { start: t0, end: t1, detail: { decodeMs: res && typeof res.ms === "number" ? res.ms : null, grabMs: frame.ms } });
+      performance.measure("qa-frame-rtt", {
+        start: t0, end: t1, detail: { decoded: !!(res && res.decoded), decodeMs: res && typeof res.ms === "number" ? res.ms : null, grabMs: frame.ms },
+      });
       if (performance.getEntriesByName("qa-frame-rtt").length > 2000) performance.clearMeasures("qa-frame-rtt");
-      preview.frames += 1;
-      $("viewport").dataset.frames = String(preview.frames);
+      // `decoded: false` = Rust was still busy with the previous frame and skipped this one.
+      if (res && res.decoded) {
+        preview.frames += 1;
+        $("viewport").dataset.frames = String(preview.frames);
+      }
     } catch (e) {
       if (loop !== webcam.loop) break;
-      const report = asReport(e);
-      // A frame the decoder had no room for is simply skipped; anything else ends the session with its reason.
-      if (report.type !== "frame_busy") {
-        preview.failure = errorMessage(report);
-        stopPreview();
-        break;
-      }
+      // Rust refused the frame or the session is gone: stop with its reason rather than loop on errors.
+      preview.failure = errorMessage(asReport(e));
+      stopPreview();
+      break;
     } finally {
       webcam.inFlight = false;
     }

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, readdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { WORK, mint, ledger, dataDir, shot, start, stop, RESCAN, approveInSandbox, waitResult, sandboxControl, revealWithCli } from "./helpers.mjs";
+import { WORK, mint, ledger, dataDir, shot, start, stop, RESCAN, approveInSandbox, waitResult, sandboxControl, revealWithCli, answerDialogs, dialogsAsked } from "./helpers.mjs";
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -90,7 +90,21 @@ test("no camera, image scans, manual entry validation, server errors with action
     await s.click("#manual-form button.btn.secondary"); // cancel: back to the idle panel
   });
 
-  await t.test("image bytes: drag-and-drop onto the scan screen, and a picture without a code", async () => {
+  await t.test("image from the open dialog Rust shows; drag-and-drop bytes; a picture without a code", async () => {
+    const { labels: picked } = mint(1);
+    answerDialogs({ open: picked[0].file });
+    try {
+      await s.click("#scan-image-btn");
+      await s.waitFor((m) => document.getElementById("card-machine-code")?.textContent === m, 20000, "card from the picked image", picked[0].machine_code);
+    } finally {
+      answerDialogs(null);
+    }
+    assert.equal(dialogsAsked().at(-1), "open");
+    await s.click("#scan-image-btn"); // cancelled: the card stays, nothing alarming
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(await s.exec(() => document.getElementById("result-panel").dataset.mode), "card");
+    await s.click(RESCAN);
+
     const { labels } = mint(1);
     // Drop the label on the scan screen, as a user dragging a file would.
     const b64 = readFileSync(labels[0].file).toString("base64");
@@ -234,10 +248,23 @@ test("no camera, image scans, manual entry validation, server errors with action
     await s.click("#nav-history");
     await s.waitFor(() => Number(document.getElementById("history-panel").dataset.count || 0) > 0, 10000, "history rows");
     await shot(s, "history");
-    // Export: Rust opens the save dialog (declined in the test environment): nothing alarming on the page.
+    // Export: Rust opens the save dialog and writes where the user chose.
+    const csvPath = join(WORK, "history.csv");
+    answerDialogs({ save: csvPath });
+    try {
+      await s.click("#history-export");
+      await s.waitFor(() => [...document.querySelectorAll("#toasts .toast.ok")].some((t) => t.textContent.includes("history.csv")), 20000, "export toast");
+    } finally {
+      answerDialogs(null);
+    }
+    const csv = readFileSync(csvPath, "utf8");
+    assert.match(csv.split("\r\n")[0], /^time,operation,provider,device/);
+    assert.ok(csv.split("\r\n").length > 4, "rows exported");
+    // A cancelled save dialog: nothing written, nothing alarming on the page.
     await s.click("#history-export");
     await s.waitFor(() => !document.getElementById("history-export").disabled, 20000, "export finished");
     assert.equal(await s.exec(() => document.querySelectorAll("#toasts .toast.bad").length), 0, "a cancelled export is not an error");
+    assert.deepEqual(dialogsAsked().slice(-2), ["save", "save"]);
     await s.click("#nav-settings");
     await shot(s, "settings");
     await s.click("#lang-toggle");
@@ -330,6 +357,41 @@ test("no camera, image scans, manual entry validation, server errors with action
       code: !!document.getElementById("revealed-access"),
     }));
     assert.deepEqual(after, { modal: false, bad: 0, code: false });
+
+    assert.ok(dialogsAsked().filter((q) => q === "confirm").length >= 4, `Rust asked natively each time: ${dialogsAsked().join(",")}`);
+
+    // A user who says yes in the native dialog sees the tokens in the page's modal, and focus comes back after.
+    answerDialogs({ confirm: true });
+    let shown;
+    try {
+      await s.exec(() => document.querySelector("#devices-table .act-reveal").focus());
+      await s.click("#devices-table .act-reveal");
+      await s.waitFor(() => !!document.getElementById("revealed-access"), 20000, "revealed tokens after a yes");
+      shown = await s.exec(() => ({
+        access: document.getElementById("revealed-access").textContent,
+        labelled: document.getElementById(document.getElementById("modal").getAttribute("aria-labelledby"))?.textContent,
+      }));
+    } finally {
+      answerDialogs(null);
+    }
+    ledger([shown.access]);
+    secrets.add(shown.access);
+    assert.ok(shown.access.length >= 8, "a token is shown");
+    assert.ok(devices.some((d) => (shown.labelled || "").includes(d.id)), `the dialog is labelled by its title: ${shown.labelled}`);
+    // The focus trap: Tab from the last control wraps to the first, Escape closes and focus returns to the opener.
+    const trap = await s.exec(() => {
+      const modal = document.getElementById("modal");
+      const items = [...modal.querySelectorAll("button")];
+      items.at(-1).focus();
+      document.activeElement.dispatchEvent(new KeyboardEvent("keydown", { key: "Tab", bubbles: true, cancelable: true }));
+      const wrapped = document.activeElement === items[0];
+      document.activeElement.dispatchEvent(new KeyboardEvent("keydown", { key: "Tab", shiftKey: true, bubbles: true, cancelable: true }));
+      const back = document.activeElement === items.at(-1);
+      document.activeElement.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true, cancelable: true }));
+      return { wrapped, back, closed: document.getElementById("modal-backdrop").classList.contains("hidden"),
+        returned: document.activeElement?.classList.contains("act-reveal") ?? false, cleared: !document.getElementById("revealed-access") };
+    });
+    assert.deepEqual(trap, { wrapped: true, back: true, closed: true, returned: true, cleared: true });
 
     // The tokens themselves, read through the CLI's explicit --reveal, so the leak checks below know what to look for.
     for (const d of devices) {

@@ -4,7 +4,7 @@
 import { after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync, mkdirSync, appendFileSync } from "node:fs";
+import { readFileSync, mkdirSync, appendFileSync, writeFileSync, rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { Session } from "./wd.mjs";
 
@@ -184,3 +184,20 @@ export async function startWebviewCamera(s) {
   });
 }
 
+
+/**
+ * How the app's native dialogs answer (its QUICKAUTH_TEST_DIALOGS switch, set by scripts/webdriver-test.sh):
+ * `{confirm: true|false, save: path|null, open: path|null}`; `null` removes the file, so every dialog is cancelled.
+ */
+export function answerDialogs(answers) {
+  const file = process.env.QA_DIALOGS;
+  assert.ok(file, "QA_DIALOGS must be set (scripts/webdriver-test.sh)");
+  if (answers === null) rmSync(file, { force: true });
+  else writeFileSync(file, JSON.stringify(answers));
+}
+
+/** The dialogs the app has opened so far ("confirm", "save", "open"), in order. */
+export function dialogsAsked() {
+  const file = `${process.env.QA_DIALOGS}.asked`;
+  return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
+}
