@@ -23,6 +23,7 @@ const preview = {
   failure: null, // the message shown when the source could not start or stopped
   state: null, // "no-camera" | "camera-denied" | null: the camera cannot be used at all, so the page offers image / manual entry
   frameChannel: null, detectionChannel: null,
+  ticket: 0,
 };
 /** The webview camera: getUserMedia in the page, luma frames pushed to Rust, one at a time. */
 const webcam = { stream: null, track: null, loop: 0, inFlight: false, seq: 0, canvas: null, ctx: null, torch: false, hiddenPause: false };
@@ -163,11 +164,14 @@ function closeChannels() {
 async function startPreview() {
   const source = $("source-select").value;
   if (!source) return;
+  // The latest request wins: a start that is overtaken (source changed meanwhile) cleans up after itself.
+  const ticket = ++preview.ticket;
   await stopPreview();
+  if (ticket !== preview.ticket) return;
   preview.failure = null;
   preview.state = null;
   if (source === WEBVIEW_SOURCE) {
-    await startWebcam();
+    await startWebcam(ticket);
     render();
     return;
   }
@@ -237,7 +241,7 @@ function webcamFailure(err) {
   return { state: "no-camera", message: t("scan.camera_failed", { detail: (err && (err.message || name)) || "?" }) };
 }
 
-async function startWebcam() {
+async function startWebcam(ticket) {
   let stream;
   try {
     // Rear camera, as sharp as the device offers up to 1080p; `ideal` so that a front-only laptop camera still works.
@@ -246,9 +250,14 @@ async function startWebcam() {
       video: { facingMode: { ideal: "environment" }, width: { ideal: 1920 }, height: { ideal: 1080 } },
     });
   } catch (e) {
+    if (ticket !== preview.ticket) return;
     const f = webcamFailure(e);
     preview.state = f.state;
     preview.failure = f.message;
+    return;
+  }
+  if (ticket !== preview.ticket) {
+    for (const tr of stream.getTracks()) tr.stop();
     return;
   }
   const detections = new Channel((msg) => onDetection(msg));

@@ -158,12 +158,12 @@ export function injectLabelCamera(s, pngB64, { width = 1280, height = 720 } = {}
         };
         draw();
         window.__qaCamTimer = setInterval(draw, 33);
-        const stream = c.captureStream(30);
         window.__qaCamRequests = [];
         if (!navigator.mediaDevices) Object.defineProperty(navigator, "mediaDevices", { value: {}, configurable: true });
+        // A fresh stream per request: the page stops the tracks it was given when it stops the camera.
         navigator.mediaDevices.getUserMedia = async (constraints) => {
           window.__qaCamRequests.push(JSON.parse(JSON.stringify(constraints)));
-          return stream;
+          return c.captureStream(30);
         };
         done(true);
       };
