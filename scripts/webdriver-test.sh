@@ -13,7 +13,8 @@ say() { printf '\033[1;34m[webdriver]\033[0m %s\n' "$*" >&2; }
 # Tools, idempotently (also when called from inside scripts/test.sh's keyring session).
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 missing=()
-for p in webkit2gtk-driver xvfb xauth dbus gnome-keyring; do
+# fonts-wqy-microhei: a small CJK font, so the Chinese UI in the screenshots is text, not boxes.
+for p in webkit2gtk-driver xvfb xauth dbus gnome-keyring fonts-wqy-microhei; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -70,8 +70,15 @@ export async function start(args) {
 
 export async function stop(s) {
   assert.equal(await s.exec(() => document.body.dataset.cspViolations || "0"), "0", "no CSP violations");
+  await quit(s);
+}
+
+/** Ends the session if it is still open (after a failed assertion too, so the next test can start its own). */
+export async function quit(s) {
+  const i = sessions.indexOf(s);
+  if (i < 0) return;
+  sessions.splice(i, 1);
   await s.quit();
-  sessions.splice(sessions.indexOf(s), 1);
 }
 
 /** The card's re-scan button (or the error's own re-scan action, which takes its place). */

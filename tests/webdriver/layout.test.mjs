@@ -2,7 +2,7 @@
 // primary action inside the viewport, tappable and at least 44 px high, and scan -> authorize completes at each size.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mint, dataDir, shot, start, stop, waitResult, resize } from "./helpers.mjs";
+import { mint, dataDir, shot, start, stop, quit, waitResult, resize } from "./helpers.mjs";
 
 /** Elements the user acts with on each screen (those that are displayed at the moment are checked). */
 const PRIMARY = {
@@ -88,51 +88,55 @@ for (const size of [{ name: "phone", width: 390, height: 844 }, { name: "tablet"
     const { dir, labels } = mint(1);
     const mc = labels[0].machine_code;
     const s = await start(["--frames", dir, "--frames-hold-ms", "1000", "--data-dir", dataDir(`layout-${size.name}`)]);
-    await resize(s, size.width, size.height);
+    try {
+      await resize(s, size.width, size.height);
 
-    // Layout shape: phone = bottom tab bar + bottom sheet; tablet = icon rail + camera and result side by side.
-    const shape = await s.exec(() => {
-      const nav = document.querySelector(".sidebar").getBoundingClientRect();
-      const cam = document.querySelector(".preview-panel").getBoundingClientRect();
-      const res = document.getElementById("result-panel").getBoundingClientRect();
-      return { navBottom: nav.bottom, navTop: nav.top, navWidth: nav.width, camLeft: cam.left, camRight: cam.right, resLeft: res.left, resBottom: res.bottom,
-        sheet: getComputedStyle(document.getElementById("result-panel")).position, H: window.innerHeight, W: window.innerWidth };
-    });
-    if (size.name === "phone") {
-      assert.ok(Math.abs(shape.navBottom - shape.H) <= 1 && shape.navWidth >= shape.W - 1, `tab bar along the bottom: ${JSON.stringify(shape)}`);
-      assert.equal(shape.sheet, "fixed", "the result is a bottom sheet");
-      assert.ok(shape.resBottom <= shape.navTop + 1, "the sheet sits above the tab bar");
-    } else {
-      assert.ok(shape.navWidth < 120, `a narrow rail, not the full sidebar: ${shape.navWidth}`);
-      assert.ok(shape.resLeft >= shape.camRight - 1, `camera and result side by side: ${JSON.stringify(shape)}`);
-    }
-
-    // Scan -> authorize from the frame source at this size, with every check on the card and the result.
-    await s.waitFor(() => document.getElementById("result-panel").dataset.mode === "card", 30000, "scan card");
-    assert.equal((await s.text("#card-machine-code")).trim(), mc);
-    let checked = 0;
-    let r = await s.exec(audit, PRIMARY.scan);
-    assert.deepEqual(r.problems, [], `card at ${size.name}: ${r.problems.join("; ")}`);
-    checked += r.checked.length;
-    await shot(s, `${size.name}-scan`);
-    await s.click("#authorize-btn");
-    await waitResult(s, `authorize at ${size.name} size`);
-    assert.equal((await s.text("#result-device")).trim(), mc);
-    r = await s.exec(audit, PRIMARY.scan);
-    assert.deepEqual(r.problems, [], `result at ${size.name}: ${r.problems.join("; ")}`);
-    checked += r.checked.length;
-    await shot(s, `${size.name}-result`);
-
-    for (const lang of ["zh", "en"]) {
-      if (lang === "en") await s.exec(() => document.querySelector('#lang-seg button[data-lang="en"]').click());
-      for (const screen of ["devices", "profiles", "history", "settings", "scan"]) checked += await checkScreen(s, screen, `${size.name} ${lang}`);
-      if (size.name === "phone" && lang === "en") {
-        await s.click("#nav-devices");
-        await shot(s, "phone-devices-en");
+      // Layout shape: phone = bottom tab bar + bottom sheet; tablet = icon rail + camera and result side by side.
+      const shape = await s.exec(() => {
+        const nav = document.querySelector(".sidebar").getBoundingClientRect();
+        const cam = document.querySelector(".preview-panel").getBoundingClientRect();
+        const res = document.getElementById("result-panel").getBoundingClientRect();
+        return { navBottom: nav.bottom, navTop: nav.top, navWidth: nav.width, camLeft: cam.left, camRight: cam.right, resLeft: res.left, resBottom: res.bottom,
+          sheet: getComputedStyle(document.getElementById("result-panel")).position, H: window.innerHeight, W: window.innerWidth };
+      });
+      if (size.name === "phone") {
+        assert.ok(Math.abs(shape.navBottom - shape.H) <= 1 && shape.navWidth >= shape.W - 1, `tab bar along the bottom: ${JSON.stringify(shape)}`);
+        assert.equal(shape.sheet, "fixed", "the result is a bottom sheet");
+        assert.ok(shape.resBottom <= shape.navTop + 1, "the sheet sits above the tab bar");
+      } else {
+        assert.ok(shape.navWidth < 120, `a narrow rail, not the full sidebar: ${shape.navWidth}`);
+        assert.ok(shape.resLeft >= shape.camRight - 1, `camera and result side by side: ${JSON.stringify(shape)}`);
       }
+
+      // Scan -> authorize from the frame source at this size, with every check on the card and the result.
+      await s.waitFor(() => document.getElementById("result-panel").dataset.mode === "card", 30000, "scan card");
+      assert.equal((await s.text("#card-machine-code")).trim(), mc);
+      let checked = 0;
+      let r = await s.exec(audit, PRIMARY.scan);
+      assert.deepEqual(r.problems, [], `card at ${size.name}: ${r.problems.join("; ")}`);
+      checked += r.checked.length;
+      await shot(s, `${size.name}-scan`);
+      await s.click("#authorize-btn");
+      await waitResult(s, `authorize at ${size.name} size`);
+      assert.equal((await s.text("#result-device")).trim(), mc);
+      r = await s.exec(audit, PRIMARY.scan);
+      assert.deepEqual(r.problems, [], `result at ${size.name}: ${r.problems.join("; ")}`);
+      checked += r.checked.length;
+      await shot(s, `${size.name}-result`);
+
+      for (const lang of ["zh", "en"]) {
+        if (lang === "en") await s.exec(() => document.querySelector('#lang-seg button[data-lang="en"]').click());
+        for (const screen of ["devices", "profiles", "history", "settings", "scan"]) checked += await checkScreen(s, screen, `${size.name} ${lang}`);
+        if (size.name === "phone" && lang === "en") {
+          await s.click("#nav-devices");
+          await shot(s, "phone-devices-en");
+        }
+      }
+      console.log(`# ${size.name}: ${checked} primary actions checked`);
+      await s.exec(() => document.querySelector('#lang-seg button[data-lang="zh"]').click());
+      await stop(s);
+    } finally {
+      await quit(s);
     }
-    console.log(`# ${size.name}: ${checked} primary actions checked`);
-    await s.exec(() => document.querySelector('#lang-seg button[data-lang="zh"]').click());
-    await stop(s);
   });
 }
