@@ -745,11 +745,11 @@ function renderPanel() {
         h("div.muted.small", t("scan.raw_text")),
         h("pre.raw#raw-text", view.unparsed.raw),
         h("div.card-actions", h("button.btn#unparsed-manual", { on: { click: () => openManual() } }, t("scan.manual")),
-          h("button.btn.secondary", { on: { click: rescan } }, t("card.scan_again"))));
+          h("button.btn.secondary#rescan-btn", { on: { click: rescan } }, t("card.scan_again"))));
       break;
     case "error":
       panel.append(h("h2.card-title", t("common.error_title")), errorBox(view.error, onAction),
-        h("div.card-actions", h("button.btn.secondary", { on: { click: rescan } }, t("card.scan_again"))));
+        h("div.card-actions", h("button.btn.secondary#rescan-btn", { on: { click: rescan } }, t("card.scan_again"))));
       break;
     case "manual":
       panel.append(manualView());
