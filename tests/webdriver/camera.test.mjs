@@ -45,7 +45,11 @@ test("webview camera: a label in the page's camera stream is decoded by Rust and
       await s.click("#preview-toggle"); // stop
       await s.waitFor(() => document.getElementById("viewport").dataset.state !== "running", 10000, "stopped");
       await s.click("#preview-toggle"); // start again
-      await s.waitFor(() => document.getElementById("viewport").dataset.live === "video", 10000, "running again");
+      await s.waitFor(() => document.getElementById("viewport").dataset.live === "video", 10000, "running again").catch(async (e) => {
+        const st = await s.exec(() => ({ ...document.getElementById("viewport").dataset, msg: document.getElementById("viewport-message").textContent,
+          toggle: document.getElementById("preview-toggle").textContent, requests: window.__qaCamRequests.length }));
+        throw new Error(`${e.message}; page: ${JSON.stringify(st)}`);
+      });
     }
     await s.click("#preview-toggle");
     await s.waitFor(() => document.getElementById("viewport").dataset.state !== "running", 10000, "stopped");
@@ -63,7 +67,7 @@ test("webview camera refused: the page says why and offers image / manual entry,
   try {
     await s.exec(() => {
       if (!navigator.mediaDevices) Object.defineProperty(navigator, "mediaDevices", { value: {}, configurable: true });
-      navigator.mediaDevices.getUserMedia = async () => {
+      (window.MediaDevices ? MediaDevices.prototype : navigator.mediaDevices).getUserMedia = async () => {
         throw new DOMException("Permission denied", "NotAllowedError");
       };
     });

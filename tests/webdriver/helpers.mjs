@@ -167,8 +167,10 @@ export function injectLabelCamera(s, pngB64, { width = 1280, height = 720 } = {}
         window.__qaCamTimer = setInterval(draw, 33);
         window.__qaCamRequests = [];
         if (!navigator.mediaDevices) Object.defineProperty(navigator, "mediaDevices", { value: {}, configurable: true });
-        // A fresh stream per request: the page stops the tracks it was given when it stops the camera.
-        navigator.mediaDevices.getUserMedia = async (constraints) => {
+        // A fresh stream per request: the page stops the tracks it was given when it stops the camera. Set on the
+        // prototype: an expando on navigator.mediaDevices is lost when WebKit collects that wrapper object.
+        const target = window.MediaDevices ? MediaDevices.prototype : navigator.mediaDevices;
+        target.getUserMedia = async (constraints) => {
           window.__qaCamRequests.push(JSON.parse(JSON.stringify(constraints)));
           return c.captureStream(30);
         };
