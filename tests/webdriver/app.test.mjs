@@ -343,7 +343,7 @@ test("no camera, image scans, manual entry validation, server errors with action
     const csvTarget = join(WORK, "hostile-export.csv");
     const exported = await s.invoke("export_history_csv", { path: csvTarget });
     assert.ok(!exported.err, `export with a declined save dialog is not an error: ${JSON.stringify(exported.err)}`);
-    assert.equal(exported.ok, null, "a declined save dialog exports nothing");
+    assert.equal(exported.ok?.path ?? null, null, `a declined save dialog exports nothing: ${JSON.stringify(exported.ok)}`);
     assert.ok(!existsSync(csvTarget), "the page's path is ignored: no file was written there");
 
     // The reveal button: Rust asks, the answer is no, the page shows nothing alarming and no token.
@@ -422,6 +422,7 @@ test("no camera, image scans, manual entry validation, server errors with action
     const frame = Buffer.alloc(64 * 48, 128).toString("base64");
     const calls = {
       app_info: [{}],
+      core_status: [{}],
       first_paint: [{ pageMs: 1 }],
       preview_sources: [{}],
       preview_start: [{ source: "images", frames: NEW_CHANNEL, detections: NEW_CHANNEL }],
