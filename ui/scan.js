@@ -27,8 +27,11 @@ const preview = {
 };
 /** The webview camera: getUserMedia in the page, luma frames pushed to Rust, one at a time. */
 const webcam = { stream: null, track: null, loop: 0, inFlight: false, seq: 0, canvas: null, ctx: null, torch: false, hiddenPause: false };
-/** Frames wider than this are scaled down in the page before their luma goes to Rust (1280x720 goes as is). */
-const WEBCAM_MAX_WIDTH = 1280;
+/**
+ * Frames are scaled to this width in the page (the webview's drawImage does it cheaply) before their luma goes to Rust:
+ * the decoder works at 640 px wide anyway (DECODE_MAX_WIDTH in src-tauri/src/camera.rs); raise both together.
+ */
+const WEBCAM_MAX_WIDTH = 640;
 const WEBVIEW_SOURCE = "webview";
 let countdownTimer = null;
 let fpsTimer = null;

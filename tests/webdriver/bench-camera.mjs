@@ -33,6 +33,16 @@ test(`webview camera bench: 1280x720, ${SECONDS} s`, async () => {
     m: performance.getEntriesByName("qa-frame-rtt").map((e) => [e.duration, e.detail?.decodeMs ?? null, e.detail?.grabMs ?? null]),
   }));
   const secs = (Date.now() - t0) / 1000;
+  // Baseline on the same machine at the same moment: a command with no work (the IPC floor).
+  await s.click("#preview-toggle"); // stop the camera so the baseline measures the IPC alone
+  const floor = await s.cmd("POST", "/execute/async", {
+    script: `const done = arguments[arguments.length - 1];
+      (async () => { const xs = [];
+        for (let i = 0; i < 30; i++) { const t = performance.now(); await window.__TAURI__.core.invoke("core_status"); xs.push(performance.now() - t); }
+        done(xs); })();`,
+    args: [],
+  });
+  const load = (await import("node:os")).loadavg()[0];
   const fps = (res.frames - f0) / secs;
   const rtt = res.m.map((x) => x[0]);
   const decode = res.m.map((x) => x[1]).filter((x) => typeof x === "number");
@@ -47,7 +57,8 @@ test(`webview camera bench: 1280x720, ${SECONDS} s`, async () => {
   row("round trip p95 ms", pct(rtt, 95).toFixed(1), "");
   row("  of which grab + luma in the page, median ms", pct(grab, 50).toFixed(1), "");
   if (decode.length) row("  of which decode in Rust (reported), median ms", pct(decode, 50).toFixed(1), "");
-  console.log(`label read from the stream: ${found === "card" ? "yes" : `no (panel: ${found})`}`);
+  row("IPC floor: an empty command's round trip, median ms", pct(floor, 50).toFixed(1), "");
+  console.log(`label read from the stream: ${found === "card" ? "yes" : `no (panel: ${found})`}; load average during the run: ${load.toFixed(1)} on ${(await import("node:os")).cpus().length} CPUs`);
   assert.ok(rtt.length > 0, "the page measured its frames");
   await stop(s);
 });
