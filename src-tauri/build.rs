@@ -4,10 +4,13 @@
 const COMMANDS: &[&str] = &[
     "app_info",
     "first_paint",
+    "core_status",
     "preview_sources",
     "preview_start",
     "preview_stop",
-    "scan_image_file",
+    "webview_camera_start",
+    "push_camera_frame",
+    "scan_image_pick",
     "scan_image_bytes",
     "check_manual",
     "authorize_scan",
@@ -35,7 +38,8 @@ const COMMANDS: &[&str] = &[
 
 fn main() {
     tauri_build::try_build(
-        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
     )
     .expect("tauri-build failed");
 }

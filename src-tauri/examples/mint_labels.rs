@@ -47,8 +47,12 @@ fn main() {
         } else {
             LabelKey::QrKey(quickauth_sandbox::mint_qr_key(&mc, now))
         };
-        let payload = LabelPayload::Yilianyun { machine_code: mc.clone(), key: key.clone() };
-        let img = render_payload(&payload, PayloadFormat::JsonSnake, 8).expect("label fits a QR code");
+        let payload = LabelPayload::Yilianyun {
+            machine_code: mc.clone(),
+            key: key.clone(),
+        };
+        let img =
+            render_payload(&payload, PayloadFormat::JsonSnake, 8).expect("label fits a QR code");
         let file = out.join(format!("label-{i}-{mc}.png"));
         // Write then rename, so a frame source reading the directory never sees half a file.
         let tmp = out.join(format!(".label-{i}.tmp"));
@@ -63,6 +67,7 @@ fn main() {
         }));
     }
     if let Some(m) = manifest {
-        std::fs::write(m, serde_json::to_string_pretty(&entries).expect("json")).expect("write manifest");
+        std::fs::write(m, serde_json::to_string_pretty(&entries).expect("json"))
+            .expect("write manifest");
     }
 }

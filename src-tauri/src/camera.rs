@@ -1,5 +1,6 @@
-//! Live preview: a frame source (real camera via nokhwa, or an explicit image-file player) on its own OS thread,
-//! JPEG frames to the page over a `Channel`, and a decode worker that reads codes from downscaled luma.
+//! Live preview: a frame source (a native camera, desktop only: see `desktop.rs`; or the explicit image-file player)
+//! on its own OS thread, JPEG frames to the page over a `Channel`, and a decode worker that reads codes from
+//! downscaled luma. The webview camera (`webcam.rs`) feeds the same decoder path without these threads.
 //!
 //! Threads: the source thread only grabs and forwards (it never decodes a QR); the decode worker takes at most one
 //! frame at a time from a one-slot queue, so frames arriving while it is busy are dropped rather than queued.
@@ -14,11 +15,14 @@ use std::time::{Duration, Instant};
 use image::codecs::jpeg::JpegEncoder;
 use image::{imageops, DynamicImage, GrayImage, ImageReader, RgbImage};
 
+/// What a source thread hands on: a JPEG for the page and, when the decoder is free, work for it.
+pub type Forward<'a> = &'a mut dyn FnMut(Vec<u8>, Option<LumaJob>) -> bool;
+
 /// Preview geometry the page is designed for; sources are scaled to fit inside it.
 pub const PREVIEW_WIDTH: u32 = 640;
 pub const PREVIEW_HEIGHT: u32 = 480;
 /// The decoder works on at most this width; larger frames are downscaled (QR modules stay several pixels wide).
-const DECODE_MAX_WIDTH: u32 = 640;
+pub const DECODE_MAX_WIDTH: u32 = 640;
 const JPEG_QUALITY: u8 = 72;
 
 /// Where frames come from, as the page's camera picker lists them.
@@ -42,7 +46,8 @@ impl SourceId {
         if s == "images" {
             Some(SourceId::Images)
         } else {
-            s.strip_prefix("camera:").map(|i| SourceId::Camera(i.to_owned()))
+            s.strip_prefix("camera:")
+                .map(|i| SourceId::Camera(i.to_owned()))
         }
     }
 }
@@ -63,23 +68,6 @@ pub struct ImageFramesConfig {
     pub fps: u32,
     /// How long each image stays on screen before the next one (a directory plays its files in name order, looping).
     pub hold: Duration,
-}
-
-/// Lists the real cameras. Errors (no V4L2 devices, permission) become an empty list plus a reason for the page.
-pub fn list_cameras() -> (Vec<SourceInfo>, Option<String>) {
-    match nokhwa::query(nokhwa::utils::ApiBackend::Auto) {
-        Ok(cams) => (
-            cams.into_iter()
-                .map(|c| SourceInfo {
-                    id: SourceId::Camera(c.index().as_string()).to_wire(),
-                    label: c.human_name(),
-                    kind: "camera",
-                })
-                .collect(),
-            None,
-        ),
-        Err(e) => (Vec::new(), Some(e.to_string())),
-    }
 }
 
 /// A luma frame handed to the decode worker (already downscaled to `DECODE_MAX_WIDTH`).
@@ -130,7 +118,6 @@ impl PreviewSession {
             let _ = h.join();
         }
     }
-
 }
 
 impl Drop for PreviewSession {
@@ -171,10 +158,17 @@ where
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
                     Err(_) => break,
                 };
-                let Some(frame) = job.into_luma() else { continue };
+                let Some(frame) = job.into_luma() else {
+                    continue;
+                };
                 let codes = decode(&frame.luma)
                     .into_iter()
-                    .map(|(text, corners)| (text, corners.map(|(x, y)| (x * frame.scale, y * frame.scale))))
+                    .map(|(text, corners)| {
+                        (
+                            text,
+                            corners.map(|(x, y)| (x * frame.scale, y * frame.scale)),
+                        )
+                    })
                     .collect();
                 on_decoded(FrameDecode {
                     seq: frame.seq,
@@ -208,7 +202,9 @@ where
                     Some(cfg) => run_image_player(&cfg, &src_stop, &mut forward),
                     None => Err(SourceError::NoImageSource),
                 },
-                SourceId::Camera(index) => run_camera(&index, &src_stop, &mut forward),
+                SourceId::Camera(index) => {
+                    crate::platform::run_camera(&index, &src_stop, &mut forward)
+                }
             };
             src_stop.store(true, Ordering::SeqCst);
             if let Err(e) = result {
@@ -217,7 +213,12 @@ where
         })
         .expect("spawn camera thread");
 
-    PreviewSession { stop, source: Some(source), worker: Some(worker), source_id }
+    PreviewSession {
+        stop,
+        source: Some(source),
+        worker: Some(worker),
+        source_id,
+    }
 }
 
 /// Why a preview source stopped.
@@ -234,10 +235,18 @@ pub enum SourceError {
 }
 
 /// Work for the decoder, converted lazily on the worker thread (JPEG decode is the expensive part).
-enum LumaJob {
+pub enum LumaJob {
     Ready(LumaImage),
-    Jpeg { seq: u64, jpeg: Vec<u8> },
-    Yuyv { seq: u64, width: u32, height: u32, data: Vec<u8> },
+    Jpeg {
+        seq: u64,
+        jpeg: Vec<u8>,
+    },
+    Yuyv {
+        seq: u64,
+        width: u32,
+        height: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl LumaJob {
@@ -245,10 +254,16 @@ impl LumaJob {
         match self {
             LumaJob::Ready(l) => Some(l),
             LumaJob::Jpeg { seq, jpeg } => {
-                let img = image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).ok()?;
+                let img =
+                    image::load_from_memory_with_format(&jpeg, image::ImageFormat::Jpeg).ok()?;
                 Some(downscale_luma(seq, img.to_luma8()))
             }
-            LumaJob::Yuyv { seq, width, height, data } => {
+            LumaJob::Yuyv {
+                seq,
+                width,
+                height,
+                data,
+            } => {
                 // YUYV: Y U Y V — every even byte is a luma sample.
                 let luma: Vec<u8> = data.iter().step_by(2).copied().collect();
                 let img = GrayImage::from_raw(width, height, luma)?;
@@ -258,19 +273,33 @@ impl LumaJob {
     }
 }
 
-fn downscale_luma(seq: u64, full: GrayImage) -> LumaImage {
+pub fn downscale_luma(seq: u64, full: GrayImage) -> LumaImage {
     let (w, h) = full.dimensions();
     if w <= DECODE_MAX_WIDTH {
-        return LumaImage { seq, preview_width: w, preview_height: h, scale: 1.0, luma: full };
+        return LumaImage {
+            seq,
+            preview_width: w,
+            preview_height: h,
+            scale: 1.0,
+            luma: full,
+        };
     }
     let nh = ((h as u64 * DECODE_MAX_WIDTH as u64) / w as u64).max(1) as u32;
     let small = imageops::resize(&full, DECODE_MAX_WIDTH, nh, imageops::FilterType::Triangle);
-    LumaImage { seq, preview_width: w, preview_height: h, scale: w as f32 / DECODE_MAX_WIDTH as f32, luma: small }
+    LumaImage {
+        seq,
+        preview_width: w,
+        preview_height: h,
+        scale: w as f32 / DECODE_MAX_WIDTH as f32,
+        luma: small,
+    }
 }
 
-fn encode_jpeg(rgb: &RgbImage) -> Option<Vec<u8>> {
+pub fn encode_jpeg(rgb: &RgbImage) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity((rgb.width() * rgb.height() / 6) as usize);
-    JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY).encode_image(rgb).ok()?;
+    JpegEncoder::new_with_quality(&mut out, JPEG_QUALITY)
+        .encode_image(rgb)
+        .ok()?;
     Some(out)
 }
 
@@ -279,14 +308,32 @@ fn fit_preview(img: DynamicImage) -> RgbImage {
     let (w, h) = (img.width(), img.height());
     if w <= PREVIEW_WIDTH && h <= PREVIEW_HEIGHT {
         // Centre small images on a light canvas so the preview keeps one size.
-        let mut canvas = RgbImage::from_pixel(PREVIEW_WIDTH, PREVIEW_HEIGHT, image::Rgb([236, 238, 240]));
-        imageops::overlay(&mut canvas, &img.to_rgb8(), ((PREVIEW_WIDTH - w) / 2) as i64, ((PREVIEW_HEIGHT - h) / 2) as i64);
+        let mut canvas =
+            RgbImage::from_pixel(PREVIEW_WIDTH, PREVIEW_HEIGHT, image::Rgb([236, 238, 240]));
+        imageops::overlay(
+            &mut canvas,
+            &img.to_rgb8(),
+            ((PREVIEW_WIDTH - w) / 2) as i64,
+            ((PREVIEW_HEIGHT - h) / 2) as i64,
+        );
         return canvas;
     }
-    let fitted = img.resize(PREVIEW_WIDTH, PREVIEW_HEIGHT, imageops::FilterType::Triangle).to_rgb8();
-    let mut canvas = RgbImage::from_pixel(PREVIEW_WIDTH, PREVIEW_HEIGHT, image::Rgb([236, 238, 240]));
+    let fitted = img
+        .resize(
+            PREVIEW_WIDTH,
+            PREVIEW_HEIGHT,
+            imageops::FilterType::Triangle,
+        )
+        .to_rgb8();
+    let mut canvas =
+        RgbImage::from_pixel(PREVIEW_WIDTH, PREVIEW_HEIGHT, image::Rgb([236, 238, 240]));
     let (fw, fh) = fitted.dimensions();
-    imageops::overlay(&mut canvas, &fitted, ((PREVIEW_WIDTH - fw) / 2) as i64, ((PREVIEW_HEIGHT - fh) / 2) as i64);
+    imageops::overlay(
+        &mut canvas,
+        &fitted,
+        ((PREVIEW_WIDTH - fw) / 2) as i64,
+        ((PREVIEW_HEIGHT - fh) / 2) as i64,
+    );
     canvas
 }
 
@@ -295,7 +342,8 @@ pub fn image_files(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
-    let rd = std::fs::read_dir(path).map_err(|e| SourceError::Images(format!("{}: {e}", path.display())))?;
+    let rd = std::fs::read_dir(path)
+        .map_err(|e| SourceError::Images(format!("{}: {e}", path.display())))?;
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
@@ -313,7 +361,7 @@ pub fn image_files(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
 fn run_image_player(
     cfg: &ImageFramesConfig,
     stop: &AtomicBool,
-    forward: &mut dyn FnMut(Vec<u8>, Option<LumaJob>) -> bool,
+    forward: Forward<'_>,
 ) -> Result<(), SourceError> {
     let interval = Duration::from_secs_f64(1.0 / cfg.fps.clamp(1, 60) as f64);
     let mut seq = 0u64;
@@ -334,7 +382,9 @@ fn run_image_player(
                 Err(_) => continue,
             };
             let rgb = fit_preview(img);
-            let Some(jpeg) = encode_jpeg(&rgb) else { continue };
+            let Some(jpeg) = encode_jpeg(&rgb) else {
+                continue;
+            };
             let luma = DynamicImage::ImageRgb8(rgb).to_luma8();
             let until = Instant::now() + cfg.hold;
             while Instant::now() < until {
@@ -359,70 +409,6 @@ fn run_image_player(
     Ok(())
 }
 
-fn run_camera(
-    index: &str,
-    stop: &AtomicBool,
-    forward: &mut dyn FnMut(Vec<u8>, Option<LumaJob>) -> bool,
-) -> Result<(), SourceError> {
-    use nokhwa::pixel_format::RgbFormat;
-    use nokhwa::utils::{CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType, Resolution};
-
-    let idx = match index.parse::<u32>() {
-        Ok(n) => CameraIndex::Index(n),
-        Err(_) => CameraIndex::String(index.to_owned()),
-    };
-    // MJPEG at 640x480 lets frames go to the page without re-encoding; nokhwa picks the closest the camera offers.
-    let wanted = CameraFormat::new(Resolution::new(PREVIEW_WIDTH, PREVIEW_HEIGHT), FrameFormat::MJPEG, 30);
-    let request = RequestedFormat::new::<RgbFormat>(RequestedFormatType::Closest(wanted));
-    let mut cam = nokhwa::Camera::new(idx, request).map_err(|e| SourceError::CameraOpen(e.to_string()))?;
-    cam.open_stream().map_err(|e| SourceError::CameraOpen(e.to_string()))?;
-    let mut seq = 0u64;
-    let mut failures = 0u32;
-    while !stop.load(Ordering::SeqCst) {
-        let frame = match cam.frame() {
-            Ok(f) => {
-                failures = 0;
-                f
-            }
-            Err(e) => {
-                failures += 1;
-                if failures > 30 {
-                    let _ = cam.stop_stream();
-                    return Err(SourceError::CameraLost(e.to_string()));
-                }
-                std::thread::sleep(Duration::from_millis(30));
-                continue;
-            }
-        };
-        seq += 1;
-        let res = frame.resolution();
-        let (jpeg, job) = match frame.source_frame_format() {
-            FrameFormat::MJPEG => {
-                let bytes = frame.buffer().to_vec();
-                (bytes.clone(), LumaJob::Jpeg { seq, jpeg: bytes })
-            }
-            FrameFormat::YUYV => {
-                let Ok(rgb) = frame.decode_image::<RgbFormat>() else { continue };
-                let rgb = RgbImage::from_raw(rgb.width(), rgb.height(), rgb.into_raw()).expect("same size");
-                let Some(jpeg) = encode_jpeg(&rgb) else { continue };
-                (jpeg, LumaJob::Yuyv { seq, width: res.width(), height: res.height(), data: frame.buffer().to_vec() })
-            }
-            _ => {
-                let Ok(rgb) = frame.decode_image::<RgbFormat>() else { continue };
-                let rgb = RgbImage::from_raw(rgb.width(), rgb.height(), rgb.into_raw()).expect("same size");
-                let Some(jpeg) = encode_jpeg(&rgb) else { continue };
-                let luma = DynamicImage::ImageRgb8(rgb).to_luma8();
-                (jpeg, LumaJob::Ready(downscale_luma(seq, luma)))
-            }
-        };
-        if !forward(jpeg, Some(job)) {
-            break;
-        }
-    }
-    let _ = cam.stop_stream();
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,7 +416,11 @@ mod tests {
 
     #[test]
     fn source_ids_round_trip() {
-        for id in [SourceId::Images, SourceId::Camera("0".into()), SourceId::Camera("/dev/video2".into())] {
+        for id in [
+            SourceId::Images,
+            SourceId::Camera("0".into()),
+            SourceId::Camera("/dev/video2".into()),
+        ] {
             assert_eq!(SourceId::from_wire(&id.to_wire()), Some(id));
         }
         assert_eq!(SourceId::from_wire("nope"), None);
@@ -450,7 +440,9 @@ mod tests {
     fn image_player_drops_frames_while_the_decoder_is_busy() {
         let dir = std::env::temp_dir().join(format!("qa-frames-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        RgbImage::from_pixel(320, 240, image::Rgb([200, 10, 10])).save(dir.join("a.png")).unwrap();
+        RgbImage::from_pixel(320, 240, image::Rgb([200, 10, 10]))
+            .save(dir.join("a.png"))
+            .unwrap();
         struct Count(Arc<AtomicU64>);
         impl FrameSink for Count {
             fn preview(&mut self, jpeg: Vec<u8>) -> bool {
@@ -464,7 +456,11 @@ mod tests {
         let d2 = decodes.clone();
         let session = start(
             SourceId::Images,
-            Some(ImageFramesConfig { path: dir.clone(), fps: 50, hold: Duration::from_millis(100) }),
+            Some(ImageFramesConfig {
+                path: dir.clone(),
+                fps: 50,
+                hold: Duration::from_secs(10),
+            }),
             Count(previews.clone()),
             // A slow decoder: ~4 decodes in the time 50 frames arrive.
             move |_luma| {
@@ -478,9 +474,20 @@ mod tests {
         );
         std::thread::sleep(Duration::from_millis(1000));
         session.stop();
-        let (p, d) = (previews.load(Ordering::SeqCst), decodes.load(Ordering::SeqCst));
-        assert!(p >= 30, "preview kept its pace: {p} frames");
-        assert!(d <= 6, "busy decoder dropped frames instead of queueing: {d} decodes");
+        let (p, d) = (
+            previews.load(Ordering::SeqCst),
+            decodes.load(Ordering::SeqCst),
+        );
+        // A source that waited for the decoder would deliver about one preview per decode; a busy machine may slow
+        // the pace, so the check is relative.
+        assert!(
+            p >= 10 && p >= 3 * d,
+            "preview kept its pace while the decoder was busy: {p} frames, {d} decodes"
+        );
+        assert!(
+            d <= 6,
+            "busy decoder dropped frames instead of queueing: {d} decodes"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,8 +1,8 @@
-//! The app's own failures (camera, scan bookkeeping, confirmations, files) and the one error type every command
-//! returns: the core's serde-tagged `ErrorReport`.
+//! The app's own failures (camera, frames, scan bookkeeping, declined confirmations, files) and the one error type
+//! every command returns: the core's serde-tagged `ErrorReport`.
 
-use quickauth_core::{Action, Localized};
 pub use quickauth_core::ErrorReport;
+use quickauth_core::{Action, Localized};
 
 /// What can go wrong in the shell itself (the core's errors arrive as `quickauth_core::Error`).
 #[derive(Debug, thiserror::Error)]
@@ -19,12 +19,17 @@ pub enum AppError {
     CameraLost(String),
     #[error("unknown preview source {0:?}")]
     UnknownSource(String),
-    #[error("this needs an explicit confirmation")]
-    NotConfirmed,
+    #[error("the user declined")]
+    Cancelled,
+    #[error("the camera frame was refused: {0}")]
+    BadFrame(String),
     #[error("the clipboard is not available: {0}")]
     Clipboard(String),
     #[error("{context}: {detail}")]
-    Io { context: &'static str, detail: String },
+    Io {
+        context: &'static str,
+        detail: String,
+    },
     #[error("the code flow {0} is unknown or finished")]
     FlowNotFound(String),
     #[error("internal: {0}")]
@@ -40,7 +45,8 @@ impl Localized for AppError {
             AppError::CameraOpen(_) => "camera_unavailable",
             AppError::CameraLost(_) => "camera_lost",
             AppError::UnknownSource(_) => "unknown_source",
-            AppError::NotConfirmed => "not_confirmed",
+            AppError::Cancelled => "cancelled",
+            AppError::BadFrame(_) => "bad_frame",
             AppError::Clipboard(_) => "clipboard",
             AppError::Io { .. } => "io",
             AppError::FlowNotFound(_) => "code_flow_expired",
@@ -50,21 +56,39 @@ impl Localized for AppError {
 
     fn message_zh(&self) -> String {
         match self {
-            AppError::ScanNotFound(_) => "这次扫描的结果已过期（超过 15 分钟或程序已重启）。请重新扫描标签。".into(),
+            AppError::ScanNotFound(_) => {
+                "这次扫描的结果已过期（超过 15 分钟或程序已重启）。请重新扫描标签。".into()
+            }
             AppError::NoCodeInImage => {
-                "图片里没有找到二维码。请换一张更清晰、正对标签的图片，或手动输入机器码和密钥。".into()
+                "图片里没有找到二维码。请换一张更清晰、正对标签的图片，或手动输入机器码和密钥。"
+                    .into()
             }
             AppError::BadImage(d) => format!("无法读取这张图片（{d}）。请使用 PNG 或 JPEG 图片。"),
             AppError::CameraOpen(d) => {
                 format!("摄像头无法打开（{d}）。请检查摄像头是否连接、是否被其他程序占用，或改用图片/手动输入。")
             }
-            AppError::CameraLost(d) => format!("摄像头中断了（{d}）。请重新插好摄像头后点“开始扫描”。"),
-            AppError::UnknownSource(_) => "所选的画面来源已不存在。请在列表中重新选择摄像头。".into(),
-            AppError::NotConfirmed => "这个操作需要先确认。请在弹出的对话框中确认后再试。".into(),
+            AppError::CameraLost(d) => {
+                format!("摄像头中断了（{d}）。请重新插好摄像头后点“开始扫描”。")
+            }
+            AppError::UnknownSource(_) => {
+                "所选的画面来源已不存在。请在列表中重新选择摄像头。".into()
+            }
+            AppError::Cancelled => {
+                "已取消，什么都没有改变。需要时请再试一次，并在弹出的对话框中确认。".into()
+            }
+            AppError::BadFrame(d) => {
+                format!("摄像头画面的格式不对（{d}）。请重新打开摄像头；如果一直出现，请反馈问题。")
+            }
             AppError::Clipboard(d) => format!("无法使用剪贴板（{d}）。请改为手动选中文本复制。"),
-            AppError::Io { context, detail } => format!("文件操作失败：{context}（{detail}）。请检查路径和权限后重试。"),
-            AppError::FlowNotFound(_) => "这次浏览器授权已结束或已过期。请重新点击“开放应用授权”。".into(),
-            AppError::Internal(d) => format!("程序内部错误（{d}）。请重试；如果一直出现，请反馈问题。"),
+            AppError::Io { context, detail } => {
+                format!("文件操作失败：{context}（{detail}）。请检查路径和权限后重试。")
+            }
+            AppError::FlowNotFound(_) => {
+                "这次浏览器授权已结束或已过期。请重新点击“开放应用授权”。".into()
+            }
+            AppError::Internal(d) => {
+                format!("程序内部错误（{d}）。请重试；如果一直出现，请反馈问题。")
+            }
         }
     }
 
@@ -78,7 +102,8 @@ impl Localized for AppError {
             AppError::CameraOpen(d) => format!("The camera could not be opened ({d}). Check that it is connected and not used by another program, or use an image / manual entry."),
             AppError::CameraLost(d) => format!("The camera stopped ({d}). Reconnect it and press Start."),
             AppError::UnknownSource(_) => "The selected source is gone. Pick a camera from the list again.".into(),
-            AppError::NotConfirmed => "This needs a confirmation first. Confirm in the dialog and try again.".into(),
+            AppError::Cancelled => "Cancelled; nothing was changed. Try again and confirm in the dialog if you meant to.".into(),
+            AppError::BadFrame(d) => format!("The camera frame has the wrong format ({d}). Reopen the camera; if it keeps happening, report a bug."),
             AppError::Clipboard(d) => format!("The clipboard is not available ({d}). Select the text and copy it by hand."),
             AppError::Io { context, detail } => format!("File operation failed: {context} ({detail}). Check the path and permissions, then retry."),
             AppError::FlowNotFound(_) => "This browser authorization has finished or expired. Start it again with \"Authorize in browser\".".into(),
@@ -88,9 +113,16 @@ impl Localized for AppError {
 
     fn action(&self) -> Action {
         match self {
-            AppError::ScanNotFound(_) | AppError::NoCodeInImage | AppError::BadImage(_) => Action::Rescan,
-            AppError::CameraOpen(_) | AppError::CameraLost(_) | AppError::UnknownSource(_) => Action::Rescan,
-            AppError::NotConfirmed | AppError::Clipboard(_) | AppError::FlowNotFound(_) => Action::None,
+            AppError::ScanNotFound(_) | AppError::NoCodeInImage | AppError::BadImage(_) => {
+                Action::Rescan
+            }
+            AppError::CameraOpen(_) | AppError::CameraLost(_) | AppError::UnknownSource(_) => {
+                Action::Rescan
+            }
+            AppError::Cancelled | AppError::Clipboard(_) | AppError::FlowNotFound(_) => {
+                Action::None
+            }
+            AppError::BadFrame(_) => Action::ReportBug,
             AppError::Io { .. } => Action::RetryLater,
             AppError::Internal(_) => Action::ReportBug,
         }

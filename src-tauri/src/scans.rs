@@ -1,5 +1,6 @@
-//! Scanned labels waiting to be authorized. The page only ever sees a `scan_id`, the machine code and the key's
-//! kind; the key itself (qr_key / msign) stays here until `authorize_scan` hands it to the core.
+//! Scanned labels waiting to be authorized, and how a live camera's decodes become scans. The page only ever sees a
+//! `scan_id`, the machine code and the key's kind; the key itself (qr_key / msign) stays here until
+//! `authorize_scan` hands it to the core.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,6 +12,7 @@ use quickauth_protocol::{DeviceKey, MachineCode, UserId};
 use quickauth_qr::{LabelKey, LabelPayload};
 use serde::Serialize;
 
+use crate::camera::FrameDecode;
 use crate::error::{report, AppError, ErrorReport};
 
 /// The printer's temporary key is valid this long after it is shown; the card counts down from the scan.
@@ -36,7 +38,11 @@ pub enum ScanView {
         key_expires_at: Option<DateTime<Utc>>,
     },
     /// The code was read but is not a label we understand; `raw` is shown on purpose so the user can type it in.
-    Unparsed { raw: String, machine_code: Option<String>, error: ErrorReport },
+    Unparsed {
+        raw: String,
+        machine_code: Option<String>,
+        error: ErrorReport,
+    },
 }
 
 struct PendingScan {
@@ -51,7 +57,7 @@ pub struct ScanBook {
     counter: std::sync::atomic::AtomicU64,
 }
 
-/// A scan ready to authorize.
+/// A printer or device ready to authorize, from a scan or from manual entry (the one target type).
 pub enum ScanTarget {
     Yilianyun(MachineCode, DeviceKey),
     Lingju(UserId),
@@ -66,13 +72,19 @@ impl ScanBook {
                 let machine_code = e.machine_code.clone();
                 let raw = e.raw.clone();
                 let err = quickauth_core::Error::from(e);
-                ScanView::Unparsed { raw, machine_code, error: ErrorReport::from(&err) }
+                ScanView::Unparsed {
+                    raw,
+                    machine_code,
+                    error: ErrorReport::from(&err),
+                }
             }
         }
     }
 
     fn keep(&self, payload: LabelPayload) -> ScanView {
-        let n = self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let scan_id = format!("s{}-{n}", std::process::id());
         let now = Utc::now();
         let view = match &payload {
@@ -109,11 +121,18 @@ impl ScanBook {
                 map.remove(&oldest);
             }
         }
-        map.insert(scan_id, PendingScan { payload, at: Instant::now() });
+        map.insert(
+            scan_id,
+            PendingScan {
+                payload,
+                at: Instant::now(),
+            },
+        );
         view
     }
 
-    /// Takes the scan out (a label is authorized once; a retry re-reads it from the book again via `peek`).
+    /// The scan's target. The scan stays in the book, so a failed authorization can be retried with the same
+    /// `scan_id`; `forget` removes it once it has been authorized.
     pub fn target(&self, scan_id: &str) -> Result<ScanTarget, ErrorReport> {
         let map = self.inner.lock().expect("scan book lock");
         let scan = map
@@ -129,12 +148,75 @@ impl ScanBook {
                 };
                 Ok(ScanTarget::Yilianyun(mc, key))
             }
-            LabelPayload::Lingju { userid } => Ok(ScanTarget::Lingju(UserId::parse(userid).map_err(|e| report(&e))?)),
+            LabelPayload::Lingju { userid } => Ok(ScanTarget::Lingju(
+                UserId::parse(userid).map_err(|e| report(&e))?,
+            )),
         }
     }
 
     pub fn forget(&self, scan_id: &str) {
         self.inner.lock().expect("scan book lock").remove(scan_id);
+    }
+}
+
+/// One decoded code's outline, in preview pixels.
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeOutline {
+    corners: [[f32; 2]; 4],
+}
+
+/// What the detection channel carries, for every live source (native camera, image player, webview camera).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum PreviewEvent {
+    Frame {
+        seq: u64,
+        width: u32,
+        height: u32,
+        codes: Vec<CodeOutline>,
+        scan: Option<ScanView>,
+    },
+    Stopped {
+        reason: Option<ErrorReport>,
+    },
+}
+
+/// Same code text seen again within this window is the same scan (it stays in view for many frames).
+const SAME_SCAN_WINDOW: Duration = Duration::from_millis(2500);
+
+/// Turns a live source's decodes into detection events: a label in view becomes one scan, not one per frame.
+#[derive(Default)]
+pub struct Detections {
+    last: Option<(String, Instant)>,
+}
+
+impl Detections {
+    pub fn on_decode(&mut self, book: &ScanBook, fd: FrameDecode) -> PreviewEvent {
+        let mut scan = None;
+        if let Some((text, _)) = fd.codes.first() {
+            let fresh = match &self.last {
+                Some((t, at)) => t != text || at.elapsed() > SAME_SCAN_WINDOW,
+                None => true,
+            };
+            if fresh {
+                scan = Some(book.admit(text));
+            }
+            self.last = Some((text.clone(), Instant::now()));
+        }
+        let codes = fd
+            .codes
+            .iter()
+            .map(|(_, c)| CodeOutline {
+                corners: c.map(|(x, y)| [x, y]),
+            })
+            .collect();
+        PreviewEvent::Frame {
+            seq: fd.seq,
+            width: fd.preview_width,
+            height: fd.preview_height,
+            codes,
+            scan,
+        }
     }
 }
 
@@ -147,8 +229,20 @@ mod tests {
         let book = ScanBook::default();
         let view = book.admit(r#"{"machine_code":"4004123456","qr_key":"0123456789abcdef"}"#);
         let json = serde_json::to_string(&view).unwrap();
-        assert!(!json.contains("0123456789abcdef"), "key leaked to the page: {json}");
-        let ScanView::Ok { scan_id, key_kind, key_expires_at, machine_code, .. } = view else { panic!("not ok: {json}") };
+        assert!(
+            !json.contains("0123456789abcdef"),
+            "key leaked to the page: {json}"
+        );
+        let ScanView::Ok {
+            scan_id,
+            key_kind,
+            key_expires_at,
+            machine_code,
+            ..
+        } = view
+        else {
+            panic!("not ok: {json}")
+        };
         assert_eq!(key_kind, Some("qr_key"));
         assert_eq!(machine_code.as_deref(), Some("4004123456"));
         assert!(key_expires_at.is_some());
@@ -161,6 +255,32 @@ mod tests {
         }
         book.forget(&scan_id);
         assert!(book.target(&scan_id).is_err());
+    }
+
+    #[test]
+    fn a_label_in_view_for_many_frames_is_one_scan() {
+        let book = ScanBook::default();
+        let mut det = Detections::default();
+        let text = r#"{"machine_code":"4004123456","qr_key":"0123456789abcdef"}"#.to_string();
+        let frame = |seq| FrameDecode {
+            seq,
+            preview_width: 640,
+            preview_height: 480,
+            codes: vec![(
+                text.clone(),
+                [(1.0, 2.0), (3.0, 2.0), (3.0, 4.0), (1.0, 4.0)],
+            )],
+        };
+        let scans: Vec<bool> = (1..=5)
+            .map(|seq| match det.on_decode(&book, frame(seq)) {
+                PreviewEvent::Frame { scan, codes, .. } => {
+                    assert_eq!(codes.len(), 1);
+                    scan.is_some()
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(scans, [true, false, false, false, false]);
     }
 
     #[test]

@@ -130,51 +130,30 @@ pub fn validate_profile_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+// Names of the stored settings: one spelling and one parser, the protocol's `as_str` / `FromStr`.
+
 pub(crate) fn region_str(r: Region) -> &'static str {
-    match r {
-        Region::Cn => "cn",
-        Region::Overseas => "overseas",
-        Region::CnAlt => "cn-alt",
-    }
+    r.as_str()
 }
 
 pub(crate) fn parse_region(s: &str) -> Option<Region> {
-    match s {
-        "cn" => Some(Region::Cn),
-        "overseas" => Some(Region::Overseas),
-        "cn-alt" => Some(Region::CnAlt),
-        _ => None,
-    }
+    s.parse().ok()
 }
 
 pub(crate) fn api_str(v: ApiVersion) -> &'static str {
-    match v {
-        ApiVersion::V1 => "v1",
-        ApiVersion::V2 => "v2",
-    }
+    v.as_str()
 }
 
 pub(crate) fn parse_api(s: &str) -> Option<ApiVersion> {
-    match s {
-        "v1" => Some(ApiVersion::V1),
-        "v2" => Some(ApiVersion::V2),
-        _ => None,
-    }
+    s.parse().ok()
 }
 
 pub(crate) fn endpoint_str(e: LingjuEndpoint) -> &'static str {
-    match e {
-        LingjuEndpoint::HttpApi => "httpapi",
-        LingjuEndpoint::BltApi => "bltapi",
-    }
+    e.as_str()
 }
 
 pub(crate) fn parse_endpoint(s: &str) -> Option<LingjuEndpoint> {
-    match s {
-        "httpapi" => Some(LingjuEndpoint::HttpApi),
-        "bltapi" => Some(LingjuEndpoint::BltApi),
-        _ => None,
-    }
+    s.parse().ok()
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! quickauth-protocol: the wire side of QuickAuth — Yilianyun v1/v2 and Lingju clients, `sign`, secret
 //! newtypes, validated inputs, and typed errors with Chinese and English messages (see docs/architecture.md).
 
+mod choice;
 mod http;
 mod input;
 mod lenient;
@@ -9,6 +10,7 @@ mod localized;
 pub mod secret;
 mod yilianyun;
 
+pub use choice::{Setting, UnknownChoice};
 pub use http::{
     http_client, HttpClientBuilder, TransportError, TransportErrorKind, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TOTAL_TIMEOUT, MAX_ECHO_CHARS,

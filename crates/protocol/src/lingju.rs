@@ -1,6 +1,7 @@
 //! Lingju (灵聚) authorize client: `/httpapi/authorize.do` (hardware with authcode, software without) and
 //! `/bltapi/authorize.do` (pre-registered userids). The appkey goes in the POST form, never in a URL.
 
+use crate::choice::{Setting, UnknownChoice};
 use crate::http::{host_of, post_form, Redactor, TransportError, TransportErrorKind};
 use crate::input::{check_base_url, require_non_blank, Field, InputError};
 use crate::lenient::{field, int, text};
@@ -48,14 +49,14 @@ impl fmt::Display for LingjuEndpoint {
 }
 
 impl std::str::FromStr for LingjuEndpoint {
-    type Err = String;
+    type Err = UnknownChoice;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "httpapi" => Ok(LingjuEndpoint::HttpApi),
             "bltapi" => Ok(LingjuEndpoint::BltApi),
-            other => Err(format!(
-                "unknown Lingju endpoint {other:?}: use httpapi or bltapi"
-            )),
+            _ => Err(UnknownChoice {
+                setting: Setting::LingjuEndpoint,
+            }),
         }
     }
 }

@@ -11,6 +11,7 @@ pub use codes::ApiCode;
 pub use error::YilianyunError;
 pub use reply::{PrintInfo, PrintJob, PrinterState, PrinterVersion, TokenGrant};
 
+use crate::choice::{Setting, UnknownChoice};
 use crate::http::{host_of, post_form, Redactor};
 use crate::input::{
     check_base_url, check_origin_id, require_non_blank, BaseUrlProblem, Field, InputError,
@@ -68,15 +69,15 @@ impl fmt::Display for Region {
 }
 
 impl std::str::FromStr for Region {
-    type Err = String;
+    type Err = UnknownChoice;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "cn" => Ok(Region::Cn),
             "overseas" => Ok(Region::Overseas),
             "cn-alt" => Ok(Region::CnAlt),
-            other => Err(format!(
-                "unknown region {other:?}: use cn, overseas or cn-alt"
-            )),
+            _ => Err(UnknownChoice {
+                setting: Setting::Region,
+            }),
         }
     }
 }
@@ -113,12 +114,14 @@ impl fmt::Display for ApiVersion {
 }
 
 impl std::str::FromStr for ApiVersion {
-    type Err = String;
+    type Err = UnknownChoice;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "v1" => Ok(ApiVersion::V1),
             "v2" => Ok(ApiVersion::V2),
-            other => Err(format!("unknown API version {other:?}: use v1 or v2")),
+            _ => Err(UnknownChoice {
+                setting: Setting::ApiVersion,
+            }),
         }
     }
 }
