@@ -24,8 +24,9 @@ after(async () => {
 let dirCount = 0;
 /** Mints sandbox labels (PNG) into a fresh directory; returns {dir, labels:[{machine_code, kind, key, file}]}. */
 export function mint(count, { msign = false } = {}) {
-  const dir = join(WORK, `labels-${++dirCount}`);
-  const manifest = join(WORK, `labels-${dirCount}.json`);
+  // node --test runs each file in its own process: the pid keeps their label directories apart.
+  const dir = join(WORK, `labels-${process.pid}-${++dirCount}`);
+  const manifest = join(WORK, `labels-${process.pid}-${dirCount}.json`);
   const args = ["--out", dir, "--count", String(count), "--manifest", manifest];
   if (msign) args.push("--msign");
   execFileSync(MINT, args, { stdio: ["ignore", "ignore", "inherit"] });
