@@ -12,14 +12,17 @@ use quickauth_core::{Options, QuickAuth, BUILTIN_SANDBOX_PROFILE};
 
 use crate::commands::devices::{ask_before_reveal, Which};
 use crate::commands::history::export_csv;
+use crate::commands::scan::pick_and_scan;
 use crate::dialogs::{Confirm, Dialogs};
 use crate::scans::{ScanBook, ScanTarget, ScanView};
+use crate::state::{AppState, LaunchOptions};
 
 /// Dialogs answered by the test, counting what was asked.
 #[derive(Default)]
 struct Answers {
     confirm: bool,
     save: Option<PathBuf>,
+    open: Option<PathBuf>,
     asked: AtomicUsize,
     last_question: Mutex<Option<Confirm>>,
 }
@@ -36,7 +39,7 @@ impl Dialogs for Answers {
     }
     fn pick_image(&self) -> Option<PathBuf> {
         self.asked.fetch_add(1, Ordering::SeqCst);
-        None
+        self.open.clone()
     }
 }
 
@@ -169,6 +172,47 @@ async fn csv_export_writes_only_where_the_user_chose() {
         csv.starts_with("time,operation,") && csv.contains("authorize"),
         "{csv}"
     );
+}
+
+#[tokio::test]
+async fn an_image_is_read_only_from_the_file_the_user_picked() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = |open: Option<PathBuf>| {
+        AppState::new(
+            LaunchOptions::default(),
+            dir.path().join("data"),
+            Arc::new(Answers {
+                open,
+                ..Default::default()
+            }),
+        )
+    };
+    assert!(pick_and_scan(&state(None))
+        .await
+        .expect("cancel is not an error")
+        .is_none());
+
+    let label = dir.path().join("label.png");
+    let payload = r#"{"machine_code":"4004123456","qr_key":"0123456789abcdef"}"#;
+    quickauth_qr::label::render_text(payload, &Default::default())
+        .unwrap()
+        .save(&label)
+        .unwrap();
+    match pick_and_scan(&state(Some(label))).await.expect("scan") {
+        Some(ScanView::Ok { machine_code, .. }) => {
+            assert_eq!(machine_code.as_deref(), Some("4004123456"))
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // A chosen file that is not an image: a clear error that does not quote the file's contents.
+    let text = dir.path().join("notes.png");
+    std::fs::write(&text, "client_secret=hunter2hunter2").unwrap();
+    let err = pick_and_scan(&state(Some(text)))
+        .await
+        .expect_err("not an image");
+    assert!(!err.message_zh.is_empty() && !err.message_en.is_empty());
+    assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
 }
 
 // ------------------------------------------------------------------ what the page is allowed to call

@@ -183,14 +183,19 @@ async fn scan_user_file(state: &AppState, path: PathBuf) -> CmdResult<ScanView> 
     first_scan(state, decoded)
 }
 
-/// Opens the native open dialog (PNG/JPEG) and scans the chosen image; `null` when the user cancelled.
-#[tauri::command]
-pub async fn scan_image_pick(state: State<'_, AppState>) -> CmdResult<Option<ScanView>> {
+/// Asks for a label image in the native open dialog and scans it; `None` when the user cancelled.
+pub async fn pick_and_scan(state: &AppState) -> CmdResult<Option<ScanView>> {
     let dialogs = state.dialogs.clone();
     let Some(path) = off_thread(move || dialogs.pick_image()).await? else {
         return Ok(None);
     };
-    scan_user_file(&state, path).await.map(Some)
+    scan_user_file(state, path).await.map(Some)
+}
+
+/// Opens the native open dialog (PNG/JPEG) and scans the chosen image; `null` when the user cancelled.
+#[tauri::command]
+pub async fn scan_image_pick(state: State<'_, AppState>) -> CmdResult<Option<ScanView>> {
+    pick_and_scan(&state).await
 }
 
 /// Files dropped on the window (desktop): the first image is scanned and the result goes to the page as event
