@@ -35,7 +35,9 @@ fi
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 PROFILE="${QA_PROFILE:-debug}"
 say "building the app, the label helper and the CLI ($PROFILE, target $TARGET)"
-if [ "$PROFILE" = release ]; then
+if [ -n "${QA_SKIP_BUILD:-}" ]; then
+  say "QA_SKIP_BUILD: using the binaries already in $TARGET/$PROFILE"
+elif [ "$PROFILE" = release ]; then
   cargo build --release -p quickauth-app -p quickauth-cli --bins --example mint_labels --quiet
 else
   cargo build -p quickauth-app -p quickauth-cli --bins --example mint_labels --quiet

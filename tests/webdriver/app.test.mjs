@@ -2,9 +2,9 @@
 // Run by scripts/webdriver-test.sh; shared helpers in helpers.mjs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, readdirSync, existsSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { WORK, mint, ledger, dataDir, shot, start, stop, RESCAN, approveInSandbox, waitResult, sandboxControl, revealWithCli, answerDialogs, dialogsAsked } from "./helpers.mjs";
+import { WORK, mint, ledger, dataDir, shot, start, stop, RESCAN, approveInSandbox, waitResult, sandboxControl, revealWithCli, answerDialogs, dialogsAsked, quit } from "./helpers.mjs";
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -520,4 +520,29 @@ test("no camera, image scans, manual entry validation, server errors with action
     console.log(`# secrets checked: ${secrets.size} values against ${Object.keys(outputs).length} commands`);
   });
   await stop(s);
+});
+
+test("a core that cannot open: the page shows why while Rust retries, and clears it once the core opens", async () => {
+  // The data dir path is a plain file, so the core cannot create its database there until the test removes it.
+  const blocked = join(WORK, "data-blocked");
+  writeFileSync(blocked, "not a directory\n");
+  const s = await start(["--data-dir", blocked]);
+  try {
+    await s.waitFor(() => !document.getElementById("core-status").classList.contains("hidden"), 30000, "core-status banner");
+    const banner = await s.exec(() => ({
+      text: document.getElementById("core-status").innerText,
+      type: document.querySelector("#core-status .error-box")?.dataset.errorType,
+    }));
+    assert.match(banner.text, /自动重试/, banner.text);
+    assert.ok(banner.type && banner.type !== "internal", `the core's own error kind is shown: ${JSON.stringify(banner)}`);
+    await shot(s, "core-status");
+    rmSync(blocked);
+    mkdirSync(blocked);
+    await s.waitFor(() => document.getElementById("core-status").classList.contains("hidden"), 60000, "banner cleared after a retry");
+    const profiles = await s.invoke("list_profiles");
+    assert.ok(profiles.ok && profiles.ok.some((p) => p.builtin), "the core works after the retry");
+    await stop(s);
+  } finally {
+    await quit(s);
+  }
 });
