@@ -2,7 +2,7 @@
 import { invoke, listen } from "./ipc.js";
 import { initLocale, setLocale, locale, t, applyStatic } from "./i18n.js";
 import { store, reloadProfiles, setting, setSetting } from "./store.js";
-import { toast, toastError, asReport } from "./dom.js";
+import { h, toast, toastError, asReport, errorBox, clear } from "./dom.js";
 import * as scan from "./scan.js";
 import * as devices from "./devices.js";
 import * as profiles from "./profiles.js";
@@ -29,6 +29,7 @@ function show(name) {
 
 function renderAll() {
   applyStatic();
+  if (coreReport) showCoreStatus({ ok: false, error: coreReport, retry_in_secs: coreRetry });
   for (const b of document.querySelectorAll("#lang-seg button")) b.classList.toggle("on", b.dataset.lang === locale());
   for (const m of Object.values(screens)) if (m.render) m.render();
 }
@@ -36,6 +37,26 @@ function renderAll() {
 function switchLocale(next) {
   setLocale(next);
   renderAll();
+}
+
+let coreReport = null;
+let coreRetry = null;
+function showCoreStatus(payload) {
+  const box = document.getElementById("core-status");
+  const wasFailing = !!coreReport;
+  coreReport = payload && payload.ok === false && payload.error ? asReport(payload.error) : null;
+  coreRetry = coreReport ? payload.retry_in_secs ?? null : null;
+  clear(box);
+  box.classList.toggle("hidden", !coreReport);
+  box.dataset.ok = coreReport ? "0" : "1";
+  if (coreReport) {
+    box.append(h("strong", t("core.unavailable")), errorBox(coreReport));
+    if (payload.retry_in_secs != null) box.append(h("div.muted.small", t("core.retry_in", { s: payload.retry_in_secs })));
+  }
+  if (!coreReport && wasFailing && payload && payload.ok) {
+    reloadProfiles().catch(() => {});
+    devices.reload();
+  }
 }
 
 async function boot() {
@@ -80,6 +101,11 @@ async function boot() {
     if (p.refreshed > 0) toast(t("devices.background_refreshed", { n: p.refreshed }), "ok");
     devices.reload();
   }).catch(() => {});
+
+  // The core (data dir, keyring) could not open: Rust keeps retrying; the page says why until it works.
+  listen("core-status", (e) => showCoreStatus(e.payload)).catch(() => {});
+  // The event may have fired before this page listened: ask for the last known state once.
+  invoke("core_status").then(showCoreStatus, () => {});
 
   // Two frames after boot the first real paint has happened; report it for the start-up measurement.
   requestAnimationFrame(() =>

@@ -2,7 +2,7 @@
 // forget (local or remote) and token reveal/copy behind an explicit confirmation.
 import { invoke } from "./ipc.js";
 import { t, errorMessage } from "./i18n.js";
-import { h, clear, toast, toastError, asReport, fmtTime, fmtRelative, modal, confirmDialog } from "./dom.js";
+import { h, clear, toast, toastError, asReport, fmtTime, fmtRelative, modal } from "./dom.js";
 
 let devices = [];
 const statusCache = new Map(); // id -> PrinterView | ErrorReport
@@ -61,9 +61,9 @@ function row(d) {
   const isPrinter = d.provider === "yilianyun";
   return h("tr", { dataset: { device: d.id, provider: d.provider } },
     h("td", h("div.mc", d.id), h("div.sub2", isPrinter ? t("manual.provider.yilianyun") : t("manual.provider.lingju"))),
-    h("td", d.profile, d.profile_builtin ? [" ", h("span.badge.sandbox", t("card.sandbox_badge"))] : null),
-    h("td", h("span.nowrap", fmtTime(d.expires_at)), h("div.sub2", fmtRelative(d.expires_at))),
-    h("td.nowrap", lifeBadge(d), printerCell(d)),
+    h("td", { "data-label": t("devices.col.profile") }, d.profile, d.profile_builtin ? [" ", h("span.badge.sandbox", t("card.sandbox_badge"))] : null),
+    h("td", { "data-label": t("devices.col.expires") }, h("span.nowrap", fmtTime(d.expires_at)), h("div.sub2", fmtRelative(d.expires_at))),
+    h("td.nowrap", { "data-label": t("devices.col.status") }, lifeBadge(d), printerCell(d)),
     h("td", h("div.row-actions",
       h("button.btn.secondary.small.act-refresh", { on: { click: (e) => refresh(d, e.target) } }, t("devices.refresh")),
       isPrinter ? h("button.btn.secondary.small.act-status", { on: { click: (e) => status(d, e.target) } }, t("devices.status")) : null,
@@ -147,33 +147,38 @@ async function forget(d) {
   await reload();
 }
 
+/** The user said "no" in the native confirmation: nothing happened, nothing to report. */
+const cancelled = (report) => report && report.type === "cancelled";
+
 async function reveal(d) {
-  const ok = await confirmDialog({ title: t("devices.reveal_title", { id: d.id }), body: t("devices.reveal_body"), confirm: t("devices.reveal_confirm"), danger: true });
-  if (!ok) return;
+  // Rust asks for confirmation in a native dialog the page cannot answer; a "no" comes back as type "cancelled".
   let tokens;
   try {
-    tokens = await invoke("reveal_tokens", { id: ref(d), confirmed: true });
+    tokens = await invoke("reveal_tokens", { id: ref(d) });
   } catch (e) {
-    toastError(asReport(e));
+    const report = asReport(e);
+    if (!cancelled(report)) toastError(report);
     return;
   }
   const copy = (which) => async () => {
     try {
-      await invoke("copy_token", { id: ref(d), which, confirmed: true });
+      await invoke("copy_token", { id: ref(d), which });
       toast(t("common.copied"), "ok");
     } catch (e) {
-      toastError(asReport(e));
+      const report = asReport(e);
+      if (!cancelled(report)) toastError(report);
     }
   };
   await modal((close) => [
     h("h2", t("devices.reveal_title", { id: d.id })),
+    h("p.muted.small", t("devices.reveal_note")),
     h("div.muted.small", t("devices.access_token")),
     h("div.secret-box", h("code#revealed-access", tokens.access_token), h("button.btn.secondary.small", { on: { click: copy("access") } }, t("common.copy"))),
     tokens.refresh_token
       ? [h("div.muted.small", t("devices.refresh_token")),
          h("div.secret-box", h("code#revealed-refresh", tokens.refresh_token), h("button.btn.secondary.small", { on: { click: copy("refresh") } }, t("common.copy")))]
       : null,
-    h("div.modal-actions", h("button.btn", { on: { click: () => close() } }, t("common.close"))),
+    h("div.modal-actions", h("button.btn#reveal-close", { on: { click: () => close() } }, t("common.close"))),
   ]);
   tokens = null;
 }

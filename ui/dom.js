@@ -49,25 +49,64 @@ export function toastError(report) {
   toast(errorMessage(report), "bad", 7000);
 }
 
-/** Opens a modal; `build(close)` returns its content. Resolves with what `close(value)` was given. */
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+let modalSeq = 0;
+
+/**
+ * Opens a modal; `build(close)` returns its content. Resolves with what `close(value)` was given.
+ * The dialog is labelled by its first heading, keeps Tab / Shift+Tab inside itself, closes on Escape and gives focus
+ * back to whatever had it before.
+ */
 export function modal(build) {
   const backdrop = document.getElementById("modal-backdrop");
   const box = document.getElementById("modal");
+  const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
   return new Promise((resolve) => {
     const close = (value) => {
       backdrop.classList.add("hidden");
       clear(box);
-      document.removeEventListener("keydown", onKey);
+      box.removeAttribute("aria-labelledby");
+      document.removeEventListener("keydown", onKey, true);
+      if (opener && opener.isConnected) opener.focus();
       resolve(value);
     };
     const onKey = (e) => {
-      if (e.key === "Escape") close(undefined);
+      if (e.key === "Escape") {
+        e.preventDefault();
+        close(undefined);
+        return;
+      }
+      if (e.key !== "Tab") return;
+      const items = [...box.querySelectorAll(FOCUSABLE)].filter((el) => el.offsetParent !== null || el === document.activeElement);
+      if (items.length === 0) {
+        e.preventDefault();
+        box.focus();
+        return;
+      }
+      const first = items[0];
+      const last = items[items.length - 1];
+      if (!box.contains(document.activeElement)) {
+        e.preventDefault();
+        (e.shiftKey ? last : first).focus();
+      } else if (e.shiftKey && (document.activeElement === first || document.activeElement === box)) {
+        e.preventDefault();
+        last.focus();
+      } else if (!e.shiftKey && document.activeElement === last) {
+        e.preventDefault();
+        first.focus();
+      }
     };
     clear(box).append(...[build(close)].flat());
+    const heading = box.querySelector("h1, h2, h3");
+    if (heading) {
+      if (!heading.id) heading.id = `modal-title-${++modalSeq}`;
+      box.setAttribute("aria-labelledby", heading.id);
+    }
+    box.tabIndex = -1;
     backdrop.classList.remove("hidden");
-    document.addEventListener("keydown", onKey);
-    const first = box.querySelector("input, select, textarea, button.btn:not(.secondary)");
-    if (first) first.focus();
+    document.addEventListener("keydown", onKey, true);
+    const first = box.querySelector("input:not([disabled]):not([readonly]), select, textarea, button.btn:not(.secondary)");
+    (first || box).focus();
   });
 }
 

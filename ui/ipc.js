@@ -1,66 +1,56 @@
-// The page's only door to the Rust side: `invoke`, a `Channel` for streamed frames, and event listening.
-// Plain ES module over `window.__TAURI_INTERNALS__` (no bundler, no npm runtime dependency).
+// The page's only door to the Rust side, backed by Tauri's official JS API (`window.__TAURI__`, injected by
+// `app.withGlobalTauri`): `invoke`, a `Channel` for streamed messages and event `listen`. Screens import these three
+// names only, so the rest of the page does not depend on where the API comes from.
 
-const internals = () => {
-  const i = window.__TAURI_INTERNALS__;
-  if (!i) throw new Error("Tauri IPC is not available");
-  return i;
+const api = () => {
+  const g = window.__TAURI__;
+  if (!g || !g.core || !g.event) throw new Error("Tauri API is not available (app.withGlobalTauri)");
+  return g;
 };
 
 /** Calls a command. Rejections carry the core's ErrorReport ({type, code, message_zh, message_en, action, retryable}). */
 export function invoke(cmd, args = {}, options) {
-  return internals().invoke(cmd, args, options);
+  return api().core.invoke(cmd, args, options);
 }
 
-/** A stream from Rust to the page, delivered in order (messages carry an index). */
+/**
+ * A stream from Rust to the page (messages arrive in order). The official Channel unregisters its callback when Rust
+ * ends the stream; `close()` does it now, for a view that goes away while the stream is still open.
+ */
 export class Channel {
-  #onmessage;
-  #next = 0;
-  #pending = new Map();
+  #inner;
   constructor(onmessage) {
-    this.#onmessage = onmessage || (() => {});
-    this.id = internals().transformCallback((raw) => {
-      if (raw && typeof raw === "object" && "index" in raw) {
-        if ("end" in raw) return;
-        this.#pending.set(raw.index, raw.message);
-        while (this.#pending.has(this.#next)) {
-          const msg = this.#pending.get(this.#next);
-          this.#pending.delete(this.#next);
-          this.#next += 1;
-          this.#onmessage(msg);
-        }
-      } else {
-        this.#onmessage(raw);
-      }
-    });
+    this.#inner = new (api().core.Channel)(onmessage);
+    this.#inner.onmessage = (msg) => {
+      if (!this.closed && onmessage) onmessage(msg);
+    };
+    this.closed = false;
   }
-  set onmessage(fn) {
-    this.#onmessage = fn;
+  get id() {
+    return this.#inner.id;
   }
-  __TAURI_TO_IPC_KEY__() {
-    return `__CHANNEL__:${this.id}`;
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.#inner.cleanupCallback();
+    } catch {
+      /* already cleaned up after Rust's end marker */
+    }
   }
+  // Serialised into command arguments exactly as the official Channel is.
   toJSON() {
-    return `__CHANNEL__:${this.id}`;
+    return this.#inner.toJSON();
   }
 }
 
-/** Listens to an app event; returns an async unlisten function. */
+/** Listens to an app event; resolves to an unlisten function (safe to call twice). */
 export async function listen(event, handler) {
-  const id = await invoke("plugin:event|listen", {
-    event,
-    target: { kind: "Any" },
-    handler: internals().transformCallback((e) => handler(e)),
-  });
-  return () => invoke("plugin:event|unlisten", { event, eventId: id });
-}
-
-/** Opens the native file dialog (dialog plugin). Returns a path or null. */
-export function openFileDialog(options) {
-  return invoke("plugin:dialog|open", { options });
-}
-
-/** Opens the native save dialog. Returns a path or null. */
-export function saveFileDialog(options) {
-  return invoke("plugin:dialog|save", { options });
+  const unlisten = await api().event.listen(event, handler);
+  let done = false;
+  return () => {
+    if (done) return Promise.resolve();
+    done = true;
+    return Promise.resolve(unlisten()).catch(() => {});
+  };
 }

@@ -55,7 +55,7 @@ function editProfile(existing) {
       const secretPh = isNew ? t("profiles.secret_placeholder_new") : t("profiles.secret_placeholder_keep");
       const err = h("div#profile-form-error");
       const form = h("form.form#profile-form",
-        h("h2", isNew ? t("profiles.add") : `${t("profiles.edit")} · ${p.name}`),
+        h("h2#profile-form-title", isNew ? t("profiles.add") : `${t("profiles.edit")} · ${p.name}`),
         isNew
           ? h("label", h("span", t("profiles.provider")),
               h("div.seg#profile-provider", ["yilianyun", "lingju"].map((v) =>
@@ -143,7 +143,7 @@ async function codeFlow(p) {
     toastError(asReport(e));
     return;
   }
-  let unlisten = null;
+  let listening = null; // resolves to the unlisten function, even if the dialog closes before it is registered
   await modal((close) => {
     const result = h("div#code-flow-result");
     const showOutcome = (outcome, report) => {
@@ -156,11 +156,11 @@ async function codeFlow(p) {
         result.append(errorBox(report));
       }
     };
-    listen("code-flow-finished", (e) => {
+    listening = listen("code-flow-finished", (e) => {
       const pl = e.payload;
       if (!pl || pl.flow_id !== flow.flow_id) return;
       showOutcome(pl.outcome, pl.error);
-    }).then((u) => (unlisten = u));
+    });
     const link = h("input#code-flow-link", { type: "text", readonly: true, value: flow.authorize_url, on: { focus: (e) => e.target.select() } });
     const pasted = h("input#code-flow-url", { type: "url", placeholder: "http://127.0.0.1:…/callback?code=…&state=…", autocomplete: "off" });
     const form = h("form.form",
@@ -183,7 +183,7 @@ async function codeFlow(p) {
     });
     return form;
   });
-  if (unlisten) unlisten();
+  if (listening) listening.then((unlisten) => unlisten(), () => {});
   invoke("cancel_code_flow", { flowId: flow.flow_id }).catch(() => {});
   await reloadProfiles();
   render();

@@ -1,6 +1,6 @@
 // Scan screen: live preview with outlined codes, image/paste/drop scanning, manual entry, the scan card with its
 // qr_key countdown, authorization results, and batch mode. Secrets read from a QR stay in Rust: the page holds a scan_id.
-import { invoke, Channel, openFileDialog } from "./ipc.js";
+import { invoke, Channel, listen } from "./ipc.js";
 import { t, errorMessage } from "./i18n.js";
 import { h, clear, toast, toastError, errorBox, asReport, fmtTime, fmtRelative, modal } from "./dom.js";
 import { store, setting, setSetting, currentProfile, onProfiles } from "./store.js";
@@ -18,7 +18,21 @@ const view = {
   printTest: null,
 };
 const batch = { seen: new Set(), ok: [], failed: [] };
-const preview = { running: false, source: null, frames: 0, lastFrames: 0, url: null, clearOutline: null, sources: [], cameraError: null };
+const preview = {
+  running: false, source: null, frames: 0, lastFrames: 0, url: null, clearOutline: null, sources: [], cameraError: null,
+  failure: null, // the message shown when the source could not start or stopped
+  state: null, // "no-camera" | "camera-denied" | null: the camera cannot be used at all, so the page offers image / manual entry
+  frameChannel: null, detectionChannel: null,
+  ticket: 0,
+};
+/** The webview camera: getUserMedia in the page, luma frames pushed to Rust, one at a time. */
+const webcam = { stream: null, track: null, loop: 0, inFlight: false, seq: 0, canvas: null, ctx: null, torch: false, hiddenPause: false };
+/**
+ * Frames are scaled to this width in the page (the webview's drawImage does it cheaply) before their luma goes to Rust:
+ * the decoder works at 640 px wide anyway (DECODE_MAX_WIDTH in src-tauri/src/camera.rs); raise both together.
+ */
+const WEBCAM_MAX_WIDTH = 640;
+const WEBVIEW_SOURCE = "webview";
 let countdownTimer = null;
 let fpsTimer = null;
 
@@ -44,7 +58,17 @@ export async function init() {
     renderPanel();
   });
   $("test-label-btn").addEventListener("click", showTestLabel);
+  $("fallback-image-btn").addEventListener("click", scanFromDialog);
+  $("fallback-manual-btn").addEventListener("click", () => openManual());
+  $("torch-btn").addEventListener("click", toggleTorch);
+  $("zoom-range").addEventListener("input", (e) => setZoom(Number(e.target.value)));
+  document.addEventListener("visibilitychange", () => {
+    // A backgrounded app (phone lock, other tab) sends no frames; the stream resumes with the page.
+    webcam.hiddenPause = document.visibilityState === "hidden";
+  });
   installDropAndPaste();
+  // Files dropped on the window are read and decoded by Rust (the page never handles a path).
+  listen("scan-dropped", (e) => onDropped(e.payload)).catch(() => {});
   onProfiles(() => renderPanel());
   await loadSources();
   fpsTimer = setInterval(() => {
@@ -56,7 +80,8 @@ export async function init() {
 }
 
 export function shown() {
-  if (!preview.running && preview.sources.length > 0) startPreview();
+  // A camera the user refused stays off until they press Start (no prompt loop on every visit).
+  if (!preview.running && preview.sources.length > 0 && preview.state !== "camera-denied") startPreview();
 }
 
 export function hidden() {
@@ -77,16 +102,27 @@ export function render() {
 // ---------- preview ----------
 
 async function loadSources() {
+  const sources = [];
   try {
     const r = await invoke("preview_sources");
-    preview.sources = r.sources;
+    sources.push(...r.sources);
     preview.cameraError = r.camera_error;
   } catch (e) {
-    preview.sources = [];
     preview.cameraError = errorMessage(asReport(e));
   }
+  // The webview camera: the only live camera on phones, a source beside the native ones on desktop.
+  if (navigator.mediaDevices && typeof navigator.mediaDevices.getUserMedia === "function") {
+    sources.push({ id: WEBVIEW_SOURCE, label: t("scan.source.webview"), kind: "webview" });
+  }
+  preview.sources = sources;
   renderSources();
   renderViewportMessage();
+}
+
+function sourceLabel(s) {
+  if (s.kind === "images") return `${t("scan.source.images")} · ${s.label}`;
+  if (s.kind === "webview") return t("scan.source.webview");
+  return s.label;
 }
 
 function renderSources() {
@@ -94,9 +130,7 @@ function renderSources() {
   const keep = sel.value;
   clear(sel);
   if (preview.sources.length === 0) sel.append(h("option", { value: "" }, t("scan.no_source")));
-  for (const s of preview.sources) {
-    sel.append(h("option", { value: s.id }, s.kind === "images" ? `${t("scan.source.images")} · ${s.label}` : s.label));
-  }
+  for (const s of preview.sources) sel.append(h("option", { value: s.id }, sourceLabel(s)));
   if (keep && preview.sources.some((s) => s.id === keep)) sel.value = keep;
   sel.disabled = preview.sources.length === 0;
   $("preview-toggle").disabled = preview.sources.length === 0;
@@ -104,18 +138,46 @@ function renderSources() {
 
 function renderViewportMessage() {
   const msg = $("viewport-message");
+  const noCamera = preview.sources.length === 0;
   if (preview.running) msg.textContent = t("scan.waiting");
-  else if (preview.sources.length === 0) msg.textContent = t("scan.no_camera");
+  else if (noCamera) msg.textContent = t("scan.no_camera");
   else if (preview.failure) msg.textContent = preview.failure; // the typed error's own message (what + what to do)
   else msg.textContent = t("scan.stopped");
-  $("viewport").dataset.state = preview.running ? "running" : preview.sources.length === 0 ? "no-camera" : "stopped";
+  const state = preview.running ? "running" : noCamera ? "no-camera" : preview.state || "stopped";
+  $("viewport").dataset.state = state;
+  // No usable camera: the way on is an image or the keyboard, offered right where the picture would be.
+  $("fallback-actions").classList.toggle("hidden", !(state === "no-camera" || state === "camera-denied" || (preview.failure && !preview.running)));
+}
+
+function showLive(kind) {
+  $("preview-img").classList.toggle("hidden", kind !== "img");
+  $("preview-video").classList.toggle("hidden", kind !== "video");
+  $("viewport-empty").classList.toggle("hidden", !!kind);
+  $("aim").classList.toggle("hidden", !kind);
+  $("viewport").dataset.live = kind || "";
+}
+
+function closeChannels() {
+  for (const k of ["frameChannel", "detectionChannel"]) {
+    if (preview[k]) preview[k].close();
+    preview[k] = null;
+  }
 }
 
 async function startPreview() {
   const source = $("source-select").value;
   if (!source) return;
+  // The latest request wins: a start that is overtaken (source changed meanwhile) cleans up after itself.
+  const ticket = ++preview.ticket;
   await stopPreview();
+  if (ticket !== preview.ticket) return;
   preview.failure = null;
+  preview.state = null;
+  if (source === WEBVIEW_SOURCE) {
+    await startWebcam(ticket);
+    render();
+    return;
+  }
   const img = $("preview-img");
   const frames = new Channel((buf) => {
     preview.frames += 1;
@@ -123,18 +185,18 @@ async function startPreview() {
     const url = URL.createObjectURL(blob);
     img.onload = () => URL.revokeObjectURL(url);
     img.src = url;
-    if (img.classList.contains("hidden")) {
-      img.classList.remove("hidden");
-      $("viewport-empty").classList.add("hidden");
-    }
+    if (img.classList.contains("hidden")) showLive("img");
     $("viewport").dataset.frames = String(preview.frames);
   });
   const detections = new Channel((msg) => onDetection(msg));
+  preview.frameChannel = frames;
+  preview.detectionChannel = detections;
   try {
     await invoke("preview_start", { source, frames, detections });
     preview.running = true;
     preview.source = source;
   } catch (e) {
+    closeChannels();
     preview.running = false;
     preview.failure = errorMessage(asReport(e));
   }
@@ -144,13 +206,15 @@ async function startPreview() {
 async function stopPreview() {
   if (!preview.running) return;
   preview.running = false;
+  if (preview.source === WEBVIEW_SOURCE) stopWebcamStream();
   try {
+    // Ends either kind of session: the native preview or the webview camera's decoder session.
     await invoke("preview_stop");
   } catch {
     /* already stopped */
   }
-  $("preview-img").classList.add("hidden");
-  $("viewport-empty").classList.remove("hidden");
+  closeChannels();
+  showLive(null);
   clear($("preview-overlay"));
   render();
 }
@@ -159,8 +223,9 @@ function onDetection(msg) {
   if (msg.type === "stopped") {
     preview.running = false;
     preview.failure = msg.reason ? errorMessage(msg.reason) : null;
-    $("preview-img").classList.add("hidden");
-    $("viewport-empty").classList.remove("hidden");
+    if (preview.source === WEBVIEW_SOURCE) stopWebcamStream();
+    closeChannels();
+    showLive(null);
     render();
     return;
   }
@@ -168,9 +233,194 @@ function onDetection(msg) {
   if (msg.scan) handleScan(msg.scan);
 }
 
+// ---------- webview camera ----------
+
+/** What went wrong with getUserMedia, in the user's terms: missing, refused, or busy. */
+function webcamFailure(err) {
+  const name = err && err.name;
+  if (name === "NotAllowedError" || name === "SecurityError") return { state: "camera-denied", message: t("scan.camera_denied") };
+  if (name === "NotFoundError" || name === "OverconstrainedError" || name === "DevicesNotFoundError") return { state: "no-camera", message: t("scan.no_camera") };
+  if (name === "NotReadableError" || name === "AbortError") return { state: "no-camera", message: t("scan.camera_busy") };
+  return { state: "no-camera", message: t("scan.camera_failed", { detail: (err && (err.message || name)) || "?" }) };
+}
+
+async function startWebcam(ticket) {
+  let stream;
+  try {
+    // Rear camera, as sharp as the device offers up to 1080p; `ideal` so that a front-only laptop camera still works.
+    stream = await navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: { ideal: "environment" }, width: { ideal: 1920 }, height: { ideal: 1080 } },
+    });
+  } catch (e) {
+    if (ticket !== preview.ticket) return;
+    const f = webcamFailure(e);
+    preview.state = f.state;
+    preview.failure = f.message;
+    return;
+  }
+  if (ticket !== preview.ticket) {
+    for (const tr of stream.getTracks()) tr.stop();
+    return;
+  }
+  const detections = new Channel((msg) => onDetection(msg));
+  try {
+    await invoke("webview_camera_start", { detections });
+  } catch (e) {
+    for (const tr of stream.getTracks()) tr.stop();
+    detections.close();
+    preview.failure = errorMessage(asReport(e));
+    return;
+  }
+  preview.detectionChannel = detections;
+  webcam.stream = stream;
+  webcam.track = stream.getVideoTracks()[0] || null;
+  const video = $("preview-video");
+  video.srcObject = stream;
+  try {
+    await video.play();
+  } catch {
+    /* autoplay of a muted stream is allowed; a refusal still leaves frames flowing once the user taps */
+  }
+  if (webcam.track) {
+    webcam.track.addEventListener("ended", () => {
+      if (preview.source !== WEBVIEW_SOURCE || !preview.running) return;
+      preview.failure = t("scan.camera_lost");
+      stopPreview();
+    });
+  }
+  preview.running = true;
+  preview.source = WEBVIEW_SOURCE;
+  showLive("video");
+  setupCameraControls();
+  const loop = ++webcam.loop;
+  pumpFrames(loop);
+}
+
+function stopWebcamStream() {
+  webcam.loop += 1; // ends the pump
+  if (webcam.stream) for (const tr of webcam.stream.getTracks()) tr.stop();
+  webcam.stream = null;
+  webcam.track = null;
+  webcam.torch = false;
+  const video = $("preview-video");
+  video.pause();
+  video.srcObject = null;
+  $("camera-controls").classList.add("hidden");
+}
+
+/** Draws the current video frame, converts it to 8-bit luma and hands it to Rust; one frame in flight at a time. */
+async function pumpFrames(loop) {
+  const video = $("preview-video");
+  const nextTick = () => new Promise((r) => (video.requestVideoFrameCallback ? video.requestVideoFrameCallback(() => r()) : requestAnimationFrame(() => r())));
+  while (loop === webcam.loop) {
+    if (webcam.hiddenPause || video.readyState < 2 || !video.videoWidth) {
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    const frame = grabLuma(video);
+    const seq = ++webcam.seq;
+    const t0 = performance.now();
+    webcam.inFlight = true;
+    try {
+      const res = await invoke("push_camera_frame", frame.luma, {
+        headers: { "x-frame-width": String(frame.width), "x-frame-height": String(frame.height), "x-frame-seq": String(seq) },
+      });
+      const t1 = performance.now();
+      // Page -> Rust -> decoded, for the bench (scripts/bench-webview-camera.sh) and the fps readout.
+      performance.measure("qa-frame-rtt", {
+        start: t0, end: t1, detail: { decoded: !!(res && res.decoded), decodeMs: res && typeof res.ms === "number" ? res.ms : null, grabMs: frame.ms },
+      });
+      if (performance.getEntriesByName("qa-frame-rtt").length > 2000) performance.clearMeasures("qa-frame-rtt");
+      // `decoded: false` = Rust was still busy with the previous frame and skipped this one.
+      if (res && res.decoded) {
+        preview.frames += 1;
+        $("viewport").dataset.frames = String(preview.frames);
+      }
+    } catch (e) {
+      if (loop !== webcam.loop) break;
+      // Rust refused the frame or the session is gone: stop with its reason rather than loop on errors.
+      preview.failure = errorMessage(asReport(e));
+      stopPreview();
+      break;
+    } finally {
+      webcam.inFlight = false;
+    }
+    if (loop !== webcam.loop) break;
+    await nextTick();
+  }
+}
+
+function grabLuma(video) {
+  const t0 = performance.now();
+  let w = video.videoWidth;
+  let h = video.videoHeight;
+  if (w > WEBCAM_MAX_WIDTH) {
+    h = Math.round((h * WEBCAM_MAX_WIDTH) / w);
+    w = WEBCAM_MAX_WIDTH;
+  }
+  if (!webcam.canvas || webcam.canvas.width !== w || webcam.canvas.height !== h) {
+    webcam.canvas = document.createElement("canvas");
+    webcam.canvas.width = w;
+    webcam.canvas.height = h;
+    webcam.ctx = webcam.canvas.getContext("2d", { willReadFrequently: true, alpha: false });
+  }
+  webcam.ctx.drawImage(video, 0, 0, w, h);
+  const rgba = new Uint32Array(webcam.ctx.getImageData(0, 0, w, h).data.buffer);
+  const luma = new Uint8Array(w * h);
+  // BT.601 weights in fixed point (little-endian RGBA words); the decoder wants luma only.
+  for (let i = 0; i < luma.length; i++) {
+    const p = rgba[i];
+    luma[i] = ((p & 0xff) * 77 + ((p >>> 8) & 0xff) * 150 + ((p >>> 16) & 0xff) * 29) >>> 8;
+  }
+  return { width: w, height: h, luma, ms: performance.now() - t0 };
+}
+
+function setupCameraControls() {
+  const track = webcam.track;
+  const caps = track && typeof track.getCapabilities === "function" ? track.getCapabilities() : {};
+  const torch = !!caps.torch;
+  const zoom = caps.zoom && typeof caps.zoom.max === "number" && caps.zoom.max > (caps.zoom.min || 1);
+  $("torch-btn").classList.toggle("hidden", !torch);
+  $("zoom-box").classList.toggle("hidden", !zoom);
+  if (zoom) {
+    const r = $("zoom-range");
+    r.min = String(caps.zoom.min);
+    r.max = String(caps.zoom.max);
+    r.step = String(caps.zoom.step || 0.1);
+    const settings = track.getSettings ? track.getSettings() : {};
+    r.value = String(settings.zoom || caps.zoom.min);
+  }
+  $("camera-controls").classList.toggle("hidden", !torch && !zoom);
+}
+
+async function toggleTorch() {
+  if (!webcam.track) return;
+  const next = !webcam.torch;
+  try {
+    await webcam.track.applyConstraints({ advanced: [{ torch: next }] });
+    webcam.torch = next;
+    $("torch-btn").setAttribute("aria-pressed", String(next));
+  } catch (e) {
+    toast(t("scan.torch_failed"), "bad");
+  }
+}
+
+async function setZoom(value) {
+  if (!webcam.track) return;
+  try {
+    await webcam.track.applyConstraints({ advanced: [{ zoom: value }] });
+  } catch {
+    /* the slider stays where it is; the picture keeps the last zoom */
+  }
+}
+
 function drawOutline(msg) {
   const svg = $("preview-overlay");
   svg.setAttribute("viewBox", `0 0 ${msg.width} ${msg.height}`);
+  // The outline follows the picture: letterboxed (contain) on wide screens, cropped to fill (cover) on phones.
+  const live = $("viewport").dataset.live === "img" ? $("preview-img") : $("preview-video");
+  svg.setAttribute("preserveAspectRatio", getComputedStyle(live).objectFit === "cover" ? "xMidYMid slice" : "xMidYMid meet");
   clear(svg);
   for (const code of msg.codes) {
     const poly = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
@@ -241,25 +491,30 @@ async function scanBytes(bytes) {
   }
 }
 
+/** The native open dialog, opened by Rust; the page gets the decoded scan (or null when the user cancelled). */
 async function scanFromDialog() {
-  let path;
+  let scan;
   try {
-    path = await openFileDialog({
-      multiple: false,
-      directory: false,
-      filters: [{ name: "Images", extensions: ["png", "jpg", "jpeg", "bmp", "webp", "gif"] }],
-    });
+    scan = await invoke("scan_image_pick");
   } catch (e) {
-    toastError(asReport(e));
+    const report = asReport(e);
+    if (report.type === "cancelled") return;
+    view.mode = "error";
+    view.error = report;
+    renderPanel();
     return;
   }
-  if (!path) return;
-  try {
-    const scan = await invoke("scan_image_file", { path });
-    handleScan(scan, true);
-  } catch (e) {
+  if (scan) handleScan(scan, true);
+}
+
+/** A file dropped on the window, decoded by Rust: a ScanView, or the ErrorReport of why it could not be read. */
+function onDropped(payload) {
+  if (!payload) return;
+  if (payload.status) {
+    handleScan(payload, true);
+  } else {
     view.mode = "error";
-    view.error = asReport(e);
+    view.error = asReport(payload);
     renderPanel();
   }
 }
@@ -461,6 +716,8 @@ function scanFacts(scan) {
 function renderPanel() {
   const panel = clear($("result-panel"));
   panel.dataset.mode = view.mode;
+  // On phones the panel is a bottom sheet: open for a card or a result, a slim peek while waiting.
+  document.body.dataset.sheet = view.mode === "idle" ? "peek" : "open";
   if (view.mode !== "card" && view.mode !== "authorizing") clearInterval(countdownTimer);
   switch (view.mode) {
     case "idle":
@@ -491,11 +748,11 @@ function renderPanel() {
         h("div.muted.small", t("scan.raw_text")),
         h("pre.raw#raw-text", view.unparsed.raw),
         h("div.card-actions", h("button.btn#unparsed-manual", { on: { click: () => openManual() } }, t("scan.manual")),
-          h("button.btn.secondary", { on: { click: rescan } }, t("card.scan_again"))));
+          h("button.btn.secondary#rescan-btn", { on: { click: rescan } }, t("card.scan_again"))));
       break;
     case "error":
       panel.append(h("h2.card-title", t("common.error_title")), errorBox(view.error, onAction),
-        h("div.card-actions", h("button.btn.secondary", { on: { click: rescan } }, t("card.scan_again"))));
+        h("div.card-actions", h("button.btn.secondary#rescan-btn", { on: { click: rescan } }, t("card.scan_again"))));
       break;
     case "manual":
       panel.append(manualView());

@@ -1,120 +1,10 @@
 // QuickAuth in the real webview (tauri-driver + WebKitWebDriver under Xvfb, real gnome-keyring, built-in sandbox).
-// Run by scripts/webdriver-test.sh, which provides: QA_APP (app binary), QA_MINT (label minting example),
-// QA_DRIVER (tauri-driver URL), QA_WORK (temp dir), QA_SHOTS (where screenshots go, optional).
-import { test, after } from "node:test";
+// Run by scripts/webdriver-test.sh; shared helpers in helpers.mjs.
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { readFileSync, existsSync, mkdirSync, appendFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync, existsSync, writeFileSync, rmSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Session } from "./wd.mjs";
-
-const APP = process.env.QA_APP;
-const MINT = process.env.QA_MINT;
-const DRIVER = process.env.QA_DRIVER || "http://127.0.0.1:4444";
-const WORK = process.env.QA_WORK;
-const SHOTS = process.env.QA_SHOTS || "";
-const LEDGER = process.env.QUICKAUTH_SECRET_LEDGER || "";
-assert.ok(APP && MINT && WORK, "QA_APP, QA_MINT and QA_WORK must be set (run scripts/webdriver-test.sh)");
-
-const sessions = [];
-after(async () => {
-  for (const s of sessions) await s.quit();
-});
-
-let dirCount = 0;
-/** Mints sandbox labels (PNG) into a fresh directory; returns {dir, labels:[{machine_code, kind, key, file}]}. */
-function mint(count, { msign = false } = {}) {
-  const dir = join(WORK, `labels-${++dirCount}`);
-  const manifest = join(WORK, `labels-${dirCount}.json`);
-  const args = ["--out", dir, "--count", String(count), "--manifest", manifest];
-  if (msign) args.push("--msign");
-  execFileSync(MINT, args, { stdio: ["ignore", "ignore", "inherit"] });
-  const labels = JSON.parse(readFileSync(manifest, "utf8"));
-  ledger(labels.map((l) => l.key));
-  return { dir, labels };
-}
-
-/** Secret values this run used, for the repository's secret-hygiene scan. */
-function ledger(values) {
-  const lines = values.filter(Boolean).map((v) => `${v}\n`).join("");
-  if (LEDGER) appendFileSync(LEDGER, lines);
-  // The runner greps the app's own log for these after the run.
-  if (process.env.QA_LEDGER) appendFileSync(process.env.QA_LEDGER, lines);
-}
-
-function dataDir(name) {
-  const d = join(WORK, `data-${name}`);
-  mkdirSync(d, { recursive: true });
-  return d;
-}
-
-async function shot(s, name) {
-  if (!SHOTS) return;
-  // Let the compositor catch up with the last DOM change before capturing.
-  await new Promise((r) => setTimeout(r, 500));
-  mkdirSync(SHOTS, { recursive: true });
-  await s.screenshot(join(SHOTS, `${name}.png`));
-}
-
-async function start(args) {
-  const s = await Session.start({ driver: DRIVER, application: APP, args });
-  sessions.push(s);
-  // Page settings (language, batch mode...) live in the webview's localStorage, shared by all sessions: start clean.
-  if (await s.exec(() => localStorage.length > 0)) {
-    await s.exec(() => { localStorage.clear(); location.reload(); });
-    await new Promise((r) => setTimeout(r, 800));
-    await s.waitFor(() => document.body && document.body.dataset.ready === "1", 60000, "first paint after reset");
-  }
-  return s;
-}
-
-async function stop(s) {
-  assert.equal(await s.exec(() => document.body.dataset.cspViolations || "0"), "0", "no CSP violations");
-  await s.quit();
-  sessions.splice(sessions.indexOf(s), 1);
-}
-
-/** The card's re-scan button (or the error's own re-scan action, which takes its place). */
-const RESCAN = '#rescan-btn, .error-action[data-action="rescan"]';
-
-/** Plays the merchant in the sandbox's approval page: GET the page, POST "approve", return the redirect target. */
-async function approveInSandbox(authorizeUrl) {
-  const page = await (await fetch(authorizeUrl)).text();
-  const action = new URL(page.match(/<form method="post" action="([^"]+)"/)[1].replaceAll("&amp;", "&"), authorizeUrl);
-  const form = new URLSearchParams();
-  for (const m of page.matchAll(/<input (?:type="hidden" )?name="([^"]+)" value="([^"]*)"/g)) {
-    form.set(m[1], m[2].replaceAll("&amp;", "&").replaceAll("&quot;", '"'));
-  }
-  form.set("decision", "approve");
-  const res = await fetch(action, { method: "POST", body: form, redirect: "manual" });
-  assert.equal(res.status, 302, `approval redirects (${res.status}: ${await res.text()})`);
-  return { location: res.headers.get("location"), machineCode: form.get("machine_code") };
-}
-
-async function waitResult(s, what) {
-  const r = await s.waitFor(
-    () => (document.getElementById("result-success") ? "ok" : document.getElementById("result-failure") ? "fail" : null),
-    60000,
-    what,
-  );
-  if (r === "fail") {
-    const msg = await s.exec(() => document.getElementById("result-failure").innerText);
-    assert.fail(`${what} failed in the UI: ${msg}`);
-  }
-}
-
-async function sandboxControl(s, path, body) {
-  const info = await s.invoke("sandbox_info");
-  assert.ok(info.ok, `sandbox_info: ${JSON.stringify(info.err)}`);
-  const res = await fetch(new URL(`__sandbox/${path}`, info.ok.base_url), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const text = await res.text();
-  assert.ok(res.ok, `sandbox ${path}: ${res.status} ${text}`);
-  return JSON.parse(text);
-}
+import { WORK, mint, ledger, dataDir, shot, start, stop, RESCAN, approveInSandbox, waitResult, sandboxControl, revealWithCli, answerDialogs, dialogsAsked, quit } from "./helpers.mjs";
 
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -183,27 +73,41 @@ test("batch mode: three printers, duplicates ignored, each confirmed", async () 
 });
 
 test("no camera, image scans, manual entry validation, server errors with actions, no secret reachable", async (t) => {
-  const s = await start(["--data-dir", dataDir("main")]);
+  const mainDir = dataDir("main");
+  const s = await start(["--data-dir", mainDir]);
   const hasCamera = readdirSync("/dev").some((n) => n.startsWith("video"));
 
-  await t.test("without a camera the page says so and offers image / manual entry", async () => {
+  await t.test("without a camera the page says so and offers image / manual entry right there", async () => {
     if (hasCamera) return;
-    await s.waitFor(() => document.getElementById("viewport").dataset.state === "no-camera", 10000, "no-camera state");
+    await s.waitFor(() => document.getElementById("viewport").dataset.state === "no-camera", 15000, "no-camera state");
     const msg = await s.text("#viewport-message");
     assert.match(msg, /摄像头/);
+    assert.equal(await s.exec(() => document.getElementById("fallback-actions").classList.contains("hidden")), false,
+      "the image / manual entry buttons stand where the picture would be, never a blank box");
     await shot(s, "scan-no-camera");
+    await s.click("#fallback-manual-btn");
+    await s.waitFor(() => document.getElementById("result-panel").dataset.mode === "manual", 5000, "manual entry from the fallback");
+    await s.click("#manual-form button.btn.secondary"); // cancel: back to the idle panel
   });
 
-  await t.test("image file scan (the path the file dialog returns) and drag-and-drop of image bytes", async () => {
-    const { labels } = mint(2);
-    const viaPath = await s.invoke("scan_image_file", { path: labels[0].file });
-    assert.ok(viaPath.ok, JSON.stringify(viaPath.err));
-    assert.equal(viaPath.ok.status, "ok");
-    assert.equal(viaPath.ok.machine_code, labels[0].machine_code);
-    assert.equal(viaPath.ok.key_kind, "qr_key");
+  await t.test("image from the open dialog Rust shows; drag-and-drop bytes; a picture without a code", async () => {
+    const { labels: picked } = mint(1);
+    answerDialogs({ open: picked[0].file });
+    try {
+      await s.click("#scan-image-btn");
+      await s.waitFor((m) => document.getElementById("card-machine-code")?.textContent === m, 20000, "card from the picked image", picked[0].machine_code);
+    } finally {
+      answerDialogs(null);
+    }
+    assert.equal(dialogsAsked().at(-1), "open");
+    await s.click("#scan-image-btn"); // cancelled: the card stays, nothing alarming
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(await s.exec(() => document.getElementById("result-panel").dataset.mode), "card");
+    await s.click(RESCAN);
 
-    // Drop the second label on the scan screen, as a user dragging a file would.
-    const b64 = readFileSync(labels[1].file).toString("base64");
+    const { labels } = mint(1);
+    // Drop the label on the scan screen, as a user dragging a file would.
+    const b64 = readFileSync(labels[0].file).toString("base64");
     await s.exec((data) => {
       const bin = atob(data);
       const bytes = new Uint8Array(bin.length);
@@ -212,7 +116,7 @@ test("no camera, image scans, manual entry validation, server errors with action
       dt.items.add(new File([bytes], "label.png", { type: "image/png" }));
       document.getElementById("screen-scan").dispatchEvent(new DragEvent("drop", { dataTransfer: dt, bubbles: true, cancelable: true }));
     }, b64);
-    await s.waitFor((m) => document.getElementById("card-machine-code")?.textContent === m, 20000, "card from dropped image", labels[1].machine_code);
+    await s.waitFor((m) => document.getElementById("card-machine-code")?.textContent === m, 20000, "card from dropped image", labels[0].machine_code);
     await s.click("#authorize-btn");
     await waitResult(s, "authorize dropped label");
 
@@ -223,14 +127,12 @@ test("no camera, image scans, manual entry validation, server errors with action
         const g = c.getContext("2d"); g.fillStyle = "#fff"; g.fillRect(0, 0, 200, 150);
         c.toBlob(async (blob) => {
           const bytes = new Uint8Array(await blob.arrayBuffer());
-          window.__TAURI_INTERNALS__.invoke("scan_image_bytes", bytes).then((ok) => done({ ok }), (err) => done({ err }));
+          window.__TAURI__.core.invoke("scan_image_bytes", bytes).then((ok) => done({ ok }), (err) => done({ err }));
         }, "image/png");`,
       args: [],
     });
     assert.equal(noCode.err?.type, "no_code_in_image", JSON.stringify(noCode));
     assert.equal(noCode.err.action, "rescan");
-    const missing = await s.invoke("scan_image_file", { path: "/nonexistent/label.png" });
-    assert.ok(missing.err && missing.err.message_zh && missing.err.message_en, "a missing file is a typed error");
   });
 
   await t.test("the sandbox test label: shown, scanned from its bytes, authorized", async () => {
@@ -346,12 +248,23 @@ test("no camera, image scans, manual entry validation, server errors with action
     await s.click("#nav-history");
     await s.waitFor(() => Number(document.getElementById("history-panel").dataset.count || 0) > 0, 10000, "history rows");
     await shot(s, "history");
+    // Export: Rust opens the save dialog and writes where the user chose.
     const csvPath = join(WORK, "history.csv");
-    const exp = await s.invoke("export_history_csv", { path: csvPath });
-    assert.ok(exp.ok, JSON.stringify(exp.err));
+    answerDialogs({ save: csvPath });
+    try {
+      await s.click("#history-export");
+      await s.waitFor(() => [...document.querySelectorAll("#toasts .toast.ok")].some((t) => t.textContent.includes("history.csv")), 20000, "export toast");
+    } finally {
+      answerDialogs(null);
+    }
     const csv = readFileSync(csvPath, "utf8");
     assert.match(csv.split("\r\n")[0], /^time,operation,provider,device/);
-    assert.ok(exp.ok.rows > 3 && csv.split("\r\n").length >= exp.ok.rows + 1);
+    assert.ok(csv.split("\r\n").length > 4, "rows exported");
+    // A cancelled save dialog: nothing written, nothing alarming on the page.
+    await s.click("#history-export");
+    await s.waitFor(() => !document.getElementById("history-export").disabled, 20000, "export finished");
+    assert.equal(await s.exec(() => document.querySelectorAll("#toasts .toast.bad").length), 0, "a cancelled export is not an error");
+    assert.deepEqual(dialogsAsked().slice(-2), ["save", "save"]);
     await s.click("#nav-settings");
     await shot(s, "settings");
     await s.click("#lang-toggle");
@@ -404,32 +317,122 @@ test("no camera, image scans, manual entry validation, server errors with action
 
     const devices = (await s.invoke("list_devices")).ok;
     assert.ok(devices.length >= 3, "devices from the earlier steps");
-    const refused = await s.invoke("reveal_tokens", { id: `yilianyun:${devices[0].id}`, confirmed: false });
-    assert.ok(refused.err, "reveal without confirmation is refused");
+    const dev = `${devices[0].provider}:${devices[0].id}`;
+
+    // A hostile page: every way around the native confirmation ends without a token. The test environment declines
+    // every native dialog (the app's debug-only test switch), as a user who did not ask for it would.
+    const hostile = {
+      reveal: await s.invoke("reveal_tokens", { id: dev }),
+      revealConfirmed: await s.invoke("reveal_tokens", { id: dev, confirmed: true }),
+      copy: await s.invoke("copy_token", { id: dev, which: "access", confirmed: true }),
+      scanFile: await s.invoke("scan_image_file", { path: join(WORK, "labels-1") }),
+      dialogOpen: await s.invoke("plugin:dialog|open", { options: { multiple: false } }),
+      dialogSave: await s.invoke("plugin:dialog|save", { options: { defaultPath: join(WORK, "x.csv") } }),
+      fsRead: await s.invoke("plugin:fs|read_text_file", { path: "/etc/passwd" }),
+      fsWrite: await s.invoke("plugin:fs|write_text_file", { path: join(WORK, "fs-write.txt"), contents: "x" }),
+      shell: await s.invoke("plugin:shell|execute", { program: "sh", args: ["-c", "true"] }),
+    };
+    for (const k of ["reveal", "revealConfirmed", "copy"]) {
+      assert.ok(!hostile[k].ok, `${k}: no tokens without a confirmation: ${JSON.stringify(hostile[k]).slice(0, 80)}`);
+      assert.equal(hostile[k].err?.type, "cancelled", `${k}: a declined dialog is "cancelled": ${JSON.stringify(hostile[k].err)}`);
+    }
+    for (const k of ["scanFile", "dialogOpen", "dialogSave", "fsRead", "fsWrite", "shell"]) {
+      assert.ok(hostile[k].err !== undefined && hostile[k].ok === undefined, `${k} is not available to the page: ${JSON.stringify(hostile[k]).slice(0, 200)}`);
+    }
+    assert.ok(!existsSync(join(WORK, "fs-write.txt")), "no file written through plugin:fs");
+    const csvTarget = join(WORK, "hostile-export.csv");
+    const exported = await s.invoke("export_history_csv", { path: csvTarget });
+    assert.ok(!exported.err, `export with a declined save dialog is not an error: ${JSON.stringify(exported.err)}`);
+    assert.equal(exported.ok?.path ?? null, null, `a declined save dialog exports nothing: ${JSON.stringify(exported.ok)}`);
+    assert.ok(!existsSync(csvTarget), "the page's path is ignored: no file was written there");
+
+    // The reveal button: Rust asks, the answer is no, the page shows nothing alarming and no token.
+    await s.click("#nav-devices");
+    await s.waitFor(() => !!document.querySelector("#devices-table .act-reveal"), 10000, "reveal button");
+    await s.click("#devices-table .act-reveal");
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = await s.exec(() => ({
+      modal: !document.getElementById("modal-backdrop").classList.contains("hidden"),
+      bad: document.querySelectorAll("#toasts .toast.bad").length,
+      code: !!document.getElementById("revealed-access"),
+    }));
+    assert.deepEqual(after, { modal: false, bad: 0, code: false });
+
+    assert.ok(dialogsAsked().filter((q) => q === "confirm").length >= 4, `Rust asked natively each time: ${dialogsAsked().join(",")}`);
+
+    // A user who says yes in the native dialog sees the tokens in the page's modal, and focus comes back after.
+    answerDialogs({ confirm: true });
+    let shown;
+    try {
+      await s.exec(() => document.querySelector("#devices-table .act-reveal").focus());
+      await s.click("#devices-table .act-reveal");
+      await s.waitFor(() => !!document.getElementById("revealed-access"), 20000, "revealed tokens after a yes");
+      shown = await s.exec(() => ({
+        access: document.getElementById("revealed-access").textContent,
+        labelled: document.getElementById(document.getElementById("modal").getAttribute("aria-labelledby"))?.textContent,
+      }));
+    } finally {
+      answerDialogs(null);
+    }
+    ledger([shown.access]);
+    secrets.add(shown.access);
+    assert.ok(shown.access.length >= 8, "a token is shown");
+    assert.ok(devices.some((d) => (shown.labelled || "").includes(d.id)), `the dialog is labelled by its title: ${shown.labelled}`);
+    // The focus trap: Tab from the last control wraps to the first, Escape closes and focus returns to the opener.
+    const trap = await s.exec(() => {
+      const modal = document.getElementById("modal");
+      const items = [...modal.querySelectorAll("button")];
+      items.at(-1).focus();
+      document.activeElement.dispatchEvent(new KeyboardEvent("keydown", { key: "Tab", bubbles: true, cancelable: true }));
+      const wrapped = document.activeElement === items[0];
+      document.activeElement.dispatchEvent(new KeyboardEvent("keydown", { key: "Tab", shiftKey: true, bubbles: true, cancelable: true }));
+      const back = document.activeElement === items.at(-1);
+      document.activeElement.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true, cancelable: true }));
+      return { wrapped, back, closed: document.getElementById("modal-backdrop").classList.contains("hidden"),
+        returned: document.activeElement?.classList.contains("act-reveal") ?? false, cleared: !document.getElementById("revealed-access") };
+    });
+    assert.deepEqual(trap, { wrapped: true, back: true, closed: true, returned: true, cleared: true });
+
+    // The tokens themselves, read through the CLI's explicit --reveal, so the leak checks below know what to look for.
     for (const d of devices) {
-      const r = await s.invoke("reveal_tokens", { id: `${d.provider}:${d.id}`, confirmed: true });
-      assert.ok(r.ok && r.ok.access_token.length >= 8, `explicit reveal works: ${JSON.stringify(r.err)}`);
-      secrets.add(r.ok.access_token);
-      if (r.ok.refresh_token) secrets.add(r.ok.refresh_token);
-      ledger([r.ok.access_token, r.ok.refresh_token]);
+      const v = revealWithCli(mainDir, `${d.provider}:${d.id}`);
+      assert.ok(v.access_token && v.access_token.length >= 8, "the CLI reveals on request");
+      secrets.add(v.access_token);
+      if (v.refresh_token) secrets.add(v.refresh_token);
     }
     const { labels } = mint(1);
     secrets.add(labels[0].key);
     const { labels: signed } = mint(1, { msign: true });
     secrets.add(signed[0].key);
-    const dev = `yilianyun:${devices[0].id}`;
-    const scan = (await s.invoke("scan_image_file", { path: labels[0].file })).ok;
+    const labelB64 = readFileSync(labels[0].file).toString("base64");
+    const bytesCall = (cmd, b64, headers) => s.cmd("POST", "/execute/async", {
+      script: `const done = arguments[arguments.length - 1];
+        const bin = atob(arguments[1]); const b = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
+        window.__TAURI__.core.invoke(arguments[0], b, { headers: arguments[2] || {} }).then((ok) => done({ ok }), (err) => done({ err }));`,
+      args: [cmd, b64, headers || null],
+    });
+    const scan = (await bytesCall("scan_image_bytes", labelB64)).ok;
+    assert.equal(scan?.status, "ok", "label bytes scan");
 
     const outputs = {};
     const record = (name, value) => (outputs[name] = (outputs[name] || "") + JSON.stringify(value));
     const NEW_CHANNEL = "__qa_new_channel__";
+    // A 64x48 grey frame, and one whose size does not match its headers.
+    const frame = Buffer.alloc(64 * 48, 128).toString("base64");
     const calls = {
       app_info: [{}],
+      core_status: [{}],
       first_paint: [{ pageMs: 1 }],
       preview_sources: [{}],
       preview_start: [{ source: "images", frames: NEW_CHANNEL, detections: NEW_CHANNEL }],
       preview_stop: [{}],
-      scan_image_file: [{ path: labels[0].file }],
+      webview_camera_start: [{ detections: NEW_CHANNEL }],
+      push_camera_frame: [["__qa_frame__", { "x-frame-width": "64", "x-frame-height": "48", "x-frame-seq": "1" }],
+        ["__qa_frame__", { "x-frame-width": "640", "x-frame-height": "480" }],
+        ["__qa_frame__", { "x-frame-width": "99999999", "x-frame-height": "99999999" }]],
+      webview_camera_stop: [{}],
+      scan_image_pick: [{}, { path: labels[0].file }],
       scan_image_bytes: ["__qa_bytes__"],
       check_manual: [
         { input: { provider: "yilianyun", machine_code: signed[0].machine_code, key_kind: "msign", key: signed[0].key, userid: null } },
@@ -443,8 +446,8 @@ test("no camera, image scans, manual entry validation, server errors with action
       refresh_device: [{ id: dev }],
       refresh_due: [{}],
       forget_device: [{ id: `yilianyun:${signed[0].machine_code}`, remote: true }],
-      reveal_tokens: [{ id: dev, confirmed: false }],
-      copy_token: [{ id: dev, which: "access", confirmed: true }],
+      reveal_tokens: [{ id: dev }, { id: dev, confirmed: true }],
+      copy_token: [{ id: dev, which: "access" }, { id: dev, which: "refresh", confirmed: true }],
       list_profiles: [{}],
       save_profile: [{ input: { name: "qa-yly", provider: "yilianyun", secret: `${clientSecret}-2` }, isNew: false }],
       remove_profile: [{ name: "qa-lj" }],
@@ -453,7 +456,7 @@ test("no camera, image scans, manual entry validation, server errors with action
       open_code_flow_page: [{ flowId: "__flow__" }],
       cancel_code_flow: [{ flowId: "__flow__" }],
       history: [{ limit: 1000 }],
-      export_history_csv: [{ path: join(WORK, "history-secrets.csv") }],
+      export_history_csv: [{}, { path: join(WORK, "history-secrets.csv") }],
       sandbox_info: [{}],
       sandbox_test_label: [{ kind: "msign" }],
     };
@@ -464,19 +467,21 @@ test("no camera, image scans, manual entry validation, server errors with action
     const cap = JSON.parse(readFileSync(new URL("../../src-tauri/capabilities/main.json", import.meta.url), "utf8"));
     const granted = cap.permissions.filter((p) => typeof p === "string" && p.startsWith("allow-")).map((p) => p.slice(6).replaceAll("-", "_"));
     assert.deepEqual(granted.filter((c) => !(c in calls)), [], "every granted command is covered");
+    assert.deepEqual(cap.permissions.filter((p) => typeof p === "string" && /^(dialog|fs|shell):/.test(p)), [],
+      "the page gets no dialog, file system or shell permission");
 
     let flowId = null;
-    const labelB64 = readFileSync(labels[0].file).toString("base64");
+    const frameResults = [];
     for (const [cmd, argSets] of Object.entries(calls)) {
+      if (!granted.includes(cmd)) continue; // e.g. a stop command the app does not have
       for (let args of argSets) {
         if (args === "__qa_bytes__") {
-          const r = await s.cmd("POST", "/execute/async", {
-            script: `const done = arguments[arguments.length - 1];
-              const bin = atob(arguments[0]); const b = new Uint8Array(bin.length);
-              for (let i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i);
-              window.__TAURI_INTERNALS__.invoke("scan_image_bytes", b).then((ok) => done({ ok }), (err) => done({ err }));`,
-            args: [labelB64],
-          });
+          record(cmd, await bytesCall(cmd, labelB64));
+          continue;
+        }
+        if (Array.isArray(args) && args[0] === "__qa_frame__") {
+          const r = await bytesCall(cmd, frame, args[1]);
+          frameResults.push(r);
           record(cmd, r);
           continue;
         }
@@ -485,29 +490,59 @@ test("no camera, image scans, manual entry validation, server errors with action
         if (Object.values(args).includes(NEW_CHANNEL)) {
           r = await s.cmd("POST", "/execute/async", {
             script: `const done = arguments[arguments.length - 1]; const a = arguments[1];
-              for (const k of Object.keys(a)) if (a[k] === "${NEW_CHANNEL}")
-                a[k] = "__CHANNEL__:" + window.__TAURI_INTERNALS__.transformCallback(() => {});
-              window.__TAURI_INTERNALS__.invoke(arguments[0], a).then((ok) => done({ ok }), (err) => done({ err }));`,
+              for (const k of Object.keys(a)) if (a[k] === "${NEW_CHANNEL}") a[k] = new window.__TAURI__.core.Channel(() => {});
+              window.__TAURI__.core.invoke(arguments[0], a).then((ok) => done({ ok }), (err) => done({ err }));`,
             args: [cmd, args],
           });
         } else {
           r = await s.invoke(cmd, args);
         }
         if (cmd === "begin_code_flow" && r.ok) flowId = r.ok.flow_id;
+        if (cmd === "reveal_tokens" || cmd === "copy_token") assert.equal(r.err?.type, "cancelled", `${cmd} without a yes: ${JSON.stringify(r).slice(0, 120)}`);
+        if (cmd === "scan_image_pick") assert.equal(r.ok ?? null, null, `a declined open dialog scans nothing, whatever path the page sends: ${JSON.stringify(r)}`);
         record(cmd, r);
       }
     }
+    if (frameResults.length) {
+      assert.ok(frameResults[0].ok && typeof frameResults[0].ok.ms === "number", `a well-formed frame is taken: ${JSON.stringify(frameResults[0])}`);
+      assert.ok(frameResults[1].err?.message_zh && frameResults[1].err?.message_en, `a frame whose size does not match is refused: ${JSON.stringify(frameResults[1])}`);
+      assert.ok(frameResults[2].err?.message_zh, `an absurd frame size is refused: ${JSON.stringify(frameResults[2])}`);
+    }
     assert.ok(outputs.list_devices.includes(devices[0].id), "outputs were captured");
-    const csvText = readFileSync(join(WORK, "history-secrets.csv"), "utf8");
+    assert.ok(!existsSync(join(WORK, "history-secrets.csv")), "export_history_csv ignores a page-given path");
     const leaks = [];
     for (const [cmd, out] of Object.entries(outputs)) {
       for (const secret of secrets) if (out.includes(secret)) leaks.push(cmd);
     }
-    for (const secret of secrets) if (csvText.includes(secret)) leaks.push("history CSV");
     const dom = await s.exec(() => document.documentElement.outerHTML + [...document.querySelectorAll("input")].map((i) => i.value).join("\n"));
     for (const secret of secrets) if (dom.includes(secret)) leaks.push("page DOM");
     assert.deepEqual(leaks, [], `secrets reached the page through: ${leaks.join(", ")}`);
     console.log(`# secrets checked: ${secrets.size} values against ${Object.keys(outputs).length} commands`);
   });
   await stop(s);
+});
+
+test("a core that cannot open: the page shows why while Rust retries, and clears it once the core opens", async () => {
+  // The data dir path is a plain file, so the core cannot create its database there until the test removes it.
+  const blocked = join(WORK, "data-blocked");
+  writeFileSync(blocked, "not a directory\n");
+  const s = await start(["--data-dir", blocked]);
+  try {
+    await s.waitFor(() => !document.getElementById("core-status").classList.contains("hidden"), 30000, "core-status banner");
+    const banner = await s.exec(() => ({
+      text: document.getElementById("core-status").innerText,
+      type: document.querySelector("#core-status .error-box")?.dataset.errorType,
+    }));
+    assert.match(banner.text, /自动重试/, banner.text);
+    assert.ok(banner.type && banner.type !== "internal", `the core's own error kind is shown: ${JSON.stringify(banner)}`);
+    await shot(s, "core-status");
+    rmSync(blocked);
+    mkdirSync(blocked);
+    await s.waitFor(() => document.getElementById("core-status").classList.contains("hidden"), 60000, "banner cleared after a retry");
+    const profiles = await s.invoke("list_profiles");
+    assert.ok(profiles.ok && profiles.ok.some((p) => p.builtin), "the core works after the retry");
+    await stop(s);
+  } finally {
+    await quit(s);
+  }
 });
