@@ -295,7 +295,7 @@ async fn full_flow_every_command_and_no_secret_leaks() {
 
     // refresh: a new pair, generation + 1, and it is the pair the server issued (a replay returns it).
     let r = env.run(&["refresh", &mc_payload, "--json"]).await;
-    assert_eq!(r.ok().json().as_object().unwrap().len(), 5);
+    assert_eq!(r.ok().json().as_object().unwrap().len(), 6);
     let (at2, rt2) = env.reveal(&mc_payload).await;
     assert_ne!(at2, at1);
     assert_eq!(

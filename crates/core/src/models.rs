@@ -22,6 +22,13 @@ pub struct DeviceSummary {
     pub token_generation: i64,
     pub needs_reauth: bool,
     pub model: Option<String>,
+    /// Who owns the token pair: kept | delivered | handed-over (issue 9).
+    pub ownership: crate::delivery::Ownership,
+    pub handed_over_at: Option<DateTime<Utc>>,
+    /// Origin (scheme://host:port) of the destination it was handed over to.
+    pub handed_over_to: Option<String>,
+    /// When the receiver acknowledged the hand-over and the tokens were deleted from the keyring.
+    pub pair_released_at: Option<DateTime<Utc>>,
 }
 
 impl DeviceSummary {

@@ -49,7 +49,7 @@ pub use crate::secrets::{
     MAX_STUCK_WORKERS,
 };
 pub use crate::store::{
-    DeviceRecord, HistoryEntry, JournalEntry, ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
+    DestinationRecord, DeviceRecord, HistoryEntry, OutboxEvent, OwnershipRecord, JournalEntry, ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
 };
 
 /// The per-data-dir namespace: first 16 hex chars of sha256 of the canonicalised data-dir path.
@@ -78,6 +78,10 @@ pub mod accounts {
     /// `profile:<name>:lingju_authcode`
     pub fn lingju_authcode(profile: &str) -> String {
         format!("profile:{profile}:lingju_authcode")
+    }
+    /// `profile:<name>:webhook_secret` — the `whsec_…` key that signs the profile's delivery webhooks.
+    pub fn webhook_secret(profile: &str) -> String {
+        format!("profile:{profile}:webhook_secret")
     }
     /// `device:<provider>:<id>:tokens` — one JSON entry with the whole token state, so a write is atomic.
     pub fn device_tokens(provider: &str, id: &str) -> String {
