@@ -158,7 +158,8 @@ impl ReceiverHandle {
             .collect()
     }
 
-    /// The newest pair per device (by generation), as a receiver would keep it: device -> event.
+    /// The newest pair per device (by generation; a later event of the same generation, e.g. the hand-over of the
+    /// pair already delivered, wins), as a receiver would keep it: device -> event.
     pub fn latest(&self) -> HashMap<String, ReceivedEvent> {
         let mut out: HashMap<String, ReceivedEvent> = HashMap::new();
         for e in self.inner().received.iter() {
@@ -166,7 +167,7 @@ impl ReceiverHandle {
                 continue;
             }
             match out.get(&e.device) {
-                Some(have) if have.generation >= e.generation => {}
+                Some(have) if have.generation > e.generation => {}
                 _ => {
                     out.insert(e.device.clone(), e.clone());
                 }
