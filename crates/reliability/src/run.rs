@@ -140,6 +140,8 @@ pub struct RunOutcome {
     pub setup_problems: Vec<String>,
     pub wall: Duration,
     pub config_summary: String,
+    /// The webhook delivery fault matrix (issue 9), run after the token episodes.
+    pub delivery: Option<crate::delivery::DeliveryOutcome>,
 }
 
 impl RunOutcome {
@@ -190,6 +192,7 @@ impl RunOutcome {
             && self.concurrent.iter().all(|c| c.problems.is_empty())
             && self.quota_refusals() == 0
             && self.max_server_grants() <= 20
+            && self.delivery.as_ref().is_none_or(|d| d.ok())
     }
 }
 
@@ -397,7 +400,9 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
         cfg.child_parallelism,
         cfg.include_timeouts,
     );
+    let delivery = crate::delivery::run_matrix(&cfg.data_dir.join("delivery"), &cfg.child_exe, &progress).await;
     Ok(RunOutcome {
+        delivery: Some(delivery),
         devices: devices.len(),
         episodes,
         concurrent,
