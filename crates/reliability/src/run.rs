@@ -41,6 +41,8 @@ pub struct RunConfig {
     /// Keyring bound inside children (the keyring faults wait for it).
     pub child_keyring_timeout: Duration,
     pub seed: u64,
+    /// Run the webhook delivery matrix after the token episodes (tests run it on its own: tests/delivery_matrix.rs).
+    pub include_delivery: bool,
 }
 
 impl RunConfig {
@@ -56,6 +58,7 @@ impl RunConfig {
             concurrent_processes: 3,
             child_keyring_timeout: Duration::from_millis(2_000),
             seed: 0x5eed_2026,
+            include_delivery: true,
         }
     }
 }
@@ -400,9 +403,13 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
         cfg.child_parallelism,
         cfg.include_timeouts,
     );
-    let delivery = crate::delivery::run_matrix(&cfg.data_dir.join("delivery"), &cfg.child_exe, &progress).await;
+    let delivery = if cfg.include_delivery {
+        Some(crate::delivery::run_matrix(&cfg.data_dir.join("delivery"), &cfg.child_exe, &progress).await)
+    } else {
+        None
+    };
     Ok(RunOutcome {
-        delivery: Some(delivery),
+        delivery,
         devices: devices.len(),
         episodes,
         concurrent,

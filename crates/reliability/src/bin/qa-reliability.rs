@@ -52,8 +52,8 @@ fn main() -> ExitCode {
         cfg.child_parallelism = n;
     }
     if args.iter().any(|a| a == "--delivery-only") {
-        let root = data_dir.join("delivery");
-        let outcome = rt.block_on(quickauth_reliability::delivery::run_matrix(&root, &exe, |line| {
+        let root = cfg.data_dir.join("delivery");
+        let outcome = rt.block_on(quickauth_reliability::delivery::run_matrix(&root, &cfg.child_exe, |line| {
             eprintln!("[qa-reliability] {line}")
         }));
         let section = quickauth_reliability::delivery::markdown(&outcome);
