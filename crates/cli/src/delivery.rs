@@ -94,11 +94,19 @@ pub fn profile_delivery(qa: &QuickAuth, a: &DeliveryArgs) -> Result<u8, Failure>
     if a.off {
         let had = qa.remove_delivery(&a.name)?;
         if a.json {
-            print_json(&json!({"ok": true, "action": "delivery_removed", "profile": a.name, "had_destination": had}));
+            print_json(
+                &json!({"ok": true, "action": "delivery_removed", "profile": a.name, "had_destination": had}),
+            );
         } else if had {
-            println!("已移除交付地址：{0} / Delivery destination removed: {0}", a.name);
+            println!(
+                "已移除交付地址：{0} / Delivery destination removed: {0}",
+                a.name
+            );
         } else {
-            println!("配置 {0} 本来就没有交付地址 / Profile {0} had no delivery destination", a.name);
+            println!(
+                "配置 {0} 本来就没有交付地址 / Profile {0} had no delivery destination",
+                a.name
+            );
         }
         return Ok(0);
     }
@@ -284,7 +292,10 @@ pub fn confirm_reveal(qa: &QuickAuth, id: &str, yes: bool) -> Result<bool, Failu
     if advice.ownership == Ownership::HandedOver {
         return Ok(true); // reveal itself refuses with a clear error
     }
-    eprintln!("警告：{}\nWarning: {}", advice.message_zh, advice.message_en);
+    eprintln!(
+        "警告：{}\nWarning: {}",
+        advice.message_zh, advice.message_en
+    );
     if advice.can_hand_over {
         eprintln!("移交 / Hand over: quickauth handover {id}");
     }
@@ -300,20 +311,18 @@ pub fn confirm_reveal(qa: &QuickAuth, id: &str, yes: bool) -> Result<bool, Failu
     eprint!("仍要显示令牌？输入 yes 继续 / Reveal anyway? Type yes to continue: ");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Error::Io {
-            context: "read confirmation",
-            path: "<stdin>".into(),
-            source: e,
-        })?;
+    stdin.lock().read_line(&mut line).map_err(|e| Error::Io {
+        context: "read confirmation",
+        path: "<stdin>".into(),
+        source: e,
+    })?;
     Ok(matches!(line.trim(), "yes" | "y" | "是"))
 }
 
 /// `quickauth sandbox receiver`: runs the test receiver in the foreground until Ctrl-C.
 pub async fn run_receiver(port: u16) -> u8 {
-    let secret = match secrets::read_secrets(&["签名密钥 whsec_… / Signing secret whsec_…: "]) {
+    let secret = match secrets::read_secrets(&["签名密钥 whsec_… / Signing secret whsec_…: "])
+    {
         Ok(mut lines) => lines.remove(0),
         Err(_) => None,
     };
@@ -321,7 +330,9 @@ pub async fn run_receiver(port: u16) -> u8 {
         eprintln!("标准输入第 1 行应为 whsec_ 签名密钥 / stdin line 1 must hold the whsec_ signing secret");
         return 2;
     };
-    let rx = match quickauth_sandbox::ReceiverHandle::start(([127, 0, 0, 1], port).into(), &secret).await {
+    let rx = match quickauth_sandbox::ReceiverHandle::start(([127, 0, 0, 1], port).into(), &secret)
+        .await
+    {
         Ok(rx) => rx,
         Err(e) => {
             eprintln!("接收端无法启动 / receiver could not start: {e}");
@@ -329,7 +340,10 @@ pub async fn run_receiver(port: u16) -> u8 {
         }
     };
     drop(secret);
-    println!("QuickAuth 测试接收端 / test receiver listening on {}", rx.url());
+    println!(
+        "QuickAuth 测试接收端 / test receiver listening on {}",
+        rx.url()
+    );
     let _ = std::io::stdout().flush();
     let mut shown = 0;
     let mut bad_seen = 0;
@@ -340,12 +354,18 @@ pub async fn run_receiver(port: u16) -> u8 {
         }
         let received = rx.received();
         for e in received.iter().skip(shown) {
-            println!("{} {} {} {} generation {} {}", e.webhook_id, e.kind, e.provider, e.device, e.generation, e.ownership);
+            println!(
+                "{} {} {} {} generation {} {}",
+                e.webhook_id, e.kind, e.provider, e.device, e.generation, e.ownership
+            );
         }
         shown = received.len();
         let bad = rx.bad_signatures();
         if bad > bad_seen {
-            eprintln!("拒收签名无效的请求 / rejected {} request(s) with a bad signature (401)", bad - bad_seen);
+            eprintln!(
+                "拒收签名无效的请求 / rejected {} request(s) with a bad signature (401)",
+                bad - bad_seen
+            );
             bad_seen = bad;
         }
         let _ = std::io::stdout().flush();

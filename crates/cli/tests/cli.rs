@@ -128,7 +128,10 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     assert!(
         chrono::DateTime::parse_from_rfc3339(v["refresh_expires_at"].as_str().unwrap()).is_ok()
     );
-    assert_eq!(v["ownership"], "kept", "a profile without a destination keeps its devices");
+    assert_eq!(
+        v["ownership"], "kept",
+        "a profile without a destination keeps its devices"
+    );
     assert_eq!(
         v.as_object().unwrap().len(),
         6,

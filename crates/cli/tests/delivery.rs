@@ -62,7 +62,14 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     // Bad input first: nothing is stored, and the messages quote neither the secret nor the URL's path.
     let run = env
         .run_with(
-            &["profile", "delivery", "shop", "--webhook", "http://orders.example.com/h", "--json"],
+            &[
+                "profile",
+                "delivery",
+                "shop",
+                "--webhook",
+                "http://orders.example.com/h",
+                "--json",
+            ],
             Some(&format!("{SECRET}\n")),
             &[],
         )
@@ -71,7 +78,14 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     assert_eq!(run.err_json()["type"], "invalid_webhook_url");
     let run = env
         .run_with(
-            &["profile", "delivery", "shop", "--webhook", &rx.url(), "--json"],
+            &[
+                "profile",
+                "delivery",
+                "shop",
+                "--webhook",
+                &rx.url(),
+                "--json",
+            ],
             Some("whsec_not-base64-at-all!!\n"),
             &[],
         )
@@ -81,13 +95,24 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     assert!(!run.stderr.contains("not-base64"), "{}", run.stderr);
     let run = env.run(&["profile", "delivery", "shop", "--json"]).await;
     run.ok();
-    assert_eq!(run.json(), Value::Null, "a refused destination is not stored");
+    assert_eq!(
+        run.json(),
+        Value::Null,
+        "a refused destination is not stored"
+    );
 
     set_destination(&env, "shop", &rx.url(), "delivered").await;
     let run = env.run(&["profile", "delivery", "shop", "--json"]).await;
     run.ok();
     let v = run.json();
-    assert_eq!((v["ownership"].as_str(), v["enabled"].as_bool(), v["has_secret"].as_bool()), (Some("delivered"), Some(true), Some(true)));
+    assert_eq!(
+        (
+            v["ownership"].as_str(),
+            v["enabled"].as_bool(),
+            v["has_secret"].as_bool()
+        ),
+        (Some("delivered"), Some(true), Some(true))
+    );
     assert!(v.get("secret").is_none());
 
     // Authorize: the device is `delivered`; its pair is queued (no token in the outbox) and sent by `deliver`.
@@ -101,14 +126,25 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     let keys: Vec<&String> = ev.as_object().unwrap().keys().collect();
     assert_eq!(
         keys,
-        ["attempts", "device", "event_id", "last_error", "next_attempt_at", "status", "type"]
+        [
+            "attempts",
+            "device",
+            "event_id",
+            "last_error",
+            "next_attempt_at",
+            "status",
+            "type"
+        ]
     );
     let run = env.run(&["deliver", "--json"]).await;
     run.ok();
     assert_eq!(run.json()["delivered"], 1);
     let got = rx.latest();
     let pair = &got[&mc];
-    assert_eq!((pair.kind.as_str(), pair.generation, pair.ownership.as_str()), ("device.authorized", 1, "delivered"));
+    assert_eq!(
+        (pair.kind.as_str(), pair.generation, pair.ownership.as_str()),
+        ("device.authorized", 1, "delivered")
+    );
     assert_eq!(rx.bad_signatures(), 0);
 
     // Reveal warns and needs confirmation (non-interactive: --yes), and the revealed pair is the delivered one.
@@ -123,11 +159,18 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     // Refresh: the new pair replaces nothing delivered, and `refresh --all` runs the outbox.
     env.run(&["refresh", &mc, "--json"]).await.ok();
     let run = env
-        .run_with(&["refresh", "--all", "--json"], None, &[("QUICKAUTH_REFRESH_DAYS", "0")])
+        .run_with(
+            &["refresh", "--all", "--json"],
+            None,
+            &[("QUICKAUTH_REFRESH_DAYS", "0")],
+        )
         .await;
     run.ok();
     let got = rx.latest();
-    assert_eq!((got[&mc].kind.as_str(), got[&mc].generation), ("device.refreshed", 2));
+    assert_eq!(
+        (got[&mc].kind.as_str(), got[&mc].generation),
+        ("device.refreshed", 2)
+    );
     let (at2, _) = env.reveal(&mc).await;
     assert_eq!(got[&mc].access_token.as_deref(), Some(at2.as_str()));
     assert_ne!(at1, at2);
@@ -137,47 +180,97 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     let run = env.run(&["handover", &mc, "--json"]).await;
     run.ok();
     let v = run.json();
-    assert_eq!((v["status"].as_str(), v["released"].as_bool(), v["ownership"].as_str()), (Some("delivered"), Some(true), Some("handed-over")));
+    assert_eq!(
+        (
+            v["status"].as_str(),
+            v["released"].as_bool(),
+            v["ownership"].as_str()
+        ),
+        (Some("delivered"), Some(true), Some("handed-over"))
+    );
     let got = rx.latest();
-    assert_eq!((got[&mc].kind.as_str(), got[&mc].ownership.as_str()), ("device.handed_over", "handed-over"));
+    assert_eq!(
+        (got[&mc].kind.as_str(), got[&mc].ownership.as_str()),
+        ("device.handed_over", "handed-over")
+    );
     assert_eq!(got[&mc].access_token.as_deref(), Some(at2.as_str()));
     let run = env.run(&["refresh", &mc, "--json"]).await;
     run.failed();
     assert_eq!(run.err_json()["type"], "handed_over");
     let run = env
-        .run_with(&["refresh", "--all", "--json"], None, &[("QUICKAUTH_REFRESH_DAYS", "365")])
+        .run_with(
+            &["refresh", "--all", "--json"],
+            None,
+            &[("QUICKAUTH_REFRESH_DAYS", "365")],
+        )
         .await;
     run.ok();
     assert_eq!(run.json(), serde_json::json!([]));
-    assert_eq!(env.refresh_requests(), refreshes_before, "a handed-over device is never refreshed");
-    let run = env.run(&["token", &mc, "--reveal", "--yes", "--json"]).await;
+    assert_eq!(
+        env.refresh_requests(),
+        refreshes_before,
+        "a handed-over device is never refreshed"
+    );
+    let run = env
+        .run(&["token", &mc, "--reveal", "--yes", "--json"])
+        .await;
     run.failed();
     assert_eq!(run.err_json()["type"], "handed_over");
     let list = env.run(&["list", "--json"]).await.json();
     let row = &list[0];
     assert_eq!(row["id"], mc.as_str());
     assert_eq!(row["ownership"], "handed-over");
-    assert_eq!(row["handed_over_to"], format!("http://{}", rx.addr()).as_str());
+    assert_eq!(
+        row["handed_over_to"],
+        format!("http://{}", rx.addr()).as_str()
+    );
     assert!(row["handed_over_at"].is_string());
     let history = env.run(&["history", "--json"]).await.json();
-    assert!(history.as_array().unwrap().iter().any(|h| h["action"] == "handover" && h["outcome"] == "ok"));
-    assert!(history.as_array().unwrap().iter().any(|h| h["action"] == "handover_released"));
+    assert!(history
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["action"] == "handover" && h["outcome"] == "ok"));
+    assert!(history
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["action"] == "handover_released"));
 
     // Every event was delivered once (no fault here: no duplicate), with a verified signature.
     let events = deliveries(&env).await;
-    assert!(events.iter().all(|e| e["status"] == "delivered"), "{events:?}");
+    assert!(
+        events.iter().all(|e| e["status"] == "delivered"),
+        "{events:?}"
+    );
     assert_eq!(rx.received().len(), rx.distinct_ids().len());
 
     // --generate-secret prints a secret once; a receiver holding it verifies the next delivery.
     let run = env
-        .run(&["profile", "delivery", "sandbox", "--webhook", "http://127.0.0.1:9/x", "--generate-secret", "--json"])
+        .run(&[
+            "profile",
+            "delivery",
+            "sandbox",
+            "--webhook",
+            "http://127.0.0.1:9/x",
+            "--generate-secret",
+            "--json",
+        ])
         .await;
     run.ok();
     let generated = run.json()["secret"].as_str().unwrap().to_owned();
     assert!(generated.starts_with("whsec_"));
     let rx2 = receiver(&generated).await;
     env.run_with(
-        &["profile", "delivery", "sandbox", "--webhook", &rx2.url(), "--ownership", "handed-over"],
+        &[
+            "profile",
+            "delivery",
+            "sandbox",
+            "--webhook",
+            &rx2.url(),
+            "--ownership",
+            "handed-over",
+        ],
         Some(&format!("{generated}\n")),
         &[],
     )
@@ -186,7 +279,9 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     // The built-in profile talks to the CLI's own in-process sandbox; an offline-minted label works there.
     let payload = env.run(&["sandbox", "mint"]).await;
     payload.ok();
-    let run = env.run(&["authorize", "--payload", payload.stdout.trim(), "--json"]).await;
+    let run = env
+        .run(&["authorize", "--payload", payload.stdout.trim(), "--json"])
+        .await;
     run.ok();
     let mc2 = run.json()["id"].as_str().unwrap().to_owned();
     assert_eq!(run.json()["ownership"], "handed-over");
@@ -215,8 +310,14 @@ async fn faults_retry_under_the_same_id_and_nothing_is_lost() {
     rx.push_faults([ReceiverFault::Status(500)]);
     env.run(&["deliver"]).await.ok();
     let ev = only(&deliveries(&env).await, &mc, "device.authorized").clone();
-    assert_eq!((ev["status"].as_str(), ev["attempts"].as_i64()), (Some("pending"), Some(1)));
-    assert!(ev["last_error"].as_str().unwrap().contains("HTTP 500"), "{ev}");
+    assert_eq!(
+        (ev["status"].as_str(), ev["attempts"].as_i64()),
+        (Some("pending"), Some(1))
+    );
+    assert!(
+        ev["last_error"].as_str().unwrap().contains("HTTP 500"),
+        "{ev}"
+    );
     assert!(ev["next_attempt_at"].is_string());
     let requests = rx.requests();
     let run = env.run(&["deliver", "--json"]).await;
@@ -225,19 +326,33 @@ async fn faults_retry_under_the_same_id_and_nothing_is_lost() {
 
     // Timeout (receiver never answers), slow-but-in-time, then the ack is lost after processing.
     rx.push_faults([ReceiverFault::Hang]);
-    env.run_with(&["deliver", "--now"], None, &[("QUICKAUTH_WEBHOOK_TIMEOUT_MS", "700")])
-        .await
-        .ok();
+    env.run_with(
+        &["deliver", "--now"],
+        None,
+        &[("QUICKAUTH_WEBHOOK_TIMEOUT_MS", "700")],
+    )
+    .await
+    .ok();
     let ev = only(&deliveries(&env).await, &mc, "device.authorized").clone();
-    assert!(ev["last_error"].as_str().unwrap().contains("timeout"), "{ev}");
+    assert!(
+        ev["last_error"].as_str().unwrap().contains("timeout"),
+        "{ev}"
+    );
     rx.push_faults([ReceiverFault::DropAfterProcessing]);
     env.run(&["deliver", "--now"]).await.ok();
     assert_eq!(rx.received().len(), 1);
-    assert_eq!(only(&deliveries(&env).await, &mc, "device.authorized")["status"], "pending");
+    assert_eq!(
+        only(&deliveries(&env).await, &mc, "device.authorized")["status"],
+        "pending"
+    );
 
     // kill -9 (abort) after the receiver acknowledged, before the outbox recorded it.
     let run = env
-        .run_with(&["deliver", "--now"], None, &[("QUICKAUTH_CRASH_AT", "webhook_after_send_before_ack")])
+        .run_with(
+            &["deliver", "--now"],
+            None,
+            &[("QUICKAUTH_CRASH_AT", "webhook_after_send_before_ack")],
+        )
         .await;
     assert_ne!(run.code, Some(0));
     assert_eq!(rx.received().len(), 2);
@@ -247,7 +362,11 @@ async fn faults_retry_under_the_same_id_and_nothing_is_lost() {
     assert_eq!(ev["status"], "delivered");
     assert_eq!(ev["attempts"], 5);
     let ids: Vec<String> = rx.received().iter().map(|e| e.webhook_id.clone()).collect();
-    assert_eq!(ids, vec![id.clone(), id.clone(), id.clone()], "duplicates only under the same webhook-id");
+    assert_eq!(
+        ids,
+        vec![id.clone(), id.clone(), id.clone()],
+        "duplicates only under the same webhook-id"
+    );
 
     // 4xx: failed with status and a short body, retried by hand.
     env.run(&["refresh", &mc]).await.ok();
@@ -256,10 +375,19 @@ async fn faults_retry_under_the_same_id_and_nothing_is_lost() {
     assert_eq!(run.code, Some(1));
     let ev = only(&deliveries(&env).await, &mc, "device.refreshed").clone();
     assert_eq!(ev["status"], "failed");
-    assert!(ev["last_error"].as_str().unwrap().starts_with("HTTP 422: test receiver"), "{ev}");
+    assert!(
+        ev["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 422: test receiver"),
+        "{ev}"
+    );
     assert_eq!(ev["next_attempt_at"], Value::Null);
     env.run(&["deliver", "--retry-failed"]).await.ok();
-    assert_eq!(only(&deliveries(&env).await, &mc, "device.refreshed")["status"], "delivered");
+    assert_eq!(
+        only(&deliveries(&env).await, &mc, "device.refreshed")["status"],
+        "delivered"
+    );
 
     // A newer pair replaces an undelivered older one (the receiver only ever needs the newest).
     rx.push_faults([ReceiverFault::Status(503)]);
@@ -278,7 +406,10 @@ async fn faults_retry_under_the_same_id_and_nothing_is_lost() {
     set_destination(&env, "shop", &rx_b.url(), "delivered").await;
     env.run(&["deliver", "--now"]).await.ok();
     assert_eq!(rx_b.received().len(), 1);
-    assert_eq!(rx_b.received()[0].webhook_id, pending[0]["event_id"].as_str().unwrap());
+    assert_eq!(
+        rx_b.received()[0].webhook_id,
+        pending[0]["event_id"].as_str().unwrap()
+    );
     assert_eq!(rx_b.received()[0].generation, 4);
 
     // 410 disables the destination and says so; hand-over is refused until it is set again.
@@ -287,17 +418,28 @@ async fn faults_retry_under_the_same_id_and_nothing_is_lost() {
     let run = env.run(&["deliver"]).await;
     assert_eq!(run.code, Some(1));
     assert!(run.stderr.contains("410"), "{}", run.stderr);
-    let settings = env.run(&["profile", "delivery", "shop", "--json"]).await.json();
+    let settings = env
+        .run(&["profile", "delivery", "shop", "--json"])
+        .await
+        .json();
     assert_eq!(settings["enabled"], false);
     let run = env.run(&["handover", &mc, "--json"]).await;
     run.failed();
     assert_eq!(run.err_json()["type"], "delivery_destination_disabled");
     let requests = rx_b.requests();
     env.run(&["deliver", "--now"]).await.ok();
-    assert_eq!(rx_b.requests(), requests, "nothing is sent to a disabled destination");
+    assert_eq!(
+        rx_b.requests(),
+        requests,
+        "nothing is sent to a disabled destination"
+    );
     set_destination(&env, "shop", &rx_b.url(), "delivered").await;
     env.run(&["deliver"]).await.ok();
-    assert_eq!(rx_b.latest()[&mc].generation, 5, "setting the destination again makes pending events due");
+    assert_eq!(
+        rx_b.latest()[&mc].generation,
+        5,
+        "setting the destination again makes pending events due"
+    );
 
     // Refused (nothing listening): pending, not lost.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -306,16 +448,30 @@ async fn faults_retry_under_the_same_id_and_nothing_is_lost() {
     set_destination(&env, "shop", &dead, "delivered").await;
     env.run(&["refresh", &mc]).await.ok();
     env.run(&["deliver"]).await.ok();
-    let last = deliveries(&env).await.into_iter().find(|e| e["status"] == "pending").unwrap();
-    assert!(last["last_error"].as_str().unwrap().contains("connection"), "{last}");
+    let last = deliveries(&env)
+        .await
+        .into_iter()
+        .find(|e| e["status"] == "pending")
+        .unwrap();
+    assert!(
+        last["last_error"].as_str().unwrap().contains("connection"),
+        "{last}"
+    );
 
     // Forget tells the receiver (device.forgotten, no tokens in it).
     set_destination(&env, "shop", &rx_b.url(), "delivered").await;
     env.run(&["forget", &mc]).await.ok();
     env.run(&["deliver", "--now"]).await.ok();
-    let forgotten: Vec<_> = rx_b.received().into_iter().filter(|e| e.kind == "device.forgotten").collect();
+    let forgotten: Vec<_> = rx_b
+        .received()
+        .into_iter()
+        .filter(|e| e.kind == "device.forgotten")
+        .collect();
     assert_eq!(forgotten.len(), 1);
     assert_eq!(forgotten[0].access_token, None);
-    assert!(deliveries(&env).await.iter().all(|e| e["status"] == "delivered"));
+    assert!(deliveries(&env)
+        .await
+        .iter()
+        .all(|e| e["status"] == "delivered"));
     env.assert_no_secrets(&[SECRET.to_owned()]);
 }

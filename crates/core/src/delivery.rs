@@ -115,7 +115,9 @@ impl WebhookSecret {
         };
         use base64::Engine;
         match base64::engine::general_purpose::STANDARD.decode(b64) {
-            Ok(key) if key.len() >= 24 && key.len() <= 64 => Ok(Self(Zeroizing::new(text.to_owned()))),
+            Ok(key) if key.len() >= 24 && key.len() <= 64 => {
+                Ok(Self(Zeroizing::new(text.to_owned())))
+            }
             _ => Err(DeliveryError::InvalidSecret.into()),
         }
     }
@@ -340,9 +342,7 @@ pub fn url_origin(url: &str) -> String {
 /// When the next attempt is due after `attempts` attempts: 30 s doubling to 6 h, uniform jitter in [0.8, 1.2].
 pub fn retry_delay(attempts: i64) -> Duration {
     let shift = u32::try_from(attempts.saturating_sub(1).clamp(0, 20)).unwrap_or(20);
-    let ceiling = RETRY_INITIAL
-        .saturating_mul(1u32 << shift)
-        .min(RETRY_CAP);
+    let ceiling = RETRY_INITIAL.saturating_mul(1u32 << shift).min(RETRY_CAP);
     let jitter = 0.8 + rand::random::<f64>() * 0.4;
     ceiling.mul_f64(jitter)
 }
@@ -370,7 +370,11 @@ fn webhook_http() -> &'static reqwest::Client {
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .timeout(timeout)
             .no_proxy()
-            .user_agent(concat!("QuickAuth/", env!("CARGO_PKG_VERSION"), " webhooks"))
+            .user_agent(concat!(
+                "QuickAuth/",
+                env!("CARGO_PKG_VERSION"),
+                " webhooks"
+            ))
             .build()
             .expect("static client configuration")
     })
@@ -609,16 +613,18 @@ impl QuickAuth {
     /// deleted from the keyring. The device row stays (machine code, profile, when, to where).
     pub async fn handover(&self, id: &str) -> Result<HandoverReport> {
         let rec = self.resolve(id);
-        let dev = rec.as_ref().ok().map(|r| DeviceRef::new(&r.provider, &r.id));
+        let dev = rec
+            .as_ref()
+            .ok()
+            .map(|r| DeviceRef::new(&r.provider, &r.id));
         let res = async {
             let rec = rec?;
             let dev = DeviceRef::new(&rec.provider, &rec.id);
-            let dest = self
-                .store
-                .get_destination(&rec.profile)?
-                .ok_or_else(|| DeliveryError::NoDestination {
+            let dest = self.store.get_destination(&rec.profile)?.ok_or_else(|| {
+                DeliveryError::NoDestination {
                     profile: rec.profile.clone(),
-                })?;
+                }
+            })?;
             if dest.disabled_at.is_some() {
                 return Err(DeliveryError::DestinationDisabled {
                     profile: rec.profile.clone(),
@@ -627,7 +633,8 @@ impl QuickAuth {
             }
             let event_id = {
                 // Under the device lock: no refresh of this device is in flight while ownership changes.
-                let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
+                let _lock =
+                    DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
                 let current = self
                     .store
                     .device_ownership(&dev.provider, &dev.id)?
@@ -636,9 +643,10 @@ impl QuickAuth {
                 match existing {
                     Some(ev) if current.ownership == Ownership::HandedOver.as_str() => ev.event_id,
                     _ => {
-                        let tokens = self.state().read_tokens(&dev)?.ok_or_else(|| Error::TokensMissing {
-                            id: dev.id.clone(),
-                        })?;
+                        let tokens = self
+                            .state()
+                            .read_tokens(&dev)?
+                            .ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })?;
                         enqueue(
                             &self.store,
                             &dev,
@@ -754,8 +762,11 @@ impl QuickAuth {
     async fn send_event(&self, ev: &OutboxEvent, run: &mut DeliverRun) -> Result<Option<String>> {
         let dev = DeviceRef::new(&ev.provider, &ev.device_id);
         let Some(dest) = self.store.get_destination(&ev.profile)? else {
-            self.store
-                .note_event_error(&ev.event_id, "no destination: the profile has no webhook / 配置没有交付地址", false)?;
+            self.store.note_event_error(
+                &ev.event_id,
+                "no destination: the profile has no webhook / 配置没有交付地址",
+                false,
+            )?;
             return Ok(None);
         };
         if dest.disabled_at.is_some() {
@@ -802,7 +813,11 @@ impl QuickAuth {
                 Err(e) => return Err(e),
             }
         };
-        let id_key = if ev.provider == "lingju" { "userid" } else { "machine_code" };
+        let id_key = if ev.provider == "lingju" {
+            "userid"
+        } else {
+            "machine_code"
+        };
         let mut data = serde_json::Map::new();
         data.insert("provider".into(), ev.provider.clone().into());
         data.insert("profile".into(), ev.profile.clone().into());
@@ -813,23 +828,38 @@ impl QuickAuth {
                 data.insert("access_token".into(), t.access_token.clone().into());
                 data.insert(
                     "refresh_token".into(),
-                    t.refresh_token.clone().map(Into::into).unwrap_or(null.clone()),
+                    t.refresh_token
+                        .clone()
+                        .map(Into::into)
+                        .unwrap_or(null.clone()),
                 );
                 data.insert("expires_at".into(), ts(&t.expires_at).into());
                 data.insert(
                     "refresh_expires_at".into(),
-                    t.refresh_expires_at.as_ref().map(|x| ts(x).into()).unwrap_or(null.clone()),
+                    t.refresh_expires_at
+                        .as_ref()
+                        .map(|x| ts(x).into())
+                        .unwrap_or(null.clone()),
                 );
                 data.insert("generation".into(), t.generation.into());
             }
             None => {
-                for k in ["access_token", "refresh_token", "expires_at", "refresh_expires_at"] {
+                for k in [
+                    "access_token",
+                    "refresh_token",
+                    "expires_at",
+                    "refresh_expires_at",
+                ] {
                     data.insert(k.into(), null.clone());
                 }
                 data.insert("generation".into(), ev.generation.into());
             }
         }
-        let scope = if ev.provider == "yilianyun" && tokens.is_some() { "all".into() } else { null.clone() };
+        let scope = if ev.provider == "yilianyun" && tokens.is_some() {
+            "all".into()
+        } else {
+            null.clone()
+        };
         data.insert("scope".into(), scope);
         data.insert("ownership".into(), ev.ownership.clone().into());
         let body = Zeroizing::new(
@@ -848,7 +878,8 @@ impl QuickAuth {
 
         // Count the attempt and set the retry time BEFORE sending: a crash from here on re-sends the same id.
         let retry_at = sent_at
-            + chrono::Duration::from_std(retry_delay(ev.attempts + 1)).unwrap_or(chrono::Duration::hours(6));
+            + chrono::Duration::from_std(retry_delay(ev.attempts + 1))
+                .unwrap_or(chrono::Duration::hours(6));
         if !self
             .store
             .claim_event(&ev.event_id, ev.attempts, sent_at, retry_at)?
@@ -860,7 +891,10 @@ impl QuickAuth {
             .post(&dest.url)
             .header("content-type", "application/json")
             .header(standardwebhooks::HEADER_WEBHOOK_ID, &ev.event_id)
-            .header(standardwebhooks::HEADER_WEBHOOK_TIMESTAMP, timestamp.to_string())
+            .header(
+                standardwebhooks::HEADER_WEBHOOK_TIMESTAMP,
+                timestamp.to_string(),
+            )
             .header(standardwebhooks::HEADER_WEBHOOK_SIGNATURE, signature)
             .body(body.as_bytes().to_vec())
             .send()
@@ -902,7 +936,11 @@ impl QuickAuth {
                 );
                 self.store
                     .disable_destination(&ev.profile, &dest.url, sent_at, &reason)?;
-                self.store.note_event_error(&ev.event_id, "HTTP 410 Gone: destination disabled / 交付地址已停用", false)?;
+                self.store.note_event_error(
+                    &ev.event_id,
+                    "HTTP 410 Gone: destination disabled / 交付地址已停用",
+                    false,
+                )?;
                 tracing::warn!(profile = %ev.profile, to = %to, "receiver answered 410 Gone: destination disabled");
                 if !run.disabled.contains(&ev.profile) {
                     run.disabled.push(ev.profile.clone());
@@ -948,7 +986,12 @@ impl QuickAuth {
     }
 
     /// Queues `device.forgotten` for a delivered device about to be forgotten (the receiver stops using it).
-    pub(crate) fn queue_forgotten(&self, dev: &DeviceRef, profile: &str, generation: i64) -> Result<()> {
+    pub(crate) fn queue_forgotten(
+        &self,
+        dev: &DeviceRef,
+        profile: &str,
+        generation: i64,
+    ) -> Result<()> {
         match ownership_of(&self.store, dev)? {
             Ownership::Delivered => enqueue(
                 &self.store,
@@ -980,7 +1023,10 @@ fn scrub(text: &str, tokens: Option<&crate::tokens::StoredTokens>) -> String {
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     if let Some(t) = tokens {
-        for v in [Some(&t.access_token), t.refresh_token.as_ref()].into_iter().flatten() {
+        for v in [Some(&t.access_token), t.refresh_token.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if !v.is_empty() {
                 s = s.replace(v.as_str(), "***");
             }
@@ -1065,7 +1111,10 @@ mod tests {
             let d3 = retry_delay(3).as_secs_f64();
             assert!((96.0..=144.0).contains(&d3), "{d3}");
             let d30 = retry_delay(30).as_secs_f64();
-            assert!(d30 <= 6.0 * 3600.0 * 1.2 && d30 >= 6.0 * 3600.0 * 0.8, "{d30}");
+            assert!(
+                (6.0 * 3600.0 * 0.8..=6.0 * 3600.0 * 1.2).contains(&d30),
+                "{d30}"
+            );
         }
     }
 

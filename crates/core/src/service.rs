@@ -731,12 +731,12 @@ impl QuickAuth {
     }
 
     pub fn list_devices(&self) -> Result<Vec<DeviceSummary>> {
-        let owners: std::collections::HashMap<(String, String), quickauth_vault::OwnershipRecord> = self
-            .store
-            .list_ownerships()?
-            .into_iter()
-            .map(|(p, id, o)| ((p, id), o))
-            .collect();
+        let owners: std::collections::HashMap<(String, String), quickauth_vault::OwnershipRecord> =
+            self.store
+                .list_ownerships()?
+                .into_iter()
+                .map(|(p, id, o)| ((p, id), o))
+                .collect();
         Ok(self
             .store
             .list_devices()?

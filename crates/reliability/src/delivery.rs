@@ -70,7 +70,9 @@ pub struct DeliveryOutcome {
 
 impl DeliveryOutcome {
     pub fn ok(&self) -> bool {
-        self.problems.is_empty() && !self.cases.is_empty() && self.cases.iter().all(DeliveryCase::passed)
+        self.problems.is_empty()
+            && !self.cases.is_empty()
+            && self.cases.iter().all(DeliveryCase::passed)
     }
     pub fn events(&self) -> usize {
         self.cases.iter().map(|c| c.events).sum()
@@ -89,7 +91,10 @@ impl DeliveryOutcome {
 /// Sets the sender's timeout for this process and its children. Call before any webhook is sent in the process.
 pub fn configure_timeout() {
     // Read once by the core's webhook client; set at start, before any thread sends a webhook.
-    std::env::set_var("QUICKAUTH_WEBHOOK_TIMEOUT_MS", MATRIX_WEBHOOK_TIMEOUT_MS.to_string());
+    std::env::set_var(
+        "QUICKAUTH_WEBHOOK_TIMEOUT_MS",
+        MATRIX_WEBHOOK_TIMEOUT_MS.to_string(),
+    );
 }
 
 struct Case {
@@ -106,7 +111,9 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 async fn receiver() -> R<ReceiverHandle> {
-    ReceiverHandle::start(([127, 0, 0, 1], 0).into(), SECRET).await.map_err(err)
+    ReceiverHandle::start(([127, 0, 0, 1], 0).into(), SECRET)
+        .await
+        .map_err(err)
 }
 
 fn secret() -> SigningSecret {
@@ -117,7 +124,8 @@ impl Case {
     async fn new(root: &Path, name: &str, url: &str) -> R<Case> {
         let dir = root.join(format!("delivery-{name}"));
         let qa = QuickAuth::open(Options::new(&dir)).await.map_err(err)?;
-        qa.set_delivery(PROFILE, url, Some(Ownership::Delivered), secret()).map_err(err)?;
+        qa.set_delivery(PROFILE, url, Some(Ownership::Delivered), secret())
+            .map_err(err)?;
         let mut devices = Vec::new();
         while devices.len() < DEVICES {
             let mc = quickauth_sandbox::keys::random_machine_code();
@@ -125,10 +133,17 @@ impl Case {
                 continue;
             }
             let key = DeviceKey::Msign(Msign::new(quickauth_sandbox::msign_for(&mc)));
-            qa.authorize_yilianyun(PROFILE, MachineCode::parse(&mc).map_err(err)?, key).await.map_err(err)?;
+            qa.authorize_yilianyun(PROFILE, MachineCode::parse(&mc).map_err(err)?, key)
+                .await
+                .map_err(err)?;
             devices.push(mc);
         }
-        Ok(Case { qa, dir, devices, started: Instant::now() })
+        Ok(Case {
+            qa,
+            dir,
+            devices,
+            started: Instant::now(),
+        })
     }
 
     async fn deliver(&self) -> R<quickauth_core::DeliverRun> {
@@ -162,7 +177,8 @@ impl Case {
         let attempts = outbox.iter().map(|d| d.attempts).sum();
         let received: Vec<_> = rx.iter().flat_map(|r| r.received()).collect();
         let distinct: BTreeSet<&String> = received.iter().map(|e| &e.webhook_id).collect();
-        let mut ids_per_content: BTreeMap<(String, String, i64), BTreeSet<String>> = BTreeMap::new();
+        let mut ids_per_content: BTreeMap<(String, String, i64), BTreeSet<String>> =
+            BTreeMap::new();
         for e in &received {
             ids_per_content
                 .entry((e.device.clone(), e.kind.clone(), e.generation))
@@ -176,13 +192,18 @@ impl Case {
             if e.access_token.is_none() {
                 continue;
             }
-            let better = newest.get(&e.device).is_none_or(|(g, _)| e.generation >= *g);
+            let better = newest
+                .get(&e.device)
+                .is_none_or(|(g, _)| e.generation >= *g);
             if better {
                 newest.insert(e.device.clone(), (e.generation, e.access_token.clone()));
             }
         }
         for mc in &self.devices {
-            let keyring = self.qa.reveal_tokens(&format!("yilianyun:{mc}")).map_err(err)?;
+            let keyring = self
+                .qa
+                .reveal_tokens(&format!("yilianyun:{mc}"))
+                .map_err(err)?;
             let at_receiver = newest.get(mc).and_then(|(_, at)| at.as_deref());
             if at_receiver != Some(keyring.access_token.expose()) {
                 lost += 1;
@@ -206,7 +227,13 @@ impl Case {
     }
 
     fn pending_ids(&self) -> R<BTreeSet<String>> {
-        Ok(self.qa.deliveries(10_000).map_err(err)?.into_iter().map(|d| d.event_id).collect())
+        Ok(self
+            .qa
+            .deliveries(10_000)
+            .map_err(err)?
+            .into_iter()
+            .map(|d| d.event_id)
+            .collect())
     }
 
     fn pending_errors(&self) -> R<Vec<String>> {
@@ -238,10 +265,22 @@ async fn case_refused(root: &Path) -> R<DeliveryCase> {
     // The receiver comes up on the same address: the retries reach it.
     let rx = ReceiverHandle::start(addr, SECRET).await.map_err(err)?;
     c.drain(3).await?;
-    c.check("refused", "nothing listening, then the receiver starts", &[&rx], &queued, seen, String::new())
+    c.check(
+        "refused",
+        "nothing listening, then the receiver starts",
+        &[&rx],
+        &queued,
+        seen,
+        String::new(),
+    )
 }
 
-async fn case_faulted(root: &Path, name: &'static str, fault: &'static str, faults: Vec<ReceiverFault>) -> R<DeliveryCase> {
+async fn case_faulted(
+    root: &Path,
+    name: &'static str,
+    fault: &'static str,
+    faults: Vec<ReceiverFault>,
+) -> R<DeliveryCase> {
     let rx = receiver().await?;
     let c = Case::new(root, name, &rx.url()).await?;
     let queued = c.pending_ids()?;
@@ -251,13 +290,20 @@ async fn case_faulted(root: &Path, name: &'static str, fault: &'static str, faul
     c.drain(4).await?;
     let seen = match faults[0] {
         ReceiverFault::Slow(_) => rx.requests() >= DEVICES && errors.is_empty(),
-        ReceiverFault::Status(500) => errors.len() == DEVICES && errors.iter().all(|e| e.contains("HTTP 500")),
-        ReceiverFault::Hang => errors.len() == DEVICES && errors.iter().all(|e| e.contains("timeout")),
+        ReceiverFault::Status(500) => {
+            errors.len() == DEVICES && errors.iter().all(|e| e.contains("HTTP 500"))
+        }
+        ReceiverFault::Hang => {
+            errors.len() == DEVICES && errors.iter().all(|e| e.contains("timeout"))
+        }
         ReceiverFault::DropAfterProcessing => rx.received().len() > rx.distinct_ids().len(),
         _ => false,
     };
     let note = match faults[0] {
-        ReceiverFault::Slow(d) => format!("{} ms per reply, under the {MATRIX_WEBHOOK_TIMEOUT_MS} ms bound", d.as_millis()),
+        ReceiverFault::Slow(d) => format!(
+            "{} ms per reply, under the {MATRIX_WEBHOOK_TIMEOUT_MS} ms bound",
+            d.as_millis()
+        ),
         ReceiverFault::Hang => format!("cut off at {MATRIX_WEBHOOK_TIMEOUT_MS} ms, retried"),
         ReceiverFault::DropAfterProcessing => "re-sent under the same id".into(),
         _ => String::new(),
@@ -286,11 +332,20 @@ async fn case_kill9(root: &Path, child_exe: &Path) -> R<DeliveryCase> {
     let rx_probe = &rx;
     // The child blocks on the receiver (processed, never answering): SIGKILL it right then.
     let (end, triggered) = tokio::task::block_in_place(|| {
-        child::run_and_kill_when(&spec, || rx_probe.received().len() > rx_ready, Duration::from_secs(30))
+        child::run_and_kill_when(
+            &spec,
+            || rx_probe.received().len() > rx_ready,
+            Duration::from_secs(30),
+        )
     })
     .map_err(err)?;
     let killed = end.signal() == Some(libc::SIGKILL) && triggered;
-    let pending_after_kill = c.qa.deliveries(100).map_err(err)?.iter().filter(|d| d.status == "pending").count();
+    let pending_after_kill =
+        c.qa.deliveries(100)
+            .map_err(err)?
+            .iter()
+            .filter(|d| d.status == "pending")
+            .count();
     c.drain(3).await?;
     let resent_same_id = rx.received().len() > rx.distinct_ids().len();
     c.check(
@@ -299,7 +354,11 @@ async fn case_kill9(root: &Path, child_exe: &Path) -> R<DeliveryCase> {
         &[&rx],
         &queued,
         killed && pending_after_kill == DEVICES && resent_same_id,
-        format!("child killed by signal {:?}; re-sent under the same id", end.signal()),
+        format!(
+            "child killed by signal {}; re-sent under the same id",
+            end.signal()
+                .map_or_else(|| "none".to_owned(), |s| s.to_string())
+        ),
     )
 }
 
@@ -310,13 +369,21 @@ async fn case_destination_changed(root: &Path) -> R<DeliveryCase> {
     a.push_faults(vec![ReceiverFault::Status(503); DEVICES]);
     c.deliver().await?;
     let b = receiver().await?;
-    c.qa.set_delivery(PROFILE, &b.url(), None, SigningSecret::Keep).map_err(err)?;
+    c.qa.set_delivery(PROFILE, &b.url(), None, SigningSecret::Keep)
+        .map_err(err)?;
     // Without --now: setting the destination makes the pending events due at once.
     c.qa.deliver(false).await.map_err(err)?;
     c.drain(2).await?;
     let b_ids = b.distinct_ids();
     let seen = a.received().is_empty() && b_ids == queued;
-    c.check("moved", "destination changed while events were pending", &[&a, &b], &queued, seen, "the new receiver got the same ids".into())
+    c.check(
+        "moved",
+        "destination changed while events were pending",
+        &[&a, &b],
+        &queued,
+        seen,
+        "the new receiver got the same ids".into(),
+    )
 }
 
 async fn case_gone_then_reenabled(root: &Path) -> R<DeliveryCase> {
@@ -328,8 +395,12 @@ async fn case_gone_then_reenabled(root: &Path) -> R<DeliveryCase> {
     let requests = rx.requests();
     c.deliver().await?;
     let quiet = rx.requests() == requests;
-    let disabled = c.qa.delivery_settings(PROFILE).map_err(err)?.is_some_and(|s| !s.enabled);
-    c.qa.set_delivery(PROFILE, &rx.url(), None, SigningSecret::Keep).map_err(err)?;
+    let disabled =
+        c.qa.delivery_settings(PROFILE)
+            .map_err(err)?
+            .is_some_and(|s| !s.enabled);
+    c.qa.set_delivery(PROFILE, &rx.url(), None, SigningSecret::Keep)
+        .map_err(err)?;
     c.drain(2).await?;
     c.check(
         "gone",
@@ -348,7 +419,12 @@ async fn case_rejected_then_retried(root: &Path) -> R<DeliveryCase> {
     rx.push_faults(vec![ReceiverFault::Status(400); DEVICES]);
     let run = c.deliver().await?;
     c.drain(2).await?; // failed events are not retried automatically
-    let still_failed = c.qa.deliveries(100).map_err(err)?.iter().filter(|d| d.status == "failed").count();
+    let still_failed =
+        c.qa.deliveries(100)
+            .map_err(err)?
+            .iter()
+            .filter(|d| d.status == "failed")
+            .count();
     c.qa.retry_failed_deliveries(None).map_err(err)?;
     c.drain(2).await?;
     c.check(
@@ -368,12 +444,16 @@ async fn case_new_pair_while_pending(root: &Path) -> R<DeliveryCase> {
     rx.push_faults(vec![ReceiverFault::Status(500); 2 * DEVICES]);
     c.deliver().await?;
     for mc in &c.devices {
-        c.qa.refresh(&format!("yilianyun:{mc}")).await.map_err(err)?;
+        c.qa.refresh(&format!("yilianyun:{mc}"))
+            .await
+            .map_err(err)?;
     }
     queued.extend(c.pending_ids()?);
     c.deliver().await?;
     for mc in &c.devices {
-        c.qa.refresh(&format!("yilianyun:{mc}")).await.map_err(err)?;
+        c.qa.refresh(&format!("yilianyun:{mc}"))
+            .await
+            .map_err(err)?;
     }
     queued.extend(c.pending_ids()?);
     c.drain(3).await?;
@@ -396,9 +476,27 @@ pub async fn run_matrix(root: &Path, child_exe: &Path, progress: impl Fn(&str)) 
     let slow = Duration::from_millis(MATRIX_WEBHOOK_TIMEOUT_MS / 2);
     let results = vec![
         case_refused(root).await,
-        case_faulted(root, "slow", "slow receiver (every reply late)", vec![ReceiverFault::Slow(slow); DEVICES]).await,
-        case_faulted(root, "http500", "500 on the first attempt", vec![ReceiverFault::Status(500); DEVICES]).await,
-        case_faulted(root, "timeout", "receiver never answers (timeout)", vec![ReceiverFault::Hang; DEVICES]).await,
+        case_faulted(
+            root,
+            "slow",
+            "slow receiver (every reply late)",
+            vec![ReceiverFault::Slow(slow); DEVICES],
+        )
+        .await,
+        case_faulted(
+            root,
+            "http500",
+            "500 on the first attempt",
+            vec![ReceiverFault::Status(500); DEVICES],
+        )
+        .await,
+        case_faulted(
+            root,
+            "timeout",
+            "receiver never answers (timeout)",
+            vec![ReceiverFault::Hang; DEVICES],
+        )
+        .await,
         case_faulted(
             root,
             "ack_lost",
@@ -440,6 +538,11 @@ pub async fn run_matrix(root: &Path, child_exe: &Path, progress: impl Fn(&str)) 
 pub fn markdown(d: &DeliveryOutcome) -> String {
     let mut s = String::new();
     s.push_str("## Delivery (webhook hand-over, issue 9)\n\n");
+    s.push_str(
+        "Part of every full run; regenerate this section alone with `scripts/reliability.sh --debug --delivery-only`. \
+         A signature-verifying receiver (`quickauth_sandbox::ReceiverHandle`) on 127.0.0.1 injects the faults; the \
+         SIGKILL case runs the outbox in a child process (`qa-reliability child --op deliver`).\n\n",
+    );
     s.push_str(&format!(
         "{} cases, {} printers each, {} events: **{} lost**, {} duplicate deliveries, all under the same `webhook-id` \
          ({} under another id). Sender timeout {} ms in the matrix (10 s in the product). Wall time {:.1} s.\n\n",
@@ -459,7 +562,11 @@ pub fn markdown(d: &DeliveryOutcome) -> String {
             "| {} | {}{} | {} | {} | {} | {} ({}) | {} | {} | {} | {} |\n",
             c.name,
             c.fault,
-            if c.note.is_empty() { String::new() } else { format!("; {}", c.note) },
+            if c.note.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", c.note)
+            },
             c.events,
             c.replaced,
             c.attempts,
@@ -495,7 +602,10 @@ pub fn splice(report: &str, section: &str) -> String {
             let rest = report[end..].strip_prefix('\n').unwrap_or(&report[end..]);
             format!("{}{block}{rest}", &report[..a])
         }
-        _ => format!("{}\n{block}", report.trim_end_matches('\n').to_owned() + "\n"),
+        _ => format!(
+            "{}\n{block}",
+            report.trim_end_matches('\n').to_owned() + "\n"
+        ),
     }
 }
 
@@ -506,8 +616,14 @@ mod tests {
     #[test]
     fn splice_replaces_or_appends() {
         let once = splice("# R\n\ntext\n", "A\n");
-        assert!(once.ends_with(&format!("{SECTION_BEGIN}\nA\n{SECTION_END}\n")), "{once}");
+        assert!(
+            once.ends_with(&format!("{SECTION_BEGIN}\nA\n{SECTION_END}\n")),
+            "{once}"
+        );
         let twice = splice(&(once.clone() + "tail\n"), "B\n");
-        assert!(twice.contains("B\n") && !twice.contains("A\n") && twice.ends_with("tail\n"), "{twice}");
+        assert!(
+            twice.contains("B\n") && !twice.contains("A\n") && twice.ends_with("tail\n"),
+            "{twice}"
+        );
     }
 }

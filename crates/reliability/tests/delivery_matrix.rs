@@ -10,7 +10,9 @@ use quickauth_reliability::delivery;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn delivery_matrix_loses_nothing_and_repeats_only_under_the_same_id() {
-    if !common::in_keyring_session("delivery_matrix_loses_nothing_and_repeats_only_under_the_same_id") {
+    if !common::in_keyring_session(
+        "delivery_matrix_loses_nothing_and_repeats_only_under_the_same_id",
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -22,13 +24,27 @@ async fn delivery_matrix_loses_nothing_and_repeats_only_under_the_same_id() {
     let names: Vec<&str> = outcome.cases.iter().map(|c| c.name).collect();
     assert_eq!(
         names,
-        ["refused", "slow", "http500", "timeout", "ack_lost", "kill9", "moved", "gone", "rejected", "superseded"]
+        [
+            "refused",
+            "slow",
+            "http500",
+            "timeout",
+            "ack_lost",
+            "kill9",
+            "moved",
+            "gone",
+            "rejected",
+            "superseded"
+        ]
     );
     for c in &outcome.cases {
         assert!(c.passed(), "case {} failed: {c:?}", c.name);
     }
     assert_eq!(outcome.lost(), 0);
     assert_eq!(outcome.other_id_duplicates(), 0);
-    assert!(outcome.duplicates_same_id() > 0, "the ack-lost and kill cases must re-send");
+    assert!(
+        outcome.duplicates_same_id() > 0,
+        "the ack-lost and kill cases must re-send"
+    );
     assert!(outcome.ok());
 }

@@ -99,8 +99,9 @@ impl std::fmt::Debug for ReceiverHandle {
 impl ReceiverHandle {
     /// Starts a receiver on `bind` (e.g. 127.0.0.1:0) that accepts requests signed with `secret` (`whsec_…`).
     pub async fn start(bind: SocketAddr, secret: &str) -> Result<ReceiverHandle, SandboxError> {
-        let webhook = standardwebhooks::Webhook::new(secret)
-            .map_err(|_| SandboxError::Worker("receiver: the signing secret is not whsec_<base64>".into()))?;
+        let webhook = standardwebhooks::Webhook::new(secret).map_err(|_| {
+            SandboxError::Worker("receiver: the signing secret is not whsec_<base64>".into())
+        })?;
         let listener = TcpListener::bind(bind)
             .await
             .map_err(|source| SandboxError::Bind { addr: bind, source })?;
@@ -250,7 +251,11 @@ async fn receive(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         }
         Some(ReceiverFault::Status(code)) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return (status, format!("test receiver: answering {code} on purpose")).into_response();
+            return (
+                status,
+                format!("test receiver: answering {code} on purpose"),
+            )
+                .into_response();
         }
         Some(ReceiverFault::Slow(d)) => tokio::time::sleep(d).await,
         _ => {}
@@ -293,7 +298,9 @@ fn process(shared: &Shared, headers: &HeaderMap, body: &Bytes) -> Result<(), Sta
         kind: v["type"].as_str().unwrap_or_default().to_owned(),
         provider: s("provider").unwrap_or_default(),
         profile: s("profile").unwrap_or_default(),
-        device: s("machine_code").or_else(|| s("userid")).unwrap_or_default(),
+        device: s("machine_code")
+            .or_else(|| s("userid"))
+            .unwrap_or_default(),
         generation: data["generation"].as_i64().ok_or(StatusCode::BAD_REQUEST)?,
         ownership: s("ownership").unwrap_or_default(),
         access_token: s("access_token"),

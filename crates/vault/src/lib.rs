@@ -49,7 +49,8 @@ pub use crate::secrets::{
     MAX_STUCK_WORKERS,
 };
 pub use crate::store::{
-    DestinationRecord, DeviceRecord, HistoryEntry, OutboxEvent, OwnershipRecord, JournalEntry, ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
+    DestinationRecord, DeviceRecord, HistoryEntry, JournalEntry, OutboxEvent, OwnershipRecord,
+    ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
 };
 
 /// The per-data-dir namespace: first 16 hex chars of sha256 of the canonicalised data-dir path.

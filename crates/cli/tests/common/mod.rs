@@ -198,7 +198,9 @@ impl Env {
 
     /// `token ID --reveal --json` → (access_token, refresh_token).
     pub async fn reveal(&self, id: &str) -> (String, Option<String>) {
-        let run = self.run(&["token", id, "--reveal", "--yes", "--json"]).await;
+        let run = self
+            .run(&["token", id, "--reveal", "--yes", "--json"])
+            .await;
         run.ok();
         let v = run.json();
         (

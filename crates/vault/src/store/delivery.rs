@@ -70,7 +70,8 @@ pub struct OutboxEvent {
 /// Event types that carry a token pair: a newer one makes an older undelivered one pointless.
 const PAIR_EVENTS: &str = "('device.authorized', 'device.refreshed', 'device.handed_over')";
 
-const OUTBOX_COLUMNS: &str = "event_id, type, provider, device_id, profile, generation, ownership, created_at, \
+const OUTBOX_COLUMNS: &str =
+    "event_id, type, provider, device_id, profile, generation, ownership, created_at, \
      status, attempts, next_attempt_at, last_attempt_at, last_error, delivered_at, delivered_to";
 
 fn event_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxEvent> {
@@ -198,12 +199,23 @@ impl Store {
 
     /// `Ok(false)` if the profile had none.
     pub fn delete_destination(&self, profile: &str) -> Result<bool> {
-        self.with(|c| c.execute("DELETE FROM delivery_destinations WHERE profile = ?1", [profile]))
-            .map(|n| n > 0)
+        self.with(|c| {
+            c.execute(
+                "DELETE FROM delivery_destinations WHERE profile = ?1",
+                [profile],
+            )
+        })
+        .map(|n| n > 0)
     }
 
     /// The receiver said 410 Gone for `url`: stop sending there (only if the destination still points at it).
-    pub fn disable_destination(&self, profile: &str, url: &str, at: DateTime<Utc>, reason: &str) -> Result<bool> {
+    pub fn disable_destination(
+        &self,
+        profile: &str,
+        url: &str,
+        at: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<bool> {
         self.with(|c| {
             c.execute(
                 "UPDATE delivery_destinations SET disabled_at = ?3, disabled_reason = ?4
