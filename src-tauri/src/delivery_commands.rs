@@ -3,14 +3,16 @@
 //! `main.rs` (`delivery_commands::*`) and starts `background_deliveries` next to the refresh loop.
 //!
 //! The page is untrusted. What it sends is validated by the core (profile names, URL, secret shape). Two actions
-//! deserve the native confirmation the lead wires in Rust, never a page flag:
-//! - `handover_device`: give the text from `handover_prompt` to the native dialog, and call the core's
-//!   `handover` only when the user confirms there.
-//! - `reveal_advice`: its text is what the native reveal/copy dialog says for a kept/delivered device. It offers
-//!   the hand-over.
+//! need a confirmation in a native dialog opened from Rust, never a flag from the page:
+//! - `handover_device` opens its own dialog, with the text of `handover_prompt`.
+//! - `reveal_advice` is the text the lead's native reveal/copy dialog shows for a kept or delivered device. It
+//!   offers the hand-over.
 //!
 //! The only secret that ever goes to the page here is a signing secret the user asked QuickAuth to generate,
 //! returned once by `set_delivery` (the CLI prints it once too). A secret the user types goes page → Rust only.
+
+// Not registered yet: the lead adds these to the invoke handler (then this allow can go).
+#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,10 +22,11 @@ use quickauth_core::{
     SigningSecret, WebhookSecret,
 };
 use serde::{Deserialize, Serialize};
-use tauri::State;
+use tauri::{AppHandle, State};
+use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
 use zeroize::Zeroizing;
 
-use crate::error::{CmdResult, ErrorReport, IntoReport};
+use crate::error::{report, AppError, CmdResult, ErrorReport, IntoReport};
 use crate::state::AppState;
 
 /// How often the app's background loop runs the outbox (due events only; backoff lives in the outbox itself).
@@ -166,10 +169,24 @@ pub async fn handover_prompt(state: State<'_, AppState>, id: String) -> CmdResul
     })
 }
 
-/// Core of the hand-over, for the lead to call after the native dialog confirmed it (not a page command on its
-/// own: a page script must not be able to hand a device over without the user).
-pub async fn handover_device(core: &QuickAuth, id: &str) -> CmdResult<HandoverReport> {
-    core.handover(id).await.rep()
+/// Hands a device over after the user confirmed it in a native dialog opened here, from Rust: a page script can
+/// call this command, but it cannot answer the dialog.
+#[tauri::command]
+pub async fn handover_device(app: AppHandle, state: State<'_, AppState>, id: String) -> CmdResult<HandoverReport> {
+    let prompt = handover_prompt(state.clone(), id.clone()).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .message(format!("{}\n\n{}", prompt.message_zh, prompt.message_en))
+        .title("移交令牌 / Hand over tokens")
+        .kind(MessageDialogKind::Warning)
+        .buttons(MessageDialogButtons::OkCancelCustom("移交 / Hand over".into(), "取消 / Cancel".into()))
+        .show(move |confirmed| {
+            let _ = tx.send(confirmed);
+        });
+    if !rx.await.unwrap_or(false) {
+        return Err(report(&AppError::NotConfirmed));
+    }
+    state.core().await?.handover(&id).await.rep()
 }
 
 /// Every delivery event (no tokens), newest first.
