@@ -237,6 +237,8 @@ pub enum DeliveryError {
     HandedOver { id: String },
     #[error("the hand-over of device {id} is not acknowledged yet")]
     HandoverPending { id: String },
+    #[error("a refresh of device {id} is unfinished")]
+    RefreshUnfinished { id: String },
 }
 
 impl Localized for DeliveryError {
@@ -248,6 +250,7 @@ impl Localized for DeliveryError {
             DeliveryError::InvalidSecret => "invalid_webhook_secret",
             DeliveryError::HandedOver { .. } => "handed_over",
             DeliveryError::HandoverPending { .. } => "handover_pending",
+            DeliveryError::RefreshUnfinished { .. } => "refresh_unfinished",
         }
     }
 
@@ -259,6 +262,7 @@ impl Localized for DeliveryError {
             DeliveryError::InvalidSecret => "签名密钥格式不对：应为 whsec_ 开头、后接 base64（至少 24 字节）。请从接收方复制完整密钥，或用 --generate-secret 生成一个。".into(),
             DeliveryError::HandedOver { id } => format!("设备 {id} 的令牌已移交给接收系统，QuickAuth 不再持有、也不再刷新它。如需重新由本机管理，请重新扫码授权这台设备。"),
             DeliveryError::HandoverPending { id } => format!("设备 {id} 的移交还没有被接收方确认，现在移除会丢失令牌。请先运行 `quickauth deliver --now`，确认送达后再移除。"),
+            DeliveryError::RefreshUnfinished { id } => format!("设备 {id} 上次的刷新还没有完成，现在移交的可能是已失效的令牌。请先运行 `quickauth refresh {id}` 完成它，再移交。"),
         }
     }
 
@@ -270,6 +274,7 @@ impl Localized for DeliveryError {
             DeliveryError::InvalidSecret => "The signing secret has the wrong shape: it must be whsec_ followed by base64 (at least 24 bytes). Copy the whole secret from the receiver, or create one with --generate-secret.".into(),
             DeliveryError::HandedOver { id } => format!("The tokens of device {id} were handed over to the receiving system; QuickAuth no longer holds or refreshes them. To manage the device here again, scan and authorize it again."),
             DeliveryError::HandoverPending { id } => format!("The hand-over of device {id} has not been acknowledged by the receiver yet; removing it now would lose its tokens. Run `quickauth deliver --now` first and remove it once delivered."),
+            DeliveryError::RefreshUnfinished { id } => format!("The last refresh of device {id} is unfinished, so the pair here may already be replaced at the server. Run `quickauth refresh {id}` to complete it, then hand it over."),
         }
     }
 
@@ -281,6 +286,7 @@ impl Localized for DeliveryError {
             | DeliveryError::InvalidSecret => Action::EditInput,
             DeliveryError::HandedOver { .. } => Action::Reauthorize,
             DeliveryError::HandoverPending { .. } => Action::RetryLater,
+            DeliveryError::RefreshUnfinished { .. } => Action::RefreshToken,
         }
     }
 }
@@ -639,6 +645,15 @@ impl QuickAuth {
                     .store
                     .device_ownership(&dev.provider, &dev.id)?
                     .unwrap_or_default();
+                // A refresh left pending (lost reply, crash) may have replaced this pair at the server already.
+                if self
+                    .store
+                    .pending_refreshes()?
+                    .iter()
+                    .any(|j| j.provider == dev.provider && j.id == dev.id)
+                {
+                    return Err(DeliveryError::RefreshUnfinished { id: dev.id.clone() }.into());
+                }
                 let existing = self.handover_event(&dev)?;
                 match existing {
                     Some(ev) if current.ownership == Ownership::HandedOver.as_str() => ev.event_id,
