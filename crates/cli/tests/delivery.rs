@@ -475,3 +475,37 @@ async fn faults_retry_under_the_same_id_and_nothing_is_lost() {
         .all(|e| e["status"] == "delivered"));
     env.assert_no_secrets(&[SECRET.to_owned()]);
 }
+
+/// A refresh killed after the new pair reached the keyring but before the DB row: the next run completes it, and
+/// the new pair's event is queued exactly once (the hook runs before the row is written and is idempotent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_crash_still_delivers_the_new_pair_once() {
+    let env = Env::new().await;
+    let rx = receiver(SECRET).await;
+    env.add_profile("shop", "v2").await;
+    set_destination(&env, "shop", &rx.url(), "delivered").await;
+    let (mc, _) = env.authorize_new("shop").await;
+    env.run(&["deliver"]).await.ok();
+    for step in ["after_keyring_before_db", "after_db_before_journal_clear"] {
+        let run = env
+            .run_with(&["refresh", &mc], None, &[("QUICKAUTH_CRASH_AT", step)])
+            .await;
+        assert_ne!(run.code, Some(0), "{step}: the crash hook fired");
+        // Opening completes the interrupted refresh; `deliver` then sends its pair.
+        env.run(&["deliver"]).await.ok();
+        env.run(&["deliver"]).await.ok();
+    }
+    let (at, _) = env.reveal(&mc).await;
+    let latest = rx.latest();
+    assert_eq!(latest[&mc].generation, 3);
+    assert_eq!(latest[&mc].access_token.as_deref(), Some(at.as_str()));
+    let refreshed: Vec<Value> = deliveries(&env)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "device.refreshed")
+        .collect();
+    assert_eq!(refreshed.len(), 2, "one event per new pair: {refreshed:?}");
+    assert!(refreshed.iter().all(|e| e["status"] == "delivered"));
+    assert_eq!(rx.received().len(), rx.distinct_ids().len());
+    env.assert_no_secrets(&[SECRET.to_owned(), at]);
+}

@@ -404,3 +404,90 @@ impl Store {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str, kind: &str, generation: i64) -> OutboxEvent {
+        let now = Utc::now();
+        OutboxEvent {
+            event_id: id.into(),
+            kind: kind.into(),
+            provider: "yilianyun".into(),
+            device_id: "4004000001".into(),
+            profile: "sandbox".into(),
+            generation,
+            ownership: "delivered".into(),
+            created_at: now,
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            last_attempt_at: None,
+            last_error: None,
+            delivered_at: None,
+            delivered_to: None,
+        }
+    }
+
+    #[test]
+    fn enqueue_is_idempotent_and_newer_pairs_replace_undelivered_older_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(
+            store
+                .enqueue_event(&event("a", "device.authorized", 1))
+                .unwrap(),
+            (true, 0)
+        );
+        // The same (device, type, generation) again adds nothing (a hook re-run after a crash).
+        assert_eq!(
+            store
+                .enqueue_event(&event("a2", "device.authorized", 1))
+                .unwrap(),
+            (false, 0)
+        );
+        assert!(store
+            .mark_delivered("a", Utc::now(), "http://127.0.0.1:1")
+            .unwrap());
+        assert_eq!(
+            store
+                .enqueue_event(&event("b", "device.refreshed", 2))
+                .unwrap(),
+            (true, 0)
+        );
+        // A newer pair replaces the undelivered older one; the delivered one stays.
+        assert_eq!(
+            store
+                .enqueue_event(&event("c", "device.refreshed", 3))
+                .unwrap(),
+            (true, 1)
+        );
+        let ids: Vec<String> = store
+            .list_events(10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_id)
+            .collect();
+        assert_eq!(ids.len(), 2);
+        assert!(ids.contains(&"a".to_string()) && ids.contains(&"c".to_string()));
+        // Claim-before-send: a second sender with a stale attempt count cannot claim it too.
+        let now = Utc::now();
+        assert!(store.claim_event("c", 0, now, now).unwrap());
+        assert!(!store.claim_event("c", 0, now, now).unwrap());
+        assert_eq!(store.get_event("c").unwrap().unwrap().attempts, 1);
+        // A 4xx fails it; retried by hand it is pending and due again.
+        assert!(store.note_event_error("c", "HTTP 422: no", true).unwrap());
+        assert!(store.due_events(Utc::now(), true).unwrap().is_empty());
+        assert_eq!(store.retry_failed_events(Some("c"), Utc::now()).unwrap(), 1);
+        assert_eq!(store.due_events(Utc::now(), false).unwrap().len(), 1);
+        // device.forgotten replaces the undelivered pair event (its tokens are gone).
+        assert_eq!(
+            store
+                .enqueue_event(&event("d", "device.forgotten", 3))
+                .unwrap(),
+            (true, 1)
+        );
+        assert_eq!(store.due_events(Utc::now(), true).unwrap()[0].event_id, "d");
+    }
+}
