@@ -180,7 +180,7 @@ export function ownershipBadge(device) {
 /** The hand-over action of a kept / delivered device. The confirmation is the native dialog opened in Rust. */
 export function handOverButton(device, onDone) {
   if ((device.ownership || "kept") === "handed-over") return null;
-  const ref = `${device.provider}:${device.id}`;
+  const ref = device.key || `${device.provider}:${device.profile}:${device.id}`;
   return h("button.btn.secondary.small.handover", {
     on: {
       click: async () => {

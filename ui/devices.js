@@ -9,7 +9,7 @@ const statusCache = new Map(); // id -> PrinterView | ErrorReport
 const DUE_DAYS = 5; // the core refreshes when fewer than 5 days are left
 
 /** The unambiguous device reference the core resolves: provider:id. */
-const ref = (d) => `${d.provider}:${d.id}`;
+const ref = (d) => d.key;
 
 export async function init() {
   document.getElementById("devices-reload").addEventListener("click", reload);

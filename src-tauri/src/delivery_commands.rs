@@ -24,7 +24,6 @@ use quickauth_core::{
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
-use zeroize::Zeroizing;
 
 use crate::error::{report, AppError, CmdResult, ErrorReport, IntoReport};
 use crate::state::AppState;
@@ -79,15 +78,24 @@ pub async fn delivery_settings(state: State<'_, AppState>, profile: String) -> C
     blocking(core, move |c| c.delivery_settings(&profile)).await
 }
 
-/// What the page sends to set a destination. `secret` is write-only; `generate_secret` asks for a new one instead.
+/// What the page sends to set a destination. `secret` is write-only (zeroized on drop); `generate_secret` asks
+/// for a new one instead.
 #[derive(Deserialize)]
 pub struct DeliveryInput {
     pub profile: String,
     pub url: String,
     pub ownership: Option<String>,
-    pub secret: Option<Zeroizing<String>>,
+    pub secret: Option<String>,
     #[serde(default)]
     pub generate_secret: bool,
+}
+
+impl Drop for DeliveryInput {
+    fn drop(&mut self) {
+        if let Some(s) = self.secret.as_mut() {
+            zeroize::Zeroize::zeroize(s);
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -104,16 +112,16 @@ pub async fn set_delivery(state: State<'_, AppState>, input: DeliveryInput) -> C
     let secret = if input.generate_secret {
         SigningSecret::Generate
     } else {
-        match input.secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        match input.secret.as_deref().map(|s| s.trim()).filter(|s| !s.is_empty()) {
             Some(s) => SigningSecret::Given(WebhookSecret::parse(s).rep()?),
             None => SigningSecret::Keep,
         }
     };
+    let (profile, url) = (input.profile.clone(), input.url.clone());
+    drop(input);
     let core = state.core().await?;
-    let (settings, generated) = blocking(core, move |c| {
-        c.set_delivery(&input.profile, &input.url, ownership, secret)
-    })
-    .await?;
+    let (settings, generated) =
+        blocking(core, move |c| c.set_delivery(&profile, &url, ownership, secret)).await?;
     Ok(DeliverySaved {
         settings,
         generated_secret: generated.map(|s| s.expose().to_owned()),

@@ -458,7 +458,7 @@ pub(crate) fn default_ownership(store: &Store, profile: &str) -> Result<Ownershi
 
 pub(crate) fn ownership_of(store: &Store, dev: &DeviceRef) -> Result<Ownership> {
     Ok(store
-        .device_ownership(&dev.provider, &dev.id)?
+        .device_ownership(&dev.provider, &dev.profile, &dev.id)?
         .and_then(|o| Ownership::parse(&o.ownership))
         .unwrap_or_default())
 }
@@ -581,7 +581,7 @@ impl QuickAuth {
     /// What to ask before revealing / copying a device's tokens (the app shows it in its native dialog).
     pub fn reveal_advice(&self, id: &str) -> Result<RevealAdvice> {
         let rec = self.resolve(id)?;
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let ownership = ownership_of(&self.store, &dev)?;
         let can_hand_over = ownership != Ownership::HandedOver
             && self
@@ -622,10 +622,10 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
-            let dev = DeviceRef::new(&rec.provider, &rec.id);
+            let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
             let dest = self.store.get_destination(&rec.profile)?.ok_or_else(|| {
                 DeliveryError::NoDestination {
                     profile: rec.profile.clone(),
@@ -643,7 +643,7 @@ impl QuickAuth {
                     DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
                 let current = self
                     .store
-                    .device_ownership(&dev.provider, &dev.id)?
+                    .device_ownership(&dev.provider, &dev.profile, &dev.id)?
                     .unwrap_or_default();
                 // A refresh left pending (lost reply, crash) may have replaced this pair at the server already.
                 if self
@@ -672,6 +672,7 @@ impl QuickAuth {
                         )?;
                         self.store.set_ownership(
                             &dev.provider,
+                            &dev.profile,
                             &dev.id,
                             &OwnershipRecord {
                                 ownership: Ownership::HandedOver.as_str().into(),
@@ -692,7 +693,7 @@ impl QuickAuth {
                 .store
                 .get_event(&event_id)?
                 .ok_or_else(|| Error::Internal("hand-over event vanished".into()))?;
-            let device = self.device(&format!("{}:{}", dev.provider, dev.id))?;
+            let device = self.device(&dev.to_string())?;
             Ok(HandoverReport {
                 released: device.pair_released_at.is_some(),
                 device,
@@ -709,7 +710,7 @@ impl QuickAuth {
     fn handover_event(&self, dev: &DeviceRef) -> Result<Option<OutboxEvent>> {
         Ok(self
             .store
-            .device_events(&dev.provider, &dev.id)?
+            .device_events(&dev.provider, &dev.profile, &dev.id)?
             .into_iter()
             .filter(|e| e.kind == EventType::HandedOver.as_str())
             .max_by_key(|e| e.created_at))
@@ -775,7 +776,7 @@ impl QuickAuth {
 
     /// One attempt at one event. Returns the event's status afterwards, or None when nothing was sent.
     async fn send_event(&self, ev: &OutboxEvent, run: &mut DeliverRun) -> Result<Option<String>> {
-        let dev = DeviceRef::new(&ev.provider, &ev.device_id);
+        let dev = DeviceRef::new(&ev.provider, &ev.profile, &ev.device_id);
         let Some(dest) = self.store.get_destination(&ev.profile)? else {
             self.store.note_event_error(
                 &ev.event_id,
@@ -979,7 +980,7 @@ impl QuickAuth {
     /// meanwhile by a new authorization), keep the row.
     async fn release_pair(&self, dev: &DeviceRef, generation: i64) -> Result<()> {
         let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
-        let Some(mut o) = self.store.device_ownership(&dev.provider, &dev.id)? else {
+        let Some(mut o) = self.store.device_ownership(&dev.provider, &dev.profile, &dev.id)? else {
             return Ok(());
         };
         if o.ownership != Ownership::HandedOver.as_str() {
@@ -991,9 +992,9 @@ impl QuickAuth {
             }
         }
         self.keyring
-            .delete(&crate::tokens::tokens_account(&dev.provider, &dev.id))?;
+            .delete(&crate::tokens::tokens_account(&dev.provider, &dev.profile, &dev.id))?;
         o.pair_released_at = Some(Utc::now());
-        self.store.set_ownership(&dev.provider, &dev.id, &o)?;
+        self.store.set_ownership(&dev.provider, &dev.profile, &dev.id, &o)?;
         let ok: Result<()> = Ok(());
         self.record("handover_released", Some(dev), &dev.provider, None, &ok);
         tracing::info!(device = %dev, "hand-over acknowledged: tokens deleted from the keyring");

@@ -27,25 +27,30 @@ use crate::tokens::StoredTokens;
 /// How long the server answers a replayed refresh token with the earlier result.
 pub const REPLAY_WINDOW: Duration = Duration::hours(2);
 
-/// Which device (provider + id): the key of every row, lock and keyring entry.
+/// Which device: provider + profile + id (machine code / userid), the key of every row and keyring entry. One
+/// printer authorized under two profiles (two merchants' apps) is two devices with two token pairs.
+/// The per-device file lock is per provider + id: both pairs of one printer share the printer's daily quota.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DeviceRef {
     pub provider: String,
+    pub profile: String,
     pub id: String,
 }
 
 impl DeviceRef {
-    pub fn new(provider: &str, id: &str) -> Self {
+    pub fn new(provider: &str, profile: &str, id: &str) -> Self {
         Self {
             provider: provider.to_owned(),
+            profile: profile.to_owned(),
             id: id.to_owned(),
         }
     }
 }
 
 impl std::fmt::Display for DeviceRef {
+    /// `provider:profile:id`, the form `resolve` accepts back.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.provider, self.id)
+        write!(f, "{}:{}:{}", self.provider, self.profile, self.id)
     }
 }
 
@@ -407,7 +412,7 @@ mod tests {
     }
 
     fn dev() -> DeviceRef {
-        DeviceRef::new("yilianyun", "4004000001")
+        DeviceRef::new("yilianyun", "shop", "4004000001")
     }
 
     fn seeded(generation: i64) -> Fake {

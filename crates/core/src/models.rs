@@ -10,6 +10,9 @@ use crate::lifecycle::RefreshOutcome;
 /// One authorized device, as listed (no secrets).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DeviceSummary {
+    /// `provider:profile:id`: names this device exactly, even when the same printer is authorized under several
+    /// profiles (every device command accepts it; a bare id works while it is unambiguous).
+    pub key: String,
     /// Machine code (Yilianyun) or userid (Lingju).
     pub id: String,
     /// "yilianyun" | "lingju"

@@ -112,6 +112,7 @@ impl QuickAuth {
         let store = Store::open(&opts.data_dir)?;
         let keyring = Keyring::open(&opts.data_dir, opts.keyring_timeout)?;
         ensure_builtin_row(&store)?;
+        move_legacy_token_entries(&store, &keyring);
         let qa = Self {
             store: Arc::new(store),
             keyring: Secrets(Arc::new(keyring)),
@@ -668,6 +669,7 @@ impl QuickAuth {
 
     fn summary(r: &DeviceRecord) -> DeviceSummary {
         DeviceSummary {
+            key: DeviceRef::new(&r.provider, &r.profile, &r.id).to_string(),
             id: r.id.clone(),
             provider: r.provider.clone(),
             profile: r.profile.clone(),
@@ -688,7 +690,7 @@ impl QuickAuth {
     /// A summary with the device's ownership (issue 9) filled in.
     fn summary_with_ownership(&self, r: &DeviceRecord) -> Result<DeviceSummary> {
         let mut s = Self::summary(r);
-        if let Some(o) = self.store.device_ownership(&r.provider, &r.id)? {
+        if let Some(o) = self.store.device_ownership(&r.provider, &r.profile, &r.id)? {
             s.ownership = crate::delivery::Ownership::parse(&o.ownership).unwrap_or_default();
             s.handed_over_at = o.handed_over_at;
             s.handed_over_to = o.handed_over_to;
@@ -697,24 +699,45 @@ impl QuickAuth {
         Ok(s)
     }
 
-    /// Finds a device by machine code / userid; `yilianyun:ID` or `lingju:ID` picks the provider.
+    /// Finds a device by machine code / userid. Prefixes narrow the search when one printer is authorized under
+    /// several profiles or a machine code equals a Lingju userid: `provider:ID`, `profile:ID`, and the exact
+    /// `provider:profile:ID` (a `DeviceSummary::key`).
     pub(crate) fn resolve(&self, id: &str) -> Result<DeviceRecord> {
         let id = id.trim();
-        if let Some((prefix, rest)) = id.split_once(':') {
-            if let Some(p) = Provider::parse(prefix) {
-                return self.store.get_device(p.as_str(), rest)?.ok_or_else(|| {
-                    Error::DeviceNotFound {
-                        id: rest.to_owned(),
-                    }
-                });
-            }
+        let mut parts: Vec<&str> = id.split(':').collect();
+        let bare = parts.pop().unwrap_or_default();
+        let (provider, profile) = match parts.as_slice() {
+            [] => (None, None),
+            [one] => match Provider::parse(one) {
+                Some(p) => (Some(p), None),
+                None => (None, Some(*one)),
+            },
+            [p, prof] => match Provider::parse(p) {
+                Some(p) => (Some(p), Some(*prof)),
+                None => (None, None),
+            },
+            _ => (None, None),
+        };
+        if parts.len() > 2 || (parts.len() == 2 && provider.is_none()) {
+            return Err(Error::DeviceNotFound {
+                id: id.chars().take(64).collect(),
+            });
         }
-        let mut found = self.store.find_devices(id)?;
+        let matching = |candidate: &str| -> Result<Vec<DeviceRecord>> {
+            Ok(self
+                .store
+                .find_devices(candidate)?
+                .into_iter()
+                .filter(|d| provider.is_none_or(|p| d.provider == p.as_str()))
+                .filter(|d| profile.is_none_or(|p| d.profile == p))
+                .collect())
+        };
+        let mut found = matching(bare)?;
         if found.is_empty() {
             // A MAC typed with separators is the same Lingju userid.
-            if let Ok(uid) = UserId::parse(id) {
-                if uid.as_str() != id {
-                    found = self.store.find_devices(uid.as_str())?;
+            if let Ok(uid) = UserId::parse(bare) {
+                if uid.as_str() != bare {
+                    found = matching(uid.as_str())?;
                 }
             }
         }
@@ -724,18 +747,21 @@ impl QuickAuth {
             }),
             1 => Ok(found.remove(0)),
             _ => Err(Error::AmbiguousId {
-                id: id.to_owned(),
-                providers: found.iter().map(|d| d.provider.clone()).collect(),
+                id: bare.to_owned(),
+                providers: found
+                    .iter()
+                    .map(|d| format!("{}:{}:{}", d.provider, d.profile, d.id))
+                    .collect(),
             }),
         }
     }
 
     pub fn list_devices(&self) -> Result<Vec<DeviceSummary>> {
-        let owners: std::collections::HashMap<(String, String), quickauth_vault::OwnershipRecord> =
+        let owners: std::collections::HashMap<(String, String, String), quickauth_vault::OwnershipRecord> =
             self.store
                 .list_ownerships()?
                 .into_iter()
-                .map(|(p, id, o)| ((p, id), o))
+                .map(|(p, profile, id, o)| ((p, profile, id), o))
                 .collect();
         Ok(self
             .store
@@ -743,7 +769,7 @@ impl QuickAuth {
             .iter()
             .map(|r| {
                 let mut s = Self::summary(r);
-                if let Some(o) = owners.get(&(r.provider.clone(), r.id.clone())) {
+                if let Some(o) = owners.get(&(r.provider.clone(), r.profile.clone(), r.id.clone())) {
                     s.ownership =
                         crate::delivery::Ownership::parse(&o.ownership).unwrap_or_default();
                     s.handed_over_at = o.handed_over_at;
@@ -768,7 +794,7 @@ impl QuickAuth {
     /// Token metadata without the tokens (for masked display).
     pub fn token_info(&self, id: &str) -> Result<TokenInfo> {
         let rec = self.resolve(id)?;
-        let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.id))?;
+        let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
         Ok(TokenInfo {
             device: Self::summary(&rec),
             generation: t.generation,
@@ -783,9 +809,9 @@ impl QuickAuth {
         let res = self.resolve(id).and_then(|rec| {
             crate::delivery::ensure_not_handed_over(
                 &self.store,
-                &DeviceRef::new(&rec.provider, &rec.id),
+                &DeviceRef::new(&rec.provider, &rec.profile, &rec.id),
             )?;
-            let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.id))?;
+            let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
             Ok(RevealedTokens {
                 device: Self::summary(&rec),
                 access_token: AccessToken::new(t.access_token.as_str()),
@@ -795,7 +821,7 @@ impl QuickAuth {
         let dev = res
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.device.provider, &r.device.id));
+            .map(|r| DeviceRef::new(&r.device.provider, &r.device.profile, &r.device.id));
         self.record(
             "reveal_tokens",
             dev.as_ref(),
@@ -873,7 +899,9 @@ impl QuickAuth {
             Err(Error::CorruptTokenEntry) => None,
             Err(e) => return Err(e),
         };
-        let row = self.store.get_device(&dev.provider, &dev.id)?;
+        let row = self
+            .store
+            .get_device(&dev.provider, &dev.profile, &dev.id)?;
         let generation = previous
             .max(row.as_ref().map(|r| r.token_generation))
             .unwrap_or(0)
@@ -903,6 +931,7 @@ impl QuickAuth {
         let dest = self.store.get_destination(profile)?;
         self.store.set_ownership(
             &dev.provider,
+            &dev.profile,
             &dev.id,
             &quickauth_vault::OwnershipRecord {
                 ownership: ownership.as_str().into(),
@@ -940,7 +969,7 @@ impl QuickAuth {
         machine_code: MachineCode,
         key: DeviceKey,
     ) -> Result<DeviceSummary> {
-        let dev = DeviceRef::new("yilianyun", machine_code.as_str());
+        let dev = DeviceRef::new("yilianyun", profile, machine_code.as_str());
         let res = async {
             // A grant the keyring then cannot store is lost (and counted against the quota): check first.
             self.keyring.probe()?;
@@ -988,7 +1017,7 @@ impl QuickAuth {
 
     /// Lingju authorize (httpapi with the profile's authcode, or bltapi).
     pub async fn authorize_lingju(&self, profile: &str, userid: UserId) -> Result<DeviceSummary> {
-        let dev = DeviceRef::new("lingju", userid.as_str());
+        let dev = DeviceRef::new("lingju", profile, userid.as_str());
         let res = async {
             self.keyring.probe()?;
             let client = self.lingju_client(profile).await?;
@@ -1077,7 +1106,7 @@ impl QuickAuth {
                     detail: "服务器回复里没有终端号 / the reply names no printer".into(),
                 })?;
             let mc = MachineCode::parse(&mc)?;
-            let dev = DeviceRef::new("yilianyun", mc.as_str());
+            let dev = DeviceRef::new("yilianyun", &flow.profile, mc.as_str());
             self.state().record_grant(&dev, china_day(Utc::now()))?;
             dev_for_history = Some(dev.clone());
             self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant))
@@ -1124,7 +1153,7 @@ impl QuickAuth {
                 c.authorize(u).await.map_err(Error::from)
             })
             .await?;
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let summary = self
             .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant))
             .await?;
@@ -1162,7 +1191,7 @@ impl QuickAuth {
                 return res;
             }
         };
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let res = async {
             crate::delivery::ensure_not_handed_over(&self.store, &dev)?;
             let recovered = self
@@ -1181,7 +1210,7 @@ impl QuickAuth {
                 let client = self.yilianyun_client(&rec.profile).await?;
                 self.refresh_yilianyun(&dev, &client).await.map_err(|e| self.reauth_error(&dev, e))?
             };
-            let device = self.device(&format!("{}:{}", rec.provider, rec.id))?;
+            let device = self.device(&dev.to_string())?;
             Ok(RefreshReport { device, outcome })
         }
         .await;
@@ -1211,7 +1240,7 @@ impl QuickAuth {
                 out.push((d, Err(Error::NeedsReauthorization { id })));
                 continue;
             }
-            let res = self.refresh(&format!("{}:{}", d.provider, d.id)).await;
+            let res = self.refresh(&d.key).await;
             out.push((d, res));
         }
         Ok(out)
@@ -1223,12 +1252,12 @@ impl QuickAuth {
     ) -> Result<Vec<(DeviceRef, Result<Option<crate::lifecycle::RefreshOutcome>>)>> {
         let mut out = Vec::new();
         for j in self.store.pending_refreshes()? {
-            let dev = DeviceRef::new(&j.provider, &j.id);
+            let dev = DeviceRef::new(&j.provider, &j.profile, &j.id);
             let res = async {
-                let rec = self.store.get_device(&j.provider, &j.id)?;
+                let rec = self.store.get_device(&j.provider, &j.profile, &j.id)?;
                 let Some(rec) = rec else {
                     // Forgotten meanwhile: nothing left to complete.
-                    self.store.finish_refresh(&j.provider, &j.id)?;
+                    self.store.finish_refresh(&j.provider, &j.profile, &j.id)?;
                     return Ok(None);
                 };
                 let client = self.yilianyun_client(&rec.profile).await?;
@@ -1291,7 +1320,7 @@ impl QuickAuth {
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let dev = DeviceRef::new(&rec.provider, &rec.id);
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         crate::delivery::ensure_not_handed_over(&self.store, &dev)?;
         if rec.needs_reauth {
             return Err(Error::NeedsReauthorization { id: rec.id.clone() });
@@ -1337,7 +1366,7 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
             let mc = Self::yilianyun_only(&rec)?;
@@ -1359,7 +1388,10 @@ impl QuickAuth {
                 hardware: Some(version.hardware.clone()),
                 software: Some(version.software.clone()),
             };
-            if let Some(mut row) = self.store.get_device(&rec.provider, &rec.id)? {
+            if let Some(mut row) = self
+                .store
+                .get_device(&rec.provider, &rec.profile, &rec.id)?
+            {
                 row.model = report.software.clone();
                 row.last_status = Some(report.state.clone());
                 self.store.upsert_device(&row)?;
@@ -1377,7 +1409,7 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
             let mc = Self::yilianyun_only(&rec)?;
@@ -1408,10 +1440,10 @@ impl QuickAuth {
         let dev = rec
             .as_ref()
             .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.id));
+            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
         let res = async {
             let rec = rec?;
-            let dev = DeviceRef::new(&rec.provider, &rec.id);
+            let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
             if remote && rec.provider == "yilianyun" {
                 let mc = MachineCode::parse(&rec.id)?;
                 let client = self.yilianyun_client(&rec.profile).await?;
@@ -1425,9 +1457,11 @@ impl QuickAuth {
             // A delivered device's receiver is told (device.forgotten); an unacknowledged hand-over is refused.
             self.queue_forgotten(&dev, &rec.profile, rec.token_generation)?;
             self.keyring
-                .delete(&tokens_account(&dev.provider, &dev.id))?;
-            self.store.delete_device(&dev.provider, &dev.id)?;
-            self.store.finish_refresh(&dev.provider, &dev.id)?;
+                .delete(&tokens_account(&dev.provider, &dev.profile, &dev.id))?;
+            self.store
+                .delete_device(&dev.provider, &dev.profile, &dev.id)?;
+            self.store
+                .finish_refresh(&dev.provider, &dev.profile, &dev.id)?;
             tracing::info!(device = %dev, remote, "device forgotten");
             Ok(())
         }
@@ -1440,6 +1474,67 @@ impl QuickAuth {
             &res,
         );
         res
+    }
+}
+
+/// Store setting recording that every device's keyring entry uses the per-profile account name.
+const TOKEN_ACCOUNTS_SETTING: &str = "token_accounts";
+
+/// Moves token entries from the v1 account (`device:<provider>:<id>:tokens`) to the per-profile one. Copy, read
+/// back, then delete the old entry: a crash at any point leaves at least one complete copy, and the next open
+/// finishes the move (reads fall back to the old account meanwhile). A keyring that does not answer postpones
+/// the move to the next open instead of failing it.
+fn move_legacy_token_entries(store: &Store, keyring: &Keyring) {
+    match store.get_setting(TOKEN_ACCOUNTS_SETTING) {
+        Ok(Some(v)) if v == "per_profile" => return,
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(kind = Error::from(e).kind(), "cannot read store settings");
+            return;
+        }
+    }
+    let devices = match store.list_devices() {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(
+                kind = Error::from(e).kind(),
+                "cannot list devices to move token entries"
+            );
+            return;
+        }
+    };
+    let move_one = |d: &DeviceRecord| -> std::result::Result<(), quickauth_vault::VaultError> {
+        let new = tokens_account(&d.provider, &d.profile, &d.id);
+        let old = crate::tokens::legacy_tokens_account(&d.provider, &d.id);
+        if let Some(value) = keyring.get(&old)? {
+            if keyring.get(&new)?.is_none() {
+                keyring.set(&new, &value)?;
+            }
+            if keyring.get(&new)?.is_some() {
+                keyring.delete(&old)?;
+            }
+        }
+        Ok(())
+    };
+    for d in &devices {
+        if let Err(e) = move_one(d) {
+            tracing::warn!(
+                kind = Error::from(e).kind(),
+                "token entries not moved yet; trying again next start"
+            );
+            return;
+        }
+    }
+    if let Err(e) = store.set_setting(TOKEN_ACCOUNTS_SETTING, "per_profile") {
+        tracing::warn!(
+            kind = Error::from(e).kind(),
+            "cannot record moved token entries"
+        );
+    } else if !devices.is_empty() {
+        tracing::info!(
+            devices = devices.len(),
+            "token entries use per-profile accounts"
+        );
     }
 }
 

@@ -46,20 +46,34 @@ fn offload<T>(f: impl FnOnce() -> T) -> T {
 
 impl LifecycleState for VaultState {
     fn read_tokens(&self, dev: &DeviceRef) -> Result<Option<StoredTokens>> {
-        match self.keyring.get(&tokens_account(&dev.provider, &dev.id))? {
-            Some(json) => Ok(Some(StoredTokens::from_json(&json)?)),
-            None => Ok(None),
-        }
+        let entry = match self
+            .keyring
+            .get(&tokens_account(&dev.provider, &dev.profile, &dev.id))?
+        {
+            Some(json) => Some(json),
+            // Not moved to the per-profile account yet (see `move_legacy_token_entries`): the v1 entry is this
+            // device's only if no other profile has the same printer.
+            None if self.store.find_devices(&dev.id)?.len() == 1 => self.keyring.get(
+                &crate::tokens::legacy_tokens_account(&dev.provider, &dev.id),
+            )?,
+            None => None,
+        };
+        entry.map(|json| StoredTokens::from_json(&json)).transpose()
     }
 
     fn write_tokens(&self, dev: &DeviceRef, tokens: &StoredTokens) -> Result<()> {
-        self.keyring
-            .set(&tokens_account(&dev.provider, &dev.id), &tokens.to_json())?;
+        self.keyring.set(
+            &tokens_account(&dev.provider, &dev.profile, &dev.id),
+            &tokens.to_json(),
+        )?;
         Ok(())
     }
 
     fn mirror(&self, dev: &DeviceRef, tokens: &StoredTokens, refreshed: bool) -> Result<()> {
-        let Some(mut row) = self.store.get_device(&dev.provider, &dev.id)? else {
+        let Some(mut row) = self
+            .store
+            .get_device(&dev.provider, &dev.profile, &dev.id)?
+        else {
             tracing::warn!(device = %dev, "no device row to mirror tokens into (forgotten meanwhile?)");
             return Ok(());
         };
@@ -90,7 +104,7 @@ impl LifecycleState for VaultState {
     fn db_generation(&self, dev: &DeviceRef) -> Result<Option<i64>> {
         Ok(self
             .store
-            .get_device(&dev.provider, &dev.id)?
+            .get_device(&dev.provider, &dev.profile, &dev.id)?
             .map(|d| d.token_generation))
     }
 
@@ -99,7 +113,7 @@ impl LifecycleState for VaultState {
             .store
             .pending_refreshes()?
             .into_iter()
-            .find(|j| j.provider == dev.provider && j.id == dev.id)
+            .find(|j| j.provider == dev.provider && j.profile == dev.profile && j.id == dev.id)
             .map(|j| Journal {
                 old_generation: j.old_generation,
                 started_at: j.started_at,
@@ -109,6 +123,7 @@ impl LifecycleState for VaultState {
     fn begin_journal(&self, dev: &DeviceRef, journal: &Journal) -> Result<()> {
         self.store.begin_refresh(
             &dev.provider,
+            &dev.profile,
             &dev.id,
             journal.old_generation,
             journal.started_at,
@@ -117,7 +132,8 @@ impl LifecycleState for VaultState {
     }
 
     fn finish_journal(&self, dev: &DeviceRef) -> Result<()> {
-        self.store.finish_refresh(&dev.provider, &dev.id)?;
+        self.store
+            .finish_refresh(&dev.provider, &dev.profile, &dev.id)?;
         Ok(())
     }
 
@@ -130,7 +146,10 @@ impl LifecycleState for VaultState {
     }
 
     fn mark_needs_reauth(&self, dev: &DeviceRef) -> Result<()> {
-        if let Some(mut row) = self.store.get_device(&dev.provider, &dev.id)? {
+        if let Some(mut row) = self
+            .store
+            .get_device(&dev.provider, &dev.profile, &dev.id)?
+        {
             row.needs_reauth = true;
             self.store.upsert_device(&row)?;
         }

@@ -1,6 +1,6 @@
 //! The token state of one device as it lives in the keyring: one JSON entry, so every write is atomic.
 //!
-//! Account `device:<provider>:<id>:tokens`. The DB row only mirrors `generation` and the expiry times.
+//! Account `device:<provider>:<profile>:<id>:tokens`. The DB row only mirrors `generation` and the expiry times.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,9 +8,14 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::error::Error;
 
-/// Keyring account holding a device's tokens.
-pub fn tokens_account(provider: &str, id: &str) -> String {
-    format!("device:{provider}:{id}:tokens")
+/// Keyring account holding a device's tokens (the vault owns the naming).
+pub fn tokens_account(provider: &str, profile: &str, id: &str) -> String {
+    quickauth_vault::accounts::device_tokens(provider, profile, id)
+}
+
+/// The account of schema v1 (before devices were per profile); `QuickAuth::open` moves such entries.
+pub(crate) fn legacy_tokens_account(provider: &str, id: &str) -> String {
+    quickauth_vault::accounts::legacy_device_tokens(provider, id)
 }
 
 /// Keyring account of a profile secret (`client_secret`, `lingju_appkey`, `lingju_authcode`).

@@ -169,3 +169,115 @@ async fn builtin_sandbox_authorizes_and_ids_disambiguate_by_provider() {
     qa.forget(&format!("yilianyun:{mc}"), true).await.unwrap();
     assert_eq!(qa.device(mc).unwrap().provider, "lingju");
 }
+
+/// A user profile that talks to the built-in sandbox with the sandbox's open app (a second "merchant app").
+async fn add_profile_on_sandbox(qa: &QuickAuth, name: &str) {
+    let base = qa.sandbox().await.unwrap().base_url();
+    qa.add_yilianyun_profile(NewYilianyunProfile {
+        name: name.into(),
+        client_id: quickauth_sandbox::BUILTIN_OPEN_APP_ID.into(),
+        client_secret: ClientSecret::new(quickauth_sandbox::BUILTIN_OPEN_APP_SECRET),
+        region: Region::Cn,
+        api_version: ApiVersion::V2,
+        base_url: Some(base),
+    })
+    .unwrap();
+}
+
+async fn authorize_on(qa: &QuickAuth, profile: &str, mc: &str) -> quickauth_core::DeviceSummary {
+    let key = quickauth_sandbox::mint_qr_key(mc, chrono::Utc::now().timestamp());
+    qa.authorize_yilianyun(
+        profile,
+        MachineCode::parse(mc).unwrap(),
+        DeviceKey::QrKey(QrKey::new(key)),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_printer_under_two_profiles_keeps_two_token_pairs() {
+    let (_dir, qa) = open().await;
+    add_profile_on_sandbox(&qa, "shop").await;
+    let mc = "4004777001";
+    let a = authorize_on(&qa, BUILTIN_SANDBOX_PROFILE, mc).await;
+    let b = authorize_on(&qa, "shop", mc).await;
+    assert_eq!(a.key, format!("yilianyun:sandbox:{mc}"));
+    assert_eq!(b.key, format!("yilianyun:shop:{mc}"));
+    assert_eq!(
+        qa.list_devices().unwrap().len(),
+        2,
+        "the second grant must not replace the first"
+    );
+
+    let err = qa.device(mc).unwrap_err();
+    assert_eq!(err.kind(), "ambiguous_id");
+    assert!(err.message_en().contains(&b.key), "{}", err.message_en());
+    assert_eq!(qa.device(&format!("shop:{mc}")).unwrap().profile, "shop");
+    assert_eq!(
+        qa.device(&format!("sandbox:{mc}")).unwrap().profile,
+        "sandbox"
+    );
+
+    let ta = qa.reveal_tokens(&a.key).unwrap();
+    let tb = qa.reveal_tokens(&b.key).unwrap();
+    assert_ne!(ta.access_token.expose(), tb.access_token.expose());
+
+    // Refreshing one leaves the other pair as it was.
+    let r = qa.refresh(&b.key).await.unwrap();
+    assert_eq!(r.device.token_generation, 2);
+    let ta2 = qa.reveal_tokens(&a.key).unwrap();
+    assert_eq!(ta.access_token.expose(), ta2.access_token.expose());
+    assert_eq!(qa.device(&a.key).unwrap().token_generation, 1);
+    assert_eq!(qa.printer_status(&a.key).await.unwrap().state, "online");
+
+    qa.forget(&a.key, false).await.unwrap();
+    assert_eq!(
+        qa.device(mc).unwrap().key,
+        b.key,
+        "only the other profile's device is left"
+    );
+    assert_eq!(qa.printer_status(mc).await.unwrap().state, "online");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_entries_of_the_old_account_scheme_are_moved_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let mc = "4004777002";
+    let (key, access) = {
+        let qa = QuickAuth::open(Options::new(dir.path())).await.unwrap();
+        let d = authorize_on(&qa, BUILTIN_SANDBOX_PROFILE, mc).await;
+        let t = qa.reveal_tokens(&d.key).unwrap();
+        (d.key, t.access_token.expose().to_owned())
+    };
+    // Put the data dir back into the v1 layout: the entry under `device:<provider>:<id>:tokens`.
+    let keyring =
+        quickauth_vault::Keyring::open(dir.path(), std::time::Duration::from_secs(5)).unwrap();
+    let new = quickauth_vault::accounts::device_tokens("yilianyun", "sandbox", mc);
+    let old = quickauth_vault::accounts::legacy_device_tokens("yilianyun", mc);
+    let json = keyring
+        .get(&new)
+        .unwrap()
+        .expect("entry under the new account");
+    keyring.set(&old, &json).unwrap();
+    keyring.delete(&new).unwrap();
+    let store = quickauth_vault::Store::open(dir.path()).unwrap();
+    store.delete_setting("token_accounts").unwrap();
+    drop(store);
+
+    let qa = QuickAuth::open(Options::new(dir.path())).await.unwrap();
+    assert_eq!(
+        qa.reveal_tokens(&key).unwrap().access_token.expose(),
+        access
+    );
+    assert!(
+        keyring.get(&new).unwrap().is_some(),
+        "moved to the per-profile account"
+    );
+    assert!(
+        keyring.get(&old).unwrap().is_none(),
+        "the old entry is gone once the copy is verified"
+    );
+    // Refresh works on the moved entry.
+    assert_eq!(qa.refresh(&key).await.unwrap().device.token_generation, 2);
+}

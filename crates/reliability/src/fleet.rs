@@ -211,7 +211,7 @@ impl Fleet {
 
     /// What the keyring and the DB hold for the device right now.
     pub fn snapshot(&self, dev: &Device) -> Result<Snapshot, String> {
-        let account = quickauth_vault::accounts::device_tokens(PROVIDER, &dev.machine_code);
+        let account = quickauth_vault::accounts::device_tokens(PROVIDER, &dev.profile, &dev.machine_code);
         let entry = self.keyring.get(&account).map_err(|e| format!("read keyring: {e}"))?;
         let (mut access_token, mut refresh_token, mut generation) = (None, None, None);
         if let Some(json) = entry {
@@ -224,13 +224,13 @@ impl Fleet {
                 return Err("the keyring token entry lacks access_token or generation".into());
             }
         }
-        let row = self.store.get_device(PROVIDER, &dev.machine_code).map_err(|e| format!("read row: {e}"))?;
+        let row = self.store.get_device(PROVIDER, &dev.profile, &dev.machine_code).map_err(|e| format!("read row: {e}"))?;
         let journal = self
             .store
             .pending_refreshes()
             .map_err(|e| format!("read journal: {e}"))?
             .into_iter()
-            .find(|j| j.provider == PROVIDER && j.id == dev.machine_code);
+            .find(|j| j.provider == PROVIDER && j.profile == dev.profile && j.id == dev.machine_code);
         Ok(Snapshot { access_token, refresh_token, generation, row, journal })
     }
 

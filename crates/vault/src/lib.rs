@@ -49,8 +49,8 @@ pub use crate::secrets::{
     MAX_STUCK_WORKERS,
 };
 pub use crate::store::{
-    DestinationRecord, DeviceRecord, HistoryEntry, JournalEntry, OutboxEvent, OwnershipRecord,
-    ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
+    migration_sql, DestinationRecord, DeviceRecord, HistoryEntry, JournalEntry, OutboxEvent,
+    OwnershipRecord, ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
 };
 
 /// The per-data-dir namespace: first 16 hex chars of sha256 of the canonicalised data-dir path.
@@ -84,8 +84,12 @@ pub mod accounts {
     pub fn webhook_secret(profile: &str) -> String {
         format!("profile:{profile}:webhook_secret")
     }
-    /// `device:<provider>:<id>:tokens` — one JSON entry with the whole token state, so a write is atomic.
-    pub fn device_tokens(provider: &str, id: &str) -> String {
+    /// `device:<provider>:<profile>:<id>:tokens` — one JSON entry with the whole token state, so a write is atomic.
+    pub fn device_tokens(provider: &str, profile: &str, id: &str) -> String {
+        format!("device:{provider}:{profile}:{id}:tokens")
+    }
+    /// `device:<provider>:<id>:tokens`, the account of store schema v1 (before devices were per profile).
+    pub fn legacy_device_tokens(provider: &str, id: &str) -> String {
         format!("device:{provider}:{id}:tokens")
     }
 }

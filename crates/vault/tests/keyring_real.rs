@@ -114,7 +114,7 @@ fn data_dirs_never_see_each_others_entries() {
     let a = Keyring::open(a_dir.path(), TIMEOUT).unwrap();
     let b = Keyring::open(b_dir.path(), TIMEOUT).unwrap();
     assert_ne!(a.service(), b.service());
-    let account = accounts::device_tokens("yilianyun", "4004000001");
+    let account = accounts::device_tokens("yilianyun", "shop", "4004000001");
 
     a.set(&account, "tokens-of-a").unwrap();
     assert_eq!(b.get(&account).unwrap(), None, "b must not see a's entry");
@@ -174,7 +174,10 @@ fn unicode_and_long_values_round_trip() {
             accounts::lingju_authcode("x"),
             "line1\nline2\r\n\ttab\"quote'\\".into(),
         ),
-        (accounts::device_tokens("lingju", "AABBCCDDEEFF"), long_json),
+        (
+            accounts::device_tokens("lingju", "ai", "AABBCCDDEEFF"),
+            long_json,
+        ),
     ];
     for (account, value) in &cases {
         keyring.set(account, value).unwrap();
@@ -234,7 +237,8 @@ fn concurrent_callers_share_the_worker_safely() {
         .map(|t| {
             let keyring = keyring.clone();
             std::thread::spawn(move || {
-                let account = accounts::device_tokens("yilianyun", &format!("40040000{t:02}"));
+                let account =
+                    accounts::device_tokens("yilianyun", "shop", &format!("40040000{t:02}"));
                 for round in 0..4 {
                     let value = format!("{{\"generation\":{round},\"thread\":{t}}}");
                     keyring.set(&account, &value).unwrap();

@@ -225,8 +225,12 @@ fn profile_with_devices_cannot_be_deleted() {
     );
     assert_eq!(err.kind(), "profile_in_use");
     assert!(store.get_profile("shop").unwrap().is_some());
-    store.delete_device("yilianyun", "4004000001").unwrap();
-    store.delete_device("yilianyun", "4004000002").unwrap();
+    store
+        .delete_device("yilianyun", "shop", "4004000001")
+        .unwrap();
+    store
+        .delete_device("yilianyun", "shop", "4004000002")
+        .unwrap();
     assert!(store.delete_profile("shop").unwrap());
 }
 
@@ -249,10 +253,13 @@ fn devices_crud() {
     let mut a = device("yilianyun", "4004000001", "shop");
     store.upsert_device(&a).unwrap();
     assert_eq!(
-        store.get_device("yilianyun", "4004000001").unwrap(),
+        store.get_device("yilianyun", "shop", "4004000001").unwrap(),
         Some(a.clone())
     );
-    assert_eq!(store.get_device("lingju", "4004000001").unwrap(), None);
+    assert_eq!(
+        store.get_device("lingju", "ai", "4004000001").unwrap(),
+        None
+    );
 
     // Same id under the other provider: a separate device.
     let mut b = device("lingju", "4004000001", "ai");
@@ -292,7 +299,7 @@ fn devices_crud() {
     a.last_status = Some("offline".into());
     store.upsert_device(&a).unwrap();
     assert_eq!(
-        store.get_device("yilianyun", "4004000001").unwrap(),
+        store.get_device("yilianyun", "shop", "4004000001").unwrap(),
         Some(a.clone())
     );
     assert_eq!(store.list_devices().unwrap().len(), 3);
@@ -302,9 +309,117 @@ fn devices_crud() {
         .unwrap_err();
     assert_eq!(err.kind(), "invalid_record");
 
-    assert!(store.delete_device("yilianyun", "4004000001").unwrap());
-    assert!(!store.delete_device("yilianyun", "4004000001").unwrap());
+    assert!(store
+        .delete_device("yilianyun", "shop", "4004000001")
+        .unwrap());
+    assert!(!store
+        .delete_device("yilianyun", "shop", "4004000001")
+        .unwrap());
     assert_eq!(store.find_devices("4004000001").unwrap(), vec![b]);
+}
+
+#[test]
+fn one_printer_under_two_profiles_is_two_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.upsert_profile(&profile("shop", "yilianyun")).unwrap();
+    store
+        .upsert_profile(&profile("chain", "yilianyun"))
+        .unwrap();
+    let mut a = device("yilianyun", "4004000001", "shop");
+    let mut b = device("yilianyun", "4004000001", "chain");
+    a.token_generation = 3;
+    b.token_generation = 7;
+    store.upsert_device(&a).unwrap();
+    store.upsert_device(&b).unwrap();
+    assert_eq!(
+        store.get_device("yilianyun", "shop", "4004000001").unwrap(),
+        Some(a.clone()),
+        "authorizing under a second profile must not overwrite the first"
+    );
+    assert_eq!(
+        store
+            .get_device("yilianyun", "chain", "4004000001")
+            .unwrap(),
+        Some(b.clone())
+    );
+    assert_eq!(
+        store.find_devices("4004000001").unwrap(),
+        vec![b.clone(), a.clone()]
+    );
+    store
+        .begin_refresh("yilianyun", "shop", "4004000001", 3, t(1, 0))
+        .unwrap();
+    assert!(store
+        .delete_device("yilianyun", "chain", "4004000001")
+        .unwrap());
+    let pending = store.pending_refreshes().unwrap();
+    assert_eq!(pending.len(), 1, "the other profile's journal row stays");
+    assert_eq!(pending[0].profile, "shop");
+    assert_eq!(store.find_devices("4004000001").unwrap(), vec![a]);
+}
+
+#[test]
+fn v1_store_migrates_devices_and_pending_refreshes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(STORE_FILE_NAME);
+    {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.pragma_update(None, "foreign_keys", true).unwrap();
+        raw.execute_batch(quickauth_vault::migration_sql(0).unwrap())
+            .unwrap();
+        raw.pragma_update(None, "user_version", 1).unwrap();
+        raw.execute_batch(
+            "INSERT INTO profiles (name, provider, client_id, builtin, created_at, updated_at)
+                 VALUES ('shop', 'yilianyun', '1012345678', 0, '2026-11-01T00:00:00Z', '2026-11-01T00:00:00Z');
+             INSERT INTO devices (provider, id, profile, authorized_at, expires_at, token_generation)
+                 VALUES ('yilianyun', '4004000001', 'shop', '2026-11-01T00:00:00Z', '2026-12-01T00:00:00Z', 4);
+             INSERT INTO devices (provider, id, profile, authorized_at, expires_at, token_generation)
+                 VALUES ('yilianyun', '4004000002', 'shop', '2026-11-02T00:00:00Z', '2026-12-02T00:00:00Z', 1);
+             INSERT INTO refresh_journal (provider, device_id, old_generation, started_at, attempts)
+                 VALUES ('yilianyun', '4004000001', 4, '2026-11-20T00:00:00Z', 2);
+             INSERT INTO grant_counts (provider, device_id, day, count) VALUES ('yilianyun', '4004000001', '2026-11-20', 5);",
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let d = store
+        .get_device("yilianyun", "shop", "4004000001")
+        .unwrap()
+        .expect("device kept");
+    assert_eq!(d.token_generation, 4);
+    assert_eq!(store.list_devices().unwrap().len(), 2);
+    let pending = store.pending_refreshes().unwrap();
+    assert_eq!(
+        pending.len(),
+        1,
+        "a refresh pending before the upgrade stays pending"
+    );
+    assert_eq!(
+        (
+            pending[0].profile.as_str(),
+            pending[0].id.as_str(),
+            pending[0].old_generation,
+            pending[0].attempts
+        ),
+        ("shop", "4004000001", 4, 2)
+    );
+    assert_eq!(
+        store
+            .grants_on(
+                "yilianyun",
+                "4004000001",
+                NaiveDate::from_ymd_opt(2026, 11, 20).unwrap()
+            )
+            .unwrap(),
+        5
+    );
+    // The journal still follows its device.
+    store
+        .delete_device("yilianyun", "shop", "4004000001")
+        .unwrap();
+    assert_eq!(store.pending_refreshes().unwrap(), vec![]);
 }
 
 #[test]
@@ -348,7 +463,9 @@ fn grant_counts_per_device_and_day() {
     store
         .upsert_device(&device("yilianyun", "4004000001", "shop"))
         .unwrap();
-    store.delete_device("yilianyun", "4004000001").unwrap();
+    store
+        .delete_device("yilianyun", "shop", "4004000001")
+        .unwrap();
     assert_eq!(
         store.grants_on("yilianyun", "4004000001", day(23)).unwrap(),
         20
@@ -402,14 +519,14 @@ fn refresh_journal_lifecycle() {
     assert_eq!(store.pending_refreshes().unwrap(), vec![]);
 
     let first = store
-        .begin_refresh("yilianyun", "4004000001", 1, t(100, 0))
+        .begin_refresh("yilianyun", "shop", "4004000001", 1, t(100, 0))
         .unwrap();
     assert_eq!(
         (first.old_generation, first.attempts, first.started_at),
         (1, 1, t(100, 0))
     );
     let again = store
-        .begin_refresh("yilianyun", "4004000001", 1, t(200, 0))
+        .begin_refresh("yilianyun", "shop", "4004000001", 1, t(200, 0))
         .unwrap();
     assert_eq!(
         (again.attempts, again.started_at),
@@ -417,7 +534,7 @@ fn refresh_journal_lifecycle() {
         "attempts count, first start is kept"
     );
     store
-        .begin_refresh("yilianyun", "4004000002", 4, t(50, 0))
+        .begin_refresh("yilianyun", "shop", "4004000002", 4, t(50, 0))
         .unwrap();
 
     let pending = store.pending_refreshes().unwrap();
@@ -427,14 +544,20 @@ fn refresh_journal_lifecycle() {
     );
     assert_eq!(pending[1], again);
 
-    assert!(store.finish_refresh("yilianyun", "4004000001").unwrap());
-    assert!(!store.finish_refresh("yilianyun", "4004000001").unwrap());
+    assert!(store
+        .finish_refresh("yilianyun", "shop", "4004000001")
+        .unwrap());
+    assert!(!store
+        .finish_refresh("yilianyun", "shop", "4004000001")
+        .unwrap());
     // Forgetting a device drops its journal row with it.
-    store.delete_device("yilianyun", "4004000002").unwrap();
+    store
+        .delete_device("yilianyun", "shop", "4004000002")
+        .unwrap();
     assert_eq!(store.pending_refreshes().unwrap(), vec![]);
 
     let err = store
-        .begin_refresh("yilianyun", "no-such-device", 0, t(0, 0))
+        .begin_refresh("yilianyun", "shop", "no-such-device", 0, t(0, 0))
         .unwrap_err();
     assert_eq!(err.kind(), "invalid_record", "{err:?}");
 }
@@ -619,7 +742,7 @@ fn schema_has_no_column_that_could_hold_a_secret() {
         ),
         ("grant_counts", "provider device_id day count"),
         ("history", "id at action provider device_id profile outcome error_kind error_code message"),
-        ("refresh_journal", "provider device_id old_generation started_at attempts"),
+        ("refresh_journal", "provider profile device_id old_generation started_at attempts"),
         ("settings", "key value"),
     ]
     .into_iter()

@@ -118,37 +118,51 @@ impl Store {
     // ---- ownership -----------------------------------------------------------------------------------------
 
     /// The device's ownership; `None` when there is no such device.
-    pub fn device_ownership(&self, provider: &str, id: &str) -> Result<Option<OwnershipRecord>> {
+    pub fn device_ownership(
+        &self,
+        provider: &str,
+        profile: &str,
+        id: &str,
+    ) -> Result<Option<OwnershipRecord>> {
         self.with(|c| {
             c.query_row(
                 "SELECT ownership, handed_over_at, handed_over_to, pair_released_at
-                 FROM devices WHERE provider = ?1 AND id = ?2",
-                [provider, id],
+                 FROM devices WHERE provider = ?1 AND profile = ?2 AND id = ?3",
+                [provider, profile, id],
                 |r| ownership_from_row(r, 0),
             )
             .optional()
         })
     }
 
-    /// Every device's ownership as (provider, id, ownership).
-    pub fn list_ownerships(&self) -> Result<Vec<(String, String, OwnershipRecord)>> {
+    /// Every device's ownership as (provider, profile, id, ownership).
+    #[allow(clippy::type_complexity)]
+    pub fn list_ownerships(&self) -> Result<Vec<(String, String, String, OwnershipRecord)>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT provider, id, ownership, handed_over_at, handed_over_to, pair_released_at FROM devices",
+                "SELECT provider, profile, id, ownership, handed_over_at, handed_over_to, pair_released_at
+                 FROM devices",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, ownership_from_row(r, 2)?)))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, ownership_from_row(r, 3)?)))?;
             rows.collect()
         })
     }
 
     /// Sets a device's ownership. `Ok(false)` if there is no such device.
-    pub fn set_ownership(&self, provider: &str, id: &str, o: &OwnershipRecord) -> Result<bool> {
+    pub fn set_ownership(
+        &self,
+        provider: &str,
+        profile: &str,
+        id: &str,
+        o: &OwnershipRecord,
+    ) -> Result<bool> {
         self.with(|c| {
             c.execute(
-                "UPDATE devices SET ownership = ?3, handed_over_at = ?4, handed_over_to = ?5, pair_released_at = ?6
-                 WHERE provider = ?1 AND id = ?2",
+                "UPDATE devices SET ownership = ?4, handed_over_at = ?5, handed_over_to = ?6, pair_released_at = ?7
+                 WHERE provider = ?1 AND profile = ?2 AND id = ?3",
                 params![
                     provider,
+                    profile,
                     id,
                     o.ownership,
                     o.handed_over_at.as_ref().map(ts),
@@ -240,9 +254,9 @@ impl Store {
             .map_err(err)?;
         let exists: bool = tx
             .query_row(
-                "SELECT EXISTS (SELECT 1 FROM outbox WHERE provider = ?1 AND device_id = ?2 AND type = ?3
-                                 AND generation = ?4)",
-                params![e.provider, e.device_id, e.kind, e.generation],
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE provider = ?1 AND profile = ?2 AND device_id = ?3
+                                 AND type = ?4 AND generation = ?5)",
+                params![e.provider, e.profile, e.device_id, e.kind, e.generation],
                 |r| r.get(0),
             )
             .map_err(err)?;
@@ -252,10 +266,10 @@ impl Store {
         let replaced = tx
             .execute(
                 &format!(
-                    "DELETE FROM outbox WHERE provider = ?1 AND device_id = ?2 AND status != 'delivered'
-                       AND type IN {PAIR_EVENTS} AND generation <= ?3"
+                    "DELETE FROM outbox WHERE provider = ?1 AND profile = ?2 AND device_id = ?3
+                       AND status != 'delivered' AND type IN {PAIR_EVENTS} AND generation <= ?4"
                 ),
-                params![e.provider, e.device_id, e.generation],
+                params![e.provider, e.profile, e.device_id, e.generation],
             )
             .map_err(err)?;
         tx.execute(
@@ -287,13 +301,18 @@ impl Store {
     }
 
     /// Every event of one device, oldest first.
-    pub fn device_events(&self, provider: &str, id: &str) -> Result<Vec<OutboxEvent>> {
+    pub fn device_events(
+        &self,
+        provider: &str,
+        profile: &str,
+        id: &str,
+    ) -> Result<Vec<OutboxEvent>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE provider = ?1 AND device_id = ?2
+                "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE provider = ?1 AND profile = ?2 AND device_id = ?3
                  ORDER BY created_at, event_id"
             ))?;
-            let rows = stmt.query_map([provider, id], event_from_row)?;
+            let rows = stmt.query_map([provider, profile, id], event_from_row)?;
             rows.collect()
         })
     }

@@ -29,6 +29,13 @@ pub const STORE_FILE_NAME: &str = "quickauth.sqlite3";
 pub const SCHEMA_VERSION: i64 = schema::MIGRATIONS.len() as i64;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The SQL of migration `step` (0-based: step 0 creates schema v1). For tests that build an old store and check
+/// that opening it migrates the data.
+#[doc(hidden)]
+pub fn migration_sql(step: usize) -> Option<&'static str> {
+    schema::MIGRATIONS.get(step).copied()
+}
+
 /// Handle to the SQLite store. `Send + Sync`; share it behind an `Arc`.
 pub struct Store {
     path: PathBuf,
@@ -161,15 +168,15 @@ impl Store {
 
     // ---- devices -------------------------------------------------------------------------------------------
 
-    /// Insert or replace a device keyed by (provider, id). Its profile must exist.
+    /// Insert or replace a device keyed by (provider, profile, id). Its profile must exist.
     pub fn upsert_device(&self, d: &DeviceRecord) -> Result<()> {
         let result = self.with(|c| {
             c.execute(
                 "INSERT INTO devices (provider, id, profile, authorized_at, expires_at, refresh_expires_at,
                                       last_refreshed_at, token_generation, model, last_status, needs_reauth)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT(provider, id) DO UPDATE SET
-                    profile = excluded.profile, authorized_at = excluded.authorized_at,
+                 ON CONFLICT(provider, profile, id) DO UPDATE SET
+                    authorized_at = excluded.authorized_at,
                     expires_at = excluded.expires_at, refresh_expires_at = excluded.refresh_expires_at,
                     last_refreshed_at = excluded.last_refreshed_at, token_generation = excluded.token_generation,
                     model = excluded.model, last_status = excluded.last_status, needs_reauth = excluded.needs_reauth",
@@ -198,22 +205,30 @@ impl Store {
         }
     }
 
-    pub fn get_device(&self, provider: &str, id: &str) -> Result<Option<DeviceRecord>> {
+    pub fn get_device(
+        &self,
+        provider: &str,
+        profile: &str,
+        id: &str,
+    ) -> Result<Option<DeviceRecord>> {
         self.with(|c| {
             c.query_row(
-                &format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE provider = ?1 AND id = ?2"),
-                [provider, id],
+                &format!(
+                    "SELECT {DEVICE_COLUMNS} FROM devices WHERE provider = ?1 AND profile = ?2 AND id = ?3"
+                ),
+                [provider, profile, id],
                 device_from_row,
             )
             .optional()
         })
     }
 
-    /// Devices with this id under any provider (a machine code and a Lingju userid could coincide).
+    /// Devices with this id under any provider and profile (a machine code and a Lingju userid could coincide, and
+    /// one printer can be authorized under several profiles).
     pub fn find_devices(&self, id: &str) -> Result<Vec<DeviceRecord>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 ORDER BY provider"
+                "SELECT {DEVICE_COLUMNS} FROM devices WHERE id = ?1 ORDER BY provider, profile"
             ))?;
             let rows = stmt.query_map([id], device_from_row)?;
             rows.collect()
@@ -224,7 +239,7 @@ impl Store {
     pub fn list_devices(&self) -> Result<Vec<DeviceRecord>> {
         self.with(|c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY authorized_at DESC, provider, id"
+                "SELECT {DEVICE_COLUMNS} FROM devices ORDER BY authorized_at DESC, provider, profile, id"
             ))?;
             let rows = stmt.query_map([], device_from_row)?;
             rows.collect()
@@ -232,11 +247,11 @@ impl Store {
     }
 
     /// Delete a device (and its refresh-journal row). `Ok(false)` if it did not exist.
-    pub fn delete_device(&self, provider: &str, id: &str) -> Result<bool> {
+    pub fn delete_device(&self, provider: &str, profile: &str, id: &str) -> Result<bool> {
         self.with(|c| {
             c.execute(
-                "DELETE FROM devices WHERE provider = ?1 AND id = ?2",
-                [provider, id],
+                "DELETE FROM devices WHERE provider = ?1 AND profile = ?2 AND id = ?3",
+                [provider, profile, id],
             )
         })
         .map(|n| n > 0)
@@ -329,25 +344,26 @@ impl Store {
     pub fn begin_refresh(
         &self,
         provider: &str,
+        profile: &str,
         id: &str,
         old_generation: i64,
         started_at: DateTime<Utc>,
     ) -> Result<JournalEntry> {
         let result = self.with(|c| {
             c.query_row(
-                "INSERT INTO refresh_journal (provider, device_id, old_generation, started_at, attempts)
-                 VALUES (?1, ?2, ?3, ?4, 1)
-                 ON CONFLICT(provider, device_id) DO UPDATE SET
+                "INSERT INTO refresh_journal (provider, profile, device_id, old_generation, started_at, attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                 ON CONFLICT(provider, profile, device_id) DO UPDATE SET
                     attempts = attempts + 1, old_generation = excluded.old_generation
-                 RETURNING provider, device_id, old_generation, started_at, attempts",
-                params![provider, id, old_generation, ts(&started_at)],
+                 RETURNING provider, profile, device_id, old_generation, started_at, attempts",
+                params![provider, profile, id, old_generation, ts(&started_at)],
                 journal_from_row,
             )
         });
         match result {
             Err(VaultError::InvalidRecord { detail }) if detail.contains("FOREIGN KEY") => {
                 Err(VaultError::InvalidRecord {
-                    detail: format!("no device {provider}:{id} to refresh"),
+                    detail: format!("no device {provider}:{profile}:{id} to refresh"),
                 })
             }
             other => other,
@@ -358,8 +374,8 @@ impl Store {
     pub fn pending_refreshes(&self) -> Result<Vec<JournalEntry>> {
         self.with(|c| {
             let mut stmt = c.prepare(
-                "SELECT provider, device_id, old_generation, started_at, attempts
-                 FROM refresh_journal ORDER BY started_at, provider, device_id",
+                "SELECT provider, profile, device_id, old_generation, started_at, attempts
+                 FROM refresh_journal ORDER BY started_at, provider, profile, device_id",
             )?;
             let rows = stmt.query_map([], journal_from_row)?;
             rows.collect()
@@ -367,11 +383,11 @@ impl Store {
     }
 
     /// The refresh is over (succeeded or failed for good). `Ok(false)` if none was pending.
-    pub fn finish_refresh(&self, provider: &str, id: &str) -> Result<bool> {
+    pub fn finish_refresh(&self, provider: &str, profile: &str, id: &str) -> Result<bool> {
         self.with(|c| {
             c.execute(
-                "DELETE FROM refresh_journal WHERE provider = ?1 AND device_id = ?2",
-                [provider, id],
+                "DELETE FROM refresh_journal WHERE provider = ?1 AND profile = ?2 AND device_id = ?3",
+                [provider, profile, id],
             )
         })
         .map(|n| n > 0)
@@ -458,10 +474,11 @@ fn device_from_row(r: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
 fn journal_from_row(r: &Row<'_>) -> rusqlite::Result<JournalEntry> {
     Ok(JournalEntry {
         provider: r.get(0)?,
-        id: r.get(1)?,
-        old_generation: r.get(2)?,
-        started_at: get_ts(r, 3)?,
-        attempts: r.get(4)?,
+        profile: r.get(1)?,
+        id: r.get(2)?,
+        old_generation: r.get(3)?,
+        started_at: get_ts(r, 4)?,
+        attempts: r.get(5)?,
     })
 }
 

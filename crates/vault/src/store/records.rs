@@ -23,7 +23,8 @@ pub struct ProfileRecord {
     pub updated_at: DateTime<Utc>,
 }
 
-/// An authorized device. Its tokens live in the keyring under `device:<provider>:<id>:tokens`;
+/// An authorized device, keyed by (provider, profile, id). Its tokens live in the keyring under
+/// `device:<provider>:<profile>:<id>:tokens`;
 /// `token_generation` counts token writes so a crash between keyring and store can be detected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceRecord {
@@ -63,6 +64,7 @@ pub struct HistoryEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalEntry {
     pub provider: String,
+    pub profile: String,
     pub id: String,
     pub old_generation: i64,
     pub started_at: DateTime<Utc>,

@@ -80,7 +80,51 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     ) STRICT;
     "#,
-    // v2 (issue 9, hand-over): who owns each device's token pair, a delivery destination per profile and the
+    // v2: a device is (provider, profile, id): the same printer authorized under two profiles (two merchants'
+    // apps, or the sandbox and a real app) holds two token pairs. The journal follows its device. Grant counts stay
+    // per printer (the server's 20/day limit is per terminal). Old journal rows go first so that dropping the old
+    // devices table cascades into nothing; renaming devices_new rewrites the journal's foreign key.
+    r#"
+    CREATE TABLE devices_new (
+        provider            TEXT NOT NULL CHECK (provider IN ('yilianyun', 'lingju')),
+        id                  TEXT NOT NULL,
+        profile             TEXT NOT NULL REFERENCES profiles(name) ON UPDATE CASCADE ON DELETE RESTRICT,
+        authorized_at       TEXT NOT NULL,
+        expires_at          TEXT NOT NULL,
+        refresh_expires_at  TEXT,
+        last_refreshed_at   TEXT,
+        token_generation    INTEGER NOT NULL DEFAULT 0,
+        model               TEXT,
+        last_status         TEXT,
+        needs_reauth        INTEGER NOT NULL DEFAULT 0 CHECK (needs_reauth IN (0, 1)),
+        PRIMARY KEY (provider, profile, id)
+    ) STRICT;
+    INSERT INTO devices_new (provider, id, profile, authorized_at, expires_at, refresh_expires_at,
+                             last_refreshed_at, token_generation, model, last_status, needs_reauth)
+        SELECT provider, id, profile, authorized_at, expires_at, refresh_expires_at,
+               last_refreshed_at, token_generation, model, last_status, needs_reauth FROM devices;
+    CREATE TABLE refresh_journal_new (
+        provider        TEXT NOT NULL,
+        profile         TEXT NOT NULL,
+        device_id       TEXT NOT NULL,
+        old_generation  INTEGER NOT NULL,
+        started_at      TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (provider, profile, device_id),
+        FOREIGN KEY (provider, profile, device_id) REFERENCES devices_new(provider, profile, id)
+            ON UPDATE CASCADE ON DELETE CASCADE
+    ) STRICT;
+    INSERT INTO refresh_journal_new (provider, profile, device_id, old_generation, started_at, attempts)
+        SELECT j.provider, d.profile, j.device_id, j.old_generation, j.started_at, j.attempts
+        FROM refresh_journal j JOIN devices d ON d.provider = j.provider AND d.id = j.device_id;
+    DROP TABLE refresh_journal;
+    DROP TABLE devices;
+    ALTER TABLE devices_new RENAME TO devices;
+    ALTER TABLE refresh_journal_new RENAME TO refresh_journal;
+    CREATE INDEX devices_by_id ON devices(id);
+    CREATE INDEX devices_by_profile ON devices(profile);
+    "#,
+    // v3 (issue 9, hand-over): who owns each device's token pair, a delivery destination per profile and the
     // outbox of webhook events. The outbox holds no token: the payload is built from the keyring at send time.
     r#"
     ALTER TABLE devices ADD COLUMN ownership TEXT NOT NULL DEFAULT 'kept'
@@ -122,6 +166,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
         delivered_to     TEXT
     ) STRICT;
     CREATE INDEX outbox_by_status ON outbox(status, next_attempt_at);
-    CREATE INDEX outbox_by_device ON outbox(provider, device_id);
+    CREATE INDEX outbox_by_device ON outbox(provider, profile, device_id);
     "#,
 ];
