@@ -980,7 +980,10 @@ impl QuickAuth {
     /// meanwhile by a new authorization), keep the row.
     async fn release_pair(&self, dev: &DeviceRef, generation: i64) -> Result<()> {
         let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
-        let Some(mut o) = self.store.device_ownership(&dev.provider, &dev.profile, &dev.id)? else {
+        let Some(mut o) = self
+            .store
+            .device_ownership(&dev.provider, &dev.profile, &dev.id)?
+        else {
             return Ok(());
         };
         if o.ownership != Ownership::HandedOver.as_str() {
@@ -991,10 +994,14 @@ impl QuickAuth {
                 return Ok(());
             }
         }
-        self.keyring
-            .delete(&crate::tokens::tokens_account(&dev.provider, &dev.profile, &dev.id))?;
+        self.keyring.delete(&crate::tokens::tokens_account(
+            &dev.provider,
+            &dev.profile,
+            &dev.id,
+        ))?;
         o.pair_released_at = Some(Utc::now());
-        self.store.set_ownership(&dev.provider, &dev.profile, &dev.id, &o)?;
+        self.store
+            .set_ownership(&dev.provider, &dev.profile, &dev.id, &o)?;
         let ok: Result<()> = Ok(());
         self.record("handover_released", Some(dev), &dev.provider, None, &ok);
         tracing::info!(device = %dev, "hand-over acknowledged: tokens deleted from the keyring");

@@ -690,7 +690,10 @@ impl QuickAuth {
     /// A summary with the device's ownership (issue 9) filled in.
     fn summary_with_ownership(&self, r: &DeviceRecord) -> Result<DeviceSummary> {
         let mut s = Self::summary(r);
-        if let Some(o) = self.store.device_ownership(&r.provider, &r.profile, &r.id)? {
+        if let Some(o) = self
+            .store
+            .device_ownership(&r.provider, &r.profile, &r.id)?
+        {
             s.ownership = crate::delivery::Ownership::parse(&o.ownership).unwrap_or_default();
             s.handed_over_at = o.handed_over_at;
             s.handed_over_to = o.handed_over_to;
@@ -757,19 +760,23 @@ impl QuickAuth {
     }
 
     pub fn list_devices(&self) -> Result<Vec<DeviceSummary>> {
-        let owners: std::collections::HashMap<(String, String, String), quickauth_vault::OwnershipRecord> =
-            self.store
-                .list_ownerships()?
-                .into_iter()
-                .map(|(p, profile, id, o)| ((p, profile, id), o))
-                .collect();
+        let owners: std::collections::HashMap<
+            (String, String, String),
+            quickauth_vault::OwnershipRecord,
+        > = self
+            .store
+            .list_ownerships()?
+            .into_iter()
+            .map(|(p, profile, id, o)| ((p, profile, id), o))
+            .collect();
         Ok(self
             .store
             .list_devices()?
             .iter()
             .map(|r| {
                 let mut s = Self::summary(r);
-                if let Some(o) = owners.get(&(r.provider.clone(), r.profile.clone(), r.id.clone())) {
+                if let Some(o) = owners.get(&(r.provider.clone(), r.profile.clone(), r.id.clone()))
+                {
                     s.ownership =
                         crate::delivery::Ownership::parse(&o.ownership).unwrap_or_default();
                     s.handed_over_at = o.handed_over_at;
