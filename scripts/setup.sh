@@ -17,6 +17,8 @@ apt_pkgs=(libwebkit2gtk-4.1-dev build-essential libssl-dev libayatana-appindicat
           pkg-config libclang-dev libdbus-1-dev curl file gnome-keyring dbus dbus-user-session)
 if [ "$want_test" = 1 ]; then
   apt_pkgs+=(xvfb webkit2gtk-driver libsecret-tools xauth)
+  # scripts/check-mobile.sh: C build scripts (ring, libsqlite3-sys, mozjpeg-sys) cross-compiled with clang.
+  apt_pkgs+=(clang lld llvm libc6-dev-arm64-cross)
 fi
 
 missing=()
@@ -37,6 +39,15 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 if [ "$want_test" = 1 ]; then
+  # scripts/check-mobile.sh type-checks these targets (no NDK or Xcode needed for a check).
+  for t in aarch64-linux-android aarch64-apple-ios; do
+    if rustup target list --installed 2>/dev/null | grep -qx "$t"; then
+      say "rustup: target $t present"
+    else
+      say "rustup: adding target $t"
+      rustup target add "$t" >/dev/null
+    fi
+  done
   if ! command -v tauri-driver >/dev/null 2>&1; then
     say "cargo: installing tauri-driver"
     cargo install tauri-driver --locked --quiet

@@ -25,6 +25,12 @@ if [ -x scripts/conformance.sh ]; then
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 
+if [ -x scripts/check-mobile.sh ]; then
+  echo "== mobile type check: cargo check for Android/iOS (nothing is built or run for a phone here)"
+  scripts/check-mobile.sh 2>&1 | tee "$LOGS/mobile-check.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+fi
+
 if [ -x scripts/hygiene-check.sh ]; then
   echo "== secret hygiene scan"
   scripts/hygiene-check.sh 2>&1 | tee "$LOGS/hygiene.log"
@@ -37,10 +43,10 @@ failed=$(grep -hoE 'test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$LOG
 # node --test: "# pass N" (tap) or "ℹ pass N" (spec reporter).
 other_pass=$(grep -haoE '^(#|ℹ) pass [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END {print s+0}')
 other_fail=$(grep -haoE '^(#|ℹ) fail [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END {print s+0}')
-# conformance.sh and hygiene-check.sh: "NAME: N passed, M failed".
-sum_pass=$(grep -hoE '^(hygiene|conformance): [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
-sum_fail=$(grep -hoE '^(hygiene|conformance): [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
-echo "cargo test: $passed passed, $failed failed; webdriver: $other_pass passed, $other_fail failed; conformance+hygiene: $sum_pass passed, $sum_fail failed"
+# conformance.sh, hygiene-check.sh and check-mobile.sh: "NAME: N passed, M failed".
+sum_pass=$(grep -hoE '^(hygiene|conformance|mobile-check): [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+sum_fail=$(grep -hoE '^(hygiene|conformance|mobile-check): [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo "cargo test: $passed passed, $failed failed; webdriver: $other_pass passed, $other_fail failed; conformance+hygiene+mobile-check: $sum_pass passed, $sum_fail failed"
 total_pass=$((passed + other_pass + sum_pass)); total_fail=$((failed + other_fail + sum_fail))
 if [ "$status" -ne 0 ] && [ "$total_fail" -eq 0 ]; then total_fail=1; fi
 echo

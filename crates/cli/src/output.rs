@@ -154,6 +154,13 @@ impl Out {
                 },
                 ownership_note(d)
             );
+            if let Some(until) = d.replay_pending_until {
+                println!(
+                    "           刷新未完成：请在 {} 之前再次刷新（重放旧刷新令牌）/ refresh pending: refresh again before {} (replay of the old refresh token)",
+                    ts(&until),
+                    ts(&until)
+                );
+            }
         }
     }
 

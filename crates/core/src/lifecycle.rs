@@ -71,17 +71,26 @@ pub struct NewTokens {
 }
 
 impl NewTokens {
-    pub(crate) fn into_stored(self, generation: i64, now: DateTime<Utc>) -> StoredTokens {
-        StoredTokens {
+    /// The pair as it is stored, with expiry times computed from `now`. A lifetime that does not fit a date is a
+    /// typed error (the server's numbers never reach unchecked date arithmetic).
+    pub(crate) fn into_stored(self, generation: i64, now: DateTime<Utc>) -> Result<StoredTokens> {
+        let at = |secs: i64, what: &'static str| {
+            Duration::try_seconds(secs)
+                .filter(|d| *d >= Duration::zero())
+                .and_then(|d| now.checked_add_signed(d))
+                .ok_or(Error::ServerValueOutOfRange { what })
+        };
+        Ok(StoredTokens {
             access_token: self.access_token.clone(),
             refresh_token: self.refresh_token.clone(),
             generation,
             issued_at: now,
-            expires_at: now + Duration::seconds(self.expires_in_secs),
+            expires_at: at(self.expires_in_secs, "expires_in")?,
             refresh_expires_at: self
                 .refresh_expires_in_secs
-                .map(|s| now + Duration::seconds(s)),
-        }
+                .map(|s| at(s, "refresh_expires_in"))
+                .transpose()?,
+        })
     }
 }
 
@@ -161,6 +170,14 @@ pub struct Lifecycle<'a, S: ?Sized> {
     pub state: &'a S,
     pub data_dir: &'a Path,
     pub backoff: Backoff,
+    /// How long a new pair the keyring refused is held in memory and written again before giving up (then only
+    /// the server's 2 h replay of the old refresh token can still fetch it).
+    pub write_patience: std::time::Duration,
+}
+
+/// Between attempts to store a new pair the keyring refused: 1 s doubling, at most 30 s.
+fn write_retry_delay(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1u64 << attempt.min(5)).min(std::time::Duration::from_secs(30))
 }
 
 impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
@@ -181,6 +198,9 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
             .state
             .read_tokens(dev)?
             .ok_or_else(|| Error::TokensMissing { id: dev.id.clone() })?;
+        // A new pair the keyring then refuses would hang on the server's 2 h replay: prove the entry writable
+        // (rewrite it unchanged) before anything is sent.
+        self.state.write_tokens(dev, &tokens)?;
         if self.state.db_generation(dev)? != Some(tokens.generation) {
             self.state.mirror(dev, &tokens, false)?;
         }
@@ -252,6 +272,7 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
                 generation: tokens.generation,
             });
         }
+        self.state.write_tokens(dev, &tokens)?;
         if Utc::now() - journal.started_at > REPLAY_WINDOW {
             tracing::warn!(device = %dev, "pending refresh is older than the 2 h replay window; trying the old refresh token anyway");
         } else {
@@ -291,9 +312,12 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
         let mut retry = 0;
         let fresh = loop {
             let day = china_day(Utc::now());
-            self.state.record_grant(dev, day)?;
             match send(refresh_token.to_string()).await {
-                Ok(fresh) => break fresh,
+                Ok(fresh) => {
+                    // Counted when the server granted (retries and replays of one refresh are one grant).
+                    self.state.record_grant(dev, china_day(Utc::now()))?;
+                    break fresh;
+                }
                 Err(e) => {
                     if e.outcome_unknown() {
                         maybe_served = true;
@@ -310,7 +334,10 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
                     }
                     // 41 = "not done, not today". It settles the refresh unless an earlier attempt of it may have
                     // been served with its reply lost: then the replay (within 2 h) can still fetch that result.
-                    let settled = e.is_server_answer() && (e.code() != Some(41) || !maybe_served);
+                    // 45 (system error) may have been applied: like a lost reply, it stays pending for the replay.
+                    let settled = e.is_server_answer()
+                        && !e.outcome_unknown()
+                        && (e.code() != Some(41) || !maybe_served);
                     if settled {
                         // The server answered: nothing of this refresh is in flight any more.
                         self.state.finish_journal(dev)?;
@@ -328,14 +355,50 @@ impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
             }
         };
         crash_point("after_send_before_keyring");
-        let new = fresh.into_stored(old.generation + 1, Utc::now());
-        self.state.write_tokens(dev, &new)?;
+        // A reply we cannot store stays pending (its pair was issued; the replay fetches it again).
+        let new = fresh.into_stored(old.generation + 1, Utc::now())?;
+        self.store_new_pair(dev, &new, journal).await?;
         crash_point("after_keyring_before_db");
         self.state.mirror(dev, &new, true)?;
         crash_point("after_db_before_journal_clear");
         self.state.finish_journal(dev)?;
         tracing::info!(device = %dev, generation = new.generation, expires_at = %new.expires_at, "refresh stored");
         Ok(new.generation)
+    }
+}
+
+impl<'a, S: LifecycleState + ?Sized> Lifecycle<'a, S> {
+    /// Writes a pair the server has issued, retrying while `write_patience` lasts: a keyring that fails now (a
+    /// locked session, a restarting Secret Service) must not cost it. Past that the journal stays pending and the
+    /// error says until when the replay can still recover the pair.
+    async fn store_new_pair(
+        &self,
+        dev: &DeviceRef,
+        new: &StoredTokens,
+        journal: &Journal,
+    ) -> Result<()> {
+        let give_up = tokio::time::Instant::now() + self.write_patience;
+        let mut attempt = 0;
+        loop {
+            match self.state.write_tokens(dev, new) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    let wait = write_retry_delay(attempt);
+                    if tokio::time::Instant::now() + wait > give_up {
+                        let replay_until = journal.started_at + REPLAY_WINDOW;
+                        tracing::error!(device = %dev, kind = e.kind(), %replay_until, "new pair could not be stored; it depends on a replay of the old refresh token");
+                        return Err(Error::NewPairNotStored {
+                            id: dev.id.clone(),
+                            replay_until,
+                            cause: e.kind(),
+                        });
+                    }
+                    attempt += 1;
+                    tracing::warn!(device = %dev, kind = e.kind(), attempt, ?wait, "keyring refused the new pair; holding it and trying again");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
     }
 }
 
@@ -355,6 +418,8 @@ mod tests {
         journal: Mutex<HashMap<DeviceRef, Journal>>,
         grants: Mutex<HashMap<(DeviceRef, chrono::NaiveDate), u32>>,
         reauth: Mutex<Vec<DeviceRef>>,
+        /// The next this-many keyring writes fail (usize::MAX: all of them).
+        failing_writes: AtomicUsize,
     }
 
     impl LifecycleState for Fake {
@@ -362,6 +427,16 @@ mod tests {
             Ok(self.tokens.lock().unwrap().get(dev).cloned())
         }
         fn write_tokens(&self, dev: &DeviceRef, t: &StoredTokens) -> Result<()> {
+            let failing = self.failing_writes.load(Ordering::SeqCst);
+            if failing > 0 {
+                if failing != usize::MAX {
+                    self.failing_writes.store(failing - 1, Ordering::SeqCst);
+                }
+                return Err(Error::Vault(quickauth_vault::VaultError::KeyringTimeout {
+                    timeout: std::time::Duration::from_secs(5),
+                    stuck: 1,
+                }));
+            }
             self.tokens.lock().unwrap().insert(dev.clone(), t.clone());
             Ok(())
         }
@@ -460,6 +535,7 @@ mod tests {
             state,
             data_dir: dir,
             backoff: fast(),
+            write_patience: std::time::Duration::from_secs(4),
         }
     }
 
@@ -533,6 +609,194 @@ mod tests {
             "at-lost"
         );
         assert!(state.journal(&dev()).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn retries_and_the_replay_of_one_refresh_count_one_grant() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = engine(&state, dir.path());
+        let calls = AtomicUsize::new(0);
+        // Two transient failures (replies lost), then the replayed token gets the result: one grant at the server.
+        let out = lc
+            .refresh(&dev(), |_| {
+                let n = calls.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < 2 {
+                        Err(transient())
+                    } else {
+                        Ok(fresh("2"))
+                    }
+                }
+            })
+            .await
+            .unwrap();
+        assert_eq!(out.generation(), 2);
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(state.grants_on(&dev(), china_day(Utc::now())).unwrap(), 1);
+        // A failed refresh (no grant) counts nothing.
+        let _ = lc
+            .refresh(&dev(), |_| async { Err::<NewTokens, _>(api(18)) })
+            .await;
+        assert_eq!(state.grants_on(&dev(), china_day(Utc::now())).unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unwritable_keyring_is_found_before_anything_is_sent() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        state.failing_writes.store(usize::MAX, Ordering::SeqCst);
+        let lc = engine(&state, dir.path());
+        let sent = AtomicUsize::new(0);
+        let err = lc
+            .refresh(&dev(), |_| {
+                sent.fetch_add(1, Ordering::SeqCst);
+                async { Ok(fresh("2")) }
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "keyring_timeout");
+        assert_eq!(
+            sent.load(Ordering::SeqCst),
+            0,
+            "no refresh may be spent that cannot be stored"
+        );
+        assert!(state.journal(&dev()).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_keyring_failing_after_the_send_is_retried_while_the_pair_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = engine(&state, dir.path());
+        // The writability check passes, then the keyring refuses the new pair twice, then takes it.
+        let out = lc
+            .refresh(&dev(), |_| {
+                state.failing_writes.store(2, Ordering::SeqCst);
+                async { Ok(fresh("2")) }
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, RefreshOutcome::Refreshed { generation: 2 });
+        assert_eq!(
+            state.read_tokens(&dev()).unwrap().unwrap().access_token,
+            "at-2"
+        );
+        assert!(state.journal(&dev()).unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn past_the_write_patience_the_error_says_until_when_a_replay_recovers() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = Lifecycle {
+            write_patience: std::time::Duration::from_millis(1500),
+            ..engine(&state, dir.path())
+        };
+        let err = lc
+            .refresh(&dev(), |_| {
+                state.failing_writes.store(usize::MAX, Ordering::SeqCst);
+                async { Ok(fresh("lost-in-keyring")) }
+            })
+            .await
+            .unwrap_err();
+        let Error::NewPairNotStored { replay_until, .. } = &err else {
+            panic!("{err:?}");
+        };
+        let j = state
+            .journal(&dev())
+            .unwrap()
+            .expect("pending for the replay");
+        assert_eq!(*replay_until, j.started_at + REPLAY_WINDOW);
+        assert!(
+            err.message_en().contains("replay") && err.message_zh().contains("重放"),
+            "{}",
+            err.message_en()
+        );
+        assert_eq!(
+            state.read_tokens(&dev()).unwrap().unwrap().access_token,
+            "at-1",
+            "old pair kept"
+        );
+        // The keyring is back: the next run replays the old token and stores the pair the server issued.
+        state.failing_writes.store(0, Ordering::SeqCst);
+        let out = lc
+            .refresh(&dev(), |rt| async move {
+                assert_eq!(rt, "rt-1");
+                Ok(fresh("lost-in-keyring"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, RefreshOutcome::Recovered { generation: 2 });
+    }
+
+    #[tokio::test]
+    async fn error_45_may_have_been_applied_so_it_stays_pending() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = seeded(1);
+        let lc = engine(&state, dir.path());
+        let err = lc
+            .refresh(&dev(), |_| async { Err::<NewTokens, _>(api(45)) })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(45));
+        assert_eq!(
+            state.journal(&dev()).unwrap().map(|j| j.old_generation),
+            Some(1),
+            "a 45 is not a settled answer: the next run replays the old refresh token"
+        );
+        let out = lc
+            .refresh(&dev(), |rt| async move {
+                assert_eq!(rt, "rt-1");
+                Ok(fresh("applied"))
+            })
+            .await
+            .unwrap();
+        assert_eq!(out, RefreshOutcome::Recovered { generation: 2 });
+    }
+
+    #[tokio::test]
+    async fn a_reply_with_an_absurd_lifetime_is_an_error_and_the_device_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        for (expires, refresh) in [
+            (i64::MAX, Some(3_024_000)),
+            (2_592_000, Some(i64::MAX)),
+            (-1, None),
+            (i64::MIN, None),
+        ] {
+            let state = seeded(1);
+            let lc = engine(&state, dir.path());
+            let err = lc
+                .refresh(&dev(), |_| async move {
+                    let mut t = fresh("huge");
+                    t.expires_in_secs = expires;
+                    t.refresh_expires_in_secs = refresh;
+                    Ok(t)
+                })
+                .await
+                .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                "server_value_out_of_range",
+                "{expires}/{refresh:?}"
+            );
+            let t = state.read_tokens(&dev()).unwrap().unwrap();
+            assert_eq!(
+                (t.access_token.as_str(), t.generation),
+                ("at-1", 1),
+                "old pair kept"
+            );
+            assert!(
+                state.journal(&dev()).unwrap().is_some(),
+                "the issued pair can still be fetched by replay"
+            );
+            // The next run is not stuck in the same failure forever: a sane reply completes it.
+            let out = lc
+                .refresh(&dev(), |_| async { Ok(fresh("2")) })
+                .await
+                .unwrap();
+            assert_eq!(out.generation(), 2);
+        }
     }
 
     #[tokio::test]

@@ -32,6 +32,9 @@ pub struct DeviceSummary {
     pub handed_over_to: Option<String>,
     /// When the receiver acknowledged the hand-over and the tokens were deleted from the keyring.
     pub pair_released_at: Option<DateTime<Utc>>,
+    /// A refresh of this device is pending (its reply was lost, or its new pair could not be stored): until this
+    /// time the server still answers a replay of the old refresh token with that pair. `None` when nothing waits.
+    pub replay_pending_until: Option<DateTime<Utc>>,
 }
 
 impl DeviceSummary {

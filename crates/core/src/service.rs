@@ -48,6 +48,9 @@ pub struct Options {
     pub backoff: Backoff,
     /// Complete interrupted refreshes while opening (on by default).
     pub recover_on_open: bool,
+    /// How long a refreshed pair the keyring refuses is held and written again (the app uses the whole 2 h
+    /// replay window; a CLI run from cron a shorter time).
+    pub keyring_write_patience: Duration,
 }
 
 impl Options {
@@ -58,6 +61,7 @@ impl Options {
             refresh_days_before: 5,
             backoff: Backoff::default(),
             recover_on_open: true,
+            keyring_write_patience: Duration::from_secs(120),
         }
     }
 }
@@ -161,6 +165,7 @@ impl QuickAuth {
             state,
             data_dir: &self.opts.data_dir,
             backoff: self.opts.backoff,
+            write_patience: self.opts.keyring_write_patience,
         }
     }
 
@@ -684,22 +689,46 @@ impl QuickAuth {
             handed_over_at: None,
             handed_over_to: None,
             pair_released_at: None,
+            replay_pending_until: None,
         }
     }
 
-    /// A summary with the device's ownership (issue 9) filled in.
+    /// A summary with the device's ownership (issue 9) and pending replay filled in.
     fn summary_with_ownership(&self, r: &DeviceRecord) -> Result<DeviceSummary> {
-        let mut s = Self::summary(r);
-        if let Some(o) = self
+        Ok(self.summaries(std::slice::from_ref(r))?.remove(0))
+    }
+
+    /// Summaries with `replay_pending_until` filled from the refresh journal and the ownership (issue 9).
+    fn summaries(&self, records: &[DeviceRecord]) -> Result<Vec<DeviceSummary>> {
+        let pending = self.store.pending_refreshes()?;
+        let owners: std::collections::HashMap<
+            (String, String, String),
+            quickauth_vault::OwnershipRecord,
+        > = self
             .store
-            .device_ownership(&r.provider, &r.profile, &r.id)?
-        {
-            s.ownership = crate::delivery::Ownership::parse(&o.ownership).unwrap_or_default();
-            s.handed_over_at = o.handed_over_at;
-            s.handed_over_to = o.handed_over_to;
-            s.pair_released_at = o.pair_released_at;
-        }
-        Ok(s)
+            .list_ownerships()?
+            .into_iter()
+            .map(|(p, profile, id, o)| ((p, profile, id), o))
+            .collect();
+        Ok(records
+            .iter()
+            .map(|r| {
+                let mut s = Self::summary(r);
+                s.replay_pending_until = pending
+                    .iter()
+                    .find(|j| j.provider == r.provider && j.profile == r.profile && j.id == r.id)
+                    .map(|j| j.started_at + crate::lifecycle::REPLAY_WINDOW);
+                if let Some(o) = owners.get(&(r.provider.clone(), r.profile.clone(), r.id.clone()))
+                {
+                    s.ownership =
+                        crate::delivery::Ownership::parse(&o.ownership).unwrap_or_default();
+                    s.handed_over_at = o.handed_over_at;
+                    s.handed_over_to = o.handed_over_to.clone();
+                    s.pair_released_at = o.pair_released_at;
+                }
+                s
+            })
+            .collect())
     }
 
     /// Finds a device by machine code / userid. Prefixes narrow the search when one printer is authorized under
@@ -760,32 +789,7 @@ impl QuickAuth {
     }
 
     pub fn list_devices(&self) -> Result<Vec<DeviceSummary>> {
-        let owners: std::collections::HashMap<
-            (String, String, String),
-            quickauth_vault::OwnershipRecord,
-        > = self
-            .store
-            .list_ownerships()?
-            .into_iter()
-            .map(|(p, profile, id, o)| ((p, profile, id), o))
-            .collect();
-        Ok(self
-            .store
-            .list_devices()?
-            .iter()
-            .map(|r| {
-                let mut s = Self::summary(r);
-                if let Some(o) = owners.get(&(r.provider.clone(), r.profile.clone(), r.id.clone()))
-                {
-                    s.ownership =
-                        crate::delivery::Ownership::parse(&o.ownership).unwrap_or_default();
-                    s.handed_over_at = o.handed_over_at;
-                    s.handed_over_to = o.handed_over_to.clone();
-                    s.pair_released_at = o.pair_released_at;
-                }
-                s
-            })
-            .collect())
+        self.summaries(&self.store.list_devices()?)
     }
 
     pub fn device(&self, id: &str) -> Result<DeviceSummary> {
@@ -866,7 +870,8 @@ impl QuickAuth {
         }
     }
 
-    /// A grant counts against the printer's daily quota: counted per request sent, refused locally at the limit.
+    /// A grant counts against the printer's daily quota: refused locally at the limit, counted when the server
+    /// granted (a retried request is one grant), and a 41 fills the day.
     async fn counted_grant<F, Fut>(&self, dev: &DeviceRef, call: F) -> Result<TokenGrant>
     where
         F: Fn() -> Fut,
@@ -874,22 +879,26 @@ impl QuickAuth {
     {
         let state = self.state();
         check_quota(&state, dev, Utc::now())?;
-        self.retrying("grant", || {
-            let state = &state;
-            let fut = call();
-            async move {
-                let day = china_day(Utc::now());
-                state.record_grant(dev, day)?;
-                let res = fut.await;
-                if let Err(e) = &res {
-                    if e.code() == Some(41) {
-                        mark_day_full(state, dev, day)?;
+        let res = self
+            .retrying("grant", || {
+                let state = &state;
+                let fut = call();
+                async move {
+                    let day = china_day(Utc::now());
+                    let res = fut.await;
+                    if let Err(e) = &res {
+                        if e.code() == Some(41) {
+                            mark_day_full(state, dev, day)?;
+                        }
                     }
+                    res
                 }
-                res
-            }
-        })
-        .await
+            })
+            .await;
+        if res.is_ok() {
+            state.record_grant(dev, china_day(Utc::now()))?;
+        }
+        res
     }
 
     /// Stores a new grant (authorize / code flow) under the device lock: keyring first, then the DB row.
@@ -914,7 +923,7 @@ impl QuickAuth {
             .unwrap_or(0)
             + 1;
         let now = Utc::now();
-        let tokens = fresh.into_stored(generation, now);
+        let tokens = fresh.into_stored(generation, now)?;
         state.write_tokens(dev, &tokens)?;
         // A new authorization: the device gets its profile's default ownership, and its webhook is queued before
         // the row is written (idempotent per generation, so a crash in between cannot lose it).
@@ -955,18 +964,19 @@ impl QuickAuth {
         self.summary_with_ownership(&record)
     }
 
-    fn grant_tokens(grant: TokenGrant) -> NewTokens {
-        NewTokens {
+    fn grant_tokens(grant: TokenGrant) -> Result<NewTokens> {
+        let secs = |s: u64, what: &'static str| {
+            i64::try_from(s).map_err(|_| Error::ServerValueOutOfRange { what })
+        };
+        Ok(NewTokens {
             access_token: grant.access_token.expose().to_owned(),
             refresh_token: Some(grant.refresh_token.expose().to_owned()),
-            expires_in_secs: grant.expires_in as i64,
-            refresh_expires_in_secs: Some(
-                grant
-                    .refresh_expires_in
-                    .map(|s| s as i64)
-                    .unwrap_or(DEFAULT_REFRESH_LIFETIME_SECS),
-            ),
-        }
+            expires_in_secs: secs(grant.expires_in, "expires_in")?,
+            refresh_expires_in_secs: Some(match grant.refresh_expires_in {
+                Some(s) => secs(s, "refresh_expires_in")?,
+                None => DEFAULT_REFRESH_LIFETIME_SECS,
+            }),
+        })
     }
 
     /// Fast authorize (scan code model) with the label's qr_key or msign.
@@ -987,7 +997,7 @@ impl QuickAuth {
                     client.fast_authorize(mc, key).await.map_err(Error::from)
                 })
                 .await?;
-            self.store_grant(&dev, profile, Self::grant_tokens(grant))
+            self.store_grant(&dev, profile, Self::grant_tokens(grant)?)
                 .await
         }
         .await;
@@ -1034,7 +1044,7 @@ impl QuickAuth {
                     client.authorize(uid).await.map_err(Error::from)
                 })
                 .await?;
-            self.store_grant(&dev, profile, Self::lingju_tokens(&grant))
+            self.store_grant(&dev, profile, Self::lingju_tokens(&grant)?)
                 .await
         }
         .await;
@@ -1042,13 +1052,17 @@ impl QuickAuth {
         res
     }
 
-    fn lingju_tokens(grant: &quickauth_protocol::LingjuGrant) -> NewTokens {
-        NewTokens {
+    fn lingju_tokens(grant: &quickauth_protocol::LingjuGrant) -> Result<NewTokens> {
+        Ok(NewTokens {
             access_token: grant.access_token.expose().to_owned(),
             refresh_token: None,
-            expires_in_secs: grant.expires_days.max(0) * 24 * 3600,
+            expires_in_secs: grant
+                .expires_days
+                .max(0)
+                .checked_mul(24 * 3600)
+                .ok_or(Error::ServerValueOutOfRange { what: "expires" })?,
             refresh_expires_in_secs: None,
-        }
+        })
     }
 
     /// Starts the browser authorization (open-app mode): open `CodeFlow::url`, then pass the callback URL to
@@ -1116,7 +1130,7 @@ impl QuickAuth {
             let dev = DeviceRef::new("yilianyun", &flow.profile, mc.as_str());
             self.state().record_grant(&dev, china_day(Utc::now()))?;
             dev_for_history = Some(dev.clone());
-            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant))
+            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant)?)
                 .await
         }
         .await;
@@ -1144,14 +1158,28 @@ impl QuickAuth {
                 client
                     .refresh(&rt)
                     .await
-                    .map(Self::grant_tokens)
                     .map_err(Error::from)
+                    .and_then(Self::grant_tokens)
             })
             .await
     }
 
-    /// Lingju has no refresh token: authorizing again with the profile's appkey is its refresh.
+    /// Lingju has no refresh token: authorizing again with the profile's appkey is its refresh. Single flight like
+    /// Yilianyun's: under the device lock, and a pair that changed while we waited for the lock is the answer (so
+    /// when the app and cron overlap, an older token can never be stored last).
     async fn refresh_lingju(&self, rec: &DeviceRecord) -> Result<crate::lifecycle::RefreshOutcome> {
+        use crate::lifecycle::RefreshOutcome;
+        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+        let state = self.state();
+        let observed = state.read_tokens(&dev)?.map(|t| t.generation);
+        let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
+        let current = state.read_tokens(&dev)?.map(|t| t.generation);
+        if let (Some(before), Some(now)) = (observed, current) {
+            if before != now {
+                tracing::info!(device = %dev, generation = now, "re-authorized by another process while waiting");
+                return Ok(RefreshOutcome::AlreadyRefreshed { generation: now });
+            }
+        }
         let client = self.lingju_client(&rec.profile).await?;
         let uid = UserId::parse(&rec.id)?;
         let (c, u) = (&client, &uid);
@@ -1160,32 +1188,11 @@ impl QuickAuth {
                 c.authorize(u).await.map_err(Error::from)
             })
             .await?;
-        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
-        let summary = self
-            .store_grant_keep_authorized(&dev, rec, Self::lingju_tokens(&grant))
-            .await?;
-        Ok(crate::lifecycle::RefreshOutcome::Refreshed {
-            generation: summary,
-        })
-    }
-
-    async fn store_grant_keep_authorized(
-        &self,
-        dev: &DeviceRef,
-        rec: &DeviceRecord,
-        fresh: NewTokens,
-    ) -> Result<i64> {
-        let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
-        let state = self.state();
-        let generation = state
-            .read_tokens(dev)?
-            .map(|t| t.generation)
-            .unwrap_or(rec.token_generation)
-            + 1;
-        let tokens = fresh.into_stored(generation, Utc::now());
-        state.write_tokens(dev, &tokens)?;
-        state.mirror(dev, &tokens, true)?;
-        Ok(generation)
+        let generation = current.unwrap_or(rec.token_generation) + 1;
+        let tokens = Self::lingju_tokens(&grant)?.into_stored(generation, Utc::now())?;
+        state.write_tokens(&dev, &tokens)?;
+        state.mirror(&dev, &tokens, true)?;
+        Ok(RefreshOutcome::Refreshed { generation })
     }
 
     /// Refreshes one device now (whatever its expiry). Single flight across processes; see `lifecycle`.
@@ -1281,8 +1288,8 @@ impl QuickAuth {
                         client
                             .refresh(&rt)
                             .await
-                            .map(Self::grant_tokens)
                             .map_err(Error::from)
+                            .and_then(Self::grant_tokens)
                     })
                     .await
             }

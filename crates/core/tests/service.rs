@@ -281,3 +281,77 @@ async fn token_entries_of_the_old_account_scheme_are_moved_on_open() {
     // Refresh works on the moved entry.
     assert_eq!(qa.refresh(&key).await.unwrap().device.token_generation, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lingju_reauthorize_is_single_flight_across_instances() {
+    use quickauth_protocol::secret::LingjuAuthCode;
+    let dir = tempfile::tempdir().unwrap();
+    let qa1 = QuickAuth::open(Options::new(dir.path())).await.unwrap();
+    let sandbox = qa1.sandbox().await.unwrap();
+    qa1.add_lingju_profile(NewLingjuProfile {
+        name: "ai".into(),
+        endpoint: LingjuEndpoint::HttpApi,
+        base_url: Some(sandbox.base_url()),
+        appkey: LingjuAppKey::new(quickauth_sandbox::BUILTIN_LINGJU_APPKEY),
+        authcode: Some(LingjuAuthCode::new(
+            quickauth_sandbox::BUILTIN_LINGJU_AUTHCODE,
+        )),
+    })
+    .unwrap();
+    let d = qa1
+        .authorize_lingju("ai", UserId::parse("AA:BB:CC:00:11:22").unwrap())
+        .await
+        .unwrap();
+    // A second process on the same data dir (the app and cron).
+    let qa2 = QuickAuth::open(Options::new(dir.path())).await.unwrap();
+    sandbox.clear_requests();
+    sandbox.set_fault(
+        quickauth_sandbox::FaultRule::new(quickauth_sandbox::FaultMode::Slow)
+            .on_path("/httpapi")
+            .delay_ms(400),
+    );
+    let (a, b) = tokio::join!(qa1.refresh(&d.key), qa2.refresh(&d.key));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let sent = sandbox
+        .requests(100)
+        .into_iter()
+        .filter(|r| r.path.starts_with("/httpapi"))
+        .count();
+    assert_eq!(sent, 1, "one re-authorize for two overlapping refreshes");
+    let mut gens = [a.device.token_generation, b.device.token_generation];
+    gens.sort();
+    assert_eq!(gens, [2, 2]);
+    assert_eq!(qa1.device(&d.key).unwrap().token_generation, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_refresh_reply_shows_until_when_the_replay_can_recover_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = Options::new(dir.path());
+    opts.backoff = quickauth_core::Backoff::once();
+    let qa = QuickAuth::open(opts).await.unwrap();
+    let d = authorize_on(&qa, BUILTIN_SANDBOX_PROFILE, "4004777003").await;
+    assert_eq!(d.replay_pending_until, None);
+    let sandbox = qa.sandbox().await.unwrap();
+    sandbox.set_fault(
+        quickauth_sandbox::FaultRule::new(quickauth_sandbox::FaultMode::DropReply)
+            .on_path("/v2/oauth/oauth")
+            .times(1),
+    );
+    let before = chrono::Utc::now();
+    qa.refresh(&d.key).await.unwrap_err();
+    let after = chrono::Utc::now();
+    let until = qa
+        .device(&d.key)
+        .unwrap()
+        .replay_pending_until
+        .expect("pending replay shown");
+    assert!(
+        until >= before + chrono::Duration::hours(2) && until <= after + chrono::Duration::hours(2),
+        "{until} not 2 h after the refresh started"
+    );
+    assert!(qa.list_devices().unwrap()[0].replay_pending_until.is_some());
+    let r = qa.refresh(&d.key).await.unwrap();
+    assert_eq!(r.device.token_generation, 2);
+    assert_eq!(r.device.replay_pending_until, None);
+}

@@ -92,11 +92,14 @@ impl LingjuConfig {
     }
 }
 
+/// The longest lifetime a Lingju reply may state (10 years).
+pub const MAX_EXPIRES_DAYS: i64 = 3650;
+
 /// A Lingju access token and how long it lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LingjuGrant {
     pub access_token: LingjuAccessToken,
-    /// `expires` as sent: documented as days.
+    /// `expires` as sent: documented as days; 0..=`MAX_EXPIRES_DAYS` (anything else is a broken reply).
     pub expires_days: i64,
     /// `update` (or `updated`): the server's millisecond timestamp of the grant, when sent.
     pub updated_ms: Option<i64>,
@@ -370,6 +373,9 @@ fn parse_reply(
         .ok_or_else(|| unexpected(host, "success without accessToken"))?;
     let expires_days =
         field(data, "expires", int).ok_or_else(|| unexpected(host, "success without expires"))?;
+    if !(0..=MAX_EXPIRES_DAYS).contains(&expires_days) {
+        return Err(unexpected(host, "expires out of range"));
+    }
     let updated_ms = field(data, "update", int).or_else(|| field(data, "updated", int));
     Ok(LingjuGrant {
         access_token: LingjuAccessToken::new(access_token),
@@ -495,5 +501,23 @@ mod tests {
             mk("http://127.0.0.1:9/lj/", LingjuEndpoint::BltApi),
             "http://127.0.0.1:9/lj/bltapi/authorize.do"
         );
+    }
+
+    #[test]
+    fn extreme_expires_is_a_broken_reply_not_a_panic() {
+        for expires in [
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(-1),
+            json!(MAX_EXPIRES_DAYS + 1),
+            json!("1e18"),
+        ] {
+            let err = parse(json!({"status":0,"data":{"accessToken":"t","expires":expires}}))
+                .unwrap_err();
+            assert!(err.outcome_unknown(), "{expires}: {err:?}");
+        }
+        let g = parse(json!({"status":0,"data":{"accessToken":"t","expires":MAX_EXPIRES_DAYS}}))
+            .unwrap();
+        assert_eq!(g.expires_days, MAX_EXPIRES_DAYS);
     }
 }

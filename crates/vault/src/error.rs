@@ -65,6 +65,15 @@ pub enum VaultError {
     /// A record the caller passed breaks a rule of the store (e.g. provider not "yilianyun"/"lingju").
     #[error("invalid record: {detail}")]
     InvalidRecord { detail: String },
+    /// `<data_dir>/keyring-namespace` (which names the data dir's keyring namespace) cannot be read or written
+    /// (`damaged: false`) or does not hold a valid id (`damaged: true`). Never replaced silently: a new id would
+    /// orphan every secret of the data dir.
+    #[error("keyring namespace file {} {}: {detail}", path.display(), if *damaged { "is damaged" } else { "cannot be read or written" })]
+    NamespaceFile {
+        path: PathBuf,
+        detail: String,
+        damaged: bool,
+    },
     /// An unexpected SQLite failure (a bug in QuickAuth, not the user's doing).
     #[error("database error: {detail}")]
     StoreOther { detail: String },
@@ -102,6 +111,8 @@ impl Localized for VaultError {
             VaultError::ProfileInUse { .. } => "profile_in_use",
             VaultError::InvalidRecord { .. } => "invalid_record",
             VaultError::StoreOther { .. } => "store_other",
+            VaultError::NamespaceFile { damaged: true, .. } => "store_corrupt",
+            VaultError::NamespaceFile { damaged: false, .. } => "store_io",
         }
     }
 
@@ -169,6 +180,15 @@ impl Localized for VaultError {
             VaultError::StoreOther { detail } => {
                 format!("数据库出错（{detail}）。请重试；如反复出现，请反馈问题。")
             }
+            VaultError::NamespaceFile { path, detail, damaged: true } => format!(
+                "文件 {} 已损坏（{detail}）。它记录本数据目录的密钥在系统密钥环中的位置，QuickAuth 不会自动替换它。\
+                 请从备份恢复这个文件后重试；如果没有备份，可以删除它，但之后需要重新输入各配置的密钥并重新授权设备。",
+                path.display()
+            ),
+            VaultError::NamespaceFile { path, detail, damaged: false } => format!(
+                "无法读写文件 {}（{detail}）。请检查磁盘空间和数据目录的读写权限后重试。",
+                path.display()
+            ),
         }
     }
 
@@ -243,6 +263,18 @@ impl Localized for VaultError {
             VaultError::StoreOther { detail } => {
                 format!("Database error ({detail}). Retry; if it keeps happening, please report it.")
             }
+            VaultError::NamespaceFile { path, detail, damaged: true } => format!(
+                "The file {} is damaged ({detail}). It records where this data directory's secrets are in the OS \
+                 keyring, so QuickAuth never replaces it by itself. Restore it from a backup and retry; without a \
+                 backup you may delete it, but then every profile's secret must be entered again and the devices \
+                 authorized again.",
+                path.display()
+            ),
+            VaultError::NamespaceFile { path, detail, damaged: false } => format!(
+                "Cannot read or write the file {} ({detail}). Check free disk space and that you may read and \
+                 write the data directory, then retry.",
+                path.display()
+            ),
         }
     }
 
@@ -260,6 +292,8 @@ impl Localized for VaultError {
             VaultError::DataDir { .. } | VaultError::StoreIo { .. } => Action::RetryLater,
             VaultError::StoreCorrupt { .. } | VaultError::StoreOther { .. } => Action::ReportBug,
             VaultError::StoreBusy { .. } => Action::RetryLater,
+            VaultError::NamespaceFile { damaged: true, .. } => Action::ReportBug,
+            VaultError::NamespaceFile { damaged: false, .. } => Action::RetryLater,
             VaultError::StoreTooNew { .. } => Action::None,
             VaultError::UnknownProfile { .. } => Action::EditInput,
             VaultError::ProfileInUse { .. } => Action::UnbindFirst,

@@ -1,28 +1,35 @@
 //! quickauth-vault: where QuickAuth keeps state — secrets in the OS keyring, everything else in SQLite.
 //!
 //! * [`Keyring`]: client secrets, Lingju appkeys/authcodes and token-pair JSON, and nothing else, live here.
-//!   Entries are namespaced per data dir (service `quickauth:<16 hex of sha256(canonical data dir)>`), every call
-//!   runs on a worker thread and is bounded by a timeout (default 5 s), so a locked keyring or a dead D-Bus peer
-//!   turns into an error the UI can explain instead of a frozen window.
+//!   Entries are namespaced per data dir: service `quickauth:<id>`, where `<id>` is 32 random hex digits kept in
+//!   `<data_dir>/keyring-namespace` (so a data dir that is moved or restored elsewhere keeps its secrets; entries
+//!   of the older path-hashed namespace are moved over once, see [`legacy_namespace`]). Every call runs on a
+//!   worker thread and is bounded by a timeout (default 5 s), so a locked keyring or a dead D-Bus peer turns into
+//!   an error the UI can explain instead of a frozen window.
 //! * [`Store`]: `<data_dir>/quickauth.sqlite3` (WAL, 5 s busy timeout, foreign keys, versioned migrations) with
 //!   profiles, devices, daily grant counts, history, the refresh journal and settings. It has no column that
 //!   could hold a secret.
 //!
-//! # Why `keyring` 3.x
+//! # Which store on which platform
 //!
-//! We use `keyring` 3.6 with `sync-secret-service` + `crypto-rust` on Linux, `apple-native` on macOS and
-//! `windows-native` on Windows, rather than `keyring` 4 / `keyring-core` 1 with per-platform store crates:
+//! `keyring-core` 1.x with one store crate per platform (the keyring ecosystem's current layout; `keyring` 3.x
+//! had no Android or iOS store at all):
 //!
-//! * The 4.x/`keyring-core` stores require Rust 1.85–1.88; the workspace promises `rust-version = 1.80`.
-//!   3.6 needs 1.75.
-//! * The synchronous Secret Service store (libdbus through `dbus-secret-service`) fits our design exactly: each
-//!   call is a plain blocking call on our own worker thread, which we can abandon on timeout. The async
-//!   (`zbus`) variant would drag a second async runtime into the keyring thread and buys nothing here.
-//! * `crypto-rust` encrypts secrets on the D-Bus wire (DH session) without linking OpenSSL.
-//! * It is the version the Rust desktop ecosystem (Tauri apps included) runs in production today.
+//! * Linux: `dbus-secret-service-keyring-store` with `crypto-rust` — the freedesktop Secret Service over libdbus,
+//!   secrets encrypted on the wire (DH session) without OpenSSL. Synchronous calls fit our design exactly: each is
+//!   a plain blocking call on our own worker thread, which we can abandon on timeout (the `zbus` variant would
+//!   bring a second async runtime into that thread for nothing).
+//! * macOS: `apple-native-keyring-store` (`keychain`, the login keychain); iOS: the same crate's `protected`
+//!   (data-protection keychain, the only one iOS has).
+//! * Windows: `windows-native-keyring-store` (Credential Manager, with `search` so entries can be listed).
+//! * Android: `android-native-keyring-store` (SharedPreferences encrypted by an Android Keystore key). It needs
+//!   the app context; Tauri's activity provides it before `run()`, and the app calls
+//!   [`init_platform_store`] early in `run()` so a problem shows up at start, not at the first secret.
+//! * Any other target compiles, and every keyring call fails with `keyring_unavailable`.
 //!
-//! On Linux we build every entry from `SsCredential` explicitly: never keyutils (forgets on reboot), never a
-//! file, never keyring's mock store. If no Secret Service answers, calls fail with `keyring_unavailable`.
+//! Never keyutils (forgets on reboot), never a file, never keyring-core's mock store or its process-wide default
+//! store: if no OS store answers, calls fail with `keyring_unavailable`. Minimum Rust: 1.90 (the workspace's
+//! `rust-version`; tauri 2.12 needs 1.90, the store crates 1.85–1.88, `File::try_lock` 1.89).
 //!
 //! # Using it
 //!
@@ -36,14 +43,12 @@
 //! `profile_in_use` (`unbind_first`), `invalid_record`, `store_other`, `keyring_invalid_account`.
 
 mod error;
+mod namespace;
 mod secrets;
 mod store;
 
-use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
-
 pub use crate::error::{Result, VaultError};
+pub use crate::namespace::{legacy_namespace, NAMESPACE_FILE_NAME};
 pub use crate::secrets::{
     BackendError, BackendErrorKind, Keyring, OsBackend, SecretBackend, DEFAULT_TIMEOUT,
     MAX_STUCK_WORKERS,
@@ -53,16 +58,16 @@ pub use crate::store::{
     OwnershipRecord, ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
 };
 
-/// The per-data-dir namespace: first 16 hex chars of sha256 of the canonicalised data-dir path.
+/// Set up this platform's keyring store now. Call it once, early in the app's `run()`, on every platform.
 ///
-/// A data dir that does not exist yet is made absolute instead (symlinks cannot be resolved); `Keyring::open`
-/// and `Store::open` create the dir first, so in practice the canonical path is always used.
-pub fn data_dir_namespace(data_dir: &Path) -> String {
-    let path: PathBuf = std::fs::canonicalize(data_dir)
-        .or_else(|_| std::path::absolute(data_dir))
-        .unwrap_or_else(|_| data_dir.to_path_buf());
-    let digest = Sha256::digest(path.as_os_str().as_encoded_bytes());
-    hex::encode(&digest[..8])
+/// On Android it opens the Keystore-backed store (`keyring-quickauth` SharedPreferences + its Keystore key),
+/// which needs the app context that Tauri's Android activity has registered with `ndk_context` before `run()`.
+/// On the other platforms there is nothing to prepare and it returns `Ok(())`. Calling it more than once is fine.
+///
+/// An error does not stop the app: every keyring call then fails with the same `keyring_unavailable` error,
+/// which the UI shows. Log it.
+pub fn init_platform_store() -> Result<()> {
+    crate::secrets::init_store().map_err(|e| VaultError::KeyringUnavailable { detail: e.detail })
 }
 
 /// Keyring account names, as fixed by docs/architecture.md. Callers may build them by hand; these keep the
@@ -91,34 +96,5 @@ pub mod accounts {
     /// `device:<provider>:<id>:tokens`, the account of store schema v1 (before devices were per profile).
     pub fn legacy_device_tokens(provider: &str, id: &str) -> String {
         format!("device:{provider}:{id}:tokens")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn namespace_is_16_hex_and_stable_across_spellings() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = data_dir_namespace(dir.path());
-        assert_eq!(a.len(), 16);
-        assert!(a
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-        // `dir/.` and `dir/sub/..` canonicalise to the same path.
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
-        assert_eq!(data_dir_namespace(&dir.path().join(".")), a);
-        assert_eq!(data_dir_namespace(&dir.path().join("sub/..")), a);
-        let other = tempfile::tempdir().unwrap();
-        assert_ne!(data_dir_namespace(other.path()), a);
-    }
-
-    #[test]
-    fn namespace_matches_sha256_of_canonical_path() {
-        let dir = tempfile::tempdir().unwrap();
-        let canonical = std::fs::canonicalize(dir.path()).unwrap();
-        let expected = hex::encode(Sha256::digest(canonical.to_str().unwrap().as_bytes()));
-        assert_eq!(data_dir_namespace(dir.path()), expected[..16]);
     }
 }

@@ -85,7 +85,7 @@ fn set_get_overwrite_delete() {
     // It is a real Secret Service item under our namespaced service, readable by other Secret Service clients.
     assert!(
         keyring.service().starts_with("quickauth:")
-            && keyring.service().len() == "quickauth:".len() + 16
+            && keyring.service().len() == "quickauth:".len() + 32
     );
     assert_eq!(
         secret_tool_lookup(keyring.service(), &account).as_deref(),

@@ -97,6 +97,9 @@ pub struct PrintJob {
     pub origin_id: Option<String>,
 }
 
+/// The longest token lifetime a reply may state (10 years; Yilianyun issues 30 and 35 days).
+pub const MAX_TOKEN_LIFETIME_SECS: u64 = 10 * 365 * 24 * 3600;
+
 fn unexpected(host: &str, what: &str) -> YilianyunError {
     TransportError::new(TransportErrorKind::UnexpectedReply, host, what).into()
 }
@@ -135,11 +138,23 @@ pub(crate) fn token_grant(body: &Value, host: &str) -> Result<TokenGrant, Yilian
         .ok_or_else(|| unexpected(host, "success without refresh_token"))?;
     let expires_in = field(body, "expires_in", uint)
         .ok_or_else(|| unexpected(host, "success without expires_in"))?;
+    // A lifetime nobody issues (30 days is the documented one) is a broken reply, not a date to compute with.
+    let lifetime = |secs: u64, what: &str| {
+        if secs <= MAX_TOKEN_LIFETIME_SECS {
+            Ok(secs)
+        } else {
+            Err(unexpected(host, &format!("{what} out of range")))
+        }
+    };
+    let expires_in = lifetime(expires_in, "expires_in")?;
+    let refresh_expires_in = field(body, "refresh_expires_in", uint)
+        .map(|s| lifetime(s, "refresh_expires_in"))
+        .transpose()?;
     Ok(TokenGrant {
         access_token: AccessToken::new(access_token),
         refresh_token: RefreshToken::new(refresh_token),
         expires_in,
-        refresh_expires_in: field(body, "refresh_expires_in", uint),
+        refresh_expires_in,
         machine_code: field(body, "machine_code", text),
         scope: field(body, "scope", text).unwrap_or_default(),
     })
@@ -321,5 +336,30 @@ mod tests {
         let big = print_job(&json!({"id":18446744073709551615u64}), "h").unwrap();
         assert_eq!(big.id, "18446744073709551615");
         assert!(print_job(&json!({"origin_id":"abc"}), "h").is_err());
+    }
+
+    #[test]
+    fn extreme_lifetimes_are_a_broken_reply_not_a_panic() {
+        for (expires, refresh) in [
+            (json!(u64::MAX), json!(3024000)),
+            (json!(i64::MAX), json!(3024000)),
+            (json!("9223372036854775807"), json!(null)),
+            (json!(2592000), json!(MAX_TOKEN_LIFETIME_SECS + 1)),
+            (json!(MAX_TOKEN_LIFETIME_SECS + 1), json!(null)),
+            (json!(-1), json!(null)),
+            (json!(1e300), json!(null)),
+            (json!("NaN"), json!(null)),
+        ] {
+            let body = json!({"access_token":"at","refresh_token":"rt","expires_in":expires,
+                              "refresh_expires_in":refresh});
+            let err = token_grant(&body, "h").unwrap_err();
+            assert!(err.outcome_unknown(), "{expires} / {refresh}: {err:?}");
+        }
+        let body =
+            json!({"access_token":"at","refresh_token":"rt","expires_in":MAX_TOKEN_LIFETIME_SECS});
+        assert_eq!(
+            token_grant(&body, "h").unwrap().expires_in,
+            MAX_TOKEN_LIFETIME_SECS
+        );
     }
 }

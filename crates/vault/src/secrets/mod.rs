@@ -9,20 +9,25 @@
 //!
 //! Calls from several threads share one worker and run one after another; the timeout counts from when a call is
 //! queued, so it bounds what the caller experiences.
+//!
+//! The namespace (service `quickauth:<id>`) comes from `<data_dir>/keyring-namespace` (see `crate::namespace`).
+//! While that file still names a path-hashed namespace to migrate from, the first call that touches entries
+//! moves them first (`Keyring::migrate_legacy`), under a lock file so two processes never move at once.
 
 mod backend;
 mod os;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use zeroize::Zeroizing;
 
 pub use backend::{BackendError, BackendErrorKind, SecretBackend};
+pub(crate) use os::init_store;
 pub use os::OsBackend;
 
 use crate::error::{Result, VaultError};
@@ -47,6 +52,15 @@ pub struct Keyring {
 
 struct Inner {
     service: String,
+    data_dir: PathBuf,
+    /// The namespace id (the part of `service` after `quickauth:`).
+    id: String,
+    /// `quickauth:<16 hex>` of the path-hashed namespace whose entries still have to be moved, if any.
+    legacy_service: Option<String>,
+    /// True until the legacy entries are moved (always false when `legacy_service` is `None`).
+    migration_pending: AtomicBool,
+    /// Serialises migration attempts within this process (the lock file does it across processes).
+    migrating: Mutex<()>,
     timeout: Duration,
     backend: Arc<dyn SecretBackend>,
     worker: Mutex<WorkerSlot>,
@@ -76,8 +90,9 @@ impl std::fmt::Debug for Keyring {
 }
 
 impl Keyring {
-    /// The keyring for `data_dir` backed by the real OS keyring. Creates `data_dir` if needed (its canonical path
-    /// names the namespace). Does not touch the keyring yet; call [`probe`](Self::probe) to check it.
+    /// The keyring for `data_dir` backed by the real OS keyring. Creates `data_dir` and its namespace file
+    /// (`keyring-namespace`, a random id) if needed. Does not touch the keyring yet; call [`probe`](Self::probe)
+    /// to check it.
     pub fn open(data_dir: &Path, timeout: Duration) -> Result<Keyring> {
         Self::with_backend(data_dir, timeout, Arc::new(OsBackend::new()))
     }
@@ -92,10 +107,17 @@ impl Keyring {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        let service = format!("quickauth:{}", crate::data_dir_namespace(data_dir));
+        let file = crate::namespace::load_or_create(data_dir)?;
+        let service = format!("quickauth:{}", file.id);
+        let legacy_service = file.migrate_from.map(|ns| format!("quickauth:{ns}"));
         Ok(Keyring {
             inner: Arc::new(Inner {
                 service,
+                data_dir: data_dir.to_path_buf(),
+                id: file.id,
+                migration_pending: AtomicBool::new(legacy_service.is_some()),
+                legacy_service,
+                migrating: Mutex::new(()),
                 timeout,
                 backend,
                 worker: Mutex::new(WorkerSlot::default()),
@@ -104,7 +126,8 @@ impl Keyring {
         })
     }
 
-    /// The keyring service name all entries of this data dir live under: `quickauth:<16 hex>`.
+    /// The keyring service name all entries of this data dir live under: `quickauth:<32 hex>` (the id in
+    /// `<data_dir>/keyring-namespace`).
     pub fn service(&self) -> &str {
         &self.inner.service
     }
@@ -118,9 +141,20 @@ impl Keyring {
         self.inner.stuck.load(Ordering::SeqCst)
     }
 
+    /// The path-hashed service (`quickauth:<16 hex>`) this data dir's entries are being moved from, while that
+    /// move is unfinished.
+    pub fn legacy_service(&self) -> Option<&str> {
+        if self.inner.migration_pending.load(Ordering::SeqCst) {
+            self.inner.legacy_service.as_deref()
+        } else {
+            None
+        }
+    }
+
     /// The secret stored under `account`, or `None` when there is none.
     pub fn get(&self, account: &str) -> Result<Option<Zeroizing<String>>> {
         check_account(account)?;
+        self.ensure_migrated()?;
         let account = account.to_owned();
         self.run(move |backend, service| backend.get(service, &account))
     }
@@ -131,6 +165,7 @@ impl Keyring {
     /// later (a write still queued is dropped). Read back before relying on either state.
     pub fn set(&self, account: &str, value: &str) -> Result<()> {
         check_account(account)?;
+        self.ensure_migrated()?;
         let account = account.to_owned();
         // The copy handed to the worker is wiped when the job is dropped, whether it ran or was skipped.
         let value = Zeroizing::new(value.to_owned());
@@ -140,6 +175,7 @@ impl Keyring {
     /// Remove the secret under `account`; a missing entry is fine.
     pub fn delete(&self, account: &str) -> Result<()> {
         check_account(account)?;
+        self.ensure_migrated()?;
         let account = account.to_owned();
         self.run(move |backend, service| backend.delete(service, &account))
     }
@@ -151,6 +187,7 @@ impl Keyring {
 
     /// Every account stored for this data dir (to clean up orphans). `Ok(None)` when the platform cannot search.
     pub fn list_accounts(&self) -> Result<Option<Vec<String>>> {
+        self.ensure_migrated()?;
         match self.run_raw(|backend, service| backend.list_accounts(service))? {
             Ok(accounts) => Ok(Some(accounts)),
             Err(e) if e.kind == BackendErrorKind::Unsupported => Ok(None),
@@ -166,9 +203,17 @@ impl Keyring {
         self.run_raw(op)?.map_err(|e| self.to_vault_error(e))
     }
 
-    /// Send `op` to the worker and wait at most the timeout for its answer. The outer error is the vault's own
-    /// failure (timeout, no worker); the inner one is what the backend said.
     fn run_raw<T, F>(&self, op: F) -> Result<Result<T, BackendError>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
+    {
+        self.run_raw_in(self.inner.service.clone(), op)
+    }
+
+    /// Send `op` (run against `service`) to the worker and wait at most the timeout for its answer. The outer
+    /// error is the vault's own failure (timeout, no worker); the inner one is what the backend said.
+    fn run_raw_in<T, F>(&self, service: String, op: F) -> Result<Result<T, BackendError>>
     where
         T: Send + 'static,
         F: FnOnce(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
@@ -177,7 +222,6 @@ impl Keyring {
         let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<T, BackendError>>(1);
         let cancelled = Arc::new(AtomicBool::new(false));
         let job_cancelled = Arc::clone(&cancelled);
-        let service = inner.service.clone();
         let job: Job = Box::new(move |backend| {
             // A caller that already gave up must not have its write land late behind its back.
             if job_cancelled.load(Ordering::SeqCst) {
@@ -214,6 +258,183 @@ impl Keyring {
                 })
             }
         }
+    }
+
+    /// Move the entries of the path-hashed namespace, if that is still pending. One atomic load once done.
+    ///
+    /// Nothing is written to the new namespace before the move has finished (every entry call waits for it), so a
+    /// value already in the new namespace is never older than the legacy one.
+    fn ensure_migrated(&self) -> Result<()> {
+        let inner = &self.inner;
+        if !inner.migration_pending.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        // Another thread of this process may be moving right now; wait for it at most the timeout, like any call.
+        let deadline = Instant::now() + inner.timeout;
+        let _in_process = loop {
+            match inner.migrating.try_lock() {
+                Ok(guard) => break guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => break p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    return Err(VaultError::KeyringTimeout {
+                        timeout: inner.timeout,
+                        stuck: self.stuck_workers(),
+                    });
+                }
+            }
+        };
+        if !inner.migration_pending.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let _across_processes = self.lock_migration()?;
+        // Another process may have finished the move while we waited for the lock.
+        let path = crate::namespace::path_in(&inner.data_dir);
+        match crate::namespace::read(&path)? {
+            Some(file) if file.id == inner.id => {
+                if file.migrate_from.is_none() {
+                    inner.migration_pending.store(false, Ordering::SeqCst);
+                    return Ok(());
+                }
+            }
+            _ => {
+                return Err(VaultError::NamespaceFile {
+                    path,
+                    detail: "the file changed or vanished while QuickAuth was running".into(),
+                    damaged: true,
+                })
+            }
+        }
+        let legacy = inner
+            .legacy_service
+            .clone()
+            .expect("a pending migration has a legacy service");
+        let report = self.migrate_legacy(&legacy)?;
+        crate::namespace::mark_migrated(&inner.data_dir, &inner.id)?;
+        inner.migration_pending.store(false, Ordering::SeqCst);
+        tracing::info!(
+            from = %legacy, to = %inner.service, moved = report.moved, already = report.already,
+            left = report.left, "keyring entries moved from the path-hashed namespace"
+        );
+        Ok(())
+    }
+
+    /// `<data_dir>/locks/keyring-namespace.lock`, held exclusively while moving; waits at most the timeout.
+    /// `None` where the filesystem has no locks (some network homes): the move then relies on the in-process
+    /// mutex alone, which is said in the log.
+    fn lock_migration(&self) -> Result<Option<std::fs::File>> {
+        let dir = self.inner.data_dir.join("locks");
+        std::fs::create_dir_all(&dir).map_err(|source| VaultError::DataDir {
+            path: dir.clone(),
+            source,
+        })?;
+        let path = dir.join("keyring-namespace.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| VaultError::DataDir {
+                path: path.clone(),
+                source,
+            })?;
+        let deadline = Instant::now() + self.inner.timeout;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(file)),
+                Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(VaultError::StoreBusy { path });
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    tracing::warn!(path = %path.display(), error = %e,
+                        "no file lock available; moving keyring entries under the in-process lock only");
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Copy every entry of `legacy` into this namespace, read it back, then delete the legacy one. Idempotent: a
+    /// run cut off anywhere (crash, keyring error, timeout) is completed by the next one. An entry that cannot be
+    /// read, or that differs from a value already in the new namespace, is left where it is (never deleted).
+    fn migrate_legacy(&self, legacy: &str) -> Result<MigrationReport> {
+        let mut report = MigrationReport::default();
+        let accounts = match self.run_raw_in(legacy.to_string(), |b, s| b.list_accounts(s))? {
+            Ok(accounts) => accounts,
+            // Every OS store we ship can list; only a custom backend (tests) cannot, and then there is
+            // nothing we could find to move.
+            Err(e) if e.kind == BackendErrorKind::Unsupported => {
+                tracing::warn!(
+                    "this keyring backend cannot list entries; nothing moved from the path-hashed namespace"
+                );
+                return Ok(report);
+            }
+            Err(e) => return Err(self.to_vault_error(e)),
+        };
+        let new = self.inner.service.clone();
+        for account in accounts {
+            if check_account(&account).is_err() {
+                report.left += 1;
+                continue;
+            }
+            let old = match self.get_in(legacy, &account)? {
+                Ok(Some(value)) => value,
+                Ok(None) => continue,
+                Err(e) if e.kind == BackendErrorKind::Other => {
+                    tracing::warn!(account = %account, error = %e,
+                        "legacy keyring entry cannot be read; left where it is");
+                    report.left += 1;
+                    continue;
+                }
+                Err(e) => return Err(self.to_vault_error(e)),
+            };
+            match self
+                .get_in(&new, &account)?
+                .map_err(|e| self.to_vault_error(e))?
+            {
+                None => {
+                    let (acct, value) = (account.clone(), Zeroizing::new((*old).clone()));
+                    self.run_raw_in(new.clone(), move |b, s| b.set(s, &acct, &value))?
+                        .map_err(|e| self.to_vault_error(e))?;
+                    let back = self
+                        .get_in(&new, &account)?
+                        .map_err(|e| self.to_vault_error(e))?;
+                    if back.as_deref() != Some(&*old) {
+                        return Err(VaultError::KeyringOther {
+                            detail: "a keyring entry moved to the new namespace did not read back identically; \
+                                     the old entry was kept"
+                                .into(),
+                        });
+                    }
+                    report.moved += 1;
+                }
+                Some(current) if *current == *old => report.already += 1,
+                Some(_) => {
+                    tracing::warn!(account = %account,
+                        "legacy and new keyring entries differ; the new one is used, the legacy one is left");
+                    report.left += 1;
+                    continue;
+                }
+            }
+            let acct = account.clone();
+            self.run_raw_in(legacy.to_string(), move |b, s| b.delete(s, &acct))?
+                .map_err(|e| self.to_vault_error(e))?;
+        }
+        Ok(report)
+    }
+
+    fn get_in(
+        &self,
+        service: &str,
+        account: &str,
+    ) -> Result<Result<Option<Zeroizing<String>>, BackendError>> {
+        let account = account.to_owned();
+        self.run_raw_in(service.to_string(), move |b, s| b.get(s, &account))
     }
 
     fn submit(&self, job: Job) -> Result<u64> {
@@ -287,6 +508,13 @@ impl Keyring {
             }
         }
     }
+}
+
+#[derive(Debug, Default)]
+struct MigrationReport {
+    moved: usize,
+    already: usize,
+    left: usize,
 }
 
 fn spawn_worker(

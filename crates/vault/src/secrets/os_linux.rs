@@ -1,21 +1,37 @@
-//! Linux: always the freedesktop Secret Service over D-Bus (gnome-keyring, KeePassXC, KWallet's bridge).
+//! Linux: always the freedesktop Secret Service over D-Bus (gnome-keyring, KeePassXC, KWallet's bridge), through
+//! `dbus-secret-service-keyring-store`.
 //!
-//! Entries are built from `SsCredential` explicitly rather than `Entry::new`, so a feature mix-up can never
-//! silently select keyring's in-memory mock or the kernel keyutils store (which forgets everything on reboot).
+//! Every call builds its own store, i.e. its own D-Bus connection and encrypted (DH) session, as keyring 3.x did:
+//! the store keeps one connection behind a mutex, so a shared store would let one call stuck on an unanswered
+//! unlock prompt block every later call, and a restarted gnome-keyring would leave it holding a dead session.
+//! A fresh connection costs a few milliseconds, which is nothing next to the work a secret is fetched for.
+//! Never keyutils (forgets on reboot), never a file, never keyring-core's mock store.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use dbus_secret_service::{EncryptionType, SecretService};
-use keyring::secret_service::SsCredential;
-use keyring::Entry;
+use keyring_core::CredentialStore;
 
 use super::super::backend::{BackendError, BackendErrorKind};
 
-pub(super) fn entry(service: &str, account: &str) -> Result<Entry, BackendError> {
-    // `None` target = the "default" collection (the login keyring), as every desktop app uses.
-    let credential =
-        SsCredential::new_with_target(None, service, account).map_err(super::classify)?;
-    Ok(Entry::new_with_credential(Box::new(credential)))
+pub(super) fn store() -> Result<Arc<CredentialStore>, BackendError> {
+    let store: Arc<CredentialStore> =
+        dbus_secret_service_keyring_store::Store::new().map_err(super::classify)?;
+    Ok(store)
+}
+
+/// Nothing to set up on Linux: the session bus is found from the environment on every call.
+pub(crate) fn init_store() -> Result<(), BackendError> {
+    Ok(())
+}
+
+/// A search that found nothing also finds nothing when the user has no keyring at all: tell those apart, so a
+/// fresh headless account hears "create a login keyring" rather than "no secret stored".
+pub(super) fn confirm_missing() -> Result<(), BackendError> {
+    let ss = SecretService::connect(EncryptionType::Plain).map_err(|e| classify_ss(&e))?;
+    ss.get_default_collection().map_err(|e| classify_ss(&e))?;
+    Ok(())
 }
 
 pub(super) fn probe(_service: &str) -> Result<(), BackendError> {
@@ -54,7 +70,7 @@ pub(super) fn list_accounts(service: &str) -> Result<Vec<String>, BackendError> 
     Ok(accounts)
 }
 
-/// `keyring` boxes the typed `dbus_secret_service::Error`; look inside so "no Secret Service" and
+/// The store boxes the typed `dbus_secret_service::Error`; look inside so "no Secret Service" and
 /// "locked" become different user actions.
 pub(super) fn classify_platform(
     inner: &(dyn std::error::Error + Send + Sync + 'static),

@@ -17,6 +17,28 @@ pub fn in_keyring_session(test_name: &str) -> bool {
     if std::env::var("QUICKAUTH_IN_KEYRING_SESSION").as_deref() == Ok("1") {
         return true;
     }
+    run_in_new_session(test_name, &[]);
+    false
+}
+
+/// Like [`in_keyring_session`], but always in a session (bus + gnome-keyring) of this test's own, even when the
+/// whole run already has one: for tests that SIGKILL Secret Service clients mid-call, which disturbs other
+/// clients of the same gnome-keyring while it happens.
+pub fn in_private_keyring_session(test_name: &str) -> bool {
+    if std::env::var("QUICKAUTH_PRIVATE_KEYRING_TEST").as_deref() == Ok(test_name) {
+        return true;
+    }
+    run_in_new_session(
+        test_name,
+        &[
+            ("QUICKAUTH_IN_KEYRING_SESSION", None),
+            ("QUICKAUTH_PRIVATE_KEYRING_TEST", Some(test_name)),
+        ],
+    );
+    false
+}
+
+fn run_in_new_session(test_name: &str, env: &[(&str, Option<&str>)]) {
     let script = repo_root().join("scripts/with-keyring.sh");
     // Our own throwaway HOME (the script would make one and leave it behind); removed when `home` drops.
     let home = tempfile::tempdir().unwrap();
@@ -28,7 +50,14 @@ pub fn in_keyring_session(test_name: &str) -> bool {
         std::os::unix::fs::PermissionsExt::from_mode(0o700),
     )
     .unwrap();
-    let out = Command::new(&script)
+    let mut cmd = Command::new(&script);
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd
         .env("QUICKAUTH_KEEP_HOME", "1")
         .env("HOME", home.path())
         .env("XDG_DATA_HOME", home.path().join(".local/share"))
@@ -50,7 +79,6 @@ pub fn in_keyring_session(test_name: &str) -> bool {
         stdout.contains("1 passed"),
         "{test_name} did not run inside with-keyring.sh:\n{stdout}\n{stderr}"
     );
-    false
 }
 
 /// Run `test_name` (an `#[ignore]`d child entry point of this binary) with env changes (`None` removes a var),
