@@ -43,7 +43,7 @@ fn sample_entries(tag: &str) -> Vec<(String, String)> {
             format!("密钥🔑-{tag}-line1\nline2"),
         ),
         (
-            accounts::device_tokens("yilianyun", "4004000123"),
+            accounts::device_tokens("yilianyun", "shop", "4004000123"),
             format!(
                 "{{\"access_token\":\"{}\",\"tag\":\"{tag}\"}}",
                 "a".repeat(3000)
@@ -297,7 +297,7 @@ fn differing_new_value_wins_and_legacy_one_is_left() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let account = accounts::device_tokens("lingju", "AABBCCDDEEFF");
+    let account = accounts::device_tokens("lingju", "ai", "AABBCCDDEEFF");
     seed_legacy(dir.path(), &[(account.clone(), "legacy-value".into())]);
     let k = Keyring::open(dir.path(), TIMEOUT).unwrap();
     // Something outside this QuickAuth (an older copy still running) wrote the new namespace meanwhile.
@@ -377,7 +377,7 @@ fn kill_9_during_the_move_loses_nothing() {
     let entries: Vec<(String, String)> = (0..12)
         .map(|i| {
             (
-                accounts::device_tokens("yilianyun", &format!("40040001{i:02}")),
+                accounts::device_tokens("yilianyun", "shop", &format!("40040001{i:02}")),
                 format!("{{\"access_token\":\"tok-{i}-7e1c\",\"refresh_token\":\"ref-{i}-90ad\"}}"),
             )
         })
