@@ -287,6 +287,19 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     assert_eq!(run.json()["ownership"], "handed-over");
     env.run(&["deliver"]).await.ok();
     assert_eq!(rx2.latest()[&mc2].kind, "device.handed_over");
+    // A Lingju device: its body names the userid and has no refresh token.
+    let run = env
+        .run(&["authorize", "--userid", "AA:BB:CC:00:11:22", "--json"])
+        .await;
+    run.ok();
+    assert_eq!(run.json()["ownership"], "handed-over");
+    env.run(&["deliver"]).await.ok();
+    let lj = &rx2.latest()["AABBCC001122"];
+    assert_eq!(
+        (lj.provider.as_str(), lj.kind.as_str()),
+        ("lingju", "device.handed_over")
+    );
+    assert!(lj.access_token.is_some() && lj.refresh_token.is_none());
     assert_eq!(rx2.bad_signatures(), 0);
 
     let mut secrets = vec![SECRET.to_owned(), generated, at1, at2];
