@@ -520,5 +520,25 @@ async fn a_refresh_crash_still_delivers_the_new_pair_once() {
     assert_eq!(refreshed.len(), 2, "one event per new pair: {refreshed:?}");
     assert!(refreshed.iter().all(|e| e["status"] == "delivered"));
     assert_eq!(rx.received().len(), rx.distinct_ids().len());
+
+    // A crash after the hand-over was acknowledged, before its pair was deleted: the next run deletes it.
+    let run = env
+        .run_with(
+            &["handover", &mc, "--json"],
+            None,
+            &[(
+                "QUICKAUTH_CRASH_AT",
+                "webhook_handover_acked_before_release",
+            )],
+        )
+        .await;
+    assert_ne!(run.code, Some(0));
+    let row = env.run(&["list", "--json"]).await.json()[0].clone();
+    assert_eq!(row["ownership"], "handed-over");
+    assert_eq!(row["tokens_deleted_at"], Value::Null, "{row}");
+    env.run(&["deliver"]).await.ok();
+    let row = env.run(&["list", "--json"]).await.json()[0].clone();
+    assert!(row["tokens_deleted_at"].is_string(), "{row}");
+    assert_eq!(rx.latest()[&mc].kind, "device.handed_over");
     env.assert_no_secrets(&[SECRET.to_owned(), at]);
 }

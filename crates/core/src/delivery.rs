@@ -29,6 +29,8 @@ use crate::service::QuickAuth;
 
 /// Crash-test step (`QUICKAUTH_CRASH_AT`): abort after the receiver answered 2xx, before the outbox records it.
 pub const CRASH_AFTER_SEND_BEFORE_ACK: &str = "webhook_after_send_before_ack";
+/// Crash-test step: a hand-over's acknowledgement is recorded, its pair not yet deleted from the keyring.
+pub const CRASH_AFTER_ACK_BEFORE_RELEASE: &str = "webhook_handover_acked_before_release";
 
 /// Retries start after 30 s and double up to 6 h; an event is given up (failed, retryable by hand) after 7 days.
 const RETRY_INITIAL: Duration = Duration::from_secs(30);
@@ -770,8 +772,27 @@ impl QuickAuth {
                 }
             }
         }
+        self.release_acknowledged_handovers().await?;
         run.pending = self.store.due_events(Utc::now(), true)?.len();
         Ok(run)
+    }
+
+    /// A crash between recording a hand-over's acknowledgement and deleting its pair leaves the pair in the
+    /// keyring: every outbox run finishes that deletion.
+    async fn release_acknowledged_handovers(&self) -> Result<()> {
+        for (provider, profile, id, o) in self.store.list_ownerships()? {
+            if o.ownership != Ownership::HandedOver.as_str() || o.pair_released_at.is_some() {
+                continue;
+            }
+            let dev = DeviceRef::new(&provider, &profile, &id);
+            if let Some(ev) = self
+                .handover_event(&dev)?
+                .filter(|e| e.status == "delivered")
+            {
+                self.release_pair(&dev, ev.generation).await?;
+            }
+        }
+        Ok(())
     }
 
     /// One attempt at one event. Returns the event's status afterwards, or None when nothing was sent.
@@ -941,6 +962,7 @@ impl QuickAuth {
                 self.store.mark_delivered(&ev.event_id, Utc::now(), &to)?;
                 tracing::info!(event = %ev.event_id, device = %dev, kind = %ev.kind, status, to = %to, "webhook delivered");
                 if ev.kind == EventType::HandedOver.as_str() {
+                    crash_point(CRASH_AFTER_ACK_BEFORE_RELEASE);
                     self.release_pair(&dev, ev.generation).await?;
                 }
                 Ok(Some("delivered".into()))
