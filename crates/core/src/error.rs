@@ -85,6 +85,8 @@ pub enum Error {
         replay_until: DateTime<Utc>,
         cause: &'static str,
     },
+    #[error("no answer within {secs} s")]
+    NoAnswerInTime { secs: u64 },
     #[error("the server sent an unusable {what}")]
     ServerValueOutOfRange { what: &'static str },
     #[error("internal error: {0}")]
@@ -132,6 +134,7 @@ impl Localized for Error {
             Error::Io { .. } => "io",
             Error::ServerValueOutOfRange { .. } => "server_value_out_of_range",
             Error::NewPairNotStored { .. } => "new_pair_not_stored",
+            Error::NoAnswerInTime { .. } => "no_answer_in_time",
             Error::Internal(_) => "internal",
         }
     }
@@ -176,6 +179,7 @@ impl Localized for Error {
             Error::Sandbox { detail } => format!("内置沙盒服务器无法启动：{detail}。请检查数据目录是否可写后重试。"),
             Error::Io { context, path, source } => format!("读写文件失败（{context}，{}）：{source}。请检查磁盘空间和目录权限。", path.display()),
             Error::NewPairNotStored { id, replay_until, cause } => format!("设备 {id} 的新令牌已由服务器签发，但系统钥匙串一直无法保存（{cause}）。旧令牌仍在。请在 {} 之前解锁钥匙串并再次刷新这台设备（重放旧的刷新令牌即可取回新令牌）；过了这个时间只能重新扫码授权。", shanghai(replay_until)),
+            Error::NoAnswerInTime { secs } => format!("服务器 {secs} 秒内没有完成应答，已停止等待。请求可能已被处理：请检查网络（或稍后在设备列表里查看）后再试。"),
             Error::ServerValueOutOfRange { what } => format!("服务器返回的数值不合理（{what}），无法保存，已保存的令牌没有改动。请稍后重试；如果一直如此，请联系服务商。"),
             Error::Internal(detail) => format!("程序内部错误：{detail}。请把这条信息报告给开发者。"),
         }
@@ -211,6 +215,7 @@ impl Localized for Error {
             Error::Sandbox { detail } => format!("The built-in sandbox server could not start: {detail}. Check that the data directory is writable and retry."),
             Error::Io { context, path, source } => format!("File access failed ({context}, {}): {source}. Check disk space and permissions.", path.display()),
             Error::NewPairNotStored { id, replay_until, cause } => format!("The server issued a new token pair for device {id}, but the OS keyring kept refusing to store it ({cause}). The old pair is still there. Unlock the keyring and refresh this device again before {} ({}): replaying the old refresh token fetches the new pair. After that only a new scan helps.", shanghai(replay_until), replay_until.to_rfc3339()),
+            Error::NoAnswerInTime { secs } => format!("The server did not finish answering within {secs} s, so QuickAuth stopped waiting. The request may have been processed: check the network (or look at the device list) and try again."),
             Error::ServerValueOutOfRange { what } => format!("The server sent an unusable value ({what}); nothing was stored and the saved tokens are unchanged. Try again later; if it persists, contact the provider."),
             Error::Internal(detail) => format!("Internal error: {detail}. Please report this to the developers."),
         }
@@ -246,6 +251,7 @@ impl Localized for Error {
             }
             Error::ServerValueOutOfRange { .. } => Action::RetryLater,
             Error::NewPairNotStored { .. } => Action::UnlockKeyring,
+            Error::NoAnswerInTime { .. } => Action::CheckNetwork,
             Error::Internal(_) => Action::ReportBug,
         }
     }

@@ -43,7 +43,7 @@ pub use profiles::{
 pub use quickauth_protocol::{Action, Localized};
 pub use quickauth_vault::HistoryEntry;
 pub use quota::{china_day, quota_reset_at, GRANTS_PER_DAY};
-pub use service::{Options, QuickAuth};
+pub use service::{Options, QuickAuth, INTERACTIVE_BUDGET};
 
 /// The data dir app and CLI share when neither `QUICKAUTH_DATA_DIR` nor `--data-dir` says otherwise:
 /// `$XDG_DATA_HOME/quickauth` (`~/.local/share/quickauth` on Linux).

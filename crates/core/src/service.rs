@@ -36,6 +36,9 @@ const DEFAULT_REFRESH_LIFETIME_SECS: i64 = 35 * 24 * 3600;
 /// How long a refresh completed by recovery answers the next `refresh` of that device instead of a new one.
 const RECOVERED_COUNTS_AS_REFRESH_FOR: Duration = Duration::from_secs(600);
 
+/// The default of `Options::interactive_budget`.
+pub const INTERACTIVE_BUDGET: Duration = Duration::from_secs(10);
+
 /// How to open the service.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -51,6 +54,9 @@ pub struct Options {
     /// How long a refreshed pair the keyring refuses is held and written again (the app uses the whole 2 h
     /// replay window; a CLI run from cron a shorter time).
     pub keyring_write_patience: Duration,
+    /// Total time an installer waits at the counter for authorize, code-flow completion, printer status and the
+    /// test print, retries included (the background refresh stays patient).
+    pub interactive_budget: Duration,
 }
 
 impl Options {
@@ -62,6 +68,7 @@ impl Options {
             backoff: Backoff::default(),
             recover_on_open: true,
             keyring_write_patience: Duration::from_secs(120),
+            interactive_budget: INTERACTIVE_BUDGET,
         }
     }
 }
@@ -138,11 +145,6 @@ impl QuickAuth {
             }
         }
         Ok(qa)
-    }
-
-    /// Checks that the keyring answers (for a health indicator); bounded by `keyring_timeout`.
-    pub fn probe_keyring(&self) -> Result<()> {
-        Ok(self.keyring.probe()?)
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -843,6 +845,17 @@ impl QuickAuth {
         res
     }
 
+    /// Runs an interactive operation within `interactive_budget`. Every step it can be cut at is crash-safe (the
+    /// refresh journal, keyring-first writes), so giving up at the deadline loses nothing.
+    async fn within_budget<T>(&self, op: impl Future<Output = Result<T>>) -> Result<T> {
+        let budget = self.opts.interactive_budget;
+        tokio::time::timeout(budget, op)
+            .await
+            .unwrap_or(Err(Error::NoAnswerInTime {
+                secs: budget.as_secs().max(1),
+            }))
+    }
+
     // ---------------------------------------------------------------- authorize
 
     async fn retrying<T, F, Fut>(&self, what: &'static str, mut call: F) -> Result<T>
@@ -987,20 +1000,21 @@ impl QuickAuth {
         key: DeviceKey,
     ) -> Result<DeviceSummary> {
         let dev = DeviceRef::new("yilianyun", profile, machine_code.as_str());
-        let res = async {
-            // A grant the keyring then cannot store is lost (and counted against the quota): check first.
-            self.keyring.probe()?;
-            let client = self.yilianyun_client(profile).await?;
-            let (client, mc, key) = (&client, &machine_code, &key);
-            let grant = self
-                .counted_grant(&dev, || async move {
-                    client.fast_authorize(mc, key).await.map_err(Error::from)
-                })
-                .await?;
-            self.store_grant(&dev, profile, Self::grant_tokens(grant)?)
-                .await
-        }
-        .await;
+        let res = self
+            .within_budget(async {
+                // A grant the keyring then cannot store is lost (and counted against the quota): check first.
+                self.keyring.probe()?;
+                let client = self.yilianyun_client(profile).await?;
+                let (client, mc, key) = (&client, &machine_code, &key);
+                let grant = self
+                    .counted_grant(&dev, || async move {
+                        client.fast_authorize(mc, key).await.map_err(Error::from)
+                    })
+                    .await?;
+                self.store_grant(&dev, profile, Self::grant_tokens(grant)?)
+                    .await
+            })
+            .await;
         self.record("authorize", Some(&dev), "yilianyun", Some(profile), &res);
         res
     }
@@ -1035,19 +1049,20 @@ impl QuickAuth {
     /// Lingju authorize (httpapi with the profile's authcode, or bltapi).
     pub async fn authorize_lingju(&self, profile: &str, userid: UserId) -> Result<DeviceSummary> {
         let dev = DeviceRef::new("lingju", profile, userid.as_str());
-        let res = async {
-            self.keyring.probe()?;
-            let client = self.lingju_client(profile).await?;
-            let (client, uid) = (&client, &userid);
-            let grant = self
-                .retrying("lingju authorize", || async move {
-                    client.authorize(uid).await.map_err(Error::from)
-                })
-                .await?;
-            self.store_grant(&dev, profile, Self::lingju_tokens(&grant)?)
-                .await
-        }
-        .await;
+        let res = self
+            .within_budget(async {
+                self.keyring.probe()?;
+                let client = self.lingju_client(profile).await?;
+                let (client, uid) = (&client, &userid);
+                let grant = self
+                    .retrying("lingju authorize", || async move {
+                        client.authorize(uid).await.map_err(Error::from)
+                    })
+                    .await?;
+                self.store_grant(&dev, profile, Self::lingju_tokens(&grant)?)
+                    .await
+            })
+            .await;
         self.record("authorize", Some(&dev), "lingju", Some(profile), &res);
         res
     }
@@ -1085,55 +1100,56 @@ impl QuickAuth {
         callback_url: &str,
     ) -> Result<DeviceSummary> {
         let mut dev_for_history = None;
-        let res = async {
-            let url = Url::parse(callback_url.trim()).map_err(|_| Error::InvalidInput {
-                field: "callback URL",
-                detail: "不是完整的网址 / not a full URL".into(),
-            })?;
-            let query = |k: &str| {
-                url.query_pairs()
-                    .find(|(name, _)| name == k)
-                    .map(|(_, v)| v.into_owned())
-            };
-            if query("state").as_deref() != Some(flow.state.as_str()) {
-                return Err(Error::CodeFlowStateMismatch);
-            }
-            if let Some(err) = query("error") {
-                return Err(Error::CodeFlowDenied {
-                    reason: err
-                        .chars()
-                        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-                        .take(64)
-                        .collect(),
-                });
-            }
-            let code = query("code")
-                .filter(|c| !c.is_empty())
-                .ok_or(Error::CodeFlowNoCode)?;
-            self.keyring.probe()?;
-            let client = self.yilianyun_client(&flow.profile).await?;
-            let (client, code) = (&client, code.as_str());
-            // The printer is only known from the reply, so the quota is counted after it.
-            let grant = self
-                .retrying("exchange code", || async move {
-                    client.exchange_code(code).await.map_err(Error::from)
-                })
-                .await?;
-            let mc = grant
-                .machine_code
-                .clone()
-                .ok_or_else(|| Error::InvalidInput {
-                    field: "machine_code",
-                    detail: "服务器回复里没有终端号 / the reply names no printer".into(),
+        let res = self
+            .within_budget(async {
+                let url = Url::parse(callback_url.trim()).map_err(|_| Error::InvalidInput {
+                    field: "callback URL",
+                    detail: "不是完整的网址 / not a full URL".into(),
                 })?;
-            let mc = MachineCode::parse(&mc)?;
-            let dev = DeviceRef::new("yilianyun", &flow.profile, mc.as_str());
-            self.state().record_grant(&dev, china_day(Utc::now()))?;
-            dev_for_history = Some(dev.clone());
-            self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant)?)
-                .await
-        }
-        .await;
+                let query = |k: &str| {
+                    url.query_pairs()
+                        .find(|(name, _)| name == k)
+                        .map(|(_, v)| v.into_owned())
+                };
+                if query("state").as_deref() != Some(flow.state.as_str()) {
+                    return Err(Error::CodeFlowStateMismatch);
+                }
+                if let Some(err) = query("error") {
+                    return Err(Error::CodeFlowDenied {
+                        reason: err
+                            .chars()
+                            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                            .take(64)
+                            .collect(),
+                    });
+                }
+                let code = query("code")
+                    .filter(|c| !c.is_empty())
+                    .ok_or(Error::CodeFlowNoCode)?;
+                self.keyring.probe()?;
+                let client = self.yilianyun_client(&flow.profile).await?;
+                let (client, code) = (&client, code.as_str());
+                // The printer is only known from the reply, so the quota is counted after it.
+                let grant = self
+                    .retrying("exchange code", || async move {
+                        client.exchange_code(code).await.map_err(Error::from)
+                    })
+                    .await?;
+                let mc = grant
+                    .machine_code
+                    .clone()
+                    .ok_or_else(|| Error::InvalidInput {
+                        field: "machine_code",
+                        detail: "服务器回复里没有终端号 / the reply names no printer".into(),
+                    })?;
+                let mc = MachineCode::parse(&mc)?;
+                let dev = DeviceRef::new("yilianyun", &flow.profile, mc.as_str());
+                self.state().record_grant(&dev, china_day(Utc::now()))?;
+                dev_for_history = Some(dev.clone());
+                self.store_grant(&dev, &flow.profile, Self::grant_tokens(grant)?)
+                    .await
+            })
+            .await;
         self.record(
             "code_flow",
             dev_for_history.as_ref(),
@@ -1381,38 +1397,39 @@ impl QuickAuth {
             .as_ref()
             .ok()
             .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
-        let res = async {
-            let rec = rec?;
-            let mc = Self::yilianyun_only(&rec)?;
-            let client = self.yilianyun_client(&rec.profile).await?;
-            let (c, m) = (&client, &mc);
-            let state = self
-                .with_access_token(&rec, &client, |at| async move {
-                    c.printer_status(&at, m).await.map_err(Error::from)
-                })
-                .await?;
-            let version = self
-                .with_access_token(&rec, &client, |at| async move {
-                    c.printer_version(&at, m).await.map_err(Error::from)
-                })
-                .await?;
-            let report = PrinterReport {
-                id: rec.id.clone(),
-                state: crate::printer::state_name(&state).to_owned(),
-                hardware: Some(version.hardware.clone()),
-                software: Some(version.software.clone()),
-            };
-            if let Some(mut row) = self
-                .store
-                .get_device(&rec.provider, &rec.profile, &rec.id)?
-            {
-                row.model = report.software.clone();
-                row.last_status = Some(report.state.clone());
-                self.store.upsert_device(&row)?;
-            }
-            Ok(report)
-        }
-        .await;
+        let res = self
+            .within_budget(async {
+                let rec = rec?;
+                let mc = Self::yilianyun_only(&rec)?;
+                let client = self.yilianyun_client(&rec.profile).await?;
+                let (c, m) = (&client, &mc);
+                let state = self
+                    .with_access_token(&rec, &client, |at| async move {
+                        c.printer_status(&at, m).await.map_err(Error::from)
+                    })
+                    .await?;
+                let version = self
+                    .with_access_token(&rec, &client, |at| async move {
+                        c.printer_version(&at, m).await.map_err(Error::from)
+                    })
+                    .await?;
+                let report = PrinterReport {
+                    id: rec.id.clone(),
+                    state: crate::printer::state_name(&state).to_owned(),
+                    hardware: Some(version.hardware.clone()),
+                    software: Some(version.software.clone()),
+                };
+                if let Some(mut row) =
+                    self.store
+                        .get_device(&rec.provider, &rec.profile, &rec.id)?
+                {
+                    row.model = report.software.clone();
+                    row.last_status = Some(report.state.clone());
+                    self.store.upsert_device(&row)?;
+                }
+                Ok(report)
+            })
+            .await;
         self.record("status", dev.as_ref(), "yilianyun", None, &res);
         res
     }
@@ -1424,25 +1441,26 @@ impl QuickAuth {
             .as_ref()
             .ok()
             .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
-        let res = async {
-            let rec = rec?;
-            let mc = Self::yilianyun_only(&rec)?;
-            let client = self.yilianyun_client(&rec.profile).await?;
-            let origin_id = uuid::Uuid::new_v4().simple().to_string();
-            let content = crate::printer::test_ticket(mc.as_str(), Utc::now());
-            let (c, m, o, t) = (&client, &mc, origin_id.as_str(), content.as_str());
-            let job = self
-                .with_access_token(&rec, &client, |at| async move {
-                    c.print_text(&at, m, t, o).await.map_err(Error::from)
+        let res = self
+            .within_budget(async {
+                let rec = rec?;
+                let mc = Self::yilianyun_only(&rec)?;
+                let client = self.yilianyun_client(&rec.profile).await?;
+                let origin_id = uuid::Uuid::new_v4().simple().to_string();
+                let content = crate::printer::test_ticket(mc.as_str(), Utc::now());
+                let (c, m, o, t) = (&client, &mc, origin_id.as_str(), content.as_str());
+                let job = self
+                    .with_access_token(&rec, &client, |at| async move {
+                        c.print_text(&at, m, t, o).await.map_err(Error::from)
+                    })
+                    .await?;
+                Ok(PrintReport {
+                    id: rec.id.clone(),
+                    job_id: crate::printer::job_id(&job),
+                    origin_id,
                 })
-                .await?;
-            Ok(PrintReport {
-                id: rec.id.clone(),
-                job_id: crate::printer::job_id(&job),
-                origin_id,
             })
-        }
-        .await;
+            .await;
         self.record("print_test", dev.as_ref(), "yilianyun", None, &res);
         res
     }

@@ -138,3 +138,50 @@ async fn absurd_lifetimes_never_panic_and_never_cost_the_pair() {
         "no device row for a grant that could not be stored"
     );
 }
+
+/// A server that accepts connections and never answers.
+async fn silent_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_costs_the_installer_one_bounded_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = silent_server().await;
+    let qa = QuickAuth::open(Options::new(dir.path())).await.unwrap();
+    qa.add_yilianyun_profile(NewYilianyunProfile {
+        name: "shop".into(),
+        client_id: "1000000001".into(),
+        client_secret: ClientSecret::new("secret-for-silent-server"),
+        region: Region::Cn,
+        api_version: ApiVersion::V2,
+        base_url: Some(Url::parse(&format!("http://{addr}")).unwrap()),
+    })
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = qa
+        .authorize_yilianyun(
+            "shop",
+            MachineCode::parse("4004555009").unwrap(),
+            DeviceKey::Msign(Msign::new("abcdef123459")),
+        )
+        .await
+        .unwrap_err();
+    let waited = started.elapsed();
+    eprintln!(
+        "authorize against a silent server gave up after {waited:?} (budget {:?})",
+        quickauth_core::INTERACTIVE_BUDGET
+    );
+    assert_eq!(err.kind(), "no_answer_in_time", "{}", err.message_en());
+    assert!(err.message_zh().contains("10 秒"), "{}", err.message_zh());
+    // Not a speed target: before the budget this took 3 x 15 s plus backoff (about 46 s).
+    assert!(waited < std::time::Duration::from_secs(20), "{waited:?}");
+}

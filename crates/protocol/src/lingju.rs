@@ -520,4 +520,47 @@ mod tests {
             .unwrap();
         assert_eq!(g.expires_days, MAX_EXPIRES_DAYS);
     }
+
+    /// Like Yilianyun's sweep: extreme values in every field, no panic, and parsed lifetimes are in range.
+    #[test]
+    fn reply_parser_survives_a_sweep_of_extreme_values() {
+        let values = [
+            json!(0),
+            json!(-1),
+            json!(i64::MAX),
+            json!(i64::MIN),
+            json!(u64::MAX),
+            json!(1e300),
+            json!(-0.5),
+            json!("9223372036854775808"),
+            json!("1e18"),
+            json!("NaN"),
+            json!(""),
+            json!(null),
+            json!(false),
+            json!([0]),
+            json!({"a": 1}),
+            json!(87),
+            json!("30"),
+            json!(MAX_EXPIRES_DAYS),
+        ];
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % values.len() as u64) as usize
+        };
+        for _ in 0..20_000 {
+            let reply = json!({
+                "status": values[next()].clone(),
+                "description": values[next()].clone(),
+                "data": {"accessToken": values[next()].clone(), "expires": values[next()].clone(),
+                         "update": values[next()].clone()},
+            });
+            if let Ok(g) = parse(reply) {
+                assert!((0..=MAX_EXPIRES_DAYS).contains(&g.expires_days));
+            }
+        }
+    }
 }
