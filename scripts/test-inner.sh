@@ -8,19 +8,40 @@ export RUST_LOG="${RUST_LOG:-debug}"             # the hygiene scan wants debug-
 export QUICKAUTH_SECRET_LEDGER="$LOGS/secret-ledger.txt"   # values used by scenario runs, for the scan (outside HOME)
 status=0
 
-echo "== cargo test (workspace)"
-cargo test --workspace --all-targets --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test.log"
+# A Secret Service client killed in the middle of a call (the crash and kill -9 episodes) can leave the shared
+# gnome-keyring refusing everyone after it ("unlock prompt was dismissed"). So each phase that kills processes, and
+# each later phase, gets a D-Bus session and gnome-keyring of its own, with a HOME under this run's HOME (the
+# hygiene scan still covers it).
+own_keyring() {
+  local h
+  h=$(mktemp -d "$HOME/tmp/keyring-home.XXXXXX")
+  mkdir -p "$h/.run" "$h/.local/share" "$h/.config" "$h/.cache"
+  chmod 700 "$h/.run"
+  env -u QUICKAUTH_IN_KEYRING_SESSION -u DBUS_SESSION_BUS_ADDRESS -u GNOME_KEYRING_CONTROL \
+    QUICKAUTH_KEEP_HOME=1 HOME="$h" XDG_DATA_HOME="$h/.local/share" XDG_CONFIG_HOME="$h/.config" \
+    XDG_CACHE_HOME="$h/.cache" XDG_RUNTIME_DIR="$h/.run" scripts/with-keyring.sh "$@"
+}
+
+echo "== cargo test (workspace; the reliability crate's kill -9 tests each in their own keyring session)"
+cargo test --workspace --all-targets --locked --no-fail-fast --exclude quickauth-reliability 2>&1 | tee "$LOGS/cargo-test.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+own_keyring cargo test -p quickauth-reliability --lib --bins --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test-reliability-lib.log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+for t in crates/reliability/tests/*.rs; do
+  name=$(basename "$t" .rs)
+  own_keyring cargo test -p quickauth-reliability --test "$name" --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test-reliability-$name.log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+done
 
 if [ -x scripts/webdriver-test.sh ]; then
   echo "== WebDriver tests in the real webview"
-  scripts/webdriver-test.sh 2>&1 | tee "$LOGS/webdriver.log"
+  own_keyring scripts/webdriver-test.sh 2>&1 | tee "$LOGS/webdriver.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 
 if [ -x scripts/conformance.sh ]; then
   echo "== conformance: the CLI against an independent protocol server"
-  QUICKAUTH_IN_KEYRING_SESSION=1 QUICKAUTH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/quickauth" \
+  own_keyring env QUICKAUTH_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/quickauth" \
     scripts/conformance.sh 2>&1 | tee "$LOGS/conformance.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi

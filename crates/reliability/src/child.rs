@@ -97,6 +97,9 @@ pub async fn run_child(args: ChildArgs) -> ChildResult {
     opts.backoff = args.backoff;
     // Pending refreshes are completed explicitly by `recover`, so each child does exactly one thing.
     opts.recover_on_open = false;
+    // The matrix proves every retry happens under each fault: the counter's 10 s budget would cut them short (it has
+    // its own test in crates/core/tests/server_values.rs).
+    opts.interactive_budget = Duration::from_secs(600);
     let fail = |e: &quickauth_core::Error, started: Instant| ChildResult {
         ok: false,
         outcome: None,

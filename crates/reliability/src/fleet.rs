@@ -160,6 +160,8 @@ impl Fleet {
         let mut opts = Options::new(data_dir);
         opts.keyring_timeout = options.keyring_timeout;
         opts.backoff = options.backoff;
+        // The matrix proves every retry happens under each fault; the counter's 10 s budget is tested in core.
+        opts.interactive_budget = Duration::from_secs(600);
         let qa = QuickAuth::open(opts).await.map_err(|e| format!("open service: {}", crate::faults::tag_of(&e)))?;
         let store = Store::open(data_dir).map_err(|e| format!("open store: {e}"))?;
         // The harness reads the keyring with a generous bound: it checks state, it is not under test.
