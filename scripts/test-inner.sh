@@ -22,15 +22,19 @@ own_keyring() {
     XDG_CACHE_HOME="$h/.cache" XDG_RUNTIME_DIR="$h/.run" scripts/with-keyring.sh "$@"
 }
 
-echo "== cargo test (workspace; the reliability crate's kill -9 tests each in their own keyring session)"
-cargo test --workspace --all-targets --locked --no-fail-fast --exclude quickauth-reliability 2>&1 | tee "$LOGS/cargo-test.log"
+echo "== cargo test (workspace; the vault's and the reliability crate's keyring tests each in their own keyring session)"
+cargo test --workspace --all-targets --locked --no-fail-fast --exclude quickauth-reliability --exclude quickauth-vault \
+  2>&1 | tee "$LOGS/cargo-test.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-own_keyring cargo test -p quickauth-reliability --lib --bins --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test-reliability-lib.log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-for t in crates/reliability/tests/*.rs; do
-  name=$(basename "$t" .rs)
-  own_keyring cargo test -p quickauth-reliability --test "$name" --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test-reliability-$name.log"
+for crate in vault reliability; do
+  own_keyring cargo test -p "quickauth-$crate" --lib --bins --locked --no-fail-fast 2>&1 | tee "$LOGS/cargo-test-$crate-lib.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  for t in crates/$crate/tests/*.rs; do
+    name=$(basename "$t" .rs)
+    own_keyring cargo test -p "quickauth-$crate" --test "$name" --locked --no-fail-fast 2>&1 \
+      | tee "$LOGS/cargo-test-$crate-$name.log"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  done
 done
 
 if [ -x scripts/webdriver-test.sh ]; then
