@@ -4,6 +4,7 @@
 #   scripts/reliability.sh            # release build, 1000 faults
 #   scripts/reliability.sh --debug    # debug build (faster to compile, slower to run)
 #   FAULTS=2000 scripts/reliability.sh
+#   scripts/reliability.sh --debug --delivery-only   # only the webhook delivery matrix; replaces its section in place
 # Exit status is non-zero when a token was lost, an error was not the specific expected one, or any check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

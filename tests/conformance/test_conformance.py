@@ -117,7 +117,7 @@ class Conformance(unittest.TestCase):
             self.fail(f"{msg} stored {fingerprint(got)} != expected {fingerprint(want)} (sha256 prefixes)")
 
     def reveal(self, device_id):
-        r = self.ok("token", device_id, "--reveal", "--json", reveal=True)
+        r = self.ok("token", device_id, "--reveal", "--yes", "--json", reveal=True)
         d = json.loads(r.stdout)
         REVEALED.extend([d["access_token"], d["refresh_token"]])
         return d["access_token"], d["refresh_token"]
@@ -475,7 +475,7 @@ class Conformance(unittest.TestCase):
                                 and dele[-1]["params"]["machine_code"] == mc and dele[-1]["reply_code"] == 0)
                 r = self.ok("list", "--json")
                 self.assertNotIn(mc, [d["id"] for d in json.loads(r.stdout)])
-                self.assertNotEqual(self.qa("token", mc, "--reveal", "--json", reveal=True).returncode, 0)
+                self.assertNotEqual(self.qa("token", mc, "--reveal", "--yes", "--json", reveal=True).returncode, 0)
 
     def test_30_lingju_httpapi_hardware_and_software(self):
         appkey, authcode = SERVER.add_lingju_app(with_authcode=True)
@@ -500,7 +500,7 @@ class Conformance(unittest.TestCase):
         self.assertTokens([at], SERVER.lingju_tokens["SoftUser42"][-1:])
 
     def reveal_lingju(self, uid):
-        r = self.ok("token", uid, "--reveal", "--json", reveal=True)
+        r = self.ok("token", uid, "--reveal", "--yes", "--json", reveal=True)
         d = json.loads(r.stdout)
         REVEALED.append(d["access_token"])
         return d["access_token"], d.get("refresh_token")

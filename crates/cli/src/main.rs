@@ -5,6 +5,7 @@
 //! label's temporary `qr_key` (and a label payload carrying one), which dies 300 s after the printer shows it.
 
 mod codeflow;
+mod delivery;
 mod output;
 mod secrets;
 
@@ -51,11 +52,14 @@ enum Command {
     Authorize(AuthorizeArgs),
     /// Every authorized device (no secrets)
     List(JsonFlag),
-    /// Show a device's tokens (masked unless --reveal)
+    /// Show a device's tokens (masked unless --reveal; revealing a kept/delivered device warns and needs --yes or a typed yes)
     Token {
         id: String,
         #[arg(long)]
         reveal: bool,
+        /// Confirm --reveal without asking (a revealed pair stops working after QuickAuth's next refresh)
+        #[arg(long, requires = "reveal")]
+        yes: bool,
         #[arg(long)]
         json: bool,
     },
@@ -85,6 +89,29 @@ enum Command {
         id: String,
         #[arg(long)]
         remote: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hand a device's tokens over to its profile's delivery destination (QuickAuth never refreshes it again)
+    Handover {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the delivery outbox once (for cron); --now also sends events still waiting for their retry time
+    Deliver {
+        #[arg(long)]
+        now: bool,
+        /// Queue failed events (refused with a 4xx, or given up) again and send them now
+        #[arg(long)]
+        retry_failed: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Webhook events and their delivery status (no tokens)
+    Deliveries {
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
         #[arg(long)]
         json: bool,
     },
@@ -125,6 +152,8 @@ enum ProfileCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Set (--webhook URL), show, or remove (--off) the profile's delivery destination
+    Delivery(delivery::DeliveryArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -218,6 +247,12 @@ struct SandboxArgs {
 
 #[derive(Subcommand)]
 enum SandboxCmd {
+    /// A signature-verifying delivery webhook receiver on 127.0.0.1 (demos, tests); signing secret from stdin line 1.
+    /// Prints each event's id, type, device and generation (never a token); keeps nothing on disk.
+    Receiver {
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Mint a sandbox printer label offline: prints the payload, optionally writes a label PNG
     Mint {
         /// A permanent msign label instead of a temporary qr_key
@@ -333,6 +368,10 @@ fn command_json(c: &Command) -> bool {
         Command::Profile(ProfileCmd::Add(a)) => a.json,
         Command::Profile(ProfileCmd::List(j)) | Command::List(j) => j.json,
         Command::Profile(ProfileCmd::Remove { json, .. }) => *json,
+        Command::Profile(ProfileCmd::Delivery(a)) => a.json,
+        Command::Handover { json, .. }
+        | Command::Deliver { json, .. }
+        | Command::Deliveries { json, .. } => *json,
         Command::Authorize(a) => a.json,
         Command::Token { json, .. }
         | Command::Refresh { json, .. }
@@ -386,13 +425,31 @@ async fn dispatch(qa: &QuickAuth, command: &Command) -> Result<u8, Failure> {
         Command::Authorize(_) => {
             unreachable!("authorize reads its flags before opening the data dir")
         }
+        Command::Profile(ProfileCmd::Delivery(a)) => delivery::profile_delivery(qa, a),
+        Command::Handover { id, json } => delivery::handover(qa, id, *json).await,
+        Command::Deliver {
+            now,
+            retry_failed,
+            json,
+        } => delivery::deliver(qa, *now, *retry_failed, *json).await,
+        Command::Deliveries { limit, json } => delivery::deliveries(qa, *limit, *json),
         Command::List(j) => {
             let devices = qa.list_devices()?;
             Out::new(j.json).devices(&devices);
             Ok(0)
         }
-        Command::Token { id, reveal, json } => {
+        Command::Token {
+            id,
+            reveal,
+            yes,
+            json,
+        } => {
             if *reveal {
+                if !delivery::confirm_reveal(qa, id, *yes)? {
+                    return Err(Failure::Usage(
+                        "已取消，未显示令牌 / Cancelled; nothing was revealed".into(),
+                    ));
+                }
                 let t = qa.reveal_tokens(id)?;
                 Out::new(*json).revealed(&t);
             } else {
@@ -405,7 +462,19 @@ async fn dispatch(qa: &QuickAuth, command: &Command) -> Result<u8, Failure> {
             let out = Out::new(*json);
             if *all {
                 let results = qa.refresh_due().await?;
-                Ok(out.refresh_all(&results))
+                let code = out.refresh_all(&results);
+                // The cron run also delivers what is queued (new pairs of delivered devices, hand-overs).
+                match qa.deliver(false).await {
+                    Ok(run) if !*json => delivery::print_run(&run, false),
+                    Ok(_) => {}
+                    Err(e) => {
+                        eprintln!(
+                            "交付未运行 / Deliveries not run: {}",
+                            quickauth_core::ErrorReport::from(&e).message_en
+                        );
+                    }
+                }
+                Ok(code)
             } else {
                 let id = id.as_deref().expect("clap group");
                 let report = qa.refresh(id).await?;
@@ -678,5 +747,6 @@ async fn sandbox(cli: &Cli, args: &SandboxArgs) -> u8 {
         Some(SandboxCmd::Mint { msign, format, png }) => {
             output::mint(*msign, *format, png.as_deref())
         }
+        Some(SandboxCmd::Receiver { port }) => delivery::run_receiver(*port).await,
     }
 }

@@ -22,15 +22,42 @@ fn ts_opt(t: &Option<DateTime<Utc>>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// The shape `authorize`, `refresh` and `list` print: `{"id","provider","profile","expires_at","refresh_expires_at"}`.
+/// The shape `authorize`, `refresh` and `list` print:
+/// `{"id","provider","profile","expires_at","refresh_expires_at","ownership"}`, plus `"handed_over_at"`,
+/// `"handed_over_to"` and `"tokens_deleted_at"` for a handed-over device.
 pub fn device_json(d: &DeviceSummary) -> Value {
-    json!({
+    let mut v = json!({
         "id": d.id,
         "provider": d.provider,
         "profile": d.profile,
         "expires_at": ts(&d.expires_at),
         "refresh_expires_at": ts_opt(&d.refresh_expires_at),
-    })
+        "ownership": d.ownership,
+    });
+    if d.ownership == quickauth_core::Ownership::HandedOver {
+        v["handed_over_at"] = ts_opt(&d.handed_over_at);
+        v["handed_over_to"] = json!(d.handed_over_to);
+        v["tokens_deleted_at"] = ts_opt(&d.pair_released_at);
+    }
+    v
+}
+
+/// How a device's ownership shows in the human list (nothing for the default, kept).
+fn ownership_note(d: &DeviceSummary) -> String {
+    match d.ownership {
+        quickauth_core::Ownership::Kept => String::new(),
+        quickauth_core::Ownership::Delivered => "  已交付 / delivered".into(),
+        quickauth_core::Ownership::HandedOver => format!(
+            "  已移交 / handed over → {} at {}{}",
+            d.handed_over_to.as_deref().unwrap_or("?"),
+            ts_opt(&d.handed_over_at).as_str().unwrap_or("?"),
+            if d.pair_released_at.is_some() {
+                "（令牌已删除 / tokens deleted）"
+            } else {
+                "（待确认 / awaiting acknowledgement）"
+            }
+        ),
+    }
 }
 
 fn print_json(v: &Value) {
@@ -115,7 +142,7 @@ impl Out {
         }
         for d in devices {
             println!(
-                "{:<10} {:<20} {:<14} expires {}{}",
+                "{:<10} {:<20} {:<14} expires {}{}{}",
                 d.provider,
                 d.id,
                 d.profile,
@@ -124,7 +151,8 @@ impl Out {
                     "  需要重新授权 / needs re-authorization"
                 } else {
                     ""
-                }
+                },
+                ownership_note(d)
             );
             if let Some(until) = d.replay_pending_until {
                 println!(

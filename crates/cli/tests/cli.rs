@@ -129,8 +129,12 @@ async fn full_flow_every_command_and_no_secret_leaks() {
         chrono::DateTime::parse_from_rfc3339(v["refresh_expires_at"].as_str().unwrap()).is_ok()
     );
     assert_eq!(
+        v["ownership"], "kept",
+        "a profile without a destination keeps its devices"
+    );
+    assert_eq!(
         v.as_object().unwrap().len(),
-        5,
+        6,
         "exactly the documented keys: {v}"
     );
     let mc_keys = label.machine_code.clone();
@@ -299,7 +303,7 @@ async fn full_flow_every_command_and_no_secret_leaks() {
 
     // refresh: a new pair, generation + 1, and it is the pair the server issued (a replay returns it).
     let r = env.run(&["refresh", &mc_payload, "--json"]).await;
-    assert_eq!(r.ok().json().as_object().unwrap().len(), 5);
+    assert_eq!(r.ok().json().as_object().unwrap().len(), 6);
     let (at2, rt2) = env.reveal(&mc_payload).await;
     assert_ne!(at2, at1);
     assert_eq!(

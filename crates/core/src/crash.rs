@@ -18,6 +18,11 @@ pub const CRASH_STEPS: [&str; 4] = [
 /// Aborts (no unwinding, no destructors: like a power cut) when `QUICKAUTH_CRASH_AT` equals `step`.
 pub(crate) fn crash_point(step: &'static str) {
     debug_assert!(CRASH_STEPS.contains(&step));
+    crash_point_named(step);
+}
+
+/// The same hook for steps outside the refresh protocol (the webhook outbox: `webhook_after_send_before_ack`).
+pub(crate) fn crash_point_named(step: &'static str) {
     if std::env::var(CRASH_ENV).is_ok_and(|v| v == step) {
         tracing::warn!(
             step,

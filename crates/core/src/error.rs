@@ -26,6 +26,8 @@ pub enum Error {
     Payload(#[from] PayloadError),
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Delivery(#[from] crate::delivery::DeliveryError),
 
     #[error("profile {name:?} not found")]
     ProfileNotFound { name: String },
@@ -109,6 +111,7 @@ impl Localized for Error {
             Error::Input(e) => e.kind(),
             Error::Payload(e) => e.kind(),
             Error::Decode(e) => e.kind(),
+            Error::Delivery(e) => e.kind(),
             Error::ProfileNotFound { .. } => "profile_not_found",
             Error::ProfileExists { .. } => "profile_exists",
             Error::InvalidProfileName { .. } => "invalid_profile_name",
@@ -154,6 +157,7 @@ impl Localized for Error {
             Error::Input(e) => e.message_zh(),
             Error::Payload(e) => e.message_zh(),
             Error::Decode(e) => e.message_zh(),
+            Error::Delivery(e) => e.message_zh(),
             Error::ProfileNotFound { name } => format!("找不到配置“{name}”。请用 `quickauth profile list` 查看已有配置，或先添加它。"),
             Error::ProfileExists { name } => format!("配置“{name}”已存在。请换一个名字，或先删除旧配置。"),
             Error::InvalidProfileName { name } => format!("配置名“{name}”无效：只能使用 1–64 个字母、数字、“-”或“_”。"),
@@ -189,6 +193,7 @@ impl Localized for Error {
             Error::Input(e) => e.message_en(),
             Error::Payload(e) => e.message_en(),
             Error::Decode(e) => e.message_en(),
+            Error::Delivery(e) => e.message_en(),
             Error::ProfileNotFound { name } => format!("Profile \"{name}\" not found. See `quickauth profile list`, or add it first."),
             Error::ProfileExists { name } => format!("Profile \"{name}\" already exists. Pick another name or remove the old one first."),
             Error::InvalidProfileName { name } => format!("Invalid profile name \"{name}\": use 1-64 letters, digits, '-' or '_'."),
@@ -223,6 +228,7 @@ impl Localized for Error {
             Error::Vault(e) => e.action(),
             Error::Input(e) => e.action(),
             Error::Payload(_) | Error::Decode(_) => Action::Rescan,
+            Error::Delivery(e) => e.action(),
             Error::ProfileNotFound { .. }
             | Error::ProfileExists { .. }
             | Error::InvalidProfileName { .. }

@@ -9,6 +9,7 @@
 
 mod backoff;
 pub mod crash;
+mod delivery;
 mod error;
 mod lifecycle;
 mod lock;
@@ -23,6 +24,11 @@ mod tokens;
 use std::path::PathBuf;
 
 pub use backoff::Backoff;
+pub use delivery::{
+    validate_webhook_url, DeliverRun, Delivery, DeliveryError, DeliverySettings, EventType,
+    HandoverReport, Ownership, RevealAdvice, SigningSecret, WebhookSecret,
+    CRASH_AFTER_SEND_BEFORE_ACK,
+};
 pub use error::{Error, ErrorReport, Result};
 pub use lifecycle::{DeviceRef, RefreshOutcome, REPLAY_WINDOW};
 pub use lock::DeviceLock;

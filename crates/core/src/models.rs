@@ -25,6 +25,13 @@ pub struct DeviceSummary {
     pub token_generation: i64,
     pub needs_reauth: bool,
     pub model: Option<String>,
+    /// Who owns the token pair: kept | delivered | handed-over (issue 9).
+    pub ownership: crate::delivery::Ownership,
+    pub handed_over_at: Option<DateTime<Utc>>,
+    /// Origin (scheme://host:port) of the destination it was handed over to.
+    pub handed_over_to: Option<String>,
+    /// When the receiver acknowledged the hand-over and the tokens were deleted from the keyring.
+    pub pair_released_at: Option<DateTime<Utc>>,
     /// A refresh of this device is pending (its reply was lost, or its new pair could not be stored): until this
     /// time the server still answers a replay of the old refresh token with that pair. `None` when nothing waits.
     pub replay_pending_until: Option<DateTime<Utc>>,

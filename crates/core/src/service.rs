@@ -95,9 +95,9 @@ fn ensure_builtin_row(store: &Store) -> Result<()> {
 
 /// The service. Cheap to share behind an `Arc`; every method takes `&self`.
 pub struct QuickAuth {
-    opts: Options,
-    store: Arc<Store>,
-    keyring: Secrets,
+    pub(crate) opts: Options,
+    pub(crate) store: Arc<Store>,
+    pub(crate) keyring: Secrets,
     http: reqwest::Client,
     sandbox: tokio::sync::OnceCell<SandboxHandle>,
     /// Refreshes completed by `recover_pending` in this process: the next `refresh` of such a device returns that
@@ -155,7 +155,7 @@ impl QuickAuth {
         &self.opts
     }
 
-    fn state(&self) -> VaultState {
+    pub(crate) fn state(&self) -> VaultState {
         VaultState {
             store: self.store.clone(),
             keyring: self.keyring.clone(),
@@ -191,7 +191,7 @@ impl QuickAuth {
 
     // ---------------------------------------------------------------- history
 
-    fn record<T>(
+    pub(crate) fn record<T>(
         &self,
         action: &str,
         dev: Option<&DeviceRef>,
@@ -576,7 +576,12 @@ impl QuickAuth {
         }
         // Row first: a crash after it leaves only an unreachable keyring entry, never a profile without its secret.
         self.store.delete_profile(name)?;
-        for what in ["client_secret", "lingju_appkey", "lingju_authcode"] {
+        for what in [
+            "client_secret",
+            "lingju_appkey",
+            "lingju_authcode",
+            "webhook_secret",
+        ] {
             self.keyring.delete(&profile_account(name, what))?;
         }
         Ok(())
@@ -682,13 +687,31 @@ impl QuickAuth {
             token_generation: r.token_generation,
             needs_reauth: r.needs_reauth,
             model: r.model.clone(),
+            ownership: Default::default(),
+            handed_over_at: None,
+            handed_over_to: None,
+            pair_released_at: None,
             replay_pending_until: None,
         }
     }
 
-    /// Summaries with `replay_pending_until` filled from the refresh journal.
+    /// A summary with the device's ownership (issue 9) and pending replay filled in.
+    fn summary_with_ownership(&self, r: &DeviceRecord) -> Result<DeviceSummary> {
+        Ok(self.summaries(std::slice::from_ref(r))?.remove(0))
+    }
+
+    /// Summaries with `replay_pending_until` filled from the refresh journal and the ownership (issue 9).
     fn summaries(&self, records: &[DeviceRecord]) -> Result<Vec<DeviceSummary>> {
         let pending = self.store.pending_refreshes()?;
+        let owners: std::collections::HashMap<
+            (String, String, String),
+            quickauth_vault::OwnershipRecord,
+        > = self
+            .store
+            .list_ownerships()?
+            .into_iter()
+            .map(|(p, profile, id, o)| ((p, profile, id), o))
+            .collect();
         Ok(records
             .iter()
             .map(|r| {
@@ -697,6 +720,14 @@ impl QuickAuth {
                     .iter()
                     .find(|j| j.provider == r.provider && j.profile == r.profile && j.id == r.id)
                     .map(|j| j.started_at + crate::lifecycle::REPLAY_WINDOW);
+                if let Some(o) = owners.get(&(r.provider.clone(), r.profile.clone(), r.id.clone()))
+                {
+                    s.ownership =
+                        crate::delivery::Ownership::parse(&o.ownership).unwrap_or_default();
+                    s.handed_over_at = o.handed_over_at;
+                    s.handed_over_to = o.handed_over_to.clone();
+                    s.pair_released_at = o.pair_released_at;
+                }
                 s
             })
             .collect())
@@ -705,7 +736,7 @@ impl QuickAuth {
     /// Finds a device by machine code / userid. Prefixes narrow the search when one printer is authorized under
     /// several profiles or a machine code equals a Lingju userid: `provider:ID`, `profile:ID`, and the exact
     /// `provider:profile:ID` (a `DeviceSummary::key`).
-    fn resolve(&self, id: &str) -> Result<DeviceRecord> {
+    pub(crate) fn resolve(&self, id: &str) -> Result<DeviceRecord> {
         let id = id.trim();
         let mut parts: Vec<&str> = id.split(':').collect();
         let bare = parts.pop().unwrap_or_default();
@@ -764,9 +795,7 @@ impl QuickAuth {
     }
 
     pub fn device(&self, id: &str) -> Result<DeviceSummary> {
-        Ok(self
-            .summaries(std::slice::from_ref(&self.resolve(id)?))?
-            .remove(0))
+        self.summary_with_ownership(&self.resolve(id)?)
     }
 
     fn read_tokens(&self, dev: &DeviceRef) -> Result<StoredTokens> {
@@ -791,6 +820,10 @@ impl QuickAuth {
     /// The ONLY way a token leaves the service. Recorded in history (without the values).
     pub fn reveal_tokens(&self, id: &str) -> Result<RevealedTokens> {
         let res = self.resolve(id).and_then(|rec| {
+            crate::delivery::ensure_not_handed_over(
+                &self.store,
+                &DeviceRef::new(&rec.provider, &rec.profile, &rec.id),
+            )?;
             let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
             Ok(RevealedTokens {
                 device: Self::summary(&rec),
@@ -905,6 +938,10 @@ impl QuickAuth {
         let now = Utc::now();
         let tokens = fresh.into_stored(generation, now)?;
         state.write_tokens(dev, &tokens)?;
+        // A new authorization: the device gets its profile's default ownership, and its webhook is queued before
+        // the row is written (idempotent per generation, so a crash in between cannot lose it).
+        let ownership = crate::delivery::default_ownership(&self.store, profile)?;
+        crate::delivery::queue_new_pair(&self.store, dev, profile, generation, ownership, true)?;
         let record = DeviceRecord {
             provider: dev.provider.clone(),
             id: dev.id.clone(),
@@ -919,10 +956,25 @@ impl QuickAuth {
             needs_reauth: false,
         };
         self.store.upsert_device(&record)?;
+        let handed_over = ownership == crate::delivery::Ownership::HandedOver;
+        let dest = self.store.get_destination(profile)?;
+        self.store.set_ownership(
+            &dev.provider,
+            &dev.profile,
+            &dev.id,
+            &quickauth_vault::OwnershipRecord {
+                ownership: ownership.as_str().into(),
+                handed_over_at: handed_over.then_some(now),
+                handed_over_to: dest
+                    .filter(|_| handed_over)
+                    .map(|d| crate::delivery::url_origin(&d.url)),
+                pair_released_at: None,
+            },
+        )?;
         // A new grant supersedes any refresh that was still pending for this device.
         state.finish_journal(dev)?;
-        tracing::info!(device = %dev, generation, expires_at = %tokens.expires_at, "authorization stored");
-        Ok(Self::summary(&record))
+        tracing::info!(device = %dev, generation, expires_at = %tokens.expires_at, ownership = ownership.as_str(), "authorization stored");
+        self.summary_with_ownership(&record)
     }
 
     fn grant_tokens(grant: TokenGrant) -> Result<NewTokens> {
@@ -1168,6 +1220,7 @@ impl QuickAuth {
         };
         let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
         let res = async {
+            crate::delivery::ensure_not_handed_over(&self.store, &dev)?;
             let recovered = self
                 .recovered
                 .lock()
@@ -1203,7 +1256,10 @@ impl QuickAuth {
         let now = Utc::now();
         let mut out = Vec::new();
         for d in self.list_devices()? {
-            if !d.due_within(self.opts.refresh_days_before, now) {
+            // A handed-over pair belongs to the receiver: never refreshed here.
+            if d.ownership == crate::delivery::Ownership::HandedOver
+                || !d.due_within(self.opts.refresh_days_before, now)
+            {
                 continue;
             }
             if d.needs_reauth {
@@ -1292,6 +1348,7 @@ impl QuickAuth {
         Fut: Future<Output = Result<T>>,
     {
         let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+        crate::delivery::ensure_not_handed_over(&self.store, &dev)?;
         if rec.needs_reauth {
             return Err(Error::NeedsReauthorization { id: rec.id.clone() });
         }
@@ -1426,6 +1483,8 @@ impl QuickAuth {
                 .await?;
             }
             let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
+            // A delivered device's receiver is told (device.forgotten); an unacknowledged hand-over is refused.
+            self.queue_forgotten(&dev, &rec.profile, rec.token_generation)?;
             self.keyring
                 .delete(&tokens_account(&dev.provider, &dev.profile, &dev.id))?;
             self.store

@@ -77,6 +77,19 @@ impl LifecycleState for VaultState {
             tracing::warn!(device = %dev, "no device row to mirror tokens into (forgotten meanwhile?)");
             return Ok(());
         };
+        if tokens.generation > row.token_generation {
+            // A new pair: queue its webhook before the row says so, so a crash in between queues it on the next
+            // run (queueing is idempotent per generation).
+            let ownership = crate::delivery::ownership_of(&self.store, dev)?;
+            crate::delivery::queue_new_pair(
+                &self.store,
+                dev,
+                &row.profile,
+                tokens.generation,
+                ownership,
+                false,
+            )?;
+        }
         row.token_generation = tokens.generation;
         row.expires_at = tokens.expires_at;
         row.refresh_expires_at = tokens.refresh_expires_at;

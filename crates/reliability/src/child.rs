@@ -133,6 +133,13 @@ pub async fn run_child(args: ChildArgs) -> ChildResult {
             Err(e) => fail(&quickauth_core::Error::from(e), started),
         };
     }
+    if args.op == "deliver" {
+        // One outbox run, as `quickauth deliver --now` does (the delivery matrix SIGKILLs it mid-send).
+        return match qa.deliver(true).await {
+            Ok(run) => ok("delivered", Some(run.delivered as i64)),
+            Err(e) => fail(&e, started),
+        };
+    }
     if args.op == "recover" {
         return match qa.recover_pending().await {
             Ok(list) => {

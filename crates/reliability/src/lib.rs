@@ -5,9 +5,11 @@
 //! - [`fleet`]: sandbox printers authorized into one data dir, and probes of keyring, DB and server state.
 //! - [`episode`]: one fault against one operation, in this process or in a child, with every check.
 //! - [`child`]: the child-process side (`qa-reliability child ...`).
+//! - [`delivery`]: the webhook delivery fault matrix (issue 9).
 //! - [`run`] + [`report`]: the reliability run and docs/reliability.md.
 
 pub mod child;
+pub mod delivery;
 pub mod endpoints;
 pub mod episode;
 pub mod faults;

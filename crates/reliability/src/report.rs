@@ -215,6 +215,9 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
          exactly one refresh request may reach the server.",
         crate::episode::SLOW_MS
     );
+    if let Some(d) = &run.delivery {
+        md = crate::delivery::splice(&md, &crate::delivery::markdown(d));
+    }
     md
 }
 
@@ -255,6 +258,18 @@ pub fn summary(run: &RunOutcome) -> String {
     }
     for e in run.failed_episodes().iter().take(10) {
         let _ = writeln!(s, "  FAILED device {} {} / {}: {}", e.device, e.fault.name(), e.op.name(), e.problems.join("; "));
+    }
+    if let Some(d) = &run.delivery {
+        let _ = writeln!(
+            s,
+            "delivery matrix: {} cases, {} events, lost {}, same-id duplicates {}, other-id duplicates {}: {}",
+            d.cases.len(),
+            d.events(),
+            d.lost(),
+            d.duplicates_same_id(),
+            d.other_id_duplicates(),
+            if d.ok() { "ok" } else { "FAILED" }
+        );
     }
     let _ = writeln!(s, "result: {}", if run.ok() { "PASS" } else { "FAIL" });
     s

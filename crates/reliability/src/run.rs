@@ -41,6 +41,8 @@ pub struct RunConfig {
     /// Keyring bound inside children (the keyring faults wait for it).
     pub child_keyring_timeout: Duration,
     pub seed: u64,
+    /// Run the webhook delivery matrix after the token episodes (tests run it on its own: tests/delivery_matrix.rs).
+    pub include_delivery: bool,
 }
 
 impl RunConfig {
@@ -56,6 +58,7 @@ impl RunConfig {
             concurrent_processes: 3,
             child_keyring_timeout: Duration::from_millis(2_000),
             seed: 0x5eed_2026,
+            include_delivery: true,
         }
     }
 }
@@ -140,6 +143,8 @@ pub struct RunOutcome {
     pub setup_problems: Vec<String>,
     pub wall: Duration,
     pub config_summary: String,
+    /// The webhook delivery fault matrix (issue 9), run after the token episodes.
+    pub delivery: Option<crate::delivery::DeliveryOutcome>,
 }
 
 impl RunOutcome {
@@ -190,6 +195,7 @@ impl RunOutcome {
             && self.concurrent.iter().all(|c| c.problems.is_empty())
             && self.quota_refusals() == 0
             && self.max_server_grants() <= 20
+            && self.delivery.as_ref().is_none_or(|d| d.ok())
     }
 }
 
@@ -397,7 +403,13 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
         cfg.child_parallelism,
         cfg.include_timeouts,
     );
+    let delivery = if cfg.include_delivery {
+        Some(crate::delivery::run_matrix(&cfg.data_dir.join("delivery"), &cfg.child_exe, &progress).await)
+    } else {
+        None
+    };
     Ok(RunOutcome {
+        delivery,
         devices: devices.len(),
         episodes,
         concurrent,

@@ -17,6 +17,7 @@ async fn small_reliability_run_loses_no_token() {
     cfg.include_timeouts = false;
     cfg.child_parallelism = 3;
     cfg.concurrent_every = 2;
+    cfg.include_delivery = false; // tests/delivery_matrix.rs runs it
     let outcome = run::run(cfg, |line| eprintln!("{line}")).await.expect("run starts");
     eprintln!("{}", report::summary(&outcome));
     assert!(outcome.faults_injected() >= 50, "only {} faults injected", outcome.faults_injected());

@@ -54,8 +54,8 @@ pub use crate::secrets::{
     MAX_STUCK_WORKERS,
 };
 pub use crate::store::{
-    migration_sql, DeviceRecord, HistoryEntry, JournalEntry, ProfileRecord, Store, SCHEMA_VERSION,
-    STORE_FILE_NAME,
+    migration_sql, DestinationRecord, DeviceRecord, HistoryEntry, JournalEntry, OutboxEvent,
+    OwnershipRecord, ProfileRecord, Store, SCHEMA_VERSION, STORE_FILE_NAME,
 };
 
 /// Set up this platform's keyring store now. Call it once, early in the app's `run()`, on every platform.
@@ -84,6 +84,10 @@ pub mod accounts {
     /// `profile:<name>:lingju_authcode`
     pub fn lingju_authcode(profile: &str) -> String {
         format!("profile:{profile}:lingju_authcode")
+    }
+    /// `profile:<name>:webhook_secret` — the `whsec_…` key that signs the profile's delivery webhooks.
+    pub fn webhook_secret(profile: &str) -> String {
+        format!("profile:{profile}:webhook_secret")
     }
     /// `device:<provider>:<profile>:<id>:tokens` — one JSON entry with the whole token state, so a write is atomic.
     pub fn device_tokens(provider: &str, profile: &str, id: &str) -> String {

@@ -732,7 +732,13 @@ fn schema_has_no_column_that_could_hold_a_secret() {
         (
             "devices",
             "provider id profile authorized_at expires_at refresh_expires_at last_refreshed_at token_generation model \
-             last_status needs_reauth",
+             last_status needs_reauth ownership handed_over_at handed_over_to pair_released_at",
+        ),
+        ("delivery_destinations", "profile url default_ownership disabled_at disabled_reason updated_at"),
+        (
+            "outbox",
+            "event_id type provider device_id profile generation ownership created_at status attempts \
+             next_attempt_at last_attempt_at last_error delivered_at delivered_to",
         ),
         ("grant_counts", "provider device_id day count"),
         ("history", "id at action provider device_id profile outcome error_kind error_code message"),

@@ -121,6 +121,7 @@ impl Env {
 
     pub async fn run_with(&self, args: &[&str], stdin: Option<&str>, envs: &[(&str, &str)]) -> Run {
         let reveals = args.contains(&"--reveal")
+            || args.contains(&"--generate-secret")
             || args.first() == Some(&"decode")
             || args.get(1) == Some(&"mint");
         let child = self.spawn(args, envs);
@@ -197,7 +198,9 @@ impl Env {
 
     /// `token ID --reveal --json` → (access_token, refresh_token).
     pub async fn reveal(&self, id: &str) -> (String, Option<String>) {
-        let run = self.run(&["token", id, "--reveal", "--json"]).await;
+        let run = self
+            .run(&["token", id, "--reveal", "--yes", "--json"])
+            .await;
         run.ok();
         let v = run.json();
         (

@@ -2,6 +2,8 @@
 //! mode it uses to run one service operation per process (`qa-reliability child ...`).
 //!
 //!   qa-reliability [--faults N] [--data-dir DIR] [--report PATH] [--no-timeouts] [--children N]
+//!   qa-reliability --delivery-only [--data-dir DIR] [--report PATH]   (only the webhook delivery matrix; its section
+//!                                                                      of an existing report is replaced in place)
 //!   qa-reliability child --data-dir DIR --op OP --machine-code MC --profile P --keyring-timeout-ms N --backoff A:I:C
 
 use std::path::PathBuf;
@@ -48,6 +50,23 @@ fn main() -> ExitCode {
     }
     if let Some(n) = arg_value(&args, "--children").and_then(|v| v.parse().ok()) {
         cfg.child_parallelism = n;
+    }
+    if args.iter().any(|a| a == "--delivery-only") {
+        let root = cfg.data_dir.join("delivery");
+        let outcome = rt.block_on(quickauth_reliability::delivery::run_matrix(&root, &cfg.child_exe, |line| {
+            eprintln!("[qa-reliability] {line}")
+        }));
+        let section = quickauth_reliability::delivery::markdown(&outcome);
+        print!("{section}");
+        if let Some(path) = report_path {
+            let old = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Err(e) = std::fs::write(&path, quickauth_reliability::delivery::splice(&old, &section)) {
+                eprintln!("qa-reliability: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            eprintln!("[qa-reliability] delivery section written to {}", path.display());
+        }
+        return if outcome.ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
     let command = format!("qa-reliability {}", args.join(" "));
     let outcome = match rt.block_on(run::run(cfg, |line| eprintln!("[qa-reliability] {line}"))) {

@@ -5,6 +5,7 @@
 //! writers queue instead of failing. Timestamps are RFC 3339 UTC with nanoseconds (`…Z`), so they sort as text and
 //! round-trip exactly.
 
+mod delivery;
 mod records;
 mod schema;
 
@@ -16,6 +17,7 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use rusqlite::types::Type;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
+pub use delivery::{DestinationRecord, OutboxEvent, OwnershipRecord};
 pub use records::{DeviceRecord, HistoryEntry, JournalEntry, ProfileRecord};
 
 use crate::error::{Result, VaultError};

@@ -124,4 +124,48 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX devices_by_id ON devices(id);
     CREATE INDEX devices_by_profile ON devices(profile);
     "#,
+    // v3 (issue 9, hand-over): who owns each device's token pair, a delivery destination per profile and the
+    // outbox of webhook events. The outbox holds no token: the payload is built from the keyring at send time.
+    r#"
+    ALTER TABLE devices ADD COLUMN ownership TEXT NOT NULL DEFAULT 'kept'
+        CHECK (ownership IN ('kept', 'delivered', 'handed-over'));
+    ALTER TABLE devices ADD COLUMN handed_over_at TEXT;
+    ALTER TABLE devices ADD COLUMN handed_over_to TEXT;
+    ALTER TABLE devices ADD COLUMN pair_released_at TEXT;
+
+    -- The signing secret lives in the keyring (profile:<name>:webhook_secret).
+    CREATE TABLE delivery_destinations (
+        profile            TEXT PRIMARY KEY NOT NULL
+                           REFERENCES profiles(name) ON UPDATE CASCADE ON DELETE CASCADE,
+        url                TEXT NOT NULL,
+        default_ownership  TEXT NOT NULL DEFAULT 'kept'
+                           CHECK (default_ownership IN ('kept', 'delivered', 'handed-over')),
+        disabled_at        TEXT,
+        disabled_reason    TEXT,
+        updated_at         TEXT NOT NULL
+    ) STRICT;
+
+    -- One row per webhook event; event_id is the webhook-id, the same on every retry. No foreign keys: an event
+    -- (device.forgotten) outlives its device row.
+    CREATE TABLE outbox (
+        event_id         TEXT PRIMARY KEY NOT NULL,
+        type             TEXT NOT NULL CHECK (type IN ('device.authorized', 'device.refreshed',
+                                                       'device.handed_over', 'device.forgotten')),
+        provider         TEXT NOT NULL,
+        device_id        TEXT NOT NULL,
+        profile          TEXT NOT NULL,
+        generation       INTEGER NOT NULL,
+        ownership        TEXT NOT NULL,
+        created_at       TEXT NOT NULL,
+        status           TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+        attempts         INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+        next_attempt_at  TEXT NOT NULL,
+        last_attempt_at  TEXT,
+        last_error       TEXT,
+        delivered_at     TEXT,
+        delivered_to     TEXT
+    ) STRICT;
+    CREATE INDEX outbox_by_status ON outbox(status, next_attempt_at);
+    CREATE INDEX outbox_by_device ON outbox(provider, profile, device_id);
+    "#,
 ];
