@@ -34,6 +34,15 @@ const COMMANDS: &[&str] = &[
     "export_history_csv",
     "sandbox_info",
     "sandbox_test_label",
+    "delivery_settings",
+    "set_delivery",
+    "remove_delivery",
+    "reveal_advice",
+    "handover_prompt",
+    "handover_device",
+    "deliveries",
+    "deliver_now",
+    "retry_delivery",
 ];
 
 fn main() {

@@ -1,6 +1,6 @@
 // Hand-over UI (issue 9): a profile's delivery settings section (Profiles page) and a device's ownership badge and
 // hand-over action (Devices page). Self-contained strings (zh first, en second) so the lead can wire it in without
-// touching i18n.js; every action goes through the commands in src-tauri/src/delivery_commands.rs.
+// touching i18n.js; every action goes through the commands in src-tauri/src/commands/delivery.rs.
 //
 //   import { renderDeliverySection, ownershipBadge, handOverButton, renderDeliveries } from "./delivery.js";
 //   container.append(await renderDeliverySection(profile.name));
@@ -190,7 +190,7 @@ export function handOverButton(device, onDone) {
           if (onDone) onDone(r);
         } catch (e) {
           const report = asReport(e);
-          if (report.type !== "not_confirmed") toastError(report);
+          if (report.type !== "cancelled") toastError(report);
         }
       },
     },

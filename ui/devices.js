@@ -1,5 +1,6 @@
 // Devices screen: every authorized printer / Lingju device with expiry and status; refresh, status, test print,
 // forget (local or remote) and token reveal/copy behind an explicit confirmation.
+import { ownershipBadge, handOverButton } from "./delivery.js";
 import { invoke } from "./ipc.js";
 import { t, errorMessage } from "./i18n.js";
 import { h, clear, toast, toastError, asReport, fmtTime, fmtRelative, modal } from "./dom.js";
@@ -63,12 +64,13 @@ function row(d) {
     h("td", h("div.mc", d.id), h("div.sub2", isPrinter ? t("manual.provider.yilianyun") : t("manual.provider.lingju"))),
     h("td", { "data-label": t("devices.col.profile") }, d.profile, d.profile_builtin ? [" ", h("span.badge.sandbox", t("card.sandbox_badge"))] : null),
     h("td", { "data-label": t("devices.col.expires") }, h("span.nowrap", fmtTime(d.expires_at)), h("div.sub2", fmtRelative(d.expires_at))),
-    h("td.nowrap", { "data-label": t("devices.col.status") }, lifeBadge(d), printerCell(d)),
+    h("td.nowrap", { "data-label": t("devices.col.status") }, lifeBadge(d), " ", ownershipBadge(d), printerCell(d)),
     h("td", h("div.row-actions",
       h("button.btn.secondary.small.act-refresh", { on: { click: (e) => refresh(d, e.target) } }, t("devices.refresh")),
       isPrinter ? h("button.btn.secondary.small.act-status", { on: { click: (e) => status(d, e.target) } }, t("devices.status")) : null,
       isPrinter ? h("button.btn.secondary.small.act-print", { on: { click: (e) => printTest(d, e.target) } }, t("devices.print_test")) : null,
       h("button.btn.secondary.small.act-reveal", { on: { click: () => reveal(d) } }, t("devices.reveal")),
+      handOverButton(d, () => reload()),
       h("button.btn.danger.small.act-forget", { on: { click: () => forget(d) } }, t("devices.forget")))));
 }
 

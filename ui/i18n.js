@@ -212,6 +212,10 @@ const zh = {
   "op.profile_remove": "删除应用",
   "op.profile_update": "修改应用",
   "op.recover_refresh": "补完中断的刷新",
+  "op.delivery_set": "设置交付地址",
+  "op.delivery_off": "移除交付地址",
+  "op.handover": "移交令牌",
+  "op.handover_released": "移交完成，本机令牌已删除",
   "history.failed": "失败",
 
   "settings.title": "设置",
@@ -437,6 +441,10 @@ const en = {
   "op.profile_remove": "Delete profile",
   "op.profile_update": "Edit profile",
   "op.recover_refresh": "Complete an interrupted refresh",
+  "op.delivery_set": "Set delivery destination",
+  "op.delivery_off": "Remove delivery destination",
+  "op.handover": "Hand over tokens",
+  "op.handover_released": "Hand-over acknowledged, local tokens deleted",
   "history.failed": "Failed",
 
   "settings.title": "Settings",

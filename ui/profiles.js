@@ -1,5 +1,6 @@
 // Profiles screen: Yilianyun and Lingju developer apps. Secrets are write-only here: the page may send a new one,
 // the Rust side only ever answers whether one is stored. Also starts the open-app code flow.
+import { renderDeliverySection } from "./delivery.js";
 import { invoke, listen } from "./ipc.js";
 import { t } from "./i18n.js";
 import { h, clear, toast, toastError, asReport, modal, confirmDialog, errorBox, fmtTime } from "./dom.js";
@@ -41,7 +42,17 @@ function card(p) {
       !isDefault ? h("button.btn.secondary.small", { on: { click: () => { setSetting("profile", p.name); render(); } } }, t("profiles.make_default")) : null,
       p.provider === "yilianyun" ? h("button.btn.secondary.small.act-code-flow", { on: { click: () => codeFlow(p) } }, t("profiles.code_flow")) : null,
       !p.builtin ? h("button.btn.secondary.small.act-edit", { on: { click: () => editProfile(p) } }, t("profiles.edit")) : null,
-      !p.builtin ? h("button.btn.danger.small.act-remove", { on: { click: () => removeProfile(p) } }, t("profiles.remove")) : null));
+      !p.builtin ? h("button.btn.danger.small.act-remove", { on: { click: () => removeProfile(p) } }, t("profiles.remove")) : null),
+    deliverySlot(p));
+}
+
+/** The profile's webhook delivery settings (issue 9), filled in once the Rust side answered. */
+function deliverySlot(p) {
+  const slot = h("div.delivery-slot", { dataset: { profile: p.name } });
+  renderDeliverySection(p.name)
+    .then((section) => slot.append(section))
+    .catch((e) => toastError(asReport(e)));
+  return slot;
 }
 
 function editProfile(existing) {

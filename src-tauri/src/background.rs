@@ -82,6 +82,16 @@ pub fn spawn(app: AppHandle) {
                 retry_in_secs: None,
             },
         );
+        // The outbox (issue 9): due webhook deliveries every minute, independent of the refresh interval.
+        let outbox_core = core.clone();
+        tauri::async_runtime::spawn(async move {
+            loop {
+                tokio::time::sleep(crate::commands::delivery::DELIVERY_INTERVAL).await;
+                if let Err(e) = crate::commands::delivery::background_deliveries(&outbox_core).await {
+                    tracing::warn!(kind = %e.kind, "background delivery pass failed");
+                }
+            }
+        });
         let mut first = true;
         loop {
             tokio::time::sleep(if first {

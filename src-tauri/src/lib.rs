@@ -104,6 +104,15 @@ pub fn run() {
             commands::history::export_history_csv,
             commands::sandbox::sandbox_info,
             commands::sandbox::sandbox_test_label,
+            commands::delivery::delivery_settings,
+            commands::delivery::set_delivery,
+            commands::delivery::remove_delivery,
+            commands::delivery::reveal_advice,
+            commands::delivery::handover_prompt,
+            commands::delivery::handover_device,
+            commands::delivery::deliveries,
+            commands::delivery::deliver_now,
+            commands::delivery::retry_delivery,
         ])
         .run(tauri::generate_context!("../tauri.conf.json"))
         .expect("error while running the QuickAuth app");

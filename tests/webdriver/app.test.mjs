@@ -459,6 +459,20 @@ test("no camera, image scans, manual entry validation, server errors with action
       export_history_csv: [{}, { path: join(WORK, "history-secrets.csv") }],
       sandbox_info: [{}],
       sandbox_test_label: [{ kind: "msign" }],
+      // Hand-over (issue 9): a plain-http non-loopback URL and a made-up ownership are refused, the hand-over asks
+      // in a native dialog (answered "no" here), and an event id that is not one is refused before SQL.
+      delivery_settings: [{ profile: "sandbox" }, { profile: "../../etc/passwd" }],
+      set_delivery: [
+        { input: { profile: "sandbox", url: "http://example.com/hook", ownership: "kept", secret: null, generate_secret: false } },
+        { input: { profile: "sandbox", url: "http://127.0.0.1:9/hook", ownership: "owned-by-page", secret: null, generate_secret: false } },
+      ],
+      remove_delivery: [{ profile: "no-such-profile" }],
+      reveal_advice: [{ id: dev }],
+      handover_prompt: [{ id: dev }],
+      handover_device: [{ id: dev }, { id: dev, confirmed: true }],
+      deliveries: [{ limit: 5 }],
+      deliver_now: [{}],
+      retry_delivery: [{ eventId: "msg_' OR 1=1 --" }],
     };
     secrets.add(`${clientSecret}-2`);
     ledger([`${clientSecret}-2`]);
@@ -498,7 +512,8 @@ test("no camera, image scans, manual entry validation, server errors with action
           r = await s.invoke(cmd, args);
         }
         if (cmd === "begin_code_flow" && r.ok) flowId = r.ok.flow_id;
-        if (cmd === "reveal_tokens" || cmd === "copy_token") assert.equal(r.err?.type, "cancelled", `${cmd} without a yes: ${JSON.stringify(r).slice(0, 120)}`);
+        if (cmd === "reveal_tokens" || cmd === "copy_token" || cmd === "handover_device") assert.equal(r.err?.type, "cancelled", `${cmd} without a yes: ${JSON.stringify(r).slice(0, 120)}`);
+        if (cmd === "set_delivery" || cmd === "retry_delivery") assert.ok(r.err?.message_zh && r.err?.message_en, `${cmd} refuses what the page made up: ${JSON.stringify(r).slice(0, 160)}`);
         if (cmd === "scan_image_pick") assert.equal(r.ok ?? null, null, `a declined open dialog scans nothing, whatever path the page sends: ${JSON.stringify(r)}`);
         record(cmd, r);
       }

@@ -184,7 +184,15 @@ pub async fn ask_before_reveal(
 ) -> CmdResult<quickauth_core::RevealedTokens> {
     let lookup = id.clone();
     let device = blocking(core.clone(), move |c| c.device(&lookup)).await?;
-    let ask = confirm_text(&device, copy);
+    let mut ask = confirm_text(&device, copy);
+    // Issue 9: a copied token of a device QuickAuth keeps refreshing breaks at the next refresh; say so, and point
+    // to the hand-over, before anything leaves.
+    let lookup = id.clone();
+    let advice = blocking(core.clone(), move |c| c.reveal_advice(&lookup)).await?;
+    ask.message = format!(
+        "{}\n\n{}\n{}",
+        ask.message, advice.message_zh, advice.message_en
+    );
     if !off_thread(move || dialogs.confirm(&ask)).await? {
         return Err(report(&AppError::Cancelled));
     }

@@ -4,6 +4,7 @@
 //! (`copy_token`) ask the user in a native dialog first.
 
 pub mod app;
+pub mod delivery;
 pub mod devices;
 pub mod history;
 pub mod profiles;

@@ -1,6 +1,6 @@
 //! Hand-over commands (issue 9) for the Profiles and Devices pages: a profile's delivery destination, a device's
-//! ownership and hand-over, the outbox. Plain `#[tauri::command]` fns over the core; the lead registers them in
-//! `main.rs` (`delivery_commands::*`) and starts `background_deliveries` next to the refresh loop.
+//! ownership and hand-over, the outbox. The background loop runs `background_deliveries` after each refresh pass
+//! and every `DELIVERY_INTERVAL`.
 //!
 //! The page is untrusted. What it sends is validated by the core (profile names, URL, secret shape). Two actions
 //! need a confirmation in a native dialog opened from Rust, never a flag from the page:
@@ -11,10 +11,6 @@
 //! The only secret that ever goes to the page here is a signing secret the user asked QuickAuth to generate,
 //! returned once by `set_delivery` (the CLI prints it once too). A secret the user types goes page → Rust only.
 
-// Not registered yet: the lead adds these to the invoke handler (then this allow can go).
-#![allow(dead_code)]
-
-use std::sync::Arc;
 use std::time::Duration;
 
 use quickauth_core::{
@@ -22,27 +18,15 @@ use quickauth_core::{
     SigningSecret, WebhookSecret,
 };
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, State};
-use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
+use tauri::State;
 
+use super::{blocking, off_thread};
+use crate::dialogs::Confirm;
 use crate::error::{report, AppError, CmdResult, ErrorReport, IntoReport};
 use crate::state::AppState;
 
 /// How often the app's background loop runs the outbox (due events only; backoff lives in the outbox itself).
 pub const DELIVERY_INTERVAL: Duration = Duration::from_secs(60);
-
-async fn blocking<T, F>(core: Arc<QuickAuth>, f: F) -> CmdResult<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&QuickAuth) -> quickauth_core::Result<T> + Send + 'static,
-{
-    tauri::async_runtime::spawn_blocking(move || f(&core))
-        .await
-        .map_err(|e| {
-            ErrorReport::from(&quickauth_core::Error::Internal(e.to_string()))
-        })?
-        .rep()
-}
 
 fn parse_ownership(s: Option<&str>) -> CmdResult<Option<Ownership>> {
     match s {
@@ -180,19 +164,16 @@ pub async fn handover_prompt(state: State<'_, AppState>, id: String) -> CmdResul
 /// Hands a device over after the user confirmed it in a native dialog opened here, from Rust: a page script can
 /// call this command, but it cannot answer the dialog.
 #[tauri::command]
-pub async fn handover_device(app: AppHandle, state: State<'_, AppState>, id: String) -> CmdResult<HandoverReport> {
+pub async fn handover_device(state: State<'_, AppState>, id: String) -> CmdResult<HandoverReport> {
     let prompt = handover_prompt(state.clone(), id.clone()).await?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    app.dialog()
-        .message(format!("{}\n\n{}", prompt.message_zh, prompt.message_en))
-        .title("移交令牌 / Hand over tokens")
-        .kind(MessageDialogKind::Warning)
-        .buttons(MessageDialogButtons::OkCancelCustom("移交 / Hand over".into(), "取消 / Cancel".into()))
-        .show(move |confirmed| {
-            let _ = tx.send(confirmed);
-        });
-    if !rx.await.unwrap_or(false) {
-        return Err(report(&AppError::NotConfirmed));
+    let ask = Confirm {
+        title: "移交令牌 Hand over tokens".into(),
+        message: format!("{}\n\n{}", prompt.message_zh, prompt.message_en),
+        ok_label: "移交 Hand over".into(),
+    };
+    let dialogs = state.dialogs.clone();
+    if !off_thread(move || dialogs.confirm(&ask)).await? {
+        return Err(report(&AppError::Cancelled));
     }
     state.core().await?.handover(&id).await.rep()
 }
