@@ -5,6 +5,7 @@
 #   scripts/reliability.sh --debug    # debug build (faster to compile, slower to run)
 #   FAULTS=2000 scripts/reliability.sh
 #   scripts/reliability.sh --debug --delivery-only   # only the webhook delivery matrix; replaces its section in place
+#   scripts/reliability.sh --debug --counter-wait-only   # only "waiting at the counter" (interactive budget); same
 # Exit status is non-zero when a token was lost, an error was not the specific expected one, or any check failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

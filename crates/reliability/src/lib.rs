@@ -9,6 +9,7 @@
 //! - [`run`] + [`report`]: the reliability run and docs/reliability.md.
 
 pub mod child;
+pub mod counter;
 pub mod delivery;
 pub mod endpoints;
 pub mod episode;

@@ -2,11 +2,14 @@
 //! mode it uses to run one service operation per process (`qa-reliability child ...`).
 //!
 //!   qa-reliability [--faults N] [--data-dir DIR] [--report PATH] [--no-timeouts] [--children N]
+//!   qa-reliability --counter-wait-only [--report PATH]   (only the "waiting at the counter" measurements; its
+//!                                                                      section of an existing report is replaced in place)
 //!   qa-reliability --delivery-only [--data-dir DIR] [--report PATH]   (only the webhook delivery matrix; its section
 //!                                                                      of an existing report is replaced in place)
 //!   qa-reliability child --data-dir DIR --op OP --machine-code MC --profile P --keyring-timeout-ms N --backoff A:I:C
 
 use std::path::PathBuf;
+use std::time::Duration;
 use std::process::ExitCode;
 
 use quickauth_reliability::{child, report, run, RunConfig};
@@ -50,6 +53,25 @@ fn main() -> ExitCode {
     }
     if let Some(n) = arg_value(&args, "--children").and_then(|v| v.parse().ok()) {
         cfg.child_parallelism = n;
+    }
+    if args.iter().any(|a| a == "--counter-wait-only") {
+        let root = cfg.data_dir.join("counter");
+        let waits = rt.block_on(quickauth_reliability::counter::run(&root));
+        let section = quickauth_reliability::counter::markdown(&waits, "scripts/reliability.sh --counter-wait-only");
+        print!("{section}");
+        if let Some(path) = report_path {
+            let old = std::fs::read_to_string(&path).unwrap_or_default();
+            if let Err(e) = std::fs::write(&path, quickauth_reliability::counter::splice(&old, &section)) {
+                eprintln!("qa-reliability: cannot write {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+            eprintln!("[qa-reliability] counter-wait section written to {}", path.display());
+        }
+        let bounded = waits
+            .iter()
+            .filter(|w| w.budget.is_some())
+            .all(|w| w.kind == "no_answer_in_time" && w.waited < quickauth_core::INTERACTIVE_BUDGET + Duration::from_secs(3));
+        return if bounded { ExitCode::SUCCESS } else { ExitCode::FAILURE };
     }
     if args.iter().any(|a| a == "--delivery-only") {
         let root = cfg.data_dir.join("delivery");
