@@ -28,7 +28,9 @@ pub struct Wait {
 /// A server that accepts and then either says nothing (`answer_after: None`) or answers a valid-looking error
 /// after a delay.
 async fn server(answer_after: Option<Duration>) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let mut held = Vec::new();
@@ -54,7 +56,12 @@ async fn server(answer_after: Option<Duration>) -> SocketAddr {
     addr
 }
 
-async fn measure(dir: &Path, server_name: &'static str, answer_after: Option<Duration>, budget: Option<Duration>) -> Wait {
+async fn measure(
+    dir: &Path,
+    server_name: &'static str,
+    answer_after: Option<Duration>,
+    budget: Option<Duration>,
+) -> Wait {
     let addr = server(answer_after).await;
     let mut opts = Options::new(dir);
     if let Some(b) = budget {
@@ -75,7 +82,9 @@ async fn measure(dir: &Path, server_name: &'static str, answer_after: Option<Dur
     let _ = qa.update_profile(
         "counter",
         quickauth_core::ProfileUpdate {
-            base_url: Some(Some(url::Url::parse(&format!("http://{addr}")).expect("url"))),
+            base_url: Some(Some(
+                url::Url::parse(&format!("http://{addr}")).expect("url"),
+            )),
             ..Default::default()
         },
     );
@@ -101,9 +110,12 @@ async fn measure(dir: &Path, server_name: &'static str, answer_after: Option<Dur
 /// Runs the four measurements (two servers, with and without the budget) in data dirs under `root`.
 pub async fn run(root: &Path) -> Vec<Wait> {
     let mut out = Vec::new();
-    for (i, (name, after)) in [("accepts, never answers", None), ("answers after 12 s", Some(Duration::from_secs(12)))]
-        .into_iter()
-        .enumerate()
+    for (i, (name, after)) in [
+        ("accepts, never answers", None),
+        ("answers after 12 s", Some(Duration::from_secs(12))),
+    ]
+    .into_iter()
+    .enumerate()
     {
         for (j, budget) in [Some(INTERACTIVE_BUDGET), None].into_iter().enumerate() {
             let dir = root.join(format!("counter-{i}-{j}"));
@@ -128,7 +140,9 @@ pub fn markdown(waits: &[Wait], command: &str) -> String {
         md.push_str(&format!(
             "| {} | {} | {:.1} s | `{}` |\n",
             w.server,
-            w.budget.map(|b| format!("{} s", b.as_secs())).unwrap_or_else(|| "none (600 s)".into()),
+            w.budget
+                .map(|b| format!("{} s", b.as_secs()))
+                .unwrap_or_else(|| "none (600 s)".into()),
             w.waited.as_secs_f64(),
             w.kind
         ));
@@ -138,13 +152,23 @@ pub fn markdown(waits: &[Wait], command: &str) -> String {
 
 /// Replaces (or appends) this section in an existing report.
 pub fn splice(report: &str, section: &str) -> String {
-    let block = format!("{SECTION_BEGIN}\n{section}{SECTION_END}\n");
-    match (report.find(SECTION_BEGIN), report.find(SECTION_END)) {
-        (Some(a), Some(b)) if b > a => {
-            let end = b + SECTION_END.len();
-            let rest = report[end..].strip_prefix('\n').unwrap_or(&report[end..]);
-            format!("{}{block}{rest}", &report[..a])
-        }
-        _ => format!("{}\n{block}", report.trim_end_matches('\n')),
+    crate::report::splice_section(report, SECTION_BEGIN, SECTION_END, section)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_survives_a_full_report_rewrite() {
+        let report = splice("# R\n\ntext\n", "## Waiting\n\n| a |\n");
+        let kept = crate::report::section_of(&report, SECTION_BEGIN, SECTION_END).unwrap();
+        assert_eq!(kept, "## Waiting\n\n| a |\n");
+        let rewritten = splice("# R2\n", kept);
+        assert!(
+            rewritten.starts_with("# R2\n") && rewritten.contains("| a |"),
+            "{rewritten}"
+        );
+        assert_eq!(splice(&rewritten, "B\n").matches(SECTION_BEGIN).count(), 1);
     }
 }

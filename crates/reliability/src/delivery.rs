@@ -595,18 +595,7 @@ pub const SECTION_END: &str = "<!-- delivery-matrix:end -->";
 
 /// Puts the section into an existing report between the markers (appended when they are missing).
 pub fn splice(report: &str, section: &str) -> String {
-    let block = format!("{SECTION_BEGIN}\n{section}{SECTION_END}\n");
-    match (report.find(SECTION_BEGIN), report.find(SECTION_END)) {
-        (Some(a), Some(b)) if b > a => {
-            let end = b + SECTION_END.len();
-            let rest = report[end..].strip_prefix('\n').unwrap_or(&report[end..]);
-            format!("{}{block}{rest}", &report[..a])
-        }
-        _ => format!(
-            "{}\n{block}",
-            report.trim_end_matches('\n').to_owned() + "\n"
-        ),
-    }
+    crate::report::splice_section(report, SECTION_BEGIN, SECTION_END, section)
 }
 
 #[cfg(test)]

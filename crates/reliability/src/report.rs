@@ -20,7 +20,12 @@ fn ms(v: Option<u64>) -> String {
 
 fn expected(kind: FaultKind) -> String {
     match kind.expect() {
-        Expect::Error { tag, action, .. } => format!("`{tag}` → {}", serde_json::to_string(&action).unwrap_or_default().trim_matches('"')),
+        Expect::Error { tag, action, .. } => format!(
+            "`{tag}` → {}",
+            serde_json::to_string(&action)
+                .unwrap_or_default()
+                .trim_matches('"')
+        ),
         Expect::Success => "success (slow but inside the timeout)".into(),
         Expect::Crash => "process dies; next start completes the refresh".into(),
     }
@@ -28,7 +33,12 @@ fn expected(kind: FaultKind) -> String {
 
 fn ops(list: &[&EpisodeRecord]) -> String {
     let count = |op| list.iter().filter(|e| e.op == op).count();
-    format!("{}/{}/{}", count(Op::Authorize), count(Op::Refresh), count(Op::PrinterStatus))
+    format!(
+        "{}/{}/{}",
+        count(Op::Authorize),
+        count(Op::Refresh),
+        count(Op::PrinterStatus)
+    )
 }
 
 /// The markdown report.
@@ -43,23 +53,58 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
     let _ = writeln!(md, "## Summary\n");
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| faults injected | **{}** |", run.faults_injected());
-    let _ = writeln!(md, "| devices (sandbox printers, one data dir) | {} |", run.devices);
+    let _ = writeln!(
+        md,
+        "| devices (sandbox printers, one data dir) | {} |",
+        run.devices
+    );
     let _ = writeln!(md, "| **tokens lost** (device without a pair the server accepts, or unable to refresh at the end) | **{}** |", run.tokens_lost());
-    let _ = writeln!(md, "| episodes after which a device briefly held no valid pair | {} |", run.lost_after_episode.len());
-    let _ = writeln!(md, "| answers that were not the specific expected error | {} |", run.unclear().len());
-    let _ = writeln!(md, "| episodes with any failed check | {} |", run.failed_episodes().len());
+    let _ = writeln!(
+        md,
+        "| episodes after which a device briefly held no valid pair | {} |",
+        run.lost_after_episode.len()
+    );
+    let _ = writeln!(
+        md,
+        "| answers that were not the specific expected error | {} |",
+        run.unclear().len()
+    );
+    let _ = writeln!(
+        md,
+        "| episodes with any failed check | {} |",
+        run.failed_episodes().len()
+    );
     let crashes = run.episodes.iter().filter(|e| e.fault.is_crash()).count();
-    let _ = writeln!(md, "| crashes (abort at a `QUICKAUTH_CRASH_AT` step, or SIGKILL mid-request) | {crashes} |");
-    let _ = writeln!(md, "| refreshes completed after crashes (journal replay of the old refresh token) | {} |", run.refreshes_completed_after_crash());
+    let _ = writeln!(
+        md,
+        "| crashes (abort at a `QUICKAUTH_CRASH_AT` step, or SIGKILL mid-request) | {crashes} |"
+    );
+    let _ = writeln!(
+        md,
+        "| refreshes completed after crashes (journal replay of the old refresh token) | {} |",
+        run.refreshes_completed_after_crash()
+    );
     let lost_replies = run
         .episodes
         .iter()
         .filter(|e| !e.fault.is_crash() && e.op == Op::Refresh && e.refresh_completed)
         .count();
     let _ = writeln!(md, "| refreshes left pending by a failed/lost refresh reply and completed by the next refresh | {lost_replies} |");
-    let _ = writeln!(md, "| quota: most grants+refreshes the server counted for one printer today (limit 20) | {} |", run.max_server_grants());
-    let _ = writeln!(md, "| quota: error-41 replies from the server | {} |", run.quota_refusals());
-    let conc_ok = run.concurrent.iter().filter(|c| c.problems.is_empty()).count();
+    let _ = writeln!(
+        md,
+        "| quota: most grants+refreshes the server counted for one printer today (limit 20) | {} |",
+        run.max_server_grants()
+    );
+    let _ = writeln!(
+        md,
+        "| quota: error-41 replies from the server | {} |",
+        run.quota_refusals()
+    );
+    let conc_ok = run
+        .concurrent
+        .iter()
+        .filter(|c| c.problems.is_empty())
+        .count();
     let procs: usize = run.concurrent.iter().map(|c| c.processes).sum();
     let server: usize = run.concurrent.iter().map(|c| c.server_refreshes).sum();
     let _ = writeln!(
@@ -69,7 +114,11 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
         run.concurrent.len()
     );
     let _ = writeln!(md, "| wall time | {:.1} s |", run.wall.as_secs_f64());
-    let _ = writeln!(md, "| result | **{}** |\n", if run.ok() { "PASS" } else { "FAIL" });
+    let _ = writeln!(
+        md,
+        "| result | **{}** |\n",
+        if run.ok() { "PASS" } else { "FAIL" }
+    );
     let _ = writeln!(md, "Settings: {}.\n", run.config_summary);
 
     let _ = writeln!(md, "## Per fault kind\n");
@@ -92,13 +141,19 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
     for (kind, list) in run.by_kind() {
         let clear = list.iter().filter(|e| e.clear).count();
         let times: Vec<u64> = list.iter().map(|e| e.ms).collect();
-        let reached: Option<usize> =
-            list.iter().map(|e| e.reached_server).try_fold(0usize, |acc, r| r.map(|n| acc + n));
+        let reached: Option<usize> = list
+            .iter()
+            .map(|e| e.reached_server)
+            .try_fold(0usize, |acc, r| r.map(|n| acc + n));
         let bounded = list.iter().filter(|e| e.bounded).count();
         let intact = list.iter().filter(|e| e.state_intact).count();
         let recovered = list.iter().filter(|e| e.recovered).count();
         let completed = list.iter().filter(|e| e.refresh_completed).count();
-        let lost = run.lost_after_episode.iter().filter(|(_, k)| *k == kind).count();
+        let lost = run
+            .lost_after_episode
+            .iter()
+            .filter(|(_, k)| *k == kind)
+            .count();
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} | {clear} / {} | {} / {} | {} ({bounded}/{} ok) | {intact}/{} | {lost} | {recovered}/{} | {completed} |",
@@ -130,7 +185,12 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
          for the previous refresh token (replayed within 2 h).",
         run.checks.len()
     );
-    let max_local = run.checks.iter().map(|c| c.local_grants_today).max().unwrap_or(0);
+    let max_local = run
+        .checks
+        .iter()
+        .map(|c| c.local_grants_today)
+        .max()
+        .unwrap_or(0);
     let _ = writeln!(
         md,
         "- Quota: the server counted at most {} grants+refreshes for one printer today; the client counted at most \
@@ -139,27 +199,55 @@ pub fn markdown(run: &RunOutcome, generated_at: &str, command: &str) -> String {
     );
 
     let failed = run.failed_episodes();
-    if !failed.is_empty() || !run.setup_problems.is_empty() || run.checks.iter().any(|c| !c.problems.is_empty()) {
+    if !failed.is_empty()
+        || !run.setup_problems.is_empty()
+        || run.checks.iter().any(|c| !c.problems.is_empty())
+    {
         let _ = writeln!(md, "\n## Problems found\n");
         for p in &run.setup_problems {
             let _ = writeln!(md, "- setup: {p}");
         }
         for e in failed.iter().take(40) {
-            let _ = writeln!(md, "- device {} {} / {}: {}", e.device, e.fault.name(), e.op.name(), e.problems.join("; "));
+            let _ = writeln!(
+                md,
+                "- device {} {} / {}: {}",
+                e.device,
+                e.fault.name(),
+                e.op.name(),
+                e.problems.join("; ")
+            );
         }
         if failed.len() > 40 {
             let _ = writeln!(md, "- … and {} more", failed.len() - 40);
         }
         for c in run.checks.iter().filter(|c| !c.problems.is_empty()) {
-            let _ = writeln!(md, "- final check device {}: {}", c.device, c.problems.join("; "));
+            let _ = writeln!(
+                md,
+                "- final check device {}: {}",
+                c.device,
+                c.problems.join("; ")
+            );
         }
         for c in run.concurrent.iter().filter(|c| !c.problems.is_empty()) {
-            let _ = writeln!(md, "- concurrent refresh device {}: {}", c.device, c.problems.join("; "));
+            let _ = writeln!(
+                md,
+                "- concurrent refresh device {}: {}",
+                c.device,
+                c.problems.join("; ")
+            );
         }
     }
 
     let _ = writeln!(md, "\n## Notes for readers\n");
-    let med = |k: FaultKind| median(run.episodes.iter().filter(|e| e.fault == k).map(|e| e.ms).collect());
+    let med = |k: FaultKind| {
+        median(
+            run.episodes
+                .iter()
+                .filter(|e| e.fault == k)
+                .map(|e| e.ms)
+                .collect(),
+        )
+    };
     let _ = writeln!(
         md,
         "- Times are measured with many devices running at once (plus whatever else the machine was doing), so they \
@@ -257,7 +345,14 @@ pub fn summary(run: &RunOutcome) -> String {
         );
     }
     for e in run.failed_episodes().iter().take(10) {
-        let _ = writeln!(s, "  FAILED device {} {} / {}: {}", e.device, e.fault.name(), e.op.name(), e.problems.join("; "));
+        let _ = writeln!(
+            s,
+            "  FAILED device {} {} / {}: {}",
+            e.device,
+            e.fault.name(),
+            e.op.name(),
+            e.problems.join("; ")
+        );
     }
     if let Some(d) = &run.delivery {
         let _ = writeln!(
@@ -273,4 +368,28 @@ pub fn summary(run: &RunOutcome) -> String {
     }
     let _ = writeln!(s, "result: {}", if run.ok() { "PASS" } else { "FAIL" });
     s
+}
+
+/// Puts `section` into `report` between the `begin`/`end` markers (appended when they are missing). The report's
+/// sections that come from their own runs (the delivery matrix, the wait at the counter) use it.
+pub fn splice_section(report: &str, begin: &str, end: &str, section: &str) -> String {
+    let block = format!("{begin}\n{section}{end}\n");
+    match (report.find(begin), report.find(end)) {
+        (Some(a), Some(b)) if b > a => {
+            let stop = b + end.len();
+            let rest = report[stop..].strip_prefix('\n').unwrap_or(&report[stop..]);
+            format!("{}{block}{rest}", &report[..a])
+        }
+        _ => format!(
+            "{}\n{block}",
+            report.trim_end_matches('\n').to_owned() + "\n"
+        ),
+    }
+}
+
+/// The text between the markers in `report`, if it has that section.
+pub fn section_of<'a>(report: &'a str, begin: &str, end: &str) -> Option<&'a str> {
+    let a = report.find(begin)? + begin.len();
+    let b = report[a..].find(end)? + a;
+    Some(report[a..b].trim_start_matches('\n'))
 }
