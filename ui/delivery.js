@@ -235,7 +235,7 @@ export async function renderDeliveries(container) {
             h("td", String(r.attempts)),
             h("td", r.next_attempt_at ? fmtTime(r.next_attempt_at) : ""),
             h("td", r.last_error || "",
-              r.status === "failed" ? h("button.btn.secondary.small.retry", { on: { click: retry(r.event_id) } }, tr("retry")) : null)))))),
+              r.status === "failed" ? h("button.btn.secondary.small.retry", { on: { click: retry(r.event_id) } }, tr("retry")) : null))))),
   );
 }
 
