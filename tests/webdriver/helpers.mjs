@@ -132,7 +132,7 @@ export async function sandboxControl(s, path, body) {
 export function revealWithCli(dir, ref) {
   const cli = process.env.QA_CLI;
   assert.ok(cli, "QA_CLI must point at the quickauth CLI");
-  const out = execFileSync(cli, ["--data-dir", dir, "token", ref, "--reveal", "--json"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const out = execFileSync(cli, ["--data-dir", dir, "token", ref, "--reveal", "--yes", "--json"], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
   const v = JSON.parse(out);
   ledger([v.access_token, v.refresh_token]);
   return v;

@@ -52,7 +52,7 @@ enum Command {
     Authorize(AuthorizeArgs),
     /// Every authorized device (no secrets)
     List(JsonFlag),
-    /// Show a device's tokens (masked unless --reveal; revealing a kept/delivered device warns and needs --yes or a typed yes)
+    /// Show a device's tokens (masked unless --reveal; revealing warns on stderr; in a terminal it asks, and a delivered device needs --yes when not run in a terminal)
     Token {
         id: String,
         #[arg(long)]

@@ -152,7 +152,13 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("handover"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
-    let (at1, rt1) = env.reveal(&mc).await;
+    let run = env.run(&["token", &mc, "--reveal", "--yes", "--json"]).await;
+    run.ok();
+    let v = run.json();
+    let (at1, rt1) = (
+        v["access_token"].as_str().unwrap().to_owned(),
+        v["refresh_token"].as_str().map(str::to_owned),
+    );
     assert_eq!(pair.access_token.as_deref(), Some(at1.as_str()));
     assert_eq!(pair.refresh_token, rt1);
 

@@ -196,12 +196,21 @@ impl Env {
         (label.machine_code.clone(), label.key().to_owned())
     }
 
-    /// `token ID --reveal --json` → (access_token, refresh_token).
+    /// `token ID --reveal --json` → (access_token, refresh_token). Without `--yes`: a kept device's pair is shown to
+    /// a script after the warning on stderr (the documented contract); delivered devices need `--yes`.
     pub async fn reveal(&self, id: &str) -> (String, Option<String>) {
-        let run = self
-            .run(&["token", id, "--reveal", "--yes", "--json"])
-            .await;
+        let mut run = self.run(&["token", id, "--reveal", "--json"]).await;
+        if run.code == Some(2) {
+            // A delivered device: a script must confirm.
+            assert!(run.stdout.is_empty(), "nothing shown before the confirmation");
+            run = self.run(&["token", id, "--reveal", "--yes", "--json"]).await;
+        }
         run.ok();
+        assert!(
+            run.stderr.contains("Warning:"),
+            "revealing warns first: {}",
+            run.stderr
+        );
         let v = run.json();
         (
             v["access_token"].as_str().unwrap().to_owned(),
