@@ -583,7 +583,7 @@ impl QuickAuth {
     /// What to ask before revealing / copying a device's tokens (the app shows it in its native dialog).
     pub fn reveal_advice(&self, id: &str) -> Result<RevealAdvice> {
         let rec = self.resolve(id)?;
-        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+        let dev = DeviceRef::from(&rec);
         let ownership = ownership_of(&self.store, &dev)?;
         let can_hand_over = ownership != Ownership::HandedOver
             && self
@@ -621,13 +621,10 @@ impl QuickAuth {
     /// deleted from the keyring. The device row stays (machine code, profile, when, to where).
     pub async fn handover(&self, id: &str) -> Result<HandoverReport> {
         let rec = self.resolve(id);
-        let dev = rec
-            .as_ref()
-            .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
+        let dev = rec.as_ref().ok().map(|r| DeviceRef::from(r));
         let res = async {
             let rec = rec?;
-            let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+            let dev = DeviceRef::from(&rec);
             let dest = self.store.get_destination(&rec.profile)?.ok_or_else(|| {
                 DeliveryError::NoDestination {
                     profile: rec.profile.clone(),

@@ -47,6 +47,12 @@ impl DeviceRef {
     }
 }
 
+impl From<&quickauth_vault::DeviceRecord> for DeviceRef {
+    fn from(r: &quickauth_vault::DeviceRecord) -> Self {
+        Self::new(&r.provider, &r.profile, &r.id)
+    }
+}
+
 impl std::fmt::Display for DeviceRef {
     /// `provider:profile:id`, the form `resolve` accepts back.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

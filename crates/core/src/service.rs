@@ -676,7 +676,7 @@ impl QuickAuth {
 
     fn summary(r: &DeviceRecord) -> DeviceSummary {
         DeviceSummary {
-            key: DeviceRef::new(&r.provider, &r.profile, &r.id).to_string(),
+            key: DeviceRef::from(r).to_string(),
             id: r.id.clone(),
             provider: r.provider.clone(),
             profile: r.profile.clone(),
@@ -807,7 +807,7 @@ impl QuickAuth {
     /// Token metadata without the tokens (for masked display).
     pub fn token_info(&self, id: &str) -> Result<TokenInfo> {
         let rec = self.resolve(id)?;
-        let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
+        let t = self.read_tokens(&DeviceRef::from(&rec))?;
         Ok(TokenInfo {
             device: Self::summary(&rec),
             generation: t.generation,
@@ -820,11 +820,8 @@ impl QuickAuth {
     /// The ONLY way a token leaves the service. Recorded in history (without the values).
     pub fn reveal_tokens(&self, id: &str) -> Result<RevealedTokens> {
         let res = self.resolve(id).and_then(|rec| {
-            crate::delivery::ensure_not_handed_over(
-                &self.store,
-                &DeviceRef::new(&rec.provider, &rec.profile, &rec.id),
-            )?;
-            let t = self.read_tokens(&DeviceRef::new(&rec.provider, &rec.profile, &rec.id))?;
+            crate::delivery::ensure_not_handed_over(&self.store, &DeviceRef::from(&rec))?;
+            let t = self.read_tokens(&DeviceRef::from(&rec))?;
             Ok(RevealedTokens {
                 device: Self::summary(&rec),
                 access_token: AccessToken::new(t.access_token.as_str()),
@@ -1182,7 +1179,7 @@ impl QuickAuth {
     /// when the app and cron overlap, an older token can never be stored last).
     async fn refresh_lingju(&self, rec: &DeviceRecord) -> Result<crate::lifecycle::RefreshOutcome> {
         use crate::lifecycle::RefreshOutcome;
-        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+        let dev = DeviceRef::from(rec);
         let state = self.state();
         let observed = state.read_tokens(&dev)?.map(|t| t.generation);
         let _lock = DeviceLock::acquire(&self.opts.data_dir, &dev.provider, &dev.id).await?;
@@ -1218,7 +1215,7 @@ impl QuickAuth {
                 return res;
             }
         };
-        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+        let dev = DeviceRef::from(&rec);
         let res = async {
             crate::delivery::ensure_not_handed_over(&self.store, &dev)?;
             let recovered = self
@@ -1347,7 +1344,7 @@ impl QuickAuth {
         F: Fn(AccessToken) -> Fut,
         Fut: Future<Output = Result<T>>,
     {
-        let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+        let dev = DeviceRef::from(rec);
         crate::delivery::ensure_not_handed_over(&self.store, &dev)?;
         if rec.needs_reauth {
             return Err(Error::NeedsReauthorization { id: rec.id.clone() });
@@ -1390,10 +1387,7 @@ impl QuickAuth {
     /// Live state + model of a printer (getprintstatus + getversion).
     pub async fn printer_status(&self, id: &str) -> Result<PrinterReport> {
         let rec = self.resolve(id);
-        let dev = rec
-            .as_ref()
-            .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
+        let dev = rec.as_ref().ok().map(|r| DeviceRef::from(r));
         let res = self
             .within_budget(async {
                 let rec = rec?;
@@ -1434,10 +1428,7 @@ impl QuickAuth {
     /// Prints the minimal test ticket (protocol.md) with a fresh origin_id; retries reuse it (idempotent).
     pub async fn print_test(&self, id: &str) -> Result<PrintReport> {
         let rec = self.resolve(id);
-        let dev = rec
-            .as_ref()
-            .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
+        let dev = rec.as_ref().ok().map(|r| DeviceRef::from(r));
         let res = self
             .within_budget(async {
                 let rec = rec?;
@@ -1466,13 +1457,10 @@ impl QuickAuth {
     /// the DB row — a crash in between leaves a row without tokens, which `forget` cleans up again.
     pub async fn forget(&self, id: &str, remote: bool) -> Result<()> {
         let rec = self.resolve(id);
-        let dev = rec
-            .as_ref()
-            .ok()
-            .map(|r| DeviceRef::new(&r.provider, &r.profile, &r.id));
+        let dev = rec.as_ref().ok().map(|r| DeviceRef::from(r));
         let res = async {
             let rec = rec?;
-            let dev = DeviceRef::new(&rec.provider, &rec.profile, &rec.id);
+            let dev = DeviceRef::from(&rec);
             if remote && rec.provider == "yilianyun" {
                 let mc = MachineCode::parse(&rec.id)?;
                 let client = self.yilianyun_client(&rec.profile).await?;
