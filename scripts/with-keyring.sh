@@ -28,4 +28,16 @@ for _ in $(seq 1 50); do
   fi
   sleep 0.1
 done
+# The daemon owning the name is not yet a usable keyring: a first write can meet a login collection that is still
+# locked ("unlock prompt was dismissed"). Prove a write works; if not, hand the daemon the password again.
+if command -v secret-tool >/dev/null 2>&1; then
+  for _ in $(seq 1 20); do
+    if printf 'probe' | timeout 3 secret-tool store --label='quickauth keyring probe' quickauth-probe 1 2>/dev/null; then
+      timeout 3 secret-tool clear quickauth-probe 1 2>/dev/null || true
+      break
+    fi
+    printf 'pass' | timeout 5 gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 || true
+    sleep 0.25
+  done
+fi
 "$@"
