@@ -91,7 +91,7 @@ n_values=$(wc -l <"$LEDGER")
 [ "$n_values" -ge 15 ] && ok "ledger holds $n_values distinct secret/token values" || bad "ledger holds only $n_values values"
 
 # 3. Scan. Values shorter than 8 chars are too generic to search for; none of ours are.
-scan_targets=("$HOME" "$LOGS")
+scan_targets=("${QUICKAUTH_SCAN_ROOT:-$HOME}" "$LOGS")
 hits=0
 while IFS= read -r v; do
   [ "${#v}" -ge 8 ] || continue

@@ -23,7 +23,7 @@ own_keyring() {
 }
 
 echo "== cargo test (workspace; the vault's and the reliability crate's keyring tests each in their own keyring session)"
-cargo test --workspace --all-targets --locked --no-fail-fast --exclude quickauth-reliability --exclude quickauth-vault \
+own_keyring cargo test --workspace --all-targets --locked --no-fail-fast --exclude quickauth-reliability --exclude quickauth-vault \
   2>&1 | tee "$LOGS/cargo-test.log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 for crate in vault reliability; do
@@ -61,7 +61,8 @@ fi
 
 if [ -x scripts/hygiene-check.sh ]; then
   echo "== secret hygiene scan"
-  scripts/hygiene-check.sh 2>&1 | tee "$LOGS/hygiene.log"
+  # Its own keyring too; it still scans this run's whole HOME.
+  own_keyring env QUICKAUTH_SCAN_ROOT="$HOME" scripts/hygiene-check.sh 2>&1 | tee "$LOGS/hygiene.log"
   [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 fi
 
