@@ -17,12 +17,18 @@ use quickauth_qr::{Decoder, DecoderOptions, LumaFrame};
 fn main() {
     // `cargo bench` appends `--bench`; every other argument is a corpus directory.
     let live = std::env::args().any(|a| a == "--live");
+    // `--still`: the options `decode_image_file` (CLI `decode`, the app's file scan) uses.
+    let still = std::env::args().any(|a| a == "--still");
     let dirs: Vec<PathBuf> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .map(PathBuf::from)
         .collect();
-    let mut decoder = Decoder::new(DecoderOptions::default());
+    let mut decoder = Decoder::new(if still {
+        DecoderOptions::still_image()
+    } else {
+        DecoderOptions::default()
+    });
     if dirs.is_empty() {
         // `cargo test --all-targets` runs this binary with no arguments: check that the bench's own path works
         // (a small seeded corpus, in memory) instead of failing on a missing corpus.

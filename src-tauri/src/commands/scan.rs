@@ -245,10 +245,7 @@ pub async fn scan_image_bytes(
     let decoded = off_thread(move || -> Result<Vec<quickauth_qr::Decoded>, AppError> {
         let img = image::load_from_memory(&bytes).map_err(|e| AppError::BadImage(e.to_string()))?;
         let luma = img.into_luma8();
-        let mut decoder = quickauth_qr::Decoder::new(quickauth_qr::DecoderOptions {
-            stop_at_first: false,
-            ..Default::default()
-        });
+        let mut decoder = quickauth_qr::Decoder::new(quickauth_qr::DecoderOptions::still_image());
         Ok(decoder.decode(quickauth_qr::LumaFrame {
             width: luma.width(),
             height: luma.height(),
@@ -351,10 +348,7 @@ pub async fn flow_outcome(core: &QuickAuth, device: DeviceSummary) -> AuthorizeO
             printer_error: None,
         };
     }
-    match core
-        .printer_status(&device.key)
-        .await
-    {
+    match core.printer_status(&device.key).await {
         Ok(p) => AuthorizeOutcome {
             device,
             printer: Some(p),

@@ -205,6 +205,27 @@ pub struct FinderLocator {
 }
 
 impl FinderLocator {
+    /// How many of the finder patterns the last `read` saw lie outside `quad` (a code's corners, in the same
+    /// plane's pixels): a second code's finders show up here.
+    pub fn finders_outside(&self, quad: [(f64, f64); 4]) -> usize {
+        let inside = |x: f64, y: f64| {
+            let mut sign = 0i8;
+            for i in 0..4 {
+                let (ax, ay) = quad[i];
+                let (bx, by) = quad[(i + 1) % 4];
+                let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
+                let s = if cross > 0.0 { 1 } else { -1 };
+                if sign == 0 {
+                    sign = s;
+                } else if s != sign {
+                    return false;
+                }
+            }
+            true
+        };
+        self.finders.iter().filter(|f| !inside(f.x, f.y)).count()
+    }
+
     /// Tries to read a code from `bits` (binarised `plane`, 1 = dark). Returns the text and its location
     /// in `plane` coordinates.
     pub fn read(

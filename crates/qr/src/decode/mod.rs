@@ -67,6 +67,15 @@ impl Default for DecoderOptions {
 }
 
 impl DecoderOptions {
+    /// Options for a still image (a file, a paste, a dropped image): every code in the image, full search.
+    /// Used by [`decode_image_file`].
+    pub fn still_image() -> Self {
+        DecoderOptions {
+            stop_at_first: false,
+            ..DecoderOptions::default()
+        }
+    }
+
     /// Options for a live camera loop: stop at the first verified code, and keep each frame within
     /// [`LiveBudget::default`].
     pub fn live() -> Self {
@@ -196,10 +205,7 @@ pub fn decode_image_file(path: &Path) -> Result<Vec<Decoded>, DecodeError> {
         reason: e.to_string(),
     })?;
     let luma = img.into_luma8();
-    let mut decoder = Decoder::new(DecoderOptions {
-        stop_at_first: false,
-        ..DecoderOptions::default()
-    });
+    let mut decoder = Decoder::new(DecoderOptions::still_image());
     Ok(decoder.decode(LumaFrame {
         width: luma.width(),
         height: luma.height(),

@@ -22,8 +22,11 @@ const MAX_GRIDS_PER_SCAN: usize = 6;
 /// own in `locate`) per frame. Bounds the time a frame full of nearly readable geometries can take; the
 /// readable frames of the dev corpus and of project seeds 1, 3 and 7 use at most ~90.
 const MAX_ECC_CHECKS: usize = 96;
-/// Candidate regions examined per frame.
+/// Candidate regions searched per frame.
 const MAX_CANDIDATES: usize = 2;
+/// Regions kept from the contrast map: all-codes mode gives the ones after the first `MAX_CANDIDATES` the
+/// cheap steps once a code was read (a sheet of labels).
+const MAX_REGIONS: usize = 8;
 /// Contrast-map block size, in pixels of the plane it is computed on.
 const BLOCK: usize = 8;
 /// Module size, in crop pixels, we aim for when scaling a candidate crop (rqrr is happiest at 3-6 px).
@@ -164,6 +167,71 @@ struct Scratch {
     finder: FinderLocator,
     filtered: Plane,
     blurred: Plane,
+    /// Set by `scan` on a hit: our locator saw finder patterns outside the code it read (another code may
+    /// be in the frame).
+    more_finders: bool,
+}
+
+/// All-codes mode: searches of a copy with the codes read so far painted out (see `Workspace::decode`).
+const MAX_MASK_ROUNDS: usize = 8;
+
+/// Paints a read code (its outer corners, grown by a sixth to cover its quiet zone's edge) out of `px`
+/// with the mean grey under it: a flat patch has no finder patterns, so the next search sees only the
+/// other codes.
+fn paint_out(px: &mut [u8], w: usize, h: usize, corners: [(f32, f32); 4]) {
+    let c = corners.map(|(x, y)| (x as f64, y as f64));
+    let (mx, my) = (
+        c.iter().map(|p| p.0).sum::<f64>() / 4.0,
+        c.iter().map(|p| p.1).sum::<f64>() / 4.0,
+    );
+    let q = c.map(|(x, y)| (mx + (x - mx) * 1.17, my + (y - my) * 1.17));
+    if q.iter().any(|p| !p.0.is_finite() || !p.1.is_finite()) {
+        return;
+    }
+    let inside = |x: f64, y: f64| {
+        let mut sign = 0.0f64;
+        for i in 0..4 {
+            let (ax, ay) = q[i];
+            let (bx, by) = q[(i + 1) % 4];
+            let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
+            if cross != 0.0 {
+                if sign != 0.0 && cross.signum() != sign {
+                    return false;
+                }
+                sign = cross.signum();
+            }
+        }
+        true
+    };
+    let clampx = |v: f64| (v.max(0.0) as usize).min(w - 1);
+    let clampy = |v: f64| (v.max(0.0) as usize).min(h - 1);
+    let (x0, x1) = (
+        clampx(q.iter().map(|p| p.0).fold(f64::MAX, f64::min)),
+        clampx(q.iter().map(|p| p.0).fold(f64::MIN, f64::max)),
+    );
+    let (y0, y1) = (
+        clampy(q.iter().map(|p| p.1).fold(f64::MAX, f64::min)),
+        clampy(q.iter().map(|p| p.1).fold(f64::MIN, f64::max)),
+    );
+    let (mut sum, mut count) = (0u64, 0u64);
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            if inside(x as f64 + 0.5, y as f64 + 0.5) {
+                sum += px[y * w + x] as u64;
+                count += 1;
+            }
+        }
+    }
+    let Some(mean) = sum.checked_div(count) else {
+        return;
+    };
+    for y in y0..=y1 {
+        for x in x0..=x1 {
+            if inside(x as f64 + 0.5, y as f64 + 0.5) {
+                px[y * w + x] = mean as u8;
+            }
+        }
+    }
 }
 
 /// One step of the search (see `Workspace::decode`).
@@ -179,7 +247,9 @@ impl Unit {
     /// Index into `Workspace::unit_cost` (the same kind of unit costs about the same on every frame).
     fn cost_slot(self) -> usize {
         match self {
-            Unit::Crop { ci, pi, si } => (ci * 2 + pi) * CROP_STEPS.len() + si,
+            Unit::Crop { ci, pi, si } => {
+                (ci.min(MAX_CANDIDATES - 1) * 2 + pi) * CROP_STEPS.len() + si
+            }
             Unit::Frame { fi } => MAX_CANDIDATES * 2 * CROP_STEPS.len() + fi,
         }
     }
@@ -249,6 +319,8 @@ pub struct Workspace {
     col_flips: Vec<u8>,
     /// Crop column taps (source x, source x + 1, weight), reused across frames.
     crop_cols: Vec<(u32, u32, u32)>,
+    /// All-codes mode: the frame with the codes read so far painted out.
+    masked: Vec<u8>,
     /// Source of fresh plane keys: every crop built and every pyramid level of every frame gets its own, so
     /// `Scratch` can tell when a filtered plane or integral image is still valid for the plane being scanned.
     next_key: u64,
@@ -271,7 +343,6 @@ fn base<'a>(owned: bool, levels0: &'a Plane, frame: LumaFrame<'a>) -> View<'a> {
 
 impl Workspace {
     pub fn decode(&mut self, frame: LumaFrame<'_>, opts: &DecoderOptions) -> Vec<Decoded> {
-        let started = clock::now_ms();
         self.last_pass = None;
         let (w, h) = (frame.width as usize, frame.height as usize);
         let Some(n) = w.checked_mul(h) else {
@@ -280,22 +351,69 @@ impl Workspace {
         if w < MIN_SIDE || h < MIN_SIDE || frame.data.len() < n {
             return Vec::new();
         }
+        let mut out: Vec<Decoded> = Vec::new();
+        let mut more = self.search(frame, opts, false, &mut out);
+        if opts.stop_at_first {
+            return out;
+        }
+        // All codes: while a search read something and saw finder patterns outside what it read, paint the
+        // codes read so far out of a copy of the frame and run the cheap steps on its regions again (each
+        // search stops work on a region once it gave a code; see `search`).
+        let first_pass = self.last_pass;
+        let mut masked = std::mem::take(&mut self.masked);
+        for _ in 0..MAX_MASK_ROUNDS {
+            if !more {
+                break;
+            }
+            let before = out.len();
+            masked.clear();
+            masked.extend_from_slice(&frame.data[..n]);
+            for d in &out {
+                paint_out(&mut masked, w, h, d.corners);
+            }
+            let copy = LumaFrame {
+                width: frame.width,
+                height: frame.height,
+                data: &masked,
+            };
+            more = self.search(copy, opts, true, &mut out);
+            if out.len() == before {
+                break;
+            }
+        }
+        self.masked = masked;
+        self.last_pass = first_pass;
+        out
+    }
+
+    /// One search of the frame (see `decode`); adds the codes it reads to `out`. `cheap`: only the first
+    /// steps of each candidate region. Returns whether a code was read and there may be more: a read left
+    /// finder patterns outside the code it read.
+    fn search(
+        &mut self,
+        frame: LumaFrame<'_>,
+        opts: &DecoderOptions,
+        cheap: bool,
+        out: &mut Vec<Decoded>,
+    ) -> bool {
+        let started = clock::now_ms();
+        self.last_pass = None;
         self.build_pyramid(frame);
         self.scratch.sampler.set_budget(MAX_ECC_CHECKS);
-        let mut out: Vec<Decoded> = Vec::new();
 
         // The whole search as a flat list of units, in full-search order: each candidate crop's steps
         // (camera mode: every step with our cheap locator before paying for rqrr's on any of them), then
         // the whole-frame scans (codes the contrast map missed, several codes per frame).
         let candidates = self.candidates(frame);
-        let phases: &[Locators] = if opts.stop_at_first {
-            &[Locators::Ours, Locators::Rqrr]
-        } else {
-            &[Locators::Both]
-        };
+        // Every step with our cheap locator before paying for rqrr's on any of them. A still image that
+        // wants every code (`stop_at_first = false`) searches in the same order; see `after_hit` below.
+        let phases: &[Locators] = &[Locators::Ours, Locators::Rqrr];
         let mut units = std::mem::take(&mut self.units);
         units.clear();
-        for ci in 0..candidates.len() {
+        // The regions beyond the first `MAX_CANDIDATES` only ever get the cheap steps, in all-codes mode,
+        // after something was read (the last units; see `after_hit`).
+        let searched = candidates.len().min(MAX_CANDIDATES);
+        for ci in 0..searched {
             for (pi, &locators) in phases.iter().enumerate() {
                 for (si, st) in CROP_STEPS.iter().enumerate() {
                     if applies(st.variant, st.harder, opts)
@@ -309,6 +427,15 @@ impl Workspace {
         for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
             if applies(variant, harder, opts) && (level as usize) < self.level_count {
                 units.push(Unit::Frame { fi });
+            }
+        }
+        if !opts.stop_at_first {
+            for ci in searched..candidates.len() {
+                for (si, st) in CROP_STEPS.iter().enumerate().take(LIVE_BASE_STEPS) {
+                    if applies(st.variant, st.harder, opts) {
+                        units.push(Unit::Crop { ci, pi: 0, si });
+                    }
+                }
             }
         }
 
@@ -330,6 +457,13 @@ impl Workspace {
         let budget = opts.live.map(|l| l.max_ms as f64);
         let mut state = FrameState::default();
         self.unit_cost.resize(COST_SLOTS, 0.0);
+        // All-codes mode: once a code is read, the search does not go on through every remaining pass (an
+        // image holding one code would pay for the whole search, ~50x a camera frame's cost). Instead: no
+        // more steps on a candidate region that gave a code, only the cheap first steps on the others;
+        // `decode` searches again with the codes read painted out when finders were left over.
+        let mut read_in = [false; MAX_REGIONS];
+        let mut after_hit = cheap;
+        let mut more_codes = false;
 
         for k in 0..units.len() {
             let unit = if k < base {
@@ -337,6 +471,18 @@ impl Workspace {
             } else {
                 units[base + (start + k - base) % rest]
             };
+            if !after_hit && matches!(unit, Unit::Crop { ci, .. } if ci >= searched) {
+                continue;
+            }
+            if after_hit {
+                let wanted = match unit {
+                    Unit::Crop { ci, pi, si } => !read_in[ci] && pi == 0 && si < LIVE_BASE_STEPS,
+                    Unit::Frame { .. } => false,
+                };
+                if !wanted {
+                    continue;
+                }
+            }
             let slot = unit.cost_slot();
             if let Some(budget) = budget {
                 let elapsed = clock::now_ms() - started;
@@ -351,7 +497,7 @@ impl Workspace {
                 }
             }
             let t0 = clock::now_ms();
-            let hit = self.run_unit(unit, &candidates, phases, frame, opts, &mut state, &mut out);
+            let hit = self.run_unit(unit, &candidates, phases, frame, opts, &mut state, out);
 
             if budget.is_some() {
                 let dt = (clock::now_ms() - t0) as f32;
@@ -365,10 +511,15 @@ impl Workspace {
                     self.live_next = 0;
                     break;
                 }
+                after_hit = true;
+                more_codes |= self.scratch.more_finders;
+                if let Unit::Crop { ci, .. } = unit {
+                    read_in[ci] = true;
+                }
             }
         }
         self.units = units;
-        out
+        self.last_pass.is_some() && more_codes
     }
 
     /// Runs one unit of the search; true if it added a code to `out`.
@@ -528,7 +679,8 @@ impl Workspace {
 
     /// Finds label-like regions: blocks of the half-resolution plane with strong local contrast and several
     /// light/dark transitions per row (a code's texture), grouped into connected components. Returns up to
-    /// `MAX_CANDIDATES` boxes (base-plane pixels, x0 y0 x1 y1), biggest component first.
+    /// `MAX_REGIONS` boxes (base-plane pixels, x0 y0 x1 y1), biggest component first (the search examines
+    /// the first `MAX_CANDIDATES`; all-codes mode also the others).
     fn candidates(&mut self, frame: LumaFrame<'_>) -> Vec<(f64, f64, f64, f64)> {
         let level = if self.level_count > 1 { 1 } else { 0 };
         let plane = if level == 1 {
@@ -652,7 +804,7 @@ impl Workspace {
         };
         comps
             .iter()
-            .take(MAX_CANDIDATES)
+            .take(MAX_REGIONS)
             .map(|&(_, x0, y0, x1, y1)| {
                 let margin = px;
                 (
@@ -774,6 +926,7 @@ fn scan(
         src
     };
     let before = out.len();
+    s.more_finders = false;
     let mut found = Vec::new();
     // Our locator first: it is cheap and tolerates blur; rqrr's strict locator (with its costly
     // perspective refinement) then catches what ours misses, and any further codes in the frame.
@@ -784,6 +937,8 @@ fn scan(
         .ok()
         .flatten()
         {
+            // A code's three finders lie inside its corners; two or more outside may be another code's.
+            s.more_finders = s.finder.finders_outside(loc.corners()) >= 2;
             found.push((Some(text), loc));
         }
     }
