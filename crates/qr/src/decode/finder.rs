@@ -133,13 +133,15 @@ fn row_runs(row: &[u8], runs: &mut Vec<(usize, usize)>) {
     runs.push((start, w - start));
 }
 
+/// Returns how many finder candidates were confirmed on two or more rows (before keeping the strongest
+/// `MAX_FINDERS` in `out`).
 fn find_finders(
     bits: &[u8],
     w: usize,
     h: usize,
     runs: &mut Vec<(usize, usize)>,
     out: &mut Vec<Finder>,
-) {
+) -> usize {
     out.clear();
     for y in 0..h {
         let row = &bits[y * w..(y + 1) * w];
@@ -188,6 +190,7 @@ fn find_finders(
         }
     }
     out.retain(|f| f.hits >= 2);
+    let seen = out.len();
     out.sort_by(|a, b| {
         b.hits
             .cmp(&a.hits)
@@ -195,6 +198,7 @@ fn find_finders(
             .then(a.y.total_cmp(&b.y))
     });
     out.truncate(MAX_FINDERS);
+    seen
 }
 
 /// Reusable state for the fallback locator.
@@ -202,9 +206,16 @@ fn find_finders(
 pub struct FinderLocator {
     finders: Vec<Finder>,
     runs: Vec<(usize, usize)>,
+    /// Finder candidates the last `read` confirmed (see `find_finders`).
+    seen: usize,
 }
 
 impl FinderLocator {
+    /// Finder-pattern candidates the last `read` confirmed (all of them, not only the strongest it tried).
+    pub fn seen(&self) -> usize {
+        self.seen
+    }
+
     /// How many of the finder patterns the last `read` saw lie outside `quad` (a code's corners, in the same
     /// plane's pixels): a second code's finders show up here.
     pub fn finders_outside(&self, quad: [(f64, f64); 4]) -> usize {
@@ -236,7 +247,7 @@ impl FinderLocator {
         sampler: &mut Sampler,
     ) -> Option<(String, Location)> {
         let (w, h) = (plane.w, plane.h);
-        find_finders(bits, w, h, &mut self.runs, &mut self.finders);
+        self.seen = find_finders(bits, w, h, &mut self.runs, &mut self.finders);
         let f = &self.finders;
         let mut attempts = 0usize;
         let mut equalized = 0usize;
@@ -385,6 +396,9 @@ impl FinderLocator {
                 continue;
             }
             let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
+            if !sampler.can_sample(size, spread) {
+                return None;
+            }
             sampler.sample_modules(plane, &loc, 0.0, 0.0, spread);
             for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
                 sampler.classify(k, bias);

@@ -206,6 +206,8 @@ pub struct Sampler {
     dark: Vec<bool>,
     /// ECC checks (`decode` calls) left for the current frame; see `set_budget`.
     budget: usize,
+    /// Module taps (grey-plane samples of module centres) left for the current frame; see `set_budget`.
+    taps: usize,
     /// `equalize` scratch: per module, its model terms (see `equalize`) and its sample less the local mean.
     eq: Vec<([f64; EQ_TERMS], f64)>,
 }
@@ -219,6 +221,7 @@ impl Sampler {
         self.samples.clear();
         for y in 0..s {
             for x in 0..s {
+                self.taps = self.taps.saturating_sub(if spread > 0.0 { 5 } else { 1 });
                 let (mx, my) = (x as f64 + 0.5 + du, y as f64 + 0.5 + dv);
                 let v = if spread > 0.0 {
                     let mut acc = 0.0;
@@ -392,8 +395,17 @@ impl Sampler {
 
     /// Sets how many ECC checks (`decode` calls) may still run for the current frame. Each costs ~0.5 ms (rqrr's
     /// Reed-Solomon syndromes), and a frame full of near-readable geometries can otherwise ask for hundreds.
-    pub fn set_budget(&mut self, budget: usize) {
+    /// `taps`: module taps (`sample_modules` costs size² taps, 5x with `spread`) for the frame; once spent,
+    /// `can_sample` says no and the locators stop trying geometries (a damaged or fake code's many
+    /// near-fitting geometries cost tens of ms otherwise).
+    pub fn set_budget(&mut self, budget: usize, taps: usize) {
         self.budget = budget;
+        self.taps = taps;
+    }
+
+    /// Whether the frame's tap budget still covers a full sample of a `size` grid.
+    pub fn can_sample(&self, size: usize, spread: f64) -> bool {
+        self.taps >= size * size * if spread > 0.0 { 5 } else { 1 }
     }
 
     /// Takes one ECC check from the frame's budget; false when it is spent.
@@ -447,6 +459,59 @@ fn solve(mut m: [[f64; EQ_TERMS]; EQ_TERMS], mut r: [f64; EQ_TERMS]) -> Option<[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A code rendered at 4 px per module with a 4-module quiet zone, and its exact location.
+    fn rendered(text: &str) -> (Plane, Location) {
+        let code = qrcode::QrCode::new(text.as_bytes()).unwrap();
+        let n = code.width();
+        let colors = code.to_colors();
+        let side = (n + 8) * 4;
+        let mut plane = Plane::default();
+        plane.resize(side, side);
+        for y in 0..side {
+            for x in 0..side {
+                let (mx, my) = ((x / 4) as isize - 4, (y / 4) as isize - 4);
+                let dark = mx >= 0
+                    && my >= 0
+                    && (mx as usize) < n
+                    && (my as usize) < n
+                    && colors[my as usize * n + mx as usize] == qrcode::Color::Dark;
+                plane.data[y * side + x] = if dark { 30 } else { 220 };
+            }
+        }
+        let (a, b) = (16.0, 16.0 + n as f64 * 4.0);
+        let s = n as f64;
+        let hom = Homography::quad_to_quad(
+            [(0.0, 0.0), (s, 0.0), (s, s), (0.0, s)],
+            [(a, a), (b, a), (b, b), (a, b)],
+        )
+        .unwrap();
+        (
+            plane,
+            Location {
+                size: n,
+                span: 1.0,
+                origin: 0.0,
+                hom,
+            },
+        )
+    }
+
+    #[test]
+    fn tap_budget_is_spent_by_sampling() {
+        let (plane, loc) = rendered("HELLO");
+        let n = loc.size;
+        let mut s = Sampler::default();
+        s.set_budget(10, n * n * 5 + n * n);
+        assert!(s.can_sample(n, 0.2));
+        s.sample_modules(&plane, &loc, 0.0, 0.0, 0.2);
+        assert!(!s.can_sample(n, 0.2), "5 taps a module were charged");
+        assert!(s.can_sample(n, 0.0));
+        s.sample_modules(&plane, &loc, 0.0, 0.0, 0.0);
+        assert!(!s.can_sample(n, 0.0));
+        s.set_budget(10, n * n);
+        assert!(s.can_sample(n, 0.0));
+    }
 
     #[test]
     fn square_maps_to_its_quad() {

@@ -22,6 +22,15 @@ const MAX_GRIDS_PER_SCAN: usize = 6;
 /// own in `locate`) per frame. Bounds the time a frame full of nearly readable geometries can take; the
 /// readable frames of the dev corpus and of project seeds 1, 3 and 7 use at most ~90.
 const MAX_ECC_CHECKS: usize = 96;
+/// A scan with both locators runs rqrr's only when ours confirmed this many finder candidates (see `scan`).
+const RQRR_MIN_FINDERS: usize = 2;
+const RQRR_MAX_FINDERS: usize = 24;
+/// rqrr-phase steps per candidate that may locate a grid and read nothing before the rest are skipped.
+const RQRR_MAX_MISSES: u8 = 2;
+/// Module taps per frame (see `Sampler::set_budget`). The readable frames of the dev corpus, project seed 1
+/// and the edge-case categories use at most ~212,000; a fake code with a valid timing pattern used 2.8
+/// million (~75 ms) before this bound.
+const MAX_TAPS: usize = 320_000;
 /// Candidate regions searched per frame.
 const MAX_CANDIDATES: usize = 2;
 /// Regions kept from the contrast map: all-codes mode gives the ones after the first `MAX_CANDIDATES` the
@@ -170,6 +179,8 @@ struct Scratch {
     /// Set by `scan` on a hit: our locator saw finder patterns outside the code it read (another code may
     /// be in the frame).
     more_finders: bool,
+    /// Set by `scan`: rqrr's locator found a grid there, and nothing was read from it.
+    rqrr_missed: bool,
 }
 
 /// All-codes mode: searches of a copy with the codes read so far painted out (see `Workspace::decode`).
@@ -282,6 +293,10 @@ struct FrameState {
     zooms: [Option<ZoomCrop>; 2],
     /// Per crop step: the plane key whose binarisation `Workspace::kept_bits` holds.
     kept: [Option<u64>; CROP_STEPS.len()],
+    /// Per crop step: the finder candidates our locator confirmed on the kept binarisation.
+    kept_seen: [usize; CROP_STEPS.len()],
+    /// Per candidate: rqrr-phase steps that located a grid and read nothing.
+    rqrr_misses: [u8; MAX_REGIONS],
     /// Plane keys of the pyramid levels for the whole-frame scans (0 = not assigned yet).
     level_key: u64,
 }
@@ -399,7 +414,7 @@ impl Workspace {
         let started = clock::now_ms();
         self.last_pass = None;
         self.build_pyramid(frame);
-        self.scratch.sampler.set_budget(MAX_ECC_CHECKS);
+        self.scratch.sampler.set_budget(MAX_ECC_CHECKS, MAX_TAPS);
 
         // The whole search as a flat list of units, in full-search order: each candidate crop's steps
         // (camera mode: every step with our cheap locator before paying for rqrr's on any of them), then
@@ -571,6 +586,20 @@ impl Workspace {
                 };
                 let crop = &self.crops[st.zoom];
                 let reuse = locators == Locators::Rqrr && st8.kept[si] == Some(key);
+                if locators == Locators::Rqrr && st8.rqrr_misses[ci] >= RQRR_MAX_MISSES {
+                    // rqrr's locator found a grid it could not read on two binarisations already: its
+                    // perspective refinement (several ms a grid) would most likely find the same grid again.
+                    if reuse {
+                        st8.kept[si] = None;
+                    }
+                    return false;
+                }
+                if reuse && st8.kept_seen[si] < RQRR_MIN_FINDERS {
+                    // Our scan of these very bits found fewer than two finder candidates: nothing for
+                    // rqrr's locator to group either (see `scan`).
+                    st8.kept[si] = None;
+                    return false;
+                }
                 if reuse {
                     std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
                 }
@@ -592,6 +621,9 @@ impl Workspace {
                     &mut self.scratch,
                     out,
                 );
+                if locators == Locators::Rqrr && self.scratch.rqrr_missed {
+                    st8.rqrr_misses[ci] += 1;
+                }
                 if reuse {
                     std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
                     st8.kept[si] = None;
@@ -604,6 +636,7 @@ impl Workspace {
                     // `scan` binarised this step into `scratch.bits`: keep it for rqrr's phase.
                     std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
                     st8.kept[si] = Some(key);
+                    st8.kept_seen[si] = self.scratch.finder.seen();
                 }
                 hit
             }
@@ -927,6 +960,7 @@ fn scan(
     };
     let before = out.len();
     s.more_finders = false;
+    let mut rqrr_located = false;
     let mut found = Vec::new();
     // Our locator first: it is cheap and tolerates blur; rqrr's strict locator (with its costly
     // perspective refinement) then catches what ours misses, and any further codes in the frame.
@@ -942,8 +976,14 @@ fn scan(
             found.push((Some(text), loc));
         }
     }
-    if locators != Locators::Ours && (found.is_empty() || !opts.stop_at_first) {
+    // Where our finder scan ran on these bits, rqrr's locator (which groups every capstone it finds and
+    // refines each group's perspective: tens of ms on a page of finder-like clutter) runs only when ours saw
+    // at least two finder candidates and not a crowd of them.
+    let rqrr_worth = locators != Locators::Both
+        || (RQRR_MIN_FINDERS..=RQRR_MAX_FINDERS).contains(&s.finder.seen());
+    if locators != Locators::Ours && rqrr_worth && (found.is_empty() || !opts.stop_at_first) {
         found.extend(locate(src.w, src.h, &s.bits, &mut s.sampler));
+        rqrr_located = !found.is_empty();
     }
     for (text, loc) in found {
         let text = match text {
@@ -966,6 +1006,7 @@ fn scan(
             break;
         }
     }
+    s.rqrr_missed = rqrr_located && out.len() == before;
     out.len() > before
 }
 
@@ -1020,7 +1061,7 @@ fn resample(plane: &Plane, loc: &Location, invert: bool, sampler: &mut Sampler) 
         return None;
     }
     let module_px = loc.module_px();
-    if !module_px.is_finite() || module_px < 1.0 {
+    if !module_px.is_finite() || module_px < 1.0 || !sampler.can_sample(loc.size, 0.2) {
         return None;
     }
     let mut sampled = None;
@@ -1029,6 +1070,9 @@ fn resample(plane: &Plane, loc: &Location, invert: bool, sampler: &mut Sampler) 
         let spread = if module_px >= 2.5 { spread } else { 0.0 };
         // Variants that differ only in the threshold (k, bias) share one sampling of the module centres.
         if sampled != Some((du, dv, spread)) {
+            if !sampler.can_sample(loc.size, spread) {
+                return None;
+            }
             sampler.sample_modules(plane, loc, du, dv, spread);
             sampled = Some((du, dv, spread));
         }
