@@ -25,7 +25,8 @@ const MAX_ECC_CHECKS: usize = 96;
 /// A scan with both locators runs rqrr's only when ours confirmed this many finder candidates (see `scan`).
 const RQRR_MIN_FINDERS: usize = 2;
 const RQRR_MAX_FINDERS: usize = 24;
-/// rqrr-phase steps per candidate that may locate a grid and read nothing before the rest are skipped.
+/// rqrr-phase steps per candidate that may locate a grid and read nothing before the rest are skipped (and
+/// such misses per frame before the whole-frame scans skip rqrr's locator).
 const RQRR_MAX_MISSES: u8 = 2;
 /// Module taps per frame (see `Sampler::set_budget`). The readable frames of the dev corpus, project seed 1
 /// and the edge-case categories use at most ~212,000; a fake code with a valid timing pattern used 2.8
@@ -181,6 +182,8 @@ struct Scratch {
     more_finders: bool,
     /// Set by `scan`: rqrr's locator found a grid there, and nothing was read from it.
     rqrr_missed: bool,
+    /// Such scans in the current search (the whole-frame scans skip rqrr's locator after `RQRR_MAX_MISSES`).
+    rqrr_misses: u8,
 }
 
 /// All-codes mode: searches of a copy with the codes read so far painted out (see `Workspace::decode`).
@@ -415,6 +418,7 @@ impl Workspace {
         self.last_pass = None;
         self.build_pyramid(frame);
         self.scratch.sampler.set_budget(MAX_ECC_CHECKS, MAX_TAPS);
+        self.scratch.rqrr_misses = 0;
 
         // The whole search as a flat list of units, in full-search order: each candidate crop's steps
         // (camera mode: every step with our cheap locator before paying for rqrr's on any of them), then
@@ -980,7 +984,8 @@ fn scan(
     // refines each group's perspective: tens of ms on a page of finder-like clutter) runs only when ours saw
     // at least two finder candidates and not a crowd of them.
     let rqrr_worth = locators != Locators::Both
-        || (RQRR_MIN_FINDERS..=RQRR_MAX_FINDERS).contains(&s.finder.seen());
+        || ((RQRR_MIN_FINDERS..=RQRR_MAX_FINDERS).contains(&s.finder.seen())
+            && s.rqrr_misses < RQRR_MAX_MISSES);
     if locators != Locators::Ours && rqrr_worth && (found.is_empty() || !opts.stop_at_first) {
         found.extend(locate(src.w, src.h, &s.bits, &mut s.sampler));
         rqrr_located = !found.is_empty();
@@ -1007,6 +1012,7 @@ fn scan(
         }
     }
     s.rqrr_missed = rqrr_located && out.len() == before;
+    s.rqrr_misses = s.rqrr_misses.saturating_add(s.rqrr_missed as u8);
     out.len() > before
 }
 
