@@ -503,18 +503,30 @@ fn find_alignment(
     v: (f64, f64),
     invert: bool,
 ) -> (f64, f64) {
-    let at = |mx: f64, my: f64| {
-        plane.sample(guess.0 + mx * u.0 + my * v.0, guess.1 + mx * u.1 + my * v.1)
-    };
+    // Candidate centres are half-module steps in -3..=3 along u and v, and each is scored on the 5x5 module
+    // cells around it: every cell centre lies on the half-module lattice -5..=5, so that lattice (21 x 21
+    // points) is sampled once and the 169 candidates read from it.
+    const N: usize = 21;
+    let mut lattice = [0f32; N * N];
+    for (j, row) in lattice.chunks_exact_mut(N).enumerate() {
+        let my = j as f64 * 0.5 - 5.0;
+        for (i, cell) in row.iter_mut().enumerate() {
+            let mx = i as f64 * 0.5 - 5.0;
+            *cell = plane.sample(guess.0 + mx * u.0 + my * v.0, guess.1 + mx * u.1 + my * v.1);
+        }
+    }
     let mut best = (f32::MIN, guess);
-    let mut di = -3.0;
-    while di <= 3.0 {
-        let mut dj = -3.0;
-        while dj <= 3.0 {
+    for ci in 0..13 {
+        for cj in 0..13 {
             let (mut dark, mut light) = (0.0f32, 0.0f32);
             for k in -2i32..=2 {
                 for l in -2i32..=2 {
-                    let val = at(di + k as f64, dj + l as f64);
+                    // Candidate (ci, cj) sits at lattice (ci + 4, cj + 4); a module is 2 lattice steps.
+                    let (li, lj) = (
+                        (ci as i32 + 4 + 2 * k) as usize,
+                        (cj as i32 + 4 + 2 * l) as usize,
+                    );
+                    let val = lattice[lj * N + li];
                     let ring = k.abs() == 2 || l.abs() == 2;
                     if ring || (k == 0 && l == 0) {
                         dark += val;
@@ -529,14 +541,13 @@ fn find_alignment(
                 score = -score;
             }
             if score > best.0 {
+                let (di, dj) = (ci as f64 * 0.5 - 3.0, cj as f64 * 0.5 - 3.0);
                 best = (
                     score,
                     (guess.0 + di * u.0 + dj * v.0, guess.1 + di * u.1 + dj * v.1),
                 );
             }
-            dj += 0.5;
         }
-        di += 0.5;
     }
     best.1
 }

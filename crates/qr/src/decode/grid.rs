@@ -219,28 +219,47 @@ impl Sampler {
     pub fn sample_modules(&mut self, plane: &Plane, loc: &Location, du: f64, dv: f64, spread: f64) {
         let s = loc.size;
         self.samples.clear();
+        self.taps = self
+            .taps
+            .saturating_sub(s * s * if spread > 0.0 { 5 } else { 1 });
+        // Module (x, y)'s centre is u = x * k + u0 in the homography's unit square: its numerators and
+        // denominator are linear in x, so each row is walked by adding steps (one division per module).
+        let hm = &loc.hom;
+        let k = 1.0 / loc.span;
         for y in 0..s {
-            for x in 0..s {
-                self.taps = self.taps.saturating_sub(if spread > 0.0 { 5 } else { 1 });
-                let (mx, my) = (x as f64 + 0.5 + du, y as f64 + 0.5 + dv);
-                let v = if spread > 0.0 {
-                    let mut acc = 0.0;
-                    for &(ox, oy) in &[
-                        (0.0, 0.0),
-                        (-spread, 0.0),
-                        (spread, 0.0),
-                        (0.0, -spread),
-                        (0.0, spread),
-                    ] {
-                        let (px, py) = loc.module_point(mx + ox, my + oy);
-                        acc += plane.sample(px, py);
-                    }
-                    acc / 5.0
+            let v = ((y as f64 + 0.5 + dv) - loc.origin) * k;
+            let u0 = ((0.5 + du) - loc.origin) * k;
+            let (mut nx, mut ny, mut dn) = (
+                hm.a * u0 + hm.b * v + hm.c,
+                hm.d * u0 + hm.e * v + hm.f,
+                hm.g * u0 + hm.h * v + hm.i,
+            );
+            let (sx, sy, sd) = (hm.a * k, hm.d * k, hm.g * k);
+            for _ in 0..s {
+                let inv = 1.0 / dn;
+                let (px, py) = (nx * inv, ny * inv);
+                let val = if spread > 0.0 {
+                    // Taps `spread` modules either side along both axes, through the map's derivative at
+                    // the centre (the map is locally affine over a fraction of a module).
+                    let (ux, uy) = ((sx - px * sd) * inv * spread, (sy - py * sd) * inv * spread);
+                    let (tv, tvd) = (hm.b * k, hm.h * k);
+                    let (vx, vy) = (
+                        (tv - px * tvd) * inv * spread,
+                        (hm.e * k - py * tvd) * inv * spread,
+                    );
+                    (plane.sample(px, py)
+                        + plane.sample(px - ux, py - uy)
+                        + plane.sample(px + ux, py + uy)
+                        + plane.sample(px - vx, py - vy)
+                        + plane.sample(px + vx, py + vy))
+                        / 5.0
                 } else {
-                    let (px, py) = loc.module_point(mx, my);
                     plane.sample(px, py)
                 };
-                self.samples.push(v);
+                self.samples.push(val);
+                nx += sx;
+                ny += sy;
+                dn += sd;
             }
         }
         // Summed-area table in module space for the local threshold.

@@ -71,7 +71,7 @@ const fn v(filter: Filter, invert: bool, offset: i32) -> Variant {
 /// One scan of a candidate crop.
 #[derive(Debug, Clone, Copy)]
 struct CropStep {
-    /// Index into `CROP_ZOOMS`.
+    /// Index into `CROP_ZOOMS`, or `FIT_ZOOM`.
     zoom: usize,
     variant: Variant,
     /// Only with `try_harder`.
@@ -101,6 +101,8 @@ const fn step_w(zoom: usize, variant: Variant, harder: bool, window: u8) -> Crop
 /// Scans per candidate crop, cheap and most productive first (measured on the dev corpus: the first step
 /// reads about half of all frames).
 const CROP_STEPS: &[CropStep] = &[
+    // The region sized by its own run lengths (see `module_estimate`), when that makes a much smaller crop.
+    step(FIT_ZOOM, v(Filter::Raw, false, 4), false),
     step(0, v(Filter::Raw, false, 4), false),
     step(0, v(Filter::Raw, true, 4), false),
     step(0, v(Filter::Smooth, false, 3), false),
@@ -119,10 +121,12 @@ const CROP_STEPS: &[CropStep] = &[
 
 /// The crop steps worth rqrr's slower locator after ours failed on all of them (the others never add a
 /// read there on the dev corpus, and they bound the time spent on unreadable frames).
-const RQRR_STEPS: &[usize] = &[0, 1, 2, 4, 7];
+const RQRR_STEPS: &[usize] = &[1, 2, 3, 5, 8];
 
 /// Crop zoom factors relative to the size-based estimate (the code's share of the label varies).
 const CROP_ZOOMS: &[f64] = &[1.0, 1.8];
+/// The crop zoom of the fit step: sized from the region's module estimate, not from `CROP_ZOOMS`.
+const FIT_ZOOM: usize = 2;
 
 /// Largest crop, in pixels, after scaling.
 const MAX_CROP_PIXELS: f64 = 160_000.0;
@@ -180,6 +184,8 @@ struct Scratch {
     /// Set by `scan` on a hit: our locator saw finder patterns outside the code it read (another code may
     /// be in the frame).
     more_finders: bool,
+    /// `module_estimate`'s run lengths.
+    run_lens: Vec<u32>,
     /// Set by `scan`: rqrr's locator found a grid there, and nothing was read from it.
     rqrr_missed: bool,
     /// Such scans in the current search (the whole-frame scans skip rqrr's locator after `RQRR_MAX_MISSES`).
@@ -285,21 +291,23 @@ const UNMEASURED_COST_MS: f32 = 1.0;
 /// This frame's crop of one zoom: (candidate index, (crop-to-base transform, binarisation radius, plane key)).
 type ZoomCrop = (usize, (Affine, usize, u64));
 
-/// Crop steps of the first candidate that live mode runs on every frame (plain and inverted: the cheapest
-/// and, on the dev corpus, the most productive).
-const LIVE_BASE_STEPS: usize = 2;
+/// Crop steps of the first candidate that live mode runs on every frame (fit, plain and inverted: the
+/// cheapest and, on the dev corpus, the most productive).
+const LIVE_BASE_STEPS: usize = 3;
 
 /// Per-frame bookkeeping shared by the units of one `decode` call.
 #[derive(Default)]
 struct FrameState {
     /// Per zoom: which candidate's crop `Workspace::crops` holds, with its transform, window and plane key.
-    zooms: [Option<ZoomCrop>; 2],
+    zooms: [Option<ZoomCrop>; 3],
     /// Per crop step: the plane key whose binarisation `Workspace::kept_bits` holds.
     kept: [Option<u64>; CROP_STEPS.len()],
     /// Per crop step: the finder candidates our locator confirmed on the kept binarisation.
     kept_seen: [usize; CROP_STEPS.len()],
     /// Per candidate: rqrr-phase steps that located a grid and read nothing.
     rqrr_misses: [u8; MAX_REGIONS],
+    /// Per candidate: its module size estimate (see `module_estimate`), once computed.
+    module: [Option<Option<f64>>; MAX_REGIONS],
     /// Plane keys of the pyramid levels for the whole-frame scans (0 = not assigned yet).
     level_key: u64,
 }
@@ -324,7 +332,7 @@ pub struct Workspace {
     quarter_built: bool,
     base_owned: bool,
     /// The current candidate's crop at each of `CROP_ZOOMS` (also scratch for huge-frame downscaling).
-    crops: [Plane; 2],
+    crops: [Plane; 3],
     /// Binarised crop steps kept from our locator's phase for rqrr's (indexed like `CROP_STEPS`).
     kept_bits: [Vec<u8>; CROP_STEPS.len()],
     block_range: Vec<u8>,
@@ -565,15 +573,31 @@ impl Workspace {
                     Some((owner, z)) if owner == ci => z,
                     _ => {
                         let side = (x1 - x0).max(y1 - y0);
+                        let src = base(self.base_owned, &self.levels[0], frame);
                         // A label's code is roughly a third of its longer side and ~33 modules across.
-                        let mut f = (CROP_ZOOMS[st.zoom] * TARGET_MODULE_PX * 33.0 / (side * 0.35))
-                            .clamp(0.3, 4.0);
+                        let label_f = |zoom: f64| {
+                            (zoom * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0)
+                        };
+                        let mut f = if st.zoom == FIT_ZOOM {
+                            // A code that fills its region (a screenshot, a close-up, a small clean image)
+                            // has bigger modules than that guess, and the region's own run lengths say so:
+                            // this step reads such a code from a crop several times smaller. It is skipped
+                            // when they do not (blur, text and noise only make runs shorter).
+                            let module = *st8.module[ci].get_or_insert_with(|| {
+                                module_estimate(src, (x0, y0, x1, y1), &mut self.scratch.run_lens)
+                            });
+                            match module.map(|m| (MODULE_FIT_PX / m).max(0.3)) {
+                                Some(f) if f < label_f(1.0) * FIT_SHRINK => f,
+                                _ => return false,
+                            }
+                        } else {
+                            label_f(CROP_ZOOMS[st.zoom])
+                        };
                         // Bound the crop's area so one scan stays around a millisecond.
                         let area = (x1 - x0) * (y1 - y0) * f * f;
                         if area > MAX_CROP_PIXELS {
                             f *= (MAX_CROP_PIXELS / area).sqrt();
                         }
-                        let src = base(self.base_owned, &self.levels[0], frame);
                         let crop = &mut self.crops[st.zoom];
                         build_crop(src, x0, y0, x1, y1, f, &mut self.crop_cols, crop);
                         let xf = Affine {
@@ -608,7 +632,8 @@ impl Workspace {
                     std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
                 }
                 let radius = if st.window > 0 {
-                    (st.window as f64 * TARGET_MODULE_PX * CROP_ZOOMS[st.zoom]).round() as usize
+                    (st.window as f64 * TARGET_MODULE_PX * CROP_ZOOMS[st.zoom.min(1)]).round()
+                        as usize
                 } else {
                     radius
                 };
@@ -853,6 +878,74 @@ impl Workspace {
             })
             .collect()
     }
+}
+
+/// The fit step (see `CROP_STEPS`) runs only when its crop is at least this much smaller (per side) than
+/// the label-sized one.
+const FIT_SHRINK: f64 = 0.7;
+/// Module pitch (crop pixels) `module_estimate`'s crops aim for: a little over `TARGET_MODULE_PX`, as the
+/// estimate is a lower quantile.
+const MODULE_FIT_PX: f64 = 3.6;
+
+/// Estimates the module size (base-plane pixels) of a code that fills `region`: the lower quartile of the
+/// run lengths on seven rows, and on seven columns, through it, each thresholded at its own mid-grey (a
+/// code's runs are 1-4 modules; its quartile run is one module), the smaller of the two (motion blur
+/// lengthens the runs along its direction only). `None` when the region has too few runs to say.
+fn module_estimate(
+    src: View<'_>,
+    (x0, y0, x1, y1): (f64, f64, f64, f64),
+    lens: &mut Vec<u32>,
+) -> Option<f64> {
+    let (x0, y0) = (x0.max(0.0) as usize, y0.max(0.0) as usize);
+    let (x1, y1) = ((x1 as usize).min(src.w), (y1 as usize).min(src.h));
+    if x1 < x0 + MIN_SIDE || y1 < y0 + MIN_SIDE {
+        return None;
+    }
+    let mut line = Vec::with_capacity((x1 - x0).max(y1 - y0));
+    let mut best: Option<f64> = None;
+    for vertical in [false, true] {
+        lens.clear();
+        for k in 1..8 {
+            line.clear();
+            if vertical {
+                let x = x0 + (x1 - x0) * k / 8;
+                line.extend((y0..y1).map(|y| src.data[y * src.w + x]));
+            } else {
+                let y = y0 + (y1 - y0) * k / 8;
+                line.extend_from_slice(&src.data[y * src.w + x0..y * src.w + x1]);
+            }
+            let (lo, hi) = line
+                .iter()
+                .fold((255u8, 0u8), |(l, h), &p| (l.min(p), h.max(p)));
+            if hi - lo < 24 {
+                continue;
+            }
+            let mid = ((lo as u16 + hi as u16) / 2) as u8;
+            let mut run = 0u32;
+            let mut first = true;
+            let mut prev = line[0] > mid;
+            for &p in &line[1..] {
+                let cur = p > mid;
+                run += 1;
+                if cur != prev {
+                    // The first run of a line is cut by the region's edge.
+                    if !first {
+                        lens.push(run);
+                    }
+                    first = false;
+                    run = 0;
+                    prev = cur;
+                }
+            }
+        }
+        if lens.len() < 20 {
+            return None;
+        }
+        let q = lens.len() / 4;
+        let (_, &mut quartile, _) = lens.select_nth_unstable(q);
+        best = Some(best.map_or(quartile as f64, |b| b.min(quartile as f64)));
+    }
+    best
 }
 
 /// Cuts `[x0,x1) x [y0,y1)` out of the base plane, scaled by `f` with bilinear sampling (16.16 fixed point).
