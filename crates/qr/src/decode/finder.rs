@@ -523,8 +523,8 @@ fn find_alignment(
                 for l in -2i32..=2 {
                     // Candidate (ci, cj) sits at lattice (ci + 4, cj + 4); a module is 2 lattice steps.
                     let (li, lj) = (
-                        (ci as i32 + 4 + 2 * k) as usize,
-                        (cj as i32 + 4 + 2 * l) as usize,
+                        (ci + 4 + 2 * k) as usize,
+                        (cj + 4 + 2 * l) as usize,
                     );
                     let val = lattice[lj * N + li];
                     let ring = k.abs() == 2 || l.abs() == 2;
