@@ -781,8 +781,8 @@ fn make_design(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let (fill, fill_tag) = match rng.gen_range(0..20) {
         0..=7 => (Fill::Solid(ink), "fill-solid"),
         8..=14 => {
-            let dir =
-                [[1.0, 0.0], [0.0, 1.0], [0.7071, 0.7071], [0.7071, -0.7071]][rng.gen_range(0..4)];
+            const D: f32 = std::f32::consts::FRAC_1_SQRT_2;
+            let dir = [[1.0, 0.0], [0.0, 1.0], [D, D], [D, -D]][rng.gen_range(0..4)];
             (Fill::Linear(ink, ink2, dir), "fill-linear")
         }
         _ => (Fill::Radial(ink, ink2), "fill-radial"),
