@@ -9,10 +9,23 @@
 //! - `lowcontrast`: grey on grey (30-70 grey levels apart), with sensor noise;
 //! - `mirrored`: mirror images (photographed through glass, printed on the back of a film);
 //! - `text`: Kanji mode, Shift JIS and ECI text (UTF-8, GB 18030, ISO 8859-x) and plain UTF-8 Chinese;
-//! - `highres`: 1.5-3 MP photos with large or small codes.
+//! - `highres`: 1.5-3 MP photos with large or small codes;
+//! - `design`: "design" codes as marketing prints them: modules drawn as round dots or rounded squares (60-90 %
+//!   of the module), finder rings and eyes as rounded squares or circles, solid / linear / radial gradient or
+//!   two-tone colours, white, light-coloured, gradient or soft-picture backgrounds, EC M/Q/H, some with a logo,
+//!   3-8 px modules, some with sensor noise, blur or JPEG. The module grid is the standard one `qrcode`
+//!   encodes; only the drawing changes. Tags name every drawing choice (`dot-circle`, `dot0.72`,
+//!   `ring-rounded`, `eye-circle`, `fill-linear`, `two-tone`, `bg-picture`, `logo`, ...);
+//! - `noqr`: 0.5-1.0 MP images with no code at all, to measure what an unreadable image costs: white noise,
+//!   blurred-noise texture, checkerboards (2-32 px pitch), text-like pages (rows of small dark rectangles),
+//!   pages of scattered finder-like concentric squares, and fake codes (versions 1-12: real finder, timing
+//!   and alignment patterns around random data modules, random version information from version 7; the
+//!   format information is either an invalid word, at Hamming distance >= 4 from every valid one, or a valid
+//!   one over the random data). Image `i` is kind `i % 6`.
+//!   The truth payload is `null`: a decoder must return nothing, and any text it returns is wrong.
 //!
-//! Same (category, seed, index) -> identical image bytes. Every image holds exactly one code whose text is
-//! the truth `payload`.
+//! Same (category, seed, index) -> identical image bytes. Every image outside `noqr` holds exactly one code
+//! whose text is the truth `payload`.
 
 use std::io;
 use std::path::Path;
@@ -34,6 +47,8 @@ pub const CATEGORIES: &[&str] = &[
     "mirrored",
     "text",
     "highres",
+    "design",
+    "noqr",
 ];
 
 /// One generated image and its truth.
@@ -44,7 +59,8 @@ pub struct CategoryImage {
     pub image: DynamicImage,
     /// The encoded bytes as written (PNG or JPEG).
     pub bytes: Vec<u8>,
-    pub payload: String,
+    /// The code's text; `None` for an image without a code (`noqr`), written as `null` in truth.json.
+    pub payload: Option<String>,
     pub tags: Vec<String>,
 }
 
@@ -58,12 +74,17 @@ pub fn generate(category: &str, seed: u64, count: usize) -> Vec<CategoryImage> {
             let mut rng = ChaCha8Rng::seed_from_u64(
                 seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((ci as u64) << 40) ^ i as u64,
             );
-            make(CATEGORIES[ci], i, &mut rng)
+            match CATEGORIES[ci] {
+                "design" => make_design(i, &mut rng),
+                "noqr" => make_noqr(i, &mut rng),
+                cat => make(cat, i, &mut rng),
+            }
         })
         .collect()
 }
 
-/// Writes the images and a `truth.json` (`{name: {payload, tags}}`, as the label corpora) into `dir`.
+/// Writes the images and a `truth.json` (`{name: {payload, tags}}`, as the label corpora; `payload` is `null`
+/// for `noqr`) into `dir`.
 pub fn write_dir(dir: &Path, category: &str, seed: u64, count: usize) -> io::Result<()> {
     if !CATEGORIES.contains(&category) {
         return Err(io::Error::new(
@@ -333,8 +354,19 @@ fn make(category: &str, index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
         scene.cy = scene.h as f32 / 2.0;
     }
     let image = render(&code, &scene, rng);
-    let (name, bytes) = encode_file(index, &image, scene.jpeg);
-    let image = if scene.jpeg.is_some() {
+    finish_image(index, image, scene.jpeg, Some(payload), tags)
+}
+
+/// Encodes the image (PNG, or JPEG at `jpeg` quality) and keeps what a reader of the file would see.
+fn finish_image(
+    index: usize,
+    image: RgbImage,
+    jpeg: Option<u8>,
+    payload: Option<String>,
+    tags: Vec<String>,
+) -> CategoryImage {
+    let (name, bytes) = encode_file(index, &image, jpeg);
+    let image = if jpeg.is_some() {
         image::load_from_memory(&bytes).expect("own JPEG decodes")
     } else {
         DynamicImage::ImageRgb8(image)
@@ -441,8 +473,11 @@ fn text_code(index: usize, rng: &mut ChaCha8Rng) -> (QrCode, String, &'static st
 /// Draws the code: 3x3 supersampled, rotated about its centre, mirrored if asked, logo on top; then blur
 /// and noise.
 fn render(code: &QrCode, s: &Scene, rng: &mut ChaCha8Rng) -> RgbImage {
-    let n = code.width();
-    let colors = code.to_colors();
+    render_grid(code.width(), &code.to_colors(), s, rng)
+}
+
+/// [`render`] for any `n` x `n` module grid (row-major), also one that is not a valid code.
+fn render_grid(n: usize, colors: &[Color], s: &Scene, rng: &mut ChaCha8Rng) -> RgbImage {
     let (w, h) = (s.w as usize, s.h as usize);
     let (sin, cos) = s.angle.sin_cos();
     let half = n as f32 / 2.0;
@@ -487,13 +522,25 @@ fn render(code: &QrCode, s: &Scene, rng: &mut ChaCha8Rng) -> RgbImage {
             px[y * w + x] = acc.map(|a| a / 9.0);
         }
     }
-    if s.blur > 0.05 {
-        blur(&mut px, w, h, s.blur);
+    develop(px, s.w, s.h, s.blur, s.noise, rng)
+}
+
+/// Blur (sigma in pixels, skipped below 0.05) and sensor noise (sd ~`noise` grey levels), then 8 bits.
+fn develop(
+    mut px: Vec<[f32; 3]>,
+    w: u32,
+    h: u32,
+    sigma: f32,
+    noise: f32,
+    rng: &mut ChaCha8Rng,
+) -> RgbImage {
+    if sigma > 0.05 {
+        blur(&mut px, w as usize, h as usize, sigma);
     }
-    let mut img = RgbImage::new(s.w, s.h);
+    let mut img = RgbImage::new(w, h);
     for (i, p) in img.pixels_mut().enumerate() {
-        let n = if s.noise > 0.0 {
-            (rng.gen::<f32>() + rng.gen::<f32>() + rng.gen::<f32>() - 1.5) * 2.0 * s.noise
+        let n = if noise > 0.0 {
+            (rng.gen::<f32>() + rng.gen::<f32>() + rng.gen::<f32>() - 1.5) * 2.0 * noise
         } else {
             0.0
         };
@@ -566,4 +613,613 @@ fn encode_file(index: usize, img: &RgbImage, jpeg: Option<u8>) -> (String, Vec<u
             (format!("{index:04}.png"), out.into_inner())
         }
     }
+}
+
+/// A module, finder ring or eye outline in a `design` code.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shape {
+    Square,
+    /// A square with its corners rounded off: corner radius as a fraction of the half side.
+    Rounded(f32),
+    Circle,
+}
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Square => "square",
+            Shape::Rounded(_) => "rounded",
+            Shape::Circle => "circle",
+        }
+    }
+
+    /// Whether `(x, y)`, relative to the shape's centre, lies inside the shape of half side `h`.
+    fn contains(self, x: f32, y: f32, h: f32) -> bool {
+        let (x, y) = (x.abs(), y.abs());
+        match self {
+            Shape::Square => x <= h && y <= h,
+            Shape::Circle => x * x + y * y <= h * h,
+            Shape::Rounded(f) => {
+                let r = f * h;
+                let (qx, qy) = (x - (h - r), y - (h - r));
+                x <= h && y <= h && (qx <= 0.0 || qy <= 0.0 || qx * qx + qy * qy <= r * r)
+            }
+        }
+    }
+}
+
+/// Module colour over the code, `(u, v)` in 0..1 across it.
+enum Fill {
+    Solid([f32; 3]),
+    /// From the first colour to the second along the direction (unit vector).
+    Linear([f32; 3], [f32; 3], [f32; 2]),
+    /// From the first colour at the centre to the second at the corners.
+    Radial([f32; 3], [f32; 3]),
+}
+
+impl Fill {
+    fn at(&self, u: f32, v: f32) -> [f32; 3] {
+        let (a, b, t) = match *self {
+            Fill::Solid(c) => return c,
+            Fill::Linear(a, b, [dx, dy]) => {
+                // Project onto the direction, normalised so the code's extreme corners get 0 and 1.
+                let lo = dx.min(0.0) + dy.min(0.0);
+                let hi = dx.max(0.0) + dy.max(0.0);
+                (a, b, (u * dx + v * dy - lo) / (hi - lo))
+            }
+            Fill::Radial(a, b) => (a, b, ((u - 0.5).hypot(v - 0.5) / 0.7072).min(1.0)),
+        };
+        lerp(a, b, t)
+    }
+}
+
+/// What the code is printed on, `(x, y)` in 0..1 across the image.
+enum Backdrop {
+    Plain([f32; 3]),
+    Linear([f32; 3], [f32; 3]),
+    /// A soft picture: pastel blobs (centre, radius, colour, strength) over a light base.
+    Picture([f32; 3], Vec<([f32; 2], f32, [f32; 3], f32)>),
+}
+
+impl Backdrop {
+    fn at(&self, x: f32, y: f32) -> [f32; 3] {
+        match self {
+            Backdrop::Plain(c) => *c,
+            Backdrop::Linear(a, b) => lerp(*a, *b, (x + y) / 2.0),
+            Backdrop::Picture(base, blobs) => {
+                let mut c = *base;
+                for &([bx, by], r, colour, strength) in blobs {
+                    let d2 = (x - bx) * (x - bx) + (y - by) * (y - by);
+                    let a = strength * (-d2 / (2.0 * r * r)).exp();
+                    c = lerp(c, colour, a);
+                }
+                c
+            }
+        }
+    }
+}
+
+fn lerp(a: [f32; 3], b: [f32; 3], t: f32) -> [f32; 3] {
+    [0, 1, 2].map(|k| a[k] + (b[k] - a[k]) * t)
+}
+
+/// How a `design` code is drawn.
+struct Design {
+    /// Dot diameter (side, for rounded squares) as a fraction of the module.
+    dot: f32,
+    dots: Shape,
+    ring: Shape,
+    eye: Shape,
+    fill: Fill,
+    /// Two-tone: finder patterns in their own colour.
+    finder: Option<[f32; 3]>,
+    backdrop: Backdrop,
+}
+
+/// Dark print colours (luma 30-75) for `design` modules.
+const INKS: [[f32; 3]; 8] = [
+    [20.0, 20.0, 25.0],
+    [20.0, 40.0, 140.0],
+    [90.0, 20.0, 120.0],
+    [150.0, 20.0, 40.0],
+    [10.0, 90.0, 60.0],
+    [0.0, 80.0, 120.0],
+    [120.0, 50.0, 0.0],
+    [60.0, 60.0, 70.0],
+];
+
+/// Light papers (luma >= 225) and pastel picture colours (luma >= 195).
+const PAPERS: [[f32; 3]; 5] = [
+    [250.0, 245.0, 230.0],
+    [235.0, 245.0, 255.0],
+    [255.0, 238.0, 242.0],
+    [238.0, 250.0, 238.0],
+    [245.0, 245.0, 245.0],
+];
+const PASTELS: [[f32; 3]; 6] = [
+    [255.0, 215.0, 195.0],
+    [195.0, 225.0, 255.0],
+    [215.0, 250.0, 205.0],
+    [255.0, 240.0, 180.0],
+    [230.0, 210.0, 255.0],
+    [205.0, 245.0, 245.0],
+];
+
+fn make_design(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["design".to_string()];
+    let len = rng.gen_range(20..120);
+    let text = random_text(rng, len);
+    let ec = [EcLevel::M, EcLevel::Q, EcLevel::H][rng.gen_range(0..3)];
+    let code = encode(&text, ec);
+    let n = code.width() as f32;
+    let module = rng.gen_range(3.0..8.0f32);
+    let quiet = rng.gen_range(2..=4) as f32;
+    let side = ((n + 2.0 * quiet) * module * rng.gen_range(1.0..1.3)).ceil() as u32;
+    let mut s = Scene::plain(side, side, module);
+    s.quiet = quiet;
+
+    let dot = rng.gen_range(0.6..0.9f32);
+    let dots = if rng.gen_bool(0.5) {
+        Shape::Circle
+    } else {
+        Shape::Rounded(rng.gen_range(0.4..1.0))
+    };
+    let pick_outline = |rng: &mut ChaCha8Rng, square: f64| {
+        let r = rng.gen::<f64>();
+        if r < square {
+            Shape::Square
+        } else if r < (1.0 + square) / 2.0 {
+            Shape::Rounded(rng.gen_range(0.3..0.8))
+        } else {
+            Shape::Circle
+        }
+    };
+    let ring = pick_outline(rng, 0.15);
+    let eye = pick_outline(rng, 0.15);
+    let ink = INKS[rng.gen_range(0..INKS.len())];
+    let ink2 = INKS[rng.gen_range(0..INKS.len())];
+    let (fill, fill_tag) = match rng.gen_range(0..20) {
+        0..=7 => (Fill::Solid(ink), "fill-solid"),
+        8..=14 => {
+            const D: f32 = std::f32::consts::FRAC_1_SQRT_2;
+            let dir = [[1.0, 0.0], [0.0, 1.0], [D, D], [D, -D]][rng.gen_range(0..4)];
+            (Fill::Linear(ink, ink2, dir), "fill-linear")
+        }
+        _ => (Fill::Radial(ink, ink2), "fill-radial"),
+    };
+    let finder = rng
+        .gen_bool(0.3)
+        .then(|| INKS[rng.gen_range(0..INKS.len())]);
+    let (backdrop, bg_tag) = match rng.gen_range(0..20) {
+        0..=6 => (Backdrop::Plain([255.0; 3]), "bg-white"),
+        7..=11 => (
+            Backdrop::Plain(PAPERS[rng.gen_range(0..PAPERS.len())]),
+            "bg-colour",
+        ),
+        12..=15 => (
+            Backdrop::Linear(
+                PAPERS[rng.gen_range(0..PAPERS.len())],
+                PASTELS[rng.gen_range(0..PASTELS.len())],
+            ),
+            "bg-gradient",
+        ),
+        _ => {
+            let blobs = (0..rng.gen_range(3..7))
+                .map(|_| {
+                    (
+                        [rng.gen::<f32>(), rng.gen::<f32>()],
+                        rng.gen_range(0.1..0.35),
+                        PASTELS[rng.gen_range(0..PASTELS.len())],
+                        rng.gen_range(0.5..0.95),
+                    )
+                })
+                .collect();
+            (
+                Backdrop::Picture(PAPERS[rng.gen_range(0..PAPERS.len())], blobs),
+                "bg-picture",
+            )
+        }
+    };
+    if ec != EcLevel::M && rng.gen_bool(0.4) {
+        s.logo = Some(if ec == EcLevel::H {
+            rng.gen_range(0.2..0.28)
+        } else {
+            rng.gen_range(0.14..0.2)
+        });
+    }
+    if rng.gen_bool(0.4) {
+        s.noise = rng.gen_range(1.5..4.0);
+    }
+    if rng.gen_bool(0.3) {
+        s.blur = rng.gen_range(0.3..0.7);
+    }
+    s.jpeg = rng.gen_bool(0.4).then(|| rng.gen_range(75..=90));
+
+    tags.push(format!("dot-{}", dots.name()));
+    tags.push(format!("dot{dot:.2}"));
+    tags.push(format!("ring-{}", ring.name()));
+    tags.push(format!("eye-{}", eye.name()));
+    tags.push(fill_tag.to_string());
+    if finder.is_some() {
+        tags.push("two-tone".to_string());
+    }
+    tags.push(bg_tag.to_string());
+    if s.logo.is_some() {
+        tags.push("logo".to_string());
+    }
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("module{module:.1}"));
+    if s.noise > 0.0 {
+        tags.push("noise".to_string());
+    }
+    if s.blur > 0.0 {
+        tags.push("blur".to_string());
+    }
+    if s.jpeg.is_some() {
+        tags.push("jpeg".to_string());
+    }
+    tags.push(format!("v{}", version_of(&code)));
+    let d = Design {
+        dot,
+        dots,
+        ring,
+        eye,
+        fill,
+        finder,
+        backdrop,
+    };
+    let image = render_design(&code, &s, &d, rng);
+    finish_image(index, image, s.jpeg, Some(text), tags)
+}
+
+/// Draws a `design` code, 4x4 supersampled: dots for dark modules, the three finder patterns as
+/// ring + eye outlines, the logo on top, the backdrop under everything.
+fn render_design(code: &QrCode, s: &Scene, d: &Design, rng: &mut ChaCha8Rng) -> RgbImage {
+    let n = code.width();
+    let colors = code.to_colors();
+    let (w, h) = (s.w as usize, s.h as usize);
+    let nf = n as f32;
+    let half = nf / 2.0;
+    let logo = s.logo.map(|f| f * half);
+    let finders = [(0.0, 0.0), (nf - 7.0, 0.0), (0.0, nf - 7.0)];
+    const SS: usize = 4;
+    let mut px = vec![[0f32; 3]; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let mut acc = [0f32; 3];
+            for sy in 0..SS {
+                for sx in 0..SS {
+                    let ix = x as f32 + (sx as f32 + 0.5) / SS as f32;
+                    let iy = y as f32 + (sy as f32 + 0.5) / SS as f32;
+                    let paper = d.backdrop.at(ix / s.w as f32, iy / s.h as f32);
+                    let u = (ix - s.cx) / s.module + half;
+                    let v = (iy - s.cy) / s.module + half;
+                    let c = if let Some(l) =
+                        logo.filter(|&l| (u - half).abs() < l + 0.5 && (v - half).abs() < l + 0.5)
+                    {
+                        logo_colour(u - half, v - half, l)
+                    } else if u < 0.0 || v < 0.0 || u >= nf || v >= nf {
+                        paper
+                    } else if let Some(&(fx, fy)) = finders
+                        .iter()
+                        .find(|&&(fx, fy)| u >= fx && u < fx + 7.0 && v >= fy && v < fy + 7.0)
+                    {
+                        let (lx, ly) = (u - fx - 3.5, v - fy - 3.5);
+                        let dark = (d.ring.contains(lx, ly, 3.5) && !d.ring.contains(lx, ly, 2.5))
+                            || d.eye.contains(lx, ly, 1.5);
+                        if dark {
+                            d.finder.unwrap_or_else(|| d.fill.at(u / nf, v / nf))
+                        } else {
+                            paper
+                        }
+                    } else {
+                        let (iu, iv) = (u.floor(), v.floor());
+                        let dark = colors[iv as usize * n + iu as usize] == Color::Dark
+                            && d.dots.contains(u - iu - 0.5, v - iv - 0.5, d.dot / 2.0);
+                        if dark {
+                            d.fill.at(u / nf, v / nf)
+                        } else {
+                            paper
+                        }
+                    };
+                    for k in 0..3 {
+                        acc[k] += c[k];
+                    }
+                }
+            }
+            px[y * w + x] = acc.map(|a| a / (SS * SS) as f32);
+        }
+    }
+    develop(px, s.w, s.h, s.blur, s.noise, rng)
+}
+
+/// `noqr` image sizes, 0.5-1.0 MP.
+const NOQR_SIZES: [(u32, u32); 7] = [
+    (1024, 576),
+    (800, 800),
+    (1024, 768),
+    (1280, 720),
+    (960, 960),
+    (900, 600),
+    (1000, 1000),
+];
+
+fn make_noqr(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let (w, h) = NOQR_SIZES[rng.gen_range(0..NOQR_SIZES.len())];
+    let (wu, hu) = (w as usize, h as usize);
+    let mut tags = vec!["noqr".to_string()];
+    let jpeg = rng.gen_bool(0.4).then(|| rng.gen_range(80..=90));
+    let image = match index % 6 {
+        0 => {
+            tags.push("white-noise".to_string());
+            let colour = rng.gen_bool(0.5);
+            let mut img = RgbImage::new(w, h);
+            for p in img.pixels_mut() {
+                p.0 = if colour {
+                    rng.gen()
+                } else {
+                    [rng.gen::<u8>(); 3]
+                };
+            }
+            img
+        }
+        1 => {
+            let sigma = rng.gen_range(1.0..4.0f32);
+            tags.push("blurred-noise".to_string());
+            tags.push(format!("sigma{sigma:.1}"));
+            let mut px: Vec<[f32; 3]> = (0..wu * hu)
+                .map(|_| [rng.gen_range(0.0..255.0); 3])
+                .collect();
+            blur(&mut px, wu, hu, sigma);
+            // Stretch the (now faint) texture back to a full-contrast one.
+            let mean = px.iter().map(|p| p[0]).sum::<f32>() / px.len() as f32;
+            let sd =
+                (px.iter().map(|p| (p[0] - mean).powi(2)).sum::<f32>() / px.len() as f32).sqrt();
+            let gain = rng.gen_range(40.0..70.0) / sd.max(1e-3);
+            let px = px
+                .into_iter()
+                .map(|p| [128.0 + (p[0] - mean) * gain; 3])
+                .collect();
+            develop(px, w, h, 0.0, 2.0, rng)
+        }
+        2 => {
+            let pitch = [2.0f32, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0][rng.gen_range(0..9)];
+            let angle = if rng.gen_bool(0.5) {
+                0.0
+            } else {
+                rng.gen_range(-0.4..0.4f32)
+            };
+            tags.push("checkerboard".to_string());
+            tags.push(format!("pitch{pitch}"));
+            let (dark, light) = (rng.gen_range(10.0..60.0f32), rng.gen_range(190.0..245.0f32));
+            let (sin, cos) = angle.sin_cos();
+            let mut px = vec![[0f32; 3]; wu * hu];
+            for y in 0..hu {
+                for x in 0..wu {
+                    let mut acc = 0.0;
+                    for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                        let (fx, fy) = (x as f32 + ox, y as f32 + oy);
+                        let u = ((cos * fx + sin * fy) / pitch).floor() as i64;
+                        let v = ((-sin * fx + cos * fy) / pitch).floor() as i64;
+                        acc += if (u + v).rem_euclid(2) == 0 {
+                            dark
+                        } else {
+                            light
+                        };
+                    }
+                    px[y * wu + x] = [acc / 4.0; 3];
+                }
+            }
+            let sigma = rng.gen_range(0.0..0.8);
+            develop(px, w, h, sigma, 2.0, rng)
+        }
+        3 => {
+            tags.push("text-page".to_string());
+            let paper = rng.gen_range(235.0..252.0f32);
+            let ink = rng.gen_range(10.0..60.0f32);
+            let mut g = vec![paper; wu * hu];
+            let mut rect = |x0: f32, y0: f32, x1: f32, y1: f32| {
+                let (x0, x1) = (x0.max(0.0) as usize, (x1.min(w as f32)) as usize);
+                let (y0, y1) = (y0.max(0.0) as usize, (y1.min(h as f32)) as usize);
+                for yy in y0..y1 {
+                    for xx in x0..x1 {
+                        g[yy * wu + xx] = ink;
+                    }
+                }
+            };
+            let line = rng.gen_range(14.0..28.0f32);
+            let margin = rng.gen_range(30.0..80.0f32);
+            let xh = line * rng.gen_range(0.38..0.48);
+            let mut base = margin + line;
+            while base < h as f32 - margin {
+                // Short last lines of paragraphs, then a blank line.
+                let end = if rng.gen_bool(0.12) {
+                    rng.gen_range(margin + 40.0..w as f32 - margin)
+                } else {
+                    w as f32 - margin
+                };
+                let mut x = margin;
+                while x < end {
+                    for _ in 0..rng.gen_range(1..9) {
+                        let lw = xh * rng.gen_range(0.5..1.0);
+                        let (top, bottom) = match rng.gen_range(0..10) {
+                            0..=2 => (base - xh * 1.6, base),
+                            3 => (base - xh, base + xh * 0.5),
+                            _ => (base - xh, base),
+                        };
+                        rect(x, top, x + lw, bottom);
+                        x += lw + (xh * 0.18).max(1.0);
+                    }
+                    x += xh * rng.gen_range(0.7..1.2);
+                }
+                base += line;
+                if end < w as f32 - margin {
+                    base += line;
+                }
+            }
+            let px = g.into_iter().map(|v| [v; 3]).collect();
+            let sigma = rng.gen_range(0.3..0.8);
+            develop(px, w, h, sigma, 2.0, rng)
+        }
+        4 => {
+            tags.push("finder-page".to_string());
+            let count = rng.gen_range(15..50);
+            tags.push(format!("finders{count}"));
+            let paper = rng.gen_range(220.0..250.0f32);
+            let ink = rng.gen_range(10.0..50.0f32);
+            let mut g = vec![paper; wu * hu];
+            for _ in 0..count {
+                let m = rng.gen_range(2.0..8.0f32);
+                let (x0, y0) = (
+                    rng.gen_range(0.0..(w as f32 - 7.0 * m)),
+                    rng.gen_range(0.0..(h as f32 - 7.0 * m)),
+                );
+                // 7x7 dark, 5x5 light, 3x3 dark: the 1:1:3:1:1 finder pattern.
+                for (inset, c) in [(0.0, ink), (1.0, paper), (2.0, ink)] {
+                    let (a, b) = (inset * m, (7.0 - inset) * m);
+                    for yy in (y0 + a) as usize..(y0 + b) as usize {
+                        for xx in (x0 + a) as usize..(x0 + b) as usize {
+                            g[yy * wu + xx] = c;
+                        }
+                    }
+                }
+            }
+            let px = g.into_iter().map(|v| [v; 3]).collect();
+            let sigma = rng.gen_range(0.3..0.8);
+            develop(px, w, h, sigma, 2.0, rng)
+        }
+        _ => {
+            let (n, colors, version, valid_format) = fake_code(index, rng);
+            tags.push("fake-code".to_string());
+            tags.push(
+                if valid_format {
+                    "format-valid"
+                } else {
+                    "format-invalid"
+                }
+                .to_string(),
+            );
+            tags.push(format!("v{version}"));
+            let nf = n as f32;
+            let module = rng
+                .gen_range(3.0..8.0f32)
+                .min(w.min(h) as f32 / (nf + 12.0));
+            let mut s = Scene::plain(w, h, module);
+            s.angle = if rng.gen_bool(0.5) {
+                0.0
+            } else {
+                rng.gen_range(-0.3..0.3)
+            };
+            let ext =
+                (nf / 2.0 + s.quiet) * module * (s.angle.sin().abs() + s.angle.cos().abs()) + 2.0;
+            s.cx = rng.gen_range(ext..(w as f32 - ext).max(ext + 1.0));
+            s.cy = rng.gen_range(ext..(h as f32 - ext).max(ext + 1.0));
+            s.background = [150.0, 140.0, 130.0];
+            s.blur = 0.5;
+            s.noise = 2.0;
+            tags.push(format!("module{module:.1}"));
+            render_grid(n, &colors, &s, rng)
+        }
+    };
+    tags.push(format!("{w}x{h}"));
+    if jpeg.is_some() {
+        tags.push("jpeg".to_string());
+    }
+    finish_image(index, image, jpeg, None, tags)
+}
+
+/// A grid that looks like a code and is none: a real code's finder, separator, timing and alignment
+/// patterns (and dark module) around random data modules (version information, from version 7, is random
+/// too: `is_functional` does not cover it). Every other fake code (by `index / 6`) gets
+/// format information that no decoder accepts (both copies at Hamming distance >= 4 from all 32 valid
+/// words, beyond the 3 errors BCH(15,5) corrects); the others keep the real format over the random data
+/// (a decoder then gets as far as Reed-Solomon, which fails). Returns (size, modules, version, format valid).
+fn fake_code(index: usize, rng: &mut ChaCha8Rng) -> (usize, Vec<Color>, usize, bool) {
+    let len = rng.gen_range(10..200);
+    let text = random_text(rng, len);
+    let code = encode(
+        &text,
+        [EcLevel::L, EcLevel::M, EcLevel::Q][rng.gen_range(0..3)],
+    );
+    let n = code.width();
+    let mut colors = code.to_colors();
+    for y in 0..n {
+        for x in 0..n {
+            if !code.is_functional(x, y) {
+                colors[y * n + x] = if rng.gen_bool(0.5) {
+                    Color::Dark
+                } else {
+                    Color::Light
+                };
+            }
+        }
+    }
+    let valid_format = (index / 6) % 2 == 1;
+    if !valid_format {
+        // (x, y) of the format bits, most significant first, as qrcode places them (negative: from the end).
+        const MAIN: [(i32, i32); 15] = [
+            (0, 8),
+            (1, 8),
+            (2, 8),
+            (3, 8),
+            (4, 8),
+            (5, 8),
+            (7, 8),
+            (8, 8),
+            (8, 7),
+            (8, 5),
+            (8, 4),
+            (8, 3),
+            (8, 2),
+            (8, 1),
+            (8, 0),
+        ];
+        const SIDE: [(i32, i32); 15] = [
+            (8, -1),
+            (8, -2),
+            (8, -3),
+            (8, -4),
+            (8, -5),
+            (8, -6),
+            (8, -7),
+            (-8, 8),
+            (-7, 8),
+            (-6, 8),
+            (-5, 8),
+            (-4, 8),
+            (-3, 8),
+            (-2, 8),
+            (-1, 8),
+        ];
+        let valid: Vec<u32> = (0..32).map(format_word).collect();
+        for coords in [MAIN, SIDE] {
+            let word = loop {
+                let w = rng.gen_range(0..1u32 << 15);
+                if valid.iter().all(|&v| (v ^ w).count_ones() >= 4) {
+                    break w;
+                }
+            };
+            for (i, &(x, y)) in coords.iter().enumerate() {
+                let x = if x < 0 { x + n as i32 } else { x } as usize;
+                let y = if y < 0 { y + n as i32 } else { y } as usize;
+                colors[y * n + x] = if (word >> (14 - i)) & 1 == 1 {
+                    Color::Dark
+                } else {
+                    Color::Light
+                };
+            }
+        }
+    }
+    (n, colors, version_of(&code), valid_format)
+}
+
+/// The masked 15-bit format word for 5 data bits (EC level and mask): BCH(15,5), generator 0x537, XOR 0x5412.
+fn format_word(data: u32) -> u32 {
+    let mut rem = data << 10;
+    for i in (0..5).rev() {
+        if rem & (1 << (i + 10)) != 0 {
+            rem ^= 0x537 << i;
+        }
+    }
+    ((data << 10) | rem) ^ 0x5412
 }
