@@ -53,6 +53,60 @@ fn ratio_ok(runs: [usize; 5]) -> Option<f64> {
     }
 }
 
+/// Diagonal confirmation through a finder candidate's centre: the 1:1:3:1:1 pattern along one of the two
+/// diagonals (the rows and columns of a finder pattern are squares, so its diagonals show the same ratio, √2
+/// longer). Random texture that happens to show the ratio on a row and a column rarely shows it there.
+fn check_diagonal(bits: &[u8], w: usize, h: usize, cx: f64, cy: f64, module: f64) -> bool {
+    let (x, y) = (cx as isize, cy as isize);
+    if x < 0 || y < 0 || x as usize >= w || y as usize >= h {
+        return false;
+    }
+    let dark = |xx: isize, yy: isize| {
+        xx >= 0
+            && yy >= 0
+            && (xx as usize) < w
+            && (yy as usize) < h
+            && bits[yy as usize * w + xx as usize] == 1
+    };
+    if !dark(x, y) {
+        return false;
+    }
+    let max_total = (module * 7.0 * 1.41 * 2.0) as usize + 4;
+    [1isize, -1].iter().any(|&dx| {
+        let mut runs = [0usize; 5];
+        // Towards the top: centre dark, light, dark ring; then towards the bottom likewise.
+        for (dir, order) in [
+            (-1isize, [(2usize, true), (1, false), (0, true)]),
+            (1, [(2, true), (3, false), (4, true)]),
+        ] {
+            let (mut xx, mut yy) = if dir < 0 { (x, y) } else { (x + dx, y + 1) };
+            let step = (dx * dir, dir);
+            for (i, want_dark) in order {
+                while dark(xx, yy) == want_dark
+                    && xx >= -1
+                    && yy >= -1
+                    && xx <= w as isize
+                    && yy <= h as isize
+                {
+                    runs[i] += 1;
+                    xx += step.0;
+                    yy += step.1;
+                    if runs.iter().sum::<usize>() > max_total {
+                        return false;
+                    }
+                    if !(0..w as isize).contains(&xx) || !(0..h as isize).contains(&yy) {
+                        break;
+                    }
+                }
+                if runs[i] == 0 {
+                    return false;
+                }
+            }
+        }
+        ratio_ok(runs).is_some()
+    })
+}
+
 /// Vertical confirmation through (x, y): returns (centre y, module) when the column shows 1:1:3:1:1.
 fn check_column(
     bits: &[u8],
@@ -189,7 +243,18 @@ fn find_finders(
             }
         }
     }
-    out.retain(|f| f.hits >= 2);
+    // A candidate seen on only a few rows must also show the ratio on a diagonal (random texture rarely
+    // does; a real finder's centre stone gives ~3 rows a module, so a rounded "design" finder that fails
+    // the diagonal is kept on its rows). Small modules (under 2.5 px) are too coarse for the diagonal's
+    // ratio: there, three rows.
+    out.retain(|f| {
+        f.hits >= 2
+            && if f.module >= 2.5 {
+                f.hits >= 4 || check_diagonal(bits, w, h, f.x, f.y, f.module)
+            } else {
+                f.hits >= 3
+            }
+    });
     let seen = out.len();
     out.sort_by(|a, b| {
         b.hits
@@ -522,10 +587,7 @@ fn find_alignment(
             for k in -2i32..=2 {
                 for l in -2i32..=2 {
                     // Candidate (ci, cj) sits at lattice (ci + 4, cj + 4); a module is 2 lattice steps.
-                    let (li, lj) = (
-                        (ci + 4 + 2 * k) as usize,
-                        (cj + 4 + 2 * l) as usize,
-                    );
+                    let (li, lj) = ((ci + 4 + 2 * k) as usize, (cj + 4 + 2 * l) as usize);
                     let val = lattice[lj * N + li];
                     let ring = k.abs() == 2 || l.abs() == 2;
                     if ring || (k == 0 && l == 0) {
@@ -555,6 +617,30 @@ fn find_alignment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diagonal_check_tells_a_finder_from_a_cross() {
+        // A finder pattern at 4 px a module, centred at (20, 20) in a 40x40 light field.
+        let (w, h, m) = (40usize, 40usize, 4isize);
+        let mut finder = vec![0u8; w * h];
+        let mut cross = vec![0u8; w * h];
+        // The pattern's 7x7 modules span pixels 6..34; module (i, j) is in ring max(|i - 3|, |j - 3|):
+        // rings 0-1 are the dark stone, 2 the light ring, 3 the dark outer ring.
+        for y in 6..34isize {
+            for x in 6..34isize {
+                let (i, j) = ((x - 6) / m, (y - 6) / m);
+                let ring = (i - 3).abs().max((j - 3).abs());
+                let dark = (ring != 2) as u8;
+                finder[y as usize * w + x as usize] = dark;
+                // The same profile, only on the three rows and columns of modules through the centre.
+                if (i - 3).abs() <= 1 || (j - 3).abs() <= 1 {
+                    cross[y as usize * w + x as usize] = dark;
+                }
+            }
+        }
+        assert!(check_diagonal(&finder, w, h, 20.0, 20.0, 4.0));
+        assert!(!check_diagonal(&cross, w, h, 20.0, 20.0, 4.0));
+    }
 
     #[test]
     fn finder_ratios() {
