@@ -24,6 +24,8 @@ const MAX_FINDERS: usize = 8;
 const MAX_ATTEMPTS: usize = 60;
 /// Geometries per call whose data gets the blur equaliser (`Sampler::equalize`, up to two more ECC checks each).
 const MAX_EQUALIZED: usize = 2;
+/// Largest ratio between the module sizes of a triple's finders (a steep view makes the far ones smaller).
+const MAX_MODULE_RATIO: f64 = 2.6;
 /// Largest version our locator tries (all of them: a wrong version fails the timing pre-check or the format check).
 const MAX_VERSION: i64 = 40;
 
@@ -328,9 +330,11 @@ impl FinderLocator {
                         pa.module.min(pb.module).min(pc.module),
                         pa.module.max(pb.module).max(pc.module),
                     );
-                    if mx > mn * 1.7 {
+                    if mx > mn * MAX_MODULE_RATIO {
                         continue;
                     }
+                    // Module sizes this far apart mean a code seen at a steep angle (or a wrong triple).
+                    let steep = mx > mn * 1.5;
                     let (ax, ay, cx, cy) = (pa.x - pb.x, pa.y - pb.y, pc.x - pb.x, pc.y - pb.y);
                     let (la, lc) = (ax.hypot(ay), cx.hypot(cy));
                     if la < 1.0 || lc < 1.0 || la > lc * 1.4 || lc > la * 1.4 {
@@ -349,8 +353,17 @@ impl FinderLocator {
                     // Finder modules are measured along pixel rows and columns: on a code rotated by t, those
                     // chords are 1/max(|cos t|, |sin t|) longer than the module (up to 1.41x at 45 degrees).
                     let (ct, st) = ((ax / la).abs(), (ay / la).abs());
-                    let module = (pa.module + pb.module + pc.module) / 3.0 * ct.max(st);
-                    let modules_between = (la + lc) / 2.0 / module;
+                    let modules_between = if steep {
+                        // In perspective the module changes along each side: measure each side in the
+                        // mean module of its own two finders (and its own direction's chord factor).
+                        let chord = |dx: f64, dy: f64, l: f64| (dx / l).abs().max((dy / l).abs());
+                        (la / ((pa.module + pb.module) / 2.0 * chord(ax, ay, la))
+                            + lc / ((pc.module + pb.module) / 2.0 * chord(cx, cy, lc)))
+                            / 2.0
+                    } else {
+                        let module = (pa.module + pb.module + pc.module) / 3.0 * ct.max(st);
+                        (la + lc) / 2.0 / module
+                    };
                     let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
                     // From version 7 on, the version information next to the finders names the version
                     // exactly (the spacing estimate drifts by a version or more on big codes).
@@ -359,9 +372,13 @@ impl FinderLocator {
                     } else {
                         None
                     };
-                    let mut versions = [est_version, est_version + 1, est_version - 1, 0];
+                    let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0];
+                    if steep {
+                        versions[3] = est_version + 2;
+                        versions[4] = est_version - 2;
+                    }
                     if let Some(v) = named {
-                        versions = [v, 0, 0, 0];
+                        versions = [v, 0, 0, 0, 0];
                     }
                     for version in versions {
                         // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
@@ -428,6 +445,28 @@ impl FinderLocator {
             if let Some(h) = Homography::quad_to_quad(src, dst) {
                 geometries.push(h);
             }
+            // Strong perspective moves the alignment pattern further than the search reaches: guess it
+            // again from the perspective the finders' module sizes imply (see `perspective_corner`).
+            if let Some(h) = perspective_corner(tl, tr, bl).and_then(|br| {
+                Homography::quad_to_quad(
+                    [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]],
+                    [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)],
+                )
+            }) {
+                let guess2 = h.map(ax, ay);
+                if (guess2.0 - guess.0).hypot(guess2.1 - guess.1) > 2.0 * ux.hypot(uy) {
+                    // Local axes there: one module along u and v through the perspective guess.
+                    let (p, pu, pv) = (guess2, h.map(ax + 1.0, ay), h.map(ax, ay + 1.0));
+                    let (lu, lv) = ((pu.0 - p.0, pu.1 - p.1), (pv.0 - p.0, pv.1 - p.1));
+                    let found2 = find_alignment(plane, guess2, lu, lv, invert);
+                    if let Some(h2) = Homography::quad_to_quad(
+                        src,
+                        [(tl.x, tl.y), (tr.x, tr.y), found2, (bl.x, bl.y)],
+                    ) {
+                        geometries.push(h2);
+                    }
+                }
+            }
         }
         // Parallelogram guess for the outer finder-centre square, nudged for perspective.
         const NUDGES: [(f64, f64); 7] = [
@@ -439,6 +478,22 @@ impl FinderLocator {
             (-1.0, 0.0),
             (0.0, -1.0),
         ];
+        // The perspective the finders' module sizes imply, when they differ enough to mean one (blur and
+        // noise make them differ by a little anyway) and it puts the corner a module or more away.
+        let (mn, mx) = (
+            tl.module.min(tr.module).min(bl.module),
+            tl.module.max(tr.module).max(bl.module),
+        );
+        if let Some(br) = perspective_corner(tl, tr, bl).filter(|_| mx > mn * 1.25) {
+            if (br.0 - bx).hypot(br.1 - by) > ux.hypot(uy) {
+                let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
+                if let Some(h) =
+                    Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)])
+                {
+                    geometries.push(h);
+                }
+            }
+        }
         for (du, dv) in NUDGES {
             let br = (bx + du * ux + dv * vx, by + du * uy + dv * vy);
             let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
@@ -517,6 +572,23 @@ impl FinderLocator {
         }
         None
     }
+}
+
+/// The fourth finder-centre corner (opposite `tl`) of a code seen in perspective, from the three finders'
+/// centres and module sizes: a length's scale goes as 1/w, w being the homogeneous coordinate, which is
+/// linear across the code; with w = 1 at `tl`, w = m_tl / m at the other two, the corner's w and
+/// homogeneous position are the sums, as for a parallelogram. `None` when the module sizes imply a
+/// degenerate view.
+fn perspective_corner(tl: Finder, tr: Finder, bl: Finder) -> Option<(f64, f64)> {
+    let (wr, wb) = (tl.module / tr.module, tl.module / bl.module);
+    let w = wr + wb - 1.0;
+    if !(0.3..=3.0).contains(&w) {
+        return None;
+    }
+    Some((
+        (tr.x * wr + bl.x * wb - tl.x) / w,
+        (tr.y * wr + bl.y * wb - tl.y) / w,
+    ))
 }
 
 /// Module offset (along the code's u and v axes) of version-information bit i from its finder's centre.
@@ -630,6 +702,45 @@ fn find_alignment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn perspective_corner_recovers_a_projective_view() {
+        // Finder centres of a 25-module code at (3.5, 3.5), (21.5, 3.5), (3.5, 21.5), seen through a
+        // homography that shrinks the far side; module sizes measured as the map's local scale there.
+        let h = Homography::quad_to_quad(
+            [(0.0, 0.0), (25.0, 0.0), (25.0, 25.0), (0.0, 25.0)],
+            [
+                (100.0, 100.0),
+                (300.0, 130.0),
+                (260.0, 280.0),
+                (110.0, 330.0),
+            ],
+        )
+        .unwrap();
+        let at = |u: f64, v: f64| {
+            let (x, y) = h.map(u, v);
+            let (xu, yu) = h.map(u + 1.0, v);
+            let (xv, yv) = h.map(u, v + 1.0);
+            // Geometric mean of the two axes' module lengths.
+            let module = ((xu - x).hypot(yu - y) * (xv - x).hypot(yv - y)).sqrt();
+            Finder {
+                x,
+                y,
+                module,
+                hits: 9,
+            }
+        };
+        let (tl, tr, bl) = (at(3.5, 3.5), at(21.5, 3.5), at(3.5, 21.5));
+        let want = h.map(21.5, 21.5);
+        let got = perspective_corner(tl, tr, bl).unwrap();
+        let parallelogram = (tr.x + bl.x - tl.x, tr.y + bl.y - tl.y);
+        let err = (got.0 - want.0).hypot(got.1 - want.1);
+        let err_par = (parallelogram.0 - want.0).hypot(parallelogram.1 - want.1);
+        assert!(
+            err < err_par / 3.0,
+            "perspective {err:.2} px off, parallelogram {err_par:.2}"
+        );
+    }
 
     #[test]
     fn diagonal_check_tells_a_finder_from_a_cross() {
