@@ -885,9 +885,9 @@ impl Workspace {
 /// The fit step (see `CROP_STEPS`) runs only when its crop is at least this much smaller (per side) than
 /// the label-sized one.
 const FIT_SHRINK: f64 = 0.7;
-/// Module pitch (crop pixels) `module_estimate`'s crops aim for: a little over `TARGET_MODULE_PX`, as the
-/// estimate is a lower quantile.
-const MODULE_FIT_PX: f64 = 3.6;
+/// Module pitch (crop pixels) the fit step's crop aims for (the estimate is a lower quartile: a blurred
+/// code's comes out a little long, which only makes the crop a little bigger).
+const MODULE_FIT_PX: f64 = 3.0;
 
 /// Estimates the module size (base-plane pixels) of a code that fills `region`: the lower quartile of the
 /// run lengths on seven rows, and on seven columns, through it, each thresholded at its own mid-grey (a
