@@ -885,8 +885,8 @@ impl Workspace {
 /// The fit step (see `CROP_STEPS`) runs only when its crop is at least this much smaller (per side) than
 /// the label-sized one.
 const FIT_SHRINK: f64 = 0.7;
-/// Module pitch (crop pixels) the fit step's crop aims for (the estimate is a lower quartile: a blurred
-/// code's comes out a little long, which only makes the crop a little bigger).
+/// Module pitch (crop pixels) the fit step's crop aims for. A blurred code's estimate comes out long and
+/// its fit crop too small to read; the label-sized steps after it cover that.
 const MODULE_FIT_PX: f64 = 3.0;
 
 /// Estimates the module size (base-plane pixels) of a code that fills `region`: the lower quartile of the
