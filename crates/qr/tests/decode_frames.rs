@@ -320,6 +320,22 @@ fn four_close_codes_in_one_image_all_read() {
     assert_eq!(texts, texts_in.map(String::from).to_vec());
 }
 
+/// A high-resolution scan: modules of 40 px, the code filling most of an 1800 px image. The contrast map
+/// sees such a code only along its module edges, as fragments; their bounding box is searched too.
+#[test]
+fn big_modules_in_a_big_image_read_from_the_crop_path() {
+    let s = render(1800, 1800, SHORT, 40.0, 900.0, 900.0, 10.0);
+    let mut d = Decoder::new(DecoderOptions::default());
+    let found = d.decode(LumaFrame {
+        width: 1800,
+        height: 1800,
+        data: &s.px,
+    });
+    assert_eq!(found.first().map(|c| c.text.as_str()), Some(SHORT));
+    // Read from a region crop, not by the whole-frame safety net (pass 900 and up).
+    assert!(d.last_pass().is_some_and(|p| p < 900), "pass {:?}", d.last_pass());
+}
+
 #[test]
 fn decoder_is_reusable_and_deterministic() {
     let s = render(640, 480, LABEL, 4.0, 320.0, 240.0, 30.0);

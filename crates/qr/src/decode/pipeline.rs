@@ -349,6 +349,9 @@ pub struct Workspace {
     crop_cols: Vec<(u32, u32, u32)>,
     /// All-codes mode: the frame with the codes read so far painted out.
     masked: Vec<u8>,
+    /// `candidates` added the bounding box of a fragmented map as the region after the first
+    /// `MAX_CANDIDATES` (searched too).
+    union_region: bool,
     /// Source of fresh plane keys: every crop built and every pyramid level of every frame gets its own, so
     /// `Scratch` can tell when a filtered plane or integral image is still valid for the plane being scanned.
     next_key: u64,
@@ -442,6 +445,17 @@ impl Workspace {
         // The regions beyond the first `MAX_CANDIDATES` only ever get the cheap steps, in all-codes mode,
         // after something was read (the last units; see `after_hit`).
         let searched = candidates.len().min(MAX_CANDIDATES);
+        // A fragmented map's bounding box (see `candidates`) gets the cheap steps right after the first
+        // region's: a code with big modules reads there at once.
+        let union = self.union_region.then_some(MAX_CANDIDATES);
+        let base_steps = |ci: usize| {
+            CROP_STEPS
+                .iter()
+                .enumerate()
+                .take(LIVE_BASE_STEPS)
+                .filter(|(_, st)| applies(st.variant, st.harder, opts))
+                .map(move |(si, _)| Unit::Crop { ci, pi: 0, si })
+        };
         for ci in 0..searched {
             for (pi, &locators) in phases.iter().enumerate() {
                 for (si, st) in CROP_STEPS.iter().enumerate() {
@@ -452,6 +466,18 @@ impl Workspace {
                     }
                 }
             }
+            if ci == 0 {
+                if let Some(u) = union {
+                    let at = units
+                        .iter()
+                        .take_while(
+                            |u| matches!(u, Unit::Crop { pi: 0, si, .. } if *si < LIVE_BASE_STEPS),
+                        )
+                        .count();
+                    let extra: Vec<Unit> = base_steps(u).collect();
+                    units.splice(at..at, extra);
+                }
+            }
         }
         for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
             if applies(variant, harder, opts) && (level as usize) < self.level_count {
@@ -460,10 +486,8 @@ impl Workspace {
         }
         if !opts.stop_at_first {
             for ci in searched..candidates.len() {
-                for (si, st) in CROP_STEPS.iter().enumerate().take(LIVE_BASE_STEPS) {
-                    if applies(st.variant, st.harder, opts) {
-                        units.push(Unit::Crop { ci, pi: 0, si });
-                    }
+                if Some(ci) != union {
+                    units.extend(base_steps(ci));
                 }
             }
         }
@@ -500,7 +524,9 @@ impl Workspace {
             } else {
                 units[base + (start + k - base) % rest]
             };
-            if !after_hit && matches!(unit, Unit::Crop { ci, .. } if ci >= searched) {
+            if !after_hit
+                && matches!(unit, Unit::Crop { ci, .. } if ci >= searched && Some(ci) != union)
+            {
                 continue;
             }
             if after_hit {
@@ -588,7 +614,7 @@ impl Workspace {
                             let module = *st8.module[ci].get_or_insert_with(|| {
                                 module_estimate(src, (x0, y0, x1, y1), &mut self.scratch.run_lens)
                             });
-                            match module.map(|m| (MODULE_FIT_PX / m).max(0.3)) {
+                            match module.map(|m| (MODULE_FIT_PX / m).max(0.05)) {
                                 Some(f) if f < label_f(1.0) * FIT_SHRINK => f,
                                 _ => return false,
                             }
@@ -866,19 +892,40 @@ impl Workspace {
             let b = base(self.base_owned, &self.levels[0], frame);
             (b.w as f64, b.h as f64)
         };
-        comps
+        let to_base = |(x0, y0, x1, y1): (usize, usize, usize, usize)| {
+            let margin = px;
+            (
+                (x0 as f64 * px - margin).max(0.0),
+                (y0 as f64 * px - margin).max(0.0),
+                ((x1 + 1) as f64 * px + margin).min(base_w),
+                ((y1 + 1) as f64 * px + margin).min(base_h),
+            )
+        };
+        let mut out: Vec<(f64, f64, f64, f64)> = comps
             .iter()
             .take(MAX_REGIONS)
-            .map(|&(_, x0, y0, x1, y1)| {
-                let margin = px;
-                (
-                    (x0 as f64 * px - margin).max(0.0),
-                    (y0 as f64 * px - margin).max(0.0),
-                    ((x1 + 1) as f64 * px + margin).min(base_w),
-                    ((y1 + 1) as f64 * px + margin).min(base_h),
-                )
-            })
-            .collect()
+            .map(|&(_, x0, y0, x1, y1)| to_base((x0, y0, x1, y1)))
+            .collect();
+        // A code whose modules are bigger than a block shows texture only along module edges: the map sees
+        // it as scattered fragments. When the fragments' bounding box is much bigger than the largest one,
+        // that box is searched too, as a third region (the fit step sizes its crop from its run lengths).
+        self.union_region = false;
+        if comps.len() >= 3 {
+            let union = comps
+                .iter()
+                .fold((bw, bh, 0, 0), |(a, b, c, d), &(_, x0, y0, x1, y1)| {
+                    (a.min(x0), b.min(y0), c.max(x1), d.max(y1))
+                });
+            let area =
+                |(x0, y0, x1, y1): (usize, usize, usize, usize)| (x1 + 1 - x0) * (y1 + 1 - y0);
+            let (_, x0, y0, x1, y1) = comps[0];
+            if area(union) >= 3 * area((x0, y0, x1, y1)) {
+                out.insert(MAX_CANDIDATES.min(out.len()), to_base(union));
+                out.truncate(MAX_REGIONS);
+                self.union_region = true;
+            }
+        }
+        out
     }
 }
 
