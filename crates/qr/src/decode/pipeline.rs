@@ -606,6 +606,7 @@ impl Workspace {
                         let label_f = |zoom: f64| {
                             (zoom * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0)
                         };
+                        let (mut x0, mut y0, mut x1, mut y1) = (x0, y0, x1, y1);
                         let mut f = if st.zoom == FIT_ZOOM {
                             // A code that fills its region (a screenshot, a close-up, a small clean image)
                             // has bigger modules than that guess, and the region's own run lengths say so:
@@ -614,8 +615,17 @@ impl Workspace {
                             let module = *st8.module[ci].get_or_insert_with(|| {
                                 module_estimate(src, (x0, y0, x1, y1), &mut self.scratch.run_lens)
                             });
-                            match module.map(|m| (MODULE_FIT_PX / m).max(0.05)) {
-                                Some(f) if f < label_f(1.0) * FIT_SHRINK => f,
+                            match module.map(|m| ((MODULE_FIT_PX / m).max(0.05), m)) {
+                                Some((f, m)) if f < label_f(1.0) * FIT_SHRINK => {
+                                    // The map's region can miss a strip of big modules at the code's
+                                    // edge (a finder's light ring is a block without texture): grow it
+                                    // by a quiet zone (4 modules).
+                                    let (bw, bh) = (src.w as f64, src.h as f64);
+                                    let grow = 4.0 * m;
+                                    (x0, y0) = ((x0 - grow).max(0.0), (y0 - grow).max(0.0));
+                                    (x1, y1) = ((x1 + grow).min(bw), (y1 + grow).min(bh));
+                                    f
+                                }
                                 _ => return false,
                             }
                         } else {
