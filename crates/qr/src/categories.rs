@@ -32,9 +32,18 @@
 //! - `curved`: a code on a bottle or cup: wrapped around a vertical or horizontal cylinder of radius 0.7-1.3x
 //!   the code's width (seen square on: image offset `d` from the axis shows arc `R * asin(d / R)`), versions
 //!   1-8 (EC L/M/Q), 3-6 px modules, shading across the curve, blur 0.3-0.8 px, a backdrop beside the
-//!   cylinder. Tags: `axis-vertical`, `axis-horizontal`, `radius0.85`.
+//!   cylinder. Tags: `axis-vertical`, `axis-horizontal`, `radius0.85`;
+//! - `damaged`: EC H or Q codes, versions 2-10, 3-6 px modules, under 2-5 stains: opaque blobs, soft
+//!   see-through smudges and scratches (bent strokes), dark or light, over the data area only (the finder
+//!   patterns with their separators and format information, and the version information, stay intact),
+//!   covering 5-15 % of the code's area. Damage stays within the error correction by construction: a
+//!   module counts as broken where a stain moves any part of it 30 % of the contrast towards the other
+//!   colour, and no Reed-Solomon block may lose more than 70 % of the codewords it corrects (stains are
+//!   redrawn until that holds, which keeps most covers at 5-9 %). Tags name each stain (`blob-dark`,
+//!   `smudge-light`, `scratch-dark`, ...), `cover0.064` and `ecuse0.62` (the worst block's share of its
+//!   correction capacity).
 //!
-//! The warped categories (`steep`, `curved`) draw the upright code at 8 px a module and sample it
+//! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
 //!
 //! Same (category, seed, index) -> identical image bytes. Every image outside `noqr` holds exactly one code
@@ -64,6 +73,7 @@ pub const CATEGORIES: &[&str] = &[
     "noqr",
     "steep",
     "curved",
+    "damaged",
 ];
 
 /// One generated image and its truth.
@@ -94,6 +104,7 @@ pub fn generate(category: &str, seed: u64, count: usize) -> Vec<CategoryImage> {
                 "noqr" => make_noqr(i, &mut rng),
                 "steep" => make_steep(i, &mut rng),
                 "curved" => make_curved(i, &mut rng),
+                "damaged" => make_damaged(i, &mut rng),
                 cat => make(cat, i, &mut rng),
             }
         })
@@ -1271,6 +1282,9 @@ fn code_of_version(rng: &mut ChaCha8Rng, v: i16, ec: EcLevel) -> (QrCode, String
     (code, text)
 }
 
+/// A stain's colour and opacity at module coordinates `(u, v)`.
+type StainAt<'a> = &'a dyn Fn(f32, f32) -> ([f32; 3], f32);
+
 /// Flat pixels per module of an upright code drawn for warping.
 const FLAT_PX: usize = 8;
 
@@ -1285,7 +1299,15 @@ struct Flat {
 }
 
 impl Flat {
-    fn new(n: usize, colors: &[Color], quiet: usize, fg: [f32; 3], paper: [f32; 3]) -> Flat {
+    /// `stain`, when given, is composited over the modules: `(u, v)` in modules -> (colour, opacity).
+    fn new(
+        n: usize,
+        colors: &[Color],
+        quiet: usize,
+        fg: [f32; 3],
+        paper: [f32; 3],
+        stain: Option<StainAt>,
+    ) -> Flat {
         let side = (n + 2 * quiet) * FLAT_PX;
         let mut px = vec![paper; side * side];
         for y in 0..side {
@@ -1294,10 +1316,19 @@ impl Flat {
                 if mx < quiet || my < quiet || mx >= n + quiet || my >= n + quiet {
                     continue;
                 }
-                px[y * side + x] = match colors[(my - quiet) * n + mx - quiet] {
+                let mut c = match colors[(my - quiet) * n + mx - quiet] {
                     Color::Dark => fg,
                     Color::Light => paper,
                 };
+                if let Some(stain) = stain {
+                    let u = (x as f32 + 0.5) / FLAT_PX as f32 - quiet as f32;
+                    let v = (y as f32 + 0.5) / FLAT_PX as f32 - quiet as f32;
+                    let (colour, a) = stain(u, v);
+                    if a > 0.0 {
+                        c = lerp(c, colour, a);
+                    }
+                }
+                px[y * side + x] = c;
             }
         }
         Flat {
@@ -1525,7 +1556,7 @@ fn make_steep(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let (wf, hf) = (w as f32, h as f32);
     let light =
         move |x: f32, y: f32| 1.0 + gain * ((x - wf / 2.0) * dc + (y - hf / 2.0) * ds) / wf.max(hf);
-    let flat = Flat::new(n, &code.to_colors(), quiet, ink, paper);
+    let flat = Flat::new(n, &code.to_colors(), quiet, ink, paper, None);
     let map = |x: f32, y: f32| {
         let (s, t, wgt) = apply(&inv, x as f64, y as f64);
         (wgt.signum() == front).then(|| ((s * nf) as f32, (t * nf) as f32, light(x, y)))
@@ -1582,7 +1613,7 @@ fn make_curved(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let shading = rng.gen_range(0.15..0.35f32);
     let light_at = rng.gen_range(-0.6..0.6f32);
     let backdrop = [rng.gen_range(70.0..150.0f32); 3].map(|c| c + rng.gen_range(-15.0..15.0f32));
-    let flat = Flat::new(n, &code.to_colors(), quiet, ink, paper);
+    let flat = Flat::new(n, &code.to_colors(), quiet, ink, paper, None);
     let map = |x: f32, y: f32| {
         let (a, b) = if vertical { (x, y) } else { (y, x) };
         let d = (a - ca) / r;
@@ -1608,4 +1639,316 @@ fn make_curved(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     tags.push(format!("v{v}"));
     let image = develop(px, w, h, blur, noise, rng);
     finish_image(index, image, None, Some(text), tags)
+}
+
+/// A stain on a `damaged` code, in module coordinates.
+struct Stain {
+    /// Discs (centre u, centre v, radius) for a blob or smudge; a scratch's polyline points otherwise.
+    discs: Vec<(f32, f32, f32)>,
+    /// Scratch half width, modules (0 for blobs and smudges).
+    half_width: f32,
+    /// Width of the soft edge, modules.
+    soft: f32,
+    opacity: f32,
+    colour: [f32; 3],
+}
+
+impl Stain {
+    fn alpha(&self, u: f32, v: f32) -> f32 {
+        let d = if self.half_width > 0.0 {
+            self.discs
+                .windows(2)
+                .map(|p| {
+                    let ((ax, ay, _), (bx, by, _)) = (p[0], p[1]);
+                    let (dx, dy) = (bx - ax, by - ay);
+                    let t = (((u - ax) * dx + (v - ay) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+                    (u - ax - t * dx).hypot(v - ay - t * dy)
+                })
+                .fold(f32::MAX, f32::min)
+                - self.half_width
+        } else {
+            self.discs
+                .iter()
+                .map(|&(cu, cv, r)| (u - cu).hypot(v - cv) - r)
+                .fold(f32::MAX, f32::min)
+        };
+        self.opacity * (0.5 - d / self.soft).clamp(0.0, 1.0)
+    }
+}
+
+/// Whether module-space point `(u, v)` may be stained: inside the code, off the three finder patterns with
+/// their separators and format information (the 9x9 / 8x9 corners) and off the version information.
+fn stainable(u: f32, v: f32, n: f32, version: i16) -> bool {
+    let inside = u >= 0.0 && v >= 0.0 && u < n && v < n;
+    let corner = (v < 9.0 && (u < 9.0 || u >= n - 8.0)) || (u < 9.0 && v >= n - 8.0);
+    let version_info = version >= 7
+        && ((u >= n - 11.0 && u < n - 8.0 && v < 6.0) || (u < 6.0 && v >= n - 11.0 && v < n - 8.0));
+    inside && !corner && !version_info
+}
+
+/// For each module (row-major), its codeword in placement order (`None`: function pattern or remainder
+/// bit); each codeword's Reed-Solomon block; the EC codewords per block. Found by drawing marker data with
+/// `qrcode`'s own placement (bit `b` of each codeword's index, one canvas per bit) and block split.
+fn codeword_layout(version: i16, ec: EcLevel) -> (Vec<Option<usize>>, Vec<usize>, usize) {
+    use qrcode::canvas::{Canvas, Module};
+    let v = Version::Normal(version);
+    let data_len = Bits::new(v).max_len(ec).expect("valid version") / 8;
+    let marks: Vec<u8> = (0..data_len).map(|i| i as u8).collect();
+    let (data, ecc) = qrcode::ec::construct_codewords(&marks, v, ec).expect("valid version");
+    let total = data.len() + ecc.len();
+    // Interleaved data position -> block: the first round holds each block's first codeword.
+    let blocks = data.iter().position(|&d| d == 1).unwrap_or(1);
+    let starts = &data[..blocks];
+    let mut block_of: Vec<usize> = data
+        .iter()
+        .map(|&d| starts.iter().rposition(|&s| s <= d).unwrap_or(0))
+        .collect();
+    block_of.extend((0..ecc.len()).map(|p| p % blocks));
+    let n = v.width() as usize;
+    let mut index = vec![Some(0usize); n * n];
+    let bits = usize::BITS - total.leading_zeros();
+    for b in 0..=bits {
+        // b == bits: every codeword all ones, to tell data modules from the rest.
+        let word = |i: usize| {
+            if b == bits || (i >> b) & 1 == 1 {
+                0xFF
+            } else {
+                0
+            }
+        };
+        let mut canvas = Canvas::new(v, ec);
+        canvas.draw_all_functional_patterns();
+        let d: Vec<u8> = (0..data.len()).map(word).collect();
+        let e: Vec<u8> = (data.len()..total).map(word).collect();
+        canvas.draw_data(&d, &e);
+        for y in 0..n {
+            for x in 0..n {
+                let m = canvas.get(x as i16, y as i16);
+                let slot = &mut index[y * n + x];
+                if b == bits {
+                    if m != Module::Unmasked(Color::Dark) {
+                        *slot = None;
+                    }
+                } else if let (Some(i), true) = (slot.as_mut(), m.is_dark()) {
+                    *i |= 1 << b;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        index.iter().flatten().count(),
+        8 * total,
+        "every codeword bit placed once"
+    );
+    (index, block_of, ecc.len() / blocks)
+}
+
+fn make_damaged(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["damaged".to_string()];
+    let v = rng.gen_range(2..=10i16);
+    let ec = if rng.gen_bool(0.6) {
+        EcLevel::H
+    } else {
+        EcLevel::Q
+    };
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let nf = n as f32;
+    let colors = code.to_colors();
+    let (layout, block_of, ec_per_block) = codeword_layout(v, ec);
+    let blocks = block_of.iter().max().map_or(1, |b| b + 1);
+    let (paper, ink) = paper_and_ink(rng);
+    let luma = |c: [f32; 3]| 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
+    let (pl, il) = (luma(paper), luma(ink));
+    // Errors a block may take: 70 % of what Reed-Solomon corrects, for blur and noise on top.
+    let budget = (ec_per_block / 2) * 7 / 10;
+    let mut stains: Vec<Stain> = Vec::new();
+    let mut kinds: Vec<&str> = Vec::new();
+    let mut tries = 0;
+    let (cover, worst) = loop {
+        tries += 1;
+        // Each failure shrinks what is aimed for, never below 5 %.
+        let shrink = 0.97f32.powi(tries);
+        let target = (rng.gen_range(0.05..0.15f32) * shrink).max(0.055) * nf * nf;
+        let count = rng.gen_range(2..=5usize);
+        let shares: Vec<f32> = (0..count).map(|_| rng.gen_range(0.5..1.5f32)).collect();
+        let share_sum: f32 = shares.iter().sum();
+        stains.clear();
+        kinds.clear();
+        for share in shares {
+            let area = target * share / share_sum;
+            // Centres on the data area, away from the finder corners.
+            let (cu, cv) = loop {
+                let (u, w) = (rng.gen_range(1.0..nf - 1.0), rng.gen_range(1.0..nf - 1.0));
+                if stainable(u, w, nf, v) {
+                    break (u, w);
+                }
+            };
+            let dark = rng.gen_bool(0.5);
+            let colour = if dark {
+                [[60.0, 42.0, 30.0], [25.0, 25.0, 30.0], [90.0, 70.0, 50.0]][rng.gen_range(0..3)]
+            } else {
+                [rng.gen_range(235.0..252.0f32); 3]
+            };
+            let kind = rng.gen_range(0..3);
+            let stain = match kind {
+                0 | 1 => {
+                    // Blob (sharp-edged, opaque) or smudge (soft, partly see-through): a few overlapping discs.
+                    let r0 = (area / std::f32::consts::PI).sqrt();
+                    let discs = (0..rng.gen_range(3..7))
+                        .map(|_| {
+                            let (a, d) = (
+                                rng.gen_range(0.0..std::f32::consts::TAU),
+                                rng.gen_range(0.0..0.6 * r0),
+                            );
+                            (
+                                cu + d * a.cos(),
+                                cv + d * a.sin(),
+                                r0 * rng.gen_range(0.5..0.8),
+                            )
+                        })
+                        .collect();
+                    Stain {
+                        discs,
+                        half_width: 0.0,
+                        soft: if kind == 0 { 0.3 } else { 1.2 },
+                        opacity: if kind == 0 {
+                            1.0
+                        } else {
+                            rng.gen_range(0.6..0.85)
+                        },
+                        colour,
+                    }
+                }
+                _ => {
+                    // Scratch: a thin stroke with a bend in the middle.
+                    let half_width = rng.gen_range(0.3..0.7f32);
+                    let len = (area / (2.0 * half_width)).min(nf * 0.9);
+                    let a = rng.gen_range(0.0..std::f32::consts::TAU);
+                    let bend = a + rng.gen_range(-0.4..0.4f32);
+                    let mid = (cu, cv, 0.0);
+                    let start = (cu - a.cos() * len / 2.0, cv - a.sin() * len / 2.0, 0.0);
+                    let end = (
+                        cu + bend.cos() * len / 2.0,
+                        cv + bend.sin() * len / 2.0,
+                        0.0,
+                    );
+                    Stain {
+                        discs: vec![start, mid, end],
+                        half_width,
+                        soft: 0.25,
+                        opacity: 1.0,
+                        colour,
+                    }
+                }
+            };
+            kinds.push(match (kind, dark) {
+                (0, true) => "blob-dark",
+                (0, false) => "blob-light",
+                (1, true) => "smudge-dark",
+                (1, false) => "smudge-light",
+                (_, true) => "scratch-dark",
+                (_, false) => "scratch-light",
+            });
+            stains.push(stain);
+        }
+        // Coverage (4x4 points a module) and damaged modules: a point whose stained luma crosses 30 % of
+        // the contrast towards the other colour breaks its module.
+        let mut covered = 0usize;
+        let mut errors = vec![0usize; blocks];
+        let mut bad = vec![false; block_of.len()];
+        for y in 0..n {
+            for x in 0..n {
+                let dark_module = colors[y * n + x] == Color::Dark;
+                let module_luma = if dark_module { il } else { pl };
+                let mut broken = false;
+                for sy in 0..4 {
+                    for sx in 0..4 {
+                        let u = x as f32 + (sx as f32 + 0.5) / 4.0;
+                        let vv = y as f32 + (sy as f32 + 0.5) / 4.0;
+                        if !stainable(u, vv, nf, v) {
+                            continue;
+                        }
+                        let (colour, a) = top_stain(&stains, u, vv);
+                        if a > 0.5 {
+                            covered += 1;
+                        }
+                        let l = module_luma + (luma(colour) - module_luma) * a;
+                        let t = 0.3 * (pl - il);
+                        broken |= if dark_module { l > il + t } else { l < pl - t };
+                    }
+                }
+                if let (true, Some(c)) = (broken, layout[y * n + x]) {
+                    if !bad[c] {
+                        bad[c] = true;
+                        errors[block_of[c]] += 1;
+                    }
+                }
+            }
+        }
+        let cover = covered as f32 / (16.0 * nf * nf);
+        let worst = errors.iter().copied().max().unwrap_or(0);
+        if (0.05..=0.15).contains(&cover) && worst <= budget {
+            break (cover, worst);
+        }
+        assert!(
+            tries < 2000,
+            "no damage within the EC budget for v{v} {ec:?}"
+        );
+    };
+    let stain_fn = |u: f32, w: f32| {
+        if stainable(u, w, nf, v) {
+            top_stain(&stains, u, w)
+        } else {
+            (paper, 0.0)
+        }
+    };
+    let quiet = 4usize;
+    let flat = Flat::new(n, &colors, quiet, ink, paper, Some(&stain_fn));
+    let module = rng.gen_range(3.0..6.0f32);
+    let angle = rng.gen_range(-0.25..0.25f32);
+    let (sin, cos) = angle.sin_cos();
+    let ext = (nf / 2.0 + quiet as f32) * module * (sin.abs() + cos.abs());
+    let side = (2.0 * ext + rng.gen_range(10.0..80.0f32)).ceil() as u32;
+    let c = side as f32 / 2.0;
+    let backdrop = [rng.gen_range(140.0..190.0f32); 3];
+    let map = |x: f32, y: f32| {
+        let (fx, fy) = (x - c, y - c);
+        Some((
+            (cos * fx + sin * fy) / module + nf / 2.0,
+            (-sin * fx + cos * fy) / module + nf / 2.0,
+            1.0,
+        ))
+    };
+    // Beyond the quiet zone: the table the print lies on.
+    let q = quiet as f32;
+    let map_or_table = |x: f32, y: f32| {
+        map(x, y).filter(|&(u, v, _)| u >= -q && v >= -q && u <= nf + q && v <= nf + q)
+    };
+    let outside = |_: f32, _: f32| backdrop;
+    let px = warp(&flat, side, side, &map_or_table, &outside);
+    let blur = rng.gen_range(0.3..0.6f32);
+    let noise = rng.gen_range(1.5..3.0f32);
+    tags.extend(kinds.iter().map(|k| k.to_string()));
+    tags.push(format!("stains{}", stains.len()));
+    tags.push(format!("cover{cover:.3}"));
+    tags.push(format!(
+        "ecuse{:.2}",
+        worst as f32 / (ec_per_block / 2) as f32
+    ));
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("v{v}"));
+    let image = develop(px, side, side, blur, noise, rng);
+    finish_image(index, image, None, Some(text), tags)
+}
+
+/// The topmost (last) stain with any opacity at `(u, v)`: its colour and opacity.
+fn top_stain(stains: &[Stain], u: f32, v: f32) -> ([f32; 3], f32) {
+    stains
+        .iter()
+        .rev()
+        .map(|s| (s.colour, s.alpha(u, v)))
+        .find(|&(_, a)| a > 0.0)
+        .unwrap_or(([0.0; 3], 0.0))
 }

@@ -2,7 +2,8 @@
 //! read exactly (0 wrong, always), and each category's read rate stays at the level measured when the
 //! category was added (full counts: `scripts/bench-qr.sh`, crates/qr/BENCH.md); the `noqr` images (no code
 //! at all) read as nothing, never as a text. Also: the generator is reproducible, and each category stays
-//! in the range it promises (tilt and size for `steep`, radius for `curved`).
+//! in the range it promises (tilt and size for `steep`, radius for `curved`, stains within the error
+//! correction for `damaged`).
 
 use quickauth_qr::categories::{self, CATEGORIES};
 use quickauth_qr::{Decoder, DecoderOptions, LumaFrame};
@@ -29,6 +30,8 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // On a cylinder of radius 0.7-1.3x the code's width: 14 of 15. Not read (seed 5): 0000 (axis-vertical
     // radius0.82 L module5.1 v7).
     ("curved", 15, 14),
+    // Stains within 70 % of what each Reed-Solomon block corrects: all 15 read.
+    ("damaged", 15, 15),
 ];
 
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {
@@ -215,8 +218,46 @@ fn steep_and_curved_cover_their_range() {
 }
 
 #[test]
+fn damaged_stays_within_error_correction() {
+    let damaged = categories::generate("damaged", 5, 30);
+    for tag in [
+        "H",
+        "Q",
+        "blob-dark",
+        "blob-light",
+        "smudge-dark",
+        "smudge-light",
+        "scratch-dark",
+        "scratch-light",
+    ] {
+        assert!(has(&damaged, tag), "no damaged image tagged {tag}");
+    }
+    for img in &damaged {
+        // 5-15 % of the code's area stained, and no block past 70 % of its correction capacity.
+        assert!(
+            (0.05..=0.15).contains(&tag_value(img, "cover")),
+            "{:?}",
+            img.tags
+        );
+        assert!(tag_value(img, "ecuse") <= 0.7, "{:?}", img.tags);
+        assert!(
+            (2.0..=5.0).contains(&tag_value(img, "stains")),
+            "{:?}",
+            img.tags
+        );
+        assert!(
+            (2.0..=10.0).contains(&tag_value(img, "v")),
+            "{:?}",
+            img.tags
+        );
+    }
+}
+
+#[test]
 fn generator_is_reproducible() {
-    for cat in ["tiny", "logo", "text", "design", "noqr", "steep", "curved"] {
+    for cat in [
+        "tiny", "logo", "text", "design", "noqr", "steep", "curved", "damaged",
+    ] {
         let a = categories::generate(cat, 9, 3);
         let b = categories::generate(cat, 9, 3);
         for (x, y) in a.iter().zip(&b) {
