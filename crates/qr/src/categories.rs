@@ -41,7 +41,10 @@
 //!   colour, and no Reed-Solomon block may lose more than 70 % of the codewords it corrects (stains are
 //!   redrawn until that holds, which keeps most covers at 5-9 %). Tags name each stain (`blob-dark`,
 //!   `smudge-light`, `scratch-dark`, ...), `cover0.064` and `ecuse0.62` (the worst block's share of its
-//!   correction capacity).
+//!   correction capacity);
+//! - `noquiet`: codes cropped tight: 0-1 modules of margin a side, some cut at the code's edge on one or two
+//!   sides (`cut-left`, ...), versions 1-10 (EC L/M/Q/H), 2-8 px modules, clean or mildly noisy; the image
+//!   is just the code and that margin.
 //!
 //! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
@@ -74,6 +77,7 @@ pub const CATEGORIES: &[&str] = &[
     "steep",
     "curved",
     "damaged",
+    "noquiet",
 ];
 
 /// One generated image and its truth.
@@ -105,6 +109,7 @@ pub fn generate(category: &str, seed: u64, count: usize) -> Vec<CategoryImage> {
                 "steep" => make_steep(i, &mut rng),
                 "curved" => make_curved(i, &mut rng),
                 "damaged" => make_damaged(i, &mut rng),
+                "noquiet" => make_noquiet(i, &mut rng),
                 cat => make(cat, i, &mut rng),
             }
         })
@@ -1951,4 +1956,58 @@ fn top_stain(stains: &[Stain], u: f32, v: f32) -> ([f32; 3], f32) {
         .map(|s| (s.colour, s.alpha(u, v)))
         .find(|&(_, a)| a > 0.0)
         .unwrap_or(([0.0; 3], 0.0))
+}
+
+fn make_noquiet(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["noquiet".to_string()];
+    let v = rng.gen_range(1..=10i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][rng.gen_range(0..4)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width() as f32;
+    let module = rng.gen_range(2.0..8.0f32);
+    // Margins (left, top, right, bottom), modules: 0-1, and sometimes one or two sides cut at the code's edge.
+    let mut margin = [0; 4].map(|_: i32| rng.gen_range(0.0..1.0f32));
+    let cut = match rng.gen_range(0..10) {
+        0..=5 => 0,
+        6..=7 => 1,
+        _ => 2,
+    };
+    const SIDES: [&str; 4] = ["left", "top", "right", "bottom"];
+    let first = rng.gen_range(0..4);
+    for k in 0..cut {
+        // Two cut sides: adjacent (a corner) or opposite.
+        let side = (first + k * rng.gen_range(1..=2)) % 4;
+        margin[side] = 0.0;
+    }
+    for (side, m) in margin.iter().enumerate() {
+        if *m == 0.0 {
+            tags.push(format!("cut-{}", SIDES[side]));
+        }
+    }
+    let px_margin = margin.map(|m| (m * module).round());
+    let w = (n * module + px_margin[0] + px_margin[2]).round() as u32;
+    let h = (n * module + px_margin[1] + px_margin[3]).round() as u32;
+    let mut s = Scene::plain(w, h, module);
+    s.cx = px_margin[0] + n * module / 2.0;
+    s.cy = px_margin[1] + n * module / 2.0;
+    let (paper, ink) = paper_and_ink(rng);
+    s.paper = paper;
+    s.background = paper;
+    s.fg = ink;
+    if rng.gen_bool(0.5) {
+        tags.push("clean".to_string());
+    } else {
+        s.noise = rng.gen_range(1.5..4.0);
+        s.blur = rng.gen_range(0.0..0.6);
+        tags.push("noise".to_string());
+    }
+    tags.push(format!(
+        "margin{:.2}",
+        margin.iter().copied().fold(f32::MAX, f32::min)
+    ));
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("v{v}"));
+    let image = render(&code, &s, rng);
+    finish_image(index, image, None, Some(text), tags)
 }

@@ -3,7 +3,7 @@
 //! category was added (full counts: `scripts/bench-qr.sh`, crates/qr/BENCH.md); the `noqr` images (no code
 //! at all) read as nothing, never as a text. Also: the generator is reproducible, and each category stays
 //! in the range it promises (tilt and size for `steep`, radius for `curved`, stains within the error
-//! correction for `damaged`).
+//! correction for `damaged`, no more than a module of margin for `noquiet`).
 
 use quickauth_qr::categories::{self, CATEGORIES};
 use quickauth_qr::{Decoder, DecoderOptions, LumaFrame};
@@ -32,6 +32,8 @@ const FLOORS: &[(&str, usize, usize)] = &[
     ("curved", 15, 14),
     // Stains within 70 % of what each Reed-Solomon block corrects: all 15 read.
     ("damaged", 15, 15),
+    // 0-1 modules of margin, some sides cut at the code's edge: all 15 read.
+    ("noquiet", 15, 15),
 ];
 
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {
@@ -254,9 +256,36 @@ fn damaged_stays_within_error_correction() {
 }
 
 #[test]
+fn noquiet_is_just_the_code() {
+    let noquiet = categories::generate("noquiet", 5, 30);
+    for tag in [
+        "clean",
+        "noise",
+        "cut-left",
+        "cut-top",
+        "cut-right",
+        "cut-bottom",
+    ] {
+        assert!(has(&noquiet, tag), "no noquiet image tagged {tag}");
+    }
+    for img in &noquiet {
+        // Just the code and at most a module of margin a side (the module tag is rounded to 0.1 px).
+        let (n, module) = (17.0 + 4.0 * tag_value(img, "v"), tag_value(img, "module"));
+        let (least, most) = (n * (module - 0.05) - 1.0, (n + 2.0) * (module + 0.05) + 1.0);
+        for d in [img.image.width(), img.image.height()] {
+            assert!(
+                (least..=most).contains(&(d as f32)),
+                "{}: {d} px for a code of {n} modules at {module} px",
+                img.name
+            );
+        }
+    }
+}
+
+#[test]
 fn generator_is_reproducible() {
     for cat in [
-        "tiny", "logo", "text", "design", "noqr", "steep", "curved", "damaged",
+        "tiny", "logo", "text", "design", "noqr", "steep", "curved", "damaged", "noquiet",
     ] {
         let a = categories::generate(cat, 9, 3);
         let b = categories::generate(cat, 9, 3);
