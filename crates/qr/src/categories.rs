@@ -22,7 +22,32 @@
 //!   and alignment patterns around random data modules, random version information from version 7; the
 //!   format information is either an invalid word, at Hamming distance >= 4 from every valid one, or a valid
 //!   one over the random data). Image `i` is kind `i % 6`.
-//!   The truth payload is `null`: a decoder must return nothing, and any text it returns is wrong.
+//!   The truth payload is `null`: a decoder must return nothing, and any text it returns is wrong;
+//! - `steep`: a code seen at a steep angle: its plane tilted in front of a pinhole camera so that the far
+//!   side comes out 55-80 % of the near side (keystone along x, along y, or both: then the far corner against
+//!   the near one), rotated 0-360 degrees, versions 1-10 (EC L/M/Q), 3-6 px modules on the near side, on
+//!   light paper with a mild light gradient, blur 0.3-0.8 px and sensor noise, 0.3-0.8 MP. The plane is
+//!   tilted 29-52 degrees (a closer camera for the smaller tilts), so modules along the tilt are 0.62-0.87 of
+//!   their width across it. Tags: `tilt-x`, `tilt-y`, `tilt-xy`, `tilt40` (degrees), `far0.67`, `rot123`;
+//! - `curved`: a code on a bottle or cup: wrapped around a vertical or horizontal cylinder of radius 0.7-1.3x
+//!   the code's width (seen square on: image offset `d` from the axis shows arc `R * asin(d / R)`), versions
+//!   1-8 (EC L/M/Q), 3-6 px modules, shading across the curve, blur 0.3-0.8 px, a backdrop beside the
+//!   cylinder. Tags: `axis-vertical`, `axis-horizontal`, `radius0.85`;
+//! - `damaged`: EC H or Q codes, versions 2-10, 3-6 px modules, under 2-5 stains: opaque blobs, soft
+//!   see-through smudges and scratches (bent strokes), dark or light, over the data area only (the finder
+//!   patterns with their separators and format information, and the version information, stay intact),
+//!   covering 5-15 % of the code's area. Damage stays within the error correction by construction: a
+//!   module counts as broken where a stain moves any part of it 30 % of the contrast towards the other
+//!   colour, and no Reed-Solomon block may lose more than 70 % of the codewords it corrects (stains are
+//!   redrawn until that holds, which keeps most covers at 5-9 %). Tags name each stain (`blob-dark`,
+//!   `smudge-light`, `scratch-dark`, ...), `cover0.064` and `ecuse0.62` (the worst block's share of its
+//!   correction capacity);
+//! - `noquiet`: codes cropped tight: 0-1 modules of margin a side, some cut at the code's edge on one or two
+//!   sides (`cut-left`, ...), versions 1-10 (EC L/M/Q/H), 2-8 px modules, clean or mildly noisy; the image
+//!   is just the code and that margin.
+//!
+//! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
+//! bilinearly by inverse mapping (2x2 per output pixel).
 //!
 //! Same (category, seed, index) -> identical image bytes. Every image outside `noqr` holds exactly one code
 //! whose text is the truth `payload`.
@@ -49,6 +74,10 @@ pub const CATEGORIES: &[&str] = &[
     "highres",
     "design",
     "noqr",
+    "steep",
+    "curved",
+    "damaged",
+    "noquiet",
 ];
 
 /// One generated image and its truth.
@@ -77,6 +106,10 @@ pub fn generate(category: &str, seed: u64, count: usize) -> Vec<CategoryImage> {
             match CATEGORIES[ci] {
                 "design" => make_design(i, &mut rng),
                 "noqr" => make_noqr(i, &mut rng),
+                "steep" => make_steep(i, &mut rng),
+                "curved" => make_curved(i, &mut rng),
+                "damaged" => make_damaged(i, &mut rng),
+                "noquiet" => make_noquiet(i, &mut rng),
                 cat => make(cat, i, &mut rng),
             }
         })
@@ -1222,4 +1255,759 @@ fn format_word(data: u32) -> u32 {
         }
     }
     ((data << 10) | rem) ^ 0x5412
+}
+
+/// A code of exactly version `v` at level `ec` whose text fills 60-100 % of it: URL-like when 30+ characters
+/// fit, else random URL-safe characters.
+fn code_of_version(rng: &mut ChaCha8Rng, v: i16, ec: EcLevel) -> (QrCode, String) {
+    let url = random_text(rng, 400);
+    let fits = |t: &str| QrCode::with_version(t.as_bytes(), Version::Normal(v), ec).is_ok();
+    // Longest prefix of `s` that fits (binary search; 0 when nothing does).
+    let cap = |s: &str| {
+        let (mut lo, mut hi) = (0usize, s.len());
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if fits(&s[..mid]) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        lo
+    };
+    let base = if cap(&url) >= 30 {
+        &url[..]
+    } else {
+        &url[19..]
+    };
+    let c = cap(base).max(1);
+    let len = rng.gen_range((c * 3 / 5).max(1)..=c);
+    let text = base[..len].to_string();
+    let code = QrCode::with_version(text.as_bytes(), Version::Normal(v), ec).expect("text fits");
+    (code, text)
+}
+
+/// A stain's colour and opacity at module coordinates `(u, v)`.
+type StainAt<'a> = &'a dyn Fn(f32, f32) -> ([f32; 3], f32);
+
+/// Flat pixels per module of an upright code drawn for warping.
+const FLAT_PX: usize = 8;
+
+/// An upright code with `quiet` modules of paper around it, [`FLAT_PX`] pixels a module, that warped
+/// categories sample bilinearly (inverse mapping: output pixel -> module coordinates -> flat pixel).
+struct Flat {
+    n: usize,
+    quiet: usize,
+    side: usize,
+    paper: [f32; 3],
+    px: Vec<[f32; 3]>,
+}
+
+impl Flat {
+    /// `stain`, when given, is composited over the modules: `(u, v)` in modules -> (colour, opacity).
+    fn new(
+        n: usize,
+        colors: &[Color],
+        quiet: usize,
+        fg: [f32; 3],
+        paper: [f32; 3],
+        stain: Option<StainAt>,
+    ) -> Flat {
+        let side = (n + 2 * quiet) * FLAT_PX;
+        let mut px = vec![paper; side * side];
+        for y in 0..side {
+            for x in 0..side {
+                let (mx, my) = (x / FLAT_PX, y / FLAT_PX);
+                if mx < quiet || my < quiet || mx >= n + quiet || my >= n + quiet {
+                    continue;
+                }
+                let mut c = match colors[(my - quiet) * n + mx - quiet] {
+                    Color::Dark => fg,
+                    Color::Light => paper,
+                };
+                if let Some(stain) = stain {
+                    let u = (x as f32 + 0.5) / FLAT_PX as f32 - quiet as f32;
+                    let v = (y as f32 + 0.5) / FLAT_PX as f32 - quiet as f32;
+                    let (colour, a) = stain(u, v);
+                    if a > 0.0 {
+                        c = lerp(c, colour, a);
+                    }
+                }
+                px[y * side + x] = c;
+            }
+        }
+        Flat {
+            n,
+            quiet,
+            side,
+            paper,
+            px,
+        }
+    }
+
+    /// Bilinear sample at module coordinates `(u, v)` (0 = the code's top-left corner); `None` outside the
+    /// code and its quiet zone.
+    fn sample(&self, u: f32, v: f32) -> Option<[f32; 3]> {
+        let q = self.quiet as f32;
+        let ext = self.n as f32 + q;
+        if !(u >= -q && v >= -q && u <= ext && v <= ext) {
+            return None;
+        }
+        let fx = (u + q) * FLAT_PX as f32 - 0.5;
+        let fy = (v + q) * FLAT_PX as f32 - 0.5;
+        let (x0, y0) = (fx.floor(), fy.floor());
+        let (tx, ty) = (fx - x0, fy - y0);
+        let last = self.side as isize - 1;
+        let at = |x: f32, y: f32| {
+            let x = (x as isize).clamp(0, last) as usize;
+            let y = (y as isize).clamp(0, last) as usize;
+            self.px[y * self.side + x]
+        };
+        let top = lerp(at(x0, y0), at(x0 + 1.0, y0), tx);
+        let bottom = lerp(at(x0, y0 + 1.0), at(x0 + 1.0, y0 + 1.0), tx);
+        Some(lerp(top, bottom, ty))
+    }
+}
+
+/// Renders `w` x `h` pixels, 2x2 supersampled, by inverse mapping: `map(x, y)` gives the module
+/// coordinates and a shading factor of the surface seen at image point `(x, y)` (outside the code's quiet
+/// zone: the flat's paper, shaded), or `None` where the surface is not seen (`outside(x, y)` there).
+fn warp(
+    flat: &Flat,
+    w: u32,
+    h: u32,
+    map: &dyn Fn(f32, f32) -> Option<(f32, f32, f32)>,
+    outside: &dyn Fn(f32, f32) -> [f32; 3],
+) -> Vec<[f32; 3]> {
+    let (wu, hu) = (w as usize, h as usize);
+    let mut px = vec![[0f32; 3]; wu * hu];
+    for y in 0..hu {
+        for x in 0..wu {
+            let mut acc = [0f32; 3];
+            for (ox, oy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                let (fx, fy) = (x as f32 + ox, y as f32 + oy);
+                let c = match map(fx, fy) {
+                    Some((u, v, shade)) => {
+                        flat.sample(u, v).unwrap_or(flat.paper).map(|c| c * shade)
+                    }
+                    None => outside(fx, fy),
+                };
+                for k in 0..3 {
+                    acc[k] += c[k] / 4.0;
+                }
+            }
+            px[y * wu + x] = acc;
+        }
+    }
+    px
+}
+
+/// A 3x3 homography, row-major, acting on `(x, y, 1)`.
+type Homography = [f64; 9];
+
+/// The homography taking the unit square's corners (0,0), (1,0), (1,1), (0,1) to `q` (Heckbert's
+/// square-to-quad).
+fn square_to_quad(q: [[f64; 2]; 4]) -> Homography {
+    let [[x0, y0], [x1, y1], [x2, y2], [x3, y3]] = q;
+    let (sx, sy) = (x0 - x1 + x2 - x3, y0 - y1 + y2 - y3);
+    let (dx1, dx2, dy1, dy2) = (x1 - x2, x3 - x2, y1 - y2, y3 - y2);
+    let den = dx1 * dy2 - dx2 * dy1;
+    let g = (sx * dy2 - dx2 * sy) / den;
+    let h = (dx1 * sy - sx * dy1) / den;
+    [
+        x1 - x0 + g * x1,
+        x3 - x0 + h * x3,
+        x0,
+        y1 - y0 + g * y1,
+        y3 - y0 + h * y3,
+        y0,
+        g,
+        h,
+        1.0,
+    ]
+}
+
+/// `m` applied to `(x, y)`: the mapped point and the homogeneous weight (its sign tells the plane's front).
+fn apply(m: &Homography, x: f64, y: f64) -> (f64, f64, f64) {
+    let w = m[6] * x + m[7] * y + m[8];
+    (
+        (m[0] * x + m[1] * y + m[2]) / w,
+        (m[3] * x + m[4] * y + m[5]) / w,
+        w,
+    )
+}
+
+fn invert(m: &Homography) -> Homography {
+    let [a, b, c, d, e, f, g, h, i] = *m;
+    let adj = [
+        e * i - f * h,
+        c * h - b * i,
+        b * f - c * e,
+        f * g - d * i,
+        a * i - c * g,
+        c * d - a * f,
+        d * h - e * g,
+        b * g - a * h,
+        a * e - b * d,
+    ];
+    let det = a * adj[0] + b * adj[3] + c * adj[6];
+    adj.map(|v| v / det)
+}
+
+/// Light papers and dark inks (grey with a slight tint) for the warped categories.
+fn paper_and_ink(rng: &mut ChaCha8Rng) -> ([f32; 3], [f32; 3]) {
+    let p = rng.gen_range(205.0..245.0f32);
+    let tint = [
+        rng.gen_range(-8.0..8.0f32),
+        rng.gen_range(-8.0..8.0f32),
+        rng.gen_range(-8.0..8.0f32),
+    ];
+    let ink = rng.gen_range(15.0..60.0f32);
+    (
+        [0, 1, 2].map(|k| (p + tint[k]).min(255.0)),
+        [0, 1, 2].map(|k| (ink + tint[k] / 2.0).max(0.0)),
+    )
+}
+
+/// `steep` image sizes, 0.3-0.8 MP, before any enlargement the code needs.
+fn steep_size(rng: &mut ChaCha8Rng) -> (f32, f32) {
+    let mp = rng.gen_range(0.3e6..0.8e6f32);
+    let (ax, ay) = [(4.0, 3.0), (3.0, 4.0), (1.0, 1.0), (16.0, 9.0)][rng.gen_range(0..4)];
+    let w = (mp * ax / ay).sqrt();
+    (w, mp / w)
+}
+
+fn make_steep(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["steep".to_string()];
+    let v = rng.gen_range(1..=10i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q][rng.gen_range(0..3)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let nf = n as f64;
+    let quiet = 4usize;
+    let module = rng.gen_range(3.0..6.0f64);
+    // The code's plane, half side 1, tilted by `tilt` about the in-plane axis across direction `phi`, seen
+    // by a pinhole camera at distance `dist`: the far side (far corner, for a diagonal tilt) comes out
+    // `far` times the near one.
+    let far = rng.gen_range(0.55..0.8f64);
+    let kind = rng.gen_range(0..3);
+    let quarter = std::f64::consts::FRAC_PI_2;
+    let phi = match kind {
+        0 => quarter * (2 * rng.gen_range(0..2)) as f64,
+        1 => quarter * (2 * rng.gen_range(0..2) + 1) as f64,
+        _ => quarter * (rng.gen_range(0..4) as f64 + 0.5) + rng.gen_range(-0.35..0.35),
+    };
+    tags.push(["tilt-x", "tilt-y", "tilt-xy"][kind].to_string());
+    tags.push(format!("far{far:.2}"));
+    // 29-52 degrees: the view foreshortens modules across the near side by cos(tilt), 0.62-0.87.
+    let tilt = rng.gen_range(0.5..0.9f64);
+    tags.push(format!("tilt{:.0}", tilt.to_degrees()));
+    let (ps, pc) = phi.sin_cos();
+    let s_max = ps.abs() + pc.abs();
+    let dist = s_max * tilt.sin() * (1.0 + far) / (1.0 - far);
+    let project = |x: f64, y: f64| {
+        let s = x * pc + y * ps;
+        let (x, y) = (
+            x + pc * s * (tilt.cos() - 1.0),
+            y + ps * s * (tilt.cos() - 1.0),
+        );
+        let k = dist / (dist + s * tilt.sin());
+        [x * k, y * k]
+    };
+    let corners = [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)].map(|(x, y)| project(x, y));
+    let longest = (0..4)
+        .map(|i| {
+            let (a, b) = (corners[i], corners[(i + 1) % 4]);
+            (a[0] - b[0]).hypot(a[1] - b[1])
+        })
+        .fold(0.0, f64::max);
+    let scale = module * nf / longest;
+    let angle = rng.gen_range(0.0..std::f64::consts::TAU);
+    let (sa, ca) = angle.sin_cos();
+    let placed = corners.map(|[x, y]| [(ca * x - sa * y) * scale, (sa * x + ca * y) * scale]);
+    let hm = square_to_quad(placed);
+    // Where the quiet zone's corners land: the image holds them with a margin.
+    let qn = quiet as f64 / nf;
+    let outer = [
+        (-qn, -qn),
+        (1.0 + qn, -qn),
+        (1.0 + qn, 1.0 + qn),
+        (-qn, 1.0 + qn),
+    ]
+    .map(|(x, y)| apply(&hm, x, y));
+    let (min_x, max_x) = outer.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.0), hi.max(p.0))
+    });
+    let (min_y, max_y) = outer.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    let (sw, sh) = steep_size(rng);
+    let pad = 6.0;
+    let w = (sw as f64).max(max_x - min_x + 2.0 * pad).ceil();
+    let h = (sh as f64).max(max_y - min_y + 2.0 * pad).ceil();
+    let ox = rng.gen_range(pad..=(w - (max_x - min_x) - pad).max(pad)) - min_x;
+    let oy = rng.gen_range(pad..=(h - (max_y - min_y) - pad).max(pad)) - min_y;
+    let mut hm = hm;
+    for k in 0..3 {
+        hm[k] += ox * hm[6 + k];
+        hm[3 + k] += oy * hm[6 + k];
+    }
+    let inv = invert(&hm);
+    let front = apply(&inv, ox, oy).2.signum();
+    let (paper, ink) = paper_and_ink(rng);
+    let gain = rng.gen_range(-0.12..0.12f32);
+    let dir = rng.gen_range(0.0..std::f32::consts::TAU);
+    let (ds, dc) = dir.sin_cos();
+    let (wf, hf) = (w as f32, h as f32);
+    let light =
+        move |x: f32, y: f32| 1.0 + gain * ((x - wf / 2.0) * dc + (y - hf / 2.0) * ds) / wf.max(hf);
+    let flat = Flat::new(n, &code.to_colors(), quiet, ink, paper, None);
+    let map = |x: f32, y: f32| {
+        let (s, t, wgt) = apply(&inv, x as f64, y as f64);
+        (wgt.signum() == front).then(|| ((s * nf) as f32, (t * nf) as f32, light(x, y)))
+    };
+    let outside = |x: f32, y: f32| paper.map(|c| c * light(x, y));
+    let px = warp(&flat, w as u32, h as u32, &map, &outside);
+    let blur = rng.gen_range(0.3..0.8f32);
+    let noise = rng.gen_range(1.5..4.0f32);
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("rot{:.0}", angle.to_degrees()));
+    tags.push(format!("v{v}"));
+    let image = develop(px, w as u32, h as u32, blur, noise, rng);
+    finish_image(index, image, None, Some(text), tags)
+}
+
+fn make_curved(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["curved".to_string()];
+    let v = rng.gen_range(1..=8i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q][rng.gen_range(0..3)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let nf = n as f32;
+    let quiet = 4usize;
+    let module = rng.gen_range(3.0..6.0f32);
+    let radius_ratio = rng.gen_range(0.7..1.3f32);
+    let r = radius_ratio * nf * module;
+    // The code's centre sits a little off the side facing the camera.
+    let offset = rng.gen_range(-0.15..0.15f32);
+    let vertical = rng.gen_bool(0.5);
+    tags.push(
+        if vertical {
+            "axis-vertical"
+        } else {
+            "axis-horizontal"
+        }
+        .to_string(),
+    );
+    tags.push(format!("radius{radius_ratio:.2}"));
+    // "a" runs across the curve, "b" along the axis.
+    let margin_a = rng.gen_range(12.0..80.0f32);
+    let extent_b = (nf + 2.0 * quiet as f32) * module + rng.gen_range(30.0..200.0f32);
+    let extent_a = 2.0 * r + 2.0 * margin_a;
+    let (w, h) = if vertical {
+        (extent_a.ceil() as u32, extent_b.ceil() as u32)
+    } else {
+        (extent_b.ceil() as u32, extent_a.ceil() as u32)
+    };
+    let (ca, cb) = (
+        extent_a / 2.0,
+        extent_b / 2.0 + rng.gen_range(-10.0..10.0f32),
+    );
+    let (paper, ink) = paper_and_ink(rng);
+    let shading = rng.gen_range(0.15..0.35f32);
+    let light_at = rng.gen_range(-0.6..0.6f32);
+    let backdrop = [rng.gen_range(70.0..150.0f32); 3].map(|c| c + rng.gen_range(-15.0..15.0f32));
+    let flat = Flat::new(n, &code.to_colors(), quiet, ink, paper, None);
+    let map = |x: f32, y: f32| {
+        let (a, b) = if vertical { (x, y) } else { (y, x) };
+        let d = (a - ca) / r;
+        if d.abs() >= 1.0 {
+            return None;
+        }
+        let psi = d.asin();
+        let u = (r * (psi - offset)) / module + nf / 2.0;
+        let v = (b - cb) / module + nf / 2.0;
+        let shade = 1.0 - shading * (1.0 - (psi - light_at).cos());
+        Some(if vertical {
+            (u, v, shade)
+        } else {
+            (v, u, shade)
+        })
+    };
+    let outside = |_: f32, _: f32| backdrop;
+    let px = warp(&flat, w, h, &map, &outside);
+    let blur = rng.gen_range(0.3..0.8f32);
+    let noise = rng.gen_range(1.5..3.5f32);
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("v{v}"));
+    let image = develop(px, w, h, blur, noise, rng);
+    finish_image(index, image, None, Some(text), tags)
+}
+
+/// A stain on a `damaged` code, in module coordinates.
+struct Stain {
+    /// Discs (centre u, centre v, radius) for a blob or smudge; a scratch's polyline points otherwise.
+    discs: Vec<(f32, f32, f32)>,
+    /// Scratch half width, modules (0 for blobs and smudges).
+    half_width: f32,
+    /// Width of the soft edge, modules.
+    soft: f32,
+    opacity: f32,
+    colour: [f32; 3],
+}
+
+impl Stain {
+    fn alpha(&self, u: f32, v: f32) -> f32 {
+        let d = if self.half_width > 0.0 {
+            self.discs
+                .windows(2)
+                .map(|p| {
+                    let ((ax, ay, _), (bx, by, _)) = (p[0], p[1]);
+                    let (dx, dy) = (bx - ax, by - ay);
+                    let t = (((u - ax) * dx + (v - ay) * dy) / (dx * dx + dy * dy)).clamp(0.0, 1.0);
+                    (u - ax - t * dx).hypot(v - ay - t * dy)
+                })
+                .fold(f32::MAX, f32::min)
+                - self.half_width
+        } else {
+            self.discs
+                .iter()
+                .map(|&(cu, cv, r)| (u - cu).hypot(v - cv) - r)
+                .fold(f32::MAX, f32::min)
+        };
+        self.opacity * (0.5 - d / self.soft).clamp(0.0, 1.0)
+    }
+}
+
+/// Whether module-space point `(u, v)` may be stained: inside the code, off the three finder patterns with
+/// their separators and format information (the 9x9 / 8x9 corners) and off the version information.
+fn stainable(u: f32, v: f32, n: f32, version: i16) -> bool {
+    let inside = u >= 0.0 && v >= 0.0 && u < n && v < n;
+    let corner = (v < 9.0 && (u < 9.0 || u >= n - 8.0)) || (u < 9.0 && v >= n - 8.0);
+    let version_info = version >= 7
+        && ((u >= n - 11.0 && u < n - 8.0 && v < 6.0) || (u < 6.0 && v >= n - 11.0 && v < n - 8.0));
+    inside && !corner && !version_info
+}
+
+/// For each module (row-major), its codeword in placement order (`None`: function pattern or remainder
+/// bit); each codeword's Reed-Solomon block; the EC codewords per block. Found by drawing marker data with
+/// `qrcode`'s own placement (bit `b` of each codeword's index, one canvas per bit) and block split.
+fn codeword_layout(version: i16, ec: EcLevel) -> (Vec<Option<usize>>, Vec<usize>, usize) {
+    use qrcode::canvas::{Canvas, Module};
+    let v = Version::Normal(version);
+    let data_len = Bits::new(v).max_len(ec).expect("valid version") / 8;
+    let marks: Vec<u8> = (0..data_len).map(|i| i as u8).collect();
+    let (data, ecc) = qrcode::ec::construct_codewords(&marks, v, ec).expect("valid version");
+    let total = data.len() + ecc.len();
+    // Interleaved data position -> block: the first round holds each block's first codeword.
+    let blocks = data.iter().position(|&d| d == 1).unwrap_or(1);
+    let starts = &data[..blocks];
+    let mut block_of: Vec<usize> = data
+        .iter()
+        .map(|&d| starts.iter().rposition(|&s| s <= d).unwrap_or(0))
+        .collect();
+    block_of.extend((0..ecc.len()).map(|p| p % blocks));
+    let n = v.width() as usize;
+    let mut index = vec![Some(0usize); n * n];
+    let bits = usize::BITS - total.leading_zeros();
+    for b in 0..=bits {
+        // b == bits: every codeword all ones, to tell data modules from the rest.
+        let word = |i: usize| {
+            if b == bits || (i >> b) & 1 == 1 {
+                0xFF
+            } else {
+                0
+            }
+        };
+        let mut canvas = Canvas::new(v, ec);
+        canvas.draw_all_functional_patterns();
+        let d: Vec<u8> = (0..data.len()).map(word).collect();
+        let e: Vec<u8> = (data.len()..total).map(word).collect();
+        canvas.draw_data(&d, &e);
+        for y in 0..n {
+            for x in 0..n {
+                let m = canvas.get(x as i16, y as i16);
+                let slot = &mut index[y * n + x];
+                if b == bits {
+                    if m != Module::Unmasked(Color::Dark) {
+                        *slot = None;
+                    }
+                } else if let (Some(i), true) = (slot.as_mut(), m.is_dark()) {
+                    *i |= 1 << b;
+                }
+            }
+        }
+    }
+    assert_eq!(
+        index.iter().flatten().count(),
+        8 * total,
+        "every codeword bit placed once"
+    );
+    (index, block_of, ecc.len() / blocks)
+}
+
+fn make_damaged(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["damaged".to_string()];
+    let v = rng.gen_range(2..=10i16);
+    let ec = if rng.gen_bool(0.6) {
+        EcLevel::H
+    } else {
+        EcLevel::Q
+    };
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let nf = n as f32;
+    let colors = code.to_colors();
+    let (layout, block_of, ec_per_block) = codeword_layout(v, ec);
+    let blocks = block_of.iter().max().map_or(1, |b| b + 1);
+    let (paper, ink) = paper_and_ink(rng);
+    let luma = |c: [f32; 3]| 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
+    let (pl, il) = (luma(paper), luma(ink));
+    // Errors a block may take: 70 % of what Reed-Solomon corrects, for blur and noise on top.
+    let budget = (ec_per_block / 2) * 7 / 10;
+    let mut stains: Vec<Stain> = Vec::new();
+    let mut kinds: Vec<&str> = Vec::new();
+    let mut tries = 0;
+    let (cover, worst) = loop {
+        tries += 1;
+        // Each failure shrinks what is aimed for, never below 5 %.
+        let shrink = 0.97f32.powi(tries);
+        let target = (rng.gen_range(0.05..0.15f32) * shrink).max(0.055) * nf * nf;
+        let count = rng.gen_range(2..=5usize);
+        let shares: Vec<f32> = (0..count).map(|_| rng.gen_range(0.5..1.5f32)).collect();
+        let share_sum: f32 = shares.iter().sum();
+        stains.clear();
+        kinds.clear();
+        for share in shares {
+            let area = target * share / share_sum;
+            // Centres on the data area, away from the finder corners.
+            let (cu, cv) = loop {
+                let (u, w) = (rng.gen_range(1.0..nf - 1.0), rng.gen_range(1.0..nf - 1.0));
+                if stainable(u, w, nf, v) {
+                    break (u, w);
+                }
+            };
+            let dark = rng.gen_bool(0.5);
+            let colour = if dark {
+                [[60.0, 42.0, 30.0], [25.0, 25.0, 30.0], [90.0, 70.0, 50.0]][rng.gen_range(0..3)]
+            } else {
+                [rng.gen_range(235.0..252.0f32); 3]
+            };
+            let kind = rng.gen_range(0..3);
+            let stain = match kind {
+                0 | 1 => {
+                    // Blob (sharp-edged, opaque) or smudge (soft, partly see-through): a few overlapping discs.
+                    let r0 = (area / std::f32::consts::PI).sqrt();
+                    let discs = (0..rng.gen_range(3..7))
+                        .map(|_| {
+                            let (a, d) = (
+                                rng.gen_range(0.0..std::f32::consts::TAU),
+                                rng.gen_range(0.0..0.6 * r0),
+                            );
+                            (
+                                cu + d * a.cos(),
+                                cv + d * a.sin(),
+                                r0 * rng.gen_range(0.5..0.8),
+                            )
+                        })
+                        .collect();
+                    Stain {
+                        discs,
+                        half_width: 0.0,
+                        soft: if kind == 0 { 0.3 } else { 1.2 },
+                        opacity: if kind == 0 {
+                            1.0
+                        } else {
+                            rng.gen_range(0.6..0.85)
+                        },
+                        colour,
+                    }
+                }
+                _ => {
+                    // Scratch: a thin stroke with a bend in the middle.
+                    let half_width = rng.gen_range(0.3..0.7f32);
+                    let len = (area / (2.0 * half_width)).min(nf * 0.9);
+                    let a = rng.gen_range(0.0..std::f32::consts::TAU);
+                    let bend = a + rng.gen_range(-0.4..0.4f32);
+                    let mid = (cu, cv, 0.0);
+                    let start = (cu - a.cos() * len / 2.0, cv - a.sin() * len / 2.0, 0.0);
+                    let end = (
+                        cu + bend.cos() * len / 2.0,
+                        cv + bend.sin() * len / 2.0,
+                        0.0,
+                    );
+                    Stain {
+                        discs: vec![start, mid, end],
+                        half_width,
+                        soft: 0.25,
+                        opacity: 1.0,
+                        colour,
+                    }
+                }
+            };
+            kinds.push(match (kind, dark) {
+                (0, true) => "blob-dark",
+                (0, false) => "blob-light",
+                (1, true) => "smudge-dark",
+                (1, false) => "smudge-light",
+                (_, true) => "scratch-dark",
+                (_, false) => "scratch-light",
+            });
+            stains.push(stain);
+        }
+        // Coverage (4x4 points a module) and damaged modules: a point whose stained luma crosses 30 % of
+        // the contrast towards the other colour breaks its module.
+        let mut covered = 0usize;
+        let mut errors = vec![0usize; blocks];
+        let mut bad = vec![false; block_of.len()];
+        for y in 0..n {
+            for x in 0..n {
+                let dark_module = colors[y * n + x] == Color::Dark;
+                let module_luma = if dark_module { il } else { pl };
+                let mut broken = false;
+                for sy in 0..4 {
+                    for sx in 0..4 {
+                        let u = x as f32 + (sx as f32 + 0.5) / 4.0;
+                        let vv = y as f32 + (sy as f32 + 0.5) / 4.0;
+                        if !stainable(u, vv, nf, v) {
+                            continue;
+                        }
+                        let (colour, a) = top_stain(&stains, u, vv);
+                        if a > 0.5 {
+                            covered += 1;
+                        }
+                        let l = module_luma + (luma(colour) - module_luma) * a;
+                        let t = 0.3 * (pl - il);
+                        broken |= if dark_module { l > il + t } else { l < pl - t };
+                    }
+                }
+                if let (true, Some(c)) = (broken, layout[y * n + x]) {
+                    if !bad[c] {
+                        bad[c] = true;
+                        errors[block_of[c]] += 1;
+                    }
+                }
+            }
+        }
+        let cover = covered as f32 / (16.0 * nf * nf);
+        let worst = errors.iter().copied().max().unwrap_or(0);
+        if (0.05..=0.15).contains(&cover) && worst <= budget {
+            break (cover, worst);
+        }
+        assert!(
+            tries < 2000,
+            "no damage within the EC budget for v{v} {ec:?}"
+        );
+    };
+    let stain_fn = |u: f32, w: f32| {
+        if stainable(u, w, nf, v) {
+            top_stain(&stains, u, w)
+        } else {
+            (paper, 0.0)
+        }
+    };
+    let quiet = 4usize;
+    let flat = Flat::new(n, &colors, quiet, ink, paper, Some(&stain_fn));
+    let module = rng.gen_range(3.0..6.0f32);
+    let angle = rng.gen_range(-0.25..0.25f32);
+    let (sin, cos) = angle.sin_cos();
+    let ext = (nf / 2.0 + quiet as f32) * module * (sin.abs() + cos.abs());
+    let side = (2.0 * ext + rng.gen_range(10.0..80.0f32)).ceil() as u32;
+    let c = side as f32 / 2.0;
+    let backdrop = [rng.gen_range(140.0..190.0f32); 3];
+    let map = |x: f32, y: f32| {
+        let (fx, fy) = (x - c, y - c);
+        Some((
+            (cos * fx + sin * fy) / module + nf / 2.0,
+            (-sin * fx + cos * fy) / module + nf / 2.0,
+            1.0,
+        ))
+    };
+    // Beyond the quiet zone: the table the print lies on.
+    let q = quiet as f32;
+    let map_or_table = |x: f32, y: f32| {
+        map(x, y).filter(|&(u, v, _)| u >= -q && v >= -q && u <= nf + q && v <= nf + q)
+    };
+    let outside = |_: f32, _: f32| backdrop;
+    let px = warp(&flat, side, side, &map_or_table, &outside);
+    let blur = rng.gen_range(0.3..0.6f32);
+    let noise = rng.gen_range(1.5..3.0f32);
+    tags.extend(kinds.iter().map(|k| k.to_string()));
+    tags.push(format!("stains{}", stains.len()));
+    tags.push(format!("cover{cover:.3}"));
+    tags.push(format!(
+        "ecuse{:.2}",
+        worst as f32 / (ec_per_block / 2) as f32
+    ));
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("v{v}"));
+    let image = develop(px, side, side, blur, noise, rng);
+    finish_image(index, image, None, Some(text), tags)
+}
+
+/// The topmost (last) stain with any opacity at `(u, v)`: its colour and opacity.
+fn top_stain(stains: &[Stain], u: f32, v: f32) -> ([f32; 3], f32) {
+    stains
+        .iter()
+        .rev()
+        .map(|s| (s.colour, s.alpha(u, v)))
+        .find(|&(_, a)| a > 0.0)
+        .unwrap_or(([0.0; 3], 0.0))
+}
+
+fn make_noquiet(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["noquiet".to_string()];
+    let v = rng.gen_range(1..=10i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][rng.gen_range(0..4)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width() as f32;
+    let module = rng.gen_range(2.0..8.0f32);
+    // Margins (left, top, right, bottom), modules: 0-1, and sometimes one or two sides cut at the code's edge.
+    let mut margin = [0; 4].map(|_: i32| rng.gen_range(0.0..1.0f32));
+    let cut = match rng.gen_range(0..10) {
+        0..=5 => 0,
+        6..=7 => 1,
+        _ => 2,
+    };
+    const SIDES: [&str; 4] = ["left", "top", "right", "bottom"];
+    let first = rng.gen_range(0..4);
+    for k in 0..cut {
+        // Two cut sides: adjacent (a corner) or opposite.
+        let side = (first + k * rng.gen_range(1..=2)) % 4;
+        margin[side] = 0.0;
+    }
+    for (side, m) in margin.iter().enumerate() {
+        if *m == 0.0 {
+            tags.push(format!("cut-{}", SIDES[side]));
+        }
+    }
+    let px_margin = margin.map(|m| (m * module).round());
+    let w = (n * module + px_margin[0] + px_margin[2]).round() as u32;
+    let h = (n * module + px_margin[1] + px_margin[3]).round() as u32;
+    let mut s = Scene::plain(w, h, module);
+    s.cx = px_margin[0] + n * module / 2.0;
+    s.cy = px_margin[1] + n * module / 2.0;
+    let (paper, ink) = paper_and_ink(rng);
+    s.paper = paper;
+    s.background = paper;
+    s.fg = ink;
+    if rng.gen_bool(0.5) {
+        tags.push("clean".to_string());
+    } else {
+        s.noise = rng.gen_range(1.5..4.0);
+        s.blur = rng.gen_range(0.0..0.6);
+        tags.push("noise".to_string());
+    }
+    tags.push(format!(
+        "margin{:.2}",
+        margin.iter().copied().fold(f32::MAX, f32::min)
+    ));
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("v{v}"));
+    let image = render(&code, &s, rng);
+    finish_image(index, image, None, Some(text), tags)
 }

@@ -1,7 +1,9 @@
 //! The decoder on the generated edge-case categories (`quickauth_qr::categories`): every image it reads is
 //! read exactly (0 wrong, always), and each category's read rate stays at the level measured when the
 //! category was added (full counts: `scripts/bench-qr.sh`, crates/qr/BENCH.md); the `noqr` images (no code
-//! at all) read as nothing, never as a text. Also: the generator is reproducible.
+//! at all) read as nothing, never as a text. Also: the generator is reproducible, and each category stays
+//! in the range it promises (tilt and size for `steep`, radius for `curved`, stains within the error
+//! correction for `damaged`, no more than a module of margin for `noquiet`).
 
 use quickauth_qr::categories::{self, CATEGORIES};
 use quickauth_qr::{Decoder, DecoderOptions, LumaFrame};
@@ -21,6 +23,17 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // Round / rounded-square dots (60-90 % of the module), rounded or circular finders, gradients, pictures,
     // logos: all 16 read when the category was added (and 30/30 of seed 1 in the bench).
     ("design", 16, 16),
+    // Far side 55-80 % of the near side, any rotation: 11 of 15 read when the category was added. Not read
+    // (seed 5): 0007 (tilt-y far0.57 tilt39 L module3.5 v8), 0010 (tilt-x far0.62 tilt51 L module3.5 v2),
+    // 0011 (tilt-x far0.78 tilt39 M module5.5 v10), 0012 (tilt-xy far0.76 tilt51 M module5.1 v9).
+    ("steep", 15, 11),
+    // On a cylinder of radius 0.7-1.3x the code's width: 14 of 15. Not read (seed 5): 0000 (axis-vertical
+    // radius0.82 L module5.1 v7).
+    ("curved", 15, 14),
+    // Stains within 70 % of what each Reed-Solomon block corrects: all 15 read.
+    ("damaged", 15, 15),
+    // 0-1 modules of margin, some sides cut at the code's edge: all 15 read.
+    ("noquiet", 15, 15),
 ];
 
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {
@@ -159,9 +172,121 @@ fn design_category_covers_every_drawing() {
     assert!(imgs.iter().all(|i| i.payload.is_some()));
 }
 
+/// The number after `prefix` in one of `img`'s tags (`module4.2` -> 4.2).
+fn tag_value(img: &categories::CategoryImage, prefix: &str) -> f32 {
+    img.tags
+        .iter()
+        .find_map(|t| t.strip_prefix(prefix)?.parse().ok())
+        .unwrap_or_else(|| panic!("{}: no {prefix} tag in {:?}", img.name, img.tags))
+}
+
+fn has(imgs: &[categories::CategoryImage], tag: &str) -> bool {
+    imgs.iter().any(|i| i.tags.iter().any(|t| t == tag))
+}
+
+#[test]
+fn steep_and_curved_cover_their_range() {
+    let steep = categories::generate("steep", 5, 30);
+    for tag in ["tilt-x", "tilt-y", "tilt-xy", "L", "M", "Q"] {
+        assert!(has(&steep, tag), "no steep image tagged {tag}");
+    }
+    for img in &steep {
+        let px = img.image.width() as u64 * img.image.height() as u64;
+        assert!((300_000..=800_000).contains(&px), "{}: {px} px", img.name);
+        assert!(
+            (0.55..=0.8).contains(&tag_value(img, "far")),
+            "{:?}",
+            img.tags
+        );
+        assert!(
+            (1.0..=10.0).contains(&tag_value(img, "v")),
+            "{:?}",
+            img.tags
+        );
+    }
+
+    let curved = categories::generate("curved", 5, 30);
+    for tag in ["axis-vertical", "axis-horizontal"] {
+        assert!(has(&curved, tag), "no curved image tagged {tag}");
+    }
+    for img in &curved {
+        assert!(
+            (0.7..=1.3).contains(&tag_value(img, "radius")),
+            "{:?}",
+            img.tags
+        );
+        assert!((1.0..=8.0).contains(&tag_value(img, "v")), "{:?}", img.tags);
+    }
+}
+
+#[test]
+fn damaged_stays_within_error_correction() {
+    let damaged = categories::generate("damaged", 5, 30);
+    for tag in [
+        "H",
+        "Q",
+        "blob-dark",
+        "blob-light",
+        "smudge-dark",
+        "smudge-light",
+        "scratch-dark",
+        "scratch-light",
+    ] {
+        assert!(has(&damaged, tag), "no damaged image tagged {tag}");
+    }
+    for img in &damaged {
+        // 5-15 % of the code's area stained, and no block past 70 % of its correction capacity.
+        assert!(
+            (0.05..=0.15).contains(&tag_value(img, "cover")),
+            "{:?}",
+            img.tags
+        );
+        assert!(tag_value(img, "ecuse") <= 0.7, "{:?}", img.tags);
+        assert!(
+            (2.0..=5.0).contains(&tag_value(img, "stains")),
+            "{:?}",
+            img.tags
+        );
+        assert!(
+            (2.0..=10.0).contains(&tag_value(img, "v")),
+            "{:?}",
+            img.tags
+        );
+    }
+}
+
+#[test]
+fn noquiet_is_just_the_code() {
+    let noquiet = categories::generate("noquiet", 5, 30);
+    for tag in [
+        "clean",
+        "noise",
+        "cut-left",
+        "cut-top",
+        "cut-right",
+        "cut-bottom",
+    ] {
+        assert!(has(&noquiet, tag), "no noquiet image tagged {tag}");
+    }
+    for img in &noquiet {
+        // Just the code and at most a module of margin a side (the module tag is rounded to 0.1 px).
+        let (n, module) = (17.0 + 4.0 * tag_value(img, "v"), tag_value(img, "module"));
+        let (least, most) = (n * (module - 0.05) - 1.0, (n + 2.0) * (module + 0.05) + 1.0);
+        for d in [img.image.width(), img.image.height()] {
+            assert!(
+                (least..=most).contains(&(d as f32)),
+                "{}: {d} px for a code of {n} modules at {module} px",
+                img.name
+            );
+        }
+    }
+}
+
 #[test]
 fn generator_is_reproducible() {
-    for cat in ["tiny", "logo", "text", "design", "noqr"] {
+    for cat in [
+        "tiny", "logo", "text", "design", "noqr", "steep", "curved", "damaged", "noquiet",
+    ] {
         let a = categories::generate(cat, 9, 3);
         let b = categories::generate(cat, 9, 3);
         for (x, y) in a.iter().zip(&b) {
