@@ -318,89 +318,103 @@ impl FinderLocator {
         let f = &self.finders;
         let mut attempts = 0usize;
         let mut equalized = 0usize;
-        for b in 0..f.len() {
-            for a in 0..f.len() {
-                for c in 0..f.len() {
-                    if a == b || c == b || a >= c {
-                        continue;
-                    }
-                    let (pa, pb, pc) = (f[a], f[b], f[c]);
-                    // Module sizes must agree.
-                    let (mn, mx) = (
-                        pa.module.min(pb.module).min(pc.module),
-                        pa.module.max(pb.module).max(pc.module),
-                    );
-                    if mx > mn * MAX_MODULE_RATIO {
-                        continue;
-                    }
-                    // Module sizes this far apart mean a code seen at a steep angle (or a wrong triple).
-                    let steep = mx > mn * 1.5;
-                    let (ax, ay, cx, cy) = (pa.x - pb.x, pa.y - pb.y, pc.x - pb.x, pc.y - pb.y);
-                    let (la, lc) = (ax.hypot(ay), cx.hypot(cy));
-                    if la < 1.0 || lc < 1.0 || la > lc * 1.4 || lc > la * 1.4 {
-                        continue;
-                    }
-                    let cos = (ax * cx + ay * cy) / (la * lc);
-                    if cos.abs() > 0.35 {
-                        continue;
-                    }
-                    // Orientation: with y pointing down, top-right x bottom-left must be positive.
-                    let (tr, bl) = if ax * cy - ay * cx > 0.0 {
-                        (pa, pc)
-                    } else {
-                        (pc, pa)
-                    };
-                    // Finder modules are measured along pixel rows and columns: on a code rotated by t, those
-                    // chords are 1/max(|cos t|, |sin t|) longer than the module (up to 1.41x at 45 degrees).
-                    let (ct, st) = ((ax / la).abs(), (ay / la).abs());
-                    let modules_between = if steep {
-                        // In perspective the module changes along each side: measure each side in the
-                        // mean module of its own two finders (and its own direction's chord factor).
-                        let chord = |dx: f64, dy: f64, l: f64| (dx / l).abs().max((dy / l).abs());
-                        (la / ((pa.module + pb.module) / 2.0 * chord(ax, ay, la))
-                            + lc / ((pc.module + pb.module) / 2.0 * chord(cx, cy, lc)))
-                            / 2.0
-                    } else {
-                        let module = (pa.module + pb.module + pc.module) / 3.0 * ct.max(st);
-                        (la + lc) / 2.0 / module
-                    };
-                    let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
-                    // From version 7 on, the version information next to the finders names the version
-                    // exactly (the spacing estimate drifts by a version or more on big codes).
-                    let named = if est_version >= 6 {
-                        read_version_info(plane, pb, tr, bl, est_version, invert)
-                    } else {
-                        None
-                    };
-                    let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0];
-                    if steep {
-                        versions[3] = est_version + 2;
-                        versions[4] = est_version - 2;
-                    }
-                    if let Some(v) = named {
-                        versions = [v, 0, 0, 0, 0];
-                    }
-                    for version in versions {
-                        // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
-                        if !(1..=MAX_VERSION).contains(&version) {
+        let mut refined = 0usize;
+        // Two passes over the triples: first those that look like a code seen roughly face-on (equal
+        // module sizes, equal sides, a right angle), then the ones only a steep view explains (the far
+        // finder smaller, one side foreshortened, the angle skewed), so that a frontal code's triple is
+        // tried before the attempt and sample budgets go to unlikely ones.
+        for steep_pass in [false, true] {
+            for b in 0..f.len() {
+                for a in 0..f.len() {
+                    for c in 0..f.len() {
+                        if a == b || c == b || a >= c {
                             continue;
                         }
-                        let size = (17 + 4 * version) as usize;
-                        if let Some(hit) = self.try_grid(
-                            plane,
-                            pb,
-                            tr,
-                            bl,
-                            size,
-                            invert,
-                            sampler,
-                            &mut attempts,
-                            &mut equalized,
-                        ) {
-                            return Some(hit);
+                        let (pa, pb, pc) = (f[a], f[b], f[c]);
+                        // Module sizes must agree.
+                        let (mn, mx) = (
+                            pa.module.min(pb.module).min(pc.module),
+                            pa.module.max(pb.module).max(pc.module),
+                        );
+                        if mx > mn * MAX_MODULE_RATIO {
+                            continue;
                         }
-                        if attempts >= MAX_ATTEMPTS {
-                            return None;
+                        // Module sizes this far apart mean a code seen at a steep angle (or a wrong triple).
+                        let steep = mx > mn * 1.5;
+                        let (ax, ay, cx, cy) = (pa.x - pb.x, pa.y - pb.y, pc.x - pb.x, pc.y - pb.y);
+                        let (la, lc) = (ax.hypot(ay), cx.hypot(cy));
+                        if la < 1.0 || lc < 1.0 || la > lc * 2.0 || lc > la * 2.0 {
+                            continue;
+                        }
+                        let cos = (ax * cx + ay * cy) / (la * lc);
+                        if cos.abs() > 0.5 {
+                            continue;
+                        }
+                        let frontal =
+                            mx <= mn * 1.7 && la <= lc * 1.4 && lc <= la * 1.4 && cos.abs() <= 0.35;
+                        if frontal == steep_pass {
+                            continue;
+                        }
+                        // Orientation: with y pointing down, top-right x bottom-left must be positive.
+                        let (tr, bl) = if ax * cy - ay * cx > 0.0 {
+                            (pa, pc)
+                        } else {
+                            (pc, pa)
+                        };
+                        // Finder modules are measured along pixel rows and columns: on a code rotated by t, those
+                        // chords are 1/max(|cos t|, |sin t|) longer than the module (up to 1.41x at 45 degrees).
+                        let (ct, st) = ((ax / la).abs(), (ay / la).abs());
+                        let modules_between = if steep {
+                            // In perspective the module changes along each side: measure each side in the
+                            // mean module of its own two finders (and its own direction's chord factor).
+                            let chord =
+                                |dx: f64, dy: f64, l: f64| (dx / l).abs().max((dy / l).abs());
+                            (la / ((pa.module + pb.module) / 2.0 * chord(ax, ay, la))
+                                + lc / ((pc.module + pb.module) / 2.0 * chord(cx, cy, lc)))
+                                / 2.0
+                        } else {
+                            let module = (pa.module + pb.module + pc.module) / 3.0 * ct.max(st);
+                            (la + lc) / 2.0 / module
+                        };
+                        let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
+                        // From version 7 on, the version information next to the finders names the version
+                        // exactly (the spacing estimate drifts by a version or more on big codes).
+                        let named = if est_version >= 6 {
+                            read_version_info(plane, pb, tr, bl, est_version, invert)
+                        } else {
+                            None
+                        };
+                        let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0];
+                        if steep {
+                            versions[3] = est_version + 2;
+                            versions[4] = est_version - 2;
+                        }
+                        if let Some(v) = named {
+                            versions = [v, 0, 0, 0, 0];
+                        }
+                        for version in versions {
+                            // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
+                            if !(1..=MAX_VERSION).contains(&version) {
+                                continue;
+                            }
+                            let size = (17 + 4 * version) as usize;
+                            if let Some(hit) = self.try_grid(
+                                plane,
+                                pb,
+                                tr,
+                                bl,
+                                size,
+                                invert,
+                                sampler,
+                                &mut attempts,
+                                &mut equalized,
+                                &mut refined,
+                            ) {
+                                return Some(hit);
+                            }
+                            if attempts >= MAX_ATTEMPTS {
+                                return None;
+                            }
                         }
                     }
                 }
@@ -423,6 +437,7 @@ impl FinderLocator {
         sampler: &mut Sampler,
         attempts: &mut usize,
         equalized: &mut usize,
+        refined: &mut usize,
     ) -> Option<(String, Location)> {
         let span = size as f64 - 7.0;
         let (bx, by) = (tr.x + bl.x - tl.x, tr.y + bl.y - tl.y);
@@ -431,7 +446,9 @@ impl FinderLocator {
         let (vx, vy) = ((bl.x - tl.x) / span, (bl.y - tl.y) / span);
         let s = size as f64;
         let finders = [(3.5, 3.5), (s - 3.5, 3.5), (3.5, s - 3.5)];
-        let mut geometries: Vec<Homography> = Vec::with_capacity(10);
+        // Each geometry, with the finder-centre corner opposite `tl` it assumes (None: pinned by the
+        // alignment pattern instead).
+        let mut geometries: Vec<(Homography, Option<(f64, f64)>)> = Vec::with_capacity(12);
         // Version 2+: the alignment pattern pins the fourth point, perspective included.
         if size >= 25 {
             let (ax, ay) = (s - 6.5, s - 6.5);
@@ -443,7 +460,7 @@ impl FinderLocator {
             let src = [finders[0], finders[1], (ax, ay), finders[2]];
             let dst = [(tl.x, tl.y), (tr.x, tr.y), found, (bl.x, bl.y)];
             if let Some(h) = Homography::quad_to_quad(src, dst) {
-                geometries.push(h);
+                geometries.push((h, None));
             }
             // Strong perspective moves the alignment pattern further than the search reaches: guess it
             // again from the perspective the finders' module sizes imply (see `perspective_corner`).
@@ -463,7 +480,7 @@ impl FinderLocator {
                         src,
                         [(tl.x, tl.y), (tr.x, tr.y), found2, (bl.x, bl.y)],
                     ) {
-                        geometries.push(h2);
+                        geometries.push((h2, None));
                     }
                 }
             }
@@ -490,7 +507,7 @@ impl FinderLocator {
                 if let Some(h) =
                     Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)])
                 {
-                    geometries.push(h);
+                    geometries.push((h, Some(br)));
                 }
             }
         }
@@ -500,10 +517,16 @@ impl FinderLocator {
             if let Some(h) =
                 Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)])
             {
-                geometries.push(h);
+                geometries.push((h, Some(br)));
             }
         }
-        for hom in geometries {
+        // The corner-based geometry with the best timing pattern that did not read (see the refinement
+        // after the loop).
+        let mut near_miss: Option<(f32, (f64, f64))> = None;
+        let mut k = 0;
+        while k < geometries.len() {
+            let (hom, corner) = geometries[k];
+            k += 1;
             *attempts += 1;
             let loc = Location {
                 size,
@@ -514,6 +537,11 @@ impl FinderLocator {
             let tp = Sampler::timing_precheck(plane, &loc, invert);
             if tp < 0.75 {
                 continue;
+            }
+            if let Some(c) = corner {
+                if near_miss.is_none_or(|(t, _)| tp > t) {
+                    near_miss = Some((tp, c));
+                }
             }
             let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
             if !sampler.can_sample(size, spread) {
@@ -569,10 +597,61 @@ impl FinderLocator {
                     }
                 }
             }
+            // Every geometry failed but one fits the timing pattern well: the corner opposite `tl` is
+            // likely off (a steep view, with no alignment pattern to pin it on small versions). Search
+            // around it for the corner whose grid samples the sharpest modules, and try that once.
+            if k == geometries.len() && size <= MAX_REFINED_SIZE && *refined < MAX_REFINED {
+                if let Some((tp, c)) = near_miss.take().filter(|&(tp, _)| tp >= 0.9) {
+                    let _ = tp;
+                    *refined += 1;
+                    let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
+                    let dst = |br: (f64, f64)| [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)];
+                    let score = |br: (f64, f64)| {
+                        Homography::quad_to_quad(src, dst(br)).map(|h| {
+                            let loc = Location {
+                                size,
+                                span: 1.0,
+                                origin: 0.0,
+                                hom: h,
+                            };
+                            (Sampler::sharpness(plane, &loc), h)
+                        })
+                    };
+                    let mut best: Option<(f32, (f64, f64), Homography)> = None;
+                    for step in [1.0, 0.5] {
+                        let centre = best.map_or(c, |b| b.1);
+                        for i in -2i32..=2 {
+                            for j in -2i32..=2 {
+                                if step < 1.0 && (i.abs() > 1 || j.abs() > 1) {
+                                    continue;
+                                }
+                                let (du, dv) = (i as f64 * step, j as f64 * step);
+                                let br =
+                                    (centre.0 + du * ux + dv * vx, centre.1 + du * uy + dv * vy);
+                                if let Some((sc, h)) = score(br) {
+                                    if best.is_none_or(|b| sc > b.0) {
+                                        best = Some((sc, br, h));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    if let Some((_, br, h)) = best {
+                        if (br.0 - c.0).hypot(br.1 - c.1) > 0.25 * ux.hypot(uy) {
+                            geometries.push((h, None));
+                        }
+                    }
+                }
+            }
         }
         None
     }
 }
+
+/// Largest code (modules a side) whose corner `try_grid` refines by the sharpness search, and how many
+/// refinements one `read` may spend (each samples the grid ~34 times).
+const MAX_REFINED_SIZE: usize = 45;
+const MAX_REFINED: usize = 2;
 
 /// The fourth finder-centre corner (opposite `tl`) of a code seen in perspective, from the three finders'
 /// centres and module sizes: a length's scale goes as 1/w, w being the homogeneous coordinate, which is

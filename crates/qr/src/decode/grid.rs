@@ -301,6 +301,21 @@ impl Sampler {
         }
     }
 
+    /// How crisply `loc`'s grid lands on module centres: the mean distance of single-tap module samples
+    /// from their mean (a grid off by part of a module samples edges, nearer the middle grey).
+    pub fn sharpness(plane: &Plane, loc: &Location) -> f32 {
+        let s = loc.size;
+        let mut vals = Vec::with_capacity(s * s);
+        for y in 0..s {
+            for x in 0..s {
+                let (px, py) = loc.module_point(x as f64 + 0.5, y as f64 + 0.5);
+                vals.push(plane.sample(px, py));
+            }
+        }
+        let mean = vals.iter().sum::<f32>() / vals.len() as f32;
+        vals.iter().map(|v| (v - mean).abs()).sum::<f32>() / vals.len() as f32
+    }
+
     /// Cheap pre-check before a full sample: samples only the two timing patterns (single taps) and returns
     /// the fraction of modules that are darker/lighter than their two neighbours as the alternation demands.
     pub fn timing_precheck(plane: &Plane, loc: &Location, invert: bool) -> f32 {
