@@ -940,8 +940,9 @@ impl Workspace {
 }
 
 /// The fit step (see `CROP_STEPS`) runs only when its crop is at least this much smaller (per side) than
-/// the label-sized one.
-const FIT_SHRINK: f64 = 0.7;
+/// the label-sized one (0.7 left `tiny` and `mirrored` codes to the bigger crop: medians 0.33 / 0.49 ms vs
+/// 0.25 / 0.47 ms with 0.85; the same reads everywhere).
+const FIT_SHRINK: f64 = 0.85;
 /// Module pitch (crop pixels) the fit step's crop aims for. A blurred code's estimate comes out long and
 /// its fit crop too small to read; the label-sized steps after it cover that.
 const MODULE_FIT_PX: f64 = 3.0;
