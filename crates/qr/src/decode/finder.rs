@@ -4,7 +4,7 @@
 //! through module-space sampling. rqrr's Reed-Solomon check accepts or rejects every attempt.
 
 use super::filters::Plane;
-use super::grid::{Homography, Location, Sampler};
+use super::grid::{inside_convex_quad, Homography, Location, Sampler};
 
 /// A finder-pattern centre with its module size (pixels).
 #[derive(Debug, Clone, Copy)]
@@ -286,22 +286,10 @@ impl FinderLocator {
     /// How many of the finder patterns the last `read` saw lie outside `quad` (a code's corners, in the same
     /// plane's pixels): a second code's finders show up here.
     pub fn finders_outside(&self, quad: [(f64, f64); 4]) -> usize {
-        let inside = |x: f64, y: f64| {
-            let mut sign = 0i8;
-            for i in 0..4 {
-                let (ax, ay) = quad[i];
-                let (bx, by) = quad[(i + 1) % 4];
-                let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
-                let s = if cross > 0.0 { 1 } else { -1 };
-                if sign == 0 {
-                    sign = s;
-                } else if s != sign {
-                    return false;
-                }
-            }
-            true
-        };
-        self.finders.iter().filter(|f| !inside(f.x, f.y)).count()
+        self.finders
+            .iter()
+            .filter(|f| !inside_convex_quad(&quad, f.x, f.y))
+            .count()
     }
 
     /// Tries to read a code from `bits` (binarised `plane`, 1 = dark). Returns the text and its location

@@ -155,6 +155,24 @@ impl Homography {
     }
 }
 
+/// Whether (x, y) lies inside the convex quadrilateral `q` (either winding; a point on an edge counts as
+/// inside).
+pub fn inside_convex_quad(q: &[(f64, f64); 4], x: f64, y: f64) -> bool {
+    let mut sign = 0.0f64;
+    for i in 0..4 {
+        let (ax, ay) = q[i];
+        let (bx, by) = q[(i + 1) % 4];
+        let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
+        if cross != 0.0 {
+            if sign != 0.0 && cross.signum() != sign {
+                return false;
+            }
+            sign = cross.signum();
+        }
+    }
+    true
+}
+
 /// A located code: `size` modules per side; `hom` maps module-space point m to pixel coordinates (pixel
 /// centres at +0.5) as `hom((m - origin) / span)`, so the unit square may span any module-space square.
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::clock;
 use super::filters::{binarize_mean, box3, downscale2, integral, unsharp, Plane, View};
 use super::finder::FinderLocator;
-use super::grid::{Homography, Location, Sampler};
+use super::grid::{inside_convex_quad, Homography, Location, Sampler};
 use super::{Decoded, DecoderOptions, LumaFrame};
 
 /// Frames above this many pixels are box-downscaled first: nothing a camera sees needs more, and it bounds time.
@@ -209,21 +209,6 @@ fn paint_out(px: &mut [u8], w: usize, h: usize, corners: [(f32, f32); 4]) {
     if q.iter().any(|p| !p.0.is_finite() || !p.1.is_finite()) {
         return;
     }
-    let inside = |x: f64, y: f64| {
-        let mut sign = 0.0f64;
-        for i in 0..4 {
-            let (ax, ay) = q[i];
-            let (bx, by) = q[(i + 1) % 4];
-            let cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax);
-            if cross != 0.0 {
-                if sign != 0.0 && cross.signum() != sign {
-                    return false;
-                }
-                sign = cross.signum();
-            }
-        }
-        true
-    };
     let clampx = |v: f64| (v.max(0.0) as usize).min(w - 1);
     let clampy = |v: f64| (v.max(0.0) as usize).min(h - 1);
     let (x0, x1) = (
@@ -237,7 +222,7 @@ fn paint_out(px: &mut [u8], w: usize, h: usize, corners: [(f32, f32); 4]) {
     let (mut sum, mut count) = (0u64, 0u64);
     for y in y0..=y1 {
         for x in x0..=x1 {
-            if inside(x as f64 + 0.5, y as f64 + 0.5) {
+            if inside_convex_quad(&q, x as f64 + 0.5, y as f64 + 0.5) {
                 sum += px[y * w + x] as u64;
                 count += 1;
             }
@@ -248,7 +233,7 @@ fn paint_out(px: &mut [u8], w: usize, h: usize, corners: [(f32, f32); 4]) {
     };
     for y in y0..=y1 {
         for x in x0..=x1 {
-            if inside(x as f64 + 0.5, y as f64 + 0.5) {
+            if inside_convex_quad(&q, x as f64 + 0.5, y as f64 + 0.5) {
                 px[y * w + x] = mean as u8;
             }
         }
@@ -467,12 +452,8 @@ impl Workspace {
             }
             if ci == 0 {
                 if let Some(u) = union {
-                    let at = units
-                        .iter()
-                        .take_while(
-                            |u| matches!(u, Unit::Crop { pi: 0, si, .. } if *si < LIVE_BASE_STEPS),
-                        )
-                        .count();
+                    // After the first region's own cheap steps, which open the list.
+                    let at = base_steps(0).count();
                     let extra: Vec<Unit> = base_steps(u).collect();
                     units.splice(at..at, extra);
                 }
