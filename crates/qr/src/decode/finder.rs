@@ -473,6 +473,41 @@ impl FinderLocator {
                 }
             }
         }
+        // The grid point (s - 7, s - 7) where the top-right finder's inner edge line meets the
+        // bottom-left finder's (see `ring_edge`): with the three centres it pins the perspective.
+        let edge_point = ring_edge(plane, tr, (-ux, -uy), (vx, vy), invert)
+            .and_then(|a| intersect(a, ring_edge(plane, bl, (-vx, -vy), (ux, uy), invert)?));
+        if let Some(h) = edge_point.and_then(|x| {
+            Homography::quad_to_quad(
+                [finders[0], finders[1], (s - 7.0, s - 7.0), finders[2]],
+                [(tl.x, tl.y), (tr.x, tr.y), x, (bl.x, bl.y)],
+            )
+        }) {
+            if size >= 25 {
+                let (ax, ay) = (s - 6.5, s - 6.5);
+                let (p, pu, pv) = (h.map(ax, ay), h.map(ax + 1.0, ay), h.map(ax, ay + 1.0));
+                let found = find_alignment(
+                    plane,
+                    p,
+                    (pu.0 - p.0, pu.1 - p.1),
+                    (pv.0 - p.0, pv.1 - p.1),
+                    invert,
+                );
+                if let Some(h2) = Homography::quad_to_quad(
+                    [finders[0], finders[1], (ax, ay), finders[2]],
+                    [(tl.x, tl.y), (tr.x, tr.y), found, (bl.x, bl.y)],
+                ) {
+                    geometries.push((h2, None));
+                }
+            }
+            let br = h.map(s - 3.5, s - 3.5);
+            let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
+            if let Some(h) =
+                Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)])
+            {
+                geometries.push((h, Some(br)));
+            }
+        }
         // Parallelogram guess for the outer finder-centre square, nudged for perspective.
         const NUDGES: [(f64, f64); 7] = [
             (0.0, 0.0),
@@ -658,6 +693,139 @@ fn perspective_corner(tl: Finder, tr: Finder, bl: Finder) -> Option<(f64, f64)> 
     ))
 }
 
+/// A straight line `a x + b y = c` with `(a, b)` a unit normal.
+type Line = (f64, f64, f64);
+
+/// Total-least-squares line through `pts`, with points more than 1 px off the first fit dropped and the
+/// rest fitted again. `None` with fewer than 5 points left, or when the kept points scatter by more than
+/// half a pixel (not an edge).
+fn fit_line(pts: &[(f64, f64)]) -> Option<Line> {
+    let fit = |pts: &mut dyn Iterator<Item = (f64, f64)>| -> Option<(Line, usize)> {
+        let (mut n, mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0usize, 0.0, 0.0, 0.0, 0.0, 0.0);
+        for (x, y) in pts {
+            n += 1;
+            sx += x;
+            sy += y;
+            sxx += x * x;
+            sxy += x * y;
+            syy += y * y;
+        }
+        if n < 5 {
+            return None;
+        }
+        let nf = n as f64;
+        let (mx, my) = (sx / nf, sy / nf);
+        let (cxx, cxy, cyy) = (sxx / nf - mx * mx, sxy / nf - mx * my, syy / nf - my * my);
+        // The line runs along the covariance's principal axis; its normal is perpendicular to that.
+        let theta = 0.5 * (2.0 * cxy).atan2(cxx - cyy);
+        let (a, b) = (-theta.sin(), theta.cos());
+        Some(((a, b, a * mx + b * my), n))
+    };
+    let (first, _) = fit(&mut pts.iter().copied())?;
+    let near = |&(x, y): &(f64, f64)| (first.0 * x + first.1 * y - first.2).abs() <= 1.0;
+    let (line, _) = fit(&mut pts.iter().copied().filter(near))?;
+    let (mut sum, mut n) = (0.0, 0usize);
+    for &(x, y) in pts.iter().filter(|p| near(p)) {
+        let r = line.0 * x + line.1 * y - line.2;
+        sum += r * r;
+        n += 1;
+    }
+    (sum / n as f64 <= 0.25).then_some(line)
+}
+
+fn intersect(l: Line, m: Line) -> Option<(f64, f64)> {
+    let det = l.0 * m.1 - m.0 * l.1;
+    if det.abs() < 0.05 {
+        return None;
+    }
+    Some(((l.2 * m.1 - m.2 * l.1) / det, (l.0 * m.2 - m.0 * l.2) / det))
+}
+
+/// The outer edge of finder `f`'s dark ring on the side that `walk` (one module, pixels) points to, as a
+/// line fitted through where paths parallel to `walk`, `across` (one module along that edge) apart, leave
+/// the ring. Perspective keeps lines straight, so this edge, extended, is the code's module line 7 in from
+/// the outer border all the way across: two finders' edges meet at a point of the grid that the finder
+/// centres alone only guess (zxing-cpp's detector uses the same geometric fact).
+///
+/// The centre path calibrates the distance: dark stone, light ring, dark ring, then light (the separator),
+/// so its third transition is the ring's outer edge, 3.5 modules out. Each path's edge is the dark-to-light
+/// crossing nearest that distance, placed between samples by linear interpolation on the grey plane.
+fn ring_edge(
+    plane: &Plane,
+    f: Finder,
+    walk: (f64, f64),
+    across: (f64, f64),
+    invert: bool,
+) -> Option<Line> {
+    let walk_px = walk.0.hypot(walk.1);
+    if walk_px < 1.0 {
+        return None;
+    }
+    // Steps of about a third of a pixel, out to 5.5 modules.
+    let steps = (5.5 * walk_px * 3.0).ceil() as usize;
+    let step = 5.5 / steps as f64;
+    let mut path = Vec::with_capacity(steps + 1);
+    let sample_path = |path: &mut Vec<f32>, t: f64| {
+        path.clear();
+        let (ox, oy) = (f.x + t * across.0, f.y + t * across.1);
+        for k in 0..=steps {
+            let d = k as f64 * step;
+            let v = plane.sample(ox + d * walk.0, oy + d * walk.1);
+            path.push(if invert { 255.0 - v } else { v });
+        }
+    };
+    sample_path(&mut path, 0.0);
+    let (lo, hi) = path
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if hi - lo < 16.0 {
+        return None;
+    }
+    let mid = (lo + hi) / 2.0;
+    // Dark-to-light crossings (in modules along the path), interpolated.
+    let crossings = |path: &[f32], out: &mut Vec<f64>| {
+        out.clear();
+        for k in 1..path.len() {
+            let (a, b) = (path[k - 1], path[k]);
+            if a < mid && b >= mid {
+                out.push((k as f64 - 1.0 + ((mid - a) / (b - a)) as f64) * step);
+            }
+        }
+    };
+    let mut cross = Vec::with_capacity(8);
+    // The centre path: stone, ring: its second dark-to-light crossing, with a light-to-dark one between.
+    crossings(&path, &mut cross);
+    if path[0] >= mid || cross.len() < 2 {
+        return None;
+    }
+    let outer = cross[1];
+    // 3.5 modules, give or take the module estimate's error.
+    if !(2.2..=4.8).contains(&outer) {
+        return None;
+    }
+    let local = outer / 3.5;
+    let mut pts = Vec::with_capacity(11);
+    for i in -5i32..=5 {
+        let t = i as f64 * 0.5;
+        sample_path(&mut path, t);
+        crossings(&path, &mut cross);
+        let Some(&d) = cross
+            .iter()
+            .min_by(|a, b| (*a - outer).abs().total_cmp(&(*b - outer).abs()))
+        else {
+            continue;
+        };
+        if (d - outer).abs() > 0.6 * local {
+            continue;
+        }
+        pts.push((
+            f.x + t * across.0 + d * walk.0,
+            f.y + t * across.1 + d * walk.1,
+        ));
+    }
+    fit_line(&pts)
+}
+
 /// Module offset (along the code's u and v axes) of version-information bit i from its finder's centre.
 type BitOffset = fn(usize) -> (f64, f64);
 
@@ -807,6 +975,100 @@ mod tests {
             err < err_par / 3.0,
             "perspective {err:.2} px off, parallelogram {err_par:.2}"
         );
+    }
+
+    #[test]
+    fn finder_edges_meet_at_the_grid_point_a_steep_view_puts_there() {
+        // A 25-module code (finders, random data, light separators) seen steeply: the far side about 60 %
+        // of the near one. Rendered at 4x4 sub-samples a pixel.
+        let s = 25.0;
+        let h = Homography::quad_to_quad(
+            [(0.0, 0.0), (s, 0.0), (s, s), (0.0, s)],
+            [(40.0, 30.0), (150.0, 55.0), (140.0, 125.0), (45.0, 170.0)],
+        )
+        .unwrap();
+        let back = Homography::quad_to_quad(
+            [(40.0, 30.0), (150.0, 55.0), (140.0, 125.0), (45.0, 170.0)],
+            [(0.0, 0.0), (s, 0.0), (s, s), (0.0, s)],
+        )
+        .unwrap();
+        let mut seed = 7u32;
+        let mut data = [false; 625];
+        for d in data.iter_mut() {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            *d = seed >> 16 & 1 == 1;
+        }
+        let dark = |u: f64, v: f64| -> bool {
+            if !(0.0..s).contains(&u) || !(0.0..s).contains(&v) {
+                return false;
+            }
+            let (i, j) = (u as i32, v as i32);
+            for (fx, fy) in [(0, 0), (18, 0), (0, 18)] {
+                let (di, dj) = (i - fx, j - fy);
+                if (-1..=7).contains(&di) && (-1..=7).contains(&dj) {
+                    let ring = (di - 3).abs().max((dj - 3).abs());
+                    return ring <= 3 && ring != 2;
+                }
+            }
+            data[(j * 25 + i) as usize]
+        };
+        let (w, ht) = (200usize, 200usize);
+        let mut plane = Plane::default();
+        plane.resize(w, ht);
+        for y in 0..ht {
+            for x in 0..w {
+                let mut sum = 0.0;
+                for k in 0..16 {
+                    let (sx, sy) = (
+                        x as f64 + (k % 4) as f64 / 4.0 + 0.125,
+                        y as f64 + (k / 4) as f64 / 4.0 + 0.125,
+                    );
+                    let (u, v) = back.map(sx, sy);
+                    sum += if dark(u, v) { 30.0 } else { 220.0 };
+                }
+                plane.data[y * w + x] = (sum / 16.0) as u8;
+            }
+        }
+        let at = |u: f64, v: f64| {
+            let (x, y) = h.map(u, v);
+            let (xu, yu) = h.map(u + 1.0, v);
+            let (xv, yv) = h.map(u, v + 1.0);
+            let module = ((xu - x).hypot(yu - y) * (xv - x).hypot(yv - y)).sqrt();
+            Finder {
+                x,
+                y,
+                module,
+                hits: 9,
+            }
+        };
+        let (tl, tr, bl) = (at(3.5, 3.5), at(21.5, 3.5), at(3.5, 21.5));
+        // The module vectors `try_grid` derives from the centres alone.
+        let span = s - 7.0;
+        let (u, v) = (
+            ((tr.x - tl.x) / span, (tr.y - tl.y) / span),
+            ((bl.x - tl.x) / span, (bl.y - tl.y) / span),
+        );
+        let right = ring_edge(&plane, tr, (-u.0, -u.1), v, false).expect("top-right finder's edge");
+        let below =
+            ring_edge(&plane, bl, (-v.0, -v.1), u, false).expect("bottom-left finder's edge");
+        let got = intersect(right, below).unwrap();
+        let want = h.map(s - 7.0, s - 7.0);
+        let err = (got.0 - want.0).hypot(got.1 - want.1);
+        assert!(
+            err < 0.75,
+            "edge point {got:?} is {err:.2} px from {want:?}"
+        );
+        // The parallelogram guess for the same point is several pixels off.
+        let par = (
+            tl.x + (s - 10.5) * (u.0 + v.0),
+            tl.y + (s - 10.5) * (u.1 + v.1),
+        );
+        assert!((par.0 - want.0).hypot(par.1 - want.1) > 4.0 * err.max(0.5));
+        // An inverted code (light modules on dark) needs `invert`.
+        for p in plane.data.iter_mut() {
+            *p = 255 - *p;
+        }
+        assert!(ring_edge(&plane, tr, (-u.0, -u.1), v, true).is_some());
     }
 
     #[test]
