@@ -61,6 +61,8 @@ use qrcode::{Color, EcLevel, QrCode, Version};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::decode::grid::Homography;
+
 /// Every category, in bench order.
 pub const CATEGORIES: &[&str] = &[
     "small",
@@ -1402,58 +1404,6 @@ fn warp(
     px
 }
 
-/// A 3x3 homography, row-major, acting on `(x, y, 1)`.
-type Homography = [f64; 9];
-
-/// The homography taking the unit square's corners (0,0), (1,0), (1,1), (0,1) to `q` (Heckbert's
-/// square-to-quad).
-fn square_to_quad(q: [[f64; 2]; 4]) -> Homography {
-    let [[x0, y0], [x1, y1], [x2, y2], [x3, y3]] = q;
-    let (sx, sy) = (x0 - x1 + x2 - x3, y0 - y1 + y2 - y3);
-    let (dx1, dx2, dy1, dy2) = (x1 - x2, x3 - x2, y1 - y2, y3 - y2);
-    let den = dx1 * dy2 - dx2 * dy1;
-    let g = (sx * dy2 - dx2 * sy) / den;
-    let h = (dx1 * sy - sx * dy1) / den;
-    [
-        x1 - x0 + g * x1,
-        x3 - x0 + h * x3,
-        x0,
-        y1 - y0 + g * y1,
-        y3 - y0 + h * y3,
-        y0,
-        g,
-        h,
-        1.0,
-    ]
-}
-
-/// `m` applied to `(x, y)`: the mapped point and the homogeneous weight (its sign tells the plane's front).
-fn apply(m: &Homography, x: f64, y: f64) -> (f64, f64, f64) {
-    let w = m[6] * x + m[7] * y + m[8];
-    (
-        (m[0] * x + m[1] * y + m[2]) / w,
-        (m[3] * x + m[4] * y + m[5]) / w,
-        w,
-    )
-}
-
-fn invert(m: &Homography) -> Homography {
-    let [a, b, c, d, e, f, g, h, i] = *m;
-    let adj = [
-        e * i - f * h,
-        c * h - b * i,
-        b * f - c * e,
-        f * g - d * i,
-        a * i - c * g,
-        c * d - a * f,
-        d * h - e * g,
-        b * g - a * h,
-        a * e - b * d,
-    ];
-    let det = a * adj[0] + b * adj[3] + c * adj[6];
-    adj.map(|v| v / det)
-}
-
 /// Light papers and dark inks (grey with a slight tint) for the warped categories.
 fn paper_and_ink(rng: &mut ChaCha8Rng) -> ([f32; 3], [f32; 3]) {
     let p = rng.gen_range(205.0..245.0f32);
@@ -1524,8 +1474,11 @@ fn make_steep(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let scale = module * nf / longest;
     let angle = rng.gen_range(0.0..std::f64::consts::TAU);
     let (sa, ca) = angle.sin_cos();
-    let placed = corners.map(|[x, y]| [(ca * x - sa * y) * scale, (sa * x + ca * y) * scale]);
-    let hm = square_to_quad(placed);
+    let placed = corners.map(|[x, y]| ((ca * x - sa * y) * scale, (sa * x + ca * y) * scale));
+    // A tilted square's image is never a parallelogram (its far side is at most 0.8 of the near one), so this
+    // is the general perspective map, not the affine special case, and the quad cannot be degenerate.
+    let mut hm =
+        Homography::square_to_quad(placed).expect("a steep view is a proper quadrilateral");
     // Where the quiet zone's corners land: the image holds them with a margin.
     let qn = quiet as f64 / nf;
     let outer = [
@@ -1534,7 +1487,7 @@ fn make_steep(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
         (1.0 + qn, 1.0 + qn),
         (-qn, 1.0 + qn),
     ]
-    .map(|(x, y)| apply(&hm, x, y));
+    .map(|(x, y)| hm.map(x, y));
     let (min_x, max_x) = outer.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
         (lo.min(p.0), hi.max(p.0))
     });
@@ -1547,13 +1500,10 @@ fn make_steep(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let h = (sh as f64).max(max_y - min_y + 2.0 * pad).ceil();
     let ox = rng.gen_range(pad..=(w - (max_x - min_x) - pad).max(pad)) - min_x;
     let oy = rng.gen_range(pad..=(h - (max_y - min_y) - pad).max(pad)) - min_y;
-    let mut hm = hm;
-    for k in 0..3 {
-        hm[k] += ox * hm[6 + k];
-        hm[3 + k] += oy * hm[6 + k];
-    }
-    let inv = invert(&hm);
-    let front = apply(&inv, ox, oy).2.signum();
+    hm.translate(ox, oy);
+    let inv = hm.inverse().expect("a steep view's map is invertible");
+    // The weight's sign on the code's side of the horizon: the code's centre lands at (ox, oy).
+    let front = inv.map_weighted(ox, oy).2.signum();
     let (paper, ink) = paper_and_ink(rng);
     let gain = rng.gen_range(-0.12..0.12f32);
     let dir = rng.gen_range(0.0..std::f32::consts::TAU);
@@ -1563,7 +1513,7 @@ fn make_steep(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
         move |x: f32, y: f32| 1.0 + gain * ((x - wf / 2.0) * dc + (y - hf / 2.0) * ds) / wf.max(hf);
     let flat = Flat::new(n, &code.to_colors(), quiet, ink, paper, None);
     let map = |x: f32, y: f32| {
-        let (s, t, wgt) = apply(&inv, x as f64, y as f64);
+        let (s, t, wgt) = inv.map_weighted(x as f64, y as f64);
         (wgt.signum() == front).then(|| ((s * nf) as f32, (t * nf) as f32, light(x, y)))
     };
     let outside = |x: f32, y: f32| paper.map(|c| c * light(x, y));

@@ -77,11 +77,30 @@ impl Homography {
 
     #[inline]
     pub fn map(&self, u: f64, v: f64) -> (f64, f64) {
-        let den = self.g * u + self.h * v + self.i;
+        let (x, y, _) = self.map_weighted(u, v);
+        (x, y)
+    }
+
+    /// [`map`](Self::map) and the homogeneous weight `w` it divided by: points whose `w` has opposite signs
+    /// lie on opposite sides of the plane's horizon (one of them behind the camera).
+    #[inline]
+    pub(crate) fn map_weighted(&self, u: f64, v: f64) -> (f64, f64, f64) {
+        let w = self.g * u + self.h * v + self.i;
         (
-            (self.a * u + self.b * v + self.c) / den,
-            (self.d * u + self.e * v + self.f) / den,
+            (self.a * u + self.b * v + self.c) / w,
+            (self.d * u + self.e * v + self.f) / w,
+            w,
         )
+    }
+
+    /// Shifts the image by (dx, dy) in place: afterwards `map(p)` is the old `map(p)` plus (dx, dy).
+    pub(crate) fn translate(&mut self, dx: f64, dy: f64) {
+        self.a += dx * self.g;
+        self.b += dx * self.h;
+        self.c += dx * self.i;
+        self.d += dy * self.g;
+        self.e += dy * self.h;
+        self.f += dy * self.i;
     }
 
     /// The map taking quad `src` onto quad `dst` (corresponding corners), via the unit square.
@@ -119,7 +138,8 @@ impl Homography {
         Some(Self::from_array(m))
     }
 
-    fn inverse(&self) -> Option<Self> {
+    /// The inverse map (image to unit square); `None` if singular or not finite.
+    pub(crate) fn inverse(&self) -> Option<Self> {
         let [a, b, c, d, e, f, g, h, i] = self.matrix();
         let det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
         if det.abs() < 1e-12 {

@@ -14,7 +14,7 @@ mod clock;
 mod convert;
 mod filters;
 mod finder;
-mod grid;
+pub(crate) mod grid;
 mod pipeline;
 mod symbol;
 
