@@ -757,8 +757,10 @@ fn ring_edge(
     across: (f64, f64),
     invert: bool,
 ) -> Option<Line> {
+    // The module the version estimate implies must be about the one the finder's own runs measured (a
+    // wrong triple or version otherwise walks far past the finder, and pays for it).
     let walk_px = walk.0.hypot(walk.1);
-    if walk_px < 1.0 {
+    if walk_px < 1.0 || !(0.3 * f.module..=3.0 * f.module).contains(&walk_px) {
         return None;
     }
     // Steps of about a third of a pixel, out to 5.5 modules.
