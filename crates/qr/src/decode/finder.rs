@@ -380,6 +380,26 @@ impl FinderLocator {
                         if let Some(v) = named {
                             versions = [v, 0, 0, 0, 0];
                         }
+                        // Where the finders' inner edges meet (version-independent; see `try_grid`).
+                        let edge_point = ring_edge(
+                            plane,
+                            tr,
+                            (pb.x - tr.x, pb.y - tr.y),
+                            (bl.x - pb.x, bl.y - pb.y),
+                            invert,
+                        )
+                        .and_then(|a| {
+                            intersect(
+                                a,
+                                ring_edge(
+                                    plane,
+                                    bl,
+                                    (pb.x - bl.x, pb.y - bl.y),
+                                    (tr.x - pb.x, tr.y - pb.y),
+                                    invert,
+                                )?,
+                            )
+                        });
                         for version in versions {
                             // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
                             if !(1..=MAX_VERSION).contains(&version) {
@@ -392,6 +412,7 @@ impl FinderLocator {
                                 tr,
                                 bl,
                                 size,
+                                edge_point,
                                 invert,
                                 sampler,
                                 &mut attempts,
@@ -421,6 +442,7 @@ impl FinderLocator {
         tr: Finder,
         bl: Finder,
         size: usize,
+        edge_point: Option<(f64, f64)>,
         invert: bool,
         sampler: &mut Sampler,
         attempts: &mut usize,
@@ -474,9 +496,8 @@ impl FinderLocator {
             }
         }
         // The grid point (s - 7, s - 7) where the top-right finder's inner edge line meets the
-        // bottom-left finder's (see `ring_edge`): with the three centres it pins the perspective.
-        let edge_point = ring_edge(plane, tr, (-ux, -uy), (vx, vy), invert)
-            .and_then(|a| intersect(a, ring_edge(plane, bl, (-vx, -vy), (ux, uy), invert)?));
+        // bottom-left finder's (`edge_point`, see `ring_edge`): with the three centres it pins the
+        // perspective.
         if let Some(h) = edge_point.and_then(|x| {
             Homography::quad_to_quad(
                 [finders[0], finders[1], (s - 7.0, s - 7.0), finders[2]],
@@ -741,15 +762,86 @@ fn intersect(l: Line, m: Line) -> Option<(f64, f64)> {
     Some(((l.2 * m.1 - m.2 * l.1) / det, (l.0 * m.2 - m.0 * l.2) / det))
 }
 
-/// The outer edge of finder `f`'s dark ring on the side that `walk` (one module, pixels) points to, as a
-/// line fitted through where paths parallel to `walk`, `across` (one module along that edge) apart, leave
-/// the ring. Perspective keeps lines straight, so this edge, extended, is the code's module line 7 in from
-/// the outer border all the way across: two finders' edges meet at a point of the grid that the finder
+/// Grey levels along the straight path from `origin` in direction `dir` (a unit vector), `steps + 1`
+/// samples `step` pixels apart, into `path` (inverted for light-on-dark codes, so dark is low either way).
+fn sample_path(
+    plane: &Plane,
+    origin: (f64, f64),
+    dir: (f64, f64),
+    steps: usize,
+    step: f64,
+    invert: bool,
+    path: &mut Vec<f32>,
+) {
+    path.clear();
+    for k in 0..=steps {
+        let d = k as f64 * step;
+        let v = plane.sample(origin.0 + d * dir.0, origin.1 + d * dir.1);
+        path.push(if invert { 255.0 - v } else { v });
+    }
+}
+
+/// Dark-to-light crossings of threshold `mid` along `path` (pixels from its start, samples `step` apart),
+/// placed between samples by linear interpolation.
+fn crossings(path: &[f32], mid: f32, step: f64, out: &mut Vec<f64>) {
+    out.clear();
+    for k in 1..path.len() {
+        let (a, b) = (path[k - 1], path[k]);
+        if a < mid && b >= mid {
+            out.push((k as f64 - 1.0 + ((mid - a) / (b - a)) as f64) * step);
+        }
+    }
+}
+
+/// Sampling of the paths through a finder: out to 6 row-measured modules (a row's chord through a finder
+/// is at least its module), a third of a pixel apart: (steps, step).
+fn finder_path_steps(f: Finder) -> (usize, f64) {
+    let reach = 6.0 * f.module.max(1.0);
+    let steps = (reach * 3.0).ceil() as usize;
+    (steps, reach / steps as f64)
+}
+
+/// How far finder `f`'s dark ring reaches from its centre along `dir` (a unit vector), in pixels, with
+/// the threshold its path implies. The path crosses dark stone, light ring, dark ring, then light (the
+/// separator, on the sides facing the code): its first dark-to-light crossing is 1.5 modules out, its
+/// second 3.5. `None` when the path does not show that.
+fn ring_reach(
+    plane: &Plane,
+    f: Finder,
+    dir: (f64, f64),
+    invert: bool,
+    path: &mut Vec<f32>,
+    cross: &mut Vec<f64>,
+) -> Option<(f32, f64)> {
+    let (steps, step) = finder_path_steps(f);
+    sample_path(plane, (f.x, f.y), dir, steps, step, invert, path);
+    let (lo, hi) = path
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let mid = (lo + hi) / 2.0;
+    if hi - lo < 16.0 || path[0] >= mid {
+        return None;
+    }
+    crossings(path, mid, step, cross);
+    let (stone, ring) = (*cross.first()?, *cross.get(1)?);
+    (stone > 0.0 && (1.6..=3.3).contains(&(ring / stone))).then_some((mid, ring))
+}
+
+/// `v` scaled to length 1 (`None` for a zero vector).
+fn unit(v: (f64, f64)) -> Option<(f64, f64)> {
+    let l = v.0.hypot(v.1);
+    (l > 1e-9).then(|| (v.0 / l, v.1 / l))
+}
+
+/// The outer edge of finder `f`'s dark ring on the side `walk` points to, as a line fitted through where
+/// paths parallel to `walk`, spread along `across` (both directions, any length), leave the ring.
+/// Perspective keeps lines straight, so this edge, extended, is the code's module line 7 in from the
+/// outer border all the way across: two finders' edges meet at a point of the grid that the finder
 /// centres alone only guess (zxing-cpp's detector uses the same geometric fact).
 ///
-/// The centre path calibrates the distance: dark stone, light ring, dark ring, then light (the separator),
-/// so its third transition is the ring's outer edge, 3.5 modules out. Each path's edge is the dark-to-light
-/// crossing nearest that distance, placed between samples by linear interpolation on the grey plane.
+/// The finder's own centre paths set the scale (see `ring_reach`), so the result does not depend on a
+/// version guess: along `walk` it gives the edge's distance, along `across` the module that way. Each
+/// path's edge is the dark-to-light crossing nearest the centre path's.
 fn ring_edge(
     plane: &Plane,
     f: Finder,
@@ -757,73 +849,40 @@ fn ring_edge(
     across: (f64, f64),
     invert: bool,
 ) -> Option<Line> {
-    // The module the version estimate implies must be about the one the finder's own runs measured (a
-    // wrong triple or version otherwise walks far past the finder, and pays for it).
-    let walk_px = walk.0.hypot(walk.1);
-    if walk_px < 1.0 || !(0.3 * f.module..=3.0 * f.module).contains(&walk_px) {
-        return None;
-    }
-    // Steps of about a third of a pixel, out to 5.5 modules.
-    let steps = (5.5 * walk_px * 3.0).ceil() as usize;
-    let step = 5.5 / steps as f64;
-    let mut path = Vec::with_capacity(steps + 1);
-    let sample_path = |path: &mut Vec<f32>, t: f64| {
-        path.clear();
-        let (ox, oy) = (f.x + t * across.0, f.y + t * across.1);
-        for k in 0..=steps {
-            let d = k as f64 * step;
-            let v = plane.sample(ox + d * walk.0, oy + d * walk.1);
-            path.push(if invert { 255.0 - v } else { v });
-        }
-    };
-    sample_path(&mut path, 0.0);
-    let (lo, hi) = path
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    if hi - lo < 16.0 {
-        return None;
-    }
-    let mid = (lo + hi) / 2.0;
-    // Dark-to-light crossings (in modules along the path), interpolated.
-    let crossings = |path: &[f32], out: &mut Vec<f64>| {
-        out.clear();
-        for k in 1..path.len() {
-            let (a, b) = (path[k - 1], path[k]);
-            if a < mid && b >= mid {
-                out.push((k as f64 - 1.0 + ((mid - a) / (b - a)) as f64) * step);
-            }
-        }
-    };
-    let mut cross = Vec::with_capacity(8);
-    // The centre path: stone, ring: its second dark-to-light crossing, with a light-to-dark one between.
-    crossings(&path, &mut cross);
-    if path[0] >= mid || cross.len() < 2 {
-        return None;
-    }
-    let outer = cross[1];
-    // 3.5 modules, give or take the module estimate's error.
-    if !(2.2..=4.8).contains(&outer) {
-        return None;
-    }
+    let (walk, across) = (unit(walk)?, unit(across)?);
+    let (steps, step) = finder_path_steps(f);
+    let (mut path, mut cross) = (Vec::with_capacity(steps + 1), Vec::with_capacity(8));
+    let (mid, outer) = ring_reach(plane, f, walk, invert, &mut path, &mut cross)?;
     let local = outer / 3.5;
+    // Seen obliquely, the centre path along `across` can leave through the ring's corner: then the
+    // module along `walk` spaces the paths.
+    let local_across = ring_reach(plane, f, across, invert, &mut path, &mut cross)
+        .map_or(local, |(_, side)| side / 3.5);
+    // Out from the centre path on each side, each path's crossing nearest where the last two predict
+    // (the edge is straight but, seen obliquely, not square to `walk`).
     let mut pts = Vec::with_capacity(11);
-    for i in -5i32..=5 {
-        let t = i as f64 * 0.5;
-        sample_path(&mut path, t);
-        crossings(&path, &mut cross);
-        let Some(&d) = cross
-            .iter()
-            .min_by(|a, b| (*a - outer).abs().total_cmp(&(*b - outer).abs()))
-        else {
-            continue;
-        };
-        if (d - outer).abs() > 0.6 * local {
-            continue;
+    pts.push((f.x + outer * walk.0, f.y + outer * walk.1));
+    for sign in [1.0, -1.0] {
+        let (mut last, mut slope) = (outer, 0.0);
+        for i in 1..=5 {
+            let t = sign * i as f64 * 0.5 * local_across;
+            let origin = (f.x + t * across.0, f.y + t * across.1);
+            sample_path(plane, origin, walk, steps, step, invert, &mut path);
+            crossings(&path, mid, step, &mut cross);
+            let want = last + slope;
+            let Some(&d) = cross
+                .iter()
+                .min_by(|a, b| (*a - want).abs().total_cmp(&(*b - want).abs()))
+            else {
+                break;
+            };
+            if (d - want).abs() > 0.6 * local {
+                break;
+            }
+            slope = d - last;
+            last = d;
+            pts.push((origin.0 + d * walk.0, origin.1 + d * walk.1));
         }
-        pts.push((
-            f.x + t * across.0 + d * walk.0,
-            f.y + t * across.1 + d * walk.1,
-        ));
     }
     fit_line(&pts)
 }
@@ -1044,7 +1103,7 @@ mod tests {
             }
         };
         let (tl, tr, bl) = (at(3.5, 3.5), at(21.5, 3.5), at(3.5, 21.5));
-        // The module vectors `try_grid` derives from the centres alone.
+        // The code's axes as `read` has them: from the finder centres alone.
         let span = s - 7.0;
         let (u, v) = (
             ((tr.x - tl.x) / span, (tr.y - tl.y) / span),
@@ -1054,12 +1113,37 @@ mod tests {
         let below =
             ring_edge(&plane, bl, (-v.0, -v.1), u, false).expect("bottom-left finder's edge");
         let got = intersect(right, below).unwrap();
+        for (name, l, pts) in [
+            (
+                "right",
+                right,
+                [
+                    h.map(s - 7.0, 0.0),
+                    h.map(s - 7.0, 7.0),
+                    h.map(s - 7.0, s - 7.0),
+                ],
+            ),
+            (
+                "below",
+                below,
+                [
+                    h.map(0.0, s - 7.0),
+                    h.map(7.0, s - 7.0),
+                    h.map(s - 7.0, s - 7.0),
+                ],
+            ),
+        ] {
+            // Each edge line runs through its true grid line: at both ends of the finder's side and
+            // where it meets the other, far from where it was measured.
+            let off = pts.map(|(x, y)| l.0 * x + l.1 * y - l.2);
+            assert!(
+                off.iter().all(|o| o.abs() < 0.3),
+                "{name} edge off its grid line by {off:?} px"
+            );
+        }
         let want = h.map(s - 7.0, s - 7.0);
         let err = (got.0 - want.0).hypot(got.1 - want.1);
-        assert!(
-            err < 0.75,
-            "edge point {got:?} is {err:.2} px from {want:?}"
-        );
+        assert!(err < 0.5, "edge point {got:?} is {err:.2} px from {want:?}");
         // The parallelogram guess for the same point is several pixels off.
         let par = (
             tl.x + (s - 10.5) * (u.0 + v.0),
