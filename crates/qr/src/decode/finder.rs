@@ -13,6 +13,15 @@ struct Finder {
     y: f64,
     module: f64,
     hits: u32,
+    /// Hits whose row and column modules differ by 1.8-2.2x: a finder seen obliquely (or clutter).
+    oblique: u32,
+}
+
+impl Finder {
+    /// Mostly seen with unequal row and column modules: only the steep triples use it.
+    fn is_oblique(&self) -> bool {
+        self.oblique * 2 > self.hits
+    }
 }
 
 /// Finder-candidate clusters kept per scan while rows are scanned (a big code's data makes many
@@ -221,9 +230,12 @@ fn find_finders(
             let Some((cy, uv)) = check_column(bits, w, h, cx as usize, y, total * 2) else {
                 continue;
             };
-            if uv > u * 1.8 || u > uv * 1.8 {
+            // A steep view foreshortens the far finders one way: up to 2.2x, but those only join
+            // the steep triples (see `read`).
+            if uv > u * 2.2 || u > uv * 2.2 {
                 continue;
             }
+            let oblique = (uv > u * 1.8 || u > uv * 1.8) as u32;
             let module = (u + uv) / 2.0;
             // Merge with an existing cluster (same finder seen on another row).
             if let Some(f) = out
@@ -235,12 +247,14 @@ fn find_finders(
                 f.y = (f.y * n + cy) / (n + 1.0);
                 f.module = (f.module * n + module) / (n + 1.0);
                 f.hits += 1;
+                f.oblique += oblique;
             } else if out.len() < MAX_CLUSTERS {
                 out.push(Finder {
                     x: cx,
                     y: cy,
                     module,
                     hits: 1,
+                    oblique,
                 });
             }
         }
@@ -338,8 +352,11 @@ impl FinderLocator {
                         if cos.abs() > 0.5 {
                             continue;
                         }
-                        let frontal =
-                            mx <= mn * 1.7 && la <= lc * 1.4 && lc <= la * 1.4 && cos.abs() <= 0.35;
+                        let frontal = mx <= mn * 1.7
+                            && la <= lc * 1.4
+                            && lc <= la * 1.4
+                            && cos.abs() <= 0.35
+                            && !(pa.is_oblique() || pb.is_oblique() || pc.is_oblique());
                         if frontal == steep_pass {
                             continue;
                         }
@@ -1024,6 +1041,7 @@ mod tests {
                 y,
                 module,
                 hits: 9,
+                oblique: 0,
             }
         };
         let (tl, tr, bl) = (at(3.5, 3.5), at(21.5, 3.5), at(3.5, 21.5));
@@ -1100,6 +1118,7 @@ mod tests {
                 y,
                 module,
                 hits: 9,
+                oblique: 0,
             }
         };
         let (tl, tr, bl) = (at(3.5, 3.5), at(21.5, 3.5), at(3.5, 21.5));
@@ -1155,6 +1174,37 @@ mod tests {
             *p = 255 - *p;
         }
         assert!(ring_edge(&plane, tr, (-u.0, -u.1), v, true).is_some());
+    }
+
+    #[test]
+    fn a_foreshortened_finder_is_kept_for_the_steep_triples_only() {
+        // A finder pattern 4 px a module across and `my` px a module down (a view tilted about the
+        // horizontal axis), centred in a light field.
+        let finders_of = |my: isize| {
+            let (w, h, mx) = (60usize, 60usize, 4isize);
+            let mut bits = vec![0u8; w * h];
+            let (x0, y0) = (30 - 14, 30 - 7 * my / 2);
+            for y in y0..y0 + 7 * my {
+                for x in x0..x0 + 28 {
+                    let (i, j) = ((x - x0) / mx, (y - y0) / my);
+                    let ring = (i - 3).abs().max((j - 3).abs());
+                    bits[y as usize * w + x as usize] = (ring != 2) as u8;
+                }
+            }
+            let mut out = Vec::new();
+            find_finders(&bits, w, h, &mut Vec::new(), &mut out);
+            out
+        };
+        // Face-on: kept, not oblique.
+        let square = finders_of(4);
+        assert_eq!(square.len(), 1);
+        assert!(!square[0].is_oblique());
+        // Half as tall (2x): kept, oblique.
+        let tilted = finders_of(2);
+        assert_eq!(tilted.len(), 1, "{tilted:?}");
+        assert!(tilted[0].is_oblique());
+        // A quarter as tall (4x): not a finder any more.
+        assert!(finders_of(1).is_empty());
     }
 
     #[test]
