@@ -349,7 +349,8 @@ impl FinderLocator {
                             continue;
                         }
                         let cos = (ax * cx + ay * cy) / (la * lc);
-                        if cos.abs() > 0.5 {
+                        // Up to 53-127 degrees: a steep view skews the right angle that far.
+                        if cos.abs() > 0.6 {
                             continue;
                         }
                         let frontal = mx <= mn * 1.7
