@@ -4,7 +4,7 @@
 //! through module-space sampling. rqrr's Reed-Solomon check accepts or rejects every attempt.
 
 use super::filters::Plane;
-use super::grid::{inside_convex_quad, Homography, Location, Sampler};
+use super::grid::{inside_convex_quad, timing_warp, Homography, Location, Sampler};
 
 /// A finder-pattern centre with its module size (pixels).
 #[derive(Debug, Clone, Copy)]
@@ -321,6 +321,7 @@ impl FinderLocator {
         let mut attempts = 0usize;
         let mut equalized = 0usize;
         let mut refined = 0usize;
+        let mut warped = 0usize;
         // Two passes over the triples: first those that look like a code seen roughly face-on (equal
         // module sizes, equal sides, a right angle), then the ones only a steep view explains (the far
         // finder smaller, one side foreshortened, the angle skewed), so that a frontal code's triple is
@@ -436,6 +437,7 @@ impl FinderLocator {
                                 &mut attempts,
                                 &mut equalized,
                                 &mut refined,
+                                &mut warped,
                             ) {
                                 return Some(hit);
                             }
@@ -466,6 +468,7 @@ impl FinderLocator {
         attempts: &mut usize,
         equalized: &mut usize,
         refined: &mut usize,
+        warped: &mut usize,
     ) -> Option<(String, Location)> {
         let span = size as f64 - 7.0;
         let (bx, by) = (tr.x + bl.x - tl.x, tr.y + bl.y - tl.y);
@@ -659,6 +662,29 @@ impl FinderLocator {
                     }
                 }
             }
+            // The geometry fits the timing patterns at their module centres but the data did not read:
+            // a bent code (see `timing_warp`) puts its modules off the flat grid between the finders.
+            // Sample where the timing patterns' own edges say the modules are (a few times per call).
+            if tp >= 0.8 && *warped < MAX_WARPED {
+                if let Some((us, vs)) = timing_warp(plane, &loc, invert) {
+                    *warped += 1;
+                    if !sampler.can_sample(size, spread) {
+                        return None;
+                    }
+                    sampler.sample_modules_at(plane, &loc, &us, &vs, spread);
+                    for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
+                        sampler.classify(k, bias);
+                        if invert {
+                            sampler.invert();
+                        }
+                        if sampler.timing_score(size) >= 0.7 {
+                            if let Some(text) = sampler.decode(size) {
+                                return Some((text, loc));
+                            }
+                        }
+                    }
+                }
+            }
             // Every geometry failed but one fits the timing pattern well: the corner opposite `tl` is
             // likely off (a steep view, with no alignment pattern to pin it on small versions). Search
             // around it for the corner whose grid samples the sharpest modules, and try that once.
@@ -714,6 +740,8 @@ impl FinderLocator {
 /// refinements one `read` may spend (each samples the grid ~34 times).
 const MAX_REFINED_SIZE: usize = 45;
 const MAX_REFINED: usize = 2;
+/// Geometries per `read` that may be re-sampled along their timing patterns' edges (see `timing_warp`).
+const MAX_WARPED: usize = 2;
 
 /// The fourth finder-centre corner (opposite `tl`) of a code seen in perspective, from the three finders'
 /// centres and module sizes: a length's scale goes as 1/w, w being the homogeneous coordinate, which is

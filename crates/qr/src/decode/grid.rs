@@ -300,7 +300,50 @@ impl Sampler {
                 dn += sd;
             }
         }
-        // Summed-area table in module space for the local threshold.
+        self.finish_samples(s);
+    }
+
+    /// Samples module (x, y) at module-space point (`us[x]`, `vs[y]`) instead of its nominal centre
+    /// (see [`timing_warp`]); otherwise as [`Sampler::sample_modules`].
+    pub fn sample_modules_at(
+        &mut self,
+        plane: &Plane,
+        loc: &Location,
+        us: &[f64],
+        vs: &[f64],
+        spread: f64,
+    ) {
+        let s = loc.size;
+        debug_assert!(us.len() == s && vs.len() == s);
+        self.samples.clear();
+        self.taps = self
+            .taps
+            .saturating_sub(s * s * if spread > 0.0 { 5 } else { 1 });
+        for &v in vs {
+            for &u in us {
+                let (px, py) = loc.module_point(u, v);
+                let val = if spread > 0.0 {
+                    let tap = |du: f64, dv: f64| {
+                        let (x, y) = loc.module_point(u + du, v + dv);
+                        plane.sample(x, y)
+                    };
+                    (plane.sample(px, py)
+                        + tap(-spread, 0.0)
+                        + tap(spread, 0.0)
+                        + tap(0.0, -spread)
+                        + tap(0.0, spread))
+                        / 5.0
+                } else {
+                    plane.sample(px, py)
+                };
+                self.samples.push(val);
+            }
+        }
+        self.finish_samples(s);
+    }
+
+    /// Builds the module-space summed-area table of the samples just taken (for the local threshold).
+    fn finish_samples(&mut self, s: usize) {
         let st = s + 1;
         self.sat.clear();
         self.sat.resize(st * st, 0.0);
@@ -499,6 +542,104 @@ impl Sampler {
     }
 }
 
+/// Module edges along one timing pattern (row 6 for `axis` 0, column 6 for 1) of `loc`, in `loc`'s module
+/// coordinates: the s - 15 light/dark boundaries from the separator at module 7 to the one at s - 8, where
+/// a flat code has them at 8, 9, ..., s - 8. `None` unless exactly that many show up. Crossings count
+/// only once the grey level leaves a band around the middle (noise), and sit where it crossed the middle.
+fn timing_edges(plane: &Plane, loc: &Location, axis: usize, invert: bool) -> Option<Vec<f64>> {
+    let sf = loc.size as f64;
+    let (t0, t1) = (7.25, sf - 7.25);
+    let n = ((t1 - t0) * 10.0).ceil() as usize;
+    let step = (t1 - t0) / n as f64;
+    let vals: Vec<f32> = (0..=n)
+        .map(|i| {
+            let t = t0 + i as f64 * step;
+            let (mx, my) = if axis == 0 { (t, 6.5) } else { (6.5, t) };
+            let (px, py) = loc.module_point(mx, my);
+            let v = plane.sample(px, py);
+            if invert {
+                255.0 - v
+            } else {
+                v
+            }
+        })
+        .collect();
+    let (lo, hi) = vals
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    if hi - lo < 16.0 {
+        return None;
+    }
+    let (mid, band) = ((lo + hi) / 2.0, (hi - lo) * 0.15);
+    // The separator at the start is light.
+    let mut dark = false;
+    if vals[0] < mid - band {
+        return None;
+    }
+    let mut last_cross = None;
+    let mut edges = Vec::with_capacity(loc.size);
+    for i in 1..vals.len() {
+        let (a, b) = (vals[i - 1], vals[i]);
+        if (a < mid) != (b < mid) {
+            last_cross = Some(t0 + (i as f64 - 1.0 + ((mid - a) / (b - a)) as f64) * step);
+        }
+        let flipped = if dark { b > mid + band } else { b < mid - band };
+        if flipped {
+            dark = !dark;
+            edges.push(last_cross?);
+        }
+    }
+    if dark || edges.len() + 15 != loc.size {
+        return None;
+    }
+    // A module is 0.5-1.6 of the flat code's.
+    edges
+        .windows(2)
+        .all(|w| (0.5..=1.6).contains(&(w[1] - w[0])))
+        .then_some(edges)
+}
+
+/// Module-centre coordinates (see [`Sampler::sample_modules_at`]) that follow the code's timing patterns
+/// where they stray from `loc`'s grid: a code bent round a bottle or a can keeps its finders where `loc`
+/// put them, but its modules bunch up towards the edges of the curve. The column centres come from row 6's
+/// edges and apply to every row (a bend along one axis bunches every row alike), the row centres from
+/// column 6's; between the finder centres and the first and last edges the correction fades linearly. `None`
+/// when neither timing pattern reads or neither strays by a fifth of a module.
+pub fn timing_warp(plane: &Plane, loc: &Location, invert: bool) -> Option<(Vec<f64>, Vec<f64>)> {
+    let s = loc.size;
+    if s < 21 {
+        return None;
+    }
+    let sf = s as f64;
+    let centres = |edges: Option<Vec<f64>>| -> (Vec<f64>, f64) {
+        let flat: Vec<f64> = (0..s).map(|x| x as f64 + 0.5).collect();
+        let Some(e) = edges else {
+            return (flat, 0.0);
+        };
+        let (first, last) = (e[0] - 8.0, e[e.len() - 1] - (sf - 8.0));
+        let mut stray = 0.0f64;
+        let c = flat
+            .iter()
+            .enumerate()
+            .map(|(x, &c)| {
+                let moved = if (8..s - 8).contains(&x) {
+                    (e[x - 8] + e[x - 7]) / 2.0
+                } else if c < 8.0 {
+                    c + first * ((c - 3.5) / 4.5).clamp(0.0, 1.0)
+                } else {
+                    c + last * ((sf - 3.5 - c) / 4.5).clamp(0.0, 1.0)
+                };
+                stray = stray.max((moved - c).abs());
+                moved
+            })
+            .collect();
+        (c, stray)
+    };
+    let (us, su) = centres(timing_edges(plane, loc, 0, invert));
+    let (vs, sv) = centres(timing_edges(plane, loc, 1, invert));
+    (su.max(sv) >= 0.2).then_some((us, vs))
+}
+
 /// Terms of `Sampler::equalize`'s blur model.
 const EQ_TERMS: usize = 6;
 
@@ -567,6 +708,72 @@ mod tests {
                 hom,
             },
         )
+    }
+
+    #[test]
+    fn timing_warp_follows_a_bent_grid() {
+        // A 25-module grid whose modules bunch and spread along both axes (`g` moves module edge x to
+        // g(x) in the flat grid, keeping the finder centres 3.5 and 21.5 in place), drawn at 4 px a
+        // module: only the two timing patterns (dark on even modules 8..16) on white.
+        let s = 25usize;
+        let sf = s as f64;
+        let g = |bend: f64, x: f64| x + bend * (std::f64::consts::TAU * (x - 3.5) / 18.0).sin();
+        let render = |bend: f64| {
+            let g_inv = |m: f64| {
+                let (mut lo, mut hi) = (-2.0, sf + 2.0);
+                for _ in 0..50 {
+                    let mid = (lo + hi) / 2.0;
+                    if g(bend, mid) < m {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                lo
+            };
+            let dark = |mx: f64, my: f64| {
+                let (x, y) = (g_inv(mx).floor() as i64, g_inv(my).floor() as i64);
+                let timing = |i: i64| (8..=16).contains(&i) && i % 2 == 0;
+                (y == 6 && timing(x)) || (x == 6 && timing(y))
+            };
+            let mut plane = Plane::default();
+            plane.resize(120, 120);
+            for py in 0..120 {
+                for px in 0..120 {
+                    let mut sum = 0.0;
+                    for k in 0..16 {
+                        let sx = px as f64 + (k % 4) as f64 / 4.0 + 0.125;
+                        let sy = py as f64 + (k / 4) as f64 / 4.0 + 0.125;
+                        let d = dark((sx - 10.0) / 4.0, (sy - 10.0) / 4.0);
+                        sum += if d { 20.0 } else { 230.0 };
+                    }
+                    plane.data[py * 120 + px] = (sum / 16.0) as u8;
+                }
+            }
+            plane
+        };
+        let loc = Location {
+            size: s,
+            span: 1.0,
+            origin: 0.0,
+            hom: Homography::quad_to_quad(
+                [(0.0, 0.0), (sf, 0.0), (sf, sf), (0.0, sf)],
+                [(10.0, 10.0), (110.0, 10.0), (110.0, 110.0), (10.0, 110.0)],
+            )
+            .unwrap(),
+        };
+        let (us, vs) = timing_warp(&render(0.8), &loc, false).expect("both timing patterns read");
+        for x in 8..s - 8 {
+            let want = g(0.8, x as f64 + 0.5);
+            assert!(
+                (us[x] - want).abs() < 0.1,
+                "column {x}: {} vs {want}",
+                us[x]
+            );
+            assert!((vs[x] - want).abs() < 0.1, "row {x}: {} vs {want}", vs[x]);
+        }
+        // A flat grid needs no warp.
+        assert!(timing_warp(&render(0.0), &loc, false).is_none());
     }
 
     #[test]
