@@ -399,32 +399,39 @@ impl FinderLocator {
                         if let Some(v) = named {
                             versions = [v, 0, 0, 0, 0];
                         }
-                        // Where the finders' inner edges meet (version-independent; see `try_grid`).
-                        let edge_point = ring_edge(
-                            plane,
-                            tr,
-                            (pb.x - tr.x, pb.y - tr.y),
-                            (bl.x - pb.x, bl.y - pb.y),
-                            invert,
-                        )
-                        .and_then(|a| {
-                            intersect(
-                                a,
-                                ring_edge(
-                                    plane,
-                                    bl,
-                                    (pb.x - bl.x, pb.y - bl.y),
-                                    (tr.x - pb.x, tr.y - pb.y),
-                                    invert,
-                                )?,
-                            )
-                        });
+                        // Where the finders' inner edges meet (version-independent; see `try_grid`):
+                        // measured once per triple, when a version is first tried, and counted as an
+                        // attempt (a page of finder-like clutter would otherwise pay for it on every
+                        // triple).
+                        let mut edge_point: Option<Option<(f64, f64)>> = None;
                         for version in versions {
                             // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
                             if !(1..=MAX_VERSION).contains(&version) {
                                 continue;
                             }
                             let size = (17 + 4 * version) as usize;
+                            let edge_point = *edge_point.get_or_insert_with(|| {
+                                attempts += 1;
+                                ring_edge(
+                                    plane,
+                                    tr,
+                                    (pb.x - tr.x, pb.y - tr.y),
+                                    (bl.x - pb.x, bl.y - pb.y),
+                                    invert,
+                                )
+                                .and_then(|a| {
+                                    intersect(
+                                        a,
+                                        ring_edge(
+                                            plane,
+                                            bl,
+                                            (pb.x - bl.x, pb.y - bl.y),
+                                            (tr.x - pb.x, tr.y - pb.y),
+                                            invert,
+                                        )?,
+                                    )
+                                })
+                            });
                             if let Some(hit) = self.try_grid(
                                 plane,
                                 pb,
@@ -843,7 +850,8 @@ fn crossings(path: &[f32], mid: f32, step: f64, out: &mut Vec<f64>) {
 /// is at least its module), a third of a pixel apart: (steps, step).
 fn finder_path_steps(f: Finder) -> (usize, f64) {
     let reach = 6.0 * f.module.max(1.0);
-    let steps = (reach * 3.0).ceil() as usize;
+    // At most 600 samples a path (modules over ~33 px are sampled more coarsely).
+    let steps = ((reach * 3.0).ceil() as usize).min(600);
     (steps, reach / steps as f64)
 }
 
