@@ -399,10 +399,10 @@ impl FinderLocator {
                         if let Some(v) = named {
                             versions = [v, 0, 0, 0, 0];
                         }
-                        // Where the finders' inner edges meet (version-independent; see `try_grid`):
-                        // measured once per triple, when a version is first tried, and counted as an
-                        // attempt (a page of finder-like clutter would otherwise pay for it on every
-                        // triple).
+                        // Where the finders' ring edges facing the code meet (version-independent;
+                        // see `try_grid`): measured once per triple, when a version is first tried, and
+                        // counted as an attempt (a page of finder-like clutter would otherwise pay for it
+                        // on every triple).
                         let mut edge_point: Option<Option<(f64, f64)>> = None;
                         for version in versions {
                             // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
@@ -523,9 +523,9 @@ impl FinderLocator {
                 }
             }
         }
-        // The grid point (s - 7, s - 7) where the top-right finder's inner edge line meets the
-        // bottom-left finder's (`edge_point`, see `ring_edge`): with the three centres it pins the
-        // perspective.
+        // The grid point (s - 7, s - 7) where the top-right finder's ring edge facing the code, extended,
+        // meets the bottom-left finder's (`edge_point`, see `ring_edge`): with the three centres it pins
+        // the perspective.
         if let Some(h) = edge_point.and_then(|x| {
             Homography::quad_to_quad(
                 [finders[0], finders[1], (s - 7.0, s - 7.0), finders[2]],
@@ -894,8 +894,9 @@ fn unit(v: (f64, f64)) -> Option<(f64, f64)> {
 /// centres alone only guess (zxing-cpp's detector uses the same geometric fact).
 ///
 /// The finder's own centre paths set the scale (see `ring_reach`), so the result does not depend on a
-/// version guess: along `walk` it gives the edge's distance, along `across` the module that way. Each
-/// path's edge is the dark-to-light crossing nearest the centre path's.
+/// version guess: along `walk` it gives the edge's distance, along `across` the module that way. Out from
+/// the centre path on each side, each path's edge is the dark-to-light crossing nearest where the two
+/// before it predict, so an edge seen obliquely (not square to `walk`) is followed.
 fn ring_edge(
     plane: &Plane,
     f: Finder,
@@ -912,8 +913,6 @@ fn ring_edge(
     // module along `walk` spaces the paths.
     let local_across = ring_reach(plane, f, across, invert, &mut path, &mut cross)
         .map_or(local, |(_, side)| side / 3.5);
-    // Out from the centre path on each side, each path's crossing nearest where the last two predict
-    // (the edge is straight but, seen obliquely, not square to `walk`).
     let mut pts = Vec::with_capacity(11);
     pts.push((f.x + outer * walk.0, f.y + outer * walk.1));
     for sign in [1.0, -1.0] {
