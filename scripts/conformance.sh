@@ -28,6 +28,26 @@ echo "== conformance: quickauth CLI vs an independent protocol server ($QUICKAUT
 out=$(mktemp "${TMPDIR:-/tmp}/conformance-out.XXXXXX")
 (cd tests/conformance && PYTHONDONTWRITEBYTECODE=1 python3 -m unittest -v test_conformance) 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
+note=""
+# The suite tests the protocol, not the keyring. In full test runs (right after the WebDriver phase) the private
+# gnome-keyring has, rarely, stopped answering mid-suite (a 5 s "keyring_timeout"), after which a replacement daemon
+# starts locked and every later test gets "keyring_denied"; the suite alone passed 6 of 6 times in a row. When a
+# failed run shows those keyring errors, the whole suite runs once more in a fresh D-Bus session and gnome-keyring
+# (HOME under this one, so the scans still cover it), and that run decides; the summary line says so.
+if [ "$status" -ne 0 ] && grep -qE '"type":"keyring_(timeout|denied|locked|unavailable|never_answers|unavailable_and_never_answering)"' "$out"; then
+  echo "== conformance: the first run failed with the keyring daemon not answering or refusing (see above);"
+  echo "   running the whole suite once more in a fresh D-Bus session and gnome-keyring"
+  h=$(mktemp -d "$HOME/keyring-rerun.XXXXXX")
+  mkdir -p "$h/.run" "$h/.local/share" "$h/.config" "$h/.cache"
+  chmod 700 "$h/.run"
+  env -u QUICKAUTH_IN_KEYRING_SESSION -u DBUS_SESSION_BUS_ADDRESS -u GNOME_KEYRING_CONTROL \
+    QUICKAUTH_KEEP_HOME=1 HOME="$h" XDG_DATA_HOME="$h/.local/share" XDG_CONFIG_HOME="$h/.config" \
+    XDG_CACHE_HOME="$h/.cache" XDG_RUNTIME_DIR="$h/.run" \
+    scripts/with-keyring.sh bash -c 'cd tests/conformance && PYTHONDONTWRITEBYTECODE=1 exec python3 -m unittest -v test_conformance' \
+    2>&1 | tee "$out"
+  status=${PIPESTATUS[0]}
+  note=" (second run, in a fresh keyring session: the first run's keyring daemon failed)"
+fi
 ran=$(grep -oE '^Ran [0-9]+ test' "$out" | grep -oE '[0-9]+' | tail -n 1); ran=${ran:-0}
 bad=0
 for kind in failures errors; do
@@ -38,5 +58,5 @@ rm -f "$out"
 if [ "$ran" -eq 0 ] || [ "$skipped" -gt 0 ]; then bad=$((bad + 1)); fi   # a suite that did not run is not a pass
 if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
 passed=$((ran - bad - skipped)); [ "$passed" -lt 0 ] && passed=0
-echo "conformance: $passed passed, $bad failed"
+echo "conformance: $passed passed, $bad failed$note"
 [ "$bad" -eq 0 ]
