@@ -25,6 +25,26 @@ impl Plane {
         self.data.extend_from_slice(&data[..w * h]);
     }
 
+    /// A `w` x `h` test image: each pixel the mean of `grey` at its 4x4 sub-sample positions (anti-aliased
+    /// edges, as a camera gives).
+    #[cfg(test)]
+    pub fn supersampled(w: usize, h: usize, grey: impl Fn(f64, f64) -> f64) -> Plane {
+        let mut plane = Plane::default();
+        plane.resize(w, h);
+        for y in 0..h {
+            for x in 0..w {
+                let mut sum = 0.0;
+                for k in 0..16 {
+                    let sx = x as f64 + (k % 4) as f64 / 4.0 + 0.125;
+                    let sy = y as f64 + (k / 4) as f64 / 4.0 + 0.125;
+                    sum += grey(sx, sy);
+                }
+                plane.data[y * w + x] = (sum / 16.0) as u8;
+            }
+        }
+        plane
+    }
+
     /// Bilinear sample at a sub-pixel position (pixel centres at integer + 0.5), clamped at the border.
     #[inline]
     pub fn sample(&self, x: f64, y: f64) -> f32 {

@@ -487,37 +487,47 @@ impl FinderLocator {
         // Each geometry, with the finder-centre corner opposite `tl` it assumes (None: pinned by the
         // alignment pattern instead).
         let mut geometries: Vec<(Homography, Option<(f64, f64)>)> = Vec::with_capacity(12);
+        // The homography through the three finder centres and one more grid point `m` (module
+        // coordinates), seen at pixel `p`.
+        let through = |m: (f64, f64), p: (f64, f64)| {
+            Homography::quad_to_quad(
+                [finders[0], finders[1], m, finders[2]],
+                [(tl.x, tl.y), (tr.x, tr.y), p, (bl.x, bl.y)],
+            )
+        };
+        // The finder-centre corner opposite `tl`, and the alignment pattern's centre (version 2+).
+        let opposite = (s - 3.5, s - 3.5);
+        let (ax, ay) = (s - 6.5, s - 6.5);
+        // The alignment pattern searched around where `h` puts it, in `h`'s local axes there (one module
+        // along u and v).
+        let align_near = |h: &Homography| {
+            let (p, pu, pv) = (h.map(ax, ay), h.map(ax + 1.0, ay), h.map(ax, ay + 1.0));
+            find_alignment(
+                plane,
+                p,
+                (pu.0 - p.0, pu.1 - p.1),
+                (pv.0 - p.0, pv.1 - p.1),
+                invert,
+            )
+        };
+        // The perspective the finders' module sizes imply (see `perspective_corner`).
+        let persp = perspective_corner(tl, tr, bl);
         // Version 2+: the alignment pattern pins the fourth point, perspective included.
         if size >= 25 {
-            let (ax, ay) = (s - 6.5, s - 6.5);
             let guess = (
                 tl.x + (ax - 3.5) * ux + (ay - 3.5) * vx,
                 tl.y + (ax - 3.5) * uy + (ay - 3.5) * vy,
             );
             let found = find_alignment(plane, guess, (ux, uy), (vx, vy), invert);
-            let src = [finders[0], finders[1], (ax, ay), finders[2]];
-            let dst = [(tl.x, tl.y), (tr.x, tr.y), found, (bl.x, bl.y)];
-            if let Some(h) = Homography::quad_to_quad(src, dst) {
+            if let Some(h) = through((ax, ay), found) {
                 geometries.push((h, None));
             }
             // Strong perspective moves the alignment pattern further than the search reaches: guess it
-            // again from the perspective the finders' module sizes imply (see `perspective_corner`).
-            if let Some(h) = perspective_corner(tl, tr, bl).and_then(|br| {
-                Homography::quad_to_quad(
-                    [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]],
-                    [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)],
-                )
-            }) {
+            // again from the perspective the finders' module sizes imply.
+            if let Some(h) = persp.and_then(|br| through(opposite, br)) {
                 let guess2 = h.map(ax, ay);
                 if (guess2.0 - guess.0).hypot(guess2.1 - guess.1) > 2.0 * ux.hypot(uy) {
-                    // Local axes there: one module along u and v through the perspective guess.
-                    let (p, pu, pv) = (guess2, h.map(ax + 1.0, ay), h.map(ax, ay + 1.0));
-                    let (lu, lv) = ((pu.0 - p.0, pu.1 - p.1), (pv.0 - p.0, pv.1 - p.1));
-                    let found2 = find_alignment(plane, guess2, lu, lv, invert);
-                    if let Some(h2) = Homography::quad_to_quad(
-                        src,
-                        [(tl.x, tl.y), (tr.x, tr.y), found2, (bl.x, bl.y)],
-                    ) {
+                    if let Some(h2) = through((ax, ay), align_near(&h)) {
                         geometries.push((h2, None));
                     }
                 }
@@ -526,34 +536,14 @@ impl FinderLocator {
         // The grid point (s - 7, s - 7) where the top-right finder's ring edge facing the code, extended,
         // meets the bottom-left finder's (`edge_point`, see `ring_edge`): with the three centres it pins
         // the perspective.
-        if let Some(h) = edge_point.and_then(|x| {
-            Homography::quad_to_quad(
-                [finders[0], finders[1], (s - 7.0, s - 7.0), finders[2]],
-                [(tl.x, tl.y), (tr.x, tr.y), x, (bl.x, bl.y)],
-            )
-        }) {
+        if let Some(h) = edge_point.and_then(|x| through((s - 7.0, s - 7.0), x)) {
             if size >= 25 {
-                let (ax, ay) = (s - 6.5, s - 6.5);
-                let (p, pu, pv) = (h.map(ax, ay), h.map(ax + 1.0, ay), h.map(ax, ay + 1.0));
-                let found = find_alignment(
-                    plane,
-                    p,
-                    (pu.0 - p.0, pu.1 - p.1),
-                    (pv.0 - p.0, pv.1 - p.1),
-                    invert,
-                );
-                if let Some(h2) = Homography::quad_to_quad(
-                    [finders[0], finders[1], (ax, ay), finders[2]],
-                    [(tl.x, tl.y), (tr.x, tr.y), found, (bl.x, bl.y)],
-                ) {
+                if let Some(h2) = through((ax, ay), align_near(&h)) {
                     geometries.push((h2, None));
                 }
             }
-            let br = h.map(s - 3.5, s - 3.5);
-            let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
-            if let Some(h) =
-                Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)])
-            {
+            let br = h.map(opposite.0, opposite.1);
+            if let Some(h) = through(opposite, br) {
                 geometries.push((h, Some(br)));
             }
         }
@@ -573,22 +563,16 @@ impl FinderLocator {
             tl.module.min(tr.module).min(bl.module),
             tl.module.max(tr.module).max(bl.module),
         );
-        if let Some(br) = perspective_corner(tl, tr, bl).filter(|_| mx > mn * 1.25) {
+        if let Some(br) = persp.filter(|_| mx > mn * 1.25) {
             if (br.0 - bx).hypot(br.1 - by) > ux.hypot(uy) {
-                let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
-                if let Some(h) =
-                    Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)])
-                {
+                if let Some(h) = through(opposite, br) {
                     geometries.push((h, Some(br)));
                 }
             }
         }
         for (du, dv) in NUDGES {
             let br = (bx + du * ux + dv * vx, by + du * uy + dv * vy);
-            let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
-            if let Some(h) =
-                Homography::quad_to_quad(src, [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)])
-            {
+            if let Some(h) = through(opposite, br) {
                 geometries.push((h, Some(br)));
             }
         }
@@ -622,14 +606,8 @@ impl FinderLocator {
             if spread > 0.0 {
                 // A clean code reads from one tap a module, at a fifth of the five-tap sample's cost.
                 sampler.sample_modules(plane, &loc, 0.0, 0.0, 0.0);
-                sampler.classify(3, 0.0);
-                if invert {
-                    sampler.invert();
-                }
-                if sampler.timing_score(size) >= 0.95 {
-                    if let Some(text) = sampler.decode(size) {
-                        return Some((text, loc));
-                    }
+                if let Some(text) = sampler.classify_and_read(size, 3, 0.0, invert, 0.95) {
+                    return Some((text, loc));
                 }
             }
             sampler.sample_modules(plane, &loc, 0.0, 0.0, spread);
@@ -679,15 +657,9 @@ impl FinderLocator {
                         return None;
                     }
                     sampler.sample_modules_at(plane, &loc, &us, &vs, spread);
-                    for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
-                        sampler.classify(k, bias);
-                        if invert {
-                            sampler.invert();
-                        }
-                        if sampler.timing_score(size) >= 0.7 {
-                            if let Some(text) = sampler.decode(size) {
-                                return Some((text, loc));
-                            }
+                    for k in [3, 2] {
+                        if let Some(text) = sampler.classify_and_read(size, k, 0.0, invert, 0.7) {
+                            return Some((text, loc));
                         }
                     }
                 }
@@ -699,10 +671,8 @@ impl FinderLocator {
                 if let Some((tp, c)) = near_miss.take().filter(|&(tp, _)| tp >= 0.9) {
                     let _ = tp;
                     *refined += 1;
-                    let src = [finders[0], finders[1], (s - 3.5, s - 3.5), finders[2]];
-                    let dst = |br: (f64, f64)| [(tl.x, tl.y), (tr.x, tr.y), br, (bl.x, bl.y)];
                     let score = |br: (f64, f64)| {
-                        Homography::quad_to_quad(src, dst(br)).map(|h| {
+                        through(opposite, br).map(|h| {
                             let loc = Location {
                                 size,
                                 span: 1.0,
@@ -1052,6 +1022,22 @@ fn find_alignment(
 mod tests {
     use super::*;
 
+    /// The finder centred at module point (u, v) of a view through `h`, with its module measured as the
+    /// map's local scale there (the geometric mean of the two axes' module lengths).
+    fn finder_at(h: &Homography, u: f64, v: f64) -> Finder {
+        let (x, y) = h.map(u, v);
+        let (xu, yu) = h.map(u + 1.0, v);
+        let (xv, yv) = h.map(u, v + 1.0);
+        let module = ((xu - x).hypot(yu - y) * (xv - x).hypot(yv - y)).sqrt();
+        Finder {
+            x,
+            y,
+            module,
+            hits: 9,
+            oblique: 0,
+        }
+    }
+
     #[test]
     fn perspective_corner_recovers_a_projective_view() {
         // Finder centres of a 25-module code at (3.5, 3.5), (21.5, 3.5), (3.5, 21.5), seen through a
@@ -1066,20 +1052,7 @@ mod tests {
             ],
         )
         .unwrap();
-        let at = |u: f64, v: f64| {
-            let (x, y) = h.map(u, v);
-            let (xu, yu) = h.map(u + 1.0, v);
-            let (xv, yv) = h.map(u, v + 1.0);
-            // Geometric mean of the two axes' module lengths.
-            let module = ((xu - x).hypot(yu - y) * (xv - x).hypot(yv - y)).sqrt();
-            Finder {
-                x,
-                y,
-                module,
-                hits: 9,
-                oblique: 0,
-            }
-        };
+        let at = |u, v| finder_at(&h, u, v);
         let (tl, tr, bl) = (at(3.5, 3.5), at(21.5, 3.5), at(3.5, 21.5));
         let want = h.map(21.5, 21.5);
         let got = perspective_corner(tl, tr, bl).unwrap();
@@ -1127,36 +1100,15 @@ mod tests {
             }
             data[(j * 25 + i) as usize]
         };
-        let (w, ht) = (200usize, 200usize);
-        let mut plane = Plane::default();
-        plane.resize(w, ht);
-        for y in 0..ht {
-            for x in 0..w {
-                let mut sum = 0.0;
-                for k in 0..16 {
-                    let (sx, sy) = (
-                        x as f64 + (k % 4) as f64 / 4.0 + 0.125,
-                        y as f64 + (k / 4) as f64 / 4.0 + 0.125,
-                    );
-                    let (u, v) = back.map(sx, sy);
-                    sum += if dark(u, v) { 30.0 } else { 220.0 };
-                }
-                plane.data[y * w + x] = (sum / 16.0) as u8;
+        let mut plane = Plane::supersampled(200, 200, |x, y| {
+            let (u, v) = back.map(x, y);
+            if dark(u, v) {
+                30.0
+            } else {
+                220.0
             }
-        }
-        let at = |u: f64, v: f64| {
-            let (x, y) = h.map(u, v);
-            let (xu, yu) = h.map(u + 1.0, v);
-            let (xv, yv) = h.map(u, v + 1.0);
-            let module = ((xu - x).hypot(yu - y) * (xv - x).hypot(yv - y)).sqrt();
-            Finder {
-                x,
-                y,
-                module,
-                hits: 9,
-                oblique: 0,
-            }
-        };
+        });
+        let at = |u, v| finder_at(&h, u, v);
         let (tl, tr, bl) = (at(3.5, 3.5), at(21.5, 3.5), at(3.5, 21.5));
         // The code's axes as `read` has them: from the finder centres alone.
         let span = s - 7.0;

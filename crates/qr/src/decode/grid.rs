@@ -503,6 +503,27 @@ impl Sampler {
         changed
     }
 
+    /// Classifies the last sample (see [`Sampler::classify`]; inverted for light-on-dark codes) and, when
+    /// at least `min_timing` of the timing modules come out right, reads the symbol.
+    pub fn classify_and_read(
+        &mut self,
+        size: usize,
+        k: usize,
+        bias: f32,
+        invert: bool,
+        min_timing: f32,
+    ) -> Option<String> {
+        self.classify(k, bias);
+        if invert {
+            self.invert();
+        }
+        if self.timing_score(size) >= min_timing {
+            self.decode(size)
+        } else {
+            None
+        }
+    }
+
     /// Inverts the last classification (light-on-dark codes).
     pub fn invert(&mut self) {
         self.dark.iter_mut().for_each(|d| *d = !*d);
@@ -736,21 +757,13 @@ mod tests {
                 let timing = |i: i64| (8..=16).contains(&i) && i % 2 == 0;
                 (y == 6 && timing(x)) || (x == 6 && timing(y))
             };
-            let mut plane = Plane::default();
-            plane.resize(120, 120);
-            for py in 0..120 {
-                for px in 0..120 {
-                    let mut sum = 0.0;
-                    for k in 0..16 {
-                        let sx = px as f64 + (k % 4) as f64 / 4.0 + 0.125;
-                        let sy = py as f64 + (k / 4) as f64 / 4.0 + 0.125;
-                        let d = dark((sx - 10.0) / 4.0, (sy - 10.0) / 4.0);
-                        sum += if d { 20.0 } else { 230.0 };
-                    }
-                    plane.data[py * 120 + px] = (sum / 16.0) as u8;
+            Plane::supersampled(120, 120, |x, y| {
+                if dark((x - 10.0) / 4.0, (y - 10.0) / 4.0) {
+                    20.0
+                } else {
+                    230.0
                 }
-            }
-            plane
+            })
         };
         let loc = Location {
             size: s,
