@@ -37,13 +37,7 @@ note=""
 if [ "$status" -ne 0 ] && grep -qE '"type":"keyring_(timeout|denied|locked|unavailable|never_answers|unavailable_and_never_answering)"' "$out"; then
   echo "== conformance: the first run failed with the keyring daemon not answering or refusing (see above);"
   echo "   running the whole suite once more in a fresh D-Bus session and gnome-keyring"
-  h=$(mktemp -d "$HOME/keyring-rerun.XXXXXX")
-  mkdir -p "$h/.run" "$h/.local/share" "$h/.config" "$h/.cache"
-  chmod 700 "$h/.run"
-  env -u QUICKAUTH_IN_KEYRING_SESSION -u DBUS_SESSION_BUS_ADDRESS -u GNOME_KEYRING_CONTROL \
-    QUICKAUTH_KEEP_HOME=1 HOME="$h" XDG_DATA_HOME="$h/.local/share" XDG_CONFIG_HOME="$h/.config" \
-    XDG_CACHE_HOME="$h/.cache" XDG_RUNTIME_DIR="$h/.run" \
-    scripts/with-keyring.sh bash -c 'cd tests/conformance && PYTHONDONTWRITEBYTECODE=1 exec python3 -m unittest -v test_conformance' \
+  scripts/own-keyring.sh bash -c 'cd tests/conformance && PYTHONDONTWRITEBYTECODE=1 exec python3 -m unittest -v test_conformance' \
     2>&1 | tee "$out"
   status=${PIPESTATUS[0]}
   note=" (second run, in a fresh keyring session: the first run's keyring daemon failed)"

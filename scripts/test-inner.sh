@@ -13,13 +13,7 @@ status=0
 # each later phase, gets a D-Bus session and gnome-keyring of its own, with a HOME under this run's HOME (the
 # hygiene scan still covers it).
 own_keyring() {
-  local h
-  h=$(mktemp -d "$HOME/tmp/keyring-home.XXXXXX")
-  mkdir -p "$h/.run" "$h/.local/share" "$h/.config" "$h/.cache"
-  chmod 700 "$h/.run"
-  env -u QUICKAUTH_IN_KEYRING_SESSION -u DBUS_SESSION_BUS_ADDRESS -u GNOME_KEYRING_CONTROL \
-    QUICKAUTH_KEEP_HOME=1 HOME="$h" XDG_DATA_HOME="$h/.local/share" XDG_CONFIG_HOME="$h/.config" \
-    XDG_CACHE_HOME="$h/.cache" XDG_RUNTIME_DIR="$h/.run" scripts/with-keyring.sh "$@"
+  scripts/own-keyring.sh "$@"
 }
 
 echo "== cargo test (workspace; the vault's and the reliability crate's keyring tests each in their own keyring session)"
