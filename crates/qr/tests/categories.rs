@@ -5,6 +5,8 @@
 //! in the range it promises (tilt and size for `steep`, radius for `curved`, stains within the error
 //! correction for `damaged`, no more than a module of margin for `noquiet`).
 
+use std::ops::RangeInclusive;
+
 use quickauth_qr::categories::{self, CATEGORIES};
 use quickauth_qr::{Decoder, DecoderOptions, LumaFrame};
 
@@ -144,31 +146,32 @@ fn noqr_reads_nothing() {
 #[test]
 fn design_category_covers_every_drawing() {
     let imgs = categories::generate("design", 5, 30);
-    let has = |tag: &str| imgs.iter().any(|i| i.tags.iter().any(|t| t == tag));
-    for tag in [
-        "dot-circle",
-        "dot-rounded",
-        "ring-rounded",
-        "ring-circle",
-        "eye-rounded",
-        "eye-circle",
-        "fill-solid",
-        "fill-linear",
-        "fill-radial",
-        "two-tone",
-        "bg-white",
-        "bg-colour",
-        "bg-gradient",
-        "bg-picture",
-        "logo",
-        "M",
-        "Q",
-        "H",
-        "jpeg",
-        "noise",
-    ] {
-        assert!(has(tag), "no design image tagged {tag}");
-    }
+    assert_tagged(
+        &imgs,
+        "design",
+        &[
+            "dot-circle",
+            "dot-rounded",
+            "ring-rounded",
+            "ring-circle",
+            "eye-rounded",
+            "eye-circle",
+            "fill-solid",
+            "fill-linear",
+            "fill-radial",
+            "two-tone",
+            "bg-white",
+            "bg-colour",
+            "bg-gradient",
+            "bg-picture",
+            "logo",
+            "M",
+            "Q",
+            "H",
+            "jpeg",
+            "noise",
+        ],
+    );
     assert!(imgs.iter().all(|i| i.payload.is_some()));
 }
 
@@ -180,94 +183,90 @@ fn tag_value(img: &categories::CategoryImage, prefix: &str) -> f32 {
         .unwrap_or_else(|| panic!("{}: no {prefix} tag in {:?}", img.name, img.tags))
 }
 
-fn has(imgs: &[categories::CategoryImage], tag: &str) -> bool {
-    imgs.iter().any(|i| i.tags.iter().any(|t| t == tag))
+/// Every tag in `tags` is on at least one of `imgs` (the `cat` category).
+fn assert_tagged(imgs: &[categories::CategoryImage], cat: &str, tags: &[&str]) {
+    for tag in tags {
+        assert!(
+            imgs.iter().any(|i| i.tags.iter().any(|t| t == tag)),
+            "no {cat} image tagged {tag}"
+        );
+    }
+}
+
+/// `img`'s `prefix` tag value (see `tag_value`) lies in `range`.
+fn assert_tag_in(img: &categories::CategoryImage, prefix: &str, range: RangeInclusive<f32>) {
+    let v = tag_value(img, prefix);
+    assert!(
+        range.contains(&v),
+        "{prefix} {v} outside {range:?}: {:?}",
+        img.tags
+    );
 }
 
 #[test]
 fn steep_and_curved_cover_their_range() {
     let steep = categories::generate("steep", 5, 30);
-    for tag in ["tilt-x", "tilt-y", "tilt-xy", "L", "M", "Q"] {
-        assert!(has(&steep, tag), "no steep image tagged {tag}");
-    }
+    assert_tagged(
+        &steep,
+        "steep",
+        &["tilt-x", "tilt-y", "tilt-xy", "L", "M", "Q"],
+    );
     for img in &steep {
         let px = img.image.width() as u64 * img.image.height() as u64;
         assert!((300_000..=800_000).contains(&px), "{}: {px} px", img.name);
-        assert!(
-            (0.55..=0.8).contains(&tag_value(img, "far")),
-            "{:?}",
-            img.tags
-        );
-        assert!(
-            (1.0..=10.0).contains(&tag_value(img, "v")),
-            "{:?}",
-            img.tags
-        );
+        assert_tag_in(img, "far", 0.55..=0.8);
+        assert_tag_in(img, "v", 1.0..=10.0);
     }
 
     let curved = categories::generate("curved", 5, 30);
-    for tag in ["axis-vertical", "axis-horizontal"] {
-        assert!(has(&curved, tag), "no curved image tagged {tag}");
-    }
+    assert_tagged(&curved, "curved", &["axis-vertical", "axis-horizontal"]);
     for img in &curved {
-        assert!(
-            (0.7..=1.3).contains(&tag_value(img, "radius")),
-            "{:?}",
-            img.tags
-        );
-        assert!((1.0..=8.0).contains(&tag_value(img, "v")), "{:?}", img.tags);
+        assert_tag_in(img, "radius", 0.7..=1.3);
+        assert_tag_in(img, "v", 1.0..=8.0);
     }
 }
 
 #[test]
 fn damaged_stays_within_error_correction() {
     let damaged = categories::generate("damaged", 5, 30);
-    for tag in [
-        "H",
-        "Q",
-        "blob-dark",
-        "blob-light",
-        "smudge-dark",
-        "smudge-light",
-        "scratch-dark",
-        "scratch-light",
-    ] {
-        assert!(has(&damaged, tag), "no damaged image tagged {tag}");
-    }
+    assert_tagged(
+        &damaged,
+        "damaged",
+        &[
+            "H",
+            "Q",
+            "blob-dark",
+            "blob-light",
+            "smudge-dark",
+            "smudge-light",
+            "scratch-dark",
+            "scratch-light",
+        ],
+    );
     for img in &damaged {
         // 5-15 % of the code's area stained, and no block past 70 % of its correction capacity.
-        assert!(
-            (0.05..=0.15).contains(&tag_value(img, "cover")),
-            "{:?}",
-            img.tags
-        );
+        assert_tag_in(img, "cover", 0.05..=0.15);
         assert!(tag_value(img, "ecuse") <= 0.7, "{:?}", img.tags);
-        assert!(
-            (2.0..=5.0).contains(&tag_value(img, "stains")),
-            "{:?}",
-            img.tags
-        );
-        assert!(
-            (2.0..=10.0).contains(&tag_value(img, "v")),
-            "{:?}",
-            img.tags
-        );
+        assert_tag_in(img, "stains", 2.0..=5.0);
+        assert_tag_in(img, "v", 2.0..=10.0);
     }
 }
 
 #[test]
 fn noquiet_is_just_the_code() {
     let noquiet = categories::generate("noquiet", 5, 30);
-    for tag in [
-        "clean",
-        "noise",
-        "cut-left",
-        "cut-top",
-        "cut-right",
-        "cut-bottom",
-    ] {
-        assert!(has(&noquiet, tag), "no noquiet image tagged {tag}");
-    }
+    assert_tagged(
+        &noquiet,
+        "noquiet",
+        &[
+            "clean",
+            "noise",
+            "cut-left",
+            "cut-top",
+            "cut-right",
+            "cut-bottom",
+        ],
+    );
     for img in &noquiet {
         // Just the code and at most a module of margin a side (the module tag is rounded to 0.1 px).
         let (n, module) = (17.0 + 4.0 * tag_value(img, "v"), tag_value(img, "module"));
