@@ -248,6 +248,9 @@ pub struct Sampler {
     taps: usize,
     /// `equalize` scratch: per module, its model terms (see `equalize`) and its sample less the local mean.
     eq: Vec<([f64; EQ_TERMS], f64)>,
+    /// ECC checks that failed on the format information of a sample whose timing patterns read without a
+    /// fault (see `clean_misses`).
+    clean_misses: usize,
 }
 
 impl Sampler {
@@ -544,6 +547,14 @@ impl Sampler {
         self.taps >= size * size * if spread > 0.0 { 5 } else { 1 }
     }
 
+    /// ECC checks so far where neither copy of the format information decoded, on a grid whose timing
+    /// patterns both read without a fault: the geometry fits the code's function patterns, and the format
+    /// bits next to its finders are no valid word. Another locator's grid through the same finders
+    /// samples the same bits (see `pipeline`).
+    pub fn clean_misses(&self) -> usize {
+        self.clean_misses
+    }
+
     /// Takes one ECC check from the frame's budget; false when it is spent.
     pub fn charge(&mut self) -> bool {
         if self.budget == 0 {
@@ -559,7 +570,17 @@ impl Sampler {
         if !self.charge() {
             return None;
         }
-        super::symbol::read(size, &self.dark).ok().map(|s| s.text)
+        match super::symbol::read(size, &self.dark) {
+            Ok(symbol) => Some(symbol.text),
+            Err(reject) => {
+                if reject == super::symbol::Reject::Format
+                    && self.timing_score(size) >= CLEAN_TIMING
+                {
+                    self.clean_misses += 1;
+                }
+                None
+            }
+        }
     }
 }
 
@@ -660,6 +681,10 @@ pub fn timing_warp(plane: &Plane, loc: &Location, invert: bool) -> Option<(Vec<f
     let (vs, sv) = centres(timing_edges(plane, loc, 1, invert));
     (su.max(sv) >= 0.2).then_some((us, vs))
 }
+
+/// A timing score (see `Sampler::timing_score`) at or above this counts as a clean read of both timing
+/// patterns.
+const CLEAN_TIMING: f32 = 0.97;
 
 /// Terms of `Sampler::equalize`'s blur model.
 const EQ_TERMS: usize = 6;
@@ -787,6 +812,63 @@ mod tests {
         }
         // A flat grid needs no warp.
         assert!(timing_warp(&render(0.0), &loc, false).is_none());
+    }
+
+    #[test]
+    fn clean_misses_count_only_bad_format_on_a_fitting_grid() {
+        // Reads `plane` through `loc`, single taps; returns (text, clean misses so far).
+        let read = |plane: &Plane, loc: &Location, s: &mut Sampler| {
+            s.sample_modules(plane, loc, 0.0, 0.0, 0.0);
+            s.classify(3, 0.0);
+            (s.decode(loc.size), s.clean_misses())
+        };
+        let paint = |plane: &mut Plane, modules: &[(usize, usize)], grey: u8| {
+            for &(mx, my) in modules {
+                for y in 0..4 {
+                    for x in 0..4 {
+                        let w = plane.w;
+                        plane.data[(16 + my * 4 + y) * w + 16 + mx * 4 + x] = grey;
+                    }
+                }
+            }
+        };
+        let mut s = Sampler::default();
+        s.set_budget(10, 1_000_000);
+        let (plane, loc) = rendered("HELLO");
+        let n = loc.size;
+        assert_eq!(read(&plane, &loc, &mut s), (Some("HELLO".to_string()), 0));
+
+        // Both format copies painted dark: the timing patterns still read, the format does not.
+        let mut format: Vec<(usize, usize)> = (0..9).filter(|&i| i != 6).map(|i| (i, 8)).collect();
+        format.extend((0..8).filter(|&i| i != 6).map(|i| (8, i)));
+        format.extend((n - 8..n).map(|i| (i, 8)));
+        format.extend((n - 7..n).map(|i| (8, i)));
+        let mut bad_format = plane.clone();
+        paint(&mut bad_format, &format, 30);
+        assert_eq!(read(&bad_format, &loc, &mut s), (None, 1));
+        assert_eq!(
+            super::super::symbol::read(n, &s.dark).err(),
+            Some(super::super::symbol::Reject::Format)
+        );
+
+        // Data blotted out beyond correction: the format reads, so it is no clean miss.
+        let mut bad_data = plane.clone();
+        let data: Vec<(usize, usize)> = (9..n - 8)
+            .flat_map(|y| (9..n).map(move |x| (x, y)))
+            .collect();
+        paint(&mut bad_data, &data, 30);
+        assert_eq!(read(&bad_data, &loc, &mut s), (None, 1));
+
+        // The same bad format through a grid half a module off: its taps land on module corners, the
+        // timing patterns do not read cleanly, and the miss says nothing about the format.
+        let off = Location {
+            origin: -0.5,
+            ..loc
+        };
+        assert!(s.timing_score(n) >= CLEAN_TIMING);
+        let (text, misses) = read(&bad_format, &off, &mut s);
+        assert!(s.timing_score(n) < CLEAN_TIMING);
+        assert_eq!((text, misses), (None, 1));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! contrast map, crop them from the full frame at a scale that makes modules ~4 px, and try several
 //! binarisations (plain, smoothed, sharpened; dark-on-light and inverted) on the small crop. Whole-frame
 //! passes follow as a safety net. Codes rqrr locates but cannot read are re-sampled in module space.
-//! Every result is ECC-verified by rqrr and valid UTF-8; nothing is guessed.
+//! Every result passes our symbol reader's format, version and Reed-Solomon checks (`symbol`); nothing is
+//! guessed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -22,13 +23,13 @@ const MAX_GRIDS_PER_SCAN: usize = 6;
 /// own in `locate`) per frame. Bounds the time a frame full of nearly readable geometries can take; the
 /// readable frames of the dev corpus and of project seeds 1, 3 and 7 use at most ~90.
 const MAX_ECC_CHECKS: usize = 96;
-/// A scan with both locators runs rqrr's only when ours confirmed this many finder candidates (see `scan`).
+/// rqrr's phase runs on a kept binarisation only when our scan of it confirmed this many finder candidates.
 const RQRR_MIN_FINDERS: usize = 2;
-const RQRR_MAX_FINDERS: usize = 24;
-/// rqrr-phase steps per candidate that may locate a grid and read nothing before the rest are skipped (and
-/// such misses per frame before the whole-frame scans skip rqrr's locator). Two rather than one: one more
-/// `steep` read (23 vs 22 of 30) for a higher cost on fake codes (`noqr` p95 27 vs 20 ms).
-const RQRR_MAX_MISSES: u8 = 2;
+/// rqrr-phase steps per candidate that may locate a grid and read nothing before the rest are skipped. At
+/// two (stop 14), the second miss cost a fake code another 7-10 ms (rqrr refines a grid's perspective
+/// twice per call) and read no frame of ~2,500 that one miss did not (dev, label seeds 1/3/7/11, every
+/// category of seeds 1, 2 and 5).
+const RQRR_MAX_MISSES: u8 = 1;
 /// Module taps per frame (see `Sampler::set_budget`). The readable frames of the dev corpus, project seed 1
 /// and the edge-case categories use at most ~212,000; a fake code with a valid timing pattern used 2.8
 /// million (~75 ms) before this bound.
@@ -134,7 +135,9 @@ const FIT_ZOOM: usize = 2;
 /// Largest crop, in pixels, after scaling.
 const MAX_CROP_PIXELS: f64 = 160_000.0;
 
-/// Whole-frame scans after the crops: (pyramid level, variant, harder-only).
+/// Whole-frame scans after the crops: (pyramid level, variant, harder-only). They run our locator only: with
+/// rqrr's as well they cost a page of noise ~4 ms more and read no frame of ~2,500 that ours did not (dev,
+/// label seeds 1/3/7/11, every category of seeds 1, 2 and 5).
 const FRAME_SCANS: &[(u8, Variant, bool)] = &[
     (1, v(Filter::Raw, false, 4), false),
     (1, v(Filter::Raw, true, 4), false),
@@ -152,14 +155,13 @@ const RESAMPLE: &[(f64, f64, f64, usize, f32)] = &[
     (-0.25, -0.25, 0.2, 3, 0.0),
 ];
 
-/// Which locators a scan runs.
+/// Which locator a scan runs.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Locators {
-    /// `finder::FinderLocator` only (cheap).
+    /// `finder::FinderLocator` (cheap).
     Ours,
-    /// rqrr's only (strict, slower: perspective refinement per candidate).
+    /// rqrr's (strict, slower: perspective refinement per candidate).
     Rqrr,
-    Both,
 }
 
 /// Maps plane pixel coordinates to base-plane coordinates: base = origin + p * scale.
@@ -191,8 +193,9 @@ struct Scratch {
     run_lens: Vec<u32>,
     /// Set by `scan`: rqrr's locator found a grid there, and nothing was read from it.
     rqrr_missed: bool,
-    /// Such scans in the current search (the whole-frame scans skip rqrr's locator after `RQRR_MAX_MISSES`).
-    rqrr_misses: u8,
+    /// Set by `scan`: our locator sampled a grid there whose timing patterns read cleanly and whose format
+    /// information did not (see `Sampler::clean_misses`).
+    clean_miss: bool,
 }
 
 /// All-codes mode: searches of a copy with the codes read so far painted out (see `Workspace::decode`).
@@ -294,6 +297,8 @@ struct FrameState {
     kept_seen: [usize; CROP_STEPS.len()],
     /// Per candidate: rqrr-phase steps that located a grid and read nothing.
     rqrr_misses: [u8; MAX_REGIONS],
+    /// Per candidate: a scan of our phase had a clean miss there (see `Scratch::clean_miss`).
+    clean_miss: [bool; MAX_REGIONS],
     /// Per candidate: its module size estimate (see `module_estimate`), once computed.
     module: [Option<Option<f64>>; MAX_REGIONS],
     /// Plane keys of the pyramid levels for the whole-frame scans (0 = not assigned yet).
@@ -419,7 +424,6 @@ impl Workspace {
         self.last_pass = None;
         self.build_pyramid(frame);
         self.scratch.sampler.set_budget(MAX_ECC_CHECKS, MAX_TAPS);
-        self.scratch.rqrr_misses = 0;
 
         // The whole search as a flat list of units, in full-search order: each candidate crop's steps
         // (camera mode: every step with our cheap locator before paying for rqrr's on any of them), then
@@ -646,9 +650,13 @@ impl Workspace {
                 };
                 let crop = &self.crops[st.zoom];
                 let reuse = locators == Locators::Rqrr && st8.kept[si] == Some(key);
-                if locators == Locators::Rqrr && st8.rqrr_misses[ci] >= RQRR_MAX_MISSES {
-                    // rqrr's locator found a grid it could not read on two binarisations already: its
-                    // perspective refinement (several ms a grid) would most likely find the same grid again.
+                if locators == Locators::Rqrr
+                    && (st8.rqrr_misses[ci] >= RQRR_MAX_MISSES || st8.clean_miss[ci])
+                {
+                    // rqrr's locator found a grid it could not read on another binarisation already: its
+                    // perspective refinement (several ms a grid) would most likely find the same grid
+                    // again. Or our locator had a grid there whose timing patterns fit and whose format
+                    // information is no valid word: a grid through the same finders reads the same bits.
                     if reuse {
                         st8.kept[si] = None;
                     }
@@ -682,6 +690,9 @@ impl Workspace {
                     &mut self.scratch,
                     out,
                 );
+                if locators == Locators::Ours && self.scratch.clean_miss {
+                    st8.clean_miss[ci] = true;
+                }
                 if locators == Locators::Rqrr && self.scratch.rqrr_missed {
                     st8.rqrr_misses[ci] += 1;
                 }
@@ -726,7 +737,7 @@ impl Workspace {
                     radius,
                     xf,
                     self.base_scale,
-                    Locators::Both,
+                    Locators::Ours,
                     false,
                     opts,
                     &mut self.scratch,
@@ -1146,9 +1157,8 @@ fn scan(
     s.more_finders = false;
     let mut rqrr_located = false;
     let mut found = Vec::new();
-    // Our locator first: it is cheap and tolerates blur; rqrr's strict locator (with its costly
-    // perspective refinement) then catches what ours misses, and any further codes in the frame.
-    if locators != Locators::Rqrr {
+    let clean_before = s.sampler.clean_misses();
+    if locators == Locators::Ours {
         if let Some((text, loc)) = catch_unwind(AssertUnwindSafe(|| {
             s.finder.read(src, &s.bits, variant.invert, &mut s.sampler)
         }))
@@ -1160,13 +1170,8 @@ fn scan(
             found.push((Some(text), loc));
         }
     }
-    // Where our finder scan ran on these bits, rqrr's locator (which groups every capstone it finds and
-    // refines each group's perspective: tens of ms on a page of finder-like clutter) runs only when ours saw
-    // at least two finder candidates and not a crowd of them.
-    let rqrr_worth = locators != Locators::Both
-        || ((RQRR_MIN_FINDERS..=RQRR_MAX_FINDERS).contains(&s.finder.seen())
-            && s.rqrr_misses < RQRR_MAX_MISSES);
-    if locators != Locators::Ours && rqrr_worth && (found.is_empty() || !opts.stop_at_first) {
+    s.clean_miss = s.sampler.clean_misses() > clean_before;
+    if locators == Locators::Rqrr {
         found.extend(locate(src.w, src.h, &s.bits, &mut s.sampler));
         rqrr_located = !found.is_empty();
     }
@@ -1192,7 +1197,6 @@ fn scan(
         }
     }
     s.rqrr_missed = rqrr_located && out.len() == before;
-    s.rqrr_misses = s.rqrr_misses.saturating_add(s.rqrr_missed as u8);
     out.len() > before
 }
 
