@@ -590,8 +590,13 @@ impl FinderLocator {
                 origin: 0.0,
                 hom,
             };
-            let tp = Sampler::timing_precheck(plane, &loc, invert);
-            if tp < 0.75 {
+            let axes = Sampler::timing_precheck(plane, &loc, invert);
+            let tp = (axes[0] + axes[1]) / 2.0;
+            // One timing pattern fits and the other does not: on a code bent across that one (a bottle, a
+            // can) the flat grid misses the modules that bunch towards the bend's edges. Only the warp
+            // below, which samples where the timing patterns' own edges are, can read it.
+            let bent = tp < 0.75 && axes[0].max(axes[1]) >= BENT_TIMING;
+            if tp < 0.75 && !bent {
                 continue;
             }
             if let Some(c) = corner {
@@ -603,54 +608,56 @@ impl FinderLocator {
             if !sampler.can_sample(size, spread) {
                 return None;
             }
-            if spread > 0.0 {
-                // A clean code reads from one tap a module, at a fifth of the five-tap sample's cost.
-                sampler.sample_modules(plane, &loc, 0.0, 0.0, 0.0);
-                if let Some(text) = sampler.classify_and_read(size, 3, 0.0, invert, 0.95) {
-                    return Some((text, loc));
-                }
-            }
-            sampler.sample_modules(plane, &loc, 0.0, 0.0, spread);
-            for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
-                sampler.classify(k, bias);
-                if invert {
-                    sampler.invert();
-                }
-                let mut rounds = 2;
-                if sampler.timing_score(size) < 0.7 {
-                    // Blur can smear the timing pattern itself (the finest pattern in the code): one
-                    // equaliser round (arithmetic only, no ECC check) may restore it.
-                    if k != 3
-                        || *equalized >= MAX_EQUALIZED
-                        || !sampler.equalize()
-                        || sampler.timing_score(size) < 0.7
-                    {
-                        continue;
+            if !bent {
+                if spread > 0.0 {
+                    // A clean code reads from one tap a module, at a fifth of the five-tap sample's cost.
+                    sampler.sample_modules(plane, &loc, 0.0, 0.0, 0.0);
+                    if let Some(text) = sampler.classify_and_read(size, 3, 0.0, invert, 0.95) {
+                        return Some((text, loc));
                     }
-                    rounds = 1;
                 }
-                if let Some(text) = sampler.decode(size) {
-                    return Some((text, loc));
-                }
-                // The geometry fits (timing pattern reads) but the data did not: undo the blur's pull
-                // between neighbouring modules and try again (a few geometries per call: bounds time).
-                if k != 3 || *equalized >= MAX_EQUALIZED {
-                    continue;
-                }
-                *equalized += 1;
-                for _ in 0..rounds {
-                    if !sampler.equalize() {
-                        break;
+                sampler.sample_modules(plane, &loc, 0.0, 0.0, spread);
+                for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
+                    sampler.classify(k, bias);
+                    if invert {
+                        sampler.invert();
+                    }
+                    let mut rounds = 2;
+                    if sampler.timing_score(size) < 0.7 {
+                        // Blur can smear the timing pattern itself (the finest pattern in the code): one
+                        // equaliser round (arithmetic only, no ECC check) may restore it.
+                        if k != 3
+                            || *equalized >= MAX_EQUALIZED
+                            || !sampler.equalize()
+                            || sampler.timing_score(size) < 0.7
+                        {
+                            continue;
+                        }
+                        rounds = 1;
                     }
                     if let Some(text) = sampler.decode(size) {
                         return Some((text, loc));
+                    }
+                    // The geometry fits (timing pattern reads) but the data did not: undo the blur's pull
+                    // between neighbouring modules and try again (a few geometries per call: bounds time).
+                    if k != 3 || *equalized >= MAX_EQUALIZED {
+                        continue;
+                    }
+                    *equalized += 1;
+                    for _ in 0..rounds {
+                        if !sampler.equalize() {
+                            break;
+                        }
+                        if let Some(text) = sampler.decode(size) {
+                            return Some((text, loc));
+                        }
                     }
                 }
             }
             // The geometry fits the timing patterns at their module centres but the data did not read:
             // a bent code (see `timing_warp`) puts its modules off the flat grid between the finders.
             // Sample where the timing patterns' own edges say the modules are (a few times per call).
-            if tp >= 0.8 && *warped < MAX_WARPED {
+            if (tp >= 0.8 || bent) && *warped < MAX_WARPED {
                 if let Some((us, vs)) = timing_warp(plane, &loc, invert) {
                     *warped += 1;
                     if !sampler.can_sample(size, spread) {
@@ -717,6 +724,9 @@ impl FinderLocator {
 /// refinements one `read` may spend (each samples the grid ~34 times).
 const MAX_REFINED_SIZE: usize = 45;
 const MAX_REFINED: usize = 2;
+/// Timing pre-check score of one timing pattern (see `Sampler::timing_precheck`) that, with the two
+/// together failing, marks a grid as bent rather than wrong.
+const BENT_TIMING: f32 = 0.9;
 /// Geometries per `read` that may be re-sampled along their timing patterns' edges (see `timing_warp`).
 const MAX_WARPED: usize = 2;
 

@@ -400,16 +400,17 @@ impl Sampler {
         vals.iter().map(|v| (v - mean).abs()).sum::<f32>() / vals.len() as f32
     }
 
-    /// Cheap pre-check before a full sample: samples only the two timing patterns (single taps) and returns
-    /// the fraction of modules that are darker/lighter than their two neighbours as the alternation demands.
-    pub fn timing_precheck(plane: &Plane, loc: &Location, invert: bool) -> f32 {
+    /// Cheap pre-check before a full sample: samples only the two timing patterns (single taps) and returns,
+    /// for row 6 and for column 6, the fraction of their modules that are darker/lighter than their two
+    /// neighbours as the alternation demands.
+    pub fn timing_precheck(plane: &Plane, loc: &Location, invert: bool) -> [f32; 2] {
         let s = loc.size;
         if s < 21 {
-            return 0.0;
+            return [0.0; 2];
         }
-        let mut good = 0usize;
-        let mut total = 0usize;
-        for axis in 0..2 {
+        let mut score = [0.0; 2];
+        for (axis, score) in score.iter_mut().enumerate() {
+            let mut good = 0usize;
             let at = |i: usize| {
                 let (mx, my) = if axis == 0 {
                     (i as f64 + 0.5, 6.5)
@@ -425,11 +426,11 @@ impl Sampler {
                 let darker = b * 2.0 < a + c;
                 let want_dark = (i % 2 == 0) != invert;
                 good += (darker == want_dark) as usize;
-                total += 1;
                 (a, b) = (b, c);
             }
+            *score = good as f32 / (s - 16) as f32;
         }
-        good as f32 / total as f32
+        score
     }
 
     /// Fraction of timing-pattern modules (row 6 and column 6 between the finders) the last classification
