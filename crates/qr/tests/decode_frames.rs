@@ -333,7 +333,56 @@ fn big_modules_in_a_big_image_read_from_the_crop_path() {
     });
     assert_eq!(found.first().map(|c| c.text.as_str()), Some(SHORT));
     // Read from a region crop, not by the whole-frame safety net (pass 900 and up).
-    assert!(d.last_pass().is_some_and(|p| p < 900), "pass {:?}", d.last_pass());
+    assert!(
+        d.last_pass().is_some_and(|p| p < 900),
+        "pass {:?}",
+        d.last_pass()
+    );
+}
+
+/// `text` as a QR code (EC level M) with a one-module quiet zone, drawn at 8 px a module and resized to
+/// `side` px by nearest neighbour (each pixel takes the source pixel under its centre): modules of one or
+/// two pixels, as a small screenshot or a pixel-snapped image has them.
+fn pixel_snapped(text: &str, side: usize) -> Scene {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).expect("encodable");
+    let n = code.width();
+    let colors = code.to_colors();
+    let big = (n + 2) * 8;
+    let mut px = vec![255u8; side * side];
+    for y in 0..side {
+        for x in 0..side {
+            let (bx, by) = (
+                (x * 2 + 1) * big / (side * 2),
+                (y * 2 + 1) * big / (side * 2),
+            );
+            let (mx, my) = ((bx / 8) as isize - 1, (by / 8) as isize - 1);
+            if (0..n as isize).contains(&mx)
+                && (0..n as isize).contains(&my)
+                && colors[my as usize * n + mx as usize] == Color::Dark
+            {
+                px[y * side + x] = 0;
+            }
+        }
+    }
+    let m = side as f32 / (n + 2) as f32;
+    let (a, b) = (m, side as f32 - m);
+    Scene {
+        w: side,
+        h: side,
+        px,
+        corners: [(a, a), (b, a), (b, b), (a, b)],
+        module: m,
+    }
+}
+
+#[test]
+fn pixel_snapped_modules_of_one_or_two_pixels() {
+    // 1.25 px a module on average: every fourth module is two pixels wide, so the flat grid through
+    // the finders drifts up to 0.4 module off the modules between them; the reader samples where the
+    // module edges are instead (`edge_grid`). Versions 1 and 3.
+    assert_reads(&pixel_snapped("HELLO123", 29), "HELLO123", "v1 in 29 px");
+    let url = "https://qa.example/abcdefghij";
+    assert_reads(&pixel_snapped(url, 39), url, "v3 in 39 px");
 }
 
 #[test]

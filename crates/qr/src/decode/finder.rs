@@ -4,7 +4,7 @@
 //! through module-space sampling. rqrr's Reed-Solomon check accepts or rejects every attempt.
 
 use super::filters::Plane;
-use super::grid::{inside_convex_quad, timing_warp, Homography, Location, Sampler};
+use super::grid::{edge_grid, inside_convex_quad, timing_warp, Homography, Location, Sampler};
 
 /// A finder-pattern centre with its module size (pixels).
 #[derive(Debug, Clone, Copy)]
@@ -289,9 +289,18 @@ pub struct FinderLocator {
     runs: Vec<(usize, usize)>,
     /// Finder candidates the last `read` confirmed (see `find_finders`).
     seen: usize,
+    /// Source-image pixels per pixel of the plane `read` gets (a crop is scaled; see `set_scale`); 0 (never
+    /// set) counts as 1.
+    scale: f64,
 }
 
 impl FinderLocator {
+    /// How many source-image pixels one pixel of the planes `read` gets stands for (the crops are scaled):
+    /// `edge_grid` is for modules of one or two source pixels only.
+    pub fn set_scale(&mut self, scale: f64) {
+        self.scale = scale;
+    }
+
     /// Finder-pattern candidates the last `read` confirmed (all of them, not only the strongest it tried).
     pub fn seen(&self) -> usize {
         self.seen
@@ -322,6 +331,7 @@ impl FinderLocator {
         let mut equalized = 0usize;
         let mut refined = 0usize;
         let mut warped = 0usize;
+        let mut edged = 0usize;
         // Two passes over the triples: first those that look like a code seen roughly face-on (equal
         // module sizes, equal sides, a right angle), then the ones only a steep view explains (the far
         // finder smaller, one side foreshortened, the angle skewed), so that a frontal code's triple is
@@ -445,6 +455,7 @@ impl FinderLocator {
                                 &mut equalized,
                                 &mut refined,
                                 &mut warped,
+                                &mut edged,
                             ) {
                                 return Some(hit);
                             }
@@ -476,6 +487,7 @@ impl FinderLocator {
         equalized: &mut usize,
         refined: &mut usize,
         warped: &mut usize,
+        edged: &mut usize,
     ) -> Option<(String, Location)> {
         let span = size as f64 - 7.0;
         let (bx, by) = (tr.x + bl.x - tl.x, tr.y + bl.y - tl.y);
@@ -671,6 +683,23 @@ impl FinderLocator {
                     }
                 }
             }
+            // The timing patterns read cleanly and the data did not: sample where the code's own module
+            // edges are (see `edge_grid`; a few times per call).
+            if tp >= 0.9
+                && tl.module * if self.scale > 0.0 { self.scale } else { 1.0 } <= EDGE_MAX_MODULE_PX
+                && *edged < MAX_EDGE_GRIDS
+            {
+                if let Some((us, vs)) = edge_grid(plane, &loc) {
+                    *edged += 1;
+                    if !sampler.can_sample(size, 0.0) {
+                        return None;
+                    }
+                    sampler.sample_modules_at(plane, &loc, &us, &vs, 0.0);
+                    if let Some(text) = sampler.classify_and_read(size, 3, 0.0, invert, 0.7) {
+                        return Some((text, loc));
+                    }
+                }
+            }
             // Every geometry failed but one fits the timing pattern well: the corner opposite `tl` is
             // likely off (a steep view, with no alignment pattern to pin it on small versions). Search
             // around it for the corner whose grid samples the sharpest modules, and try that once.
@@ -727,6 +756,11 @@ const MAX_REFINED: usize = 2;
 /// Timing pre-check score of one timing pattern (see `Sampler::timing_precheck`) that, with the two
 /// together failing, marks a grid as bent rather than wrong.
 const BENT_TIMING: f32 = 0.9;
+/// Geometries per `read` that may be re-sampled at their module edges (see `grid::edge_grid`).
+const MAX_EDGE_GRIDS: usize = 2;
+/// Largest module, in source-image pixels, `grid::edge_grid` is tried for: pixel-snapped modules of one
+/// or two pixels are what it is for.
+const EDGE_MAX_MODULE_PX: f64 = 2.5;
 /// Geometries per `read` that may be re-sampled along their timing patterns' edges (see `timing_warp`).
 const MAX_WARPED: usize = 2;
 

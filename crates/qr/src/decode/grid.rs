@@ -683,6 +683,68 @@ pub fn timing_warp(plane: &Plane, loc: &Location, invert: bool) -> Option<(Vec<f
     (su.max(sv) >= 0.2).then_some((us, vs))
 }
 
+/// Profile samples per module in `edge_grid`.
+const EDGE_SUB: usize = 8;
+
+/// Module-centre coordinates (see [`Sampler::sample_modules_at`]) from the code's own module edges, found
+/// across the whole code: for every edge position the grid expects between columns (rows), the grey step
+/// across it summed over every row (column), and the edge put where that sum peaks within half a module.
+/// A code resampled to 1-2 pixels a module without smoothing (a small screenshot, a pixel-snapped image)
+/// has modules of one or two pixels, so the flat grid drifts up to half a module off them between the
+/// finders, while every row shares the same column edges. The outer columns (rows) are a module wide.
+/// Costs 32 samples a module; `None` for grids over `EDGE_MAX_SIZE`.
+pub fn edge_grid(plane: &Plane, loc: &Location) -> Option<(Vec<f64>, Vec<f64>)> {
+    let s = loc.size;
+    if !(21..=EDGE_MAX_SIZE).contains(&s) {
+        return None;
+    }
+    let n = s * EDGE_SUB;
+    let mut prof = vec![0f32; n + 1];
+    let mut centres = [Vec::new(), Vec::new()];
+    for (axis, centres) in centres.iter_mut().enumerate() {
+        let at = |t: f64, c: f64| {
+            let (x, y) = if axis == 0 {
+                loc.module_point(t, c)
+            } else {
+                loc.module_point(c, t)
+            };
+            plane.sample(x, y)
+        };
+        prof.fill(0.0);
+        for (k, p) in prof.iter_mut().enumerate().take(n).skip(1) {
+            let t = k as f64 / EDGE_SUB as f64;
+            *p = (0..s)
+                .map(|j| (at(t - 0.25, j as f64 + 0.5) - at(t + 0.25, j as f64 + 0.5)).abs())
+                .sum();
+        }
+        let mut edges = Vec::with_capacity(s - 1);
+        for b in 1..s {
+            let (lo, hi) = (
+                b * EDGE_SUB - EDGE_SUB / 2 + 1,
+                b * EDGE_SUB + EDGE_SUB / 2 - 1,
+            );
+            let k = (lo..=hi).max_by(|&i, &j| prof[i].total_cmp(&prof[j]))?;
+            // The peak between samples: the vertex of the parabola through it and its neighbours.
+            let (l, c, r) = (prof[k - 1], prof[k], prof[k + 1]);
+            let den = l - 2.0 * c + r;
+            let off = if den < 0.0 {
+                (0.5 * (l - r) / den).clamp(-0.5, 0.5)
+            } else {
+                0.0
+            };
+            edges.push((k as f64 + off as f64) / EDGE_SUB as f64);
+        }
+        centres.push(edges[0] - 0.5);
+        centres.extend(edges.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+        centres.push(edges[s - 2] + 0.5);
+    }
+    let [us, vs] = centres;
+    Some((us, vs))
+}
+
+/// Largest grid `edge_grid` measures (version 10).
+const EDGE_MAX_SIZE: usize = 57;
+
 /// A timing score (see `Sampler::timing_score`) at or above this counts as a clean read of both timing
 /// patterns.
 const CLEAN_TIMING: f32 = 0.97;

@@ -1159,6 +1159,7 @@ fn scan(
     let mut found = Vec::new();
     let clean_before = s.sampler.clean_misses();
     if locators == Locators::Ours {
+        s.finder.set_scale(xf.scale * base_scale);
         if let Some((text, loc)) = catch_unwind(AssertUnwindSafe(|| {
             s.finder.read(src, &s.bits, variant.invert, &mut s.sampler)
         }))
