@@ -44,7 +44,12 @@
 //!   correction capacity);
 //! - `noquiet`: codes cropped tight: 0-1 modules of margin a side, some cut at the code's edge on one or two
 //!   sides (`cut-left`, ...), versions 1-10 (EC L/M/Q/H), 2-8 px modules, clean or mildly noisy; the image
-//!   is just the code and that margin.
+//!   is just the code and that margin;
+//! - `snapped`: pixel-snapped codes, as a small screenshot or an image resized without smoothing has them:
+//!   1.0-2.0 px a module on average, every pixel the colour of the module under its centre (so modules are
+//!   whole pixels, one or two wide), versions 1-6 (EC L/M/Q/H), 1-4 modules of margin, black or dark grey
+//!   on white or light grey; half are the code and its margin alone, half sit at a random place on a
+//!   plain canvas 20-200 px bigger. Tags: `module1.37`, `q2`, `canvas`, the version and EC level.
 //!
 //! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
@@ -80,6 +85,7 @@ pub const CATEGORIES: &[&str] = &[
     "curved",
     "damaged",
     "noquiet",
+    "snapped",
 ];
 
 /// One generated image and its truth.
@@ -112,6 +118,7 @@ pub fn generate(category: &str, seed: u64, count: usize) -> Vec<CategoryImage> {
                 "curved" => make_curved(i, &mut rng),
                 "damaged" => make_damaged(i, &mut rng),
                 "noquiet" => make_noquiet(i, &mut rng),
+                "snapped" => make_snapped(i, &mut rng),
                 cat => make(cat, i, &mut rng),
             }
         })
@@ -1959,5 +1966,54 @@ fn make_noquiet(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     tags.push(format!("module{module:.1}"));
     tags.push(format!("v{v}"));
     let image = render(&code, &s, rng);
+    finish_image(index, image, None, Some(text), tags)
+}
+
+fn make_snapped(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["snapped".to_string()];
+    let v = rng.gen_range(1..=6i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][rng.gen_range(0..4)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let colors = code.to_colors();
+    let module = rng.gen_range(1.0..2.0f32);
+    let quiet = rng.gen_range(1..=4usize);
+    // How far the grid is shifted against the pixels, in modules (the margin stays above half a module).
+    let phase = rng.gen_range(0.0..0.5f32);
+    let side = ((n + 2 * quiet) as f32 * module).round() as u32;
+    let (w, h, ox, oy) = if rng.gen_bool(0.5) {
+        (side, side, 0, 0)
+    } else {
+        tags.push("canvas".to_string());
+        let (w, h) = (
+            side + rng.gen_range(20..=200),
+            side + rng.gen_range(20..=200),
+        );
+        (
+            w,
+            h,
+            rng.gen_range(0..=w - side),
+            rng.gen_range(0..=h - side),
+        )
+    };
+    let paper = [rng.gen_range(225..=255u8); 3];
+    let ink = [rng.gen_range(0..=60u8); 3];
+    let mut image = RgbImage::from_pixel(w, h, image::Rgb(paper));
+    for y in oy..oy + side {
+        for x in ox..ox + side {
+            let module_at = |p: u32, o: u32| ((p - o) as f32 + 0.5) / module - phase - quiet as f32;
+            let (mx, my) = (module_at(x, ox).floor(), module_at(y, oy).floor());
+            if (0.0..n as f32).contains(&mx)
+                && (0.0..n as f32).contains(&my)
+                && colors[my as usize * n + mx as usize] == Color::Dark
+            {
+                image.put_pixel(x, y, image::Rgb(ink));
+            }
+        }
+    }
+    tags.push(format!("module{module:.2}"));
+    tags.push(format!("q{quiet}"));
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("v{v}"));
     finish_image(index, image, None, Some(text), tags)
 }

@@ -3,7 +3,8 @@
 //! category was added (full counts: `scripts/bench-qr.sh`, crates/qr/BENCH.md); the `noqr` images (no code
 //! at all) read as nothing, never as a text. Also: the generator is reproducible, and each category stays
 //! in the range it promises (tilt and size for `steep`, radius for `curved`, stains within the error
-//! correction for `damaged`, no more than a module of margin for `noquiet`).
+//! correction for `damaged`, no more than a module of margin for `noquiet`, whole-pixel modules for
+//! `snapped`).
 
 use std::ops::RangeInclusive;
 
@@ -37,6 +38,9 @@ const FLOORS: &[(&str, usize, usize)] = &[
     ("damaged", 15, 15),
     // 0-1 modules of margin, some sides cut at the code's edge: all 15 read.
     ("noquiet", 15, 15),
+    // Pixel-snapped, 1.0-2.0 px a module: 13 of 15 before module edges were measured (`edge_grid`), 14
+    // with them. Not read (seed 5): 0008 (module1.20 q3 M v1).
+    ("snapped", 15, 14),
 ];
 
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {
@@ -283,9 +287,27 @@ fn noquiet_is_just_the_code() {
 }
 
 #[test]
+fn snapped_codes_are_whole_pixels() {
+    let snapped = categories::generate("snapped", 5, 30);
+    assert_tagged(&snapped, "snapped", &["canvas"]);
+    for img in &snapped {
+        assert_tag_in(img, "module", 1.0..=2.0);
+        assert_tag_in(img, "q", 1.0..=4.0);
+        assert_tag_in(img, "v", 1.0..=6.0);
+        // No pixel is a blend: every one is the paper's or the ink's colour.
+        let rgb = img.image.to_rgb8();
+        let mut colours: Vec<[u8; 3]> = rgb.pixels().map(|p| p.0).collect();
+        colours.sort_unstable();
+        colours.dedup();
+        assert_eq!(colours.len(), 2, "{}: {} colours", img.name, colours.len());
+    }
+}
+
+#[test]
 fn generator_is_reproducible() {
     for cat in [
         "tiny", "logo", "text", "design", "noqr", "steep", "curved", "damaged", "noquiet",
+        "snapped",
     ] {
         let a = categories::generate(cat, 9, 3);
         let b = categories::generate(cat, 9, 3);
