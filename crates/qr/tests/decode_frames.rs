@@ -379,7 +379,7 @@ fn pixel_snapped(text: &str, side: usize) -> Scene {
 fn pixel_snapped_modules_of_one_or_two_pixels() {
     // 1.25 px a module on average: every fourth module is two pixels wide, so the flat grid through
     // the finders drifts up to 0.4 module off the modules between them; the reader samples where the
-    // module edges are instead (`edge_grid`). Versions 1 and 3.
+    // module edges are instead (`edge_grids`). Versions 1 and 3.
     assert_reads(&pixel_snapped("HELLO123", 29), "HELLO123", "v1 in 29 px");
     let url = "https://qa.example/abcdefghij";
     assert_reads(&pixel_snapped(url, 39), url, "v3 in 39 px");

@@ -1,10 +1,12 @@
-//! Our own, blur-tolerant code locator, used when rqrr's finds nothing readable: scan a binarised crop for
-//! 1:1:3:1:1 finder patterns (rows, confirmed on columns), pair them into right-angle triples, derive the
-//! version from their spacing, and try the few plausible grids (version +-1, bottom-right corner nudges)
-//! through module-space sampling. rqrr's Reed-Solomon check accepts or rejects every attempt.
+//! Our own, blur-tolerant code locator (rqrr's runs only after it, on a few binarisations; see `pipeline`):
+//! scan a binarised crop for 1:1:3:1:1 finder patterns (rows, confirmed on columns), pair them into
+//! triples, derive the version from their spacing or version information, and try the few plausible grids
+//! (alignment pattern, finder edge lines, corner nudges) through module-space sampling, then the warped
+//! ones (timing-pattern edges, module edges). Our symbol reader's format, version and Reed-Solomon checks
+//! (`symbol`) accept or reject every attempt.
 
 use super::filters::Plane;
-use super::grid::{edge_grid, inside_convex_quad, timing_warp, Homography, Location, Sampler};
+use super::grid::{edge_grids, inside_convex_quad, timing_warp, Homography, Location, Sampler};
 
 /// A finder-pattern centre with its module size (pixels).
 #[derive(Debug, Clone, Copy)]
@@ -296,7 +298,7 @@ pub struct FinderLocator {
 
 impl FinderLocator {
     /// How many source-image pixels one pixel of the planes `read` gets stands for (the crops are scaled):
-    /// `edge_grid` is for modules of one or two source pixels only.
+    /// `edge_grids` is for modules of one or two source pixels only.
     pub fn set_scale(&mut self, scale: f64) {
         self.scale = scale;
     }
@@ -684,13 +686,13 @@ impl FinderLocator {
                 }
             }
             // The timing patterns read cleanly and the data did not: sample where the code's own module
-            // edges are (see `edge_grid`; a few times per call).
+            // edges are (see `edge_grids`; a few times per call).
             if tp >= 0.9
                 && tl.module * if self.scale > 0.0 { self.scale } else { 1.0 } <= EDGE_MAX_MODULE_PX
                 && *edged < MAX_EDGE_GRIDS
             {
-                if let Some((us, vs)) = edge_grid(plane, &loc) {
-                    *edged += 1;
+                *edged += 1;
+                for (us, vs) in edge_grids(plane, &loc) {
                     if !sampler.can_sample(size, 0.0) {
                         return None;
                     }
@@ -756,9 +758,9 @@ const MAX_REFINED: usize = 2;
 /// Timing pre-check score of one timing pattern (see `Sampler::timing_precheck`) that, with the two
 /// together failing, marks a grid as bent rather than wrong.
 const BENT_TIMING: f32 = 0.9;
-/// Geometries per `read` that may be re-sampled at their module edges (see `grid::edge_grid`).
+/// Geometries per `read` that may be re-sampled at their module edges (see `grid::edge_grids`).
 const MAX_EDGE_GRIDS: usize = 2;
-/// Largest module, in source-image pixels, `grid::edge_grid` is tried for: pixel-snapped modules of one
+/// Largest module, in source-image pixels, `grid::edge_grids` is tried for: pixel-snapped modules of one
 /// or two pixels are what it is for.
 const EDGE_MAX_MODULE_PX: f64 = 2.5;
 /// Geometries per `read` that may be re-sampled along their timing patterns' edges (see `timing_warp`).

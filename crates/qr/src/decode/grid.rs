@@ -683,25 +683,30 @@ pub fn timing_warp(plane: &Plane, loc: &Location, invert: bool) -> Option<(Vec<f
     (su.max(sv) >= 0.2).then_some((us, vs))
 }
 
-/// Profile samples per module in `edge_grid`.
+/// Profile samples per module in `edge_grids`.
 const EDGE_SUB: usize = 8;
 
 /// Module-centre coordinates (see [`Sampler::sample_modules_at`]) from the code's own module edges, found
 /// across the whole code: for every edge position the grid expects between columns (rows), the grey step
-/// across it summed over every row (column), and the edge put where that sum peaks within half a module.
+/// across it summed over every row (column), and the edge put where that sum peaks within 3/8 of a module.
 /// A code resampled to 1-2 pixels a module without smoothing (a small screenshot, a pixel-snapped image)
 /// has modules of one or two pixels, so the flat grid drifts up to half a module off them between the
 /// finders, while every row shares the same column edges. The outer columns (rows) are a module wide.
-/// Costs 32 samples a module; `None` for grids over `EDGE_MAX_SIZE`.
-pub fn edge_grid(plane: &Plane, loc: &Location) -> Option<(Vec<f64>, Vec<f64>)> {
+///
+/// Two readings of the same profiles, (us, vs) each: the first takes each window's highest sample; the
+/// second only a true peak, and where a window holds none (no row crosses that edge, as inside a finder's
+/// centre, so only a neighbouring edge's slope shows) it interpolates the edge's offset from the nearest
+/// edges with one. The first is right where an edge sits just past the window, the second where an edge
+/// has no peak. The second is left out when it is the first. Costs 32 samples a module; empty for grids
+/// over `EDGE_MAX_SIZE`.
+pub fn edge_grids(plane: &Plane, loc: &Location) -> Vec<(Vec<f64>, Vec<f64>)> {
     let s = loc.size;
     if !(21..=EDGE_MAX_SIZE).contains(&s) {
-        return None;
+        return Vec::new();
     }
     let n = s * EDGE_SUB;
-    let mut prof = vec![0f32; n + 1];
-    let mut centres = [Vec::new(), Vec::new()];
-    for (axis, centres) in centres.iter_mut().enumerate() {
+    let mut readings = [[Vec::new(), Vec::new()], [Vec::new(), Vec::new()]];
+    for axis in 0..2 {
         let at = |t: f64, c: f64| {
             let (x, y) = if axis == 0 {
                 loc.module_point(t, c)
@@ -710,39 +715,88 @@ pub fn edge_grid(plane: &Plane, loc: &Location) -> Option<(Vec<f64>, Vec<f64>)> 
             };
             plane.sample(x, y)
         };
-        prof.fill(0.0);
+        let mut prof = vec![0f32; n + 1];
         for (k, p) in prof.iter_mut().enumerate().take(n).skip(1) {
             let t = k as f64 / EDGE_SUB as f64;
             *p = (0..s)
                 .map(|j| (at(t - 0.25, j as f64 + 0.5) - at(t + 0.25, j as f64 + 0.5)).abs())
                 .sum();
         }
-        let mut edges = Vec::with_capacity(s - 1);
-        for b in 1..s {
+        for (strict, reading) in readings.iter_mut().enumerate() {
+            let Some(centres) = edge_centres(&prof, s, strict == 1) else {
+                return Vec::new();
+            };
+            reading[axis] = centres;
+        }
+    }
+    let [[u0, v0], [u1, v1]] = readings;
+    let mut out = vec![(u0, v0)];
+    if out[0] != (u1.clone(), v1.clone()) {
+        out.push((u1, v1));
+    }
+    out
+}
+
+/// Module centres along one axis from `edge_grids`' profile (see there); `None` when fewer than half the
+/// edges have a peak (`strict`).
+fn edge_centres(prof: &[f32], s: usize, strict: bool) -> Option<Vec<f64>> {
+    // Each edge's offset from where the grid puts it; `None` (strict only) where its window has no peak.
+    let mut offsets: Vec<Option<f64>> = (1..s)
+        .map(|b| {
             let (lo, hi) = (
                 b * EDGE_SUB - EDGE_SUB / 2 + 1,
                 b * EDGE_SUB + EDGE_SUB / 2 - 1,
             );
             let k = (lo..=hi).max_by(|&i, &j| prof[i].total_cmp(&prof[j]))?;
-            // The peak between samples: the vertex of the parabola through it and its neighbours.
             let (l, c, r) = (prof[k - 1], prof[k], prof[k + 1]);
+            if strict && (c <= l || c < r) {
+                return None;
+            }
+            // The peak between samples: the vertex of the parabola through it and its neighbours.
             let den = l - 2.0 * c + r;
             let off = if den < 0.0 {
                 (0.5 * (l - r) / den).clamp(-0.5, 0.5)
             } else {
                 0.0
             };
-            edges.push((k as f64 + off as f64) / EDGE_SUB as f64);
-        }
-        centres.push(edges[0] - 0.5);
-        centres.extend(edges.windows(2).map(|w| (w[0] + w[1]) / 2.0));
-        centres.push(edges[s - 2] + 0.5);
+            Some((k as f64 + off as f64) / EDGE_SUB as f64 - b as f64)
+        })
+        .collect();
+    let known: Vec<(usize, f64)> = offsets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| o.map(|o| (i, o)))
+        .collect();
+    if known.len() * 2 < s {
+        return None;
     }
-    let [us, vs] = centres;
-    Some((us, vs))
+    // An edge without a peak: the offset interpolated between the nearest found on each side.
+    for (i, o) in offsets.iter_mut().enumerate() {
+        if o.is_none() {
+            let next = known.iter().position(|&(j, _)| j > i);
+            *o = Some(match next {
+                Some(0) => known[0].1,
+                None => known[known.len() - 1].1,
+                Some(m) => {
+                    let ((j0, o0), (j1, o1)) = (known[m - 1], known[m]);
+                    o0 + (o1 - o0) * (i - j0) as f64 / (j1 - j0) as f64
+                }
+            });
+        }
+    }
+    let edges: Vec<f64> = offsets
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (i + 1) as f64 + o.unwrap_or(0.0))
+        .collect();
+    let mut centres = Vec::with_capacity(s);
+    centres.push(edges[0] - 0.5);
+    centres.extend(edges.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+    centres.push(edges[s - 2] + 0.5);
+    Some(centres)
 }
 
-/// Largest grid `edge_grid` measures (version 10).
+/// Largest grid `edge_grids` measures (version 10).
 const EDGE_MAX_SIZE: usize = 57;
 
 /// A timing score (see `Sampler::timing_score`) at or above this counts as a clean read of both timing
