@@ -386,6 +386,13 @@ fn pixel_snapped_modules_of_one_or_two_pixels() {
 }
 
 #[test]
+fn a_whole_image_smaller_than_the_contrast_map_can_see() {
+    // 23 px: one pixel a module and a one-module margin. Under 84 px a side there is no half-size level
+    // (so no whole-frame scan) and the contrast map has 2x2 blocks: the whole image is the region.
+    assert_reads(&pixel_snapped("HELLO123", 23), "HELLO123", "v1 in 23 px");
+}
+
+#[test]
 fn decoder_is_reusable_and_deterministic() {
     let s = render(640, 480, LABEL, 4.0, 320.0, 240.0, 30.0);
     let blank = vec![128u8; 320 * 240];

@@ -428,7 +428,14 @@ impl Workspace {
         // The whole search as a flat list of units, in full-search order: each candidate crop's steps
         // (camera mode: every step with our cheap locator before paying for rqrr's on any of them), then
         // the whole-frame scans (codes the contrast map missed, several codes per frame).
-        let candidates = self.candidates(frame);
+        let mut candidates = self.candidates(frame);
+        // A frame too small for a half-size level (under 84 px a side) gets no whole-frame scan, and its
+        // map has a handful of blocks: when that finds no region, the whole frame is the region (the fit
+        // step sizes its crop from the run lengths).
+        if candidates.is_empty() && self.level_count == 1 {
+            let b = base(self.base_owned, &self.levels[0], frame);
+            candidates.push((0.0, 0.0, b.w as f64, b.h as f64));
+        }
         // Every step with our cheap locator before paying for rqrr's on any of them. A still image that
         // wants every code (`stop_at_first = false`) searches in the same order; see `after_hit` below.
         let phases: &[Locators] = &[Locators::Ours, Locators::Rqrr];
@@ -794,6 +801,7 @@ impl Workspace {
             base(self.base_owned, &self.levels[0], frame)
         };
         let (bw, bh) = (plane.w / BLOCK, plane.h / BLOCK);
+        self.union_region = false;
         if bw < 2 || bh < 2 || bw > 512 {
             return Vec::new();
         }
