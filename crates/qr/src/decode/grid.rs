@@ -251,6 +251,8 @@ pub struct Sampler {
     /// ECC checks that failed on the format information of a sample whose timing patterns read without a
     /// fault (see `clean_misses`).
     clean_misses: usize,
+    /// The same, where the format decoded and the version, Reed-Solomon or data check failed.
+    clean_data_misses: usize,
 }
 
 impl Sampler {
@@ -556,6 +558,12 @@ impl Sampler {
         self.clean_misses
     }
 
+    /// ECC checks so far that failed on a grid whose timing patterns both read without a fault, the format
+    /// information decoding: the version information, a Reed-Solomon block or the data did not.
+    pub fn clean_data_misses(&self) -> usize {
+        self.clean_data_misses
+    }
+
     /// Takes one ECC check from the frame's budget; false when it is spent.
     pub fn charge(&mut self) -> bool {
         if self.budget == 0 {
@@ -574,10 +582,12 @@ impl Sampler {
         match super::symbol::read(size, &self.dark) {
             Ok(symbol) => Some(symbol.text),
             Err(reject) => {
-                if reject == super::symbol::Reject::Format
-                    && self.timing_score(size) >= CLEAN_TIMING
-                {
-                    self.clean_misses += 1;
+                if self.timing_score(size) >= CLEAN_TIMING {
+                    if reject == super::symbol::Reject::Format {
+                        self.clean_misses += 1;
+                    } else {
+                        self.clean_data_misses += 1;
+                    }
                 }
                 None
             }
@@ -934,12 +944,12 @@ mod tests {
     }
 
     #[test]
-    fn clean_misses_count_only_bad_format_on_a_fitting_grid() {
-        // Reads `plane` through `loc`, single taps; returns (text, clean misses so far).
+    fn clean_misses_tell_bad_format_from_bad_data_on_a_fitting_grid() {
+        // Reads `plane` through `loc`, single taps; returns (text, clean format misses, clean data misses).
         let read = |plane: &Plane, loc: &Location, s: &mut Sampler| {
             s.sample_modules(plane, loc, 0.0, 0.0, 0.0);
             s.classify(3, 0.0);
-            (s.decode(loc.size), s.clean_misses())
+            (s.decode(loc.size), s.clean_misses(), s.clean_data_misses())
         };
         let paint = |plane: &mut Plane, modules: &[(usize, usize)], grey: u8| {
             for &(mx, my) in modules {
@@ -955,7 +965,10 @@ mod tests {
         s.set_budget(10, 1_000_000);
         let (plane, loc) = rendered("HELLO");
         let n = loc.size;
-        assert_eq!(read(&plane, &loc, &mut s), (Some("HELLO".to_string()), 0));
+        assert_eq!(
+            read(&plane, &loc, &mut s),
+            (Some("HELLO".to_string()), 0, 0)
+        );
 
         // Both format copies painted dark: the timing patterns still read, the format does not.
         let mut format: Vec<(usize, usize)> = (0..9).filter(|&i| i != 6).map(|i| (i, 8)).collect();
@@ -964,19 +977,19 @@ mod tests {
         format.extend((n - 7..n).map(|i| (8, i)));
         let mut bad_format = plane.clone();
         paint(&mut bad_format, &format, 30);
-        assert_eq!(read(&bad_format, &loc, &mut s), (None, 1));
+        assert_eq!(read(&bad_format, &loc, &mut s), (None, 1, 0));
         assert_eq!(
             super::super::symbol::read(n, &s.dark).err(),
             Some(super::super::symbol::Reject::Format)
         );
 
-        // Data blotted out beyond correction: the format reads, so it is no clean miss.
+        // Data blotted out beyond correction: the format reads, so it is a clean data miss.
         let mut bad_data = plane.clone();
         let data: Vec<(usize, usize)> = (9..n - 8)
             .flat_map(|y| (9..n).map(move |x| (x, y)))
             .collect();
         paint(&mut bad_data, &data, 30);
-        assert_eq!(read(&bad_data, &loc, &mut s), (None, 1));
+        assert_eq!(read(&bad_data, &loc, &mut s), (None, 1, 1));
 
         // The same bad format through a grid half a module off: its taps land on module corners, the
         // timing patterns do not read cleanly, and the miss says nothing about the format.
@@ -985,9 +998,9 @@ mod tests {
             ..loc
         };
         assert!(s.timing_score(n) >= CLEAN_TIMING);
-        let (text, misses) = read(&bad_format, &off, &mut s);
+        let missed = read(&bad_format, &off, &mut s);
         assert!(s.timing_score(n) < CLEAN_TIMING);
-        assert_eq!((text, misses), (None, 1));
+        assert_eq!(missed, (None, 1, 1));
     }
 
     #[test]
