@@ -23,8 +23,10 @@ const MAX_GRIDS_PER_SCAN: usize = 6;
 /// own in `locate`) per frame. Bounds the time a frame full of nearly readable geometries can take; the
 /// readable frames of the dev corpus and of project seeds 1, 3 and 7 use at most ~90.
 const MAX_ECC_CHECKS: usize = 96;
-/// rqrr's phase runs on a kept binarisation only when our scan of it confirmed this many finder candidates.
-const RQRR_MIN_FINDERS: usize = 2;
+/// rqrr's phase runs on a kept binarisation only when our scan of it confirmed this many finder candidates
+/// (a code has three). Two (until stop 15) let rqrr search pages of noise and unreadable label frames, and
+/// read no frame of ~2,400 that three did not.
+const RQRR_MIN_FINDERS: usize = 3;
 /// rqrr-phase steps per candidate that may locate a grid and read nothing before the rest are skipped. At
 /// two (stop 14), the second miss cost a fake code another 7-10 ms (rqrr refines a grid's perspective
 /// twice per call) and read no frame of ~2,500 that one miss did not (dev, label seeds 1/3/7/11, every
@@ -672,8 +674,8 @@ impl Workspace {
                     return false;
                 }
                 if reuse && st8.kept_seen[si] < RQRR_MIN_FINDERS {
-                    // Our scan of these very bits found fewer than two finder candidates: nothing for
-                    // rqrr's locator to group either (see `scan`).
+                    // Our scan of these very bits found fewer than three finder candidates: rqrr's
+                    // locator, which looks for the same patterns, is unlikely to find a code's three.
                     st8.kept[si] = None;
                     return false;
                 }
