@@ -13,15 +13,36 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// True inside `scripts/with-keyring.sh` (private bus + unlocked gnome-keyring). Otherwise runs `test_name` of this
-/// binary inside that script, asserts it passed, and returns false so the caller returns at once. Either way the
-/// test body runs against the real Secret Service.
+/// True inside a `scripts/with-keyring.sh` session (private bus + unlocked gnome-keyring) of this test's own.
+/// Otherwise runs `test_name` of this binary inside a fresh one, asserts it passed, and returns false so the
+/// caller returns at once. Either way the test body runs against the real Secret Service.
+///
+/// Always a session of its own, even when the whole run already has one: these tests SIGKILL and crash
+/// Secret Service clients mid-call and run two at a time, which disturbs every client of a shared
+/// gnome-keyring (the vault's kill test found the same). In one full run (2026-11-30) the shared daemon
+/// stopped answering during `truncated_body` (`keyring_timeout`) and was then gone, so `read_timeout` met
+/// a locked replacement.
 pub fn in_keyring_session(test_name: &str) -> bool {
-    if std::env::var("QUICKAUTH_IN_KEYRING_SESSION").as_deref() == Ok("1") {
+    if std::env::var("QUICKAUTH_PRIVATE_KEYRING_TEST").as_deref() == Ok(test_name) {
         return true;
     }
     let script = repo_root().join("scripts/with-keyring.sh");
+    // A throwaway HOME and runtime dir of this test's own (the script's daemon keeps its control socket
+    // there); removed when `home` drops.
+    let home = tempfile::tempdir().unwrap();
+    let runtime = home.path().join(".run");
+    std::fs::create_dir(&runtime).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let out = Command::new(&script)
+        .env_remove("QUICKAUTH_IN_KEYRING_SESSION")
+        .env("QUICKAUTH_PRIVATE_KEYRING_TEST", test_name)
+        .env("QUICKAUTH_KEEP_HOME", "1")
+        .env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join(".local/share"))
+        .env("XDG_CONFIG_HOME", home.path().join(".config"))
+        .env("XDG_CACHE_HOME", home.path().join(".cache"))
+        .env("XDG_RUNTIME_DIR", &runtime)
         .arg(std::env::current_exe().unwrap())
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .output()
