@@ -424,25 +424,18 @@ impl FinderLocator {
                             let size = (17 + 4 * version) as usize;
                             let edge_point = *edge_point.get_or_insert_with(|| {
                                 attempts += 1;
-                                ring_edge(
-                                    plane,
-                                    tr,
-                                    (pb.x - tr.x, pb.y - tr.y),
-                                    (bl.x - pb.x, bl.y - pb.y),
-                                    invert,
-                                )
-                                .and_then(|a| {
-                                    intersect(
-                                        a,
-                                        ring_edge(
-                                            plane,
-                                            bl,
-                                            (pb.x - bl.x, pb.y - bl.y),
-                                            (tr.x - pb.x, tr.y - pb.y),
-                                            invert,
-                                        )?,
+                                // Finder `f`'s ring edge facing the code: paths walk from `f` towards the
+                                // corner finder, spread along the corner -> `other` side.
+                                let facing = |f: Finder, other: Finder| {
+                                    ring_edge(
+                                        plane,
+                                        f,
+                                        (pb.x - f.x, pb.y - f.y),
+                                        (other.x - pb.x, other.y - pb.y),
+                                        invert,
                                     )
-                                })
+                                };
+                                facing(tr, bl).and_then(|a| intersect(a, facing(bl, tr)?))
                             });
                             if let Some(hit) = self.try_grid(
                                 plane,
