@@ -370,7 +370,8 @@ fn move_child() {
 fn kill_9_during_the_move_loses_nothing() {
     // Its own gnome-keyring: killing a client mid-call upsets concurrent clients of the same daemon for a moment
     // (seen here: other tests got "unlock prompt was dismissed" and timeouts while this one ran beside them).
-    if !common::in_private_keyring_session("kill_9_during_the_move_loses_nothing") {
+    if !common::keyring_session::in_private_keyring_session("kill_9_during_the_move_loses_nothing")
+    {
         return;
     }
     use std::io::BufRead;

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
+
+#[path = "../../../vault/tests/common/keyring_session.rs"]
+mod keyring_session;
 
 use quickauth_reliability::episode::{start_silent_bus, ChildEnv};
 use quickauth_reliability::{Fleet, FleetOptions};
@@ -23,35 +25,7 @@ pub fn repo_root() -> PathBuf {
 /// stopped answering during `truncated_body` (`keyring_timeout`) and was then gone, so `read_timeout` met
 /// a locked replacement.
 pub fn in_keyring_session(test_name: &str) -> bool {
-    if std::env::var("QUICKAUTH_PRIVATE_KEYRING_TEST").as_deref() == Ok(test_name) {
-        return true;
-    }
-    let script = repo_root().join("scripts/with-keyring.sh");
-    // A throwaway HOME and runtime dir of this test's own (the script's daemon keeps its control socket
-    // there); removed when `home` drops.
-    let home = tempfile::tempdir().unwrap();
-    let runtime = home.path().join(".run");
-    std::fs::create_dir(&runtime).unwrap();
-    #[cfg(unix)]
-    std::fs::set_permissions(&runtime, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let out = Command::new(&script)
-        .env_remove("QUICKAUTH_IN_KEYRING_SESSION")
-        .env("QUICKAUTH_PRIVATE_KEYRING_TEST", test_name)
-        .env("QUICKAUTH_KEEP_HOME", "1")
-        .env("HOME", home.path())
-        .env("XDG_DATA_HOME", home.path().join(".local/share"))
-        .env("XDG_CONFIG_HOME", home.path().join(".config"))
-        .env("XDG_CACHE_HOME", home.path().join(".cache"))
-        .env("XDG_RUNTIME_DIR", &runtime)
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script.display()));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{test_name} failed inside with-keyring.sh:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("1 passed"), "{test_name} did not run inside with-keyring.sh:\n{stdout}\n{stderr}");
-    false
+    keyring_session::in_private_keyring_session(test_name)
 }
 
 /// Short keyring bound for the service under test (the brief: short keyring timeouts).
