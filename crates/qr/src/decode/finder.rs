@@ -577,6 +577,9 @@ impl FinderLocator {
                 }
             }
         }
+        // The geometries up to the unnudged parallelogram get their flat read before any rescue; the
+        // nudged ones only after (see the stages below).
+        let primary = geometries.len() + 1;
         for (du, dv) in NUDGES {
             let br = (bx + du * ux + dv * vx, by + du * uy + dv * vy);
             if let Some(h) = through(opposite, br) {
@@ -586,155 +589,202 @@ impl FinderLocator {
         // The corner-based geometry with the best timing pattern that did not read (see the refinement
         // after the loop).
         let mut near_miss: Option<(f32, (f64, f64))> = None;
-        let mut k = 0;
-        while k < geometries.len() {
-            let (hom, corner) = geometries[k];
-            k += 1;
-            *attempts += 1;
-            let loc = Location {
-                size,
-                span: 1.0,
-                origin: 0.0,
-                hom,
-            };
-            let axes = Sampler::timing_precheck(plane, &loc, invert);
-            let tp = (axes[0] + axes[1]) / 2.0;
-            // One timing pattern fits and the other does not: on a code bent across that one (a bottle, a
-            // can) the flat grid misses the modules that bunch towards the bend's edges. Only the warp
-            // below, which samples where the timing patterns' own edges are, can read it.
-            let bent = tp < 0.75 && axes[0].max(axes[1]) >= BENT_TIMING;
-            if tp < 0.75 && !bent {
-                continue;
-            }
-            if let Some(c) = corner {
-                if near_miss.is_none_or(|(t, _)| tp > t) {
-                    near_miss = Some((tp, c));
-                }
-            }
-            let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
-            if !sampler.can_sample(size, spread) {
-                return None;
-            }
-            if !bent {
-                if spread > 0.0 {
-                    // A clean code reads from one tap a module, at a fifth of the five-tap sample's cost.
-                    sampler.sample_modules(plane, &loc, 0.0, 0.0, 0.0);
-                    if let Some(text) = sampler.classify_and_read(size, 3, 0.0, invert, 0.95) {
-                        return Some((text, loc));
+        // Two stages: first the flat read (one sampling, two classifications, the equaliser) of the
+        // geometries up to the unnudged parallelogram, then the rescues that sample again (timing warp,
+        // edge grids) of those whose timing patterns fit, then the nudged geometries (flat read and
+        // rescues) and the corner refinement. A near-frontal code's parallelogram reads in the first
+        // stage even when an earlier geometry (a ring-edge corner a little off) fits its timing patterns
+        // and would otherwise get every rescue first; a pixel-snapped code's first geometry gets its edge
+        // grid before six nudged corners' flat reads.
+        let plain = primary.min(geometries.len());
+        // Per geometry from the first stage: its timing pre-check (mean, bent), None when it failed.
+        let mut fits: Vec<Option<(f32, bool)>> = Vec::with_capacity(plain + 1);
+        let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
+        for rescue in [false, true] {
+            let mut k = 0;
+            while k < if rescue { geometries.len() } else { plain } {
+                let (hom, corner) = geometries[k];
+                k += 1;
+                let loc = Location {
+                    size,
+                    span: 1.0,
+                    origin: 0.0,
+                    hom,
+                };
+                // The nudged geometries, and one the refinement added, get their flat read in the
+                // rescue stage.
+                let first = !rescue || k > plain;
+                let (tp, bent) = if first {
+                    *attempts += 1;
+                    let axes = Sampler::timing_precheck(plane, &loc, invert);
+                    let tp = (axes[0] + axes[1]) / 2.0;
+                    // One timing pattern fits and the other does not: on a code bent across that one (a
+                    // bottle, a can) the flat grid misses the modules that bunch towards the bend's
+                    // edges. Only the warp below, which samples where the timing patterns' own edges
+                    // are, can read it.
+                    let bent = tp < 0.75 && axes[0].max(axes[1]) >= BENT_TIMING;
+                    let fit = (tp >= 0.75 || bent).then_some((tp, bent));
+                    if !rescue {
+                        fits.push(fit);
                     }
-                }
-                sampler.sample_modules(plane, &loc, 0.0, 0.0, spread);
-                for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
-                    sampler.classify(k, bias);
-                    if invert {
-                        sampler.invert();
+                    match fit {
+                        Some(f) => f,
+                        None => continue,
                     }
-                    let mut rounds = 2;
-                    if sampler.timing_score(size) < 0.7 {
-                        // Blur can smear the timing pattern itself (the finest pattern in the code): one
-                        // equaliser round (arithmetic only, no ECC check) may restore it.
-                        if k != 3
-                            || *equalized >= MAX_EQUALIZED
-                            || !sampler.equalize()
-                            || sampler.timing_score(size) < 0.7
-                        {
-                            continue;
-                        }
-                        rounds = 1;
+                } else {
+                    match fits[k - 1] {
+                        Some(f) => f,
+                        None => continue,
                     }
-                    if let Some(text) = sampler.decode(size) {
-                        return Some((text, loc));
-                    }
-                    // The geometry fits (timing pattern reads) but the data did not: undo the blur's pull
-                    // between neighbouring modules and try again (a few geometries per call: bounds time).
-                    if k != 3 || *equalized >= MAX_EQUALIZED {
-                        continue;
-                    }
-                    *equalized += 1;
-                    for _ in 0..rounds {
-                        if !sampler.equalize() {
-                            break;
-                        }
-                        if let Some(text) = sampler.decode(size) {
-                            return Some((text, loc));
+                };
+                if first {
+                    if let Some(c) = corner {
+                        if near_miss.is_none_or(|(t, _)| tp > t) {
+                            near_miss = Some((tp, c));
                         }
                     }
-                }
-            }
-            // The geometry fits the timing patterns at their module centres but the data did not read:
-            // a bent code (see `timing_warp`) puts its modules off the flat grid between the finders.
-            // Sample where the timing patterns' own edges say the modules are (a few times per call).
-            if (tp >= 0.8 || bent) && *warped < MAX_WARPED {
-                if let Some((us, vs)) = timing_warp(plane, &loc, invert) {
-                    *warped += 1;
                     if !sampler.can_sample(size, spread) {
                         return None;
                     }
-                    sampler.sample_modules_at(plane, &loc, &us, &vs, spread);
-                    for k in [3, 2] {
-                        if let Some(text) = sampler.classify_and_read(size, k, 0.0, invert, 0.7) {
-                            return Some((text, loc));
+                    if !bent {
+                        if spread > 0.0 {
+                            // A clean code reads from one tap a module, at a fifth of the five-tap
+                            // sample's cost.
+                            sampler.sample_modules(plane, &loc, 0.0, 0.0, 0.0);
+                            if let Some(text) =
+                                sampler.classify_and_read(size, 3, 0.0, invert, 0.95)
+                            {
+                                return Some((text, loc));
+                            }
                         }
-                    }
-                }
-            }
-            // The timing patterns read cleanly and the data did not: sample where the code's own module
-            // edges are (see `edge_grids`; a few times per call).
-            if tp >= 0.9
-                && tl.module * if self.scale > 0.0 { self.scale } else { 1.0 } <= EDGE_MAX_MODULE_PX
-                && *edged < MAX_EDGE_GRIDS
-            {
-                *edged += 1;
-                for (us, vs) in edge_grids(plane, &loc) {
-                    if !sampler.can_sample(size, 0.0) {
-                        return None;
-                    }
-                    sampler.sample_modules_at(plane, &loc, &us, &vs, 0.0);
-                    if let Some(text) = sampler.classify_and_read(size, 3, 0.0, invert, 0.7) {
-                        return Some((text, loc));
-                    }
-                }
-            }
-            // Every geometry failed but one fits the timing pattern well: the corner opposite `tl` is
-            // likely off (a steep view, with no alignment pattern to pin it on small versions). Search
-            // around it for the corner whose grid samples the sharpest modules, and try that once.
-            if k == geometries.len() && size <= MAX_REFINED_SIZE && *refined < MAX_REFINED {
-                if let Some((tp, c)) = near_miss.take().filter(|&(tp, _)| tp >= 0.9) {
-                    let _ = tp;
-                    *refined += 1;
-                    let score = |br: (f64, f64)| {
-                        through(opposite, br).map(|h| {
-                            let loc = Location {
-                                size,
-                                span: 1.0,
-                                origin: 0.0,
-                                hom: h,
-                            };
-                            (Sampler::sharpness(plane, &loc), h)
-                        })
-                    };
-                    let mut best: Option<(f32, (f64, f64), Homography)> = None;
-                    for step in [1.0, 0.5] {
-                        let centre = best.map_or(c, |b| b.1);
-                        for i in -2i32..=2 {
-                            for j in -2i32..=2 {
-                                if step < 1.0 && (i.abs() > 1 || j.abs() > 1) {
+                        sampler.sample_modules(plane, &loc, 0.0, 0.0, spread);
+                        for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
+                            sampler.classify(k, bias);
+                            if invert {
+                                sampler.invert();
+                            }
+                            let mut rounds = 2;
+                            if sampler.timing_score(size) < 0.7 {
+                                // Blur can smear the timing pattern itself (the finest pattern in the
+                                // code): one equaliser round (arithmetic only, no ECC check) may restore
+                                // it.
+                                if k != 3
+                                    || *equalized >= MAX_EQUALIZED
+                                    || !sampler.equalize()
+                                    || sampler.timing_score(size) < 0.7
+                                {
                                     continue;
                                 }
-                                let (du, dv) = (i as f64 * step, j as f64 * step);
-                                let br =
-                                    (centre.0 + du * ux + dv * vx, centre.1 + du * uy + dv * vy);
-                                if let Some((sc, h)) = score(br) {
-                                    if best.is_none_or(|b| sc > b.0) {
-                                        best = Some((sc, br, h));
-                                    }
+                                rounds = 1;
+                            }
+                            if let Some(text) = sampler.decode(size) {
+                                return Some((text, loc));
+                            }
+                            // The geometry fits (timing pattern reads) but the data did not: undo the
+                            // blur's pull between neighbouring modules and try again (a few geometries
+                            // per call: bounds time).
+                            if k != 3 || *equalized >= MAX_EQUALIZED {
+                                continue;
+                            }
+                            *equalized += 1;
+                            for _ in 0..rounds {
+                                if !sampler.equalize() {
+                                    break;
+                                }
+                                if let Some(text) = sampler.decode(size) {
+                                    return Some((text, loc));
                                 }
                             }
                         }
                     }
-                    if let Some((_, br, h)) = best {
-                        if (br.0 - c.0).hypot(br.1 - c.1) > 0.25 * ux.hypot(uy) {
-                            geometries.push((h, None));
+                    if !rescue {
+                        continue;
+                    }
+                }
+                // The geometry fits the timing patterns at their module centres but the data did not
+                // read: a bent code (see `timing_warp`) puts its modules off the flat grid between the
+                // finders. Sample where the timing patterns' own edges say the modules are (a few times
+                // per call).
+                if (tp >= 0.8 || bent) && *warped < MAX_WARPED {
+                    if let Some((us, vs)) = timing_warp(plane, &loc, invert) {
+                        *warped += 1;
+                        if !sampler.can_sample(size, spread) {
+                            return None;
+                        }
+                        sampler.sample_modules_at(plane, &loc, &us, &vs, spread);
+                        for k in [3, 2] {
+                            if let Some(text) = sampler.classify_and_read(size, k, 0.0, invert, 0.7)
+                            {
+                                return Some((text, loc));
+                            }
+                        }
+                    }
+                }
+                // The timing patterns read cleanly and the data did not: sample where the code's own
+                // module edges are (see `edge_grids`; a few times per call).
+                if tp >= 0.9
+                    && tl.module * if self.scale > 0.0 { self.scale } else { 1.0 }
+                        <= EDGE_MAX_MODULE_PX
+                    && *edged < MAX_EDGE_GRIDS
+                {
+                    *edged += 1;
+                    for (us, vs) in edge_grids(plane, &loc) {
+                        if !sampler.can_sample(size, 0.0) {
+                            return None;
+                        }
+                        sampler.sample_modules_at(plane, &loc, &us, &vs, 0.0);
+                        if let Some(text) = sampler.classify_and_read(size, 3, 0.0, invert, 0.7) {
+                            return Some((text, loc));
+                        }
+                    }
+                }
+                // Every geometry failed but one fits the timing pattern well: the corner opposite `tl`
+                // is likely off (a steep view, with no alignment pattern to pin it on small versions).
+                // Search around it for the corner whose grid samples the sharpest modules, and try that
+                // once.
+                if rescue
+                    && k == geometries.len()
+                    && size <= MAX_REFINED_SIZE
+                    && *refined < MAX_REFINED
+                {
+                    if let Some((_, c)) = near_miss.take().filter(|&(tp, _)| tp >= 0.9) {
+                        *refined += 1;
+                        let score = |br: (f64, f64)| {
+                            through(opposite, br).map(|h| {
+                                let loc = Location {
+                                    size,
+                                    span: 1.0,
+                                    origin: 0.0,
+                                    hom: h,
+                                };
+                                (Sampler::sharpness(plane, &loc), h)
+                            })
+                        };
+                        let mut best: Option<(f32, (f64, f64), Homography)> = None;
+                        for step in [1.0, 0.5] {
+                            let centre = best.map_or(c, |b| b.1);
+                            for i in -2i32..=2 {
+                                for j in -2i32..=2 {
+                                    if step < 1.0 && (i.abs() > 1 || j.abs() > 1) {
+                                        continue;
+                                    }
+                                    let (du, dv) = (i as f64 * step, j as f64 * step);
+                                    let br = (
+                                        centre.0 + du * ux + dv * vx,
+                                        centre.1 + du * uy + dv * vy,
+                                    );
+                                    if let Some((sc, h)) = score(br) {
+                                        if best.is_none_or(|b| sc > b.0) {
+                                            best = Some((sc, br, h));
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        if let Some((_, br, h)) = best {
+                            if (br.0 - c.0).hypot(br.1 - c.1) > 0.25 * ux.hypot(uy) {
+                                geometries.push((h, None));
+                            }
                         }
                     }
                 }
