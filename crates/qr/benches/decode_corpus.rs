@@ -43,8 +43,12 @@ fn main() {
         let mut names: Vec<&String> = truth.keys().collect();
         names.sort();
         for name in names {
-            let img = match image::open(dir.join(name)) {
-                Ok(img) => img.into_luma8(),
+            // The loader `decode_image_file` (CLI `decode`, the app's file scan) uses.
+            let img = match std::fs::read(dir.join(name))
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| quickauth_qr::image_to_luma(&bytes).map_err(|e| e.to_string()))
+            {
+                Ok((w, h, luma)) => image::GrayImage::from_raw(w, h, luma).expect("w * h bytes"),
                 Err(e) => {
                     eprintln!("{name}: {e}");
                     continue;

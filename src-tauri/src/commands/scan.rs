@@ -243,13 +243,15 @@ pub async fn scan_image_bytes(
     }
     let bytes = bytes.clone();
     let decoded = off_thread(move || -> Result<Vec<quickauth_qr::Decoded>, AppError> {
-        let img = image::load_from_memory(&bytes).map_err(|e| AppError::BadImage(e.to_string()))?;
-        let luma = img.into_luma8();
+        let (width, height, luma) = quickauth_qr::image_to_luma(&bytes).map_err(|e| match e {
+            quickauth_qr::DecodeError::BadImage { reason, .. } => AppError::BadImage(reason),
+            other => AppError::BadImage(other.to_string()),
+        })?;
         let mut decoder = quickauth_qr::Decoder::new(quickauth_qr::DecoderOptions::still_image());
         Ok(decoder.decode(quickauth_qr::LumaFrame {
-            width: luma.width(),
-            height: luma.height(),
-            data: luma.as_raw(),
+            width,
+            height,
+            data: &luma,
         }))
     })
     .await?

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 /// The name docs/architecture.md uses for [`decode_jpeg_to_luma`].
 pub use convert::decode_jpeg_to_luma as decode_jpeg_luma;
-pub use convert::{decode_jpeg_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma};
+pub use convert::{decode_jpeg_to_luma, image_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma};
 
 /// One 8-bit luma frame (row-major, `width * height` bytes, no padding). Borrowed: the camera keeps its buffer.
 #[derive(Debug, Clone, Copy)]
@@ -193,22 +193,24 @@ impl DecodeError {
     }
 }
 
-/// Loads a PNG/JPEG (or any format the `image` crate was built with), converts it to luma and decodes
-/// every code in it (`stop_at_first = false`).
+/// Loads a PNG/JPEG (or any format the `image` crate was built with), converts it to luma
+/// ([`image_to_luma`]) and decodes every code in it (`stop_at_first = false`).
 pub fn decode_image_file(path: &Path) -> Result<Vec<Decoded>, DecodeError> {
     let bytes = std::fs::read(path).map_err(|source| DecodeError::Io {
         path: path.to_path_buf(),
         source,
     })?;
-    let img = image::load_from_memory(&bytes).map_err(|e| DecodeError::BadImage {
-        path: Some(path.to_path_buf()),
-        reason: e.to_string(),
+    let (width, height, luma) = image_to_luma(&bytes).map_err(|e| match e {
+        DecodeError::BadImage { reason, .. } => DecodeError::BadImage {
+            path: Some(path.to_path_buf()),
+            reason,
+        },
+        other => other,
     })?;
-    let luma = img.into_luma8();
     let mut decoder = Decoder::new(DecoderOptions::still_image());
     Ok(decoder.decode(LumaFrame {
-        width: luma.width(),
-        height: luma.height(),
-        data: luma.as_raw(),
+        width,
+        height,
+        data: &luma,
     }))
 }
