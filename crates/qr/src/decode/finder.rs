@@ -46,9 +46,17 @@ fn ratio_ok(runs: [usize; 5]) -> Option<f64> {
     if total < 7 {
         return None;
     }
-    // Integer pre-test, looser than the centre test below (|c - 3u| <= 1.2u needs c >= 1.8 * total / 7;
-    // one pixel of slack covers float rounding): most windows fail here without a division.
-    if (runs[2] + 1) * 70 < total * 18 {
+    // Integer pre-test: the tests below times 70 / u (|r - w u| <= t u  <=>  |70 r - 10 w total| <= 10 t
+    // total), with a little slack for float rounding, so it never rejects what they accept: most windows
+    // fail here without a division or a float.
+    let t = total as i64;
+    let off = |r: usize, w: i64, tol: i64| (70 * r as i64 - 10 * w * t).abs() > tol * t + 7;
+    if off(runs[2], 3, 12)
+        || off(runs[0], 1, 7)
+        || off(runs[1], 1, 7)
+        || off(runs[3], 1, 7)
+        || off(runs[4], 1, 7)
+    {
         return None;
     }
     let u = total as f64 / 7.0;
