@@ -86,6 +86,7 @@ pub const CATEGORIES: &[&str] = &[
     "damaged",
     "noquiet",
     "snapped",
+    "bigmodule",
 ];
 
 /// One generated image and its truth.
@@ -119,6 +120,7 @@ pub fn generate(category: &str, seed: u64, count: usize) -> Vec<CategoryImage> {
                 "damaged" => make_damaged(i, &mut rng),
                 "noquiet" => make_noquiet(i, &mut rng),
                 "snapped" => make_snapped(i, &mut rng),
+                "bigmodule" => make_bigmodule(i, &mut rng),
                 cat => make(cat, i, &mut rng),
             }
         })
@@ -2016,4 +2018,77 @@ fn make_snapped(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     tags.push(format!("{ec:?}"));
     tags.push(format!("v{v}"));
     finish_image(index, image, None, Some(text), tags)
+}
+
+/// A code with big modules filling a big image: a high-resolution scan of a printed code, a screenshot of one
+/// shown large, a photo taken up close. Modules of 8-32 px (the contrast map, which sees 16 px blocks, finds
+/// no texture inside one), v1-10, 2-4 modules of quiet zone and up to a fifth of the side more canvas,
+/// 0.1-4 MP. Half are scans: turned by up to 4 degrees, blurred by 0.5-2 px, sensor noise, some JPEG.
+fn make_bigmodule(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["bigmodule".to_string()];
+    let v = rng.gen_range(1..=10i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][rng.gen_range(0..4)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let colors = code.to_colors();
+    let quiet = rng.gen_range(2..=4usize);
+    let max_module = (1800.0 / (n + 2 * quiet) as f32).min(32.0);
+    let module = rng.gen_range(8.0..max_module.max(8.5));
+    let side = (n + 2 * quiet) as f32 * module;
+    let (w, h) = (
+        (side * rng.gen_range(1.0..1.2f32)).round() as u32,
+        (side * rng.gen_range(1.0..1.2f32)).round() as u32,
+    );
+    let scan = rng.gen_bool(0.5);
+    let angle = if scan {
+        rng.gen_range(-4.0..4.0f32).to_radians()
+    } else {
+        0.0
+    };
+    let (paper, ink) = if scan {
+        (
+            [rng.gen_range(215..=250u8) as f32; 3],
+            [rng.gen_range(10..=70u8) as f32; 3],
+        )
+    } else {
+        ([255.0; 3], [0.0; 3])
+    };
+    // The code's centre, anywhere the whole code (with its quiet zone) stays on the canvas.
+    let slack = |full: u32| (full as f32 - side).max(0.0);
+    let (cx, cy) = (
+        side / 2.0 + rng.gen_range(0.0..=slack(w)),
+        side / 2.0 + rng.gen_range(0.0..=slack(h)),
+    );
+    let (sin, cos) = angle.sin_cos();
+    let half = n as f32 / 2.0;
+    let mut px = vec![[0f32; 3]; (w * h) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+            let u = (cos * fx + sin * fy) / module + half;
+            let v = (-sin * fx + cos * fy) / module + half;
+            let dark = u >= 0.0
+                && v >= 0.0
+                && (u as usize) < n
+                && (v as usize) < n
+                && colors[v as usize * n + u as usize] == Color::Dark;
+            px[(y * w + x) as usize] = if dark { ink } else { paper };
+        }
+    }
+    let (sigma, noise, jpeg) = if scan {
+        (
+            rng.gen_range(0.5..2.0f32),
+            rng.gen_range(1.0..4.0f32),
+            rng.gen_bool(0.5).then_some(85),
+        )
+    } else {
+        (0.0, 0.0, None)
+    };
+    let image = develop(px, w, h, sigma, noise, rng);
+    tags.push(if scan { "scan" } else { "clean" }.to_string());
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("{w}x{h}"));
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("v{v}"));
+    finish_image(index, image, jpeg, Some(text), tags)
 }

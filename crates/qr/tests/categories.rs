@@ -4,7 +4,7 @@
 //! at all) read as nothing, never as a text. Also: the generator is reproducible, and each category stays
 //! in the range it promises (tilt and size for `steep`, radius for `curved`, stains within the error
 //! correction for `damaged`, no more than a module of margin for `noquiet`, whole-pixel modules for
-//! `snapped`).
+//! `snapped`, big modules for `bigmodule`).
 
 use std::ops::RangeInclusive;
 
@@ -41,6 +41,11 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // Pixel-snapped, 1.0-2.0 px a module: 13 of 15 before module edges were measured (`edge_grids`), 14
     // with one reading of them, all 15 with two (0008: module1.20 q3 M v1).
     ("snapped", 15, 15),
+    // Modules of 8-32 px filling a big image (scans, screenshots): 13 of 15 while the fit step searched only
+    // the contrast map's biggest fragment of the code (the map sees no texture inside such modules), the
+    // other two read only by the whole-frame scan; all 15, every one by the fit step, with the fragments'
+    // bounding box grown by 8 modules.
+    ("bigmodule", 15, 15),
 ];
 
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {
@@ -304,10 +309,45 @@ fn snapped_codes_are_whole_pixels() {
 }
 
 #[test]
+fn bigmodule_codes_read_at_their_own_scale() {
+    // Modules of 8-32 px: read by the first step (the fit step, which sizes its crop from the region's run
+    // lengths), not left to the whole-frame scans at the end of the search.
+    let imgs = categories::generate("bigmodule", 7, 8);
+    assert_tagged(&imgs, "bigmodule", &["clean", "scan"]);
+    for img in &imgs {
+        assert_tag_in(img, "module", 8.0..=32.0);
+        let luma = img.image.to_luma8();
+        let mut d = Decoder::new(DecoderOptions::default());
+        let found = d.decode(LumaFrame {
+            width: luma.width(),
+            height: luma.height(),
+            data: luma.as_raw(),
+        });
+        assert_eq!(
+            found.first().map(|f| f.text.as_str()),
+            img.payload.as_deref(),
+            "{} {:?}",
+            img.name,
+            img.tags
+        );
+        assert_eq!(d.last_pass(), Some(0), "{} {:?}", img.name, img.tags);
+    }
+}
+
+#[test]
 fn generator_is_reproducible() {
     for cat in [
-        "tiny", "logo", "text", "design", "noqr", "steep", "curved", "damaged", "noquiet",
+        "tiny",
+        "logo",
+        "text",
+        "design",
+        "noqr",
+        "steep",
+        "curved",
+        "damaged",
+        "noquiet",
         "snapped",
+        "bigmodule",
     ] {
         let a = categories::generate(cat, 9, 3);
         let b = categories::generate(cat, 9, 3);

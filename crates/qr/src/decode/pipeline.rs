@@ -614,11 +614,24 @@ impl Workspace {
                             });
                             match module.map(|m| ((MODULE_FIT_PX / m).clamp(0.05, 1.0), m)) {
                                 Some((f, m)) if f < label_f(1.0) * FIT_SHRINK => {
-                                    // The map's region can miss a strip of big modules at the code's
-                                    // edge (a finder's light ring is a block without texture): grow it
-                                    // by a quiet zone (4 modules).
                                     let (bw, bh) = (src.w as f64, src.h as f64);
-                                    let grow = 4.0 * m;
+                                    // Modules of half a map block or more: the map sees no texture
+                                    // inside a finder's centre or ring, nor in a run of same-colour
+                                    // modules, and splits the code into fragments. Its regions are
+                                    // then pieces of one code: take their bounding box (the crop stays
+                                    // small, scaled for these big modules).
+                                    let map_block =
+                                        (BLOCK << (self.level_count > 1) as usize) as f64;
+                                    if m * 2.0 >= map_block {
+                                        for &(a0, b0, a1, b1) in candidates {
+                                            (x0, y0) = (x0.min(a0), y0.min(b0));
+                                            (x1, y1) = (x1.max(a1), y1.max(b1));
+                                        }
+                                    }
+                                    // The map's region can miss a strip of big modules at the code's
+                                    // edge (a finder and its separator: blocks without texture): grow
+                                    // it by 8 modules.
+                                    let grow = FIT_GROW_MODULES * m;
                                     (x0, y0) = ((x0 - grow).max(0.0), (y0 - grow).max(0.0));
                                     (x1, y1) = ((x1 + grow).min(bw), (y1 + grow).min(bh));
                                     f
@@ -966,6 +979,10 @@ const FIT_SHRINK: f64 = 0.85;
 /// there, from a plane up to 9x smaller than the upscaled one: `snapped` median 0.23 -> 0.11 ms, `tiny`
 /// 0.26 -> 0.14 ms, one more read in each at seed 2), and the label-sized steps after it scale up.
 const MODULE_FIT_PX: f64 = 3.0;
+/// Modules the fit step grows its region by on every side (a finder and its separator; 4, a quiet zone,
+/// left the outer finders of big-module codes outside: `bigmodule` read 25 and 27 of 30 at seeds 1 and 2,
+/// 30 and 30 with 8 and the fragments' bounding box).
+const FIT_GROW_MODULES: f64 = 8.0;
 
 /// Estimates the module size (base-plane pixels) of a code that fills `region`: the lower quartile of the
 /// run lengths on seven rows, and on seven columns, through it, each thresholded at its own mid-grey (a
