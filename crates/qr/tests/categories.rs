@@ -309,6 +309,25 @@ fn snapped_codes_are_whole_pixels() {
 }
 
 #[test]
+fn a_steep_code_is_reached_past_finder_like_data() {
+    // Seed-2 `steep` 0014 (v9, far side 0.56 of the near one): unread while geometries whose timing
+    // pre-check failed counted against the same budget as the ones sampled and checked (the pre-checks
+    // of other triples used it up); read since the pre-checks have a budget of their own.
+    let img = categories::generate("steep", 2, 15)
+        .pop()
+        .expect("15 images");
+    assert_eq!(img.name, "0014.png");
+    assert_eq!(
+        decode(&img, DecoderOptions::default())
+            .first()
+            .map(String::as_str),
+        img.payload.as_deref(),
+        "{:?}",
+        img.tags
+    );
+}
+
+#[test]
 fn bigmodule_codes_read_at_their_own_scale() {
     // Modules of 8-32 px: read by the first step (the fit step, which sizes its crop from the region's run
     // lengths), not left to the whole-frame scans at the end of the search.

@@ -31,8 +31,14 @@ impl Finder {
 const MAX_CLUSTERS: usize = 1024;
 /// At most this many finder clusters enter the triple search (strongest first).
 const MAX_FINDERS: usize = 8;
-/// Decode attempts per call; bounds the time spent on clutter.
+/// Decode attempts per call (geometries whose timing patterns fit, and ring-edge measurements); bounds the
+/// time spent on clutter.
 const MAX_ATTEMPTS: usize = 60;
+/// Geometries per call whose timing patterns did not fit (only the pre-check paid). Counted with the
+/// attempts (60 in all) they used up the budget on a dense code's finder-like data patterns before its
+/// own, steep, triple came up; 120 apart: `steep` seed 2 58 -> 59 of 60 (p95 6.7 -> 3.6 ms), `snapped` +1
+/// at seeds 1 and 2, for 1-3 ms more on a page of blurred noise or fake finders (`noqr` p95 14 -> 15-17).
+const MAX_PRECHECKS: usize = 120;
 /// Geometries per call whose data gets the blur equaliser (`Sampler::equalize`, up to two more ECC checks each).
 const MAX_EQUALIZED: usize = 2;
 /// Largest ratio between the module sizes of a triple's finders (a steep view makes the far ones smaller).
@@ -338,6 +344,7 @@ impl FinderLocator {
         self.seen = find_finders(bits, w, h, &mut self.runs, &mut self.finders);
         let f = &self.finders;
         let mut attempts = 0usize;
+        let mut prechecks = 0usize;
         let mut equalized = 0usize;
         let mut refined = 0usize;
         let mut warped = 0usize;
@@ -455,6 +462,7 @@ impl FinderLocator {
                                 invert,
                                 sampler,
                                 &mut attempts,
+                                &mut prechecks,
                                 &mut equalized,
                                 &mut refined,
                                 &mut warped,
@@ -462,7 +470,7 @@ impl FinderLocator {
                             ) {
                                 return Some(hit);
                             }
-                            if attempts >= MAX_ATTEMPTS {
+                            if attempts >= MAX_ATTEMPTS || prechecks >= MAX_PRECHECKS {
                                 return None;
                             }
                         }
@@ -487,6 +495,7 @@ impl FinderLocator {
         invert: bool,
         sampler: &mut Sampler,
         attempts: &mut usize,
+        prechecks: &mut usize,
         equalized: &mut usize,
         refined: &mut usize,
         warped: &mut usize,
@@ -623,7 +632,6 @@ impl FinderLocator {
                 // rescue stage.
                 let first = !rescue || k > plain;
                 let (tp, bent) = if first {
-                    *attempts += 1;
                     let axes = Sampler::timing_precheck(plane, &loc, invert);
                     let tp = (axes[0] + axes[1]) / 2.0;
                     // One timing pattern fits and the other does not: on a code bent across that one (a
@@ -632,6 +640,12 @@ impl FinderLocator {
                     // are, can read it.
                     let bent = tp < 0.75 && axes[0].max(axes[1]) >= BENT_TIMING;
                     let fit = (tp >= 0.75 || bent).then_some((tp, bent));
+                    // A geometry whose timing patterns fit is an attempt (it gets sampled and checked);
+                    // one that does not cost only the pre-check, and is counted apart.
+                    match fit {
+                        Some(_) => *attempts += 1,
+                        None => *prechecks += 1,
+                    }
                     if !rescue {
                         fits.push(fit);
                     }
