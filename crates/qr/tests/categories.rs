@@ -311,8 +311,8 @@ fn snapped_codes_are_whole_pixels() {
 #[test]
 fn a_steep_code_is_reached_past_finder_like_data() {
     // Seed-2 `steep` 0014 (v9, far side 0.56 of the near one): unread while geometries whose timing
-    // pre-check failed counted against the same budget as the ones sampled and checked (the pre-checks
-    // of other triples used it up); read since the pre-checks have a budget of their own.
+    // pre-check failed counted against the same budget as the ones sampled and checked; read since the
+    // pre-checks have a budget of their own.
     let img = categories::generate("steep", 2, 15)
         .pop()
         .expect("15 images");
