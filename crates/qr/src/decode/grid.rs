@@ -742,11 +742,11 @@ pub fn edge_grids(plane: &Plane, loc: &Location) -> Vec<(Vec<f64>, Vec<f64>)> {
         }
     }
     let [[u0, v0], [u1, v1]] = readings;
-    let mut out = vec![(u0, v0)];
-    if out[0] != (u1.clone(), v1.clone()) {
-        out.push((u1, v1));
+    if u0 == u1 && v0 == v1 {
+        vec![(u0, v0)]
+    } else {
+        vec![(u0, v0), (u1, v1)]
     }
-    out
 }
 
 /// Module centres along one axis from `edge_grids`' profile (see there); `None` when fewer than half the
