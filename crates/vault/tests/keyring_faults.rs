@@ -214,13 +214,7 @@ fn keyring_service_without_a_login_keyring_says_how_to_create_one() {
     // A fresh user on a headless box: the bus activates gnome-keyring on demand, but no keyring exists yet.
     let home = tempfile::tempdir().unwrap();
     let runtime = home.path().join("run");
-    std::fs::create_dir(&runtime).unwrap();
-    #[cfg(unix)]
-    std::fs::set_permissions(
-        &runtime,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    common::keyring_session::create_runtime_dir(&runtime);
     let data_home = home.path().join("share");
     let mut env = child_env(home.path(), "probe,set,get", "5000");
     env.push(("HOME", home.path().to_str()));

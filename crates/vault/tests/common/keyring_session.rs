@@ -2,7 +2,7 @@
 //! unlocked gnome-keyring, a throwaway HOME). Shared by the vault's and the reliability crate's tests (the latter
 //! includes this file by path).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// True when this process is the run of `test_name` that [`in_private_keyring_session`] started. Otherwise runs
@@ -31,13 +31,7 @@ pub fn run_in_new_session(test_name: &str, env: &[(&str, Option<&str>)]) {
     // Our own throwaway HOME (the script would make one and leave it behind); removed when `home` drops.
     let home = tempfile::tempdir().unwrap();
     let runtime = home.path().join(".run");
-    std::fs::create_dir(&runtime).unwrap();
-    #[cfg(unix)]
-    std::fs::set_permissions(
-        &runtime,
-        std::os::unix::fs::PermissionsExt::from_mode(0o700),
-    )
-    .unwrap();
+    create_runtime_dir(&runtime);
     let mut cmd = Command::new(&script);
     for (k, v) in env {
         match v {
@@ -67,4 +61,11 @@ pub fn run_in_new_session(test_name: &str, env: &[(&str, Option<&str>)]) {
         stdout.contains("1 passed"),
         "{test_name} did not run inside with-keyring.sh:\n{stdout}\n{stderr}"
     );
+}
+
+/// Creates `dir` for use as `XDG_RUNTIME_DIR` (owner-only, mode 0700, as gnome-keyring and D-Bus require).
+pub fn create_runtime_dir(dir: &Path) {
+    std::fs::create_dir(dir).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
 }
