@@ -554,14 +554,21 @@ impl Sampler {
     /// patterns both read without a fault: the geometry fits the code's function patterns, and the format
     /// bits next to its finders are no valid word. Another locator's grid through the same finders
     /// samples the same bits (see `pipeline`).
+    #[cfg(test)]
     pub fn clean_misses(&self) -> usize {
         self.clean_misses
     }
 
     /// ECC checks so far that failed on a grid whose timing patterns both read without a fault, the format
     /// information decoding: the version information, a Reed-Solomon block or the data did not.
+    #[cfg(test)]
     pub fn clean_data_misses(&self) -> usize {
         self.clean_data_misses
+    }
+
+    /// Both kinds of clean miss (`clean_misses` + `clean_data_misses`): what the pipeline acts on.
+    pub fn all_clean_misses(&self) -> usize {
+        self.clean_misses + self.clean_data_misses
     }
 
     /// Takes one ECC check from the frame's budget; false when it is spent.

@@ -949,7 +949,6 @@ impl Workspace {
         // A code whose modules are bigger than a block shows texture only along module edges: the map sees
         // it as scattered fragments. When the fragments' bounding box is much bigger than the largest one,
         // that box is searched too, as a third region (the fit step sizes its crop from its run lengths).
-        self.union_region = false;
         if comps.len() >= 3 {
             let union = comps
                 .iter()
@@ -1189,7 +1188,7 @@ fn scan(
     s.more_finders = false;
     let mut rqrr_located = false;
     let mut found = Vec::new();
-    let clean_before = s.sampler.clean_misses() + s.sampler.clean_data_misses();
+    let clean_before = s.sampler.all_clean_misses();
     if locators == Locators::Ours {
         s.finder.set_scale(xf.scale * base_scale);
         if let Some((text, loc)) = catch_unwind(AssertUnwindSafe(|| {
@@ -1203,7 +1202,7 @@ fn scan(
             found.push((Some(text), loc));
         }
     }
-    s.clean_miss = s.sampler.clean_misses() + s.sampler.clean_data_misses() > clean_before;
+    s.clean_miss = s.sampler.all_clean_misses() > clean_before;
     if locators == Locators::Rqrr {
         found.extend(locate(src.w, src.h, &s.bits, &mut s.sampler));
         rqrr_located = !found.is_empty();
