@@ -31,16 +31,7 @@ pub fn yuyv_to_luma(yuyv: &[u8]) -> Vec<u8> {
 
 /// Decodes one JPEG (an MJPEG camera frame or a photo) to luma. Returns `(width, height, luma)`.
 pub fn decode_jpeg_to_luma(jpeg: &[u8]) -> Result<(u32, u32, Vec<u8>), DecodeError> {
-    if let Some(luma) = jpeg_luma(jpeg) {
-        return Ok(luma);
-    }
-    let img = image::load_from_memory_with_format(jpeg, image::ImageFormat::Jpeg).map_err(|e| {
-        DecodeError::BadImage {
-            path: None,
-            reason: e.to_string(),
-        }
-    })?;
-    Ok(dynamic_to_luma(img))
+    load_luma(jpeg, Some(image::ImageFormat::Jpeg))
 }
 
 /// Decodes an image file's bytes (PNG, JPEG) to luma: `(width, height, luma)`. What `decode_image_file`, the
@@ -49,10 +40,23 @@ pub fn decode_jpeg_to_luma(jpeg: &[u8]) -> Result<(u32, u32, Vec<u8>), DecodeErr
 /// - A transparent image is laid on white, as a viewer shows it: a code drawn in dark ink on a transparent
 ///   background (common for generated codes) would otherwise be dark on (transparent) black.
 pub fn image_to_luma(bytes: &[u8]) -> Result<(u32, u32, Vec<u8>), DecodeError> {
+    load_luma(bytes, None)
+}
+
+/// [`jpeg_luma`], else the `image` crate (only `format` when given, any format it knows otherwise) and
+/// [`dynamic_to_luma`].
+fn load_luma(
+    bytes: &[u8],
+    format: Option<image::ImageFormat>,
+) -> Result<(u32, u32, Vec<u8>), DecodeError> {
     if let Some(luma) = jpeg_luma(bytes) {
         return Ok(luma);
     }
-    let img = image::load_from_memory(bytes).map_err(|e| DecodeError::BadImage {
+    let img = match format {
+        Some(format) => image::load_from_memory_with_format(bytes, format),
+        None => image::load_from_memory(bytes),
+    }
+    .map_err(|e| DecodeError::BadImage {
         path: None,
         reason: e.to_string(),
     })?;
