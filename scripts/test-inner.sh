@@ -70,6 +70,8 @@ other_fail=$(grep -haoE '^(#|ℹ) fail [0-9]+' "$LOGS"/*.log | awk '{s+=$3} END 
 sum_pass=$(grep -hoE '^(hygiene|conformance|mobile-check): [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 sum_fail=$(grep -hoE '^(hygiene|conformance|mobile-check): [0-9]+ passed, [0-9]+ failed' "$LOGS"/*.log | grep -oE '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
 echo "cargo test: $passed passed, $failed failed; webdriver: $other_pass passed, $other_fail failed; conformance+hygiene+mobile-check: $sum_pass passed, $sum_fail failed"
+tdir="${CARGO_TARGET_DIR:-$PWD/target}"
+echo "disk: target/ holds $(du -sh "$tdir" 2>/dev/null | cut -f1); $(df -Ph "$tdir" 2>/dev/null | awk 'NR==2 {print $4}') left free"
 total_pass=$((passed + other_pass + sum_pass)); total_fail=$((failed + other_fail + sum_fail))
 if [ "$status" -ne 0 ] && [ "$total_fail" -eq 0 ]; then total_fail=1; fi
 echo

@@ -10,6 +10,11 @@ ROOT=$(pwd)
 export CARGO_TERM_COLOR=never
 export QUICKAUTH_TEST_LOGS="${QUICKAUTH_TEST_LOGS:-$ROOT/test-output}"
 rm -rf "$QUICKAUTH_TEST_LOGS"; mkdir -p "$QUICKAUTH_TEST_LOGS"
+# A test run starts from a clean clone: incremental caches would only take disk (2.7 GB), never save a rebuild.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+free_gb() { df -Pk "$1" 2>/dev/null | awk 'NR==2 {printf "%.1f", $4/1048576}'; }
+echo "== disk: $(free_gb "$ROOT") GB free for target/ (a clean run of this command uses about 8 GB)"
 
 scripts/setup.sh --test
 
