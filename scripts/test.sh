@@ -14,7 +14,7 @@ rm -rf "$QUICKAUTH_TEST_LOGS"; mkdir -p "$QUICKAUTH_TEST_LOGS"
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 free_gb() { df -Pk "$1" 2>/dev/null | awk 'NR==2 {printf "%.1f", $4/1048576}'; }
-echo "== disk: $(free_gb "$ROOT") GB free for target/ (a clean run of this command uses about 8 GB)"
+echo "== disk: $(free_gb "$ROOT") GB free for target/ (a clean run of this command leaves about 5.5 GB in target/)"
 
 scripts/setup.sh --test
 
