@@ -328,6 +328,31 @@ fn a_steep_code_is_reached_past_finder_like_data() {
 }
 
 #[test]
+fn a_clean_codes_own_triple_comes_before_finder_like_data() {
+    // Seed-2 `version` 0013: finder-like patterns in its data made triples that were tried first (in the
+    // order the finders were found) and used up the attempts of the first label-sized crop step; the
+    // code was read on step 5. A clean face-on triple is now tried first, and step 1 reads it.
+    let img = categories::generate("version", 2, 14)
+        .pop()
+        .expect("14 images");
+    assert_eq!(img.name, "0013.png");
+    let luma = img.image.to_luma8();
+    let mut d = Decoder::new(DecoderOptions::default());
+    let found = d.decode(LumaFrame {
+        width: luma.width(),
+        height: luma.height(),
+        data: luma.as_raw(),
+    });
+    assert_eq!(
+        found.first().map(|f| f.text.as_str()),
+        img.payload.as_deref(),
+        "{:?}",
+        img.tags
+    );
+    assert_eq!(d.last_pass(), Some(1), "{:?}", img.tags);
+}
+
+#[test]
 fn bigmodule_codes_read_at_their_own_scale() {
     // Modules of 8-32 px: read by the first step (the fit step, which sizes its crop from the region's run
     // lengths), not left to the whole-frame scans at the end of the search.

@@ -349,132 +349,150 @@ impl FinderLocator {
         let mut refined = 0usize;
         let mut warped = 0usize;
         let mut edged = 0usize;
-        // Two passes over the triples: first those that look like a code seen roughly face-on (equal
-        // module sizes, equal sides, a right angle), then the ones only a steep view explains (the far
-        // finder smaller, one side foreshortened, the angle skewed), so that a frontal code's triple is
-        // tried before the attempt and sample budgets go to unlikely ones.
-        for steep_pass in [false, true] {
-            for b in 0..f.len() {
-                for a in 0..f.len() {
-                    for c in 0..f.len() {
-                        if a == b || c == b || a >= c {
-                            continue;
-                        }
-                        let (pa, pb, pc) = (f[a], f[b], f[c]);
-                        // Module sizes must agree.
-                        let (mn, mx) = (
-                            pa.module.min(pb.module).min(pc.module),
-                            pa.module.max(pb.module).max(pc.module),
-                        );
-                        if mx > mn * MAX_MODULE_RATIO {
-                            continue;
-                        }
-                        // Module sizes this far apart mean a code seen at a steep angle (or a wrong triple).
-                        let steep = mx > mn * 1.5;
-                        let (ax, ay, cx, cy) = (pa.x - pb.x, pa.y - pb.y, pc.x - pb.x, pc.y - pb.y);
-                        let (la, lc) = (ax.hypot(ay), cx.hypot(cy));
-                        if la < 1.0 || lc < 1.0 || la > lc * 2.0 || lc > la * 2.0 {
-                            continue;
-                        }
-                        let cos = (ax * cx + ay * cy) / (la * lc);
-                        // Up to 53-127 degrees: a steep view skews the right angle that far.
-                        if cos.abs() > 0.6 {
-                            continue;
-                        }
-                        let frontal = mx <= mn * 1.7
-                            && la <= lc * 1.4
-                            && lc <= la * 1.4
-                            && cos.abs() <= 0.35
-                            && !(pa.is_oblique() || pb.is_oblique() || pc.is_oblique());
-                        if frontal == steep_pass {
-                            continue;
-                        }
-                        // Orientation: with y pointing down, top-right x bottom-left must be positive.
-                        let (tr, bl) = if ax * cy - ay * cx > 0.0 {
-                            (pa, pc)
-                        } else {
-                            (pc, pa)
-                        };
-                        // Finder modules are measured along pixel rows and columns: on a code rotated by t, those
-                        // chords are 1/max(|cos t|, |sin t|) longer than the module (up to 1.41x at 45 degrees).
-                        let (ct, st) = ((ax / la).abs(), (ay / la).abs());
-                        let modules_between = if steep {
-                            // In perspective the module changes along each side: measure each side in the
-                            // mean module of its own two finders (and its own direction's chord factor).
-                            let chord =
-                                |dx: f64, dy: f64, l: f64| (dx / l).abs().max((dy / l).abs());
-                            (la / ((pa.module + pb.module) / 2.0 * chord(ax, ay, la))
-                                + lc / ((pc.module + pb.module) / 2.0 * chord(cx, cy, lc)))
-                                / 2.0
-                        } else {
-                            let module = (pa.module + pb.module + pc.module) / 3.0 * ct.max(st);
-                            (la + lc) / 2.0 / module
-                        };
-                        let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
-                        // From version 7 on, the version information next to the finders names the version
-                        // exactly (the spacing estimate drifts by a version or more on big codes).
-                        let named = if est_version >= 6 {
-                            read_version_info(plane, pb, tr, bl, est_version, invert)
-                        } else {
-                            None
-                        };
-                        let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0];
-                        if steep {
-                            versions[3] = est_version + 2;
-                            versions[4] = est_version - 2;
-                        }
-                        if let Some(v) = named {
-                            versions = [v, 0, 0, 0, 0];
-                        }
-                        // Where the finders' ring edges facing the code meet (version-independent;
-                        // see `try_grid`): measured once per triple, when a version is first tried, and
-                        // counted as an attempt (a page of finder-like clutter would otherwise pay for it
-                        // on every triple).
-                        let mut edge_point: Option<Option<(f64, f64)>> = None;
-                        for version in versions {
-                            // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
-                            if !(1..=MAX_VERSION).contains(&version) {
-                                continue;
-                            }
-                            let size = (17 + 4 * version) as usize;
-                            let edge_point = *edge_point.get_or_insert_with(|| {
-                                attempts += 1;
-                                // Finder `f`'s ring edge facing the code: paths walk from `f` towards the
-                                // corner finder, spread along the corner -> `other` side.
-                                let facing = |f: Finder, other: Finder| {
-                                    ring_edge(
-                                        plane,
-                                        f,
-                                        (pb.x - f.x, pb.y - f.y),
-                                        (other.x - pb.x, other.y - pb.y),
-                                        invert,
-                                    )
-                                };
-                                facing(tr, bl).and_then(|a| intersect(a, facing(bl, tr)?))
-                            });
-                            if let Some(hit) = self.try_grid(
-                                plane,
-                                pb,
-                                tr,
-                                bl,
-                                size,
-                                edge_point,
-                                invert,
-                                sampler,
-                                &mut attempts,
-                                &mut prechecks,
-                                &mut equalized,
-                                &mut refined,
-                                &mut warped,
-                                &mut edged,
-                            ) {
-                                return Some(hit);
-                            }
-                            if attempts >= MAX_ATTEMPTS || prechecks >= MAX_PRECHECKS {
-                                return None;
-                            }
-                        }
+        // The triples in three tiers: first those that look like one code seen cleanly face-on (module
+        // sizes within 20 %, sides within 10 %, the angle within ~9 degrees of square), then the rest of
+        // those that look roughly face-on, then the ones only a steep view explains (the far finder
+        // smaller, one side foreshortened, the angle skewed). A frontal code's triple is so tried before
+        // the attempt and sample budgets go to unlikely ones, and a clean code's before finder-like data
+        // patterns inside it (those took the first tries of mirrored and big codes, in the order the
+        // finders were found, which each tier keeps).
+        let mut triples: Vec<(u8, usize, usize, usize)> = Vec::with_capacity(64);
+        for b in 0..f.len() {
+            for a in 0..f.len() {
+                for c in 0..f.len() {
+                    if a == b || c == b || a >= c {
+                        continue;
                     }
+                    let (pa, pb, pc) = (f[a], f[b], f[c]);
+                    // Module sizes must agree.
+                    let (mn, mx) = (
+                        pa.module.min(pb.module).min(pc.module),
+                        pa.module.max(pb.module).max(pc.module),
+                    );
+                    if mx > mn * MAX_MODULE_RATIO {
+                        continue;
+                    }
+                    let (ax, ay, cx, cy) = (pa.x - pb.x, pa.y - pb.y, pc.x - pb.x, pc.y - pb.y);
+                    let (la, lc) = (ax.hypot(ay), cx.hypot(cy));
+                    if la < 1.0 || lc < 1.0 || la > lc * 2.0 || lc > la * 2.0 {
+                        continue;
+                    }
+                    let cos = (ax * cx + ay * cy) / (la * lc);
+                    // Up to 53-127 degrees: a steep view skews the right angle that far.
+                    if cos.abs() > 0.6 {
+                        continue;
+                    }
+                    let frontal = mx <= mn * 1.7
+                        && la <= lc * 1.4
+                        && lc <= la * 1.4
+                        && cos.abs() <= 0.35
+                        && !(pa.is_oblique() || pb.is_oblique() || pc.is_oblique());
+                    let tier = if !frontal {
+                        2u8
+                    } else if mx <= mn * 1.2 && la.max(lc) <= la.min(lc) * 1.1 && cos.abs() <= 0.15
+                    {
+                        0
+                    } else {
+                        1
+                    };
+                    triples.push((tier, a, b, c));
+                }
+            }
+        }
+        // Stable: each tier keeps the order the finders were found in.
+        triples.sort_by_key(|t| t.0);
+        for &(_, a, b, c) in &triples {
+            let (pa, pb, pc) = (f[a], f[b], f[c]);
+            let (mn, mx) = (
+                pa.module.min(pb.module).min(pc.module),
+                pa.module.max(pb.module).max(pc.module),
+            );
+            // Module sizes this far apart mean a code seen at a steep angle (or a wrong triple).
+            let steep = mx > mn * 1.5;
+            let (ax, ay, cx, cy) = (pa.x - pb.x, pa.y - pb.y, pc.x - pb.x, pc.y - pb.y);
+            let (la, lc) = (ax.hypot(ay), cx.hypot(cy));
+            // Orientation: with y pointing down, top-right x bottom-left must be positive.
+            let (tr, bl) = if ax * cy - ay * cx > 0.0 {
+                (pa, pc)
+            } else {
+                (pc, pa)
+            };
+            // Finder modules are measured along pixel rows and columns: on a code rotated by t, those
+            // chords are 1/max(|cos t|, |sin t|) longer than the module (up to 1.41x at 45 degrees).
+            let (ct, st) = ((ax / la).abs(), (ay / la).abs());
+            let modules_between = if steep {
+                // In perspective the module changes along each side: measure each side in the
+                // mean module of its own two finders (and its own direction's chord factor).
+                let chord = |dx: f64, dy: f64, l: f64| (dx / l).abs().max((dy / l).abs());
+                (la / ((pa.module + pb.module) / 2.0 * chord(ax, ay, la))
+                    + lc / ((pc.module + pb.module) / 2.0 * chord(cx, cy, lc)))
+                    / 2.0
+            } else {
+                let module = (pa.module + pb.module + pc.module) / 3.0 * ct.max(st);
+                (la + lc) / 2.0 / module
+            };
+            let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
+            // From version 7 on, the version information next to the finders names the version
+            // exactly (the spacing estimate drifts by a version or more on big codes).
+            let named = if est_version >= 6 {
+                read_version_info(plane, pb, tr, bl, est_version, invert)
+            } else {
+                None
+            };
+            let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0];
+            if steep {
+                versions[3] = est_version + 2;
+                versions[4] = est_version - 2;
+            }
+            if let Some(v) = named {
+                versions = [v, 0, 0, 0, 0];
+            }
+            // Where the finders' ring edges facing the code meet (version-independent;
+            // see `try_grid`): measured once per triple, when a version is first tried, and
+            // counted as an attempt (a page of finder-like clutter would otherwise pay for it
+            // on every triple).
+            let mut edge_point: Option<Option<(f64, f64)>> = None;
+            for version in versions {
+                // Printer labels carry short payloads; big versions here are clutter and expensive to sample.
+                if !(1..=MAX_VERSION).contains(&version) {
+                    continue;
+                }
+                let size = (17 + 4 * version) as usize;
+                let edge_point = *edge_point.get_or_insert_with(|| {
+                    attempts += 1;
+                    // Finder `f`'s ring edge facing the code: paths walk from `f` towards the
+                    // corner finder, spread along the corner -> `other` side.
+                    let facing = |f: Finder, other: Finder| {
+                        ring_edge(
+                            plane,
+                            f,
+                            (pb.x - f.x, pb.y - f.y),
+                            (other.x - pb.x, other.y - pb.y),
+                            invert,
+                        )
+                    };
+                    facing(tr, bl).and_then(|a| intersect(a, facing(bl, tr)?))
+                });
+                if let Some(hit) = self.try_grid(
+                    plane,
+                    pb,
+                    tr,
+                    bl,
+                    size,
+                    edge_point,
+                    invert,
+                    sampler,
+                    &mut attempts,
+                    &mut prechecks,
+                    &mut equalized,
+                    &mut refined,
+                    &mut warped,
+                    &mut edged,
+                ) {
+                    return Some(hit);
+                }
+                if attempts >= MAX_ATTEMPTS || prechecks >= MAX_PRECHECKS {
+                    return None;
                 }
             }
         }
