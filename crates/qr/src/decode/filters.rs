@@ -17,6 +17,14 @@ impl Plane {
         self.data.resize(w * h, 0);
     }
 
+    /// Sets the size for a caller that writes every pixel next: the contents are left as they were (no
+    /// zeroing pass over a buffer about to be overwritten; that was ~5 % of a frame with no code).
+    pub fn reshape(&mut self, w: usize, h: usize) {
+        self.w = w;
+        self.h = h;
+        self.data.resize(w * h, 0);
+    }
+
     #[cfg(test)]
     pub fn copy_from(&mut self, w: usize, h: usize, data: &[u8]) {
         self.w = w;
@@ -84,7 +92,7 @@ impl Plane {
 /// Halves both dimensions with a 2x2 box average (anti-aliased: averaging also removes sensor noise).
 pub fn downscale2(src: View<'_>, dst: &mut Plane) {
     let (w, h) = (src.w / 2, src.h / 2);
-    dst.resize(w, h);
+    dst.reshape(w, h);
     for y in 0..h {
         let r0 = &src.data[(2 * y) * src.w..(2 * y) * src.w + 2 * w];
         let r1 = &src.data[(2 * y + 1) * src.w..(2 * y + 1) * src.w + 2 * w];
@@ -123,16 +131,20 @@ pub fn downscale2(src: View<'_>, dst: &mut Plane) {
 pub fn integral(src: &Plane, sat: &mut Vec<u32>) {
     let (w, h) = (src.w, src.h);
     let stride = w + 1;
-    sat.clear();
+    // Every element but the first row and column is written below; those two are zeroed here (no zeroing
+    // pass over the whole table).
     sat.resize(stride * (h + 1), 0);
+    sat[..stride].fill(0);
     for y in 0..h {
         let mut row = 0u32;
         let src_row = &src.data[y * w..(y + 1) * w];
         let (prev, cur) = sat.split_at_mut((y + 1) * stride);
-        let prev = &prev[y * stride..];
-        for x in 0..w {
-            row += src_row[x] as u32;
-            cur[x + 1] = prev[x + 1] + row;
+        let prev = &prev[y * stride + 1..(y + 1) * stride];
+        let (first, cur) = cur[..stride].split_at_mut(1);
+        first[0] = 0;
+        for ((c, &p), &v) in cur.iter_mut().zip(prev).zip(src_row) {
+            row += v as u32;
+            *c = p + row;
         }
     }
 }
@@ -152,7 +164,7 @@ pub fn binarize_mean(
 ) {
     let (w, h) = (src.w, src.h);
     let stride = w + 1;
-    out.clear();
+    // Every pixel is written below.
     out.resize(w * h, 0);
     // Columns whose window is not clipped by the left/right border: x - r >= 0 and x + r + 1 <= w.
     let (inner0, inner1) = (r.min(w), w.saturating_sub(r).max(r.min(w)));
@@ -213,12 +225,12 @@ pub fn binarize_mean(
 /// 3x3 box blur (separable), for sensor noise and JPEG ringing on codes with modules >= 3 px.
 pub fn box3(src: &Plane, tmp: &mut Vec<u16>, dst: &mut Plane) {
     let (w, h) = (src.w, src.h);
-    dst.resize(w, h);
+    dst.reshape(w, h);
     if w < 3 || h < 3 {
         dst.data.copy_from_slice(&src.data);
         return;
     }
-    tmp.clear();
+    // Every element is written below.
     tmp.resize(w * h, 0);
     for y in 0..h {
         let s = &src.data[y * w..(y + 1) * w];
@@ -241,7 +253,7 @@ pub fn box3(src: &Plane, tmp: &mut Vec<u16>, dst: &mut Plane) {
 
 /// Unsharp mask: dst = src + amount * (src - box3(src)). Restores module edges softened by defocus/motion blur.
 pub fn unsharp(src: &Plane, blurred: &Plane, amount: f32, dst: &mut Plane) {
-    dst.resize(src.w, src.h);
+    dst.reshape(src.w, src.h);
     let a = (amount * 256.0) as i32;
     for ((d, &s), &b) in dst.data.iter_mut().zip(&src.data).zip(&blurred.data) {
         let v = s as i32 + ((a * (s as i32 - b as i32)) >> 8);

@@ -1063,7 +1063,8 @@ fn build_crop(
 ) {
     let w = (((x1 - x0) * f) as usize).clamp(1, 8192);
     let h = (((y1 - y0) * f) as usize).clamp(1, 8192);
-    crop.resize(w, h);
+    // Every pixel is written below.
+    crop.reshape(w, h);
     let step = (65536.0 / f) as i64;
     let fx0 = ((x0 - 0.5) * 65536.0) as i64 + step / 2;
     let fy0 = ((y0 - 0.5) * 65536.0) as i64 + step / 2;
