@@ -266,6 +266,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reused_buffers_give_what_fresh_ones_give() {
+        // The filters write into buffers kept from earlier (larger) frames without zeroing them first:
+        // stale contents must never show through.
+        let mut p = Plane::default();
+        p.resize(37, 23);
+        for (i, v) in p.data.iter_mut().enumerate() {
+            *v = (i * 73 % 251) as u8;
+        }
+        let fresh =
+            |f: &dyn Fn(&mut Vec<u32>, &mut Vec<u8>, &mut Vec<u16>, &mut Plane, &mut Plane)| {
+                let (mut sat, mut bits, mut tmp, mut b, mut u) = (
+                    Vec::new(),
+                    Vec::new(),
+                    Vec::new(),
+                    Plane::default(),
+                    Plane::default(),
+                );
+                f(&mut sat, &mut bits, &mut tmp, &mut b, &mut u);
+                (sat, bits, b.data, u.data)
+            };
+        let run = |sat: &mut Vec<u32>,
+                   bits: &mut Vec<u8>,
+                   tmp: &mut Vec<u16>,
+                   b: &mut Plane,
+                   u: &mut Plane| {
+            integral(&p, sat);
+            binarize_mean(&p, sat, 4, 3, false, bits);
+            box3(&p, tmp, b);
+            unsharp(&p, b, 1.5, u);
+        };
+        let want = fresh(&run);
+        let (mut sat, mut bits, mut tmp) =
+            (vec![u32::MAX; 5000], vec![7u8; 5000], vec![9u16; 5000]);
+        let (mut b, mut u) = (Plane::default(), Plane::default());
+        b.data = vec![200; 5000];
+        u.data = vec![100; 5000];
+        run(&mut sat, &mut bits, &mut tmp, &mut b, &mut u);
+        assert_eq!((sat, bits, b.data, u.data), want);
+    }
+
+    #[test]
     fn integral_and_binarize_find_a_dark_square() {
         let mut p = Plane::default();
         p.resize(20, 20);
