@@ -10,6 +10,8 @@ pub struct Plane {
 }
 
 impl Plane {
+    /// Sets the size and zeroes every pixel.
+    #[cfg(test)]
     pub fn resize(&mut self, w: usize, h: usize) {
         self.w = w;
         self.h = h;
@@ -265,6 +267,29 @@ pub fn unsharp(src: &Plane, blurred: &Plane, amount: f32, dst: &mut Plane) {
 mod tests {
     use super::*;
 
+    /// The buffers the filters write into, kept from frame to frame.
+    #[derive(Default, PartialEq, Debug)]
+    struct Buffers {
+        sat: Vec<u32>,
+        bits: Vec<u8>,
+        tmp: Vec<u16>,
+        blurred: Plane,
+        sharp: Plane,
+    }
+
+    impl PartialEq for Plane {
+        fn eq(&self, other: &Self) -> bool {
+            (self.w, self.h, &self.data) == (other.w, other.h, &other.data)
+        }
+    }
+
+    fn filter_all(p: &Plane, b: &mut Buffers) {
+        integral(p, &mut b.sat);
+        binarize_mean(p, &b.sat, 4, 3, false, &mut b.bits);
+        box3(p, &mut b.tmp, &mut b.blurred);
+        unsharp(p, &b.blurred, 1.5, &mut b.sharp);
+    }
+
     #[test]
     fn reused_buffers_give_what_fresh_ones_give() {
         // The filters write into buffers kept from earlier (larger) frames without zeroing them first:
@@ -274,36 +299,25 @@ mod tests {
         for (i, v) in p.data.iter_mut().enumerate() {
             *v = (i * 73 % 251) as u8;
         }
-        let fresh =
-            |f: &dyn Fn(&mut Vec<u32>, &mut Vec<u8>, &mut Vec<u16>, &mut Plane, &mut Plane)| {
-                let (mut sat, mut bits, mut tmp, mut b, mut u) = (
-                    Vec::new(),
-                    Vec::new(),
-                    Vec::new(),
-                    Plane::default(),
-                    Plane::default(),
-                );
-                f(&mut sat, &mut bits, &mut tmp, &mut b, &mut u);
-                (sat, bits, b.data, u.data)
-            };
-        let run = |sat: &mut Vec<u32>,
-                   bits: &mut Vec<u8>,
-                   tmp: &mut Vec<u16>,
-                   b: &mut Plane,
-                   u: &mut Plane| {
-            integral(&p, sat);
-            binarize_mean(&p, sat, 4, 3, false, bits);
-            box3(&p, tmp, b);
-            unsharp(&p, b, 1.5, u);
+        let mut want = Buffers::default();
+        filter_all(&p, &mut want);
+        let mut reused = Buffers {
+            sat: vec![u32::MAX; 5000],
+            bits: vec![7; 5000],
+            tmp: vec![9; 5000],
+            blurred: Plane {
+                w: 50,
+                h: 100,
+                data: vec![200; 5000],
+            },
+            sharp: Plane {
+                w: 100,
+                h: 50,
+                data: vec![100; 5000],
+            },
         };
-        let want = fresh(&run);
-        let (mut sat, mut bits, mut tmp) =
-            (vec![u32::MAX; 5000], vec![7u8; 5000], vec![9u16; 5000]);
-        let (mut b, mut u) = (Plane::default(), Plane::default());
-        b.data = vec![200; 5000];
-        u.data = vec![100; 5000];
-        run(&mut sat, &mut bits, &mut tmp, &mut b, &mut u);
-        assert_eq!((sat, bits, b.data, u.data), want);
+        filter_all(&p, &mut reused);
+        assert_eq!(reused, want);
     }
 
     #[test]
