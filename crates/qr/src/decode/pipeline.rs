@@ -123,11 +123,12 @@ const CROP_STEPS: &[CropStep] = &[
     step_w(0, v(Filter::Smooth, true, 2), true, 2),
 ];
 
-/// The crop steps worth rqrr's slower locator after ours failed on all of them. Since our locator reads
-/// steep and bent codes itself, rqrr reads 4 of ~2,500 frames (dev, label seeds 1/3/7/11, every category
-/// of seeds 1, 2 and 5), on steps 1, 5 and 8; on steps 2 and 3 it read none and cost ~6 % of an
-/// unreadable frame's time.
-const RQRR_STEPS: &[usize] = &[1, 5, 8];
+/// The crop steps worth rqrr's slower locator after ours failed on all of them. Our locator reads steep and
+/// bent codes itself: on the 2,505 frames of dev, label seeds 1/3/7/11 and the categories of seeds 1, 2 and
+/// 5, rqrr reads none that ours does not. On ~530 frames of ad-hoc probes (PIL perspective, stretch and
+/// other transforms of project images) it reads 3 more, all on step 5 (the unsharp-masked crop); on steps
+/// 1 and 8 it read nothing there either and cost 1.5-4 ms of the p95 frame with no code.
+const RQRR_STEPS: &[usize] = &[5];
 
 /// Crop zoom factors relative to the size-based estimate (the code's share of the label varies).
 const CROP_ZOOMS: &[f64] = &[1.0, 1.8];
