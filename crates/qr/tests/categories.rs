@@ -46,6 +46,9 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // other two read only by the whole-frame scan; all 15, every one by the fit step, with the fragments'
     // bounding box grown by 8 modules.
     ("bigmodule", 15, 15),
+    // Dense codes (v15-40, 2.5-4 px modules) seen at a slant, far side 60-80 % of the near one: added at
+    // stop 17, when we read 4 of these 15 (and 7 of the bench's 30 at seed 1, where zxing-cpp reads 20).
+    ("densetilt", 15, 4),
 ];
 
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {
