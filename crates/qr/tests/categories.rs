@@ -28,8 +28,9 @@ const FLOORS: &[(&str, usize, usize)] = &[
     ("design", 16, 16),
     // Far side 55-80 % of the near side, any rotation: 11 of 15 read when the category was added, 13 once
     // the fourth corner came from the finders' edge lines, 14 with foreshortened finders and skewed
-    // triples. Not read (seed 5): 0007 (tilt-y far0.57 tilt39 L module3.5 v8).
-    ("steep", 15, 14),
+    // triples, all 15 once the steep triples were ordered by their finders' strength and got a pre-check
+    // budget of their own (0007: tilt-y far0.57 tilt39 L module3.5 v8).
+    ("steep", 15, 15),
     // On a cylinder of radius 0.7-1.3x the code's width: 14 of 15, then all 15 once a grid with one timing
     // pattern fitting and the other not went to the timing-edge warp (0000: axis-vertical radius0.82 L
     // module5.1 v7).
@@ -47,8 +48,9 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // bounding box grown by 8 modules.
     ("bigmodule", 15, 15),
     // Dense codes (v15-40, 2.5-4 px modules) seen at a slant, far side 60-80 % of the near one: added at
-    // stop 17, when we read 4 of these 15 (and 7 of the bench's 30 at seed 1, where zxing-cpp reads 20).
-    ("densetilt", 15, 4),
+    // stop 17, when we read 4 of these 15 (and 7 of the bench's 30 at seed 1, where zxing-cpp reads 20);
+    // 5 with the steep triples' own order and budget and the version blocks read at each finder's pitch.
+    ("densetilt", 15, 5),
 ];
 
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {

@@ -43,6 +43,9 @@ const MAX_PRECHECKS: usize = 120;
 const MAX_EQUALIZED: usize = 2;
 /// Largest ratio between the module sizes of a triple's finders (a steep view makes the far ones smaller).
 const MAX_MODULE_RATIO: f64 = 2.6;
+/// How far (in versions) from the spacing estimate a version block read at a steep view's own finder
+/// pitch may name (see `read_version_at_own_pitch`): a v40 code's estimate was v33.
+const OWN_PITCH_SPREAD: i64 = 10;
 /// Largest version our locator tries (all of them: a wrong version fails the timing pre-check or the format check).
 const MAX_VERSION: i64 = 40;
 
@@ -399,9 +402,27 @@ impl FinderLocator {
                 }
             }
         }
-        // Stable: each tier keeps the order the finders were found in.
-        triples.sort_by_key(|t| t.0);
-        for &(_, a, b, c) in &triples {
+        // Stable: each face-on tier keeps the order the finders were found in. The steep tier, where the
+        // far finders' weaker runs leave the true triple behind finder-like data patterns of a dense
+        // code, is ordered by its finders' strength (rows confirmed per pixel of module, at most 3: a
+        // finder's centre stone spans three modules).
+        let strength = |i: usize| (f[i].hits as f64 / f[i].module).min(3.0);
+        let weak = |&(tier, a, b, c): &(u8, usize, usize, usize)| {
+            if tier == 2 {
+                -(strength(a) + strength(b) + strength(c))
+            } else {
+                0.0
+            }
+        };
+        triples.sort_by(|x, y| x.0.cmp(&y.0).then(weak(x).total_cmp(&weak(y))));
+        let mut steep_tier = false;
+        for &(tier, a, b, c) in &triples {
+            // The steep triples get a pre-check budget of their own: the face-on ones of a dense code's
+            // data patterns used it all up before them.
+            if tier == 2 && !steep_tier {
+                steep_tier = true;
+                prechecks = 0;
+            }
             let (pa, pb, pc) = (f[a], f[b], f[c]);
             let (mn, mx) = (
                 pa.module.min(pb.module).min(pc.module),
@@ -434,18 +455,29 @@ impl FinderLocator {
             let est_version = ((modules_between + 7.0 - 17.0) / 4.0).round() as i64;
             // From version 7 on, the version information next to the finders names the version
             // exactly (the spacing estimate drifts by a version or more on big codes).
-            let named = if est_version >= 6 {
+            let mut named = if est_version >= 6 {
                 read_version_info(plane, pb, tr, bl, est_version, invert)
             } else {
                 None
             };
+            // In a steep view the spacing estimate drifts by several versions on a dense code, and the
+            // module pitch it implies misses the blocks: read them at each finder's own module.
+            if named.is_none() && steep && est_version >= 6 {
+                named = read_version_at_own_pitch(plane, pb, tr, bl, est_version, invert);
+            }
             let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0];
             if steep {
                 versions[3] = est_version + 2;
                 versions[4] = est_version - 2;
             }
             if let Some(v) = named {
-                versions = [v, 0, 0, 0, 0];
+                // A block read far from the spacing estimate may be a data pattern's chance BCH match:
+                // the estimate's own versions still follow it.
+                versions = if (v - est_version).abs() <= 3 {
+                    [v, 0, 0, 0, 0]
+                } else {
+                    [v, est_version, est_version + 1, est_version - 1, 0]
+                };
             }
             // Where the finders' ring edges facing the code meet (version-independent;
             // see `try_grid`): measured once per triple, when a version is first tried, and
@@ -1086,6 +1118,66 @@ fn read_version_info(
             }
             if super::symbol::version_from_bits(bits) == Some(version as usize) {
                 return Some(version);
+            }
+        }
+    }
+    None
+}
+
+/// Reads the version information blocks at each block's own finder's module pitch, for a steep view: the
+/// axes' directions come from the finder centres, the module from the finder's own runs (tried 0.8-1.2x).
+/// Returns the version a block names (BCH(18,6), at most 3 bits off), if it is within `OWN_PITCH_SPREAD`
+/// of `est`.
+fn read_version_at_own_pitch(
+    plane: &Plane,
+    tl: Finder,
+    tr: Finder,
+    bl: Finder,
+    est: i64,
+    invert: bool,
+) -> Option<i64> {
+    let unit = |f: Finder| {
+        let (dx, dy) = (f.x - tl.x, f.y - tl.y);
+        let l = dx.hypot(dy).max(1e-9);
+        (dx / l, dy / l)
+    };
+    let (du, dv) = (unit(tr), unit(bl));
+    // The finders' runs are measured along pixel rows and columns: chords 1/max(|cos|, |sin|) longer than
+    // the module on a rotated code.
+    let chord = du.0.abs().max(du.1.abs());
+    let blocks: [(Finder, BitOffset); 2] = [
+        (tr, |i| ((i % 3) as f64 - 7.0, (i / 3) as f64 - 3.0)),
+        (bl, |i| ((i / 3) as f64 - 3.0, (i % 3) as f64 - 7.0)),
+    ];
+    for (f, offset) in blocks {
+        for k in [1.0, 0.9, 1.1, 0.8, 1.2] {
+            let m = f.module * chord * k;
+            let at = |a: f64, b: f64| {
+                plane.sample(
+                    f.x + (a * du.0 + b * dv.0) * m,
+                    f.y + (a * du.1 + b * dv.1) * m,
+                )
+            };
+            // The separator between the block and the finder: light in every version.
+            let light = if offset(0).0 < -5.0 {
+                at(-4.0, 0.0)
+            } else {
+                at(0.0, -4.0)
+            };
+            let dark = at(0.0, 0.0);
+            if (light - dark).abs() < 8.0 {
+                continue;
+            }
+            let mid = (light + dark) / 2.0;
+            let mut bits = 0u32;
+            for i in 0..18 {
+                let (a, b) = offset(i);
+                bits |= (((at(a, b) < mid) != invert) as u32) << i;
+            }
+            if let Some(v) = super::symbol::version_from_bits(bits) {
+                if (v as i64 - est).abs() <= OWN_PITCH_SPREAD {
+                    return Some(v as i64);
+                }
             }
         }
     }
