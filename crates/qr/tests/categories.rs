@@ -358,6 +358,31 @@ fn a_clean_codes_own_triple_comes_before_finder_like_data() {
 }
 
 #[test]
+fn dense_codes_at_a_slant_read_at_their_own_scale() {
+    // Seed-1 `densetilt` 0000, 0011 and 0013 (v39, v30, v40), loaded from their PNG bytes as a file is:
+    // at the label-sized scales their far finders are too small to find; the dense step, a crop at the
+    // scale the region's own run lengths imply, reads them.
+    let imgs = categories::generate("densetilt", 1, 14);
+    for name in ["0000.png", "0011.png", "0013.png"] {
+        let img = imgs.iter().find(|i| i.name == name).expect("generated");
+        let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
+        let mut d = Decoder::new(DecoderOptions::default());
+        let found = d.decode(LumaFrame {
+            width,
+            height,
+            data: &data,
+        });
+        assert_eq!(
+            found.first().map(|f| f.text.as_str()),
+            img.payload.as_deref(),
+            "{} {:?}",
+            img.name,
+            img.tags
+        );
+    }
+}
+
+#[test]
 fn bigmodule_codes_read_at_their_own_scale() {
     // Modules of 8-32 px: read by the first step (the fit step, which sizes its crop from the region's run
     // lengths), not left to the whole-frame scans at the end of the search.

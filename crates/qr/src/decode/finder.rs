@@ -311,6 +311,8 @@ pub struct FinderLocator {
     /// Source-image pixels per pixel of the plane `read` gets (a crop is scaled; see `set_scale`); 0 (never
     /// set) counts as 1.
     scale: f64,
+    /// The largest version a triple of the last `read` named or estimated (0: no triple).
+    max_version: std::cell::Cell<i64>,
 }
 
 impl FinderLocator {
@@ -323,6 +325,12 @@ impl FinderLocator {
     /// Finder-pattern candidates the last `read` confirmed (all of them, not only the strongest it tried).
     pub fn seen(&self) -> usize {
         self.seen
+    }
+
+    /// The largest version a finder triple of the last `read` was named (version blocks) or estimated
+    /// (finder spacing) to have; 0 when it formed no triple.
+    pub fn max_version(&self) -> i64 {
+        self.max_version.get()
     }
 
     /// How many of the finder patterns the last `read` saw lie outside `quad` (a code's corners, in the same
@@ -345,6 +353,7 @@ impl FinderLocator {
     ) -> Option<(String, Location)> {
         let (w, h) = (plane.w, plane.h);
         self.seen = find_finders(bits, w, h, &mut self.runs, &mut self.finders);
+        self.max_version.set(0);
         let f = &self.finders;
         let mut attempts = 0usize;
         let mut prechecks = 0usize;
@@ -464,6 +473,10 @@ impl FinderLocator {
             // module pitch it implies misses the blocks: read them at each finder's own module.
             if named.is_none() && steep && est_version >= 6 {
                 named = read_version_at_own_pitch(plane, pb, tr, bl, est_version, invert);
+            }
+            let version = named.unwrap_or(est_version);
+            if version <= MAX_VERSION {
+                self.max_version.set(self.max_version.get().max(version));
             }
             let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0];
             if steep {

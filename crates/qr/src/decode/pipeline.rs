@@ -121,6 +121,8 @@ const CROP_STEPS: &[CropStep] = &[
     step(1, v(Filter::Raw, false, 12), true),
     step_w(1, v(Filter::Smooth, false, 2), true, 2),
     step_w(0, v(Filter::Smooth, true, 2), true, 2),
+    // A dense code (see `DENSE_ZOOM`), only where an earlier step formed a finder triple of one.
+    step(DENSE_ZOOM, v(Filter::Raw, false, 4), true),
 ];
 
 /// The crop steps worth rqrr's slower locator after ours failed on all of them. Our locator reads steep and
@@ -134,6 +136,16 @@ const RQRR_STEPS: &[usize] = &[5];
 const CROP_ZOOMS: &[f64] = &[1.0, 1.8];
 /// The crop zoom of the fit step: sized from the region's module estimate, not from `CROP_ZOOMS`.
 const FIT_ZOOM: usize = 2;
+/// The crop zoom of the dense step: the region at the scale its own run lengths imply (as the fit step,
+/// ~3 px a module, never above the image's own), when that is well above what the 1.8x zoom's crop gets
+/// under `MAX_CROP_PIXELS`, bounded by `DENSE_MAX_PIXELS` instead. A dense code seen at a slant (version
+/// 15-40, 2.5-4 px modules, the far ones smaller) loses its far finders at the label-sized scales.
+const DENSE_ZOOM: usize = 3;
+/// Largest dense-step crop, in pixels.
+const DENSE_MAX_PIXELS: f64 = 400_000.0;
+/// The dense step runs on a region only where a finder triple of an earlier step was named or estimated
+/// to be of this version or more.
+const DENSE_MIN_VERSION: i64 = 12;
 
 /// Largest crop, in pixels, after scaling.
 const MAX_CROP_PIXELS: f64 = 160_000.0;
@@ -293,7 +305,7 @@ const LIVE_BASE_STEPS: usize = 3;
 #[derive(Default)]
 struct FrameState {
     /// Per zoom: which candidate's crop `Workspace::crops` holds, with its transform, window and plane key.
-    zooms: [Option<ZoomCrop>; 3],
+    zooms: [Option<ZoomCrop>; 4],
     /// Per crop step: the plane key whose binarisation `Workspace::kept_bits` holds.
     kept: [Option<u64>; CROP_STEPS.len()],
     /// Per crop step: the finder candidates our locator confirmed on the kept binarisation.
@@ -302,6 +314,9 @@ struct FrameState {
     rqrr_misses: [u8; MAX_REGIONS],
     /// Per candidate: a scan of our phase had a clean miss there (see `Scratch::clean_miss`).
     clean_miss: [bool; MAX_REGIONS],
+    /// Per candidate: the largest version a finder triple of our locator's steps there was named or
+    /// estimated to have (see `DENSE_MIN_VERSION`).
+    max_version: [i64; MAX_REGIONS],
     /// Per candidate: its module size estimate (see `module_estimate`), once computed.
     module: [Option<Option<f64>>; MAX_REGIONS],
     /// Plane keys of the pyramid levels for the whole-frame scans (0 = not assigned yet).
@@ -328,7 +343,7 @@ pub struct Workspace {
     quarter_built: bool,
     base_owned: bool,
     /// The current candidate's crop at each of `CROP_ZOOMS` (also scratch for huge-frame downscaling).
-    crops: [Plane; 3],
+    crops: [Plane; 4],
     /// Binarised crop steps kept from our locator's phase for rqrr's (indexed like `CROP_STEPS`).
     kept_bits: [Vec<u8>; CROP_STEPS.len()],
     block_range: Vec<u8>,
@@ -639,12 +654,30 @@ impl Workspace {
                                 }
                                 _ => return false,
                             }
+                        } else if st.zoom == DENSE_ZOOM {
+                            if st8.max_version[ci] < DENSE_MIN_VERSION {
+                                return false;
+                            }
+                            let module = *st8.module[ci].get_or_insert_with(|| {
+                                module_estimate(src, (x0, y0, x1, y1), &mut self.scratch.run_lens)
+                            });
+                            let area = (x1 - x0) * (y1 - y0);
+                            // The scale the 1.8x zoom's crop got.
+                            let zoomed =
+                                label_f(CROP_ZOOMS[1]).min((MAX_CROP_PIXELS / area).sqrt());
+                            match module.map(|m| (MODULE_FIT_PX / m).clamp(0.05, 1.0)) {
+                                Some(f) if f > zoomed * 1.25 => {
+                                    f.min((DENSE_MAX_PIXELS / area).sqrt())
+                                }
+                                _ => return false,
+                            }
                         } else {
                             label_f(CROP_ZOOMS[st.zoom])
                         };
-                        // Bound the crop's area so one scan stays around a millisecond.
+                        // Bound the crop's area so one scan stays around a millisecond (the dense step
+                        // has a bound of its own).
                         let area = (x1 - x0) * (y1 - y0) * f * f;
-                        if area > MAX_CROP_PIXELS {
+                        if area > MAX_CROP_PIXELS && st.zoom != DENSE_ZOOM {
                             f *= (MAX_CROP_PIXELS / area).sqrt();
                         }
                         let crop = &mut self.crops[st.zoom];
@@ -717,6 +750,10 @@ impl Workspace {
                 );
                 if locators == Locators::Ours && self.scratch.clean_miss {
                     st8.clean_miss[ci] = true;
+                }
+                if locators == Locators::Ours {
+                    st8.max_version[ci] =
+                        st8.max_version[ci].max(self.scratch.finder.max_version());
                 }
                 if locators == Locators::Rqrr && self.scratch.rqrr_missed {
                     st8.rqrr_misses[ci] += 1;
