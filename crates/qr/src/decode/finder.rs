@@ -367,7 +367,7 @@ impl FinderLocator {
         // smaller, one side foreshortened, the angle skewed). A frontal code's triple is so tried before
         // the attempt and sample budgets go to unlikely ones, and a clean code's before finder-like data
         // patterns inside it (those took the first tries of mirrored and big codes, in the order the
-        // finders were found, which each tier keeps).
+        // finders were found; see below for the order within each tier).
         let mut triples: Vec<(u8, usize, usize, usize)> = Vec::with_capacity(64);
         for b in 0..f.len() {
             for a in 0..f.len() {
@@ -411,13 +411,13 @@ impl FinderLocator {
                 }
             }
         }
-        // Stable: each face-on tier keeps the order the finders were found in. The steep tier, where the
-        // far finders' weaker runs leave the true triple behind finder-like data patterns of a dense
-        // code, is ordered by its finders' strength (rows confirmed per pixel of module, at most 3: a
-        // finder's centre stone spans three modules).
+        // Stable: the clean face-on tier keeps the order the finders were found in. The other two, where a
+        // dense code's far finders, weaker, leave its triple behind those of its finder-like data patterns,
+        // are ordered by their finders' strength (rows confirmed per pixel of module, at most 3: a finder's
+        // centre stone spans three modules).
         let strength = |i: usize| (f[i].hits as f64 / f[i].module).min(3.0);
         let weak = |&(tier, a, b, c): &(u8, usize, usize, usize)| {
-            if tier == 2 {
+            if tier >= 1 {
                 -(strength(a) + strength(b) + strength(c))
             } else {
                 0.0
