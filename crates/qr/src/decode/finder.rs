@@ -1104,37 +1104,51 @@ fn read_version_info(
         let span = size - 7.0;
         let (ux, uy) = ((tr.x - tl.x) / span, (tr.y - tl.y) / span);
         let (vx, vy) = ((bl.x - tl.x) / span, (bl.y - tl.y) / span);
-        // (finder, module offset of block bit i from that finder's centre along u and v).
-        let blocks: [(Finder, BitOffset); 2] = [
-            (tr, |i| ((i % 3) as f64 - 7.0, (i / 3) as f64 - 3.0)),
-            (bl, |i| ((i / 3) as f64 - 3.0, (i % 3) as f64 - 7.0)),
-        ];
-        for (f, offset) in blocks {
+        for (f, offset) in [(tr, VERSION_BLOCKS[0]), (bl, VERSION_BLOCKS[1])] {
             let at =
                 |du: f64, dv: f64| plane.sample(f.x + du * ux + dv * vx, f.y + du * uy + dv * vy);
-            // The separator between the block and the finder: light in every version.
-            let light = if offset(0).0 < -5.0 {
-                at(-4.0, 0.0)
-            } else {
-                at(0.0, -4.0)
-            };
-            let dark = at(0.0, 0.0);
-            if (light - dark).abs() < 8.0 {
-                continue;
-            }
-            let mid = (light + dark) / 2.0;
-            let mut bits = 0u32;
-            for i in 0..18 {
-                let (du, dv) = offset(i);
-                let is_dark = (at(du, dv) < mid) != invert;
-                bits |= (is_dark as u32) << i;
-            }
-            if super::symbol::version_from_bits(bits) == Some(version as usize) {
+            if version_block_bits(at, offset, invert).is_some_and(|bits| {
+                super::symbol::version_from_bits(bits) == Some(version as usize)
+            }) {
                 return Some(version);
             }
         }
     }
     None
+}
+
+/// Module offset of version-block bit i from its finder's centre along u and v: the block left of the
+/// top-right finder, then the one above the bottom-left finder.
+const VERSION_BLOCKS: [BitOffset; 2] = [
+    |i| ((i % 3) as f64 - 7.0, (i / 3) as f64 - 3.0),
+    |i| ((i / 3) as f64 - 3.0, (i % 3) as f64 - 7.0),
+];
+
+/// The 18 bits of one version block, `at(u, v)` sampling the grey plane at module offset (u, v) from its
+/// finder's centre; None when the finder's dark centre and the light separator beside the block do not
+/// differ enough to threshold between them.
+fn version_block_bits(
+    at: impl Fn(f64, f64) -> f32,
+    offset: BitOffset,
+    invert: bool,
+) -> Option<u32> {
+    // The separator between the block and the finder: light in every version.
+    let light = if offset(0).0 < -5.0 {
+        at(-4.0, 0.0)
+    } else {
+        at(0.0, -4.0)
+    };
+    let dark = at(0.0, 0.0);
+    if (light - dark).abs() < 8.0 {
+        return None;
+    }
+    let mid = (light + dark) / 2.0;
+    let mut bits = 0u32;
+    for i in 0..18 {
+        let (du, dv) = offset(i);
+        bits |= (((at(du, dv) < mid) != invert) as u32) << i;
+    }
+    Some(bits)
 }
 
 /// Reads the version information blocks at each block's own finder's module pitch, for a steep view: the
@@ -1158,11 +1172,7 @@ fn read_version_at_own_pitch(
     // The finders' runs are measured along pixel rows and columns: chords 1/max(|cos|, |sin|) longer than
     // the module on a rotated code.
     let chord = du.0.abs().max(du.1.abs());
-    let blocks: [(Finder, BitOffset); 2] = [
-        (tr, |i| ((i % 3) as f64 - 7.0, (i / 3) as f64 - 3.0)),
-        (bl, |i| ((i / 3) as f64 - 3.0, (i % 3) as f64 - 7.0)),
-    ];
-    for (f, offset) in blocks {
+    for (f, offset) in [(tr, VERSION_BLOCKS[0]), (bl, VERSION_BLOCKS[1])] {
         for k in [1.0, 0.9, 1.1, 0.8, 1.2] {
             let m = f.module * chord * k;
             let at = |a: f64, b: f64| {
@@ -1171,26 +1181,11 @@ fn read_version_at_own_pitch(
                     f.y + (a * du.1 + b * dv.1) * m,
                 )
             };
-            // The separator between the block and the finder: light in every version.
-            let light = if offset(0).0 < -5.0 {
-                at(-4.0, 0.0)
-            } else {
-                at(0.0, -4.0)
-            };
-            let dark = at(0.0, 0.0);
-            if (light - dark).abs() < 8.0 {
-                continue;
-            }
-            let mid = (light + dark) / 2.0;
-            let mut bits = 0u32;
-            for i in 0..18 {
-                let (a, b) = offset(i);
-                bits |= (((at(a, b) < mid) != invert) as u32) << i;
-            }
-            if let Some(v) = super::symbol::version_from_bits(bits) {
-                if (v as i64 - est).abs() <= OWN_PITCH_SPREAD {
-                    return Some(v as i64);
-                }
+            let named = version_block_bits(at, offset, invert)
+                .and_then(super::symbol::version_from_bits)
+                .map(|v| v as i64);
+            if let Some(v) = named.filter(|v| (v - est).abs() <= OWN_PITCH_SPREAD) {
+                return Some(v);
             }
         }
     }
