@@ -620,15 +620,25 @@ impl Workspace {
                             (zoom * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0)
                         };
                         let (mut x0, mut y0, mut x1, mut y1) = (x0, y0, x1, y1);
+                        if st.zoom == DENSE_ZOOM && st8.max_version[ci] < DENSE_MIN_VERSION {
+                            return false;
+                        }
+                        // The fit and dense steps: the scale that puts ~3 px in a module by the region's
+                        // own run lengths (never above the image's own), with that module.
+                        let fit = if st.zoom == FIT_ZOOM || st.zoom == DENSE_ZOOM {
+                            let module = *st8.module[ci].get_or_insert_with(|| {
+                                module_estimate(src, (x0, y0, x1, y1), &mut self.scratch.run_lens)
+                            });
+                            module.map(|m| ((MODULE_FIT_PX / m).clamp(0.05, 1.0), m))
+                        } else {
+                            None
+                        };
                         let mut f = if st.zoom == FIT_ZOOM {
                             // A code that fills its region (a screenshot, a close-up, a small clean image)
                             // has bigger modules than that guess, and the region's own run lengths say so:
                             // this step reads such a code from a crop several times smaller. It is skipped
                             // when they do not (blur, text and noise only make runs shorter).
-                            let module = *st8.module[ci].get_or_insert_with(|| {
-                                module_estimate(src, (x0, y0, x1, y1), &mut self.scratch.run_lens)
-                            });
-                            match module.map(|m| ((MODULE_FIT_PX / m).clamp(0.05, 1.0), m)) {
+                            match fit {
                                 Some((f, m)) if f < label_f(1.0) * FIT_SHRINK => {
                                     let (bw, bh) = (src.w as f64, src.h as f64);
                                     // Modules of half a map block or more: the map sees no texture
@@ -655,18 +665,12 @@ impl Workspace {
                                 _ => return false,
                             }
                         } else if st.zoom == DENSE_ZOOM {
-                            if st8.max_version[ci] < DENSE_MIN_VERSION {
-                                return false;
-                            }
-                            let module = *st8.module[ci].get_or_insert_with(|| {
-                                module_estimate(src, (x0, y0, x1, y1), &mut self.scratch.run_lens)
-                            });
                             let area = (x1 - x0) * (y1 - y0);
                             // The scale the 1.8x zoom's crop got.
                             let zoomed =
                                 label_f(CROP_ZOOMS[1]).min((MAX_CROP_PIXELS / area).sqrt());
-                            match module.map(|m| (MODULE_FIT_PX / m).clamp(0.05, 1.0)) {
-                                Some(f) if f > zoomed * 1.25 => {
+                            match fit {
+                                Some((f, _)) if f > zoomed * 1.25 => {
                                     f.min((DENSE_MAX_PIXELS / area).sqrt())
                                 }
                                 _ => return false,
