@@ -58,17 +58,23 @@ impl Plane {
     /// Bilinear sample at a sub-pixel position (pixel centres at integer + 0.5), clamped at the border.
     #[inline]
     pub fn sample(&self, x: f64, y: f64) -> f32 {
-        let fx = (x - 0.5).clamp(0.0, (self.w - 1) as f64);
-        let fy = (y - 0.5).clamp(0.0, (self.h - 1) as f64);
-        let x0 = fx as usize;
-        let y0 = fy as usize;
-        let x1 = (x0 + 1).min(self.w - 1);
-        let y1 = (y0 + 1).min(self.h - 1);
-        let ax = (fx - x0 as f64) as f32;
-        let ay = (fy - y0 as f64) as f32;
-        let p = |x: usize, y: usize| self.data[y * self.w + x] as f32;
-        let top = p(x0, y0) * (1.0 - ax) + p(x1, y0) * ax;
-        let bottom = p(x0, y1) * (1.0 - ax) + p(x1, y1) * ax;
+        let (w, h) = (self.w, self.h);
+        // Planes are far below 2^31 pixels a side: i32 conversions, one instruction each where usize ones
+        // take several.
+        let fx = (x - 0.5).clamp(0.0, (w as i32 - 1) as f64);
+        let fy = (y - 0.5).clamp(0.0, (h as i32 - 1) as f64);
+        // Both are in 0..=w-1 and 0..=h-1 (NaN casts to 0): the cast truncates, as a floor.
+        let (xi, yi) = (fx as i32, fy as i32);
+        let ax = (fx - xi as f64) as f32;
+        let ay = (fy - yi as f64) as f32;
+        let (x0, y0) = (xi as usize, yi as usize);
+        // The 2x2 neighbourhood (one pixel or row less at the right or bottom edge) from one slice.
+        let (dx, dy) = ((x0 + 1 < w) as usize, if y0 + 1 < h { w } else { 0 });
+        let i = y0 * w + x0;
+        let d = &self.data[i..=i + dy + dx];
+        let p = |k: usize| d[k] as f32;
+        let top = p(0) * (1.0 - ax) + p(dx) * ax;
+        let bottom = p(dy) * (1.0 - ax) + p(dy + dx) * ax;
         top * (1.0 - ay) + bottom * ay
     }
 }
