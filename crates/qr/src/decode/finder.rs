@@ -230,12 +230,9 @@ fn find_finders(
     for y in 0..h {
         let row = &bits[y * w..(y + 1) * w];
         row_runs(row, runs);
-        let first_dark = row[0] == 1;
-        for i in 0..runs.len().saturating_sub(4) {
-            // Dark runs sit at even indices when the row starts dark.
-            if (i % 2 == 0) != first_dark {
-                continue;
-            }
+        // Dark runs sit at even indices when the row starts dark, at odd ones when it starts light.
+        let first = (row[0] != 1) as usize;
+        for i in (first..runs.len().saturating_sub(4)).step_by(2) {
             let lens = [
                 runs[i].1,
                 runs[i + 1].1,
@@ -1213,24 +1210,32 @@ fn find_alignment(
             *cell = plane.sample(guess.0 + mx * u.0 + my * v.0, guess.1 + mx * u.1 + my * v.1);
         }
     }
+    // The 5x5 cells of candidate (ci, cj) sit at lattice (ci + 4 + 2k, cj + 4 + 2l), k, l in -2..=2: sums
+    // along rows first (the 5 and the inner 3 cells of each lattice row), then down the columns.
+    let (mut row5, mut row3) = ([0f32; N * 13], [0f32; N * 13]);
+    for j in 0..N {
+        let r = &lattice[j * N..(j + 1) * N];
+        for ci in 0..13 {
+            let i = ci + 4;
+            let inner = r[i - 2] + r[i] + r[i + 2];
+            row3[j * 13 + ci] = inner;
+            row5[j * 13 + ci] = inner + r[i - 4] + r[i + 4];
+        }
+    }
     let mut best = (f32::MIN, guess);
-    for ci in 0..13 {
-        for cj in 0..13 {
-            let (mut dark, mut light) = (0.0f32, 0.0f32);
-            for k in -2i32..=2 {
-                for l in -2i32..=2 {
-                    // Candidate (ci, cj) sits at lattice (ci + 4, cj + 4); a module is 2 lattice steps.
-                    let (li, lj) = ((ci + 4 + 2 * k) as usize, (cj + 4 + 2 * l) as usize);
-                    let val = lattice[lj * N + li];
-                    let ring = k.abs() == 2 || l.abs() == 2;
-                    if ring || (k == 0 && l == 0) {
-                        dark += val;
-                    } else {
-                        light += val;
-                    }
-                }
-            }
-            // 17 dark cells, 8 light cells.
+    for cj in 0..13 {
+        let j = cj + 4;
+        for ci in 0..13 {
+            let col = |rows: &[f32; N * 13], k: usize| rows[k * 13 + ci];
+            let inner = col(&row3, j - 2) + col(&row3, j) + col(&row3, j + 2);
+            let all = col(&row5, j - 4)
+                + col(&row5, j - 2)
+                + col(&row5, j)
+                + col(&row5, j + 2)
+                + col(&row5, j + 4);
+            let centre = lattice[j * N + ci + 4];
+            // 17 dark cells (the ring and the centre), 8 light ones.
+            let (dark, light) = (all - inner + centre, inner - centre);
             let mut score = light / 8.0 - dark / 17.0;
             if invert {
                 score = -score;
