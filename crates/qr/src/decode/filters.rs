@@ -184,25 +184,28 @@ pub fn binarize_mean(
         let bot = &sat[y1 * stride..(y1 + 1) * stride];
         let src_row = &src.data[y * w..(y + 1) * w];
         let out_row = &mut out[y * w..(y + 1) * w];
-        let pixel = |x: usize, x0: usize, x1: usize| -> u8 {
-            // Window sums fit i32: at most 81*81*255 for r <= 40.
-            let sum = (bot[x1]
+        // Columns whose window the left or right border clips: the window of column x is x0..x1. Window
+        // sums fit i32 (at most 81*81*255 for r <= 40) and are compared in "sum" space (no division per
+        // pixel); one loop per polarity.
+        let window = |x0: usize, x1: usize| {
+            (bot[x1]
                 .wrapping_sub(top[x1])
                 .wrapping_sub(bot[x0])
-                .wrapping_add(top[x0])) as i32;
-            let n = rows * (x1 - x0) as i32;
-            // Compare in "sum" space to avoid a division per pixel.
-            let v = src_row[x] as i32 * n;
-            let margin = offset * n;
-            let dark = if invert {
-                v > sum + margin
-            } else {
-                v + margin < sum
-            };
-            dark as u8
+                .wrapping_add(top[x0])) as i32
         };
-        for x in (0..inner0).chain(inner1..w) {
-            out_row[x] = pixel(x, x.saturating_sub(r), (x + r + 1).min(w));
+        let clipped = (0..inner0).chain(inner1..w).map(|x| {
+            let (x0, x1) = (x.saturating_sub(r), (x + r + 1).min(w));
+            let n = rows * (x1 - x0) as i32;
+            (x, src_row[x] as i32 * n, window(x0, x1), offset * n)
+        });
+        if invert {
+            for (x, v, sum, margin) in clipped {
+                out_row[x] = (v > sum + margin) as u8;
+            }
+        } else {
+            for (x, v, sum, margin) in clipped {
+                out_row[x] = (v + margin < sum) as u8;
+            }
         }
         if inner1 > inner0 {
             // Unclipped columns: fixed window width, so the same arithmetic over shifted slices.
@@ -213,18 +216,25 @@ pub fn binarize_mean(
             let (b0, b1) = (&bot[..len], &bot[2 * r + 1..2 * r + 1 + len]);
             let px = &src_row[inner0..inner1];
             let o = &mut out_row[inner0..inner1];
-            for i in 0..len {
-                let sum = (b1[i]
-                    .wrapping_sub(t1[i])
-                    .wrapping_sub(b0[i])
-                    .wrapping_add(t0[i])) as i32;
-                let v = px[i] as i32 * n;
-                let dark = if invert {
-                    v > sum + margin
-                } else {
-                    v + margin < sum
-                };
-                o[i] = dark as u8;
+            // In f32, which SSE2 multiplies four at a time (it has no 32-bit integer multiply): every value
+            // here is an integer below 2^24, so the products and sums are exact.
+            let (nf, mf) = (n as f32, margin as f32);
+            let sums = b1
+                .iter()
+                .zip(t1)
+                .zip(b0)
+                .zip(t0)
+                .map(|(((&b1, &t1), &b0), &t0)| {
+                    b1.wrapping_sub(t1).wrapping_sub(b0).wrapping_add(t0) as i32 as f32
+                });
+            if invert {
+                for ((o, &p), sum) in o.iter_mut().zip(px).zip(sums) {
+                    *o = (p as f32 * nf > sum + mf) as u8;
+                }
+            } else {
+                for ((o, &p), sum) in o.iter_mut().zip(px).zip(sums) {
+                    *o = (p as f32 * nf + mf < sum) as u8;
+                }
             }
         }
     }
