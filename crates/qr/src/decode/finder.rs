@@ -6,7 +6,10 @@
 //! (`symbol`) accept or reject every attempt.
 
 use super::filters::Plane;
-use super::grid::{edge_grids, inside_convex_quad, timing_warp, Homography, Location, Sampler};
+use super::grid::{
+    edge_grids, inside_convex_quad, timing_warp, Homography, Location, Sampler, PRECHECK_MEAN,
+    PRECHECK_ONE,
+};
 
 /// A finder-pattern centre with its module size (pixels).
 #[derive(Debug, Clone, Copy)]
@@ -698,8 +701,8 @@ impl FinderLocator {
                     // bottle, a can) the flat grid misses the modules that bunch towards the bend's
                     // edges. Only the warp below, which samples where the timing patterns' own edges
                     // are, can read it.
-                    let bent = tp < 0.75 && axes[0].max(axes[1]) >= BENT_TIMING;
-                    let fit = (tp >= 0.75 || bent).then_some((tp, bent));
+                    let bent = tp < PRECHECK_MEAN && axes[0].max(axes[1]) >= PRECHECK_ONE;
+                    let fit = (tp >= PRECHECK_MEAN || bent).then_some((tp, bent));
                     // A geometry whose timing patterns fit is an attempt (it gets sampled and checked);
                     // one that does not cost only the pre-check, and is counted apart.
                     match fit {
@@ -880,9 +883,6 @@ impl FinderLocator {
 /// refinements one `read` may spend (each samples the grid ~34 times).
 const MAX_REFINED_SIZE: usize = 45;
 const MAX_REFINED: usize = 2;
-/// Timing pre-check score of one timing pattern (see `Sampler::timing_precheck`) that, with the two
-/// together failing, marks a grid as bent rather than wrong.
-const BENT_TIMING: f32 = 0.9;
 /// Geometries per `read` that may be re-sampled at their module edges (see `grid::edge_grids`).
 const MAX_EDGE_GRIDS: usize = 2;
 /// Largest module, in source-image pixels, `grid::edge_grids` is tried for: pixel-snapped modules of one

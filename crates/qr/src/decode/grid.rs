@@ -255,6 +255,11 @@ pub struct Sampler {
     clean_data_misses: usize,
 }
 
+/// A geometry passes the timing pre-check (see `Sampler::timing_precheck`) with both timing patterns
+/// scoring this on average, or one of them `PRECHECK_ONE` (a bent code).
+pub const PRECHECK_MEAN: f32 = 0.75;
+pub const PRECHECK_ONE: f32 = 0.9;
+
 impl Sampler {
     /// Samples every module centre of `loc` on `plane` (shifted by `(du, dv)` modules) into `self.samples`.
     /// `spread` > 0 averages 5 taps across the module (noise); 0 takes the centre only (tiny modules).
@@ -405,34 +410,49 @@ impl Sampler {
     /// Cheap pre-check before a full sample: samples only the two timing patterns (single taps) and returns,
     /// for row 6 and for column 6, the fraction of their modules that are darker/lighter than their two
     /// neighbours as the alternation demands.
+    ///
+    /// A geometry passes when the mean of the two is `PRECHECK_MEAN` or more, or one of them `PRECHECK_ONE`
+    /// or more (a bent code). The two patterns are walked together, and the walk stops as soon as the misses
+    /// so far rule both out (with a margin over float rounding): then it returns [0.0, 0.0]. Most wrong
+    /// geometries stop half way.
     pub fn timing_precheck(plane: &Plane, loc: &Location, invert: bool) -> [f32; 2] {
         let s = loc.size;
         if s < 21 {
             return [0.0; 2];
         }
-        let mut score = [0.0; 2];
-        for (axis, score) in score.iter_mut().enumerate() {
-            let mut good = 0usize;
-            let at = |i: usize| {
-                let (mx, my) = if axis == 0 {
-                    (i as f64 + 0.5, 6.5)
-                } else {
-                    (6.5, i as f64 + 0.5)
-                };
-                let (px, py) = loc.module_point(mx, my);
-                plane.sample(px, py)
+        let n = s - 16;
+        let at = |axis: usize, i: usize| {
+            let (mx, my) = if axis == 0 {
+                (i as f64 + 0.5, 6.5)
+            } else {
+                (6.5, i as f64 + 0.5)
             };
-            let (mut a, mut b) = (at(7), at(8));
-            for i in 8..s - 8 {
-                let c = at(i + 1);
-                let darker = b * 2.0 < a + c;
-                let want_dark = (i % 2 == 0) != invert;
-                good += (darker == want_dark) as usize;
-                (a, b) = (b, c);
+            let (px, py) = loc.module_point(mx, my);
+            plane.sample(px, py)
+        };
+        // Per axis: the two last samples, and the modules that alternate as they should.
+        let mut win = [(at(0, 7), at(0, 8)), (at(1, 7), at(1, 8))];
+        let mut good = [0usize; 2];
+        // The best each axis can still reach, in hundredths of `n` (no rounding): the walk ends when
+        // neither can pass alone and the two cannot together.
+        let (one, mean) = (
+            (PRECHECK_ONE * 100.0) as usize - 1,
+            (PRECHECK_MEAN * 200.0) as usize - 2,
+        );
+        for (done, i) in (8..s - 8).enumerate() {
+            let want_dark = (i % 2 == 0) != invert;
+            for axis in 0..2 {
+                let (a, b) = win[axis];
+                let c = at(axis, i + 1);
+                good[axis] += ((b * 2.0 < a + c) == want_dark) as usize;
+                win[axis] = (b, c);
             }
-            *score = good as f32 / (s - 16) as f32;
+            let best = |axis: usize| 100 * (n - (done + 1 - good[axis]));
+            if best(0) < one * n && best(1) < one * n && best(0) + best(1) < mean * n {
+                return [0.0; 2];
+            }
         }
-        score
+        good.map(|g| g as f32 / n as f32)
     }
 
     /// Fraction of timing-pattern modules (row 6 and column 6 between the finders) the last classification
