@@ -56,7 +56,7 @@ impl Plane {
     }
 
     /// Bilinear sample at a sub-pixel position (pixel centres at integer + 0.5), clamped at the border.
-    #[inline]
+    #[inline(always)]
     pub fn sample(&self, x: f64, y: f64) -> f32 {
         let (w, h) = (self.w, self.h);
         // Planes are far below 2^31 pixels a side: i32 conversions, one instruction each where usize ones

@@ -106,7 +106,7 @@ fn check_diagonal(bits: &[u8], w: usize, h: usize, cx: f64, cy: f64, module: f64
     }
     let max_total = (module * 7.0 * 1.41 * 2.0) as usize + 4;
     [1isize, -1].iter().any(|&dx| {
-        let mut runs = [0usize; 5];
+        let (mut runs, mut total) = ([0usize; 5], 0);
         // Towards the top: centre dark, light, dark ring; then towards the bottom likewise.
         for (dir, order) in [
             (-1isize, [(2usize, true), (1, false), (0, true)]),
@@ -122,9 +122,10 @@ fn check_diagonal(bits: &[u8], w: usize, h: usize, cx: f64, cy: f64, module: f64
                     && yy <= h as isize
                 {
                     runs[i] += 1;
+                    total += 1;
                     xx += step.0;
                     yy += step.1;
-                    if runs.iter().sum::<usize>() > max_total {
+                    if total > max_total {
                         return false;
                     }
                     if !(0..w as isize).contains(&xx) || !(0..h as isize).contains(&yy) {
@@ -155,12 +156,14 @@ fn check_column(
     }
     // Walk up: centre dark, light, dark ring; then down likewise.
     let mut runs = [0usize; 5];
+    let mut total = 0;
     let mut yy = y as isize;
     for (i, want_dark) in [(2usize, true), (1, false), (0, true)] {
         while yy >= 0 && dark(yy as usize) == want_dark {
             runs[i] += 1;
+            total += 1;
             yy -= 1;
-            if runs.iter().sum::<usize>() > max_total {
+            if total > max_total {
                 return None;
             }
         }
@@ -173,8 +176,9 @@ fn check_column(
     for (i, want_dark) in [(2usize, true), (3, false), (4, true)] {
         while yy < h && dark(yy) == want_dark {
             runs[i] += 1;
+            total += 1;
             yy += 1;
-            if runs.iter().sum::<usize>() > max_total {
+            if total > max_total {
                 return None;
             }
         }
@@ -187,7 +191,8 @@ fn check_column(
     Some((c_start + runs[2] as f64 / 2.0, u))
 }
 
-/// Splits a binarised row into runs of equal value: (start, len), alternating colours.
+/// Splits a binarised row (0 and 1 only, as `binarize_mean` writes) into runs of equal value: (start, len),
+/// alternating colours.
 /// Compares 8 pixels at a time with their left neighbours (XOR of two overlapping words), so long uniform
 /// stretches cost one comparison per 8 pixels and there is no per-pixel branch.
 fn row_runs(row: &[u8], runs: &mut Vec<(usize, usize)>) {
@@ -207,7 +212,8 @@ fn row_runs(row: &[u8], runs: &mut Vec<(usize, usize)>) {
             let p = x + byte as usize;
             runs.push((start, p - start));
             start = p;
-            diff &= !(0xffu64 << (byte * 8));
+            // Bits are 0 or 1: a changed byte has exactly one bit set.
+            diff &= diff - 1;
         }
         x += 8;
     }
