@@ -381,6 +381,23 @@ fn dense_codes_at_a_slant_read_at_their_own_scale() {
 }
 
 #[test]
+fn a_code_foreshortened_along_one_axis_gets_its_version_from_each_sides_own_pitch() {
+    // Seed-2 `densetilt` 0003 (v20, tilted back 33 degrees along both axes, the far side 73 % of the near
+    // one): its finders' modules (row and column runs, averaged) fit neither side, the spacing estimate
+    // misses the version by more than one, and the version blocks are read at the wrong grids. Each side
+    // counted in the pitch its own finders show along it names the version.
+    let imgs = categories::generate("densetilt", 2, 4);
+    let img = imgs
+        .iter()
+        .find(|i| i.name == "0003.png")
+        .expect("generated");
+    assert_tag_in(img, "far", 0.7..=0.75);
+    let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
+    let (text, _) = first_read(width, height, &data);
+    assert_eq!(text.as_deref(), img.payload.as_deref(), "{:?}", img.tags);
+}
+
+#[test]
 fn bigmodule_codes_read_at_their_own_scale() {
     // Modules of 8-32 px: read by the first step (the fit step, which sizes its crop from the region's run
     // lengths), not left to the whole-frame scans at the end of the search.

@@ -480,22 +480,42 @@ impl FinderLocator {
             if named.is_none() && steep && est_version >= 6 {
                 named = read_version_at_own_pitch(plane, pb, tr, bl, est_version, invert);
             }
+            // A view foreshortened along one of the code's axes (a label tilted back) gives its two
+            // sides different pitches, and the finders' modules (row and column runs, averaged) fit
+            // neither: the spacing estimate can be several versions off and the version blocks are
+            // then read at the wrong versions' grids. Each side measured in its own finders' pitch
+            // along it names the versions to try as well. Not for a steep triple (its own pitch read is
+            // above): there the extra versions spent the pre-check budget before the true triple came.
+            let side_est = if named.is_none() && est_version >= 6 && !steep {
+                version_by_side_pitch(plane, pb, tr, bl, invert)
+                    .filter(|&v| (v - est_version).abs() >= 2 && (1..=MAX_VERSION).contains(&v))
+            } else {
+                None
+            };
+            if let Some(v) = side_est.filter(|&v| (v - est_version).abs() > 3 && v >= 6) {
+                named = read_version_info(plane, pb, tr, bl, v, invert);
+            }
             let version = named.unwrap_or(est_version);
             if version <= MAX_VERSION {
                 self.max_version.set(self.max_version.get().max(version));
             }
-            let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0];
+            let mut versions = [est_version, est_version + 1, est_version - 1, 0, 0, 0, 0];
             if steep {
                 versions[3] = est_version + 2;
                 versions[4] = est_version - 2;
+            }
+            if let Some(v) = side_est {
+                let away = if v > est_version { v + 1 } else { v - 1 };
+                versions[5] = v;
+                versions[6] = away;
             }
             if let Some(v) = named {
                 // A block read far from the spacing estimate may be a data pattern's chance BCH match:
                 // the estimate's own versions still follow it.
                 versions = if (v - est_version).abs() <= 3 {
-                    [v, 0, 0, 0, 0]
+                    [v, 0, 0, 0, 0, 0, 0]
                 } else {
-                    [v, est_version, est_version + 1, est_version - 1, 0]
+                    [v, est_version, est_version + 1, est_version - 1, 0, 0, 0]
                 };
             }
             // Where the finders' ring edges facing the code meet (version-independent;
@@ -1026,6 +1046,43 @@ fn ring_reach(
     crossings(path, mid, step, cross);
     let (stone, ring) = (*cross.first()?, *cross.get(1)?);
     (stone > 0.0 && (1.6..=3.3).contains(&(ring / stone))).then_some((mid, ring))
+}
+
+/// Finder `f`'s module pitch along `dir` (a unit vector): its width that way, centre to ring edge on both
+/// sides (see `ring_reach`), is 7 modules.
+fn pitch_along(
+    plane: &Plane,
+    f: Finder,
+    dir: (f64, f64),
+    invert: bool,
+    path: &mut Vec<f32>,
+    cross: &mut Vec<f64>,
+) -> Option<f64> {
+    let (_, a) = ring_reach(plane, f, dir, invert, path, cross)?;
+    let (_, b) = ring_reach(plane, f, (-dir.0, -dir.1), invert, path, cross)?;
+    Some((a + b) / 7.0)
+}
+
+/// The version a triple's spacing implies with each side (`tl` to `tr`, `tl` to `bl`) counted in the
+/// pitch its own two finders show along it; `None` where a finder's ring does not show on a path.
+fn version_by_side_pitch(
+    plane: &Plane,
+    tl: Finder,
+    tr: Finder,
+    bl: Finder,
+    invert: bool,
+) -> Option<i64> {
+    let (mut path, mut cross) = (Vec::with_capacity(128), Vec::with_capacity(8));
+    let mut modules = 0.0;
+    for other in [tr, bl] {
+        let (dx, dy) = (other.x - tl.x, other.y - tl.y);
+        let dir = unit((dx, dy))?;
+        let pitch = (pitch_along(plane, tl, dir, invert, &mut path, &mut cross)?
+            + pitch_along(plane, other, dir, invert, &mut path, &mut cross)?)
+            / 2.0;
+        modules += dx.hypot(dy) / pitch;
+    }
+    Some(((modules / 2.0 + 7.0 - 17.0) / 4.0).round() as i64)
 }
 
 /// `v` scaled to length 1 (`None` for a zero vector).
