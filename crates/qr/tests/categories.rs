@@ -398,6 +398,20 @@ fn a_code_foreshortened_along_one_axis_gets_its_version_from_each_sides_own_pitc
 }
 
 #[test]
+fn the_steep_tier_still_comes_after_the_face_on_tiers_spent_their_budget() {
+    // Seed-2 `densetilt` 0008 (v22 seen at a slant): the face-on triples of its finder-like data patterns
+    // use up the pre-check budget; its own triple is a steep one, which the read must still try.
+    let imgs = categories::generate("densetilt", 2, 9);
+    let img = imgs
+        .iter()
+        .find(|i| i.name == "0008.png")
+        .expect("generated");
+    let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
+    let (text, _) = first_read(width, height, &data);
+    assert_eq!(text.as_deref(), img.payload.as_deref(), "{:?}", img.tags);
+}
+
+#[test]
 fn bigmodule_codes_read_at_their_own_scale() {
     // Modules of 8-32 px: read by the first step (the fit step, which sizes its crop from the region's run
     // lengths), not left to the whole-frame scans at the end of the search.

@@ -431,12 +431,19 @@ impl FinderLocator {
         };
         triples.sort_by(|x, y| x.0.cmp(&y.0).then(weak(x).total_cmp(&weak(y))));
         let mut steep_tier = false;
+        // Set when the face-on tiers used up the pre-check budget: the rest of them is skipped, and the
+        // steep tier still comes (it used to be cut off with them: dense codes at a slant whose triple
+        // is steep were never tried behind their data patterns' face-on triples).
+        let mut face_on_spent = false;
         for &(tier, a, b, c) in &triples {
             // The steep triples get a pre-check budget of their own: the face-on ones of a dense code's
             // data patterns used it all up before them.
             if tier == 2 && !steep_tier {
                 steep_tier = true;
                 prechecks = 0;
+            }
+            if face_on_spent && tier < 2 {
+                continue;
             }
             let (pa, pb, pc) = (f[a], f[b], f[c]);
             let (mn, mx) = (
@@ -562,8 +569,20 @@ impl FinderLocator {
                 ) {
                     return Some(hit);
                 }
-                if attempts >= MAX_ATTEMPTS || prechecks >= MAX_PRECHECKS {
+                // The steep tier's own budget is halved after the face-on tiers spent theirs (a page of
+                // clutter: it reads the same, for less).
+                let steep_budget = if face_on_spent {
+                    MAX_PRECHECKS / 2
+                } else {
+                    MAX_PRECHECKS
+                };
+                if attempts >= MAX_ATTEMPTS || (steep_tier && prechecks >= steep_budget) {
                     return None;
+                }
+                if prechecks >= MAX_PRECHECKS {
+                    // Not the end of the read: the steep triples come next, with their own budget.
+                    face_on_spent = true;
+                    break;
                 }
             }
         }
