@@ -162,6 +162,9 @@ pub fn integral(src: &Plane, sat: &mut Vec<u32>) {
 ///
 /// The offset keeps flat noisy areas (background, paper) from turning into speckle, which would both hide
 /// finder patterns and make rqrr's region search slow.
+///
+/// `r` is at most 40 (every caller's radius is clamped there): window sums then stay below 2^24, which the
+/// f32 comparisons below need to be exact.
 pub fn binarize_mean(
     src: &Plane,
     sat: &[u32],
@@ -170,6 +173,7 @@ pub fn binarize_mean(
     invert: bool,
     out: &mut Vec<u8>,
 ) {
+    debug_assert!(r <= 40, "binarisation radius {r} over 40");
     let (w, h) = (src.w, src.h);
     let stride = w + 1;
     // Every pixel is written below.
