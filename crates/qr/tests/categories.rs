@@ -65,6 +65,19 @@ fn first_read(width: u32, height: u32, data: &[u8]) -> (Option<String>, Option<u
     (found.into_iter().next().map(|f| f.text), d.last_pass())
 }
 
+/// Asserts that `img`, loaded from its PNG bytes as a file is (`image_to_luma`), reads its own payload first.
+fn assert_reads_as_a_file(img: &categories::CategoryImage) {
+    let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
+    let (text, _) = first_read(width, height, &data);
+    assert_eq!(
+        text.as_deref(),
+        img.payload.as_deref(),
+        "{} {:?}",
+        img.name,
+        img.tags
+    );
+}
+
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {
     let luma = img.image.to_luma8();
     let mut d = Decoder::new(options);
@@ -367,16 +380,7 @@ fn dense_codes_at_a_slant_read_at_their_own_scale() {
     // tier ordered by finder strength too: triples of their data patterns spent the pre-check budget.
     let imgs = categories::generate("densetilt", 1, 15);
     for name in ["0000.png", "0002.png", "0011.png", "0013.png", "0014.png"] {
-        let img = imgs.iter().find(|i| i.name == name).expect("generated");
-        let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
-        let (text, _) = first_read(width, height, &data);
-        assert_eq!(
-            text.as_deref(),
-            img.payload.as_deref(),
-            "{} {:?}",
-            img.name,
-            img.tags
-        );
+        assert_reads_as_a_file(imgs.iter().find(|i| i.name == name).expect("generated"));
     }
 }
 
@@ -392,9 +396,7 @@ fn a_code_foreshortened_along_one_axis_gets_its_version_from_each_sides_own_pitc
         .find(|i| i.name == "0003.png")
         .expect("generated");
     assert_tag_in(img, "far", 0.7..=0.75);
-    let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
-    let (text, _) = first_read(width, height, &data);
-    assert_eq!(text.as_deref(), img.payload.as_deref(), "{:?}", img.tags);
+    assert_reads_as_a_file(img);
 }
 
 #[test]
@@ -406,9 +408,7 @@ fn the_steep_tier_still_comes_after_the_face_on_tiers_spent_their_budget() {
         .iter()
         .find(|i| i.name == "0008.png")
         .expect("generated");
-    let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
-    let (text, _) = first_read(width, height, &data);
-    assert_eq!(text.as_deref(), img.payload.as_deref(), "{:?}", img.tags);
+    assert_reads_as_a_file(img);
 }
 
 #[test]
