@@ -37,11 +37,16 @@ const MAX_FINDERS: usize = 8;
 /// Decode attempts per call (geometries whose timing patterns fit, and ring-edge measurements); bounds the
 /// time spent on clutter.
 const MAX_ATTEMPTS: usize = 60;
-/// Geometries per call whose timing patterns did not fit (only the pre-check paid). Counted with the
-/// attempts (60 in all) they used up the budget on a dense code's finder-like data patterns before its
-/// own, steep, triple came up; 120 apart: `steep` seed 2 58 -> 59 of 60 (p95 6.7 -> 3.6 ms), `snapped` +1
-/// at seeds 1 and 2, for 1-3 ms more on a page of blurred noise or fake finders (`noqr` p95 14 -> 15-17).
-const MAX_PRECHECKS: usize = 120;
+/// Geometries per call whose timing patterns did not fit (only the pre-check paid), over the face-on
+/// triples. Counted with the attempts (60 in all) they used up the budget on a dense code's finder-like
+/// data patterns before its own, steep, triple came up; 120 apart gave `steep` seed 2 58 -> 59 of 60 and
+/// `snapped` +1 at seeds 1 and 2. Since the steep triples have a budget of their own
+/// (`MAX_STEEP_PRECHECKS`), 60 reads the same (3,225 frames: the corpora, categories and probes) and
+/// costs a page with no code ~11 % less: most of a failed search's triple work was face-on triples of
+/// clutter spending this budget on every step.
+const MAX_PRECHECKS: usize = 60;
+/// The steep tier's pre-check budget (see `read`), halved when the face-on triples spent theirs.
+const MAX_STEEP_PRECHECKS: usize = 120;
 /// Geometries per call whose data gets the blur equaliser (`Sampler::equalize`, up to two more ECC checks each).
 const MAX_EQUALIZED: usize = 2;
 /// Largest ratio between the module sizes of a triple's finders (a steep view makes the far ones smaller).
@@ -572,9 +577,9 @@ impl FinderLocator {
                 // The steep tier's own budget is halved after the face-on tiers spent theirs (a page of
                 // clutter: it reads the same, for less).
                 let steep_budget = if face_on_spent {
-                    MAX_PRECHECKS / 2
+                    MAX_STEEP_PRECHECKS / 2
                 } else {
-                    MAX_PRECHECKS
+                    MAX_STEEP_PRECHECKS
                 };
                 if attempts >= MAX_ATTEMPTS || (steep_tier && prechecks >= steep_budget) {
                     return None;
