@@ -400,6 +400,21 @@ fn a_code_foreshortened_along_one_axis_gets_its_version_from_each_sides_own_pitc
 }
 
 #[test]
+fn a_far_finders_thin_light_ring_survives_the_small_window_on_the_unfiltered_crop() {
+    // Seed-1 `densetilt` 0005 (v18, tilted back along one axis, far side 75 % of the near one, 2.7 px
+    // modules): the far finder is about 14 x 8 px, its light ring a pixel or two wide and grey. The
+    // label-wide local mean calls that ring dark and the small window on the box-blurred crop smears it
+    // shut; only the small window on the unfiltered 1.8x crop keeps all three finders.
+    let imgs = categories::generate("densetilt", 1, 6);
+    let img = imgs
+        .iter()
+        .find(|i| i.name == "0005.png")
+        .expect("generated");
+    assert_tag_in(img, "far", 0.7..=0.8);
+    assert_reads_as_a_file(img);
+}
+
+#[test]
 fn the_steep_tier_still_comes_after_the_face_on_tiers_spent_their_budget() {
     // Seed-2 `densetilt` 0008 (v22 seen at a slant): the face-on triples of its finder-like data patterns
     // use up the pre-check budget; its own triple is a steep one, which the read must still try.
