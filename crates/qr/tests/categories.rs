@@ -415,6 +415,28 @@ fn a_far_finders_thin_light_ring_survives_the_small_window_on_the_unfiltered_cro
 }
 
 #[test]
+fn a_motion_blurred_labels_finders_survive_the_small_window_on_the_unfiltered_crop() {
+    // Label seed 7, frame 0106 (blur 1.5, motion 5 px, noise, tilt): the blur narrows the finders' light
+    // rings along the motion; the box-blurred small-window step smears them shut, the unfiltered one on
+    // the label-sized crop keeps them.
+    let frame = quickauth_qr::corpus::generate_frame(7, 106);
+    assert_eq!(frame.name, "0106.png");
+    assert!(
+        frame.tags.iter().any(|t| t.starts_with("motion")),
+        "{:?}",
+        frame.tags
+    );
+    let (width, height, data) = quickauth_qr::image_to_luma(&frame.file_bytes()).expect("a PNG");
+    let (text, _) = first_read(width, height, &data);
+    assert_eq!(
+        text.as_deref(),
+        Some(frame.payload.as_str()),
+        "{:?}",
+        frame.tags
+    );
+}
+
+#[test]
 fn the_steep_tier_still_comes_after_the_face_on_tiers_spent_their_budget() {
     // Seed-2 `densetilt` 0008 (v22 seen at a slant): the face-on triples of its finder-like data patterns
     // use up the pre-check budget; its own triple is a steep one, which the read must still try.

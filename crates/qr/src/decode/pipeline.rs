@@ -125,6 +125,10 @@ const CROP_STEPS: &[CropStep] = &[
     step(1, v(Filter::Raw, false, 12), true),
     step_w(1, v(Filter::Smooth, false, 2), true, 2),
     step_w(0, v(Filter::Smooth, true, 2), true, 2),
+    // The same on the label-sized crop: motion blur shrinks a finder's light ring along one axis, and the
+    // small window on the unfiltered crop keeps what the box blur took. Last but the dense step, where it
+    // takes no budget from the steps above (it lost two frames as the fifth step).
+    step_w(0, v(Filter::Raw, false, 3), true, 2),
     // A dense code (see `DENSE_ZOOM`), only where an earlier step formed a finder triple of one.
     step(DENSE_ZOOM, v(Filter::Raw, false, 4), true),
 ];
