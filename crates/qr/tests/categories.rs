@@ -415,6 +415,20 @@ fn a_far_finders_thin_light_ring_survives_the_small_window_on_the_unfiltered_cro
 }
 
 #[test]
+fn a_dense_codes_far_finders_read_with_a_one_module_window() {
+    // Seed-1 `densetilt` 0018 (v34, tilted back 41 degrees, far side 74 % of the near one, 3.5 px
+    // modules): the far finders' light rings are narrower than a two-module window can keep apart from
+    // the dark rings round them.
+    let imgs = categories::generate("densetilt", 1, 19);
+    let img = imgs
+        .iter()
+        .find(|i| i.name == "0018.png")
+        .expect("generated");
+    assert_tag_in(img, "far", 0.7..=0.8);
+    assert_reads_as_a_file(img);
+}
+
+#[test]
 fn a_motion_blurred_labels_finders_survive_the_small_window_on_the_unfiltered_crop() {
     // Label seed 7, frame 0106 (blur 1.5, motion 5 px, noise, tilt): the blur narrows the finders' light
     // rings along the motion; the box-blurred small-window step smears them shut, the unfiltered one on

@@ -121,6 +121,9 @@ const CROP_STEPS: &[CropStep] = &[
     // light ring is a pixel or two wide, grey between two dark rings; the label-wide mean calls it dark,
     // and the box blur of the small-window step above smears it shut.
     step_w(1, v(Filter::Raw, false, 3), true, 2),
+    // A window of one module, nearly no margin: the far finders of a dense code at a slant whose light
+    // ring is narrower still (the two-module window above averages it with the dark rings round it).
+    step_w(1, v(Filter::Raw, false, 1), true, 1),
     step(1, v(Filter::Smooth, false, 3), true),
     step(1, v(Filter::Raw, false, 12), true),
     step_w(1, v(Filter::Smooth, false, 2), true, 2),
