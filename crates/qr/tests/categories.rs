@@ -484,6 +484,24 @@ fn bigmodule_codes_read_at_their_own_scale() {
 }
 
 #[test]
+fn a_damaged_draw_with_no_stain_layout_within_budget_is_redrawn() {
+    // Seed 11, image 44 first drew v2 at level Q, where 2,000 stain layouts all broke more codewords than
+    // the budget: `qa-corpus categories --seed 11` panicked there. That draw is now dropped for the next.
+    let imgs = categories::generate("damaged", 11, 45);
+    assert_eq!(imgs.len(), 45);
+    for img in &imgs {
+        assert!(img.payload.is_some(), "{} {:?}", img.name, img.tags);
+        let ecuse = tag_value(img, "ecuse");
+        assert!(ecuse <= 0.7, "{} {:?}", img.name, img.tags);
+        assert!(
+            (0.05..=0.15).contains(&tag_value(img, "cover")),
+            "{:?}",
+            img.tags
+        );
+    }
+}
+
+#[test]
 fn generator_is_reproducible() {
     // Every category (the hand-kept list this replaced had fallen behind the generator).
     for &cat in categories::CATEGORIES {
