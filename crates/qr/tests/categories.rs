@@ -429,6 +429,19 @@ fn a_dense_codes_far_finders_read_with_a_one_module_window() {
 }
 
 #[test]
+fn a_dense_code_reads_through_the_unsharp_mask_with_a_one_module_window() {
+    // Seed-1 `densetilt` 0006 (v25, tilted back 50 degrees, far side 64 % of the near one, 3.2 px
+    // modules): no step on the unfiltered or box-blurred crops reads it; the one-module window on the
+    // unsharp-masked 1.8x crop does.
+    let imgs = categories::generate("densetilt", 1, 7);
+    let img = imgs
+        .iter()
+        .find(|i| i.name == "0006.png")
+        .expect("generated");
+    assert_reads_as_a_file(img);
+}
+
+#[test]
 fn a_motion_blurred_labels_finders_survive_the_small_window_on_the_unfiltered_crop() {
     // Label seed 7, frame 0106 (blur 1.5, motion 5 px, noise, tilt): the blur narrows the finders' light
     // rings along the motion; the box-blurred small-window step smears them shut, the unfiltered one on
