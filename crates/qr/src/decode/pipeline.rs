@@ -82,6 +82,8 @@ struct CropStep {
     harder: bool,
     /// Local-mean window radius in (estimated) modules; 0 = the crop-size default (see `decode`).
     window: u8,
+    /// Only on a region where an earlier step formed a finder triple of a dense code (`DENSE_MIN_VERSION`).
+    dense: bool,
 }
 
 const fn step(zoom: usize, variant: Variant, harder: bool) -> CropStep {
@@ -90,6 +92,7 @@ const fn step(zoom: usize, variant: Variant, harder: bool) -> CropStep {
         variant,
         harder,
         window: 0,
+        dense: zoom == DENSE_ZOOM,
     }
 }
 
@@ -99,6 +102,15 @@ const fn step_w(zoom: usize, variant: Variant, harder: bool, window: u8) -> Crop
         variant,
         harder,
         window,
+        dense: zoom == DENSE_ZOOM,
+    }
+}
+
+/// `step_w` that runs only where a dense code's finder triple formed (see `CropStep::dense`).
+const fn dense_w(zoom: usize, variant: Variant, window: u8) -> CropStep {
+    CropStep {
+        dense: true,
+        ..step_w(zoom, variant, true, window)
     }
 }
 
@@ -133,8 +145,10 @@ const CROP_STEPS: &[CropStep] = &[
     // from the steps above (it lost two frames as the fifth step).
     step_w(0, v(Filter::Raw, false, 3), true, 2),
     // The one-module window on the unsharp-masked 1.8x crop: dense codes at a slant that no window on
-    // the unfiltered or box-blurred crops reads (fresh seed-11 draw: 38 -> 46 of 60, zxing-cpp 42).
-    step_w(1, v(Filter::Sharp, false, 2), true, 1),
+    // the unfiltered or box-blurred crops reads (fresh seed-11 draw: 38 -> 46 of 60, zxing-cpp 42). Only
+    // where a dense code's triple formed, as the dense step: every frame it reads had one, and a page
+    // with no code pays for it less often (seed-2 `noqr` median -7 %).
+    dense_w(1, v(Filter::Sharp, false, 2), 1),
     // A dense code (see `DENSE_ZOOM`), only where an earlier step formed a finder triple of one.
     step(DENSE_ZOOM, v(Filter::Raw, false, 4), true),
 ];
@@ -622,6 +636,9 @@ impl Workspace {
                 let (x0, y0, x1, y1) = candidates[ci];
                 let locators = phases[pi];
                 let st = CROP_STEPS[si];
+                if st.dense && st8.max_version[ci] < DENSE_MIN_VERSION {
+                    return false;
+                }
                 // Each zoom's crop is built once per candidate and kept for both phases, and the
                 // binarisations of the steps rqrr's phase repeats are kept from our phase: the same bits
                 // give the same results, without rebuilding, re-filtering and re-binarising them.
@@ -635,9 +652,6 @@ impl Workspace {
                             (zoom * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0)
                         };
                         let (mut x0, mut y0, mut x1, mut y1) = (x0, y0, x1, y1);
-                        if st.zoom == DENSE_ZOOM && st8.max_version[ci] < DENSE_MIN_VERSION {
-                            return false;
-                        }
                         // The fit and dense steps: the scale that puts ~3 px in a module by the region's
                         // own run lengths (never above the image's own), with that module.
                         let fit = if st.zoom == FIT_ZOOM || st.zoom == DENSE_ZOOM {
