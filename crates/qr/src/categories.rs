@@ -105,28 +105,31 @@ pub struct CategoryImage {
 
 /// Images `0..count` of `category` for `seed`. Unknown categories yield nothing.
 pub fn generate(category: &str, seed: u64, count: usize) -> Vec<CategoryImage> {
-    let Some(ci) = CATEGORIES.iter().position(|&c| c == category) else {
-        return Vec::new();
-    };
     (0..count)
-        .map(|i| {
-            let mut rng = ChaCha8Rng::seed_from_u64(
-                seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((ci as u64) << 40) ^ i as u64,
-            );
-            match CATEGORIES[ci] {
-                "design" => make_design(i, &mut rng),
-                "noqr" => make_noqr(i, &mut rng),
-                "steep" => make_steep(i, &mut rng),
-                "curved" => make_curved(i, &mut rng),
-                "damaged" => make_damaged(i, &mut rng),
-                "noquiet" => make_noquiet(i, &mut rng),
-                "snapped" => make_snapped(i, &mut rng),
-                "bigmodule" => make_bigmodule(i, &mut rng),
-                "densetilt" => make_densetilt(i, &mut rng),
-                cat => make(cat, i, &mut rng),
-            }
-        })
+        .map_while(|i| generate_one(category, seed, i))
         .collect()
+}
+
+/// Image `index` of `category` for `seed` (each image has a stream of its own: the same as `generate`
+/// makes at that index); `None` for an unknown category.
+pub fn generate_one(category: &str, seed: u64, index: usize) -> Option<CategoryImage> {
+    let ci = CATEGORIES.iter().position(|&c| c == category)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((ci as u64) << 40) ^ index as u64,
+    );
+    let i = index;
+    Some(match CATEGORIES[ci] {
+        "design" => make_design(i, &mut rng),
+        "noqr" => make_noqr(i, &mut rng),
+        "steep" => make_steep(i, &mut rng),
+        "curved" => make_curved(i, &mut rng),
+        "damaged" => make_damaged(i, &mut rng),
+        "noquiet" => make_noquiet(i, &mut rng),
+        "snapped" => make_snapped(i, &mut rng),
+        "bigmodule" => make_bigmodule(i, &mut rng),
+        "densetilt" => make_densetilt(i, &mut rng),
+        cat => make(cat, i, &mut rng),
+    })
 }
 
 /// Writes the images and a `truth.json` (`{name: {payload, tags}}`, as the label corpora; `payload` is `null`

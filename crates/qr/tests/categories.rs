@@ -65,6 +65,17 @@ fn first_read(width: u32, height: u32, data: &[u8]) -> (Option<String>, Option<u
     (found.into_iter().next().map(|f| f.text), d.last_pass())
 }
 
+/// Image `index` of `category` for `seed`, checked to be the one `generate` names `NNNN` at that index.
+fn one(category: &str, seed: u64, index: usize) -> categories::CategoryImage {
+    let img = categories::generate_one(category, seed, index).expect("a known category");
+    assert!(
+        img.name.starts_with(&format!("{index:04}.")),
+        "{}",
+        img.name
+    );
+    img
+}
+
 /// Asserts that `img`, loaded from its PNG bytes as a file is (`image_to_luma`), reads its own payload first.
 fn assert_reads_as_a_file(img: &categories::CategoryImage) {
     let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
@@ -343,10 +354,7 @@ fn a_steep_code_is_reached_past_finder_like_data() {
     // Seed-2 `steep` 0014 (v9, far side 0.56 of the near one): unread while geometries whose timing
     // pre-check failed counted against the same budget as the ones sampled and checked; read since the
     // pre-checks have a budget of their own.
-    let img = categories::generate("steep", 2, 15)
-        .pop()
-        .expect("15 images");
-    assert_eq!(img.name, "0014.png");
+    let img = one("steep", 2, 14);
     assert_eq!(
         decode(&img, DecoderOptions::default())
             .first()
@@ -362,10 +370,7 @@ fn a_clean_codes_own_triple_comes_before_finder_like_data() {
     // Seed-2 `version` 0013: finder-like patterns in its data made triples that were tried first (in the
     // order the finders were found) and used up the attempts of the first label-sized crop step; the
     // code was read on step 5. A clean face-on triple is now tried first, and step 1 reads it.
-    let img = categories::generate("version", 2, 14)
-        .pop()
-        .expect("14 images");
-    assert_eq!(img.name, "0013.png");
+    let img = one("version", 2, 13);
     let luma = img.image.to_luma8();
     let (text, pass) = first_read(luma.width(), luma.height(), luma.as_raw());
     assert_eq!(text.as_deref(), img.payload.as_deref(), "{:?}", img.tags);
@@ -378,9 +383,8 @@ fn dense_codes_at_a_slant_read_at_their_own_scale() {
     // at the label-sized scales their far finders are too small to find; the dense step, a crop at the
     // scale the region's own run lengths imply, reads them. 0002 and 0014 (v19, v34) need the face-on
     // tier ordered by finder strength too: triples of their data patterns spent the pre-check budget.
-    let imgs = categories::generate("densetilt", 1, 15);
-    for name in ["0000.png", "0002.png", "0011.png", "0013.png", "0014.png"] {
-        assert_reads_as_a_file(imgs.iter().find(|i| i.name == name).expect("generated"));
+    for index in [0, 2, 11, 13, 14] {
+        assert_reads_as_a_file(&one("densetilt", 1, index));
     }
 }
 
@@ -390,11 +394,7 @@ fn a_code_foreshortened_along_one_axis_gets_its_version_from_each_sides_own_pitc
     // one): its finders' modules (row and column runs, averaged) fit neither side, the spacing estimate
     // misses the version by more than one, and the version blocks are read at the wrong grids. Each side
     // counted in the pitch its own finders show along it names the version.
-    let imgs = categories::generate("densetilt", 2, 4);
-    let img = imgs
-        .iter()
-        .find(|i| i.name == "0003.png")
-        .expect("generated");
+    let img = &one("densetilt", 2, 3);
     assert_tag_in(img, "far", 0.7..=0.75);
     assert_reads_as_a_file(img);
 }
@@ -405,11 +405,7 @@ fn a_far_finders_thin_light_ring_survives_the_small_window_on_the_unfiltered_cro
     // modules): the far finder is about 14 x 8 px, its light ring a pixel or two wide and grey. The
     // label-wide local mean calls that ring dark and the small window on the box-blurred crop smears it
     // shut; only the small window on the unfiltered 1.8x crop keeps all three finders.
-    let imgs = categories::generate("densetilt", 1, 6);
-    let img = imgs
-        .iter()
-        .find(|i| i.name == "0005.png")
-        .expect("generated");
+    let img = &one("densetilt", 1, 5);
     assert_tag_in(img, "far", 0.7..=0.8);
     assert_reads_as_a_file(img);
 }
@@ -419,11 +415,7 @@ fn a_dense_codes_far_finders_read_with_a_one_module_window() {
     // Seed-1 `densetilt` 0018 (v34, tilted back 41 degrees, far side 74 % of the near one, 3.5 px
     // modules): the far finders' light rings are narrower than a two-module window can keep apart from
     // the dark rings round them.
-    let imgs = categories::generate("densetilt", 1, 19);
-    let img = imgs
-        .iter()
-        .find(|i| i.name == "0018.png")
-        .expect("generated");
+    let img = &one("densetilt", 1, 18);
     assert_tag_in(img, "far", 0.7..=0.8);
     assert_reads_as_a_file(img);
 }
@@ -433,11 +425,7 @@ fn a_dense_code_reads_through_the_unsharp_mask_with_a_one_module_window() {
     // Seed-1 `densetilt` 0006 (v25, tilted back 50 degrees, far side 64 % of the near one, 3.2 px
     // modules): no step on the unfiltered or box-blurred crops reads it; the one-module window on the
     // unsharp-masked 1.8x crop does.
-    let imgs = categories::generate("densetilt", 1, 7);
-    let img = imgs
-        .iter()
-        .find(|i| i.name == "0006.png")
-        .expect("generated");
+    let img = &one("densetilt", 1, 6);
     assert_reads_as_a_file(img);
 }
 
@@ -467,11 +455,7 @@ fn a_motion_blurred_labels_finders_survive_the_small_window_on_the_unfiltered_cr
 fn the_steep_tier_still_comes_after_the_face_on_tiers_spent_their_budget() {
     // Seed-2 `densetilt` 0008 (v22 seen at a slant): the face-on triples of its finder-like data patterns
     // use up the pre-check budget; its own triple is a steep one, which the read must still try.
-    let imgs = categories::generate("densetilt", 2, 9);
-    let img = imgs
-        .iter()
-        .find(|i| i.name == "0008.png")
-        .expect("generated");
+    let img = &one("densetilt", 2, 8);
     assert_reads_as_a_file(img);
 }
 
