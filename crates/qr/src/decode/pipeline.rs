@@ -13,7 +13,9 @@ use super::finder::FinderLocator;
 use super::grid::{inside_convex_quad, Homography, Location, Sampler};
 use super::{Decoded, DecoderOptions, LumaFrame};
 
-/// Frames above this many pixels are box-downscaled first: nothing a camera sees needs more, and it bounds time.
+/// Frames above this many pixels are box-downscaled first for the contrast map and the whole-frame scans (it
+/// bounds their time); a crop that needs more detail than the downscaled plane holds (a 12 MP phone photo's
+/// small code) is taken from the frame itself.
 const MAX_BASE_PIXELS: usize = 6_000_000;
 /// The smallest QR code (version 1) is 21 modules; anything narrower cannot hold one at 1 px/module.
 const MIN_SIDE: usize = 21;
@@ -653,12 +655,14 @@ impl Workspace {
                         };
                         let (mut x0, mut y0, mut x1, mut y1) = (x0, y0, x1, y1);
                         // The fit and dense steps: the scale that puts ~3 px in a module by the region's
-                        // own run lengths (never above the image's own), with that module.
+                        // own run lengths (never above the image's own: `base_scale` in base-plane terms,
+                        // above 1 for a downscaled huge frame), with that module.
+                        let max_f = self.base_scale;
                         let fit = if st.zoom == FIT_ZOOM || st.zoom == DENSE_ZOOM {
                             let module = *st8.module[ci].get_or_insert_with(|| {
                                 module_estimate(src, (x0, y0, x1, y1), &mut self.scratch.run_lens)
                             });
-                            module.map(|m| ((MODULE_FIT_PX / m).clamp(0.05, 1.0), m))
+                            module.map(|m| ((MODULE_FIT_PX / m).clamp(0.05, max_f), m))
                         } else {
                             None
                         };
@@ -714,13 +718,21 @@ impl Workspace {
                             f *= (MAX_CROP_PIXELS / area).sqrt();
                         }
                         let crop = &mut self.crops[st.zoom];
+                        // A huge frame was downscaled for the map and the whole-frame scans: a crop that
+                        // scales the downscaled plane up is taken from the caller's frame instead, which
+                        // still holds the detail (the crop's transform to base-plane pixels is the same).
+                        let (from, k) = if self.base_scale > 1.0 && f > 1.0 {
+                            (base(false, &self.levels[0], frame), self.base_scale)
+                        } else {
+                            (src, 1.0)
+                        };
                         build_crop(
-                            src,
-                            x0,
-                            y0,
-                            x1,
-                            y1,
-                            f,
+                            from,
+                            x0 * k,
+                            y0 * k,
+                            x1 * k,
+                            y1 * k,
+                            f / k,
                             &mut self.crop_cols,
                             &mut self.crop_rows,
                             crop,
