@@ -49,7 +49,15 @@
 //!   1.0-2.0 px a module on average, every pixel the colour of the module under its centre (so modules are
 //!   whole pixels, one or two wide), versions 1-6 (EC L/M/Q/H), 1-4 modules of margin, black or dark grey
 //!   on white or light grey; half are the code and its margin alone, half sit at a random place on a
-//!   plain canvas 20-200 px bigger. Tags: `module1.37`, `q2`, `canvas`, the version and EC level.
+//!   plain canvas 20-200 px bigger. Tags: `module1.37`, `q2`, `canvas`, the version and EC level;
+//! - `bigmodule`: 8-32 px modules filling a big image (0.1-4 MP), versions 1-10: clean renders, or scans
+//!   (a few degrees of rotation, grey paper and ink, blur, noise, JPEG);
+//! - `densetilt`: dense codes (versions 15-40, 2.5-4 px modules) seen at a slant, far side 60-80 % of the
+//!   near one, any rotation;
+//! - `phone`: 12 MP phone photos (4000x3000 either way up) of a paper label on a desk, its code's modules
+//!   1.8-3.2 px at the photo's own resolution (so under 2 px on a half-size copy), versions 2-20 (EC
+//!   L/M/Q), rotated up to ~35 degrees, defocus 0.4-1.2 px, sensor noise, JPEG. Tags: `module2.4`, the size,
+//!   EC level and version.
 //!
 //! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
@@ -88,6 +96,7 @@ pub const CATEGORIES: &[&str] = &[
     "snapped",
     "bigmodule",
     "densetilt",
+    "phone",
 ];
 
 /// One generated image and its truth.
@@ -128,6 +137,7 @@ pub fn generate_one(category: &str, seed: u64, index: usize) -> Option<CategoryI
         "snapped" => make_snapped(i, &mut rng),
         "bigmodule" => make_bigmodule(i, &mut rng),
         "densetilt" => make_densetilt(i, &mut rng),
+        "phone" => make_phone(i, &mut rng),
         cat => make(cat, i, &mut rng),
     })
 }
@@ -2131,4 +2141,102 @@ fn make_bigmodule(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     tags.push(format!("{ec:?}"));
     tags.push(format!("v{v}"));
     finish_image(index, image, jpeg, Some(text), tags)
+}
+
+/// A phone photo (12 MP, either orientation) of a label on a desk. The code's modules are 1.8-3.2 px at the
+/// photo's own resolution: under 2 px on any half-size plane, so a decoder that reads only a downscaled copy
+/// of a frame this big misses them. Versions 2-20, rotated up to ~35 degrees, defocused, sensor noise, JPEG.
+fn make_phone(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["phone".to_string()];
+    let v = [2i16, 4, 6, 10, 15, 20][rng.gen_range(0..6)];
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q][rng.gen_range(0..3)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let colors = code.to_colors();
+    let module = rng.gen_range(1.8..3.2f32);
+    let (w, h) = if rng.gen_bool(0.5) {
+        (4000u32, 3000u32)
+    } else {
+        (3000, 4000)
+    };
+    let angle = rng.gen_range(-0.6..0.6f32);
+    let (paper, ink) = paper_and_ink(rng);
+    // The desk: two tones in broad waves.
+    let desk = (
+        [0, 1, 2].map(|_| rng.gen_range(60.0..150.0f32)),
+        [0, 1, 2].map(|_| rng.gen_range(60.0..150.0f32)),
+        rng.gen_range(300.0..900.0f32),
+        rng.gen_range(0.0..6.3f32),
+    );
+    let desk_at = |x: f32, y: f32| {
+        let t = 0.5 + 0.5 * ((x / desk.2 + desk.3).sin() * (y / (desk.2 * 1.3)).cos());
+        lerp(desk.0, desk.1, t)
+    };
+    // The label: 1.6 x 2 code sides of paper, the code in its upper part.
+    let side = n as f32 * module;
+    let (lw, lh) = (side * 1.6, side * 2.0);
+    let reach = lw.hypot(lh) / 2.0 + 4.0;
+    let (cx, cy) = (
+        rng.gen_range(reach..w as f32 - reach),
+        rng.gen_range(reach..h as f32 - reach),
+    );
+    let code_dy = -lh * 0.15;
+    let (sin, cos) = angle.sin_cos();
+    let half = n as f32 / 2.0;
+    // The label's patch, drawn with 3 x 3 samples a pixel, then defocused and noisy.
+    let (px0, py0) = ((cx - reach) as u32, (cy - reach) as u32);
+    let (pw, ph) = (
+        ((cx + reach) as u32).min(w) - px0,
+        ((cy + reach) as u32).min(h) - py0,
+    );
+    let mut patch = vec![[0f32; 3]; (pw * ph) as usize];
+    for y in 0..ph {
+        for x in 0..pw {
+            let mut acc = [0f32; 3];
+            for sy in 0..3 {
+                for sx in 0..3 {
+                    let gx = (px0 + x) as f32 + (sx as f32 + 0.5) / 3.0;
+                    let gy = (py0 + y) as f32 + (sy as f32 + 0.5) / 3.0;
+                    let (fx, fy) = (gx - cx, gy - cy);
+                    let (lx, ly) = (cos * fx + sin * fy, -sin * fx + cos * fy);
+                    let c = if lx.abs() <= lw / 2.0 && ly.abs() <= lh / 2.0 {
+                        let (u, v) = (lx / module + half, (ly - code_dy) / module + half);
+                        let dark = u >= 0.0
+                            && v >= 0.0
+                            && (u as usize) < n
+                            && (v as usize) < n
+                            && colors[v as usize * n + u as usize] == Color::Dark;
+                        if dark {
+                            ink
+                        } else {
+                            paper
+                        }
+                    } else {
+                        desk_at(gx, gy)
+                    };
+                    for k in 0..3 {
+                        acc[k] += c[k] / 9.0;
+                    }
+                }
+            }
+            patch[(y * pw + x) as usize] = acc;
+        }
+    }
+    let sigma = rng.gen_range(0.4..1.2f32);
+    let noise = rng.gen_range(1.0..3.0f32);
+    let patch = develop(patch, pw, ph, sigma, noise, rng);
+    let mut image = RgbImage::new(w, h);
+    for (x, y, p) in image.enumerate_pixels_mut() {
+        p.0 = if x >= px0 && y >= py0 && x < px0 + pw && y < py0 + ph {
+            patch.get_pixel(x - px0, y - py0).0
+        } else {
+            let n = (rng.gen::<f32>() - 0.5) * 2.0 * noise;
+            desk_at(x as f32 + 0.5, y as f32 + 0.5).map(|c| (c + n).round().clamp(0.0, 255.0) as u8)
+        };
+    }
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("{w}x{h}"));
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("v{v}"));
+    finish_image(index, image, Some(88), Some(text), tags)
 }

@@ -52,6 +52,10 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // 5 with the steep triples' own order and budget and the version blocks read at each finder's pitch,
     // 6 with the other face-on triples ordered by finder strength too.
     ("densetilt", 15, 6),
+    // 12 MP phone photos of a label whose code has 1.8-3.2 px modules: 6 of 8 while crops came from the
+    // half-size copy a frame over 6 MP is scanned on (0000 and 0001: module1.9 L v10); all 8 once crops that
+    // scale that copy up come from the frame itself.
+    ("phone", 8, 8),
 ];
 
 /// The first code a default decoder reads from a grey frame, and the pass that read it.
