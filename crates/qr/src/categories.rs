@@ -57,7 +57,11 @@
 //! - `phone`: 12 MP phone photos (4000x3000 either way up) of a paper label on a desk, its code's modules
 //!   1.8-3.2 px at the photo's own resolution (so under 2 px on a half-size copy), versions 2-20 (EC
 //!   L/M/Q), rotated up to ~35 degrees, defocus 0.4-1.2 px, sensor noise, JPEG. Tags: `module2.4`, the size,
-//!   EC level and version.
+//!   EC level and version;
+//! - `shadow`: a label photographed with a shadow across its code (a hand's, the phone's): a straight edge
+//!   at any angle through the middle half of the code, the shadowed side at 20-55 % of the light, the edge
+//!   1-4 px soft or up to a tenth of the code; versions 1-10 (EC L/M/Q), 3-7 px modules, rotated, on a
+//!   desk, 0.5-2 MP, blur, noise, JPEG. Tags: `dark0.31`, `soft2.5`, the module, version and size.
 //!
 //! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
@@ -97,6 +101,7 @@ pub const CATEGORIES: &[&str] = &[
     "bigmodule",
     "densetilt",
     "phone",
+    "shadow",
 ];
 
 /// One generated image and its truth.
@@ -138,6 +143,7 @@ pub fn generate_one(category: &str, seed: u64, index: usize) -> Option<CategoryI
         "bigmodule" => make_bigmodule(i, &mut rng),
         "densetilt" => make_densetilt(i, &mut rng),
         "phone" => make_phone(i, &mut rng),
+        "shadow" => make_shadow(i, &mut rng),
         cat => make(cat, i, &mut rng),
     })
 }
@@ -2239,4 +2245,101 @@ fn make_phone(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     tags.push(format!("{ec:?}"));
     tags.push(format!("v{v}"));
     finish_image(index, image, Some(88), Some(text), tags)
+}
+
+/// A label with a shadow edge across its code (see the module doc).
+fn make_shadow(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["shadow".to_string()];
+    let v = rng.gen_range(1..=10i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q][rng.gen_range(0..3)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let colors = code.to_colors();
+    let module = rng.gen_range(3.0..7.0f32);
+    let (w, h) = [
+        (800u32, 600u32),
+        (1280, 720),
+        (1280, 960),
+        (1600, 1200),
+        (1920, 1080),
+    ][rng.gen_range(0..5)];
+    let (paper, ink) = paper_and_ink(rng);
+    let desk = (
+        [0, 1, 2].map(|_| rng.gen_range(60.0..150.0f32)),
+        [0, 1, 2].map(|_| rng.gen_range(60.0..150.0f32)),
+        rng.gen_range(150.0..500.0f32),
+    );
+    let angle = rng.gen_range(-0.7..0.7f32);
+    // The code with four modules of paper round it; the paper a little bigger than that.
+    let side = (n + 8) as f32 * module;
+    let reach = side * 0.75;
+    let (cx, cy) = (
+        rng.gen_range(reach..(w as f32 - reach).max(reach + 1.0)),
+        rng.gen_range(reach..(h as f32 - reach).max(reach + 1.0)),
+    );
+    // The shadow's edge: a line through the middle half of the code, at any angle.
+    let theta = rng.gen_range(0.0..std::f32::consts::PI);
+    let (ex, ey) = (
+        cx + (rng.gen_range(0.25..0.75f32) - 0.5) * n as f32 * module,
+        cy + (rng.gen_range(0.25..0.75f32) - 0.5) * n as f32 * module,
+    );
+    let soft = match rng.gen_range(0..4) {
+        0 => 1.0,
+        1 => rng.gen_range(2.0..4.0f32),
+        2 => side * 0.04,
+        _ => side * 0.1,
+    };
+    let dark = rng.gen_range(0.2..0.55f32);
+    let (sin, cos) = angle.sin_cos();
+    let half = n as f32 / 2.0;
+    let mut px = vec![[0f32; 3]; (w * h) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let (gx, gy) = (x as f32 + 0.5, y as f32 + 0.5);
+            let (fx, fy) = (gx - cx, gy - cy);
+            let (lx, ly) = (cos * fx + sin * fy, -sin * fx + cos * fy);
+            let c = if lx.abs() <= side * 0.6 && ly.abs() <= side * 0.6 {
+                // 2 x 2 samples a pixel over the label.
+                let mut acc = [0f32; 3];
+                for (sx, sy) in [(-0.25, -0.25), (0.25, -0.25), (-0.25, 0.25), (0.25, 0.25)] {
+                    let (qx, qy) = (fx + sx, fy + sy);
+                    let (u, v) = (
+                        (cos * qx + sin * qy) / module + half,
+                        (-sin * qx + cos * qy) / module + half,
+                    );
+                    let dark_module = u >= 0.0
+                        && v >= 0.0
+                        && (u as usize) < n
+                        && (v as usize) < n
+                        && colors[v as usize * n + u as usize] == Color::Dark;
+                    let c = if dark_module { ink } else { paper };
+                    for k in 0..3 {
+                        acc[k] += c[k] / 4.0;
+                    }
+                }
+                acc
+            } else {
+                let t = 0.5 + 0.5 * ((gx / desk.2).sin() * (gy / (desk.2 * 1.3)).cos());
+                lerp(desk.0, desk.1, t)
+            };
+            let d = (gx - ex) * theta.cos() + (gy - ey) * theta.sin();
+            let lit = 1.0 / (1.0 + (-(d / soft).clamp(-60.0, 60.0)).exp());
+            let k = dark + (1.0 - dark) * lit;
+            px[(y * w + x) as usize] = c.map(|c| c * k);
+        }
+    }
+    let image = develop(
+        px,
+        w,
+        h,
+        rng.gen_range(0.4..1.0),
+        rng.gen_range(1.5..5.0),
+        rng,
+    );
+    tags.push(format!("dark{dark:.2}"));
+    tags.push(format!("soft{soft:.1}"));
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("v{v}"));
+    tags.push(format!("{w}x{h}"));
+    finish_image(index, image, Some(85), Some(text), tags)
 }

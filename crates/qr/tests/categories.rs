@@ -56,6 +56,10 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // half-size copy a frame over 6 MP is scanned on (0000 and 0001: module1.9 L v10); all 8 once crops that
     // scale that copy up come from the frame itself.
     ("phone", 8, 8),
+    // A shadow edge across the code: 14 of 15 while the contrast map's regions took only blocks with a
+    // third of the frame's best contrast (0012: the shadowed half of the code was left out of the crop);
+    // all 15 once weaker blocks with a code's relative contrast join the region they touch.
+    ("shadow", 15, 15),
 ];
 
 /// The first code a default decoder reads from a grey frame, and the pass that read it.
