@@ -27,7 +27,7 @@ impl Plane {
         self.data.resize(w * h, 0);
     }
 
-    #[cfg(test)]
+    /// Sets the size and copies `w * h` pixels from `data`.
     pub fn copy_from(&mut self, w: usize, h: usize, data: &[u8]) {
         self.w = w;
         self.h = h;

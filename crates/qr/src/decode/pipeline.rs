@@ -185,6 +185,9 @@ const DENSE_MAX_PIXELS: f64 = 400_000.0;
 /// to be of this version or more.
 const DENSE_MIN_VERSION: i64 = 12;
 
+/// The native scan runs only where the biggest region covers at least this share of the frame.
+const NATIVE_MIN_SHARE: f64 = 0.5;
+
 /// Largest crop, in pixels, after scaling.
 const MAX_CROP_PIXELS: f64 = 160_000.0;
 
@@ -195,6 +198,8 @@ const FRAME_SCANS: &[(u8, Variant, bool)] = &[
     (1, v(Filter::Raw, false, 4), false),
     (1, v(Filter::Raw, true, 4), false),
     (2, v(Filter::Raw, false, 3), true),
+    // The frame at its own resolution (`DecoderOptions::native_scan` only; see there).
+    (0, v(Filter::Raw, false, 4), true),
 ];
 
 /// Re-sampling variants tried on a located code that failed: (shift u, shift v, tap spread, neighbourhood k, bias).
@@ -388,6 +393,8 @@ pub struct Workspace {
     /// Per contrast-map block: its brightest pixel (see `candidates`' weak blocks).
     block_top: Vec<u8>,
     block_mark: Vec<u8>,
+    /// The base plane copied for the native scan (see `DecoderOptions::native_scan`).
+    native: Plane,
     /// Contrast-map row buffers (per-column min/max/transition counts), reused across frames.
     col_lo: Vec<u8>,
     col_hi: Vec<u8>,
@@ -533,7 +540,9 @@ impl Workspace {
             }
         }
         for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
-            if applies(variant, harder, opts) && (level as usize) < self.level_count {
+            // The native scan: only where the crops do not already cover the frame at its own scale.
+            let wanted = level > 0 || (opts.native_scan && self.native_wanted(frame, &candidates));
+            if wanted && applies(variant, harder, opts) && (level as usize) < self.level_count {
                 units.push(Unit::Frame { fi });
             }
         }
@@ -834,12 +843,20 @@ impl Workspace {
                     st8.level_key = self.next_key + 1;
                     self.next_key += 3;
                 }
+                if level == 0 {
+                    // The base plane is the caller's frame (not a `Plane`) unless the frame was huge.
+                    let b = base(self.base_owned, &self.levels[0], frame);
+                    self.native.copy_from(b.w, b.h, b.data);
+                }
                 if level == 2 && !self.quarter_built {
                     let (half, rest) = self.levels.split_at_mut(2);
                     downscale2(half[1].view(), &mut rest[0]);
                     self.quarter_built = true;
                 }
-                let plane = &self.levels[level as usize];
+                let plane = match level {
+                    0 => &self.native,
+                    _ => &self.levels[level as usize],
+                };
                 let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
                 let xf = Affine {
                     scale: (1u32 << level) as f64,
@@ -861,6 +878,18 @@ impl Workspace {
                 )
             }
         }
+    }
+
+    /// Whether the native scan (see `DecoderOptions::native_scan`) may see what the crops did not: the
+    /// biggest region is most of the frame (a page of texture, or noise: a label's region is smaller, and
+    /// its crops are sized for it), and the frame is bigger than a crop.
+    fn native_wanted(&self, frame: LumaFrame<'_>, candidates: &[(f64, f64, f64, f64)]) -> bool {
+        let b = base(self.base_owned, &self.levels[0], frame);
+        let area = (b.w * b.h) as f64;
+        area > MAX_CROP_PIXELS
+            && candidates
+                .first()
+                .is_some_and(|&(x0, y0, x1, y1)| (x1 - x0) * (y1 - y0) >= area * NATIVE_MIN_SHARE)
     }
 
     /// Builds the half-size level (and, for huge frames, a downscaled base plane). The quarter-size level
