@@ -61,7 +61,11 @@
 //! - `shadow`: a label photographed with a shadow across its code (a hand's, the phone's): a straight edge
 //!   at any angle through the middle half of the code, the shadowed side at 20-55 % of the light, the edge
 //!   1-4 px soft or up to a tenth of the code; versions 1-10 (EC L/M/Q), 3-7 px modules, rotated, on a
-//!   desk, 0.5-2 MP, blur, noise, JPEG. Tags: `dark0.31`, `soft2.5`, the module, version and size.
+//!   desk, 0.5-2 MP, blur, noise, JPEG. Tags: `dark0.31`, `soft2.5`, the module, version and size;
+//! - `page`: a small code on a page of text (a document, a flyer, a receipt scanned or photographed
+//!   flat): 1.2-4.3 MP of text-like lines (glyphs 6-14 px high, dark grey on off-white) with the code, its
+//!   modules 2.2-4.5 px, somewhere on it; versions 1-6 (EC M), blur, noise, JPEG. Tags: `module2.7`,
+//!   `glyph11`, the version and size.
 //!
 //! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
@@ -102,6 +106,7 @@ pub const CATEGORIES: &[&str] = &[
     "densetilt",
     "phone",
     "shadow",
+    "page",
 ];
 
 /// One generated image and its truth.
@@ -144,6 +149,7 @@ pub fn generate_one(category: &str, seed: u64, index: usize) -> Option<CategoryI
         "densetilt" => make_densetilt(i, &mut rng),
         "phone" => make_phone(i, &mut rng),
         "shadow" => make_shadow(i, &mut rng),
+        "page" => make_page(i, &mut rng),
         cat => make(cat, i, &mut rng),
     })
 }
@@ -2342,4 +2348,73 @@ fn make_shadow(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     tags.push(format!("v{v}"));
     tags.push(format!("{w}x{h}"));
     finish_image(index, image, Some(85), Some(text), tags)
+}
+
+/// A small code on a page of text (see the module doc).
+fn make_page(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["page".to_string()];
+    let v = rng.gen_range(1..=6i16);
+    let (code, text) = code_of_version(rng, v, EcLevel::M);
+    let n = code.width();
+    let colors = code.to_colors();
+    let module = rng.gen_range(2.2..4.5f32);
+    let (w, h) = [(1280u32, 960u32), (1600, 1200), (2000, 1500), (2400, 1800)][rng.gen_range(0..4)];
+    let paper = rng.gen_range(225.0..245.0f32);
+    let mut grey = vec![paper; (w * h) as usize];
+    // Lines of word-like runs of glyph boxes.
+    let glyph = rng.gen_range(6..=14u32);
+    let mut y = 10;
+    while y + glyph < h {
+        let mut x = 10;
+        while x + 20 < w {
+            for _ in 0..rng.gen_range(2..=9) {
+                let gw = rng.gen_range(glyph * 2 / 5..=glyph * 4 / 5).max(2);
+                if rng.gen_bool(0.9) {
+                    let (top, bottom) = (
+                        y + rng.gen_range(0..=glyph / 4),
+                        y + glyph - rng.gen_range(0..=glyph / 4),
+                    );
+                    let ink = rng.gen_range(20.0..60.0f32);
+                    for yy in top..bottom.min(h) {
+                        for xx in x..(x + gw - 1).min(w) {
+                            grey[(yy * w + xx) as usize] = ink;
+                        }
+                    }
+                }
+                x += gw;
+            }
+            x += glyph * 3 / 5;
+        }
+        y += glyph * 8 / 5;
+    }
+    // The code with a four-module quiet zone over the text, 2 x 2 samples a pixel.
+    let side = (n + 8) as f32 * module;
+    let (ox, oy) = (
+        rng.gen_range(0.0..(w as f32 - side).max(1.0)),
+        rng.gen_range(0.0..(h as f32 - side).max(1.0)),
+    );
+    let ink = rng.gen_range(15.0..40.0f32);
+    for yy in oy as u32..((oy + side) as u32 + 1).min(h) {
+        for xx in ox as u32..((ox + side) as u32 + 1).min(w) {
+            let mut acc = 0.0;
+            for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                let u = (xx as f32 + sx - ox) / module - 4.0;
+                let v = (yy as f32 + sy - oy) / module - 4.0;
+                let dark = u >= 0.0
+                    && v >= 0.0
+                    && (u as usize) < n
+                    && (v as usize) < n
+                    && colors[v as usize * n + u as usize] == Color::Dark;
+                acc += if dark { ink } else { paper } / 4.0;
+            }
+            grey[(yy * w + xx) as usize] = acc;
+        }
+    }
+    let px = grey.into_iter().map(|g| [g; 3]).collect();
+    let image = develop(px, w, h, rng.gen_range(0.4..0.9), 3.0, rng);
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("glyph{glyph}"));
+    tags.push(format!("v{v}"));
+    tags.push(format!("{w}x{h}"));
+    finish_image(index, image, Some(88), Some(text), tags)
 }

@@ -60,6 +60,9 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // third of the frame's best contrast (0012: the shadowed half of the code was left out of the crop);
     // all 15 once weaker blocks with a code's relative contrast join the region they touch.
     ("shadow", 15, 15),
+    // A small code on a page of text, with the camera's options (a page of texture is one region to the
+    // crops, sized for a label): 13 of 15. A still image reads all of them (`page_codes_read_in_still_images`).
+    ("page", 15, 13),
 ];
 
 /// The first code a default decoder reads from a grey frame, and the pass that read it.
@@ -146,6 +149,23 @@ fn every_category_reads_exactly() {
         );
     }
     eprintln!("{report:?}");
+}
+
+#[test]
+fn page_codes_read_in_still_images() {
+    // Still-image options scan the frame at its own resolution last (`DecoderOptions::native_scan`): 7 of 8
+    // without that scan (0006: module2.7 glyph10 v4).
+    for i in 0..8 {
+        let img = one("page", 5, i);
+        let found = decode(&img, DecoderOptions::still_image());
+        assert_eq!(
+            found,
+            vec![img.payload.clone().expect("a code")],
+            "{} {:?}",
+            img.name,
+            img.tags
+        );
+    }
 }
 
 #[test]
