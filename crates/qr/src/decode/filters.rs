@@ -27,7 +27,7 @@ impl Plane {
         self.data.resize(w * h, 0);
     }
 
-    /// Sets the size and copies `w * h` pixels from `data`.
+    #[cfg(test)]
     pub fn copy_from(&mut self, w: usize, h: usize, data: &[u8]) {
         self.w = w;
         self.h = h;

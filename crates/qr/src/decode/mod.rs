@@ -53,10 +53,11 @@ pub struct DecoderOptions {
     /// Live camera mode: a time budget per frame. `None` (the default) runs the full search on every call
     /// (still images, files, paste). See [`LiveBudget`] and [`Decoder::live`].
     pub live: Option<LiveBudget>,
-    /// After every other pass, scan the whole frame at its own resolution. The crops are sized for a
-    /// label-like region, and a whole page of texture (a document, a magazine, a receipt) is one region
-    /// to them: a small code on it comes out too small to read. A still image needs this; a camera can be
-    /// moved closer, so it is off by default. Costs a frame with no code ~2-3 ms per megapixel more.
+    /// After the other steps of each region, scan the region at the image's own resolution, where that is
+    /// well above the scale of its crops. The crops are sized for a label-like region, and a page of text
+    /// (a document, a magazine, a receipt) is one region to them: a small code on it comes out too small
+    /// to read. A still image needs this; a camera can be moved closer, so it is off by default. Costs a
+    /// frame with no code ~2-3 ms more per megapixel of such regions.
     pub native_scan: bool,
 }
 
@@ -74,7 +75,7 @@ impl Default for DecoderOptions {
 
 impl DecoderOptions {
     /// Options for a still image (a file, a paste, a dropped image): every code in the image, full search,
-    /// the whole frame at its own resolution last. Used by [`decode_image_file`].
+    /// with `native_scan`. Used by [`decode_image_file`].
     pub fn still_image() -> Self {
         DecoderOptions {
             stop_at_first: false,

@@ -84,7 +84,7 @@ const fn v(filter: Filter, invert: bool, offset: i32) -> Variant {
 /// One scan of a candidate crop.
 #[derive(Debug, Clone, Copy)]
 struct CropStep {
-    /// Index into `CROP_ZOOMS`, or `FIT_ZOOM`.
+    /// Index into `CROP_ZOOMS`, or `FIT_ZOOM`, `DENSE_ZOOM`, `NATIVE_ZOOM`.
     zoom: usize,
     variant: Variant,
     /// Only with `try_harder`.
@@ -160,6 +160,8 @@ const CROP_STEPS: &[CropStep] = &[
     dense_w(1, v(Filter::Sharp, false, 2), 1),
     // A dense code (see `DENSE_ZOOM`), only where an earlier step formed a finder triple of one.
     step(DENSE_ZOOM, v(Filter::Raw, false, 4), true),
+    // Still images: the region at the image's own scale (see `NATIVE_ZOOM`).
+    step(NATIVE_ZOOM, v(Filter::Raw, false, 4), true),
 ];
 
 /// The crop steps worth rqrr's slower locator after ours failed on all of them. Our locator reads steep and
@@ -185,8 +187,13 @@ const DENSE_MAX_PIXELS: f64 = 400_000.0;
 /// to be of this version or more.
 const DENSE_MIN_VERSION: i64 = 12;
 
-/// The native scan runs only where the biggest region covers at least this share of the frame.
-const NATIVE_MIN_SHARE: f64 = 0.5;
+/// The crop zoom of the native step (`DecoderOptions::native_scan`): the region at the image's own scale,
+/// bounded by `NATIVE_MAX_PIXELS`, where that is `NATIVE_MIN_GAIN` times the 1.8x zoom's scale or more. The
+/// label-sized crops assume a code about a third of its region: a small code on a page or a receipt (a
+/// region of text as big as the page) comes out of them too small to read.
+const NATIVE_ZOOM: usize = 4;
+const NATIVE_MAX_PIXELS: f64 = 6_000_000.0;
+const NATIVE_MIN_GAIN: f64 = 1.5;
 
 /// Largest crop, in pixels, after scaling.
 const MAX_CROP_PIXELS: f64 = 160_000.0;
@@ -198,8 +205,6 @@ const FRAME_SCANS: &[(u8, Variant, bool)] = &[
     (1, v(Filter::Raw, false, 4), false),
     (1, v(Filter::Raw, true, 4), false),
     (2, v(Filter::Raw, false, 3), true),
-    // The frame at its own resolution (`DecoderOptions::native_scan` only; see there).
-    (0, v(Filter::Raw, false, 4), true),
 ];
 
 /// Re-sampling variants tried on a located code that failed: (shift u, shift v, tap spread, neighbourhood k, bias).
@@ -348,7 +353,7 @@ const LIVE_BASE_STEPS: usize = 3;
 #[derive(Default)]
 struct FrameState {
     /// Per zoom: which candidate's crop `Workspace::crops` holds, with its transform, window and plane key.
-    zooms: [Option<ZoomCrop>; 4],
+    zooms: [Option<ZoomCrop>; 5],
     /// Per crop step: the plane key whose binarisation `Workspace::kept_bits` holds.
     kept: [Option<u64>; CROP_STEPS.len()],
     /// Per crop step: the finder candidates our locator confirmed on the kept binarisation.
@@ -386,15 +391,13 @@ pub struct Workspace {
     quarter_built: bool,
     base_owned: bool,
     /// The current candidate's crop at each of `CROP_ZOOMS` (also scratch for huge-frame downscaling).
-    crops: [Plane; 4],
+    crops: [Plane; 5],
     /// Binarised crop steps kept from our locator's phase for rqrr's (indexed like `CROP_STEPS`).
     kept_bits: [Vec<u8>; CROP_STEPS.len()],
     block_range: Vec<u8>,
     /// Per contrast-map block: its brightest pixel (see `candidates`' weak blocks).
     block_top: Vec<u8>,
     block_mark: Vec<u8>,
-    /// The base plane copied for the native scan (see `DecoderOptions::native_scan`).
-    native: Plane,
     /// Contrast-map row buffers (per-column min/max/transition counts), reused across frames.
     col_lo: Vec<u8>,
     col_hi: Vec<u8>,
@@ -524,6 +527,7 @@ impl Workspace {
             for (pi, &locators) in phases.iter().enumerate() {
                 for (si, st) in CROP_STEPS.iter().enumerate() {
                     if applies(st.variant, st.harder, opts)
+                        && (st.zoom != NATIVE_ZOOM || opts.native_scan)
                         && (locators != Locators::Rqrr || RQRR_STEPS.contains(&si))
                     {
                         units.push(Unit::Crop { ci, pi, si });
@@ -540,9 +544,7 @@ impl Workspace {
             }
         }
         for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
-            // The native scan: only where the crops do not already cover the frame at its own scale.
-            let wanted = level > 0 || (opts.native_scan && self.native_wanted(frame, &candidates));
-            if wanted && applies(variant, harder, opts) && (level as usize) < self.level_count {
+            if applies(variant, harder, opts) && (level as usize) < self.level_count {
                 units.push(Unit::Frame { fi });
             }
         }
@@ -726,13 +728,23 @@ impl Workspace {
                                 }
                                 _ => return false,
                             }
+                        } else if st.zoom == NATIVE_ZOOM {
+                            let area = (x1 - x0) * (y1 - y0);
+                            let zoomed =
+                                label_f(CROP_ZOOMS[1]).min((MAX_CROP_PIXELS / area).sqrt());
+                            let f = max_f.min((NATIVE_MAX_PIXELS / area).sqrt());
+                            if f < zoomed * NATIVE_MIN_GAIN {
+                                return false;
+                            }
+                            f
                         } else {
                             label_f(CROP_ZOOMS[st.zoom])
                         };
-                        // Bound the crop's area so one scan stays around a millisecond (the dense step
-                        // has a bound of its own).
+                        // Bound the crop's area so one scan stays around a millisecond (the dense and
+                        // native steps have bounds of their own).
                         let area = (x1 - x0) * (y1 - y0) * f * f;
-                        if area > MAX_CROP_PIXELS && st.zoom != DENSE_ZOOM {
+                        if area > MAX_CROP_PIXELS && st.zoom != DENSE_ZOOM && st.zoom != NATIVE_ZOOM
+                        {
                             f *= (MAX_CROP_PIXELS / area).sqrt();
                         }
                         let crop = &mut self.crops[st.zoom];
@@ -843,20 +855,12 @@ impl Workspace {
                     st8.level_key = self.next_key + 1;
                     self.next_key += 3;
                 }
-                if level == 0 {
-                    // The base plane is the caller's frame (not a `Plane`) unless the frame was huge.
-                    let b = base(self.base_owned, &self.levels[0], frame);
-                    self.native.copy_from(b.w, b.h, b.data);
-                }
                 if level == 2 && !self.quarter_built {
                     let (half, rest) = self.levels.split_at_mut(2);
                     downscale2(half[1].view(), &mut rest[0]);
                     self.quarter_built = true;
                 }
-                let plane = match level {
-                    0 => &self.native,
-                    _ => &self.levels[level as usize],
-                };
+                let plane = &self.levels[level as usize];
                 let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
                 let xf = Affine {
                     scale: (1u32 << level) as f64,
@@ -878,18 +882,6 @@ impl Workspace {
                 )
             }
         }
-    }
-
-    /// Whether the native scan (see `DecoderOptions::native_scan`) may see what the crops did not: the
-    /// biggest region is most of the frame (a page of texture, or noise: a label's region is smaller, and
-    /// its crops are sized for it), and the frame is bigger than a crop.
-    fn native_wanted(&self, frame: LumaFrame<'_>, candidates: &[(f64, f64, f64, f64)]) -> bool {
-        let b = base(self.base_owned, &self.levels[0], frame);
-        let area = (b.w * b.h) as f64;
-        area > MAX_CROP_PIXELS
-            && candidates
-                .first()
-                .is_some_and(|&(x0, y0, x1, y1)| (x1 - x0) * (y1 - y0) >= area * NATIVE_MIN_SHARE)
     }
 
     /// Builds the half-size level (and, for huge frames, a downscaled base plane). The quarter-size level
