@@ -65,7 +65,11 @@
 //! - `page`: a small code on a page of text (a document, a flyer, a receipt scanned or photographed
 //!   flat): 1.2-4.3 MP of text-like lines (glyphs 6-14 px high, dark grey on off-white) with the code, its
 //!   modules 2.2-4.5 px, somewhere on it; versions 1-6 (EC M), blur, noise, JPEG. Tags: `module2.7`,
-//!   `glyph11`, the version and size.
+//!   `glyph11`, the version and size;
+//! - `receipt`: a printed receipt (380-520 x 1000-1500 px of text lines, the code's modules 2.5-4.5 px
+//!   in a blank band) photographed upright within 20 degrees on a dark table, the photo 4:3 and a little
+//!   taller than the receipt; versions 1-6 (EC M), blur, noise, JPEG. The receipt is a long region of
+//!   text, a fraction of the frame.
 //!
 //! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
@@ -107,6 +111,7 @@ pub const CATEGORIES: &[&str] = &[
     "phone",
     "shadow",
     "page",
+    "receipt",
 ];
 
 /// One generated image and its truth.
@@ -150,6 +155,7 @@ pub fn generate_one(category: &str, seed: u64, index: usize) -> Option<CategoryI
         "phone" => make_phone(i, &mut rng),
         "shadow" => make_shadow(i, &mut rng),
         "page" => make_page(i, &mut rng),
+        "receipt" => make_receipt(i, &mut rng),
         cat => make(cat, i, &mut rng),
     })
 }
@@ -2350,20 +2356,11 @@ fn make_shadow(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     finish_image(index, image, Some(85), Some(text), tags)
 }
 
-/// A small code on a page of text (see the module doc).
-fn make_page(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
-    let mut tags = vec!["page".to_string()];
-    let v = rng.gen_range(1..=6i16);
-    let (code, text) = code_of_version(rng, v, EcLevel::M);
-    let n = code.width();
-    let colors = code.to_colors();
-    let module = rng.gen_range(2.2..4.5f32);
-    let (w, h) = [(1280u32, 960u32), (1600, 1200), (2000, 1500), (2400, 1800)][rng.gen_range(0..4)];
-    let paper = rng.gen_range(225.0..245.0f32);
-    let mut grey = vec![paper; (w * h) as usize];
-    // Lines of word-like runs of glyph boxes.
-    let glyph = rng.gen_range(6..=14u32);
-    let mut y = 10;
+/// Lines of word-like runs of glyph boxes (dark grey, `glyph` px high) over rows `rows` of a `w`-wide grey
+/// page.
+fn text_lines(grey: &mut [f32], w: u32, rows: (u32, u32), glyph: u32, rng: &mut ChaCha8Rng) {
+    let h = rows.1;
+    let mut y = rows.0 + 10;
     while y + glyph < h {
         let mut x = 10;
         while x + 20 < w {
@@ -2387,6 +2384,101 @@ fn make_page(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
         }
         y += glyph * 8 / 5;
     }
+}
+
+/// A printed receipt photographed on a table (see the module doc).
+fn make_receipt(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["receipt".to_string()];
+    let v = rng.gen_range(1..=6i16);
+    let (code, text) = code_of_version(rng, v, EcLevel::M);
+    let n = code.width();
+    let colors = code.to_colors();
+    let module = rng.gen_range(2.5..4.5f32);
+    let (rw, rh) = (rng.gen_range(380..=520u32), rng.gen_range(1000..=1500u32));
+    let paper = rng.gen_range(225.0..245.0f32);
+    let mut receipt = vec![paper; (rw * rh) as usize];
+    // Text above and below the code, a blank band round it.
+    let side = ((n + 8) as f32 * module).ceil() as u32;
+    let qy =
+        rng.gen_range(rh * 35 / 100..(rh * 85 / 100).saturating_sub(side).max(rh * 35 / 100 + 1));
+    let glyph = rng.gen_range(8..=14u32);
+    text_lines(&mut receipt, rw, (0, qy.saturating_sub(10)), glyph, rng);
+    text_lines(&mut receipt, rw, ((qy + side + 10).min(rh), rh), glyph, rng);
+    let (ox, oy) = (((rw - side.min(rw)) / 2) as f32, qy as f32);
+    let ink = rng.gen_range(15.0..40.0f32);
+    for yy in qy..(qy + side).min(rh) {
+        for xx in ox as u32..(ox as u32 + side).min(rw) {
+            let mut acc = 0.0;
+            for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                let u = (xx as f32 + sx - ox) / module - 4.0;
+                let v = (yy as f32 + sy - oy) / module - 4.0;
+                let dark = u >= 0.0
+                    && v >= 0.0
+                    && (u as usize) < n
+                    && (v as usize) < n
+                    && colors[v as usize * n + u as usize] == Color::Dark;
+                acc += if dark { ink } else { paper } / 4.0;
+            }
+            receipt[(yy * rw + xx) as usize] = acc;
+        }
+    }
+    // The photo: landscape, the receipt upright within +-20 degrees on a dark table.
+    let h = (rh as f32 * 1.15) as u32;
+    let w = h * 4 / 3;
+    let table = rng.gen_range(40.0..90.0f32);
+    let angle = rng.gen_range(-0.35..0.35f32);
+    let (sin, cos) = angle.sin_cos();
+    let (cx, cy) = (
+        w as f32 / 2.0 + rng.gen_range(-0.2..0.2) * w as f32,
+        h as f32 / 2.0,
+    );
+    let at = |x: f32, y: f32| {
+        let (xi, yi) = (x.floor(), y.floor());
+        let (ax, ay) = (x - xi, y - yi);
+        let p = |dx: f32, dy: f32| {
+            let (px, py) = (xi + dx, yi + dy);
+            if px < 0.0 || py < 0.0 || px >= rw as f32 || py >= rh as f32 {
+                table
+            } else {
+                receipt[(py as u32 * rw + px as u32) as usize]
+            }
+        };
+        (p(0.0, 0.0) * (1.0 - ax) + p(1.0, 0.0) * ax) * (1.0 - ay)
+            + (p(0.0, 1.0) * (1.0 - ax) + p(1.0, 1.0) * ax) * ay
+    };
+    let mut px = vec![[0f32; 3]; (w * h) as usize];
+    for y in 0..h {
+        for x in 0..w {
+            let (fx, fy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+            let (rx, ry) = (
+                cos * fx + sin * fy + rw as f32 / 2.0 - 0.5,
+                -sin * fx + cos * fy + rh as f32 / 2.0 - 0.5,
+            );
+            let g = at(rx, ry) * (0.85 + 0.15 * (fx / w as f32 * 3.0).cos());
+            px[(y * w + x) as usize] = [g; 3];
+        }
+    }
+    let image = develop(px, w, h, rng.gen_range(0.5..1.1), 3.0, rng);
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("glyph{glyph}"));
+    tags.push(format!("v{v}"));
+    tags.push(format!("{w}x{h}"));
+    finish_image(index, image, Some(85), Some(text), tags)
+}
+
+/// A small code on a page of text (see the module doc).
+fn make_page(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["page".to_string()];
+    let v = rng.gen_range(1..=6i16);
+    let (code, text) = code_of_version(rng, v, EcLevel::M);
+    let n = code.width();
+    let colors = code.to_colors();
+    let module = rng.gen_range(2.2..4.5f32);
+    let (w, h) = [(1280u32, 960u32), (1600, 1200), (2000, 1500), (2400, 1800)][rng.gen_range(0..4)];
+    let paper = rng.gen_range(225.0..245.0f32);
+    let mut grey = vec![paper; (w * h) as usize];
+    let glyph = rng.gen_range(6..=14u32);
+    text_lines(&mut grey, w, (0, h), glyph, rng);
     // The code with a four-module quiet zone over the text, 2 x 2 samples a pixel.
     let side = (n + 8) as f32 * module;
     let (ox, oy) = (
