@@ -160,8 +160,11 @@ const CROP_STEPS: &[CropStep] = &[
     dense_w(1, v(Filter::Sharp, false, 2), 1),
     // A dense code (see `DENSE_ZOOM`), only where an earlier step formed a finder triple of one.
     step(DENSE_ZOOM, v(Filter::Raw, false, 4), true),
-    // Still images: the region at the image's own scale (see `NATIVE_ZOOM`).
+    // Still images: the region at the image's own scale (see `NATIVE_ZOOM`), plain and unsharp-masked (a
+    // small code's finder rings, two or three pixels wide, blur shut; the mask opens them: generated
+    // receipts 26 -> 30 of 30).
     step(NATIVE_ZOOM, v(Filter::Raw, false, 4), true),
+    step(NATIVE_ZOOM, v(Filter::Sharp, false, 6), true),
 ];
 
 /// The crop steps worth rqrr's slower locator after ours failed on all of them. Our locator reads steep and
