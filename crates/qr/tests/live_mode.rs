@@ -2,7 +2,7 @@
 //! frames, so a frame that only a late pass reads is still read after a few frames, with any budget.
 //! (Its timing is measured by the bench, `scripts/bench-qr.sh`, not here.)
 
-use quickauth_qr::{corpus, Decoder, DecoderOptions, LiveBudget, LumaFrame};
+use quickauth_qr::{categories, corpus, Decoder, DecoderOptions, LiveBudget, LumaFrame};
 
 #[test]
 fn a_zero_budget_still_covers_the_full_search_over_frames() {
@@ -70,5 +70,44 @@ fn live_default_keeps_the_still_image_meaning() {
                 data: &blank
             })
             .is_empty());
+    }
+}
+
+#[test]
+fn a_receipts_small_code_reads_in_live_mode() {
+    // A receipt is one long region of text: the label-sized crops shrink its code below reading size (the
+    // full search with default options reads none of these three), and live mode's native step, the region
+    // at the image's own scale up to 0.4 MP, reads it. With no time budget the ring advances one unit a
+    // frame, so this is deterministic.
+    assert!(DecoderOptions::live().native_scan);
+    let zero = DecoderOptions {
+        live: Some(LiveBudget { max_ms: 0.0 }),
+        ..DecoderOptions::live()
+    };
+    for index in [1, 11, 24] {
+        let img = categories::generate_one("receipt", 5, index).expect("a category");
+        let luma = img.image.to_luma8();
+        let lf = LumaFrame {
+            width: luma.width(),
+            height: luma.height(),
+            data: luma.as_raw(),
+        };
+        let payload = img.payload.clone().expect("a code");
+        assert!(
+            Decoder::new(DecoderOptions::default())
+                .decode(lf)
+                .is_empty(),
+            "{}: the full search reads it now; the test lost its point",
+            img.name
+        );
+        let mut live = Decoder::new(zero.clone());
+        let read = (0..64).find_map(|_| live.decode(lf).into_iter().next());
+        assert_eq!(
+            read.map(|d| d.text),
+            Some(payload),
+            "{} {:?}",
+            img.name,
+            img.tags
+        );
     }
 }

@@ -56,8 +56,9 @@ pub struct DecoderOptions {
     /// After the other steps of each region, scan the region at the image's own resolution, where that is
     /// well above the scale of its crops. The crops are sized for a label-like region, and a page of text
     /// (a document, a magazine, a receipt) is one region to them: a small code on it comes out too small
-    /// to read. A still image needs this; a camera can be moved closer, so it is off by default. Costs a
-    /// frame with no code ~2-3 ms more per megapixel of such regions.
+    /// to read. On in `still_image()` (up to 6 MP a region) and in `live()` (up to 0.4 MP, one step of the
+    /// ring that consecutive frames share); off in the default full search, where every unreadable frame
+    /// would pay ~2-3 ms more per megapixel of such regions.
     pub native_scan: bool,
 }
 
@@ -84,11 +85,12 @@ impl DecoderOptions {
         }
     }
 
-    /// Options for a live camera loop: stop at the first verified code, and keep each frame within
-    /// [`LiveBudget::default`].
+    /// Options for a live camera loop: stop at the first verified code, keep each frame within
+    /// [`LiveBudget::default`], and the native step (bounded) in the ring.
     pub fn live() -> Self {
         DecoderOptions {
             live: Some(LiveBudget::default()),
+            native_scan: true,
             ..DecoderOptions::default()
         }
     }
