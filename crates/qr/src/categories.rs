@@ -2386,13 +2386,43 @@ fn text_lines(grey: &mut [f32], w: u32, rows: (u32, u32), glyph: u32, rng: &mut 
     }
 }
 
+/// Draws an upright `code` with a four-module quiet zone whose outer corner is at
+/// `origin`, `module` px a module, over the pixels `area` (columns, rows) of a `w`-wide grey page: 2 x 2
+/// samples a pixel, `(ink, paper)` its two greys.
+fn draw_flat_code(
+    grey: &mut [f32],
+    w: u32,
+    area: (std::ops::Range<u32>, std::ops::Range<u32>),
+    (ox, oy): (f32, f32),
+    module: f32,
+    code: &QrCode,
+    (ink, paper): (f32, f32),
+) {
+    let (n, colors) = (code.width(), code.to_colors());
+    for yy in area.1 {
+        for xx in area.0.clone() {
+            let mut acc = 0.0;
+            for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
+                let u = (xx as f32 + sx - ox) / module - 4.0;
+                let v = (yy as f32 + sy - oy) / module - 4.0;
+                let dark = u >= 0.0
+                    && v >= 0.0
+                    && (u as usize) < n
+                    && (v as usize) < n
+                    && colors[v as usize * n + u as usize] == Color::Dark;
+                acc += if dark { ink } else { paper } / 4.0;
+            }
+            grey[(yy * w + xx) as usize] = acc;
+        }
+    }
+}
+
 /// A printed receipt photographed on a table (see the module doc).
 fn make_receipt(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let mut tags = vec!["receipt".to_string()];
     let v = rng.gen_range(1..=6i16);
     let (code, text) = code_of_version(rng, v, EcLevel::M);
     let n = code.width();
-    let colors = code.to_colors();
     let module = rng.gen_range(2.5..4.5f32);
     let (rw, rh) = (rng.gen_range(380..=520u32), rng.gen_range(1000..=1500u32));
     let paper = rng.gen_range(225.0..245.0f32);
@@ -2406,22 +2436,19 @@ fn make_receipt(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     text_lines(&mut receipt, rw, ((qy + side + 10).min(rh), rh), glyph, rng);
     let (ox, oy) = (((rw - side.min(rw)) / 2) as f32, qy as f32);
     let ink = rng.gen_range(15.0..40.0f32);
-    for yy in qy..(qy + side).min(rh) {
-        for xx in ox as u32..(ox as u32 + side).min(rw) {
-            let mut acc = 0.0;
-            for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
-                let u = (xx as f32 + sx - ox) / module - 4.0;
-                let v = (yy as f32 + sy - oy) / module - 4.0;
-                let dark = u >= 0.0
-                    && v >= 0.0
-                    && (u as usize) < n
-                    && (v as usize) < n
-                    && colors[v as usize * n + u as usize] == Color::Dark;
-                acc += if dark { ink } else { paper } / 4.0;
-            }
-            receipt[(yy * rw + xx) as usize] = acc;
-        }
-    }
+    let area = (
+        ox as u32..(ox as u32 + side).min(rw),
+        qy..(qy + side).min(rh),
+    );
+    draw_flat_code(
+        &mut receipt,
+        rw,
+        area,
+        (ox, oy),
+        module,
+        &code,
+        (ink, paper),
+    );
     // The photo: landscape, the receipt upright within +-20 degrees on a dark table.
     let h = (rh as f32 * 1.15) as u32;
     let w = h * 4 / 3;
@@ -2472,7 +2499,6 @@ fn make_page(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let v = rng.gen_range(1..=6i16);
     let (code, text) = code_of_version(rng, v, EcLevel::M);
     let n = code.width();
-    let colors = code.to_colors();
     let module = rng.gen_range(2.2..4.5f32);
     let (w, h) = [(1280u32, 960u32), (1600, 1200), (2000, 1500), (2400, 1800)][rng.gen_range(0..4)];
     let paper = rng.gen_range(225.0..245.0f32);
@@ -2486,22 +2512,11 @@ fn make_page(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
         rng.gen_range(0.0..(h as f32 - side).max(1.0)),
     );
     let ink = rng.gen_range(15.0..40.0f32);
-    for yy in oy as u32..((oy + side) as u32 + 1).min(h) {
-        for xx in ox as u32..((ox + side) as u32 + 1).min(w) {
-            let mut acc = 0.0;
-            for (sx, sy) in [(0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)] {
-                let u = (xx as f32 + sx - ox) / module - 4.0;
-                let v = (yy as f32 + sy - oy) / module - 4.0;
-                let dark = u >= 0.0
-                    && v >= 0.0
-                    && (u as usize) < n
-                    && (v as usize) < n
-                    && colors[v as usize * n + u as usize] == Color::Dark;
-                acc += if dark { ink } else { paper } / 4.0;
-            }
-            grey[(yy * w + xx) as usize] = acc;
-        }
-    }
+    let area = (
+        ox as u32..((ox + side) as u32 + 1).min(w),
+        oy as u32..((oy + side) as u32 + 1).min(h),
+    );
+    draw_flat_code(&mut grey, w, area, (ox, oy), module, &code, (ink, paper));
     let px = grey.into_iter().map(|g| [g; 3]).collect();
     let image = develop(px, w, h, rng.gen_range(0.4..0.9), 3.0, rng);
     tags.push(format!("module{module:.1}"));

@@ -104,6 +104,17 @@ fn assert_reads_as_a_file(img: &categories::CategoryImage) {
     );
 }
 
+/// Asserts that still-image options read `img`'s payload and nothing else.
+fn assert_reads_as_a_still_image(img: &categories::CategoryImage) {
+    assert_eq!(
+        decode(img, DecoderOptions::still_image()),
+        vec![img.payload.clone().expect("a code")],
+        "{} {:?}",
+        img.name,
+        img.tags
+    );
+}
+
 fn decode(img: &categories::CategoryImage, options: DecoderOptions) -> Vec<String> {
     let luma = img.image.to_luma8();
     let mut d = Decoder::new(options);
@@ -160,15 +171,7 @@ fn page_codes_read_in_still_images() {
     // Still-image options end with the region at the image's own scale (`DecoderOptions::native_scan`): 7
     // of 8 without it (0006: module2.7 glyph10 v4).
     for i in 0..8 {
-        let img = one("page", 5, i);
-        let found = decode(&img, DecoderOptions::still_image());
-        assert_eq!(
-            found,
-            vec![img.payload.clone().expect("a code")],
-            "{} {:?}",
-            img.name,
-            img.tags
-        );
+        assert_reads_as_a_still_image(&one("page", 5, i));
     }
 }
 
@@ -178,14 +181,7 @@ fn receipts_read_in_still_images() {
     // the image's own scale, plain and unsharp-masked (`DecoderOptions::native_scan`). Of these 15: 13
     // with camera options, 14 with the plain native step (0001 needs the unsharp mask), all 15 with both.
     for i in 0..15 {
-        let img = one("receipt", 5, i);
-        assert_eq!(
-            decode(&img, DecoderOptions::still_image()),
-            vec![img.payload.clone().expect("a code")],
-            "{} {:?}",
-            img.name,
-            img.tags
-        );
+        assert_reads_as_a_still_image(&one("receipt", 5, i));
     }
 }
 

@@ -197,8 +197,8 @@ const DENSE_MIN_VERSION: i64 = 12;
 const NATIVE_ZOOM: usize = 4;
 const NATIVE_MAX_PIXELS: f64 = 6_000_000.0;
 /// The native step's bound in live mode, where one unit should fit a frame's budget: a 1.4-2 MP receipt
-/// photo's frames stayed under 7.1 ms with it (0.7 MP: up to 9.9 ms), and 56 of 60 receipts read within 12
-/// frames (36 without the step).
+/// photo's frames stayed at 7.6 ms or less with it (0.7 MP: up to 9.9 ms), and 57 of 60 receipts read within
+/// 12 frames (36 without the step).
 const LIVE_NATIVE_MAX_PIXELS: f64 = 400_000.0;
 const NATIVE_MIN_GAIN: f64 = 1.5;
 
@@ -680,6 +680,11 @@ impl Workspace {
                         let label_f = |zoom: f64| {
                             (zoom * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0)
                         };
+                        // The scale the 1.8x zoom's crop gets on this region (the dense and native steps
+                        // run only well above it).
+                        let region_area = (x1 - x0) * (y1 - y0);
+                        let zoomed =
+                            label_f(CROP_ZOOMS[1]).min((MAX_CROP_PIXELS / region_area).sqrt());
                         let (mut x0, mut y0, mut x1, mut y1) = (x0, y0, x1, y1);
                         // The fit and dense steps: the scale that puts ~3 px in a module by the region's
                         // own run lengths (never above the image's own: `base_scale` in base-plane terms,
@@ -725,26 +730,19 @@ impl Workspace {
                                 _ => return false,
                             }
                         } else if st.zoom == DENSE_ZOOM {
-                            let area = (x1 - x0) * (y1 - y0);
-                            // The scale the 1.8x zoom's crop got.
-                            let zoomed =
-                                label_f(CROP_ZOOMS[1]).min((MAX_CROP_PIXELS / area).sqrt());
                             match fit {
                                 Some((f, _)) if f > zoomed * 1.25 => {
-                                    f.min((DENSE_MAX_PIXELS / area).sqrt())
+                                    f.min((DENSE_MAX_PIXELS / region_area).sqrt())
                                 }
                                 _ => return false,
                             }
                         } else if st.zoom == NATIVE_ZOOM {
-                            let area = (x1 - x0) * (y1 - y0);
-                            let zoomed =
-                                label_f(CROP_ZOOMS[1]).min((MAX_CROP_PIXELS / area).sqrt());
                             let cap = if opts.live.is_some() {
                                 LIVE_NATIVE_MAX_PIXELS
                             } else {
                                 NATIVE_MAX_PIXELS
                             };
-                            let f = max_f.min((cap / area).sqrt());
+                            let f = max_f.min((cap / region_area).sqrt());
                             if f < zoomed * NATIVE_MIN_GAIN {
                                 return false;
                             }
