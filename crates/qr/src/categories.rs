@@ -69,7 +69,12 @@
 //! - `receipt`: a printed receipt (380-520 x 1000-1500 px of text lines, the code's modules 2.5-4.5 px
 //!   in a blank band) photographed upright within 20 degrees on a dark table, the photo 4:3 and a little
 //!   taller than the receipt; versions 1-6 (EC M), blur, noise, JPEG. The receipt is a long region of
-//!   text, a fraction of the frame.
+//!   text, a fraction of the frame;
+//! - `model1`: QR Code Model 1, the symbology's first edition (versions 1-14, no alignment patterns or
+//!   version information, codewords in 2x4 and 4x2 blocks; drawn by our own encoder, `model1_code`), every
+//!   level and mask, one byte segment filling 60-100 % of the symbol, 3-6 px modules, turned up to ~10
+//!   degrees, blur, noise, some JPEG. Tags: the version, EC level and mask. zxing-cpp 3.1.1 reads every
+//!   one of versions 1-6 and none from version 7 on (in our draws, also clean upright ones).
 //!
 //! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
@@ -112,6 +117,7 @@ pub const CATEGORIES: &[&str] = &[
     "shadow",
     "page",
     "receipt",
+    "model1",
 ];
 
 /// One generated image and its truth.
@@ -156,6 +162,7 @@ pub fn generate_one(category: &str, seed: u64, index: usize) -> Option<CategoryI
         "shadow" => make_shadow(i, &mut rng),
         "page" => make_page(i, &mut rng),
         "receipt" => make_receipt(i, &mut rng),
+        "model1" => make_model1(i, &mut rng),
         cat => make(cat, i, &mut rng),
     })
 }
@@ -2524,4 +2531,181 @@ fn make_page(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     tags.push(format!("v{v}"));
     tags.push(format!("{w}x{h}"));
     finish_image(index, image, Some(88), Some(text), tags)
+}
+
+/// A QR Code Model 1 symbol (the symbology's first edition) of `version` (1..=14) at level `ec` with mask
+/// `mask`, holding `text` in one byte-mode segment; `None` when it does not fit. Modules row-major.
+///
+/// Our own encoder (the `qrcode` crate writes Model 2 only), built on the decoder's placement and block
+/// tables, so our reader agreeing with it proves little by itself. zxing-cpp 3.1.1, which reads Model 1
+/// independently, reads every symbol it draws of versions 1-6, at every level (multi-block ones included)
+/// and mask; from version 7 on it reads none, clean or not (see `BENCH.md`, and the `model1` category's
+/// zxing-cpp column in `scripts/bench-qr.sh`). Before this encoder placed the blocks one after another,
+/// zxing-cpp read none of the multi-block symbols. The extension patterns along the right and bottom
+/// edges carry no data; they are drawn as a dark edge row or column.
+pub(crate) fn model1_code(
+    text: &[u8],
+    version: usize,
+    ec: EcLevel,
+    mask: u8,
+) -> Option<Vec<Color>> {
+    use crate::decode::symbol::{
+        format_bch, masked, model1_placement, rs_encode, FORMAT_MASK_MODEL1, MODEL1_BLOCKS,
+    };
+    let (level, ec_bits) = match ec {
+        EcLevel::L => (0, 0b01),
+        EcLevel::M => (1, 0b00),
+        EcLevel::Q => (2, 0b11),
+        EcLevel::H => (3, 0b10),
+    };
+    let (n_ec, blocks, data_len) = MODEL1_BLOCKS.get(version.wrapping_sub(1))?[level];
+    let (n_ec, blocks, data_len) = (n_ec as usize, blocks as usize, data_len as usize);
+    // The data bits: four zero bits (the corner's), byte mode, the count, the text, a terminator, then
+    // padding to whole codewords and pad codewords.
+    let count_bits = if version <= 9 { 8 } else { 16 };
+    let mut bits: Vec<bool> = Vec::new();
+    let push = |v: u32, n: usize, bits: &mut Vec<bool>| {
+        for i in (0..n).rev() {
+            bits.push((v >> i) & 1 == 1);
+        }
+    };
+    push(0, 4, &mut bits);
+    push(0b0100, 4, &mut bits);
+    push(text.len() as u32, count_bits, &mut bits);
+    if text.len() >= 1 << count_bits {
+        return None;
+    }
+    for &b in text {
+        push(b as u32, 8, &mut bits);
+    }
+    let capacity = blocks * data_len * 8;
+    if bits.len() > capacity {
+        return None;
+    }
+    let term = (capacity - bits.len()).min(4);
+    push(0, term, &mut bits);
+    while !bits.len().is_multiple_of(8) {
+        bits.push(false);
+    }
+    let mut data: Vec<u8> = bits
+        .chunks(8)
+        .map(|c| c.iter().fold(0u8, |a, &b| (a << 1) | b as u8))
+        .collect();
+    for pad in [0xecu8, 0x11].iter().cycle() {
+        if data.len() == blocks * data_len {
+            break;
+        }
+        data.push(*pad);
+    }
+    // Blocks, not interleaved: every block's data codewords in turn, then every block's EC codewords.
+    let coded: Vec<Vec<u8>> = data.chunks(data_len).map(|d| rs_encode(d, n_ec)).collect();
+    let mut codewords = Vec::with_capacity(blocks * (data_len + n_ec));
+    for block in &coded {
+        codewords.extend_from_slice(&block[..data_len]);
+    }
+    for block in &coded {
+        codewords.extend_from_slice(&block[data_len..]);
+    }
+    let n = 17 + 4 * version;
+    let mut dark = vec![false; n * n];
+    // Finders (their separators stay light).
+    for (r0, c0) in [(0, 0), (0, n - 7), (n - 7, 0)] {
+        for r in 0..7 {
+            for c in 0..7 {
+                let ring = r.min(c).min(6 - r).min(6 - c);
+                dark[(r0 + r) * n + c0 + c] = ring != 1;
+            }
+        }
+    }
+    for i in 8..n - 8 {
+        dark[6 * n + i] = i % 2 == 0;
+        dark[i * n + 6] = i % 2 == 0;
+    }
+    dark[(n - 8) * n + 8] = true;
+    // Data modules; codewords past the blocks (remainder codewords) are zero.
+    let placement = model1_placement(version);
+    let mut used = vec![false; n * n];
+    for (k, cw) in placement.iter().enumerate() {
+        let byte = codewords.get(k).copied().unwrap_or(0);
+        for (b, &i) in cw.iter().enumerate() {
+            let i = i as usize;
+            used[i] = true;
+            dark[i] = ((byte >> (7 - b)) & 1 == 1) ^ masked(mask, i / n, i % n);
+        }
+    }
+    // Extension patterns: the modules along the right and bottom edges that no codeword took.
+    for i in 9..n {
+        for (r, c) in [(i, n - 1), (n - 1, i)] {
+            if !used[r * n + c] && c != 6 && r != 6 {
+                dark[r * n + c] = true;
+            }
+        }
+    }
+    // Format information, both copies (bit i as the decoder reads it).
+    let format = format_bch((ec_bits << 3) | mask as u32) ^ FORMAT_MASK_MODEL1;
+    for i in 0..15 {
+        let bit = (format >> i) & 1 == 1;
+        let (r, c) = match i {
+            0..=5 => (i, 8),
+            6 => (7, 8),
+            7 => (8, 8),
+            8 => (8, 7),
+            _ => (8, 14 - i),
+        };
+        dark[r * n + c] = bit;
+        let (r, c) = if i < 8 {
+            (8, n - 1 - i)
+        } else {
+            (n - 15 + i, 8)
+        };
+        dark[r * n + c] = bit;
+    }
+    Some(
+        dark.into_iter()
+            .map(|d| if d { Color::Dark } else { Color::Light })
+            .collect(),
+    )
+}
+
+/// QR Code Model 1 symbols, versions 1-14, every level and mask, on a label: 3-6 px modules, turned by up to
+/// ~10 degrees, a little blur and noise, some JPEG.
+fn make_model1(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let version = rng.gen_range(1..=14usize);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][rng.gen_range(0..4)];
+    let mask = rng.gen_range(0..8u8);
+    let url = random_text(rng, 700);
+    let fits = |t: &str| model1_code(t.as_bytes(), version, ec, mask).is_some();
+    let (mut lo, mut hi) = (1usize, url.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(&url[..mid]) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    let len = rng.gen_range((lo * 3 / 5).max(1)..=lo);
+    let text = url[..len].to_string();
+    let colors = model1_code(text.as_bytes(), version, ec, mask).expect("text fits");
+    let n = 17 + 4 * version;
+    let module = rng.gen_range(3.0..6.0f32);
+    let mut s = Scene::plain(0, 0, module);
+    s.angle = rng.gen_range(-0.18..0.18);
+    s.blur = rng.gen_range(0.0..0.8);
+    s.noise = rng.gen_range(0.0..4.0);
+    s.background = [rng.gen_range(90.0..200.0); 3];
+    s.jpeg = rng.gen_bool(0.4).then_some(85);
+    let (sin, cos) = s.angle.sin_cos();
+    let ext = (n as f32 / 2.0 + s.quiet) * module * (sin.abs() + cos.abs()) + 2.0;
+    let side = (2.0 * ext * rng.gen_range(1.05..1.3)).ceil() as u32;
+    (s.w, s.h) = (side, side);
+    (s.cx, s.cy) = (side as f32 / 2.0, side as f32 / 2.0);
+    let image = render_grid(n, &colors, &s, rng);
+    let tags = vec![
+        "model1".to_string(),
+        format!("v{version}"),
+        format!("{ec:?}"),
+        format!("mask{mask}"),
+    ];
+    finish_image(index, image, s.jpeg, Some(text), tags)
 }

@@ -67,6 +67,9 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // camera options (the crops are sized for a label; still images read all: `receipts_read_in_still_images`).
     // Of a 30-image draw zxing-cpp reads 30, camera options 23.
     ("receipt", 15, 13),
+    // QR Code Model 1 (versions 1-14, no alignment patterns, codewords in 2x4 and 4x2 blocks): none read
+    // before Model 1 support.
+    ("model1", 15, 15),
 ];
 
 /// The first code a default decoder reads from a grey frame, and the pass that read it.
@@ -297,6 +300,19 @@ fn assert_tag_in(img: &categories::CategoryImage, prefix: &str, range: RangeIncl
         "{prefix} {v} outside {range:?}: {:?}",
         img.tags
     );
+}
+
+#[test]
+fn model1_covers_its_versions_levels_and_masks() {
+    let imgs = categories::generate("model1", 1, 60);
+    assert_tagged(&imgs, "model1", &["L", "M", "Q", "H", "v1", "v6", "v7", "v14"]);
+    for img in &imgs {
+        assert_tag_in(img, "v", 1.0..=14.0);
+        assert_tag_in(img, "mask", 0.0..=7.0);
+    }
+    for mask in 0..8 {
+        assert_tagged(&imgs, "model1", &[format!("mask{mask}").as_str()]);
+    }
 }
 
 #[test]

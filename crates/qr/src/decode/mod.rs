@@ -16,7 +16,7 @@ mod filters;
 mod finder;
 pub(crate) mod grid;
 mod pipeline;
-mod symbol;
+pub(crate) mod symbol;
 
 use std::path::{Path, PathBuf};
 

@@ -14,6 +14,11 @@
 //!
 //! Mirrored symbols (printed or photographed through glass) sample as the transpose of the true grid; when
 //! the grid as sampled has no valid format information, its transpose is tried.
+//!
+//! QR Code Model 1 (the symbology's first edition, versions 1-14, still on older labels and tickets) reads
+//! too: it tells itself apart by its format information's mask (0x2825 instead of 0x5412), has no alignment
+//! patterns or version information, and places its codewords in 2x4 and 4x2 module blocks (see
+//! `model1_placement`). A grid whose format information fits both models is read as Model 2 first.
 
 use std::sync::OnceLock;
 
@@ -62,6 +67,8 @@ pub struct Symbol {
     pub mirrored: bool,
     /// Codewords corrected by Reed-Solomon, over all blocks.
     pub corrected: usize,
+    /// A QR Code Model 1 symbol.
+    pub model1: bool,
 }
 
 /// Reads a grid of `size` x `size` modules, `dark[y * size + x]`.
@@ -110,7 +117,23 @@ impl Grid<'_> {
 fn read_oriented(g: &Grid<'_>) -> Result<Symbol, Reject> {
     let size = g.size;
     let version = (size - 17) / 4;
-    let (ec, mask) = read_format(g).ok_or(Reject::Format)?;
+    let formats = read_format(g);
+    let mut err = Reject::Format;
+    for f in formats.into_iter().flatten() {
+        let read = if f.model1 {
+            read_model1(g, version, f)
+        } else {
+            read_model2(g, version, f)
+        };
+        match read {
+            Ok(sym) => return Ok(sym),
+            Err(e) => err = e,
+        }
+    }
+    Err(err)
+}
+
+fn read_model2(g: &Grid<'_>, version: usize, f: Format) -> Result<Symbol, Reject> {
     if version >= 7 {
         // Both copies unreadable: trust the size (Reed-Solomon still decides). A readable copy that names
         // another version means the grid was sampled at the wrong size.
@@ -121,31 +144,92 @@ fn read_oriented(g: &Grid<'_>) -> Result<Symbol, Reject> {
         }
     }
     let layout = layout(version);
-    let codewords = read_codewords(g, layout, mask);
-    let (data, corrected) = correct(&codewords, version, ec)?;
-    let text = parse_segments(&data, version).ok_or(Reject::Data)?;
+    let codewords = read_codewords(g, layout, f.mask);
+    let total = layout.codewords;
+    let blocks = BLOCKS[f.ec.index()][version] as usize;
+    let spec = BlockSpec {
+        n_ec: EC_PER_BLOCK[f.ec.index()][version] as usize,
+        blocks,
+        short_len: total / blocks,
+        long_count: total % blocks,
+        interleaved: true,
+    };
+    let (data, corrected) = correct(&codewords, &spec, version, f.ec)?;
+    let text = parse_segments(&data, 0, version).ok_or(Reject::Data)?;
     Ok(Symbol {
         text,
         version,
-        ec,
+        ec: f.ec,
         mirrored: g.transposed,
         corrected,
+        model1: false,
+    })
+}
+
+fn read_model1(g: &Grid<'_>, version: usize, f: Format) -> Result<Symbol, Reject> {
+    let placement = model1_placement(version);
+    let mut codewords: Vec<u8> = placement
+        .iter()
+        .map(|bits| {
+            bits.iter().fold(0u8, |byte, &i| {
+                let (r, c) = (i as usize / g.size, i as usize % g.size);
+                (byte << 1) | (g.at(r, c) ^ masked(f.mask, r, c)) as u8
+            })
+        })
+        .collect();
+    // The first codeword's first four bits sit in the bottom-right corner's 2x2 modules, which Model 1
+    // leaves out of the data: they count as zero (the encoder's data starts with four zero bits).
+    codewords[0] &= 0x0f;
+    let (n_ec, blocks, data_len) = MODEL1_BLOCKS[version - 1][f.ec.index()];
+    let spec = BlockSpec {
+        n_ec: n_ec as usize,
+        blocks: blocks as usize,
+        short_len: n_ec as usize + data_len as usize,
+        long_count: 0,
+        interleaved: false,
+    };
+    // Codewords past the blocks (some level and version pairs have a few) are remainder codewords.
+    let used = spec.blocks * spec.short_len;
+    let (data, corrected) = correct(
+        codewords.get(..used).ok_or(Reject::Ecc)?,
+        &spec,
+        version,
+        f.ec,
+    )?;
+    let text = parse_segments(&data, 4, version).ok_or(Reject::Data)?;
+    Ok(Symbol {
+        text,
+        version,
+        ec: f.ec,
+        mirrored: g.transposed,
+        corrected,
+        model1: true,
     })
 }
 
 // ---- format and version information ------------------------------------------------------------------
 
 const FORMAT_MASK: u32 = 0x5412;
+/// Model 1's format-information mask.
+pub(crate) const FORMAT_MASK_MODEL1: u32 = 0x2825;
+/// Model 1's largest version (73 x 73 modules).
+pub(crate) const MODEL1_MAX_VERSION: usize = 14;
 
-/// BCH(15,5) codeword of the 5 format data bits, masked as it is printed.
+/// BCH(15,5) codeword of the 5 format data bits, masked as a Model 2 symbol prints it.
+#[cfg(test)]
 const fn format_codeword(data: u32) -> u32 {
+    format_bch(data) ^ FORMAT_MASK
+}
+
+/// BCH(15,5) codeword of the 5 format data bits, unmasked.
+pub(crate) const fn format_bch(data: u32) -> u32 {
     let mut rem = data;
     let mut i = 0;
     while i < 10 {
         rem = (rem << 1) ^ ((rem >> 9) * 0x537);
         i += 1;
     }
-    ((data << 10) | (rem & 0x3ff)) ^ FORMAT_MASK
+    (data << 10) | (rem & 0x3ff)
 }
 
 /// BCH(18,6) codeword of a version number.
@@ -159,10 +243,22 @@ const fn version_codeword(version: u32) -> u32 {
     (version << 12) | (rem & 0xfff)
 }
 
-/// (ec level, mask) from the two format copies: the valid codeword nearest to both. Accepted when the two
-/// copies together are at most 6 bits off, or one of them at most 1 (a copy hidden by glare or a smudge):
-/// random modules pass this about one time in twenty, so a wrong geometry rarely reaches Reed-Solomon.
-fn read_format(g: &Grid<'_>) -> Option<(EcLevel, u8)> {
+/// What the format information says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Format {
+    ec: EcLevel,
+    mask: u8,
+    model1: bool,
+}
+
+/// The format readings to try, best first: for each model, the valid codeword nearest to both copies.
+/// Accepted when the two copies together are at most 6 bits off, or one of them at most 1 (a copy hidden
+/// by glare or a smudge): random modules pass this about one time in twenty, so a wrong geometry rarely
+/// reaches Reed-Solomon. Model 1 is a candidate only up to its largest size, and only where it fits better
+/// than Model 2 (a Model 2 grid that fails Reed-Solomon, a common case in a hard frame, is not read a
+/// second time as Model 1: that cost a page with no code 2 ms at the 95th percentile). Where it does, Model 2
+/// is tried after it, so no Model 2 symbol is lost to a Model 1 reading of its format.
+fn read_format(g: &Grid<'_>) -> [Option<Format>; 2] {
     let s = g.size;
     let (mut a, mut b) = (0u32, 0u32);
     for i in 0..15 {
@@ -183,25 +279,47 @@ fn read_format(g: &Grid<'_>) -> Option<(EcLevel, u8)> {
         };
         b |= (g.at(r, c) as u32) << i;
     }
-    let mut best: Option<(u32, u32)> = None;
-    for data in 0..32 {
-        let cw = format_codeword(data);
-        let (da, db) = ((cw ^ a).count_ones(), (cw ^ b).count_ones());
-        if da + db <= 6 || da.min(db) <= 1 {
-            let score = da.min(db) * 2 + da + db;
-            if best.is_none_or(|(s, _)| score < s) {
-                best = Some((score, data));
+    let best = |mask: u32| {
+        let mut best: Option<(u32, u32)> = None;
+        for data in 0..32 {
+            let cw = format_bch(data) ^ mask;
+            let (da, db) = ((cw ^ a).count_ones(), (cw ^ b).count_ones());
+            if da + db <= 6 || da.min(db) <= 1 {
+                let score = da.min(db) * 2 + da + db;
+                if best.is_none_or(|(s, _)| score < s) {
+                    best = Some((score, data));
+                }
             }
         }
-    }
-    let data = best?.1;
-    let ec = match data >> 3 {
-        0b01 => EcLevel::L,
-        0b00 => EcLevel::M,
-        0b11 => EcLevel::Q,
-        _ => EcLevel::H,
+        best
     };
-    Some((ec, (data & 7) as u8))
+    let format = |(score, data): (u32, u32), model1: bool| {
+        let ec = match data >> 3 {
+            0b01 => EcLevel::L,
+            0b00 => EcLevel::M,
+            0b11 => EcLevel::Q,
+            _ => EcLevel::H,
+        };
+        (
+            score,
+            Format {
+                ec,
+                mask: (data & 7) as u8,
+                model1,
+            },
+        )
+    };
+    let m2 = best(FORMAT_MASK).map(|b| format(b, false));
+    let m1 = if (s - 17) / 4 <= MODEL1_MAX_VERSION {
+        best(FORMAT_MASK_MODEL1).map(|b| format(b, true))
+    } else {
+        None
+    };
+    match (m2, m1) {
+        (Some(two), Some(one)) if one.0 < two.0 => [Some(one.1), Some(two.1)],
+        (None, one) => [one.map(|f| f.1), None],
+        (two, _) => [two.map(|f| f.1), None],
+    }
 }
 
 /// The version (7..=40) whose BCH(18,6) version information is at most 3 bits from `bits` (bit i = module i
@@ -310,7 +428,7 @@ fn build_layout(version: usize) -> Layout {
 }
 
 #[inline]
-fn masked(mask: u8, r: usize, c: usize) -> bool {
+pub(crate) fn masked(mask: u8, r: usize, c: usize) -> bool {
     match mask {
         0 => (r + c).is_multiple_of(2),
         1 => r.is_multiple_of(2),
@@ -357,6 +475,87 @@ fn read_codewords(g: &Grid<'_>, layout: &Layout, mask: u8) -> Vec<u8> {
     }
     out
 }
+
+/// Model 1 codeword placement for `version` (1..=14): per codeword, its 8 modules (`row * size + col`),
+/// most significant bit first. Every codeword is a block of 2 x 4 or 4 x 2 modules, filled from its
+/// bottom-right module leftwards, then a row up. In order:
+/// - the right edge: two strips 2 modules wide from the bottom up to row 9, 4 rows a codeword; the outer
+///   strip gives every second place but its first and last to an extension pattern;
+/// - the middle, columns 9 to size - 5: strips 4 modules wide, right to left, each from the bottom up, 2
+///   rows a codeword, stepping over the timing row; the first strip stops below the top-right finder's
+///   format row, and every second strip but the last gives its bottom place to an extension pattern;
+/// - the left, between the two left finders: strips 2 wide at columns 7-8, 4-5, 2-3 and 0-1, each from
+///   row size - 9 up to row 9, 4 rows a codeword.
+///
+/// (ISO/IEC 18004:2000 Annex M; checked against zxing-cpp's independent reader, see
+/// `categories::model1_code`.)
+pub(crate) fn model1_placement(version: usize) -> &'static [[u16; 8]] {
+    static PLACEMENTS: OnceLock<Vec<Vec<[u16; 8]>>> = OnceLock::new();
+    let all = PLACEMENTS.get_or_init(|| {
+        (1..=MODEL1_MAX_VERSION)
+            .map(build_model1_placement)
+            .collect()
+    });
+    &all[version - 1]
+}
+
+fn build_model1_placement(version: usize) -> Vec<[u16; 8]> {
+    let s = 17 + 4 * version;
+    let mut out = Vec::new();
+    // A `w`-module-wide block whose bottom-right module is (r, c).
+    let mut block = |r: usize, c: usize, w: usize| {
+        out.push(std::array::from_fn(|k| {
+            ((r - k / w) * s + c - k % w) as u16
+        }));
+    };
+    let right = (s - 8) / 4;
+    for strip in 0..2 {
+        for i in 0..right {
+            if strip == 0 && i % 2 == 0 && i > 0 && i + 1 < right {
+                continue; // extension pattern
+            }
+            block(s - 1 - 4 * i, s - 1 - 2 * strip, 2);
+        }
+    }
+    let strips = version + 1;
+    let pairs = s / 2;
+    for t in 0..strips {
+        for i in 0..pairs {
+            if (t == 0 && i + 4 >= pairs) || (i == 0 && t % 2 == 1 && t + 1 != strips) {
+                continue; // the top-right finder, or an extension pattern
+            }
+            let r = s - 1 - 2 * i - usize::from(i + 3 >= pairs);
+            block(r, s - 5 - 4 * t, 4);
+        }
+    }
+    for c in [8, 5, 3, 1] {
+        for i in 0..(s - 16) / 4 {
+            block(s - 9 - 4 * i, c, 2);
+        }
+    }
+    out
+}
+
+/// Model 1 error correction per version (1..=14) and level (L, M, Q, H): (EC codewords per block, blocks,
+/// data codewords per block). All blocks of a symbol are the same size. (ISO/IEC 18004:2000 Annex M, table
+/// M.4, as zxing-cpp carries it; where the blocks fill fewer codewords than the symbol holds, the rest are
+/// remainder codewords.)
+pub(crate) const MODEL1_BLOCKS: [[(u8, u8, u8); 4]; MODEL1_MAX_VERSION] = [
+    [(7, 1, 19), (10, 1, 16), (13, 1, 13), (17, 1, 9)],
+    [(10, 1, 36), (16, 1, 30), (22, 1, 24), (30, 1, 16)],
+    [(15, 1, 57), (28, 1, 44), (36, 1, 36), (48, 1, 24)],
+    [(20, 1, 80), (40, 1, 60), (50, 1, 50), (66, 1, 34)],
+    [(26, 1, 108), (52, 1, 82), (66, 1, 68), (44, 2, 23)],
+    [(34, 1, 136), (32, 2, 53), (42, 2, 43), (56, 2, 29)],
+    [(42, 1, 170), (40, 2, 66), (52, 2, 54), (46, 3, 24)],
+    [(24, 2, 104), (48, 2, 80), (64, 2, 64), (56, 3, 29)],
+    [(30, 2, 123), (60, 2, 93), (50, 3, 52), (68, 3, 34)],
+    [(34, 2, 145), (68, 2, 111), (58, 3, 61), (58, 4, 31)],
+    [(40, 2, 168), (40, 4, 64), (52, 4, 52), (54, 5, 29)],
+    [(46, 2, 192), (46, 4, 73), (58, 4, 61), (62, 5, 33)],
+    [(36, 3, 144), (52, 4, 83), (66, 4, 69), (58, 6, 32)],
+    [(40, 3, 163), (60, 4, 92), (60, 5, 62), (66, 6, 35)],
+];
 
 // ---- Reed-Solomon --------------------------------------------------------------------------------------
 
@@ -495,11 +694,17 @@ fn syndromes(block: &[u8], out: &mut [u8]) -> bool {
     clean
 }
 
+/// Most EC codewords in one block: 30 in Model 2, 68 in Model 1 (version 9-H).
+const MAX_EC: usize = 68;
+
 /// Corrects one block in place (data then EC codewords) with at most `max_errors` errors. Returns the
 /// number of corrected codewords, or `None` when the block is beyond that.
 fn correct_block(block: &mut [u8], n_ec: usize, max_errors: usize) -> Option<usize> {
     let n = block.len();
-    let mut synd = [0u8; 30];
+    if n_ec > MAX_EC || n_ec >= n {
+        return None;
+    }
+    let mut synd = [0u8; MAX_EC];
     let synd = &mut synd[..n_ec];
     if syndromes(block, synd) {
         return Some(0);
@@ -508,8 +713,8 @@ fn correct_block(block: &mut [u8], n_ec: usize, max_errors: usize) -> Option<usi
         return None;
     }
     // Berlekamp-Massey: error locator lambda(x) = prod (1 - X_k x).
-    let mut lambda = [0u8; 31];
-    let mut prev = [0u8; 31];
+    let mut lambda = [0u8; MAX_EC + 1];
+    let mut prev = [0u8; MAX_EC + 1];
     lambda[0] = 1;
     prev[0] = 1;
     let (mut l, mut m, mut b) = (0usize, 1usize, 1u8);
@@ -524,7 +729,7 @@ fn correct_block(block: &mut [u8], n_ec: usize, max_errors: usize) -> Option<usi
         }
         let coef = div(d, b);
         let saved = lambda;
-        for i in 0..31 - m {
+        for i in 0..(MAX_EC + 1).saturating_sub(m) {
             lambda[i + m] ^= mul(coef, prev[i]);
         }
         if 2 * l <= k {
@@ -541,7 +746,7 @@ fn correct_block(block: &mut [u8], n_ec: usize, max_errors: usize) -> Option<usi
     }
     let lambda = &lambda[..=l];
     // Chien search over the block's positions: index i carries power e = n - 1 - i.
-    let mut positions = [0usize; 16];
+    let mut positions = [0usize; MAX_EC / 2];
     let mut found = 0;
     for i in 0..n {
         let e = n - 1 - i;
@@ -559,7 +764,7 @@ fn correct_block(block: &mut [u8], n_ec: usize, max_errors: usize) -> Option<usi
     }
     // Forney (first consecutive root alpha^0): e_k = X_k * omega(X_k^-1) / lambda'(X_k^-1),
     // omega = S * lambda mod x^n_ec.
-    let mut omega = [0u8; 30];
+    let mut omega = [0u8; MAX_EC];
     for i in 0..n_ec {
         let mut acc = 0u8;
         for j in 0..=i.min(l) {
@@ -593,16 +798,62 @@ fn correct_block(block: &mut [u8], n_ec: usize, max_errors: usize) -> Option<usi
     Some(found)
 }
 
+/// Systematic RS encoding (generator roots alpha^0..alpha^(n_ec-1)): the data followed by its `n_ec` EC
+/// codewords. For the tests and the Model 1 test images (`categories`); the decoder never encodes.
+pub(crate) fn rs_encode(data: &[u8], n_ec: usize) -> Vec<u8> {
+    let mut gen = vec![1u8];
+    for i in 0..n_ec {
+        let mut next = vec![0u8; gen.len() + 1];
+        for (j, &g) in gen.iter().enumerate() {
+            next[j] ^= g;
+            next[j + 1] ^= mul(g, pow_a(i));
+        }
+        gen = next;
+    }
+    let mut rem = vec![0u8; n_ec];
+    for &d in data {
+        let f = d ^ rem[0];
+        rem.remove(0);
+        rem.push(0);
+        for (r, &g) in rem.iter_mut().zip(&gen[1..]) {
+            *r ^= mul(f, g);
+        }
+    }
+    let mut out = data.to_vec();
+    out.extend(rem);
+    out
+}
+
+/// A symbol's Reed-Solomon blocks: `blocks` blocks of `short_len` codewords (data + EC), the last
+/// `long_count` of them one data codeword longer.
+struct BlockSpec {
+    n_ec: usize,
+    blocks: usize,
+    short_len: usize,
+    long_count: usize,
+    /// Model 2 interleaves the blocks codeword by codeword (data, then EC); Model 1 places each block's
+    /// data codewords in turn, then each block's EC codewords.
+    interleaved: bool,
+}
+
 /// De-interleaves and corrects all blocks; returns the data codewords and the number corrected.
-fn correct(codewords: &[u8], version: usize, ec: EcLevel) -> Result<(Vec<u8>, usize), Reject> {
-    let total = layout(version).codewords;
+fn correct(
+    codewords: &[u8],
+    spec: &BlockSpec,
+    version: usize,
+    ec: EcLevel,
+) -> Result<(Vec<u8>, usize), Reject> {
+    let BlockSpec {
+        n_ec,
+        blocks,
+        short_len,
+        long_count,
+        interleaved,
+    } = *spec;
+    let total = blocks * short_len + long_count;
     if codewords.len() != total {
         return Err(Reject::Ecc);
     }
-    let n_ec = EC_PER_BLOCK[ec.index()][version] as usize;
-    let blocks = BLOCKS[ec.index()][version] as usize;
-    let short_len = total / blocks; // data + EC of a short block
-    let long_count = total % blocks;
     let short_count = blocks - long_count;
     let short_data = short_len - n_ec;
     let max_errors = (n_ec - protection(version, ec)) / 2;
@@ -611,16 +862,34 @@ fn correct(codewords: &[u8], version: usize, ec: EcLevel) -> Result<(Vec<u8>, us
         .map(|b| Vec::with_capacity(short_len + (b >= short_count) as usize))
         .collect();
     let mut it = codewords.iter().copied();
-    for i in 0..=short_data {
-        for (b, buf) in bufs.iter_mut().enumerate() {
-            if i < short_data || b >= short_count {
+    if interleaved {
+        for i in 0..=short_data {
+            for (b, buf) in bufs.iter_mut().enumerate() {
+                if i < short_data || b >= short_count {
+                    buf.push(it.next().ok_or(Reject::Ecc)?);
+                }
+            }
+        }
+        for _ in 0..n_ec {
+            for buf in bufs.iter_mut() {
                 buf.push(it.next().ok_or(Reject::Ecc)?);
             }
         }
-    }
-    for _ in 0..n_ec {
+    } else {
+        for (b, buf) in bufs.iter_mut().enumerate() {
+            let len = short_data + usize::from(b >= short_count);
+            buf.extend((&mut it).take(len));
+        }
         for buf in bufs.iter_mut() {
-            buf.push(it.next().ok_or(Reject::Ecc)?);
+            buf.extend((&mut it).take(n_ec));
+        }
+        if it.next().is_some()
+            || bufs
+                .iter()
+                .enumerate()
+                .any(|(b, buf)| buf.len() != short_len + usize::from(b >= short_count))
+        {
+            return Err(Reject::Ecc);
         }
     }
     let mut data = Vec::with_capacity(total - blocks * n_ec);
@@ -749,9 +1018,9 @@ fn decode_bytes(bytes: &[u8], cs: Charset, eci: Option<u32>) -> Option<String> {
     }
 }
 
-/// Parses the data codewords into text; `None` for a malformed stream.
-fn parse_segments(data: &[u8], version: usize) -> Option<String> {
-    let mut bits = Bits { data, pos: 0 };
+/// Parses the data codewords, from bit `start` on, into text; `None` for a malformed stream.
+fn parse_segments(data: &[u8], start: usize, version: usize) -> Option<String> {
+    let mut bits = Bits { data, pos: start };
     let widths = count_bits(version);
     let mut text = String::new();
     let mut charset = Charset::Guess;
@@ -934,31 +1203,6 @@ mod tests {
         }
     }
 
-    /// Systematic RS encoding (generator roots alpha^0..alpha^(n_ec-1)), for the correction tests.
-    fn rs_encode(data: &[u8], n_ec: usize) -> Vec<u8> {
-        let mut gen = vec![1u8];
-        for i in 0..n_ec {
-            let mut next = vec![0u8; gen.len() + 1];
-            for (j, &g) in gen.iter().enumerate() {
-                next[j] ^= g;
-                next[j + 1] ^= mul(g, pow_a(i));
-            }
-            gen = next;
-        }
-        let mut rem = vec![0u8; n_ec];
-        for &d in data {
-            let f = d ^ rem[0];
-            rem.remove(0);
-            rem.push(0);
-            for (r, &g) in rem.iter_mut().zip(&gen[1..]) {
-                *r ^= mul(f, g);
-            }
-        }
-        let mut out = data.to_vec();
-        out.extend(rem);
-        out
-    }
-
     #[test]
     fn reed_solomon_corrects_up_to_the_bound_and_no_further() {
         let mut x = 99u32;
@@ -966,7 +1210,8 @@ mod tests {
             x = x.wrapping_mul(1103515245).wrapping_add(12345);
             (x >> 16) as usize
         };
-        for (len, n_ec) in [(26usize, 7usize), (44, 16), (100, 30), (255, 30)] {
+        // (102, 68): a Model 1 version 9-H block, the most EC codewords there are.
+        for (len, n_ec) in [(26usize, 7usize), (44, 16), (100, 30), (255, 30), (102, 68)] {
             let data: Vec<u8> = (0..len - n_ec).map(|_| rnd() as u8).collect();
             let block = rs_encode(&data, n_ec);
             let t = n_ec / 2;
@@ -1164,5 +1409,124 @@ mod roundtrip {
             b.push_byte_data(b"abc").unwrap();
         });
         assert_eq!(read(n, &dark).unwrap_err(), Reject::Data);
+    }
+}
+
+#[cfg(test)]
+mod model1 {
+    //! Model 1 symbols from `categories::model1_code` (our own encoder, built on this module's placement and
+    //! block tables; zxing-cpp reads its output, see `categories::model1_code`) read back exactly.
+    use super::*;
+    use crate::categories::model1_code;
+    use qrcode::{Color, EcLevel as QrEc};
+
+    const LEVELS: [(QrEc, EcLevel); 4] = [
+        (QrEc::L, EcLevel::L),
+        (QrEc::M, EcLevel::M),
+        (QrEc::Q, EcLevel::Q),
+        (QrEc::H, EcLevel::H),
+    ];
+
+    fn grid(text: &str, v: usize, qe: QrEc, mask: u8) -> Vec<bool> {
+        model1_code(text.as_bytes(), v, qe, mask)
+            .unwrap_or_else(|| panic!("{text:?} fits v{v} {qe:?}"))
+            .into_iter()
+            .map(|c| c == Color::Dark)
+            .collect()
+    }
+
+    #[test]
+    fn every_version_level_and_mask_reads() {
+        for v in 1..=MODEL1_MAX_VERSION {
+            for (qe, ec) in LEVELS {
+                for mask in 0..8u8 {
+                    // As long as fits: every data codeword carries text.
+                    let long = format!("{v}{ec:?}{mask} https://example.com/m1/").repeat(20);
+                    let fits =
+                        |len: &usize| model1_code(&long.as_bytes()[..*len], v, qe, mask).is_some();
+                    let len = (1..long.len()).rev().find(fits).expect("a character fits");
+                    let text = &long[..len];
+                    let n = 17 + 4 * v;
+                    let sym = read(n, &grid(text, v, qe, mask))
+                        .unwrap_or_else(|e| panic!("v{v} {ec:?} mask {mask}: {e:?}"));
+                    assert_eq!(sym.text, text);
+                    assert!(sym.model1);
+                    assert_eq!((sym.version, sym.ec, sym.mirrored), (v, ec, false));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mirrored_model1_reads_as_transposed() {
+        let text = "https://example.com/m1/mirrored";
+        let (v, n) = (4, 33);
+        let g = grid(text, v, QrEc::M, 5);
+        let t: Vec<bool> = (0..n * n).map(|i| g[(i % n) * n + i / n]).collect();
+        let sym = read(n, &t).expect("the transpose reads");
+        assert_eq!(
+            (sym.text.as_str(), sym.mirrored, sym.model1),
+            (text, true, true)
+        );
+    }
+
+    #[test]
+    fn model1_rejects_a_grid_beyond_its_error_correction() {
+        // Codewords 1..=k of a version 9-H symbol damaged (3 blocks of 34 data and 68 EC codewords, placed
+        // block after block: the most EC codewords a block has, where the decoder's fixed buffers once
+        // ended at 30): it reads exactly while no block has more than 34 errors, and is rejected (never
+        // misread, never a panic) beyond.
+        let text = "9H";
+        let (v, n) = (9, 53);
+        let clean = grid(text, v, QrEc::H, 3);
+        let placement = model1_placement(v);
+        let block_of = |k: usize| {
+            if k < 3 * 34 {
+                k / 34
+            } else {
+                (k - 3 * 34) / 68
+            }
+        };
+        for flips in [1usize, 20, 60, 101, 120, 200] {
+            let mut g = clean.clone();
+            let mut errors = [0usize; 3];
+            for (k, cw) in placement.iter().enumerate().skip(1).take(flips) {
+                g[cw[7] as usize] ^= true;
+                errors[block_of(k)] += 1;
+            }
+            let readable = errors.iter().all(|&e| e <= 34);
+            match read(n, &g) {
+                Ok(sym) => {
+                    assert!(readable, "{flips} flipped: {errors:?}");
+                    assert_eq!(sym.text, text, "{flips} flipped");
+                }
+                Err(e) => assert!(!readable && e >= Reject::Ecc, "{flips}: {errors:?} {e:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn random_grids_with_a_model1_format_never_panic_or_read() {
+        let mut x = 7u32;
+        let mut rnd = || {
+            x = x.wrapping_mul(1103515245).wrapping_add(12345);
+            x >> 16
+        };
+        for v in 1..=MODEL1_MAX_VERSION {
+            let n = 17 + 4 * v;
+            let template = grid("x", v, QrEc::L, 0);
+            for _ in 0..40 {
+                let mut g: Vec<bool> = (0..n * n).map(|_| rnd() & 1 == 1).collect();
+                // Keep the drawn format information (a valid Model 1 word), randomise everything else.
+                for (r, c) in (0..9).map(|i| (i, 8)).chain((0..9).map(|i| (8, i))) {
+                    g[r * n + c] = template[r * n + c];
+                }
+                for i in 0..8 {
+                    g[8 * n + n - 1 - i] = template[8 * n + n - 1 - i];
+                    g[(n - 1 - i) * n + 8] = template[(n - 1 - i) * n + 8];
+                }
+                assert!(read(n, &g).is_err(), "v{v}");
+            }
+        }
     }
 }
