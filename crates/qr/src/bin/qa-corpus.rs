@@ -3,7 +3,7 @@
 //!
 //! Usage:
 //!   qa-corpus generate --out DIR [--seed N] [--count N]
-//!   qa-corpus categories --out DIR [--seed N] [--count N]   (one sub-directory per category)
+//!   qa-corpus categories --out DIR [--seed N] [--count N] [--only CATEGORY]   (one sub-directory per category)
 //!   qa-corpus check-truth PATH/truth.json
 
 use std::path::PathBuf;
@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use quickauth_qr::{categories, corpus, parse_payload};
 
-const USAGE: &str = "usage: qa-corpus generate --out DIR [--seed N] [--count N]\n       qa-corpus categories --out DIR [--seed N] [--count N]\n       qa-corpus check-truth TRUTH_JSON";
+const USAGE: &str = "usage: qa-corpus generate --out DIR [--seed N] [--count N]\n       qa-corpus categories --out DIR [--seed N] [--count N] [--only CATEGORY]\n       qa-corpus check-truth TRUTH_JSON";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -29,6 +29,7 @@ fn main() -> ExitCode {
 
 fn generate(args: &[String], by_category: bool) -> ExitCode {
     let (mut out, mut seed, mut count) = (None, 1u64, 150usize);
+    let mut only: Option<String> = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let value = it.next();
@@ -39,6 +40,10 @@ fn generate(args: &[String], by_category: bool) -> ExitCode {
             }
             ("--seed", Some(v)) => v.parse().map(|v| seed = v).is_ok(),
             ("--count", Some(v)) => v.parse().map(|v| count = v).is_ok(),
+            ("--only", Some(v)) if by_category => {
+                only = Some(v.clone());
+                true
+            }
             _ => false,
         };
         if !parsed {
@@ -52,7 +57,18 @@ fn generate(args: &[String], by_category: bool) -> ExitCode {
     };
     let started = Instant::now();
     if by_category {
-        for cat in categories::CATEGORIES {
+        let cats: Vec<&str> = match &only {
+            Some(c) if !categories::CATEGORIES.contains(&c.as_str()) => {
+                eprintln!(
+                    "unknown category {c} (known: {})",
+                    categories::CATEGORIES.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+            Some(c) => vec![c.as_str()],
+            None => categories::CATEGORIES.to_vec(),
+        };
+        for cat in &cats {
             if let Err(e) = categories::write_dir(&out.join(cat), cat, seed, count) {
                 eprintln!("writing category {cat} to {} failed: {e}", out.display());
                 return ExitCode::FAILURE;
@@ -60,7 +76,7 @@ fn generate(args: &[String], by_category: bool) -> ExitCode {
         }
         println!(
             "wrote {count} images (seed {seed}) per category for {} categories to {} in {:.1} s",
-            categories::CATEGORIES.len(),
+            cats.len(),
             out.display(),
             started.elapsed().as_secs_f64()
         );
