@@ -1308,24 +1308,26 @@ fn format_word(data: u32) -> u32 {
     ((data << 10) | rem) ^ 0x5412
 }
 
+/// The length of the longest prefix of `s` (ASCII) that `fits` (binary search; 0 when nothing does).
+fn longest_prefix(s: &str, fits: impl Fn(&str) -> bool) -> usize {
+    let (mut lo, mut hi) = (0usize, s.len());
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(&s[..mid]) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
+}
+
 /// A code of exactly version `v` at level `ec` whose text fills 60-100 % of it: URL-like when 30+ characters
 /// fit, else random URL-safe characters.
 fn code_of_version(rng: &mut ChaCha8Rng, v: i16, ec: EcLevel) -> (QrCode, String) {
     let url = random_text(rng, 400);
     let fits = |t: &str| QrCode::with_version(t.as_bytes(), Version::Normal(v), ec).is_ok();
-    // Longest prefix of `s` that fits (binary search; 0 when nothing does).
-    let cap = |s: &str| {
-        let (mut lo, mut hi) = (0usize, s.len());
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            if fits(&s[..mid]) {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        lo
-    };
+    let cap = |s: &str| longest_prefix(s, fits);
     let base = if cap(&url) >= 30 {
         &url[..]
     } else {
@@ -2550,7 +2552,8 @@ pub(crate) fn model1_code(
     mask: u8,
 ) -> Option<Vec<Color>> {
     use crate::decode::symbol::{
-        format_bch, masked, model1_placement, rs_encode, FORMAT_MASK_MODEL1, MODEL1_BLOCKS,
+        format_bch, format_modules, masked, model1_placement, rs_encode, FORMAT_MASK_MODEL1,
+        MODEL1_BLOCKS,
     };
     let (level, ec_bits) = match ec {
         EcLevel::L => (0, 0b01),
@@ -2641,24 +2644,12 @@ pub(crate) fn model1_code(
             }
         }
     }
-    // Format information, both copies (bit i as the decoder reads it).
+    // Format information, both copies.
     let format = format_bch((ec_bits << 3) | mask as u32) ^ FORMAT_MASK_MODEL1;
     for i in 0..15 {
-        let bit = (format >> i) & 1 == 1;
-        let (r, c) = match i {
-            0..=5 => (i, 8),
-            6 => (7, 8),
-            7 => (8, 8),
-            8 => (8, 7),
-            _ => (8, 14 - i),
-        };
-        dark[r * n + c] = bit;
-        let (r, c) = if i < 8 {
-            (8, n - 1 - i)
-        } else {
-            (n - 15 + i, 8)
-        };
-        dark[r * n + c] = bit;
+        for (r, c) in format_modules(n, i) {
+            dark[r * n + c] = (format >> i) & 1 == 1;
+        }
     }
     Some(
         dark.into_iter()
@@ -2674,16 +2665,9 @@ fn make_model1(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][rng.gen_range(0..4)];
     let mask = rng.gen_range(0..8u8);
     let url = random_text(rng, 700);
-    let fits = |t: &str| model1_code(t.as_bytes(), version, ec, mask).is_some();
-    let (mut lo, mut hi) = (1usize, url.len());
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if fits(&url[..mid]) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
+    let lo = longest_prefix(&url, |t| {
+        model1_code(t.as_bytes(), version, ec, mask).is_some()
+    });
     let len = rng.gen_range((lo * 3 / 5).max(1)..=lo);
     let text = url[..len].to_string();
     let colors = model1_code(text.as_bytes(), version, ec, mask).expect("text fits");

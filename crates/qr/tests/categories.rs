@@ -305,7 +305,11 @@ fn assert_tag_in(img: &categories::CategoryImage, prefix: &str, range: RangeIncl
 #[test]
 fn model1_covers_its_versions_levels_and_masks() {
     let imgs = categories::generate("model1", 1, 60);
-    assert_tagged(&imgs, "model1", &["L", "M", "Q", "H", "v1", "v6", "v7", "v14"]);
+    assert_tagged(
+        &imgs,
+        "model1",
+        &["L", "M", "Q", "H", "v1", "v6", "v7", "v14"],
+    );
     for img in &imgs {
         assert_tag_in(img, "v", 1.0..=14.0);
         assert_tag_in(img, "mask", 0.0..=7.0);

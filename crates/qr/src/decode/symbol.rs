@@ -154,15 +154,27 @@ fn read_model2(g: &Grid<'_>, version: usize, f: Format) -> Result<Symbol, Reject
         long_count: total % blocks,
         interleaved: true,
     };
-    let (data, corrected) = correct(&codewords, &spec, version, f.ec)?;
-    let text = parse_segments(&data, 0, version).ok_or(Reject::Data)?;
+    finish(g, version, f, &codewords, &spec)
+}
+
+/// Corrects `codewords` by `spec`'s blocks and parses the data (Model 1's after its four leading zero bits).
+fn finish(
+    g: &Grid<'_>,
+    version: usize,
+    f: Format,
+    codewords: &[u8],
+    spec: &BlockSpec,
+) -> Result<Symbol, Reject> {
+    let (data, corrected) = correct(codewords, spec, version, f.ec)?;
+    let start = if f.model1 { 4 } else { 0 };
+    let text = parse_segments(&data, start, version).ok_or(Reject::Data)?;
     Ok(Symbol {
         text,
         version,
         ec: f.ec,
         mirrored: g.transposed,
         corrected,
-        model1: false,
+        model1: f.model1,
     })
 }
 
@@ -190,21 +202,13 @@ fn read_model1(g: &Grid<'_>, version: usize, f: Format) -> Result<Symbol, Reject
     };
     // Codewords past the blocks (some level and version pairs have a few) are remainder codewords.
     let used = spec.blocks * spec.short_len;
-    let (data, corrected) = correct(
+    finish(
+        g,
+        version,
+        f,
         codewords.get(..used).ok_or(Reject::Ecc)?,
         &spec,
-        version,
-        f.ec,
-    )?;
-    let text = parse_segments(&data, 4, version).ok_or(Reject::Data)?;
-    Ok(Symbol {
-        text,
-        version,
-        ec: f.ec,
-        mirrored: g.transposed,
-        corrected,
-        model1: true,
-    })
+    )
 }
 
 // ---- format and version information ------------------------------------------------------------------
@@ -243,6 +247,24 @@ const fn version_codeword(version: u32) -> u32 {
     (version << 12) | (rem & 0xfff)
 }
 
+/// The (row, column) of format bit `i` (0 = least significant) in each copy of a `size`-module symbol: copy
+/// 1 around the top-left finder, copy 2 split between the top-right and bottom-left finders.
+pub(crate) fn format_modules(size: usize, i: usize) -> [(usize, usize); 2] {
+    let one = match i {
+        0..=5 => (i, 8),
+        6 => (7, 8),
+        7 => (8, 8),
+        8 => (8, 7),
+        _ => (8, 14 - i),
+    };
+    let two = if i < 8 {
+        (8, size - 1 - i)
+    } else {
+        (size - 15 + i, 8)
+    };
+    [one, two]
+}
+
 /// What the format information says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Format {
@@ -262,22 +284,9 @@ fn read_format(g: &Grid<'_>) -> [Option<Format>; 2] {
     let s = g.size;
     let (mut a, mut b) = (0u32, 0u32);
     for i in 0..15 {
-        // Copy 1, around the top-left finder.
-        let (r, c) = match i {
-            0..=5 => (i, 8),
-            6 => (7, 8),
-            7 => (8, 8),
-            8 => (8, 7),
-            _ => (8, 14 - i),
-        };
-        a |= (g.at(r, c) as u32) << i;
-        // Copy 2, split between the top-right and bottom-left finders.
-        let (r, c) = if i < 8 {
-            (8, s - 1 - i)
-        } else {
-            (s - 15 + i, 8)
-        };
-        b |= (g.at(r, c) as u32) << i;
+        let [(r1, c1), (r2, c2)] = format_modules(s, i);
+        a |= (g.at(r1, c1) as u32) << i;
+        b |= (g.at(r2, c2) as u32) << i;
     }
     let best = |mask: u32| {
         let mut best: Option<(u32, u32)> = None;
