@@ -10,7 +10,8 @@
 //!
 //! Text: numeric, alphanumeric, byte, Kanji (Shift JIS) and Hanzi (GB 2312) segments, with ECI (UTF-8,
 //! ISO 8859-x, Shift JIS, GB 18030/GBK, Big5, EUC-KR, Windows code pages, UTF-16BE). Byte segments without
-//! ECI are read as UTF-8 when valid, else Shift JIS when that decodes cleanly, else ISO 8859-1.
+//! ECI are read as UTF-8 when valid, else Shift JIS when that decodes cleanly, else ISO 8859-1. Under FNC1
+//! (GS1), an alphanumeric "%" is the FNC1 separator, returned as GS (0x1D), as zxing-cpp's plain text has it.
 //!
 //! Mirrored symbols (printed or photographed through glass) sample as the transpose of the true grid; when
 //! the grid as sampled has no valid format information, its transpose is tried.
@@ -1056,6 +1057,7 @@ fn parse_segments(data: &[u8], start: usize, version: usize) -> Option<String> {
     let mut text = String::new();
     let mut charset = Charset::Guess;
     let mut eci = None;
+    let mut fnc1 = false;
     // Byte segments are collected until the character set changes, so a multi-byte character split over
     // two segments still decodes.
     let mut pending: Vec<u8> = Vec::new();
@@ -1101,6 +1103,7 @@ fn parse_segments(data: &[u8], start: usize, version: usize) -> Option<String> {
             }
             2 => {
                 flush(&mut pending, &mut text, charset, eci)?;
+                let start = text.len();
                 let mut n = bits.take(widths[1])? as usize;
                 while n >= 2 {
                     let v = bits.take(11)? as usize;
@@ -1114,6 +1117,21 @@ fn parse_segments(data: &[u8], start: usize, version: usize) -> Option<String> {
                 if n == 1 {
                     let v = bits.take(6)? as usize;
                     text.push(*ALNUM.get(v)? as char);
+                }
+                if fnc1 {
+                    // Under FNC1 (GS1 and AIM application data), "%" in alphanumeric data stands for FNC1,
+                    // transmitted as GS (0x1D), and "%%" for "%" (ISO/IEC 18004 7.4.8.1).
+                    let segment = text.split_off(start);
+                    let mut chars = segment.chars().peekable();
+                    while let Some(c) = chars.next() {
+                        if c != '%' {
+                            text.push(c);
+                        } else if chars.next_if_eq(&'%').is_some() {
+                            text.push('%');
+                        } else {
+                            text.push('\u{1d}');
+                        }
+                    }
                 }
             }
             4 => {
@@ -1174,9 +1192,10 @@ fn parse_segments(data: &[u8], start: usize, version: usize) -> Option<String> {
                 // Structured append: symbol index, count and parity; the text is this symbol's part.
                 bits.take(16)?;
             }
-            5 => {} // FNC1 in first position (GS1): no further header
+            5 => fnc1 = true, // FNC1 in first position (GS1): no further header
             9 => {
                 bits.take(8)?; // FNC1 in second position: application indicator
+                fnc1 = true;
             }
             _ => return None,
         }
@@ -1356,6 +1375,23 @@ mod roundtrip {
             let sym = read(n, &t).unwrap();
             assert_eq!((sym.text.as_str(), sym.mirrored), (text.as_str(), true));
         }
+    }
+
+    #[test]
+    fn gs1_alphanumeric_percent_is_fnc1() {
+        // FNC1 in first position, then "01...%10ABC%%": FNC1 (GS) between the element strings, "%%" a percent.
+        let (n, dark) = with_bits(2, QrEc::M, |b| {
+            b.push_fnc1_first_position().unwrap();
+            b.push_alphanumeric_data(b"0104912345123459%10ABC%%")
+                .unwrap();
+        });
+        assert_eq!(read(n, &dark).unwrap().text, "0104912345123459\u{1d}10ABC%");
+        // Without FNC1 the same data is literal.
+        let (n, dark) = with_bits(2, QrEc::M, |b| {
+            b.push_alphanumeric_data(b"0104912345123459%10ABC%%")
+                .unwrap();
+        });
+        assert_eq!(read(n, &dark).unwrap().text, "0104912345123459%10ABC%%");
     }
 
     #[test]
