@@ -978,6 +978,9 @@ enum Charset {
     Latin1,
     Utf8,
     Utf16Be,
+    /// An ISO 8859 part that encoding_rs only has as its Windows superset: C1 controls (0x80-0x9F) as
+    /// themselves, every other byte as the Windows code page has it (identical there).
+    IsoOf(&'static encoding_rs::Encoding),
     Other(&'static encoding_rs::Encoding),
 }
 
@@ -993,7 +996,9 @@ fn eci_charset(eci: u32) -> Option<Charset> {
         8 => Charset::Other(e::ISO_8859_6),
         9 => Charset::Other(e::ISO_8859_7),
         10 => Charset::Other(e::ISO_8859_8),
+        11 => Charset::IsoOf(e::WINDOWS_1254), // ISO 8859-9
         12 => Charset::Other(e::ISO_8859_10),
+        13 => Charset::IsoOf(e::WINDOWS_874), // ISO 8859-11
         15 => Charset::Other(e::ISO_8859_13),
         16 => Charset::Other(e::ISO_8859_14),
         17 => Charset::Other(e::ISO_8859_15),
@@ -1044,6 +1049,16 @@ fn decode_bytes(bytes: &[u8], cs: Charset, eci: Option<u32>) -> Option<String> {
                 .collect();
             String::from_utf16(&units).ok()
         }
+        Charset::IsoOf(enc) => bytes
+            .iter()
+            .map(|&b| match b {
+                0..=0x9f => Some(b as char),
+                _ => enc
+                    .decode_without_bom_handling_and_without_replacement(&[b])?
+                    .chars()
+                    .next(),
+            })
+            .collect(),
         Charset::Other(enc) => enc
             .decode_without_bom_handling_and_without_replacement(bytes)
             .map(|s| s.into_owned()),
@@ -1500,6 +1515,32 @@ mod roundtrip {
             });
             assert_eq!(read(n, &dark).unwrap().text, text, "ECI {eci}");
         }
+        // ISO 8859-9 (ECI 11) and 8859-11 (ECI 13): their C1 controls stay controls (the Windows code pages
+        // encoding_rs decodes them with have punctuation there), the rest as those pages have it.
+        for (eci, bytes, text) in [
+            (
+                11u32,
+                &[0x49, 0xfd, 0x6b, 0x85, 0xd0][..],
+                "I\u{131}k\u{85}\u{11e}",
+            ),
+            (
+                13,
+                &[0xca, 0xc7, 0xd1, 0xca, 0xb4, 0xd5, 0x80][..],
+                "\u{e2a}\u{e27}\u{e31}\u{e2a}\u{e14}\u{e35}\u{80}",
+            ),
+        ] {
+            let (n, dark) = with_bits(2, QrEc::M, |b| {
+                b.push_eci_designator(eci).unwrap();
+                b.push_byte_data(bytes).unwrap();
+            });
+            assert_eq!(read(n, &dark).unwrap().text, text, "ECI {eci}");
+        }
+        // ISO 8859-11 leaves 0xdb-0xde and 0xfc-0xff unassigned: such bytes are rejected, not guessed.
+        let (n, dark) = with_bits(2, QrEc::M, |b| {
+            b.push_eci_designator(13).unwrap();
+            b.push_byte_data(&[0xca, 0xdb]).unwrap();
+        });
+        assert_eq!(read(n, &dark).unwrap_err(), Reject::Data);
         // ISO 8859-1 (ECI 3) is Latin-1 proper, not Windows-1252.
         let (n, dark) = with_bits(2, QrEc::M, |b| {
             b.push_eci_designator(3).unwrap();
