@@ -340,7 +340,8 @@ fn fit_preview(img: DynamicImage) -> RgbImage {
     canvas
 }
 
-/// Lists the image files a `--frames` path names: the file itself, or a directory's PNG/JPEG files in name order.
+/// Lists the image files a `--frames` path names: the file itself, or a directory's image files (PNG, JPEG, GIF,
+/// BMP, WebP, TIFF) in name order.
 pub fn image_files(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
@@ -350,9 +351,12 @@ pub fn image_files(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
     let mut files: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.extension()
-                .and_then(|x| x.to_str())
-                .is_some_and(|x| matches!(x.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg"))
+            p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+                matches!(
+                    x.to_ascii_lowercase().as_str(),
+                    "png" | "jpg" | "jpeg" | "gif" | "bmp" | "webp" | "tif" | "tiff"
+                )
+            })
         })
         .collect();
     files.sort();

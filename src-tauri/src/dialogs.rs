@@ -52,7 +52,10 @@ pub struct NativeDialogs<R: Runtime> {
     app: AppHandle<R>,
 }
 
-const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "PNG", "JPG", "JPEG"];
+const IMAGE_EXTENSIONS: &[&str] = &[
+    "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "PNG", "JPG", "JPEG", "GIF", "BMP",
+    "WEBP", "TIF", "TIFF",
+];
 
 impl<R: Runtime> Dialogs for NativeDialogs<R> {
     fn confirm(&self, ask: &Confirm) -> bool {

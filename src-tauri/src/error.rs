@@ -63,7 +63,9 @@ impl Localized for AppError {
                 "图片里没有找到二维码。请换一张更清晰、正对标签的图片，或手动输入机器码和密钥。"
                     .into()
             }
-            AppError::BadImage(d) => format!("无法读取这张图片（{d}）。请使用 PNG 或 JPEG 图片。"),
+            AppError::BadImage(d) => {
+                format!("无法读取这张图片（{d}）。请使用 PNG、JPEG、GIF、BMP、WebP 或 TIFF 图片。")
+            }
             AppError::CameraOpen(d) => {
                 format!("摄像头无法打开（{d}）。请检查摄像头是否连接、是否被其他程序占用，或改用图片/手动输入。")
             }
@@ -98,7 +100,7 @@ impl Localized for AppError {
                 "This scan has expired (older than 15 minutes, or the app restarted). Scan the label again.".into()
             }
             AppError::NoCodeInImage => "No QR code found in the image. Use a sharper, straight-on picture of the label, or enter the machine code and key by hand.".into(),
-            AppError::BadImage(d) => format!("The image could not be read ({d}). Use a PNG or JPEG image."),
+            AppError::BadImage(d) => format!("The image could not be read ({d}). Use a PNG, JPEG, GIF, BMP, WebP or TIFF image."),
             AppError::CameraOpen(d) => format!("The camera could not be opened ({d}). Check that it is connected and not used by another program, or use an image / manual entry."),
             AppError::CameraLost(d) => format!("The camera stopped ({d}). Reconnect it and press Start."),
             AppError::UnknownSource(_) => "The selected source is gone. Pick a camera from the list again.".into(),

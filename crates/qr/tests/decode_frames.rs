@@ -457,6 +457,28 @@ fn image_file_round_trip_and_errors() {
         found.iter().map(|d| d.text.as_str()).collect::<Vec<_>>(),
         vec![SHORT]
     );
+    // Screenshots and saved photos come as GIF, BMP, WebP and TIFF too: each reads, whatever its name says
+    // (the content decides; a GIF named .png reads as well).
+    let grey = image::DynamicImage::ImageLuma8(
+        image::GrayImage::from_raw(400, 300, s.px.clone()).unwrap(),
+    );
+    let rgb = image::DynamicImage::ImageRgb8(grey.to_rgb8());
+    for (name, img, format) in [
+        ("label.gif", &rgb, image::ImageFormat::Gif),
+        ("label.bmp", &rgb, image::ImageFormat::Bmp),
+        ("label.webp", &rgb, image::ImageFormat::WebP),
+        ("label.tiff", &grey, image::ImageFormat::Tiff),
+        ("gif-named.png", &rgb, image::ImageFormat::Gif),
+    ] {
+        let path = dir.path().join(name);
+        img.save_with_format(&path, format).unwrap();
+        let found = decode_image_file(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            found.iter().map(|d| d.text.as_str()).collect::<Vec<_>>(),
+            vec![SHORT],
+            "{name}"
+        );
+    }
 
     let missing = decode_image_file(&dir.path().join("nope.png")).unwrap_err();
     assert_eq!(missing.kind(), "image_io");
@@ -467,6 +489,7 @@ fn image_file_round_trip_and_errors() {
     let err = decode_image_file(&junk).unwrap_err();
     assert_eq!(err.kind(), "bad_image");
     assert!(!err.message_zh().is_empty() && err.message_en().contains("PNG"));
+    assert!(err.message_zh().contains("WebP") && err.message_en().contains("WebP"));
 }
 
 #[test]

@@ -192,7 +192,7 @@ pub async fn pick_and_scan(state: &AppState) -> CmdResult<Option<ScanView>> {
     scan_user_file(state, path).await.map(Some)
 }
 
-/// Opens the native open dialog (PNG/JPEG) and scans the chosen image; `null` when the user cancelled.
+/// Opens the native open dialog (PNG, JPEG, GIF, BMP, WebP, TIFF) and scans the chosen image; `null` when the user cancelled.
 #[tauri::command]
 pub async fn scan_image_pick(state: State<'_, AppState>) -> CmdResult<Option<ScanView>> {
     pick_and_scan(&state).await

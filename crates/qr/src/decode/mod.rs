@@ -183,7 +183,7 @@ impl DecodeError {
                 )
             }
             DecodeError::BadImage { .. } => {
-                "无法识别这个图片格式。请选择 PNG 或 JPEG 格式的标签照片，或改用摄像头扫描。"
+                "无法识别这个图片格式。请选择 PNG、JPEG、GIF、BMP、WebP 或 TIFF 格式的标签照片，或改用摄像头扫描。"
                     .to_string()
             }
         }
@@ -196,14 +196,14 @@ impl DecodeError {
                 path.display()
             ),
             DecodeError::BadImage { .. } => {
-                "This image format could not be read. Choose a PNG or JPEG photo of the label, or scan it with the camera."
+                "This image format could not be read. Choose a PNG, JPEG, GIF, BMP, WebP or TIFF photo of the label, or scan it with the camera."
                     .to_string()
             }
         }
     }
 }
 
-/// Loads a PNG/JPEG (or any format the `image` crate was built with), converts it to luma
+/// Loads a PNG, JPEG, GIF, BMP, WebP or TIFF file (by its content, not its name), converts it to luma
 /// ([`image_to_luma`]) and decodes every code in it (`stop_at_first = false`).
 pub fn decode_image_file(path: &Path) -> Result<Vec<Decoded>, DecodeError> {
     let bytes = std::fs::read(path).map_err(|source| DecodeError::Io {
