@@ -347,7 +347,9 @@ impl Out {
     }
 }
 
-/// `decode FILE...`: one JSON object per file `{"file","payload","machine_code","qr_key"|"msign","error"}`.
+/// `decode FILE...`: one JSON object per file `{"file","payload","machine_code","qr_key"|"msign","texts","error"}`:
+/// `payload` is the label's text (the first code that parses as a label, else the first code), `texts` every
+/// code read in the image, in the order read.
 pub fn decode(files: &[PathBuf], json_out: bool) -> u8 {
     let mut code = 0;
     for file in files {
@@ -377,7 +379,7 @@ pub fn decode(files: &[PathBuf], json_out: bool) -> u8 {
 }
 
 fn decode_one(file: &Path) -> Value {
-    let mut v = json!({ "file": file.display().to_string(), "payload": null, "machine_code": null, "error": null });
+    let mut v = json!({ "file": file.display().to_string(), "payload": null, "machine_code": null, "texts": [], "error": null });
     let decoded = match quickauth_qr::decode_image_file(file) {
         Ok(d) => d,
         Err(e) => {
@@ -385,6 +387,7 @@ fn decode_one(file: &Path) -> Value {
             return v;
         }
     };
+    v["texts"] = json!(decoded.iter().map(|d| d.text.as_str()).collect::<Vec<_>>());
     let Some(first) = decoded.first() else {
         v["error"] = json!("图片里没有找到二维码 / no QR code found in the image");
         return v;

@@ -177,6 +177,10 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     assert_eq!(dv["machine_code"], label.machine_code.as_str());
     assert_eq!(dv["qr_key"], label.key());
     assert!(dv["error"].is_null() && dv.get("msign").is_none());
+    assert_eq!(
+        dv["texts"],
+        serde_json::json!([dv["payload"].as_str().unwrap()])
+    );
     let blank = env
         .data_dir()
         .parent()
@@ -189,6 +193,7 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     let dv: Value = serde_json::from_str(d.stdout.trim()).unwrap();
     assert_eq!(d.code, Some(1));
     assert!(dv["payload"].is_null() && dv["error"].is_string());
+    assert_eq!(dv["texts"], serde_json::json!([]));
     env.run(&["authorize", "--profile", "shop", "--image", png_s, "--json"])
         .await
         .ok();
