@@ -9,7 +9,8 @@
 //! grid is rejected. Nothing is guessed.
 //!
 //! Text: numeric, alphanumeric, byte, Kanji (Shift JIS) and Hanzi (GB 2312) segments, with ECI (UTF-8,
-//! ISO 8859-x, Shift JIS, GB 18030/GBK, Big5, EUC-KR, Windows code pages, UTF-16BE). Byte segments without
+//! ISO 8859-1 to 16, Shift JIS, GB 18030/GBK, Big5, EUC-KR, Windows code pages, code page 437, UTF-16 and
+//! UTF-32 either way round; 899, binary data, is rejected: there is no text to give). Byte segments without
 //! ECI are read as UTF-8 when valid, else Shift JIS when that decodes cleanly, else ISO 8859-1. Under FNC1
 //! (GS1), an alphanumeric "%" is the FNC1 separator, returned as GS (0x1D), as zxing-cpp's plain text has it.
 //!
@@ -978,6 +979,11 @@ enum Charset {
     Latin1,
     Utf8,
     Utf16Be,
+    Utf16Le,
+    Utf32Be,
+    Utf32Le,
+    /// IBM code page 437 (the original PC character set).
+    Cp437,
     /// An ISO 8859 part that encoding_rs only has as its Windows superset: C1 controls (0x80-0x9F) as
     /// themselves, every other byte as the Windows code page has it (identical there).
     IsoOf(&'static encoding_rs::Encoding),
@@ -988,6 +994,7 @@ enum Charset {
 fn eci_charset(eci: u32) -> Option<Charset> {
     use encoding_rs as e;
     Some(match eci {
+        0 | 2 => Charset::Cp437,
         1 | 3 => Charset::Latin1,
         4 => Charset::Other(e::ISO_8859_2),
         5 => Charset::Other(e::ISO_8859_3),
@@ -1014,9 +1021,16 @@ fn eci_charset(eci: u32) -> Option<Charset> {
         28 => Charset::Other(e::BIG5),
         29 | 32 => Charset::Other(e::GB18030), // GB 2312 and GB 18030 (a superset)
         30 => Charset::Other(e::EUC_KR),
+        31 => Charset::Other(e::GBK),
+        33 => Charset::Utf16Le,
+        34 => Charset::Utf32Be,
+        35 => Charset::Utf32Le,
         _ => return None,
     })
 }
+
+/// Code page 437, bytes 0x80-0xff in order (the lower half is ASCII).
+const CP437_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{a0}";
 
 /// Decodes bytes in `cs`; `None` when they are not valid there (no replacement characters, ever).
 fn decode_bytes(bytes: &[u8], cs: Charset, eci: Option<u32>) -> Option<String> {
@@ -1039,16 +1053,41 @@ fn decode_bytes(bytes: &[u8], cs: Charset, eci: Option<u32>) -> Option<String> {
             Some(bytes.iter().map(|&b| b as char).collect())
         }
         Charset::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_owned),
-        Charset::Utf16Be => {
+        Charset::Utf16Be | Charset::Utf16Le => {
             if !bytes.len().is_multiple_of(2) {
                 return None;
             }
             let units: Vec<u16> = bytes
                 .chunks_exact(2)
-                .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                .map(|p| match cs {
+                    Charset::Utf16Be => u16::from_be_bytes([p[0], p[1]]),
+                    _ => u16::from_le_bytes([p[0], p[1]]),
+                })
                 .collect();
             String::from_utf16(&units).ok()
         }
+        Charset::Utf32Be | Charset::Utf32Le => {
+            if !bytes.len().is_multiple_of(4) {
+                return None;
+            }
+            bytes
+                .chunks_exact(4)
+                .map(|p| {
+                    let b = [p[0], p[1], p[2], p[3]];
+                    char::from_u32(match cs {
+                        Charset::Utf32Be => u32::from_be_bytes(b),
+                        _ => u32::from_le_bytes(b),
+                    })
+                })
+                .collect()
+        }
+        Charset::Cp437 => bytes
+            .iter()
+            .map(|&b| match b {
+                0..=0x7f => Some(b as char),
+                _ => CP437_HIGH.chars().nth(b as usize - 0x80),
+            })
+            .collect(),
         Charset::IsoOf(enc) => bytes
             .iter()
             .map(|&b| match b {
@@ -1535,6 +1574,38 @@ mod roundtrip {
             });
             assert_eq!(read(n, &dark).unwrap().text, text, "ECI {eci}");
         }
+        // Code page 437 (ECI 0 and 2), GBK (31), UTF-16LE (33), UTF-32BE and LE (34, 35).
+        let (u16le, u32be, u32le): (Vec<u8>, Vec<u8>, Vec<u8>) = (
+            "打印 ✓".encode_utf16().flat_map(u16::to_le_bytes).collect(),
+            "打印 ✓"
+                .chars()
+                .flat_map(|c| (c as u32).to_be_bytes())
+                .collect(),
+            "打印 ✓"
+                .chars()
+                .flat_map(|c| (c as u32).to_le_bytes())
+                .collect(),
+        );
+        let (gbk, _, _) = encoding_rs::GBK.encode("打印机");
+        for (eci, bytes, text) in [
+            (
+                0u32,
+                &[0x43, 0x61, 0x66, 0x82, 0x20, 0xb0, 0xe1, 0xff][..],
+                "Caf\u{e9} \u{2591}\u{df}\u{a0}",
+            ),
+            (2, &[0x9c, 0x31][..], "\u{a3}1"),
+            (31, &gbk[..], "打印机"),
+            (33, &u16le[..], "打印 ✓"),
+            (34, &u32be[..], "打印 ✓"),
+            (35, &u32le[..], "打印 ✓"),
+        ] {
+            let (n, dark) = with_bits(3, QrEc::M, |b| {
+                b.push_eci_designator(eci).unwrap();
+                b.push_byte_data(bytes).unwrap();
+            });
+            assert_eq!(read(n, &dark).unwrap().text, text, "ECI {eci}");
+        }
+        assert_eq!(CP437_HIGH.chars().count(), 128);
         // ISO 8859-11 leaves 0xdb-0xde and 0xfc-0xff unassigned: such bytes are rejected, not guessed.
         let (n, dark) = with_bits(2, QrEc::M, |b| {
             b.push_eci_designator(13).unwrap();
