@@ -285,8 +285,8 @@ struct Format {
 ///
 /// Some encoders print the format information without its mask (0x5412). zxing-cpp reads such symbols;
 /// so do we, where both copies are within 3 bits of an unmasked word together and it fits strictly better
-/// than any masked one (those are tried after it), except the all-light word (level M, mask 0), which any
-/// blank patch would match.
+/// than any masked one (those are tried after it), except the all-light and all-dark words (level M with
+/// mask 0, level Q with mask 7), which any blank or solid patch would match.
 fn read_format(g: &Grid<'_>) -> [Option<Format>; 3] {
     let s = g.size;
     let (mut a, mut b) = (0u32, 0u32);
@@ -298,8 +298,9 @@ fn read_format(g: &Grid<'_>) -> [Option<Format>; 3] {
     let best = |mask: u32| {
         let mut best: Option<(u32, u32)> = None;
         for data in 0..32 {
-            if mask == 0 && data == 0 {
-                // Unmasked, level M with mask 0 is fifteen light modules: any blank patch.
+            if mask == 0 && (data == 0 || data == 31) {
+                // Unmasked, level M with mask 0 is fifteen light modules and level Q with mask 7 fifteen
+                // dark ones: any blank or solid patch.
                 continue;
             }
             let cw = format_bch(data) ^ mask;
@@ -1469,8 +1470,8 @@ mod roundtrip {
             };
             let printed: u32 = (0..15).map(|i| at(&dark, i) << i).sum();
             let data = (0..32).find(|&d| format_codeword(d) == printed).unwrap();
-            if data == 0 {
-                continue; // level M, mask 0: all light unmasked, which is not taken
+            if data == 0 || data == 31 {
+                continue; // level M mask 0 or level Q mask 7: all light or all dark unmasked, not taken
             }
             for i in 0..15 {
                 for (r, c) in format_modules(n, i) {
@@ -1481,7 +1482,7 @@ mod roundtrip {
             assert_eq!(sym.text, text);
             levels_read.push(sym.ec);
         }
-        // Every level read (at most one case was level M with mask 0).
+        // Every level read (at most one case had an all-light or all-dark word).
         assert!(levels_read.len() >= cases.len() - 1);
         for ec in [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H] {
             assert!(levels_read.contains(&ec), "{ec:?}");
