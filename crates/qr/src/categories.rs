@@ -2566,6 +2566,9 @@ pub(crate) fn model1_code(
     // The data bits: four zero bits (the corner's), byte mode, the count, the text, a terminator, then
     // padding to whole codewords and pad codewords.
     let count_bits = if version <= 9 { 8 } else { 16 };
+    if text.len() >= 1 << count_bits {
+        return None;
+    }
     let mut bits: Vec<bool> = Vec::new();
     let push = |v: u32, n: usize, bits: &mut Vec<bool>| {
         for i in (0..n).rev() {
@@ -2575,9 +2578,6 @@ pub(crate) fn model1_code(
     push(0, 4, &mut bits);
     push(0b0100, 4, &mut bits);
     push(text.len() as u32, count_bits, &mut bits);
-    if text.len() >= 1 << count_bits {
-        return None;
-    }
     for &b in text {
         push(b as u32, 8, &mut bits);
     }

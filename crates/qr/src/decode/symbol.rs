@@ -910,20 +910,12 @@ fn correct(
             }
         }
     } else {
+        // The lengths add up to `total`, checked above: every block comes out whole.
         for (b, buf) in bufs.iter_mut().enumerate() {
-            let len = short_data + usize::from(b >= short_count);
-            buf.extend((&mut it).take(len));
+            buf.extend((&mut it).take(short_data + usize::from(b >= short_count)));
         }
         for buf in bufs.iter_mut() {
             buf.extend((&mut it).take(n_ec));
-        }
-        if it.next().is_some()
-            || bufs
-                .iter()
-                .enumerate()
-                .any(|(b, buf)| buf.len() != short_len + usize::from(b >= short_count))
-        {
-            return Err(Reject::Ecc);
         }
     }
     let mut data = Vec::with_capacity(total - blocks * n_ec);
