@@ -12,7 +12,8 @@
 //! ISO 8859-1 to 16, Shift JIS, GB 18030/GBK, Big5, EUC-KR, Windows code pages, code page 437, UTF-16 and
 //! UTF-32 either way round; 899, binary data, is rejected: there is no text to give). Byte segments without
 //! ECI are read as UTF-8 when valid, else Shift JIS when that decodes cleanly, else ISO 8859-1. Under FNC1
-//! (GS1), an alphanumeric "%" is the FNC1 separator, returned as GS (0x1D), as zxing-cpp's plain text has it.
+//! (GS1), an alphanumeric "%" is the FNC1 separator, returned as GS (0x1D), as zxing-cpp's plain text has it;
+//! under FNC1 in second position the application indicator comes first in the text, as in zxing-cpp's.
 //!
 //! Mirrored symbols (printed or photographed through glass) sample as the transpose of the true grid; when
 //! the grid as sampled has no valid format information, its transpose is tried.
@@ -1241,7 +1242,16 @@ fn parse_segments(data: &[u8], start: usize, version: usize) -> Option<String> {
             }
             5 => fnc1 = true, // FNC1 in first position (GS1): no further header
             9 => {
-                bits.take(8)?; // FNC1 in second position: application indicator
+                // FNC1 in second position (AIM application data): the application indicator, two digits
+                // (00-99) or a letter (its ASCII value + 100), is returned in front of the data, as
+                // zxing-cpp does (ISO/IEC 18004 7.4.8.3). Any other value is no valid symbol.
+                let indicator = bits.take(8)?;
+                flush(&mut pending, &mut text, charset, eci)?;
+                match indicator {
+                    0..=99 => text.push_str(&format!("{indicator:02}")),
+                    165..=190 | 197..=222 => text.push(char::from((indicator - 100) as u8)),
+                    _ => return None,
+                }
                 fnc1 = true;
             }
             _ => return None,
@@ -1439,6 +1449,36 @@ mod roundtrip {
                 .unwrap();
         });
         assert_eq!(read(n, &dark).unwrap().text, "0104912345123459%10ABC%%");
+    }
+
+    #[test]
+    fn fnc1_second_position_puts_the_application_indicator_first() {
+        // Expected texts are zxing-cpp 3.1.1's for the same symbols (two digits, zero-padded; a letter as
+        // its ASCII value + 100); it reads no symbol with any other indicator, and neither do we.
+        for (indicator, data, want) in [
+            (37u8, &b"ABC123"[..], Some("37ABC123")),
+            (5, b"9", Some("059")),
+            (165, b"XYZ", Some("AXYZ")),
+            (222, b"hello", Some("zhello")),
+            (150, b"BAD", None),
+            (100, b"BAD", None),
+        ] {
+            let (n, dark) = with_bits(2, QrEc::M, |b| {
+                b.push_fnc1_second_position(indicator).unwrap();
+                b.push_byte_data(data).unwrap();
+            });
+            assert_eq!(
+                read(n, &dark).ok().map(|s| s.text),
+                want.map(String::from),
+                "{indicator}"
+            );
+        }
+        // Under it, as under FNC1 in first position, an alphanumeric "%" is the FNC1 separator.
+        let (n, dark) = with_bits(2, QrEc::M, |b| {
+            b.push_fnc1_second_position(b'a' + 100).unwrap();
+            b.push_alphanumeric_data(b"12%34").unwrap();
+        });
+        assert_eq!(read(n, &dark).unwrap().text, "a12\u{1d}34");
     }
 
     #[test]
