@@ -194,6 +194,29 @@ async fn full_flow_every_command_and_no_secret_leaks() {
     assert_eq!(d.code, Some(1));
     assert!(dv["payload"].is_null() && dv["error"].is_string());
     assert_eq!(dv["texts"], serde_json::json!([]));
+    // Several files in one call are decoded on several threads and printed in the order given: the slow
+    // blank image (a full search) before the quick label behind it.
+    let blank_s = blank.to_str().unwrap();
+    let d = env
+        .run(&["decode", blank_s, png_s, blank_s, png_s, "--json"])
+        .await;
+    assert_eq!(
+        d.code,
+        Some(1),
+        "a file without a code makes the batch exit 1"
+    );
+    let lines: Vec<Value> = d
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{}", d.stdout);
+    for (i, v) in lines.iter().enumerate() {
+        let want = if i % 2 == 0 { blank_s } else { png_s };
+        assert_eq!(v["file"], want, "line {i}");
+        assert_eq!(v["machine_code"].is_null(), i % 2 == 0, "line {i}");
+    }
+    assert_eq!(lines[1]["qr_key"], label.key());
     env.run(&["authorize", "--profile", "shop", "--image", png_s, "--json"])
         .await
         .ok();
