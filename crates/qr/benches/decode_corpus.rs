@@ -1,8 +1,9 @@
 //! Corpus bench for the frame decoder: decodes every frame listed in `<corpus>/truth.json` and prints one JSON
-//! line per frame (`file`, `texts`, `ms`, `wall_ms`, `load_ms`, `pass`). `ms` covers `Decoder::decode` only,
-//! not file loading: it is this thread's CPU time (Unix; wall time elsewhere), so other processes on a shared
-//! machine do not inflate it, and `wall_ms` is the wall time. `load_ms` is the CPU time of loading the file
-//! (read and luma conversion, as `quickauth decode` does).
+//! line per frame (`file`, `texts`, `ms`, `wall_ms`, `load_ms`, `pass`, `units`). `ms` covers `Decoder::decode`
+//! only, not file loading: it is this thread's CPU time (Unix; wall time elsewhere), so other processes on a
+//! shared machine do not inflate it, and `wall_ms` is the wall time. `load_ms` is the CPU time of loading the
+//! file (read and luma conversion, as `quickauth decode` does); `pass` and `units` are the pass that read the
+//! first code and how many passes ran up to it (`Decoder::last_pass`, `last_units`).
 //! Run through `scripts/bench-qr.sh`, which pins it to one core and compares with zxing-cpp and zbar.
 //!
 //! `--live`: live mode instead. Each corpus image becomes a sequence of `LIVE_FRAMES` consecutive camera
@@ -75,7 +76,7 @@ fn main() {
             println!(
                 "{}",
                 serde_json::json!({ "file": name, "texts": texts, "ms": ms, "wall_ms": wall_ms,
-                    "load_ms": load_ms, "pass": decoder.last_pass() })
+                    "load_ms": load_ms, "pass": decoder.last_pass(), "units": decoder.last_units() })
             );
         }
     }

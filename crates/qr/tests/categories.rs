@@ -179,6 +179,38 @@ fn page_codes_read_in_still_images() {
 }
 
 #[test]
+fn a_page_reads_on_its_larger_scale_scans_early() {
+    // A page of text is one big region, and a small code on it reads only at a larger scale than its
+    // label-sized crops: on the half-size whole-frame scan (pass 900) or the native steps (15 and 16 of the
+    // first region). Those come right after the region's first cheap steps (at most three, and three of a
+    // fragmented map's bounding box), not after every crop step (17 and more).
+    let (mut early, mut late) = (0, Vec::new());
+    for i in 0..8 {
+        let img = one("page", 5, i);
+        for options in [DecoderOptions::default(), DecoderOptions::still_image()] {
+            let luma = img.image.to_luma8();
+            let mut d = Decoder::new(options.clone());
+            let found = d.decode(LumaFrame {
+                width: luma.width(),
+                height: luma.height(),
+                data: luma.as_raw(),
+            });
+            if found.first().map(|f| &f.text) != img.payload.as_ref() {
+                continue;
+            }
+            if matches!(d.last_pass(), Some(900 | 15 | 16)) {
+                early += 1;
+                if d.last_units().unwrap() > 9 {
+                    late.push((img.name.clone(), d.last_pass(), d.last_units()));
+                }
+            }
+        }
+    }
+    assert!(late.is_empty(), "read late: {late:?}");
+    assert!(early >= 6, "only {early} reads on the larger-scale scans");
+}
+
+#[test]
 fn receipts_read_in_still_images() {
     // A receipt is a long region of text a fraction of the frame: still-image options crop that region at
     // the image's own scale, plain and unsharp-masked (`DecoderOptions::native_scan`). Of these 15: 13

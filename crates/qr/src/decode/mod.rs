@@ -147,6 +147,13 @@ impl Decoder {
     pub fn last_pass(&self) -> Option<usize> {
         self.work.last_pass
     }
+
+    /// How many passes the last `decode` ran up to and including the one that read its first code (for the
+    /// bench and tuning; `None` if nothing decoded). Passes skipped without work (a step that does not apply
+    /// to the region) count too.
+    pub fn last_units(&self) -> Option<usize> {
+        self.work.last_units
+    }
 }
 
 /// Why an image file could not be decoded (a file that decodes but holds no QR code is `Ok(vec![])`).

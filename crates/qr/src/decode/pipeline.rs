@@ -202,6 +202,10 @@ const NATIVE_MAX_PIXELS: f64 = 6_000_000.0;
 const LIVE_NATIVE_MAX_PIXELS: f64 = 400_000.0;
 const NATIVE_MIN_GAIN: f64 = 1.5;
 
+/// A first region whose run lengths put its finest detail under this many pixels in its largest label-sized
+/// crop is a page of text (see `Workspace::search`): its larger-scale scans come early.
+const PAGE_MODULE_PX: f64 = 0.8;
+
 /// Largest crop, in pixels, after scaling.
 const MAX_CROP_PIXELS: f64 = 160_000.0;
 
@@ -381,6 +385,8 @@ struct FrameState {
 #[derive(Default)]
 pub struct Workspace {
     pub last_pass: Option<usize>,
+    /// How many units the last decode ran up to and including the one that read its first code.
+    pub last_units: Option<usize>,
     /// This frame's units (kept to reuse the allocation).
     units: Vec<Unit>,
     /// Live mode: where in the ring of non-base units the next frame starts.
@@ -443,6 +449,7 @@ fn base<'a>(owned: bool, levels0: &'a Plane, frame: LumaFrame<'a>) -> View<'a> {
 impl Workspace {
     pub fn decode(&mut self, frame: LumaFrame<'_>, opts: &DecoderOptions) -> Vec<Decoded> {
         self.last_pass = None;
+        self.last_units = None;
         let (w, h) = (frame.width as usize, frame.height as usize);
         let Some(n) = w.checked_mul(h) else {
             return Vec::new();
@@ -458,7 +465,7 @@ impl Workspace {
         // All codes: while a search read something and saw finder patterns outside what it read, paint the
         // codes read so far out of a copy of the frame and run the cheap steps on its regions again (each
         // search stops work on a region once it gave a code; see `search`).
-        let first_pass = self.last_pass;
+        let (first_pass, first_units) = (self.last_pass, self.last_units);
         let mut masked = std::mem::take(&mut self.masked);
         for _ in 0..MAX_MASK_ROUNDS {
             if !more {
@@ -482,6 +489,7 @@ impl Workspace {
         }
         self.masked = masked;
         self.last_pass = first_pass;
+        self.last_units = first_units;
         out
     }
 
@@ -497,6 +505,8 @@ impl Workspace {
     ) -> bool {
         let started = clock::now_ms();
         self.last_pass = None;
+        self.last_units = None;
+        let mut ran = 0usize;
         self.build_pyramid(frame);
         self.scratch.sampler.set_budget(MAX_ECC_CHECKS, MAX_TAPS);
 
@@ -563,6 +573,43 @@ impl Workspace {
             }
         }
 
+        // A page of text (a document, a receipt, a self-test print) is one big region to the contrast map, and
+        // its label-sized crops shrink a small code on it below reading size: such pages read on the
+        // half-size whole-frame scan or the native steps, after every crop step (10-30 ms). When the first
+        // region's own run lengths say its finest detail comes out under `PAGE_MODULE_PX` in its largest
+        // label-sized crop, those scans come right after its cheap first steps instead. Only the order
+        // changes: an image that reads nothing runs the same units. Not in live mode, whose ring has its own
+        // order.
+        let mut module0 = None;
+        if opts.live.is_none() {
+            if let Some(&region) = candidates.first() {
+                let src = base(self.base_owned, &self.levels[0], frame);
+                let m = module_estimate(src, region, &mut self.scratch.run_lens);
+                module0 = Some(m);
+                if m.is_some_and(|m| m * zoomed_scale(region) < PAGE_MODULE_PX) {
+                    let early = |u: &Unit| match *u {
+                        Unit::Frame { fi } => fi == 0,
+                        Unit::Crop { ci, pi, si } => {
+                            ci == 0 && pi == 0 && CROP_STEPS[si].zoom == NATIVE_ZOOM
+                        }
+                    };
+                    // The whole-frame scan first (the cheaper), then the native steps.
+                    let mut moved: Vec<Unit> = units.iter().copied().filter(early).collect();
+                    moved.sort_by_key(|u| !matches!(u, Unit::Frame { .. }));
+                    units.retain(|u| !early(u));
+                    let at = units
+                        .iter()
+                        .take_while(|u| match **u {
+                            Unit::Crop { ci: 0, pi: 0, si } => si < LIVE_BASE_STEPS,
+                            Unit::Crop { ci, .. } => Some(ci) == union,
+                            Unit::Frame { .. } => false,
+                        })
+                        .count();
+                    units.splice(at..at, moved);
+                }
+            }
+        }
+
         // Live mode: the first crop's cheapest steps on every frame, then the rest of the search as a ring
         // that each frame continues where the last one stopped, for as long as the frame's time budget
         // lasts. A still image (no live budget) runs every unit in order.
@@ -580,6 +627,9 @@ impl Workspace {
         self.live_next = 0;
         let budget = opts.live.map(|l| l.max_ms as f64);
         let mut state = FrameState::default();
+        if let Some(m) = module0 {
+            state.module[0] = Some(m);
+        }
         self.unit_cost.resize(COST_SLOTS, 0.0);
         // All-codes mode: once a code is read, the search does not go on through every remaining pass (an
         // image holding one code would pay for the whole search, ~50x a camera frame's cost). Instead: no
@@ -624,6 +674,7 @@ impl Workspace {
             }
             let t0 = clock::now_ms();
             let hit = self.run_unit(unit, &candidates, phases, frame, opts, &mut state, out);
+            ran += 1;
 
             if budget.is_some() {
                 let dt = (clock::now_ms() - t0) as f32;
@@ -632,6 +683,7 @@ impl Workspace {
             }
             if hit {
                 self.last_pass.get_or_insert(unit.pass());
+                self.last_units.get_or_insert(ran);
                 if opts.stop_at_first {
                     // Next frame starts from the top again: the code is probably still there.
                     self.live_next = 0;
@@ -676,15 +728,11 @@ impl Workspace {
                     _ => {
                         let side = (x1 - x0).max(y1 - y0);
                         let src = base(self.base_owned, &self.levels[0], frame);
-                        // A label's code is roughly a third of its longer side and ~33 modules across.
-                        let label_f = |zoom: f64| {
-                            (zoom * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0)
-                        };
+                        let label_f = |zoom: f64| label_scale(side, zoom);
                         // The scale the 1.8x zoom's crop gets on this region (the dense and native steps
                         // run only well above it).
                         let region_area = (x1 - x0) * (y1 - y0);
-                        let zoomed =
-                            label_f(CROP_ZOOMS[1]).min((MAX_CROP_PIXELS / region_area).sqrt());
+                        let zoomed = zoomed_scale((x0, y0, x1, y1));
                         let (mut x0, mut y0, mut x1, mut y1) = (x0, y0, x1, y1);
                         // The fit and dense steps: the scale that puts ~3 px in a module by the region's
                         // own run lengths (never above the image's own: `base_scale` in base-plane terms,
@@ -1135,6 +1183,18 @@ impl Workspace {
         }
         out
     }
+}
+
+/// The scale of a label-sized crop of a region whose longer side is `side` at crop zoom `zoom`: a label's code
+/// is roughly a third of its longer side and ~33 modules across, and gets `TARGET_MODULE_PX` a module.
+fn label_scale(side: f64, zoom: f64) -> f64 {
+    (zoom * TARGET_MODULE_PX * 33.0 / (side * 0.35)).clamp(0.3, 4.0)
+}
+
+/// The scale the 1.8x zoom's crop of a region gets (the largest of the label-sized crops).
+fn zoomed_scale((x0, y0, x1, y1): (f64, f64, f64, f64)) -> f64 {
+    let side = (x1 - x0).max(y1 - y0);
+    label_scale(side, CROP_ZOOMS[1]).min((MAX_CROP_PIXELS / ((x1 - x0) * (y1 - y0))).sqrt())
 }
 
 /// The fit step (see `CROP_STEPS`) runs only when its crop is at least this much smaller (per side) than
