@@ -352,10 +352,7 @@ pub fn image_files(path: &Path) -> Result<Vec<PathBuf>, SourceError> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-                matches!(
-                    x.to_ascii_lowercase().as_str(),
-                    "png" | "jpg" | "jpeg" | "gif" | "bmp" | "webp" | "tif" | "tiff"
-                )
+                quickauth_qr::IMAGE_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str())
             })
         })
         .collect();

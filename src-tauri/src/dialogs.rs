@@ -52,10 +52,6 @@ pub struct NativeDialogs<R: Runtime> {
     app: AppHandle<R>,
 }
 
-const IMAGE_EXTENSIONS: &[&str] = &[
-    "png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff", "PNG", "JPG", "JPEG", "GIF", "BMP",
-    "WEBP", "TIF", "TIFF",
-];
 
 impl<R: Runtime> Dialogs for NativeDialogs<R> {
     fn confirm(&self, ask: &Confirm) -> bool {
@@ -87,12 +83,20 @@ impl<R: Runtime> Dialogs for NativeDialogs<R> {
 
     fn pick_image(&self) -> Option<PathBuf> {
         use tauri_plugin_dialog::DialogExt;
+        // File filter patterns match case-sensitively (GTK): each extension in both cases.
+        let image_extensions: Vec<String> = quickauth_qr::IMAGE_EXTENSIONS
+            .iter()
+            .flat_map(|e| [e.to_string(), e.to_ascii_uppercase()])
+            .collect();
         let chosen = self
             .app
             .dialog()
             .file()
             .set_title("选择标签图片 Choose a label image")
-            .add_filter("图片 Images (PNG, JPEG)", IMAGE_EXTENSIONS)
+            .add_filter(
+                "图片 Images (PNG, JPEG, GIF, BMP, WebP, TIFF)",
+                &image_extensions.iter().map(String::as_str).collect::<Vec<_>>(),
+            )
             .blocking_pick_file()?;
         local_path(chosen)
     }

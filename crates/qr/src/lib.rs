@@ -11,7 +11,7 @@ pub mod decode;
 pub use decode::decode_jpeg_luma;
 pub use decode::{
     decode_image_file, decode_jpeg_to_luma, image_to_luma, rgb_to_luma, rgba_to_luma, yuyv_to_luma,
-    DecodeError, Decoded, Decoder, DecoderOptions, LiveBudget, LumaFrame,
+    DecodeError, Decoded, Decoder, DecoderOptions, LiveBudget, LumaFrame, IMAGE_EXTENSIONS,
 };
 
 // qrlabel: label renderer

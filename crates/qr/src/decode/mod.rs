@@ -210,6 +210,10 @@ impl DecodeError {
     }
 }
 
+/// File name extensions (lower case) of the formats [`decode_image_file`] reads. It tells the formats apart by
+/// content; these are for file pickers and directory listings.
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"];
+
 /// Loads a PNG, JPEG, GIF, BMP, WebP or TIFF file (by its content, not its name), converts it to luma
 /// ([`image_to_luma`]) and decodes every code in it (`stop_at_first = false`).
 pub fn decode_image_file(path: &Path) -> Result<Vec<Decoded>, DecodeError> {
