@@ -386,12 +386,6 @@ pub fn decode(files: &[PathBuf], json_out: bool) -> u8 {
         .map_or(1, |n| n.get())
         .min(MAX_DECODE_THREADS)
         .min(files.len());
-    if workers <= 1 {
-        for file in files {
-            emit(file, decode_one_guarded(file));
-        }
-        return code;
-    }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Value)>();
     std::thread::scope(|scope| {
@@ -424,13 +418,19 @@ pub fn decode(files: &[PathBuf], json_out: bool) -> u8 {
 /// error instead of ending the whole batch.
 fn decode_one_guarded(file: &Path) -> Value {
     std::panic::catch_unwind(|| decode_one(file)).unwrap_or_else(|_| {
-        json!({ "file": file.display().to_string(), "payload": null, "machine_code": null, "texts": [],
-            "error": "读取这个图片时出错（程序内部错误）。请换一张照片，或改用摄像头扫描。 / Reading this image failed (an internal error). Try another photo, or scan with the camera." })
+        let mut v = no_result(file);
+        v["error"] = json!("读取这个图片时出错（程序内部错误）。请换一张照片，或改用摄像头扫描。 / Reading this image failed (an internal error). Try another photo, or scan with the camera.");
+        v
     })
 }
 
+/// `decode`'s object for `file` before anything is known: no payload, no texts, no error.
+fn no_result(file: &Path) -> Value {
+    json!({ "file": file.display().to_string(), "payload": null, "machine_code": null, "texts": [], "error": null })
+}
+
 fn decode_one(file: &Path) -> Value {
-    let mut v = json!({ "file": file.display().to_string(), "payload": null, "machine_code": null, "texts": [], "error": null });
+    let mut v = no_result(file);
     let decoded = match quickauth_qr::decode_image_file(file) {
         Ok(d) => d,
         Err(e) => {
