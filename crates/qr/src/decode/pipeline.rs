@@ -540,6 +540,8 @@ impl Workspace {
                 .filter(|(_, st)| applies(st.variant, st.harder, opts))
                 .map(move |(si, _)| Unit::Crop { ci, pi: 0, si })
         };
+        // Where the first region's cheap steps (and the bounding box's, right after them) end.
+        let mut cheap_end = 0;
         for ci in 0..searched {
             for (pi, &locators) in phases.iter().enumerate() {
                 for (si, st) in CROP_STEPS.iter().enumerate() {
@@ -552,10 +554,12 @@ impl Workspace {
                 }
             }
             if ci == 0 {
+                cheap_end = base_steps(0).count();
                 if let Some(u) = union {
                     // After the first region's own cheap steps, which open the list.
-                    let at = base_steps(0).count();
                     let extra: Vec<Unit> = base_steps(u).collect();
+                    let at = cheap_end;
+                    cheap_end += extra.len();
                     units.splice(at..at, extra);
                 }
             }
@@ -597,15 +601,7 @@ impl Workspace {
                     let mut moved: Vec<Unit> = units.iter().copied().filter(early).collect();
                     moved.sort_by_key(|u| !matches!(u, Unit::Frame { .. }));
                     units.retain(|u| !early(u));
-                    let at = units
-                        .iter()
-                        .take_while(|u| match **u {
-                            Unit::Crop { ci: 0, pi: 0, si } => si < LIVE_BASE_STEPS,
-                            Unit::Crop { ci, .. } => Some(ci) == union,
-                            Unit::Frame { .. } => false,
-                        })
-                        .count();
-                    units.splice(at..at, moved);
+                    units.splice(cheap_end..cheap_end, moved);
                 }
             }
         }
