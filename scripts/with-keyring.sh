@@ -15,6 +15,12 @@ if [ "${QUICKAUTH_IN_KEYRING_SESSION:-}" != "1" ]; then
     mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME" "$XDG_RUNTIME_DIR"
     chmod 700 "$XDG_RUNTIME_DIR"
   fi
+  # A daemon that exits mid-run is replaced by D-Bus activation. Point that activation (the session bus reads
+  # $XDG_DATA_HOME/dbus-1/services before the system's) at a starter that unlocks it, as the first one was.
+  : "${XDG_DATA_HOME:?QUICKAUTH_KEEP_HOME needs XDG_DATA_HOME set to a throwaway directory (scripts/own-keyring.sh does)}"
+  mkdir -p "$XDG_DATA_HOME/dbus-1/services"
+  printf '[D-BUS Service]\nName=org.freedesktop.secrets\nExec=%s/keyring-daemon-unlocked.sh\n' \
+    "$(cd "$(dirname "$0")" && pwd)" >"$XDG_DATA_HOME/dbus-1/services/org.freedesktop.secrets.service"
   exec dbus-run-session -- "$0" "$@"
 fi
 # Inside the session bus: start an unlocked Secret Service. gnome-keyring prints env assignments; keep them.
