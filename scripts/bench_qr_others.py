@@ -5,6 +5,7 @@ Usage:
   bench_qr_others.py run <decoder> <corpus_dir>          -> JSON lines {"file","texts","ms"} on stdout
   bench_qr_others.py table <corpus_dir> <name=results.jsonl>...  -> side-by-side table
   bench_qr_others.py live <corpus_dir> <live.jsonl> <full.jsonl>    -> live-mode summary (decode_corpus --live)
+  bench_qr_others.py pooled <max_pixels> <corpus_dir>=<results_dir>...  -> every corpus pooled, images up to max_pixels
 
 Timing covers the decode call only (image loading and luma conversion excluded), like the Rust bench: "ms" is
 this thread's CPU time (time.thread_time), so other load on a shared machine does not inflate it; "wall_ms" is
@@ -157,11 +158,71 @@ def live(corpus, live_path, full_path):
               f"max {max(read) + 1}")
 
 
+def read_results(path):
+    results = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                r = json.loads(line)
+                results[r["file"]] = r
+    return results
+
+
+def pooled(max_pixels, specs):
+    """Every corpus's images up to `max_pixels` pooled into one set, as the issue's targets are stated for a
+    mixed set of photos: rate, wrong, median, p95 and max per decoder, over every image and over the images
+    with a code, and each decoder's median against zxing-cpp's on the images both read."""
+    from PIL import Image  # only here: the other subcommands run without Pillow
+
+    decoders = ["quickauth", "quickauth-still", "zxing-cpp", "zbar"]
+    images, total = [], 0  # (results dir, file, payload)
+    results = {}  # (results dir, decoder) -> {file: result}
+    for spec in specs:
+        corpus, out = spec.split("=", 1)
+        for d in decoders:
+            path = os.path.join(out, d + ".jsonl")
+            results[(out, d)] = read_results(path) if os.path.exists(path) else {}
+        for file, t in load_truth(corpus).items():
+            total += 1
+            with Image.open(os.path.join(corpus, file)) as im:
+                if im.size[0] * im.size[1] <= max_pixels:
+                    images.append((out, file, t["payload"]))
+    print(f"all corpora pooled: the {len(images)} images of {total} up to {max_pixels / 1e6:.1f} MP; "
+          "median ratio: the decoder's median over zxing-cpp's, on the images both read")
+    for label, with_code_only in (("every image", False), ("the images with a code", True)):
+        print(f"{label}:")
+        print(f"| {'decoder':<15} | {'images':>6} | {'read':>5} | {'wrong':>5} | {'median ms':>9} | {'p95 ms':>7} | "
+              f"{'max ms':>7} | {'median ratio':>12} |")
+        print(f"|{'-' * 17}|{'-' * 8}|{'-' * 7}|{'-' * 7}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 14}|")
+        for d in decoders:
+            ms, read, wrong, both, zboth = [], 0, 0, [], []
+            for out, file, payload in images:
+                r = results[(out, d)].get(file)
+                if r is None or (with_code_only and payload is None):
+                    continue
+                ms.append(r["ms"])
+                ok = payload is not None and payload in r["texts"]
+                read += ok
+                wrong += any(x != payload for x in r["texts"])
+                z = results[(out, "zxing-cpp")].get(file)
+                if ok and z is not None and payload in z["texts"]:
+                    both.append(r["ms"])
+                    zboth.append(z["ms"])
+            if not ms:
+                continue
+            ratio = statistics.median(both) / statistics.median(zboth) if both else float("nan")
+            print(f"| {d:<15} | {len(ms):>6} | {read:>5} | {wrong:>5} | {statistics.median(ms):>9.2f} | "
+                  f"{p95(ms):>7.2f} | {max(ms):>7.2f} | {ratio:>11.2f}x |")
+
+
 def main():
     if len(sys.argv) >= 4 and sys.argv[1] == "run":
         run(sys.argv[2], sys.argv[3])
     elif len(sys.argv) == 5 and sys.argv[1] == "live":
         live(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) >= 4 and sys.argv[1] == "pooled":
+        pooled(float(sys.argv[2]), sys.argv[3:])
     elif len(sys.argv) >= 4 and sys.argv[1] == "table":
         table(sys.argv[2], sys.argv[3:])
     else:
