@@ -486,6 +486,41 @@ fn dense_codes_at_a_slant_read_at_their_own_scale() {
 }
 
 #[test]
+fn dense_codes_at_a_slant_in_a_small_image_read_at_the_images_own_scale() {
+    // Seed-1 `densetilt` 0012, 0016, 0020 and 0026 (v33-v40, tilted back 32-50 degrees, 0.6-0.7 MP), loaded
+    // from their PNG bytes as `quickauth decode` loads a file: their regions are over the 1.8x crop's pixel
+    // bound, so that crop scales them down, and the far finder (one or two pixels a module at the image's
+    // own scale) is lost in every crop. Only the native step (the still-image options) reads them, and it
+    // used to run only where the image's own scale was 1.5x the 1.8x crop's or more.
+    for index in [12, 16, 20, 26] {
+        let img = one("densetilt", 1, index);
+        let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
+        assert!(
+            width * height <= 1_000_000,
+            "{} is {width}x{height}",
+            img.name
+        );
+        let mut d = Decoder::new(DecoderOptions::still_image());
+        let texts: Vec<String> = d
+            .decode(LumaFrame {
+                width,
+                height,
+                data: &data,
+            })
+            .into_iter()
+            .map(|f| f.text)
+            .collect();
+        assert_eq!(
+            texts,
+            vec![img.payload.clone().expect("a code")],
+            "{} {:?}",
+            img.name,
+            img.tags
+        );
+    }
+}
+
+#[test]
 fn a_code_foreshortened_along_one_axis_gets_its_version_from_each_sides_own_pitch() {
     // Seed-2 `densetilt` 0003 (v20, tilted back 33 degrees along both axes, the far side 73 % of the near
     // one): its finders' modules (row and column runs, averaged) fit neither side, the spacing estimate

@@ -200,7 +200,13 @@ const NATIVE_MAX_PIXELS: f64 = 6_000_000.0;
 /// photo's frames stayed at 7.6 ms or less with it (0.7 MP: up to 9.9 ms), and 57 of 60 receipts read within
 /// 12 frames (36 without the step).
 const LIVE_NATIVE_MAX_PIXELS: f64 = 400_000.0;
-const NATIVE_MIN_GAIN: f64 = 1.5;
+/// The native step runs where the image's own scale is at least the 1.8x zoom's: a region over the 1.8x
+/// crop's pixel bound (`MAX_CROP_PIXELS`) is scaled down there, and a dense code at a slant in it (a
+/// 0.4-0.8 MP image) loses its far finder, whose modules are one or two pixels at the image's own scale.
+/// With 1.5 (a region of 360,000 px or more) those images were never scanned at their own scale:
+/// `densetilt` 12 more of 150 with the still-image options (seeds 1, 2 and 11; 7 of them read by
+/// zxing-cpp, which scans at the image's own scale), no frame lost over 1,766.
+const NATIVE_MIN_GAIN: f64 = 1.0;
 
 /// A first region whose run lengths put its finest detail under this many pixels in its largest label-sized
 /// crop is a page of text (see `Workspace::search`): its larger-scale scans come early.
