@@ -204,7 +204,7 @@ const LIVE_NATIVE_MAX_PIXELS: f64 = 400_000.0;
 /// crop's pixel bound (`MAX_CROP_PIXELS`) is scaled down there, and a dense code at a slant in it (a
 /// 0.4-0.8 MP image) loses its far finder, whose modules are one or two pixels at the image's own scale.
 /// With 1.5 (a region of 360,000 px or more) those images were never scanned at their own scale:
-/// `densetilt` 12 more of 150 with the still-image options (seeds 1, 2 and 11; 7 of them read by
+/// `densetilt` 12 more of 150 with the still-image options (seeds 1, 2 and 11; 6 of them read by
 /// zxing-cpp, which scans at the image's own scale), no frame lost over 1,766.
 const NATIVE_MIN_GAIN: f64 = 1.0;
 
