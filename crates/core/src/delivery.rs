@@ -621,7 +621,7 @@ impl QuickAuth {
     /// deleted from the keyring. The device row stays (machine code, profile, when, to where).
     pub async fn handover(&self, id: &str) -> Result<HandoverReport> {
         let rec = self.resolve(id);
-        let dev = rec.as_ref().ok().map(|r| DeviceRef::from(r));
+        let dev = rec.as_ref().ok().map(DeviceRef::from);
         let res = async {
             let rec = rec?;
             let dev = DeviceRef::from(&rec);

@@ -1387,7 +1387,7 @@ impl QuickAuth {
     /// Live state + model of a printer (getprintstatus + getversion).
     pub async fn printer_status(&self, id: &str) -> Result<PrinterReport> {
         let rec = self.resolve(id);
-        let dev = rec.as_ref().ok().map(|r| DeviceRef::from(r));
+        let dev = rec.as_ref().ok().map(DeviceRef::from);
         let res = self
             .within_budget(async {
                 let rec = rec?;
@@ -1428,7 +1428,7 @@ impl QuickAuth {
     /// Prints the minimal test ticket (protocol.md) with a fresh origin_id; retries reuse it (idempotent).
     pub async fn print_test(&self, id: &str) -> Result<PrintReport> {
         let rec = self.resolve(id);
-        let dev = rec.as_ref().ok().map(|r| DeviceRef::from(r));
+        let dev = rec.as_ref().ok().map(DeviceRef::from);
         let res = self
             .within_budget(async {
                 let rec = rec?;
@@ -1457,7 +1457,7 @@ impl QuickAuth {
     /// the DB row — a crash in between leaves a row without tokens, which `forget` cleans up again.
     pub async fn forget(&self, id: &str, remote: bool) -> Result<()> {
         let rec = self.resolve(id);
-        let dev = rec.as_ref().ok().map(|r| DeviceRef::from(r));
+        let dev = rec.as_ref().ok().map(DeviceRef::from);
         let res = async {
             let rec = rec?;
             let dev = DeviceRef::from(&rec);
