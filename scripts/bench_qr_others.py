@@ -68,6 +68,17 @@ def p95(values):
     return s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
 
 
+def read_results(path):
+    results = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("{"):
+                r = json.loads(line)
+                results[r["file"]] = r
+    return results
+
+
 def table(corpus, specs):
     truth = load_truth(corpus)
     rows = []
@@ -76,13 +87,7 @@ def table(corpus, specs):
     loads = None
     for spec in specs:
         name, path = spec.split("=", 1)
-        results = {}
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                line = line.strip()
-                if line.startswith("{"):
-                    r = json.loads(line)
-                    results[r["file"]] = r
+        results = read_results(path)
         if loads is None and any("load_ms" in r for r in results.values()):
             loads = (name, [r["load_ms"] for r in results.values() if "load_ms" in r])
         frames = len(truth)
@@ -156,17 +161,6 @@ def live(corpus, live_path, full_path):
     if read:
         print(f"  frames until first read (read scenes): median {statistics.median(read) + 1:.0f}, "
               f"max {max(read) + 1}")
-
-
-def read_results(path):
-    results = {}
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            line = line.strip()
-            if line.startswith("{"):
-                r = json.loads(line)
-                results[r["file"]] = r
-    return results
 
 
 def pooled(max_pixels, specs):
