@@ -52,7 +52,6 @@ pub struct NativeDialogs<R: Runtime> {
     app: AppHandle<R>,
 }
 
-
 impl<R: Runtime> Dialogs for NativeDialogs<R> {
     fn confirm(&self, ask: &Confirm) -> bool {
         use tauri_plugin_dialog::{DialogExt, MessageDialogButtons, MessageDialogKind};
@@ -95,7 +94,10 @@ impl<R: Runtime> Dialogs for NativeDialogs<R> {
             .set_title("选择标签图片 Choose a label image")
             .add_filter(
                 "图片 Images (PNG, JPEG, GIF, BMP, WebP, TIFF)",
-                &image_extensions.iter().map(String::as_str).collect::<Vec<_>>(),
+                &image_extensions
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
             )
             .blocking_pick_file()?;
         local_path(chosen)
