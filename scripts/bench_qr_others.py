@@ -127,12 +127,7 @@ def table(corpus, specs):
 def live(corpus, live_path, full_path):
     """Live mode: ms per unreadable 720p frame, and frames until the first read, against the full search."""
     truth = load_truth(corpus)
-    full = {}
-    with open(full_path, encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("{"):
-                r = json.loads(line)
-                full[r["file"]] = truth.get(r["file"], {}).get("payload") in r["texts"]
+    full = {file: truth.get(file, {}).get("payload") in r["texts"] for file, r in read_results(full_path).items()}
     unread_ms, firsts, wrong, n = [], [], 0, 0
     with open(live_path, encoding="utf-8") as f:
         for line in f:
