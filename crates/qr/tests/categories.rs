@@ -521,6 +521,39 @@ fn dense_codes_at_a_slant_in_a_small_image_read_at_the_images_own_scale() {
 }
 
 #[test]
+fn a_dense_codes_slant_steps_come_next_once_its_triple_is_named() {
+    // Seed-1 `densetilt` 0005, 0010, 0015, 0019 and 0025 (loaded from their PNG bytes, as a file is): a
+    // label-sized step names a finder triple of version 12 or more and reads nothing, and the 1.8x crop's
+    // small-window steps read them. Those come next on that region, not after the label-sized crop's
+    // filtered steps: 3-4 units to the first read instead of 8-9.
+    for index in [5, 10, 15, 19, 25] {
+        let img = one("densetilt", 1, index);
+        let (width, height, data) = quickauth_qr::image_to_luma(&img.bytes).expect("a PNG");
+        for options in [DecoderOptions::default(), DecoderOptions::still_image()] {
+            let mut d = Decoder::new(options);
+            let found = d.decode(LumaFrame {
+                width,
+                height,
+                data: &data,
+            });
+            assert_eq!(
+                found.first().map(|f| &f.text),
+                img.payload.as_ref(),
+                "{}",
+                img.name
+            );
+            assert!(
+                matches!(d.last_pass(), Some(7 | 8)) && d.last_units().unwrap() <= 4,
+                "{}: pass {:?} after {:?} units",
+                img.name,
+                d.last_pass(),
+                d.last_units()
+            );
+        }
+    }
+}
+
+#[test]
 fn a_code_foreshortened_along_one_axis_gets_its_version_from_each_sides_own_pitch() {
     // Seed-2 `densetilt` 0003 (v20, tilted back 33 degrees along both axes, the far side 73 % of the near
     // one): its finders' modules (row and column runs, averaged) fit neither side, the spacing estimate

@@ -190,6 +190,20 @@ const DENSE_MAX_PIXELS: f64 = 400_000.0;
 /// to be of this version or more.
 const DENSE_MIN_VERSION: i64 = 12;
 
+/// The steps that read most dense codes at a slant (the 1.8x crop's small windows, indexes into
+/// `CROP_STEPS`): once our locator named a finder triple of a dense code in a region (`DENSE_MIN_VERSION` or
+/// more) and nothing read, they run next on that region instead of after the label-sized crop's filtered
+/// steps. Only the order changes: an image that reads nothing runs the same units.
+const SLANT_STEPS: &[usize] = &[7, 8];
+const _: () = {
+    let mut i = 0;
+    while i < SLANT_STEPS.len() {
+        let st = CROP_STEPS[SLANT_STEPS[i]];
+        assert!(st.zoom == 1 && st.window > 0 && matches!(st.variant.filter, Filter::Raw));
+        i += 1;
+    }
+};
+
 /// The crop zoom of the native step (`DecoderOptions::native_scan`): the region at the image's own scale,
 /// bounded by `NATIVE_MAX_PIXELS`, where that is `NATIVE_MIN_GAIN` times the 1.8x zoom's scale or more. The
 /// label-sized crops assume a code about a third of its region: a small code on a page or a receipt (a
@@ -591,6 +605,8 @@ impl Workspace {
         // changes: an image that reads nothing runs the same units. Not in live mode, whose ring has its own
         // order.
         let mut module0 = None;
+        // Where the units moved up for a page end (0: none moved).
+        let mut page_end = 0;
         if opts.live.is_none() {
             if let Some(&region) = candidates.first() {
                 let src = base(self.base_owned, &self.levels[0], frame);
@@ -607,6 +623,7 @@ impl Workspace {
                     let mut moved: Vec<Unit> = units.iter().copied().filter(early).collect();
                     moved.sort_by_key(|u| !matches!(u, Unit::Frame { .. }));
                     units.retain(|u| !early(u));
+                    page_end = cheap_end + moved.len();
                     units.splice(cheap_end..cheap_end, moved);
                 }
             }
@@ -638,6 +655,8 @@ impl Workspace {
         // more steps on a candidate region that gave a code, only the cheap first steps on the others;
         // `decode` searches again with the codes read painted out when finders were left over.
         let mut read_in = [false; MAX_REGIONS];
+        // Regions whose slant steps were moved up (see `SLANT_STEPS`).
+        let mut slant_moved = [false; MAX_REGIONS];
         let mut after_hit = cheap;
         let mut more_codes = false;
 
@@ -695,6 +714,25 @@ impl Workspace {
                 more_codes |= self.scratch.more_finders;
                 if let Unit::Crop { ci, .. } = unit {
                     read_in[ci] = true;
+                }
+            } else if let Unit::Crop { ci, pi: 0, .. } = unit {
+                // Once our locator named a triple of a dense code here, the steps that read one at a
+                // slant come next, after the scans moved up for a page (whose text forms such triples).
+                // Only the order changes. Not in live mode, whose ring keeps its order.
+                if budget.is_none()
+                    && !slant_moved[ci]
+                    && state.max_version[ci] >= DENSE_MIN_VERSION
+                {
+                    slant_moved[ci] = true;
+                    let is_slant = |u: &Unit| matches!(*u, Unit::Crop { ci: c, pi: 0, si } if c == ci && SLANT_STEPS.contains(&si));
+                    let at = (k + 1).max(page_end);
+                    let mut later: Vec<Unit> = units[at..].to_vec();
+                    // In `CROP_STEPS` order, as pushed.
+                    let moved: Vec<Unit> = later.iter().copied().filter(is_slant).collect();
+                    later.retain(|u| !is_slant(u));
+                    units.truncate(at);
+                    units.extend(moved);
+                    units.extend(later);
                 }
             }
         }
