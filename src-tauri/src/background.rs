@@ -87,7 +87,8 @@ pub fn spawn(app: AppHandle) {
         tauri::async_runtime::spawn(async move {
             loop {
                 tokio::time::sleep(crate::commands::delivery::DELIVERY_INTERVAL).await;
-                if let Err(e) = crate::commands::delivery::background_deliveries(&outbox_core).await {
+                if let Err(e) = crate::commands::delivery::background_deliveries(&outbox_core).await
+                {
                     tracing::warn!(kind = %e.kind, "background delivery pass failed");
                 }
             }

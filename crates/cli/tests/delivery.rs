@@ -152,7 +152,9 @@ async fn delivered_device_pairs_reach_the_receiver_and_hand_over_ends_ownership(
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert!(run.stderr.contains("handover"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
-    let run = env.run(&["token", &mc, "--reveal", "--yes", "--json"]).await;
+    let run = env
+        .run(&["token", &mc, "--reveal", "--yes", "--json"])
+        .await;
     run.ok();
     let v = run.json();
     let (at1, rt1) = (

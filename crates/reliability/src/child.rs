@@ -55,24 +55,42 @@ impl ChildArgs {
             "--keyring-timeout-ms".into(),
             self.keyring_timeout.as_millis().to_string(),
             "--backoff".into(),
-            format!("{}:{}:{}", self.backoff.attempts, self.backoff.initial.as_millis(), self.backoff.cap.as_millis()),
+            format!(
+                "{}:{}:{}",
+                self.backoff.attempts,
+                self.backoff.initial.as_millis(),
+                self.backoff.cap.as_millis()
+            ),
         ]
     }
 
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let get = |name: &str| -> Result<String, String> {
-            let at = args.iter().position(|a| a == name).ok_or(format!("missing {name}"))?;
-            args.get(at + 1).cloned().ok_or(format!("{name} needs a value"))
+            let at = args
+                .iter()
+                .position(|a| a == name)
+                .ok_or(format!("missing {name}"))?;
+            args.get(at + 1)
+                .cloned()
+                .ok_or(format!("{name} needs a value"))
         };
-        let backoff: Vec<u64> =
-            get("--backoff")?.split(':').map(|p| p.parse().map_err(|_| "bad --backoff")).collect::<Result<_, _>>()?;
-        let [attempts, initial, cap] = backoff[..] else { return Err("--backoff is attempts:initial_ms:cap_ms".into()) };
+        let backoff: Vec<u64> = get("--backoff")?
+            .split(':')
+            .map(|p| p.parse().map_err(|_| "bad --backoff"))
+            .collect::<Result<_, _>>()?;
+        let [attempts, initial, cap] = backoff[..] else {
+            return Err("--backoff is attempts:initial_ms:cap_ms".into());
+        };
         Ok(Self {
             data_dir: PathBuf::from(get("--data-dir")?),
             op: get("--op")?,
             machine_code: get("--machine-code")?,
             profile: get("--profile")?,
-            keyring_timeout: Duration::from_millis(get("--keyring-timeout-ms")?.parse().map_err(|_| "bad timeout")?),
+            keyring_timeout: Duration::from_millis(
+                get("--keyring-timeout-ms")?
+                    .parse()
+                    .map_err(|_| "bad timeout")?,
+            ),
             backoff: Backoff {
                 attempts: attempts as u32,
                 initial: Duration::from_millis(initial),
@@ -123,9 +141,12 @@ pub async fn run_child(args: ChildArgs) -> ChildResult {
     };
     if args.op == "recover-device" {
         // The next process that refreshes this device completes its pending refresh first (journal replay).
-        let pending = quickauth_vault::Store::open(&args.data_dir).and_then(|s| s.pending_refreshes());
+        let pending =
+            quickauth_vault::Store::open(&args.data_dir).and_then(|s| s.pending_refreshes());
         return match pending {
-            Ok(list) if !list.iter().any(|j| j.id == args.machine_code) => ok("nothing_pending", None),
+            Ok(list) if !list.iter().any(|j| j.id == args.machine_code) => {
+                ok("nothing_pending", None)
+            }
             Ok(_) => match qa.refresh(&id).await {
                 Ok(r) => ok(outcome_name(&r.outcome), Some(r.outcome.generation())),
                 Err(e) => fail(&e, started),
@@ -165,7 +186,8 @@ pub async fn run_child(args: ChildArgs) -> ChildResult {
         },
         Some(Op::Authorize) => {
             let mc = MachineCode::parse(&args.machine_code).expect("valid machine code");
-            let key = DeviceKey::Msign(Msign::new(quickauth_sandbox::msign_for(&args.machine_code)));
+            let key =
+                DeviceKey::Msign(Msign::new(quickauth_sandbox::msign_for(&args.machine_code)));
             match qa.authorize_yilianyun(&args.profile, mc, key).await {
                 Ok(d) => ok("authorized", Some(d.token_generation)),
                 Err(e) => fail(&e, started),
@@ -177,7 +199,10 @@ pub async fn run_child(args: ChildArgs) -> ChildResult {
 
 /// Prints the result line the parent parses.
 pub fn print_result(r: &ChildResult) {
-    println!("{RESULT_PREFIX}{}", serde_json::to_string(r).expect("plain struct"));
+    println!(
+        "{RESULT_PREFIX}{}",
+        serde_json::to_string(r).expect("plain struct")
+    );
 }
 
 /// How a child ended.
@@ -206,7 +231,10 @@ pub struct ChildSpec {
 impl ChildSpec {
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(&self.exe);
-        cmd.args(self.args.to_args()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.args(self.args.to_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         for (k, v) in &self.env {
             match v {
                 Some(v) => cmd.env(k, v),
@@ -218,9 +246,10 @@ impl ChildSpec {
 }
 
 fn parse_output(stdout: &[u8]) -> Option<ChildResult> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix(RESULT_PREFIX).and_then(|j| serde_json::from_str(j).ok()))
+    String::from_utf8_lossy(stdout).lines().find_map(|l| {
+        l.strip_prefix(RESULT_PREFIX)
+            .and_then(|j| serde_json::from_str(j).ok())
+    })
 }
 
 fn tail(stderr: &[u8]) -> String {
@@ -290,7 +319,9 @@ pub fn run_and_kill(spec: &ChildSpec, after: Duration) -> std::io::Result<ChildE
             libc::kill(pid, libc::SIGKILL);
         }
     }
-    let out = waiter.join().map_err(|_| std::io::Error::other("waiter thread panicked"))??;
+    let out = waiter
+        .join()
+        .map_err(|_| std::io::Error::other("waiter thread panicked"))??;
     Ok(ChildEnd {
         status: out.status,
         result: parse_output(&out.stdout),

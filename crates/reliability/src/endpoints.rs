@@ -32,7 +32,10 @@ impl ClosedPort {
         let socket = TcpSocket::new_v4()?;
         socket.bind(([127, 0, 0, 1], 0).into())?;
         let addr = socket.local_addr()?;
-        Ok(Self { _socket: socket, addr })
+        Ok(Self {
+            _socket: socket,
+            addr,
+        })
     }
 
     pub fn base_url(&self) -> Url {
@@ -63,10 +66,16 @@ impl BacklogFull {
                 Err(_) => break,
             }
             if fillers.len() > 16 {
-                return Err(std::io::Error::other("accept queue never filled up; cannot produce a connect timeout"));
+                return Err(std::io::Error::other(
+                    "accept queue never filled up; cannot produce a connect timeout",
+                ));
             }
         }
-        Ok(Self { _listener: listener, _fillers: fillers, addr })
+        Ok(Self {
+            _listener: listener,
+            _fillers: fillers,
+            addr,
+        })
     }
 
     pub fn base_url(&self) -> Url {
@@ -97,7 +106,11 @@ impl BlackHole {
                 });
             }
         });
-        Ok(Self { addr, accepted, task })
+        Ok(Self {
+            addr,
+            accepted,
+            task,
+        })
     }
 
     pub fn base_url(&self) -> Url {
@@ -127,12 +140,15 @@ pub struct SelfSignedTls {
 
 impl SelfSignedTls {
     pub async fn new() -> std::io::Result<Self> {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .map_err(std::io::Error::other)?;
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_owned(),
+            "localhost".to_owned(),
+        ])
+        .map_err(std::io::Error::other)?;
         let cert = rustls::pki_types::CertificateDer::from(certified.cert.der().to_vec());
-        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
-            certified.key_pair.serialize_der(),
-        ));
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
+            rustls::pki_types::PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()),
+        );
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -161,7 +177,12 @@ impl SelfSignedTls {
                 });
             }
         });
-        Ok(Self { addr, connections, requests, task })
+        Ok(Self {
+            addr,
+            connections,
+            requests,
+            task,
+        })
     }
 
     pub fn base_url(&self) -> Url {

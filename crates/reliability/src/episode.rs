@@ -70,7 +70,11 @@ impl EpisodeRecord {
 
     /// Every check passed.
     pub fn passed(&self) -> bool {
-        self.problems.is_empty() && self.clear && self.bounded && self.state_intact && self.recovered
+        self.problems.is_empty()
+            && self.clear
+            && self.bounded
+            && self.state_intact
+            && self.recovered
     }
 }
 
@@ -81,7 +85,11 @@ pub async fn run_op(fleet: &Fleet, dev: &Device, op: Op) -> Result<Option<Refres
             .qa
             .authorize_yilianyun(&dev.profile, dev.machine_code(), dev.msign())
             .await
-            .map(|d| Some(RefreshOutcome::Refreshed { generation: d.token_generation })),
+            .map(|d| {
+                Some(RefreshOutcome::Refreshed {
+                    generation: d.token_generation,
+                })
+            }),
         Op::Refresh => fleet.qa.refresh(&dev.id()).await.map(|r| Some(r.outcome)),
         Op::PrinterStatus => fleet.qa.printer_status(&dev.id()).await.map(|_| None),
     }
@@ -128,8 +136,12 @@ impl Target {
 /// The most requests a correct client sends for one operation under a persistent fault.
 fn request_bound(fleet: &Fleet, fault: FaultKind) -> usize {
     match fault.expect() {
-        Expect::Error { retryable: true, .. } => fleet.options.backoff.attempts as usize,
-        Expect::Error { retryable: false, .. } => 1,
+        Expect::Error {
+            retryable: true, ..
+        } => fleet.options.backoff.attempts as usize,
+        Expect::Error {
+            retryable: false, ..
+        } => 1,
         Expect::Success | Expect::Crash => 1,
     }
 }
@@ -142,14 +154,20 @@ fn check_intact(rec: &mut EpisodeRecord, before: &Snapshot, after: &Snapshot) {
         ok = false;
     }
     if after.row != before.row {
-        rec.problem(format!("the device row changed although the operation failed: {before:?} -> {after:?}"));
+        rec.problem(format!(
+            "the device row changed although the operation failed: {before:?} -> {after:?}"
+        ));
         ok = false;
     }
     match (&before.journal, &after.journal) {
         (None, None) => {}
         (_, Some(j)) if rec.op == Op::Refresh && Some(j.old_generation) == before.generation => {}
         (b, a) => {
-            rec.problem(format!("unexpected journal change {:?} -> {:?}", b.as_ref().map(|j| j.old_generation), a.as_ref().map(|j| j.old_generation)));
+            rec.problem(format!(
+                "unexpected journal change {:?} -> {:?}",
+                b.as_ref().map(|j| j.old_generation),
+                a.as_ref().map(|j| j.old_generation)
+            ));
             ok = false;
         }
     }
@@ -161,9 +179,17 @@ fn check_intact(rec: &mut EpisodeRecord, before: &Snapshot, after: &Snapshot) {
 }
 
 /// After the fault is gone: take the advised step and prove the device holds a pair the server accepts.
-async fn recover_in_process(fleet: &Fleet, dev: &Device, rec: &mut EpisodeRecord, before: &Snapshot) {
+async fn recover_in_process(
+    fleet: &Fleet,
+    dev: &Device,
+    rec: &mut EpisodeRecord,
+    before: &Snapshot,
+) {
     // Only a refresh left pending in the journal counts as "completed afterwards"; an ordinary refresh does not.
-    let pending = fleet.snapshot(dev).map(|s| s.journal.is_some()).unwrap_or(false);
+    let pending = fleet
+        .snapshot(dev)
+        .map(|s| s.journal.is_some())
+        .unwrap_or(false);
     let res = match rec.op {
         // A pending refresh (lost or unsent) is completed by the next refresh, replaying the old refresh token.
         Op::Refresh => run_op(fleet, dev, Op::Refresh).await,
@@ -182,7 +208,10 @@ async fn recover_in_process(fleet: &Fleet, dev: &Device, rec: &mut EpisodeRecord
                 }
             }
         }
-        Err(e) => rec.problem(format!("recovery step failed: {}", crate::faults::tag_of(&e))),
+        Err(e) => rec.problem(format!(
+            "recovery step failed: {}",
+            crate::faults::tag_of(&e)
+        )),
     }
 }
 
@@ -208,11 +237,17 @@ async fn check_after_success(
         Op::Authorize | Op::Refresh => {
             let want = before.generation.map(|g| g + 1);
             if after.generation != want {
-                return Err(format!("generation {:?}, expected {want:?}", after.generation));
+                return Err(format!(
+                    "generation {:?}, expected {want:?}",
+                    after.generation
+                ));
             }
             if let Some(o) = outcome {
                 if Some(o.generation()) != want {
-                    return Err(format!("reported generation {} but {want:?} expected", o.generation()));
+                    return Err(format!(
+                        "reported generation {} but {want:?} expected",
+                        o.generation()
+                    ));
                 }
             }
             if op == Op::Refresh {
@@ -225,10 +260,17 @@ async fn check_after_success(
 
 /// The server's answer to the old refresh token (replayed within 2 h) must be exactly the stored pair.
 pub async fn check_replay(dev: &Device, before: &Snapshot, after: &Snapshot) -> Result<(), String> {
-    let old_rt = before.refresh_token.as_deref().ok_or("no old refresh token")?;
+    let old_rt = before
+        .refresh_token
+        .as_deref()
+        .ok_or("no old refresh token")?;
     let (at, rt) = dev.replay(old_rt).await?;
-    if Some(at.as_str()) != after.access_token.as_deref() || Some(rt.as_str()) != after.refresh_token.as_deref() {
-        return Err("the stored pair is not the one the server issued for the old refresh token".into());
+    if Some(at.as_str()) != after.access_token.as_deref()
+        || Some(rt.as_str()) != after.refresh_token.as_deref()
+    {
+        return Err(
+            "the stored pair is not the one the server issued for the old refresh token".into(),
+        );
     }
     Ok(())
 }
@@ -293,19 +335,28 @@ pub async fn in_process(fleet: &Fleet, dev: &Device, fault: FaultKind, op: Op) -
         // The fault persists, so every allowed attempt must have been made and no more.
         rec.bounded = n == bound;
         if !rec.bounded {
-            rec.problem(format!("{n} requests reached the server, expected exactly {bound}"));
+            rec.problem(format!(
+                "{n} requests reached the server, expected exactly {bound}"
+            ));
         }
-    } else if let Expect::Error { retryable: true, .. } = fault.expect() {
+    } else if let Expect::Error {
+        retryable: true, ..
+    } = fault.expect()
+    {
         // Nothing reaches the server, so the attempts cannot be counted there: bound them by time instead. Each
         // attempt costs at most a connect timeout plus a capped backoff wait; the operation's own keyring calls (a
         // few, each bounded by the keyring timeout) come on top. One attempt more than allowed would not always
         // exceed this (it is loose under load); the exact count is proven by the faults the server does see, which
         // run through the same retry loop.
         let b = fleet.options.backoff;
-        let ceiling = (quickauth_protocol::DEFAULT_CONNECT_TIMEOUT + b.cap) * b.attempts + fleet.options.keyring_timeout * 3;
+        let ceiling = (quickauth_protocol::DEFAULT_CONNECT_TIMEOUT + b.cap) * b.attempts
+            + fleet.options.keyring_timeout * 3;
         rec.bounded = Duration::from_millis(rec.ms) <= ceiling;
         if !rec.bounded {
-            rec.problem(format!("took {} ms, more than {} retries can", rec.ms, fleet.options.backoff.attempts));
+            rec.problem(format!(
+                "took {} ms, more than {} retries can",
+                rec.ms, fleet.options.backoff.attempts
+            ));
         }
     }
 
@@ -323,15 +374,24 @@ pub async fn in_process(fleet: &Fleet, dev: &Device, fault: FaultKind, op: Op) -
         }
         (Expect::Success, Err(e)) => {
             let o = Observed::from_error(&e);
-            rec.problem(format!("expected success under {}, got {}", fault.name(), o.tag));
+            rec.problem(format!(
+                "expected success under {}, got {}",
+                fault.name(),
+                o.tag
+            ));
             rec.error = Some(o);
         }
-        (Expect::Error { .. }, Ok(_)) => rec.problem(format!("{} did not fail under {}", op.name(), fault.name())),
+        (Expect::Error { .. }, Ok(_)) => {
+            rec.problem(format!("{} did not fail under {}", op.name(), fault.name()))
+        }
         (Expect::Error { tag, action, .. }, Err(e)) => {
             let o = Observed::from_error(&e);
             rec.clear = o.matches(fault);
             if !rec.clear {
-                rec.problem(format!("expected {tag} / {action:?}, got {} / {:?} / retryable {}", o.tag, o.action, o.retryable));
+                rec.problem(format!(
+                    "expected {tag} / {action:?}, got {} / {:?} / retryable {}",
+                    o.tag, o.action, o.retryable
+                ));
             }
             rec.error = Some(o);
             match fleet.snapshot(dev) {
@@ -402,12 +462,23 @@ pub fn start_silent_bus(dir: &Path) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
-async fn blocking_child(f: impl FnOnce() -> std::io::Result<ChildEnd> + Send + 'static) -> Result<ChildEnd, String> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| format!("child task: {e}"))?.map_err(|e| format!("spawn child: {e}"))
+async fn blocking_child(
+    f: impl FnOnce() -> std::io::Result<ChildEnd> + Send + 'static,
+) -> Result<ChildEnd, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| format!("child task: {e}"))?
+        .map_err(|e| format!("spawn child: {e}"))
 }
 
 /// A keyring fault in a child process: its session bus is missing or never answers.
-pub async fn keyring_fault(fleet: &Fleet, env: &ChildEnv, dev: &Device, fault: FaultKind, op: Op) -> EpisodeRecord {
+pub async fn keyring_fault(
+    fleet: &Fleet,
+    env: &ChildEnv,
+    dev: &Device,
+    fault: FaultKind,
+    op: Op,
+) -> EpisodeRecord {
     let mut rec = EpisodeRecord::new(dev, fault, op);
     let before = match fleet.snapshot(dev) {
         Ok(s) => s,
@@ -422,7 +493,10 @@ pub async fn keyring_fault(fleet: &Fleet, env: &ChildEnv, dev: &Device, fault: F
         _ => &env.silent_bus,
     };
     let mut spec = env.spec(dev, op.name());
-    spec.env.push(("DBUS_SESSION_BUS_ADDRESS".into(), Some(format!("unix:path={}", bus.display()))));
+    spec.env.push((
+        "DBUS_SESSION_BUS_ADDRESS".into(),
+        Some(format!("unix:path={}", bus.display())),
+    ));
     let end = match blocking_child(move || child::run_to_end(&spec)).await {
         Ok(e) => e,
         Err(e) => {
@@ -436,17 +510,30 @@ pub async fn keyring_fault(fleet: &Fleet, env: &ChildEnv, dev: &Device, fault: F
             let o = r.error.clone().expect("failed result has an error");
             rec.clear = o.matches(fault);
             if !rec.clear {
-                rec.problem(format!("expected {:?}, got {} / {:?} / retryable {}", fault.expect(), o.tag, o.action, o.retryable));
+                rec.problem(format!(
+                    "expected {:?}, got {} / {:?} / retryable {}",
+                    fault.expect(),
+                    o.tag,
+                    o.action,
+                    o.retryable
+                ));
             }
             // "A clear error within 5 s": the keyring bound plus scheduling slack.
             if Duration::from_millis(r.ms) > env.keyring_timeout + Duration::from_millis(1500) {
                 rec.clear = false;
-                rec.problem(format!("keyring error took {} ms (bound {} ms)", r.ms, env.keyring_timeout.as_millis()));
+                rec.problem(format!(
+                    "keyring error took {} ms (bound {} ms)",
+                    r.ms,
+                    env.keyring_timeout.as_millis()
+                ));
             }
             rec.error = Some(o);
         }
         Some(_) => rec.problem("the operation succeeded without a keyring"),
-        None => rec.problem(format!("child printed no result ({:?}): {}", end.status, end.stderr_tail)),
+        None => rec.problem(format!(
+            "child printed no result ({:?}): {}",
+            end.status, end.stderr_tail
+        )),
     }
     // Nothing may have been sent: without the keyring there is no token or secret to send.
     let sent = dev.sandbox.requests(1000).len();
@@ -472,14 +559,30 @@ pub async fn keyring_fault(fleet: &Fleet, env: &ChildEnv, dev: &Device, fault: F
 }
 
 /// Runs `recover` in a fresh child (what the next app/CLI start does) and checks the refresh was completed.
-async fn recover_child(fleet: &Fleet, env: &ChildEnv, dev: &Device, rec: &mut EpisodeRecord, before: &Snapshot) {
-    let spec = env.spec(dev, if env.recover_all { "recover" } else { "recover-device" });
+async fn recover_child(
+    fleet: &Fleet,
+    env: &ChildEnv,
+    dev: &Device,
+    rec: &mut EpisodeRecord,
+    before: &Snapshot,
+) {
+    let spec = env.spec(
+        dev,
+        if env.recover_all {
+            "recover"
+        } else {
+            "recover-device"
+        },
+    );
     let end = match blocking_child(move || child::run_to_end(&spec)).await {
         Ok(e) => e,
         Err(e) => return rec.problem(e),
     };
     let Some(r) = end.result else {
-        return rec.problem(format!("recovery child printed no result ({:?}): {}", end.status, end.stderr_tail));
+        return rec.problem(format!(
+            "recovery child printed no result ({:?}): {}",
+            end.status, end.stderr_tail
+        ));
     };
     if !r.ok {
         return rec.problem(format!("recovery failed: {:?}", r.error.map(|e| e.tag)));
@@ -495,7 +598,10 @@ async fn recover_child(fleet: &Fleet, env: &ChildEnv, dev: &Device, rec: &mut Ep
         Some("recovered") => {
             let want = before.generation.map(|g| g + 1);
             if after.generation != want || r.generation != want {
-                return rec.problem(format!("recovered generation {:?}/{:?}, expected {want:?}", r.generation, after.generation));
+                return rec.problem(format!(
+                    "recovered generation {:?}/{:?}, expected {want:?}",
+                    r.generation, after.generation
+                ));
             }
             if let Err(p) = check_replay(dev, before, &after).await {
                 return rec.problem(p);
@@ -537,30 +643,44 @@ pub async fn crash(fleet: &Fleet, env: &ChildEnv, dev: &Device, fault: FaultKind
     rec.ms = end.wall_ms;
     rec.clear = end.signal() == Some(libc::SIGABRT);
     if !rec.clear {
-        rec.problem(format!("child was not aborted at {step}: {:?} {:?} {}", end.status, end.result, end.stderr_tail));
+        rec.problem(format!(
+            "child was not aborted at {step}: {:?} {:?} {}",
+            end.status, end.result, end.stderr_tail
+        ));
     }
     let sent = dev.requests_on("/v2/oauth/oauth").0;
     rec.reached_server = Some(sent);
     let want_sent = usize::from(step != "before_send");
     rec.bounded = sent == want_sent;
     if !rec.bounded {
-        rec.problem(format!("{sent} refresh requests before the crash, expected {want_sent}"));
+        rec.problem(format!(
+            "{sent} refresh requests before the crash, expected {want_sent}"
+        ));
     }
     // Mid-crash state: the old pair or the new pair, each whole; a pending journal for the old generation.
     match fleet.snapshot(dev) {
         Ok(mid) => {
-            let new_in_keyring = matches!(step, "after_keyring_before_db" | "after_db_before_journal_clear");
+            let new_in_keyring = matches!(
+                step,
+                "after_keyring_before_db" | "after_db_before_journal_clear"
+            );
             let want_gen = before.generation.map(|g| g + i64::from(new_in_keyring));
-            let mut ok = mid.generation == want_gen && mid.access_token.is_some() && mid.refresh_token.is_some();
+            let mut ok = mid.generation == want_gen
+                && mid.access_token.is_some()
+                && mid.refresh_token.is_some();
             if !new_in_keyring && !mid.same_tokens_as(&before) {
                 ok = false;
             }
             let row_gen = mid.row.as_ref().map(|r| r.token_generation);
-            let want_row = before.generation.map(|g| g + i64::from(step == "after_db_before_journal_clear"));
+            let want_row = before
+                .generation
+                .map(|g| g + i64::from(step == "after_db_before_journal_clear"));
             ok &= row_gen == want_row;
             ok &= mid.journal.as_ref().map(|j| j.old_generation) == before.generation;
             if !ok {
-                rec.problem(format!("state after crash at {step}: {mid:?}, before {before:?}"));
+                rec.problem(format!(
+                    "state after crash at {step}: {mid:?}, before {before:?}"
+                ));
             }
             rec.state_intact = ok;
         }
@@ -600,7 +720,12 @@ pub async fn kill_in_flight(fleet: &Fleet, env: &ChildEnv, dev: &Device) -> Epis
     let spec = env.spec(dev, "refresh");
     let watch = hole.clone();
     let end = blocking_child(move || {
-        child::run_and_kill_when(&spec, move || watch.connections() > 0, Duration::from_secs(30)).map(|(end, hit)| {
+        child::run_and_kill_when(
+            &spec,
+            move || watch.connections() > 0,
+            Duration::from_secs(30),
+        )
+        .map(|(end, hit)| {
             if !hit {
                 tracing::warn!("the refresh request never reached the server before the deadline");
             }
@@ -621,13 +746,18 @@ pub async fn kill_in_flight(fleet: &Fleet, env: &ChildEnv, dev: &Device) -> Epis
     rec.ms = end.wall_ms;
     rec.clear = end.signal() == Some(libc::SIGKILL);
     if !rec.clear {
-        rec.problem(format!("child was not killed: {:?} {:?}", end.status, end.result));
+        rec.problem(format!(
+            "child was not killed: {:?} {:?}",
+            end.status, end.result
+        ));
     }
     let sent = hole.connections();
     rec.reached_server = Some(sent);
     rec.bounded = sent == 1;
     if !rec.bounded {
-        rec.problem(format!("{sent} requests reached the server before the kill, expected 1"));
+        rec.problem(format!(
+            "{sent} requests reached the server before the kill, expected 1"
+        ));
     }
     match fleet.snapshot(dev) {
         Ok(mid) => {
@@ -662,7 +792,12 @@ pub struct ConcurrentRecord {
 }
 
 /// `processes` children refresh the same device at the same moment while the server is slow.
-pub async fn concurrent_refresh(fleet: &Fleet, env: &ChildEnv, dev: &Device, processes: usize) -> ConcurrentRecord {
+pub async fn concurrent_refresh(
+    fleet: &Fleet,
+    env: &ChildEnv,
+    dev: &Device,
+    processes: usize,
+) -> ConcurrentRecord {
     let mut rec = ConcurrentRecord {
         device: dev.index,
         processes,
@@ -681,25 +816,41 @@ pub async fn concurrent_refresh(fleet: &Fleet, env: &ChildEnv, dev: &Device, pro
     };
     dev.sandbox.clear_requests();
     // Slow enough that every process reads the old generation before the first refresh lands.
-    dev.sandbox.set_fault(FaultRule::new(quickauth_sandbox::FaultMode::Slow).on_path("/v2/oauth/oauth").delay_ms(1_500).times(1));
+    dev.sandbox.set_fault(
+        FaultRule::new(quickauth_sandbox::FaultMode::Slow)
+            .on_path("/v2/oauth/oauth")
+            .delay_ms(1_500)
+            .times(1),
+    );
     let mut tasks = Vec::new();
     for _ in 0..processes {
         let spec = env.spec(dev, "refresh");
-        tasks.push(tokio::task::spawn_blocking(move || child::run_to_end(&spec)));
+        tasks.push(tokio::task::spawn_blocking(move || {
+            child::run_to_end(&spec)
+        }));
     }
     for t in tasks {
         match t.await {
             Ok(Ok(end)) => match end.result {
                 Some(r) if r.ok && r.outcome.as_deref() == Some("refreshed") => rec.refreshed += 1,
-                Some(r) if r.ok && r.outcome.as_deref() == Some("already_refreshed") => rec.already_refreshed += 1,
+                Some(r) if r.ok && r.outcome.as_deref() == Some("already_refreshed") => {
+                    rec.already_refreshed += 1
+                }
                 other => {
                     rec.failed += 1;
-                    rec.problems.push(format!("process result {:?}: {}", other.map(|r| (r.outcome, r.error.map(|e| e.tag))), end.stderr_tail));
+                    rec.problems.push(format!(
+                        "process result {:?}: {}",
+                        other.map(|r| (r.outcome, r.error.map(|e| e.tag))),
+                        end.stderr_tail
+                    ));
                 }
             },
             other => {
                 rec.failed += 1;
-                rec.problems.push(format!("process did not run: {:?}", other.map(|r| r.map(|e| e.status))));
+                rec.problems.push(format!(
+                    "process did not run: {:?}",
+                    other.map(|r| r.map(|e| e.status))
+                ));
             }
         }
     }
@@ -714,7 +865,10 @@ pub async fn concurrent_refresh(fleet: &Fleet, env: &ChildEnv, dev: &Device, pro
     match fleet.holds_valid_pair(dev).await {
         Ok(after) => {
             if after.generation != before.generation.map(|g| g + 1) {
-                rec.problems.push(format!("generation {:?} after one refresh from {:?}", after.generation, before.generation));
+                rec.problems.push(format!(
+                    "generation {:?} after one refresh from {:?}",
+                    after.generation, before.generation
+                ));
             }
             if let Err(p) = check_replay(dev, &before, &after).await {
                 rec.problems.push(p);

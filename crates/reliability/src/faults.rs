@@ -65,7 +65,9 @@ impl Op {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Op::Authorize, Op::Refresh, Op::PrinterStatus].into_iter().find(|o| o.name() == s)
+        [Op::Authorize, Op::Refresh, Op::PrinterStatus]
+            .into_iter()
+            .find(|o| o.name() == s)
     }
 
     /// The sandbox path prefix the call uses (v2 profile).
@@ -82,18 +84,30 @@ impl Op {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     /// The call fails with this specific tag and action.
-    Error { tag: &'static str, action: Action, retryable: bool },
+    Error {
+        tag: &'static str,
+        action: Action,
+        retryable: bool,
+    },
     /// The call succeeds (e.g. a slow server inside the timeout).
     Success,
     /// The process dies on purpose; the next run must complete the refresh.
     Crash,
 }
 
-pub const CRASH_KINDS: [FaultKind; 4] =
-    [FaultKind::CrashBeforeSend, FaultKind::CrashAfterSend, FaultKind::CrashAfterKeyring, FaultKind::CrashAfterDb];
+pub const CRASH_KINDS: [FaultKind; 4] = [
+    FaultKind::CrashBeforeSend,
+    FaultKind::CrashAfterSend,
+    FaultKind::CrashAfterKeyring,
+    FaultKind::CrashAfterDb,
+];
 
-pub const NETWORK_KINDS: [FaultKind; 4] =
-    [FaultKind::ConnectionRefused, FaultKind::ConnectTimeout, FaultKind::ReadTimeout, FaultKind::Tls];
+pub const NETWORK_KINDS: [FaultKind; 4] = [
+    FaultKind::ConnectionRefused,
+    FaultKind::ConnectTimeout,
+    FaultKind::ReadTimeout,
+    FaultKind::Tls,
+];
 
 pub const SANDBOX_KINDS: [FaultKind; 6] = [
     FaultKind::SlowServer,
@@ -177,7 +191,10 @@ impl FaultKind {
     }
 
     pub fn is_keyring(self) -> bool {
-        matches!(self, FaultKind::KeyringUnavailable | FaultKind::KeyringNeverAnswers)
+        matches!(
+            self,
+            FaultKind::KeyringUnavailable | FaultKind::KeyringNeverAnswers
+        )
     }
 
     pub fn is_crash(self) -> bool {
@@ -186,13 +203,23 @@ impl FaultKind {
 
     /// Did the server possibly process the request (so a refresh must be completed by replaying the old token)?
     pub fn server_may_have_processed(self) -> bool {
-        matches!(self, FaultKind::ReadTimeout | FaultKind::Truncated | FaultKind::DropReply | FaultKind::SlowServer)
+        matches!(
+            self,
+            FaultKind::ReadTimeout
+                | FaultKind::Truncated
+                | FaultKind::DropReply
+                | FaultKind::SlowServer
+        )
     }
 
     /// The specific answer a correct client gives when the fault persists through every retry.
     pub fn expect(self) -> Expect {
         use Action::*;
-        let e = |tag, action, retryable| Expect::Error { tag, action, retryable };
+        let e = |tag, action, retryable| Expect::Error {
+            tag,
+            action,
+            retryable,
+        };
         match self {
             FaultKind::ConnectionRefused => e("transport/ConnectionRefused", CheckNetwork, true),
             FaultKind::ConnectTimeout => e("transport/ConnectTimeout", CheckNetwork, true),
@@ -228,7 +255,9 @@ pub struct Observed {
 /// The specific tag of a core error.
 pub fn tag_of(e: &Error) -> String {
     match e {
-        Error::Yilianyun(YilianyunError::Transport(t)) => format!("transport/{}", transport_tag(t.kind)),
+        Error::Yilianyun(YilianyunError::Transport(t)) => {
+            format!("transport/{}", transport_tag(t.kind))
+        }
         Error::Yilianyun(YilianyunError::Api { code, .. }) => format!("api/{}", code.code()),
         other => other.kind().to_owned(),
     }
@@ -236,7 +265,9 @@ pub fn tag_of(e: &Error) -> String {
 
 fn transport_tag(kind: TransportErrorKind) -> String {
     match kind {
-        TransportErrorKind::HttpStatus { status, html } => format!("HttpStatus{status}{}", if html { "Html" } else { "" }),
+        TransportErrorKind::HttpStatus { status, html } => {
+            format!("HttpStatus{status}{}", if html { "Html" } else { "" })
+        }
         TransportErrorKind::NonJson { .. } => "NonJson".to_owned(),
         other => format!("{other:?}"),
     }
@@ -257,9 +288,17 @@ impl Observed {
 
     /// Specific and actionable: a Chinese and an English message, an action other than "report a bug"/"none".
     pub fn is_clear(&self) -> bool {
-        let has_cjk = self.message_zh.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
+        let has_cjk = self
+            .message_zh
+            .chars()
+            .any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c));
         has_cjk
-            && self.message_en.chars().filter(char::is_ascii_alphabetic).count() > 20
+            && self
+                .message_en
+                .chars()
+                .filter(char::is_ascii_alphabetic)
+                .count()
+                > 20
             && !matches!(self.action, Action::ReportBug | Action::None)
             && self.kind != "internal"
     }
@@ -267,8 +306,15 @@ impl Observed {
     /// Matches the expectation of `fault` exactly (tag, action, retryable) and is clear.
     pub fn matches(&self, fault: FaultKind) -> bool {
         match fault.expect() {
-            Expect::Error { tag, action, retryable } => {
-                self.tag == tag && self.action == action && self.retryable == retryable && self.is_clear()
+            Expect::Error {
+                tag,
+                action,
+                retryable,
+            } => {
+                self.tag == tag
+                    && self.action == action
+                    && self.retryable == retryable
+                    && self.is_clear()
             }
             _ => false,
         }

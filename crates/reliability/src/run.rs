@@ -80,19 +80,35 @@ impl DevicePlan {
 // `%` rather than `is_multiple_of`: the workspace's rust-version is 1.80.
 #[allow(clippy::manual_is_multiple_of)]
 fn plan_device(cfg: &RunConfig, index: usize, rng: &mut StdRng) -> DevicePlan {
-    let crashes = if index % 2 == 0 { CRASH_KINDS.to_vec() } else { vec![FaultKind::KillInFlight] };
+    let crashes = if index % 2 == 0 {
+        CRASH_KINDS.to_vec()
+    } else {
+        vec![FaultKind::KillInFlight]
+    };
     let mut kinds: Vec<FaultKind> = Vec::new();
     for k in NETWORK_KINDS {
-        if cfg.include_timeouts || !matches!(k, FaultKind::ConnectTimeout | FaultKind::ReadTimeout) {
+        if cfg.include_timeouts || !matches!(k, FaultKind::ConnectTimeout | FaultKind::ReadTimeout)
+        {
             kinds.push(k);
         }
     }
     kinds.extend(SANDBOX_KINDS);
-    kinds.extend([FaultKind::KeyringUnavailable, FaultKind::KeyringNeverAnswers]);
+    kinds.extend([
+        FaultKind::KeyringUnavailable,
+        FaultKind::KeyringNeverAnswers,
+    ]);
     kinds.shuffle(rng);
     let ops = [Op::Authorize, Op::Refresh, Op::PrinterStatus];
-    let faults = kinds.into_iter().enumerate().map(|(j, k)| (k, ops[(index + j) % ops.len()])).collect();
-    DevicePlan { concurrent: cfg.concurrent_every > 0 && index % cfg.concurrent_every == 0, crashes, faults }
+    let faults = kinds
+        .into_iter()
+        .enumerate()
+        .map(|(j, k)| (k, ops[(index + j) % ops.len()]))
+        .collect();
+    DevicePlan {
+        concurrent: cfg.concurrent_every > 0 && index % cfg.concurrent_every == 0,
+        crashes,
+        faults,
+    }
 }
 
 /// Grants/refreshes an episode may count against the printer's daily quota (20 per China day, counted locally per
@@ -105,8 +121,12 @@ fn quota_cost(fleet_attempts: u32, fault: FaultKind, op: Op) -> u32 {
         return 1; // only the recovery step sends
     }
     match fault.expect() {
-        Expect::Error { retryable: true, .. } => fleet_attempts + 1,
-        Expect::Error { retryable: false, .. } => 2,
+        Expect::Error {
+            retryable: true, ..
+        } => fleet_attempts + 1,
+        Expect::Error {
+            retryable: false, ..
+        } => 2,
         Expect::Success | Expect::Crash => 2,
     }
 }
@@ -166,7 +186,10 @@ impl RunOutcome {
     }
 
     pub fn refreshes_completed_after_crash(&self) -> usize {
-        self.episodes.iter().filter(|e| e.fault.is_crash() && e.refresh_completed).count()
+        self.episodes
+            .iter()
+            .filter(|e| e.fault.is_crash() && e.refresh_completed)
+            .count()
     }
 
     pub fn quota_refusals(&self) -> usize {
@@ -174,7 +197,11 @@ impl RunOutcome {
     }
 
     pub fn max_server_grants(&self) -> i64 {
-        self.checks.iter().map(|c| c.server_grants_today).max().unwrap_or(0)
+        self.checks
+            .iter()
+            .map(|c| c.server_grants_today)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Episodes per fault kind, in the taxonomy's order.
@@ -206,14 +233,27 @@ async fn run_device(
     dev: Arc<Device>,
     plan: DevicePlan,
     concurrent_processes: usize,
-) -> (Vec<EpisodeRecord>, Vec<ConcurrentRecord>, Vec<(usize, FaultKind)>) {
+) -> (
+    Vec<EpisodeRecord>,
+    Vec<ConcurrentRecord>,
+    Vec<(usize, FaultKind)>,
+) {
     let (mut episodes, mut concurrent, mut lost) = (Vec::new(), Vec::new(), Vec::new());
     if plan.concurrent {
-        let _permit = children.clone().acquire_many_owned(concurrent_processes as u32).await.expect("semaphore open");
-        concurrent.push(episode::concurrent_refresh(&fleet, &env, &dev, concurrent_processes).await);
+        let _permit = children
+            .clone()
+            .acquire_many_owned(concurrent_processes as u32)
+            .await
+            .expect("semaphore open");
+        concurrent
+            .push(episode::concurrent_refresh(&fleet, &env, &dev, concurrent_processes).await);
     }
     for kind in &plan.crashes {
-        let _permit = children.clone().acquire_owned().await.expect("semaphore open");
+        let _permit = children
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("semaphore open");
         let rec = if *kind == FaultKind::KillInFlight {
             episode::kill_in_flight(&fleet, &env, &dev).await
         } else {
@@ -225,16 +265,26 @@ async fn run_device(
     for (kind, planned_op) in &plan.faults {
         let used = fleet
             .store()
-            .grants_on(PROVIDER, &dev.machine_code, quickauth_core::china_day(Utc::now()))
+            .grants_on(
+                PROVIDER,
+                &dev.machine_code,
+                quickauth_core::china_day(Utc::now()),
+            )
             .unwrap_or(u32::MAX);
         // Keep 2 grants in hand for the final check; over budget, the same fault hits a printer call instead.
-        let op = if used + quota_cost(attempts, *kind, *planned_op) + 2 > quickauth_core::GRANTS_PER_DAY {
+        let op = if used + quota_cost(attempts, *kind, *planned_op) + 2
+            > quickauth_core::GRANTS_PER_DAY
+        {
             Op::PrinterStatus
         } else {
             *planned_op
         };
         let rec = if kind.is_keyring() {
-            let _permit = children.clone().acquire_owned().await.expect("semaphore open");
+            let _permit = children
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore open");
             episode::keyring_fault(&fleet, &env, &dev, *kind, op).await
         } else {
             episode::in_process(&fleet, &dev, *kind, op).await
@@ -257,7 +307,11 @@ async fn final_check(fleet: &Fleet, dev: &Device) -> DeviceCheck {
         server_grants_today: dev.sandbox.grants_today(&dev.machine_code).unwrap_or(-1),
         local_grants_today: fleet
             .store()
-            .grants_on(PROVIDER, &dev.machine_code, quickauth_core::china_day(Utc::now()))
+            .grants_on(
+                PROVIDER,
+                &dev.machine_code,
+                quickauth_core::china_day(Utc::now()),
+            )
             .unwrap_or(u32::MAX),
         problems: Vec::new(),
     };
@@ -282,7 +336,10 @@ async fn final_check(fleet: &Fleet, dev: &Device) -> DeviceCheck {
             }
             Err(e) => check.problems.push(format!("after the final refresh: {e}")),
         },
-        Err(e) => check.problems.push(format!("final refresh failed: {}", crate::faults::tag_of(&e))),
+        Err(e) => check.problems.push(format!(
+            "final refresh failed: {}",
+            crate::faults::tag_of(&e)
+        )),
     }
     check.server_grants_today = dev.sandbox.grants_today(&dev.machine_code).unwrap_or(-1);
     check
@@ -291,7 +348,9 @@ async fn final_check(fleet: &Fleet, dev: &Device) -> DeviceCheck {
 /// Appends token values to the secret ledger of the hygiene scan (`QUICKAUTH_SECRET_LEDGER`, one value per line,
 /// kept outside the scanned HOME), so the scan can prove none of them leaked into a log or file.
 fn note_in_ledger(snaps: &[&crate::fleet::Snapshot]) {
-    let Some(path) = std::env::var_os("QUICKAUTH_SECRET_LEDGER") else { return };
+    let Some(path) = std::env::var_os("QUICKAUTH_SECRET_LEDGER") else {
+        return;
+    };
     let mut lines = String::new();
     for s in snaps {
         for v in [&s.access_token, &s.refresh_token].into_iter().flatten() {
@@ -300,7 +359,11 @@ fn note_in_ledger(snaps: &[&crate::fleet::Snapshot]) {
         }
     }
     use std::io::Write as _;
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = f.write_all(lines.as_bytes());
     }
 }
@@ -339,7 +402,9 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
         let mut tasks = Vec::new();
         for &i in chunk {
             let fleet = fleet.clone();
-            tasks.push(tokio::spawn(async move { fleet.authorized_device(i).await }));
+            tasks.push(tokio::spawn(
+                async move { fleet.authorized_device(i).await },
+            ));
         }
         for t in tasks {
             match t.await {
@@ -349,15 +414,22 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
             }
         }
     }
-    progress(&format!("{} devices authorized in {:.1} s", devices.len(), started.elapsed().as_secs_f64()));
+    progress(&format!(
+        "{} devices authorized in {:.1} s",
+        devices.len(),
+        started.elapsed().as_secs_f64()
+    ));
 
-    let children = Arc::new(Semaphore::new(cfg.child_parallelism.max(cfg.concurrent_processes)));
+    let children = Arc::new(Semaphore::new(
+        cfg.child_parallelism.max(cfg.concurrent_processes),
+    ));
     let running = Arc::new(Semaphore::new(cfg.device_parallelism.max(1)));
     let mut tasks = Vec::new();
     for dev in &devices {
         let running = running.clone();
         let plan = plans[dev.index].clone();
-        let (fleet, env, children, dev) = (fleet.clone(), env.clone(), children.clone(), dev.clone());
+        let (fleet, env, children, dev) =
+            (fleet.clone(), env.clone(), children.clone(), dev.clone());
         let processes = cfg.concurrent_processes;
         tasks.push(tokio::spawn(async move {
             let _slot = running.acquire_owned().await.expect("semaphore open");
@@ -404,7 +476,10 @@ pub async fn run(cfg: RunConfig, progress: impl Fn(&str)) -> Result<RunOutcome, 
         cfg.include_timeouts,
     );
     let delivery = if cfg.include_delivery {
-        Some(crate::delivery::run_matrix(&cfg.data_dir.join("delivery"), &cfg.child_exe, &progress).await)
+        Some(
+            crate::delivery::run_matrix(&cfg.data_dir.join("delivery"), &cfg.child_exe, &progress)
+                .await,
+        )
     } else {
         None
     };

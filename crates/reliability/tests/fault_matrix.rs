@@ -31,10 +31,19 @@ fn assert_passed(records: &[EpisodeRecord]) {
             assert!(!e.message_zh.is_empty() && !e.message_en.is_empty());
         }
         if !r.passed() {
-            failures.push(format!("{} / {}: {}", r.fault.name(), r.op.name(), r.problems.join("; ")));
+            failures.push(format!(
+                "{} / {}: {}",
+                r.fault.name(),
+                r.op.name(),
+                r.problems.join("; ")
+            ));
         }
     }
-    assert!(failures.is_empty(), "failed cases:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failed cases:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// One device per operation, all three concurrently (each has its own sandbox and profile).
@@ -53,7 +62,13 @@ async fn matrix_row(fault: FaultKind) -> Vec<EpisodeRecord> {
     let records = vec![a, r, p];
     if let Expect::Error { tag, .. } = fault.expect() {
         for r in &records {
-            assert_eq!(r.error.as_ref().map(|e| e.tag.as_str()), Some(tag), "{} / {}", fault.name(), r.op.name());
+            assert_eq!(
+                r.error.as_ref().map(|e| e.tag.as_str()),
+                Some(tag),
+                "{} / {}",
+                fault.name(),
+                r.op.name()
+            );
         }
     }
     records
@@ -84,7 +99,9 @@ matrix_test!(connection_reset, FaultKind::Reset);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lost_refresh_reply_is_completed_with_the_tokens_the_server_issued() {
-    if !common::in_keyring_session("lost_refresh_reply_is_completed_with_the_tokens_the_server_issued") {
+    if !common::in_keyring_session(
+        "lost_refresh_reply_is_completed_with_the_tokens_the_server_issued",
+    ) {
         return;
     }
     let t = common::fleet().await;
@@ -92,25 +109,61 @@ async fn lost_refresh_reply_is_completed_with_the_tokens_the_server_issued() {
     let before = t.fleet.snapshot(&dev).unwrap();
     let grants_before = dev.sandbox.grants_today(&dev.machine_code).unwrap();
     // Every reply of this refresh is lost, although the server processes each request.
-    dev.sandbox.set_fault(quickauth_sandbox::FaultRule::new(quickauth_sandbox::FaultMode::DropReply).on_path("/v2/oauth/oauth"));
-    let err = t.fleet.qa.refresh(&dev.id()).await.expect_err("every reply is dropped");
+    dev.sandbox.set_fault(
+        quickauth_sandbox::FaultRule::new(quickauth_sandbox::FaultMode::DropReply)
+            .on_path("/v2/oauth/oauth"),
+    );
+    let err = t
+        .fleet
+        .qa
+        .refresh(&dev.id())
+        .await
+        .expect_err("every reply is dropped");
     dev.sandbox.clear_faults();
     let o = quickauth_reliability::Observed::from_error(&err);
     assert_eq!(o.tag, "transport/ConnectionClosed");
     assert!(o.message_zh.contains("可能已被处理"), "{}", o.message_zh);
-    assert!(o.message_en.contains("may have been processed"), "{}", o.message_en);
+    assert!(
+        o.message_en.contains("may have been processed"),
+        "{}",
+        o.message_en
+    );
     // The server issued exactly one new pair (the retries replayed the same old refresh token).
-    assert_eq!(dev.sandbox.grants_today(&dev.machine_code).unwrap(), grants_before + 1);
+    assert_eq!(
+        dev.sandbox.grants_today(&dev.machine_code).unwrap(),
+        grants_before + 1
+    );
     let mid = t.fleet.snapshot(&dev).unwrap();
-    assert!(mid.same_tokens_as(&before), "the old pair stays until the new one is stored");
-    assert_eq!(mid.journal.as_ref().map(|j| j.old_generation), before.generation, "the refresh stays pending");
+    assert!(
+        mid.same_tokens_as(&before),
+        "the old pair stays until the new one is stored"
+    );
+    assert_eq!(
+        mid.journal.as_ref().map(|j| j.old_generation),
+        before.generation,
+        "the refresh stays pending"
+    );
 
-    let report = t.fleet.qa.refresh(&dev.id()).await.expect("next refresh completes the lost one");
-    assert_eq!(report.outcome, quickauth_core::RefreshOutcome::Recovered { generation: before.generation.unwrap() + 1 });
+    let report = t
+        .fleet
+        .qa
+        .refresh(&dev.id())
+        .await
+        .expect("next refresh completes the lost one");
+    assert_eq!(
+        report.outcome,
+        quickauth_core::RefreshOutcome::Recovered {
+            generation: before.generation.unwrap() + 1
+        }
+    );
     let after = t.fleet.holds_valid_pair(&dev).await.unwrap();
     // Exactly the pair the server issued for the lost reply: replaying the old refresh token returns it.
     episode::check_replay(&dev, &before, &after).await.unwrap();
-    assert_eq!(dev.sandbox.grants_today(&dev.machine_code).unwrap(), grants_before + 1, "recovery must not refresh again");
+    assert_eq!(
+        dev.sandbox.grants_today(&dev.machine_code).unwrap(),
+        grants_before + 1,
+        "recovery must not refresh again"
+    );
     assert!(after.journal.is_none());
 }
 
@@ -131,15 +184,30 @@ async fn failed_first_authorize_leaves_no_half_written_device() {
     .enumerate()
     {
         let dev = t.fleet.new_device(i).await.unwrap();
-        dev.sandbox.set_fault(quickauth_sandbox::FaultRule::new(mode).on_path("/v2/oauth/scancodemodel"));
-        let err = t.fleet.qa.authorize_yilianyun(&dev.profile, dev.machine_code(), dev.msign()).await;
+        dev.sandbox
+            .set_fault(quickauth_sandbox::FaultRule::new(mode).on_path("/v2/oauth/scancodemodel"));
+        let err = t
+            .fleet
+            .qa
+            .authorize_yilianyun(&dev.profile, dev.machine_code(), dev.msign())
+            .await;
         dev.sandbox.clear_faults();
         assert!(err.is_err(), "{mode:?}");
         let snap = t.fleet.snapshot(&dev).unwrap();
-        assert!(snap.access_token.is_none() && snap.row.is_none() && snap.journal.is_none(), "{mode:?}: {snap:?}");
-        assert!(t.fleet.qa.device(&dev.id()).is_err(), "{mode:?}: a device is listed");
+        assert!(
+            snap.access_token.is_none() && snap.row.is_none() && snap.journal.is_none(),
+            "{mode:?}: {snap:?}"
+        );
+        assert!(
+            t.fleet.qa.device(&dev.id()).is_err(),
+            "{mode:?}: a device is listed"
+        );
         // Trying again (what the message says) authorizes it properly.
-        t.fleet.qa.authorize_yilianyun(&dev.profile, dev.machine_code(), dev.msign()).await.unwrap();
+        t.fleet
+            .qa
+            .authorize_yilianyun(&dev.profile, dev.machine_code(), dev.msign())
+            .await
+            .unwrap();
         let snap = t.fleet.holds_valid_pair(&dev).await.unwrap();
         assert_eq!(snap.generation, Some(1), "{mode:?}");
     }
@@ -152,10 +220,13 @@ async fn keyring_unavailable_and_never_answering() {
     }
     let t = common::fleet().await;
     let mut records = Vec::new();
-    for (i, (fault, op)) in [FaultKind::KeyringUnavailable, FaultKind::KeyringNeverAnswers]
-        .into_iter()
-        .flat_map(|f| OPS.into_iter().map(move |op| (f, op)))
-        .enumerate()
+    for (i, (fault, op)) in [
+        FaultKind::KeyringUnavailable,
+        FaultKind::KeyringNeverAnswers,
+    ]
+    .into_iter()
+    .flat_map(|f| OPS.into_iter().map(move |op| (f, op)))
+    .enumerate()
     {
         let dev = t.fleet.authorized_device(i).await.unwrap();
         records.push(episode::keyring_fault(&t.fleet, &t.env, &dev, fault, op).await);
@@ -180,8 +251,14 @@ async fn crash_at_every_step_is_completed_by_the_next_start() {
         records.push(episode::crash(&t.fleet, &t.env, &dev, kind).await);
     }
     assert_passed(&records);
-    assert!(records.iter().all(|r| r.refresh_completed), "every crashed refresh must be completed: {records:?}");
-    assert_eq!(t.fleet.snapshot(&dev).unwrap().generation, Some(1 + CRASH_KINDS.len() as i64));
+    assert!(
+        records.iter().all(|r| r.refresh_completed),
+        "every crashed refresh must be completed: {records:?}"
+    );
+    assert_eq!(
+        t.fleet.snapshot(&dev).unwrap().generation,
+        Some(1 + CRASH_KINDS.len() as i64)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -196,7 +273,11 @@ async fn kill_9_while_the_refresh_request_is_in_flight() {
         records.push(episode::kill_in_flight(&t.fleet, &t.env, &dev).await);
     }
     assert_passed(&records);
-    assert_eq!(t.fleet.snapshot(&dev).unwrap().generation, Some(4), "each killed refresh completed exactly once");
+    assert_eq!(
+        t.fleet.snapshot(&dev).unwrap().generation,
+        Some(4),
+        "each killed refresh completed exactly once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -208,5 +289,8 @@ async fn concurrent_refreshes_from_several_processes_send_one_request() {
     let dev = t.fleet.authorized_device(0).await.unwrap();
     let rec = episode::concurrent_refresh(&t.fleet, &t.env, &dev, 4).await;
     assert!(rec.problems.is_empty(), "{rec:?}");
-    assert_eq!((rec.server_refreshes, rec.refreshed, rec.already_refreshed), (1, 1, 3));
+    assert_eq!(
+        (rec.server_refreshes, rec.refreshed, rec.already_refreshed),
+        (1, 1, 3)
+    );
 }

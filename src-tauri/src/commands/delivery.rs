@@ -34,7 +34,9 @@ fn parse_ownership(s: Option<&str>) -> CmdResult<Option<Ownership>> {
         Some(s) => Ownership::parse(s).map(Some).ok_or_else(|| {
             ErrorReport::from(&quickauth_core::Error::InvalidInput {
                 field: "ownership",
-                detail: "应为 kept、delivered 或 handed-over / must be kept, delivered or handed-over".into(),
+                detail:
+                    "应为 kept、delivered 或 handed-over / must be kept, delivered or handed-over"
+                        .into(),
             })
         }),
     }
@@ -57,7 +59,10 @@ fn check_event_id(id: &str) -> CmdResult<()> {
 
 /// The profile's destination (never the secret), or null.
 #[tauri::command]
-pub async fn delivery_settings(state: State<'_, AppState>, profile: String) -> CmdResult<Option<DeliverySettings>> {
+pub async fn delivery_settings(
+    state: State<'_, AppState>,
+    profile: String,
+) -> CmdResult<Option<DeliverySettings>> {
     let core = state.core().await?;
     blocking(core, move |c| c.delivery_settings(&profile)).await
 }
@@ -91,12 +96,20 @@ pub struct DeliverySaved {
 
 /// Sets a profile's destination. Without a new secret (blank and not generating), the stored one is kept.
 #[tauri::command]
-pub async fn set_delivery(state: State<'_, AppState>, input: DeliveryInput) -> CmdResult<DeliverySaved> {
+pub async fn set_delivery(
+    state: State<'_, AppState>,
+    input: DeliveryInput,
+) -> CmdResult<DeliverySaved> {
     let ownership = parse_ownership(input.ownership.as_deref())?;
     let secret = if input.generate_secret {
         SigningSecret::Generate
     } else {
-        match input.secret.as_deref().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        match input
+            .secret
+            .as_deref()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
             Some(s) => SigningSecret::Given(WebhookSecret::parse(s).rep()?),
             None => SigningSecret::Keep,
         }
@@ -104,8 +117,10 @@ pub async fn set_delivery(state: State<'_, AppState>, input: DeliveryInput) -> C
     let (profile, url) = (input.profile.clone(), input.url.clone());
     drop(input);
     let core = state.core().await?;
-    let (settings, generated) =
-        blocking(core, move |c| c.set_delivery(&profile, &url, ownership, secret)).await?;
+    let (settings, generated) = blocking(core, move |c| {
+        c.set_delivery(&profile, &url, ownership, secret)
+    })
+    .await?;
     Ok(DeliverySaved {
         settings,
         generated_secret: generated.map(|s| s.expose().to_owned()),
@@ -148,7 +163,9 @@ pub async fn handover_prompt(state: State<'_, AppState>, id: String) -> CmdResul
     .await?
     .map(|s| s.url)
     .unwrap_or_default();
-    let to = url::Url::parse(&to).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    let to = url::Url::parse(&to)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
     Ok(HandoverPrompt {
         message_zh: format!(
             "把设备 {} 的令牌移交给 {to}？移交后 QuickAuth 不再刷新它；接收方确认后，本机钥匙串中的令牌会被删除。此操作不能撤销（只能重新扫码授权）。",
@@ -180,7 +197,10 @@ pub async fn handover_device(state: State<'_, AppState>, id: String) -> CmdResul
 
 /// Every delivery event (no tokens), newest first.
 #[tauri::command]
-pub async fn deliveries(state: State<'_, AppState>, limit: Option<usize>) -> CmdResult<Vec<Delivery>> {
+pub async fn deliveries(
+    state: State<'_, AppState>,
+    limit: Option<usize>,
+) -> CmdResult<Vec<Delivery>> {
     let limit = limit.unwrap_or(200).min(1000);
     let core = state.core().await?;
     blocking(core, move |c| c.deliveries(limit)).await
@@ -194,12 +214,18 @@ pub async fn deliver_now(state: State<'_, AppState>) -> CmdResult<DeliverRun> {
 
 /// Queues a failed event again (or every failed one) and sends it now.
 #[tauri::command]
-pub async fn retry_delivery(state: State<'_, AppState>, event_id: Option<String>) -> CmdResult<DeliverRun> {
+pub async fn retry_delivery(
+    state: State<'_, AppState>,
+    event_id: Option<String>,
+) -> CmdResult<DeliverRun> {
     if let Some(id) = &event_id {
         check_event_id(id)?;
     }
     let core = state.core().await?;
-    blocking(core.clone(), move |c| c.retry_failed_deliveries(event_id.as_deref())).await?;
+    blocking(core.clone(), move |c| {
+        c.retry_failed_deliveries(event_id.as_deref())
+    })
+    .await?;
     core.deliver(true).await.rep()
 }
 
@@ -227,14 +253,23 @@ mod tests {
     #[test]
     fn event_ids_are_checked_before_use() {
         assert!(check_event_id("msg_0123456789abcdef0123456789abcdef").is_ok());
-        for bad in ["", "msg_", "msg_xyz", "0123456789abcdef0123456789abcdef", "msg_0123456789abcdef0123456789abcdef' OR 1=1"] {
+        for bad in [
+            "",
+            "msg_",
+            "msg_xyz",
+            "0123456789abcdef0123456789abcdef",
+            "msg_0123456789abcdef0123456789abcdef' OR 1=1",
+        ] {
             assert!(check_event_id(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn ownership_strings() {
-        assert_eq!(parse_ownership(Some("delivered")).unwrap(), Some(Ownership::Delivered));
+        assert_eq!(
+            parse_ownership(Some("delivered")).unwrap(),
+            Some(Ownership::Delivered)
+        );
         assert_eq!(parse_ownership(None).unwrap(), None);
         assert!(parse_ownership(Some("mine")).is_err());
     }

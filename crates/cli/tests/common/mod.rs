@@ -202,8 +202,13 @@ impl Env {
         let mut run = self.run(&["token", id, "--reveal", "--json"]).await;
         if run.code == Some(2) {
             // A delivered device: a script must confirm.
-            assert!(run.stdout.is_empty(), "nothing shown before the confirmation");
-            run = self.run(&["token", id, "--reveal", "--yes", "--json"]).await;
+            assert!(
+                run.stdout.is_empty(),
+                "nothing shown before the confirmation"
+            );
+            run = self
+                .run(&["token", id, "--reveal", "--yes", "--json"])
+                .await;
         }
         run.ok();
         assert!(

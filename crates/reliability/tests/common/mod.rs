@@ -41,7 +41,10 @@ pub async fn fleet() -> TestFleet {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().join("data");
     std::fs::create_dir_all(&data_dir).unwrap();
-    let options = FleetOptions { keyring_timeout: Duration::from_secs(5), ..FleetOptions::default() };
+    let options = FleetOptions {
+        keyring_timeout: Duration::from_secs(5),
+        ..FleetOptions::default()
+    };
     let fleet = Fleet::open(&data_dir, options).await.expect("fleet");
     let env = ChildEnv {
         exe: PathBuf::from(env!("CARGO_BIN_EXE_qa-reliability")),
@@ -52,5 +55,9 @@ pub async fn fleet() -> TestFleet {
         missing_bus: dir.path().join("no-bus-here"),
         recover_all: true,
     };
-    TestFleet { fleet, env, _dir: dir }
+    TestFleet {
+        fleet,
+        env,
+        _dir: dir,
+    }
 }
