@@ -201,17 +201,19 @@ fn check_column(
     Some((c_start + runs[2] as f64 / 2.0, u))
 }
 
-/// Splits a binarised row (0 and 1 only, as `binarize_mean` writes) into runs of equal value: (start, len),
-/// alternating colours.
+/// Splits a binarised row (0 and 1 only, as `binarize_mean` writes) into runs of equal value, alternating
+/// colours: writes 0, then each position where the value changes, then the row's length into `bounds` (at
+/// least `row.len() + 1` long), so run k spans `bounds[k]..bounds[k + 1]`. Returns the number of runs.
 /// Compares 8 pixels at a time with their left neighbours (XOR of two overlapping words), so long uniform
-/// stretches cost one comparison per 8 pixels and there is no per-pixel branch.
-fn row_runs(row: &[u8], runs: &mut Vec<(usize, usize)>) {
-    runs.clear();
+/// stretches cost one comparison per 8 pixels and there is no per-pixel branch; a change costs one 4-byte
+/// store (a row of noise changes at nearly every pixel).
+fn row_runs(row: &[u8], bounds: &mut [u32]) -> usize {
     let w = row.len();
     if w == 0 {
-        return;
+        return 0;
     }
-    let mut start = 0;
+    bounds[0] = 0;
+    let mut n = 1;
     let mut x = 1;
     while x + 8 <= w {
         let cur = u64::from_le_bytes(row[x..x + 8].try_into().unwrap());
@@ -219,9 +221,8 @@ fn row_runs(row: &[u8], runs: &mut Vec<(usize, usize)>) {
         let mut diff = cur ^ prev;
         while diff != 0 {
             let byte = diff.trailing_zeros() / 8;
-            let p = x + byte as usize;
-            runs.push((start, p - start));
-            start = p;
+            bounds[n] = (x + byte as usize) as u32;
+            n += 1;
             // Bits are 0 or 1: a changed byte has exactly one bit set.
             diff &= diff - 1;
         }
@@ -229,11 +230,12 @@ fn row_runs(row: &[u8], runs: &mut Vec<(usize, usize)>) {
     }
     for x in x..w {
         if row[x] != row[x - 1] {
-            runs.push((start, x - start));
-            start = x;
+            bounds[n] = x as u32;
+            n += 1;
         }
     }
-    runs.push((start, w - start));
+    bounds[n] = w as u32;
+    n
 }
 
 /// Returns how many finder candidates were confirmed on two or more rows (before keeping the strongest
@@ -333,27 +335,23 @@ fn find_finders(
     bits: &[u8],
     w: usize,
     h: usize,
-    runs: &mut Vec<(usize, usize)>,
+    bounds: &mut Vec<u32>,
     grid: &mut ClusterGrid,
     out: &mut Vec<Finder>,
 ) -> usize {
     out.clear();
     grid.reset(w, h);
+    bounds.resize(w + 1, 0);
     for y in 0..h {
         let row = &bits[y * w..(y + 1) * w];
-        row_runs(row, runs);
+        let n = row_runs(row, bounds);
+        let len = |k: usize| (bounds[k + 1] - bounds[k]) as usize;
         // Dark runs sit at even indices when the row starts dark, at odd ones when it starts light.
         let first = (row[0] != 1) as usize;
-        for i in (first..runs.len().saturating_sub(4)).step_by(2) {
-            let lens = [
-                runs[i].1,
-                runs[i + 1].1,
-                runs[i + 2].1,
-                runs[i + 3].1,
-                runs[i + 4].1,
-            ];
+        for i in (first..n.saturating_sub(4)).step_by(2) {
+            let lens = [len(i), len(i + 1), len(i + 2), len(i + 3), len(i + 4)];
             let Some(u) = ratio_ok(lens) else { continue };
-            let cx = runs[i + 2].0 as f64 + runs[i + 2].1 as f64 / 2.0;
+            let cx = bounds[i + 2] as f64 + lens[2] as f64 / 2.0;
             let total: usize = lens.iter().sum();
             let Some((cy, uv)) = check_column(bits, w, h, cx as usize, y, total * 2) else {
                 continue;
@@ -414,7 +412,8 @@ fn find_finders(
 #[derive(Default)]
 pub struct FinderLocator {
     finders: Vec<Finder>,
-    runs: Vec<(usize, usize)>,
+    /// `find_finders`' run boundaries for one row.
+    bounds: Vec<u32>,
     grid: ClusterGrid,
     /// Finder candidates the last `read` confirmed (see `find_finders`).
     seen: usize,
@@ -466,7 +465,7 @@ impl FinderLocator {
             bits,
             w,
             h,
-            &mut self.runs,
+            &mut self.bounds,
             &mut self.grid,
             &mut self.finders,
         );
@@ -1751,7 +1750,7 @@ mod tests {
     #[test]
     fn row_runs_match_a_pixel_walk() {
         let mut x = 7u32;
-        let mut runs = Vec::new();
+        let mut bounds = Vec::new();
         for w in [1usize, 2, 7, 8, 9, 16, 17, 63, 200] {
             for density in [1u32, 3, 8, 30] {
                 let row: Vec<u8> = (0..w)
@@ -1768,7 +1767,12 @@ mod tests {
                         start = i;
                     }
                 }
-                row_runs(&row, &mut runs);
+                bounds.clear();
+                bounds.resize(w + 1, u32::MAX);
+                let n = row_runs(&row, &mut bounds);
+                let runs: Vec<(usize, usize)> = (0..n)
+                    .map(|k| (bounds[k] as usize, (bounds[k + 1] - bounds[k]) as usize))
+                    .collect();
                 assert_eq!(runs, want, "w={w} density={density}");
             }
         }
