@@ -11,6 +11,9 @@
 # text returned.
 #
 # Usage: scripts/bench-qr.sh [extra corpus dirs with truth.json...]
+#        truth.json maps each image file to what it holds: {"a.jpg": "text", "b.png": ["text 1", "text 2"],
+#        "c.png": null} (null: no code), or the project corpora's {"file": {"payload": ...}}. An image reads
+#        when every expected text is returned; any other text counts as wrong.
 # Env:   QR_BENCH_SEED (default 1), QR_BENCH_COUNT (default 150), QR_BENCH_CAT_COUNT (default 30 per category),
 #        CARGO_TARGET_DIR (honoured)
 set -euo pipefail

@@ -28,6 +28,25 @@ def load_truth(corpus):
         return json.load(f)
 
 
+def expected(t):
+    """The texts a truth.json entry expects: the list of its codes' payloads ([] for an image with no code).
+    An entry is an object with "payload" (a string, or null for no code) as the project's corpora write it,
+    or with "payloads" (a list: an image holding several codes); a bare string, list or null works too, so a
+    kept-aside set needs only {"file": "text"}."""
+    if isinstance(t, dict):
+        t = t["payloads"] if "payloads" in t else t.get("payload")
+    if t is None:
+        return []
+    return [t] if isinstance(t, str) else list(t)
+
+
+def judge(t, texts):
+    """(read, wrong) for one image: read when every expected payload is among `texts`, wrong when any text
+    is not one of them (for an image with no code, any text at all)."""
+    exp = expected(t)
+    return bool(exp) and all(p in texts for p in exp), any(x not in exp for x in texts)
+
+
 def run(decoder, corpus):
     from PIL import Image
     import numpy as np
@@ -98,19 +117,17 @@ def table(corpus, specs):
             if r is None:
                 continue
             times.append(r["ms"])
-            texts = r["texts"]
-            # A null payload (no code in the frame) is never in texts, and any text returned is wrong.
-            if t["payload"] in texts:
-                ok += 1
-            if any(x != t["payload"] for x in texts):
-                wrong += 1
+            # An image with no code is never read, and any text returned for it is wrong.
+            read, bad = judge(t, r["texts"])
+            ok += read
+            wrong += bad
         rows.append((name, frames, 100.0 * ok / max(frames, 1), wrong,
                      statistics.median(times) if times else float("nan"), p95(times),
                      max(times) if times else float("nan")))
     # The decoder column is 12 wide unless a name needs more (e.g. "quickauth (still)").
     w = max([12] + [len(r[0]) for r in rows])
     print(f"corpus: {corpus}")
-    if truth and all(t["payload"] is None for t in truth.values()):
+    if truth and not any(expected(t) for t in truth.values()):
         # A no-code corpus (categories "noqr"): payload null. Nothing can match, so decoded % must be 0.
         print("no code in any frame (truth payload null): decoded % must be 0; wrong = frames where any text "
               "was returned")
@@ -127,7 +144,7 @@ def table(corpus, specs):
 def live(corpus, live_path, full_path):
     """Live mode: ms per unreadable 720p frame, and frames until the first read, against the full search."""
     truth = load_truth(corpus)
-    full = {file: truth.get(file, {}).get("payload") in r["texts"] for file, r in read_results(full_path).items()}
+    full = {file: judge(truth.get(file), r["texts"])[0] for file, r in read_results(full_path).items()}
     unread_ms, firsts, wrong, n = [], [], 0, 0
     with open(live_path, encoding="utf-8") as f:
         for line in f:
@@ -135,9 +152,7 @@ def live(corpus, live_path, full_path):
                 continue
             r = json.loads(line)
             n += 1
-            payload = truth.get(r["file"], {}).get("payload")
-            if any(t != payload for t in r["texts"]):
-                wrong += 1
+            wrong += judge(truth.get(r["file"]), r["texts"])[1]
             first = r["first_read"]
             firsts.append(first)
             for i, ms in enumerate(r["frames_ms"]):
@@ -165,7 +180,7 @@ def pooled(max_pixels, specs):
     from PIL import Image  # only here: the other subcommands run without Pillow
 
     decoders = ["quickauth", "quickauth-still", "zxing-cpp", "zbar"]
-    images, total = [], 0  # (results dir, file, payload)
+    images, total = [], 0  # (results dir, file, truth entry)
     results = {}  # (results dir, decoder) -> {file: result}
     for spec in specs:
         corpus, out = spec.split("=", 1)
@@ -176,7 +191,7 @@ def pooled(max_pixels, specs):
             total += 1
             with Image.open(os.path.join(corpus, file)) as im:
                 if im.size[0] * im.size[1] <= max_pixels:
-                    images.append((out, file, t["payload"]))
+                    images.append((out, file, t))
     print(f"all corpora pooled: the {len(images)} images of {total} up to {max_pixels / 1e6:.1f} MP; "
           "median ratio: the decoder's median over zxing-cpp's, on the images both read")
     for label, with_code_only in (("every image", False), ("the images with a code", True)):
@@ -186,16 +201,16 @@ def pooled(max_pixels, specs):
         print(f"|{'-' * 17}|{'-' * 8}|{'-' * 7}|{'-' * 7}|{'-' * 11}|{'-' * 9}|{'-' * 9}|{'-' * 14}|")
         for d in decoders:
             ms, read, wrong, both, zboth = [], 0, 0, [], []
-            for out, file, payload in images:
+            for out, file, t in images:
                 r = results[(out, d)].get(file)
-                if r is None or (with_code_only and payload is None):
+                if r is None or (with_code_only and not expected(t)):
                     continue
                 ms.append(r["ms"])
-                ok = payload is not None and payload in r["texts"]
+                ok, bad = judge(t, r["texts"])
                 read += ok
-                wrong += any(x != payload for x in r["texts"])
+                wrong += bad
                 z = results[(out, "zxing-cpp")].get(file)
-                if ok and z is not None and payload in z["texts"]:
+                if ok and z is not None and judge(t, z["texts"])[0]:
                     both.append(r["ms"])
                     zboth.append(z["ms"])
             if not ms:
