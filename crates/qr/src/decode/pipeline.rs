@@ -452,6 +452,13 @@ pub struct Workspace {
     scratch: Scratch,
 }
 
+/// Moves the units from `at` on that `rank` ranks up to `at`, lower ranks first, keeping the order among equal
+/// ranks and among the units it does not rank (a stable sort of `units[at..]`). Returns how many it moved.
+fn move_up(units: &mut [Unit], at: usize, rank: impl Fn(&Unit) -> Option<u8>) -> usize {
+    units[at..].sort_by_key(|u| rank(u).unwrap_or(u8::MAX));
+    units[at..].iter().take_while(|u| rank(u).is_some()).count()
+}
+
 /// The base plane: the caller's frame, or its downscaled copy for huge frames.
 fn base<'a>(owned: bool, levels0: &'a Plane, frame: LumaFrame<'a>) -> View<'a> {
     if owned {
@@ -620,11 +627,10 @@ impl Workspace {
                         }
                     };
                     // The whole-frame scan first (the cheaper), then the native steps.
-                    let mut moved: Vec<Unit> = units.iter().copied().filter(early).collect();
-                    moved.sort_by_key(|u| !matches!(u, Unit::Frame { .. }));
-                    units.retain(|u| !early(u));
-                    page_end = cheap_end + moved.len();
-                    units.splice(cheap_end..cheap_end, moved);
+                    page_end = cheap_end
+                        + move_up(&mut units, cheap_end, |u| {
+                            early(u).then_some(!matches!(u, Unit::Frame { .. }) as u8)
+                        });
                 }
             }
         }
@@ -724,15 +730,10 @@ impl Workspace {
                     && state.max_version[ci] >= DENSE_MIN_VERSION
                 {
                     slant_moved[ci] = true;
-                    let is_slant = |u: &Unit| matches!(*u, Unit::Crop { ci: c, pi: 0, si } if c == ci && SLANT_STEPS.contains(&si));
-                    let at = (k + 1).max(page_end);
-                    let mut later: Vec<Unit> = units[at..].to_vec();
-                    // In `CROP_STEPS` order, as pushed.
-                    let moved: Vec<Unit> = later.iter().copied().filter(is_slant).collect();
-                    later.retain(|u| !is_slant(u));
-                    units.truncate(at);
-                    units.extend(moved);
-                    units.extend(later);
+                    move_up(&mut units, (k + 1).max(page_end), |u| {
+                        matches!(*u, Unit::Crop { ci: c, pi: 0, si } if c == ci && SLANT_STEPS.contains(&si))
+                            .then_some(0)
+                    });
                 }
             }
         }
