@@ -279,13 +279,12 @@ impl ClusterGrid {
         (Self::index(y, self.rows) * self.cols + Self::index(x, self.cols)) as u32
     }
 
-    /// Adds cluster `i` (the next index) at (x, y).
-    fn push(&mut self, i: usize, x: f64, y: f64) {
-        debug_assert_eq!(i, self.cell.len());
+    /// Adds the next cluster (index: the number added so far) at (x, y).
+    fn push(&mut self, x: f64, y: f64) {
         let c = self.cell_of(x, y);
-        self.cell.push(c);
         self.next.push(self.head[c as usize]);
-        self.head[c as usize] = i as u32 + 1;
+        self.cell.push(c);
+        self.head[c as usize] = self.cell.len() as u32;
     }
 
     /// Cluster `i` moved to (x, y).
@@ -374,7 +373,7 @@ fn find_finders(
                 f.oblique += oblique;
                 grid.moved(k, f.x, f.y);
             } else if out.len() < MAX_CLUSTERS {
-                grid.push(out.len(), cx, cy);
+                grid.push(cx, cy);
                 out.push(Finder {
                     x: cx,
                     y: cy,
@@ -1488,7 +1487,7 @@ mod tests {
                     merged += 1;
                 }
                 None if clusters.len() < MAX_CLUSTERS => {
-                    grid.push(clusters.len(), x, y);
+                    grid.push(x, y);
                     clusters.push(Finder {
                         x,
                         y,
