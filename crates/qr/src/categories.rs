@@ -75,6 +75,14 @@
 //!   level and mask, one byte segment filling 60-100 % of the symbol, 3-6 px modules, turned up to ~10
 //!   degrees, blur, noise, some JPEG. Tags: the version, EC level and mask. zxing-cpp 3.1.1 reads every
 //!   one of versions 1-6 and none from version 7 on (in our draws, also clean upright ones).
+//! - `clutter`: a small code on a card in a cluttered photo, 0.3-1.0 MP: a smooth textured background
+//!   (value noise at 4-64 px round a random colour) under 5-40 pieces of clutter (filled rectangles,
+//!   ellipses and triangles of random colours, 1-D barcodes, blocks of text-like lines), then the card on
+//!   top, whole and inside the frame: versions 1-10 (EC L/M/Q/H), 2.2-6 px modules, 1-4 modules of quiet
+//!   zone, ink 0-70 on paper 170-255, one side 78-100 % of the other and each corner moved by up to 4 % of
+//!   the side, turned by any angle; uneven light, blur up to 1.3 px, noise, 60 % JPEG. The contrast map
+//!   finds the text and barcodes as well and can rank them above the code. Tags: the version, EC level,
+//!   `module3.1`, `q2` (quiet zone), `far0.86`, `rot123`, `shapes17`, the size.
 //!
 //! The warped categories (`steep`, `curved`, `damaged`) draw the upright code at 8 px a module and sample it
 //! bilinearly by inverse mapping (2x2 per output pixel).
@@ -118,6 +126,7 @@ pub const CATEGORIES: &[&str] = &[
     "page",
     "receipt",
     "model1",
+    "clutter",
 ];
 
 /// One generated image and its truth.
@@ -163,6 +172,7 @@ pub fn generate_one(category: &str, seed: u64, index: usize) -> Option<CategoryI
         "page" => make_page(i, &mut rng),
         "receipt" => make_receipt(i, &mut rng),
         "model1" => make_model1(i, &mut rng),
+        "clutter" => make_clutter(i, &mut rng),
         cat => make(cat, i, &mut rng),
     })
 }
@@ -2692,4 +2702,213 @@ fn make_model1(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
         format!("mask{mask}"),
     ];
     finish_image(index, image, s.jpeg, Some(text), tags)
+}
+
+/// `clutter` image sizes, 0.3-1.0 MP.
+const CLUTTER_SIZES: [(u32, u32); 7] = [
+    (640, 480),
+    (800, 600),
+    (960, 720),
+    (1024, 768),
+    (1152, 864),
+    (720, 960),
+    (768, 1024),
+];
+
+/// A small code on a card in a cluttered photo (see the module doc): the contrast map finds the text and
+/// barcodes round it as well, and can rank them above the code.
+fn make_clutter(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["clutter".to_string()];
+    let (w, h) = CLUTTER_SIZES[rng.gen_range(0..CLUTTER_SIZES.len())];
+    let (wu, hu) = (w as usize, h as usize);
+    let mut scene = value_texture(wu, hu, rng);
+    let shapes = rng.gen_range(5..=40);
+    for _ in 0..shapes {
+        draw_clutter(&mut scene, wu, hu, rng);
+    }
+    let v = rng.gen_range(1..=10i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H][rng.gen_range(0..4)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let quiet = rng.gen_range(1..=4usize);
+    let span = (n + 2 * quiet) as f64;
+    let module = rng.gen_range(2.2..6.0f64).min(0.6 * w.min(h) as f64 / span);
+    let side = module * span;
+    // The card (the code and its quiet zone): one side `far` times the other (a mild slant), each corner
+    // moved by up to 4 % of the side, turned by any angle.
+    let far = rng.gen_range(0.78..1.0f64);
+    let local = [(-0.5, -0.5), (0.5, -0.5), (0.5, 0.5), (-0.5, 0.5)].map(|(x, y)| {
+        let k = if y > 0.0 { far } else { 1.0 };
+        (
+            (x * k + rng.gen_range(-0.04..0.04)) * side,
+            (y + rng.gen_range(-0.04..0.04)) * side,
+        )
+    });
+    let angle = rng.gen_range(0.0..std::f64::consts::TAU);
+    let (sa, ca) = angle.sin_cos();
+    let turned = local.map(|(x, y)| (ca * x - sa * y, sa * x + ca * y));
+    let (min_x, max_x) = turned.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.0), hi.max(p.0))
+    });
+    let (min_y, max_y) = turned.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+        (lo.min(p.1), hi.max(p.1))
+    });
+    // The whole card inside the frame, 4 px clear of its edges.
+    let pad = 4.0;
+    let ox = rng.gen_range(pad - min_x..=(w as f64 - pad - max_x).max(pad - min_x));
+    let oy = rng.gen_range(pad - min_y..=(h as f64 - pad - max_y).max(pad - min_y));
+    let quad = turned.map(|(x, y)| (x + ox, y + oy));
+    let inv = Homography::square_to_quad(quad)
+        .and_then(|hm| hm.inverse())
+        .expect("a card is a proper quadrilateral");
+    let ink = rng.gen_range(0.0..70.0f32);
+    let paper = rng.gen_range(170.0..255.0f32);
+    let flat = Flat::new(n, &code.to_colors(), quiet, [ink; 3], [paper; 3], None);
+    let (q, spanf) = (quiet as f32, span as f32);
+    let map = |x: f32, y: f32| {
+        let (s, t) = inv.map(x as f64, y as f64);
+        ((0.0..=1.0).contains(&s) && (0.0..=1.0).contains(&t)).then_some((
+            s as f32 * spanf - q,
+            t as f32 * spanf - q,
+            1.0,
+        ))
+    };
+    let outside = |x: f32, y: f32| scene[(y as usize).min(hu - 1) * wu + (x as usize).min(wu - 1)];
+    let mut px = warp(&flat, w, h, &map, &outside);
+    // Uneven light across the photo.
+    let (from, to) = (rng.gen_range(0.75..1.1f32), rng.gen_range(0.75..1.1f32));
+    let dir = rng.gen_range(0.0..std::f32::consts::TAU);
+    let (ds, dc) = dir.sin_cos();
+    let reach = (w as f32).hypot(h as f32);
+    for (i, p) in px.iter_mut().enumerate() {
+        let (x, y) = ((i % wu) as f32, (i / wu) as f32);
+        let t = ((x - w as f32 / 2.0) * dc + (y - h as f32 / 2.0) * ds) / reach + 0.5;
+        let gain = from + (to - from) * t;
+        *p = p.map(|c| c * gain);
+    }
+    let blur = rng.gen_range(0.0..1.3f32);
+    let noise = rng.gen_range(1.0..6.0f32);
+    let jpeg = rng.gen_bool(0.6).then(|| rng.gen_range(70..=92));
+    let image = develop(px, w, h, blur, noise, rng);
+    tags.extend([
+        format!("v{v}"),
+        format!("{ec:?}"),
+        format!("module{module:.1}"),
+        format!("q{quiet}"),
+        format!("far{far:.2}"),
+        format!("rot{:.0}", angle.to_degrees()),
+        format!("shapes{shapes}"),
+        format!("{w}x{h}"),
+    ]);
+    finish_image(index, image, jpeg, Some(text), tags)
+}
+
+/// A photo's smooth background texture: value noise at 4, 16 and 64 px, round a random colour.
+fn value_texture(w: usize, h: usize, rng: &mut ChaCha8Rng) -> Vec<[f32; 3]> {
+    let mut acc = vec![0f32; w * h];
+    for cell in [4usize, 16, 64] {
+        let weight = rng.gen_range(0.2..1.0f32);
+        let gw = w / cell + 2;
+        let grid: Vec<f32> = (0..gw * (h / cell + 2)).map(|_| rng.gen()).collect();
+        for y in 0..h {
+            let (gy, ty) = (y / cell, (y % cell) as f32 / cell as f32);
+            for x in 0..w {
+                let (gx, tx) = (x / cell, (x % cell) as f32 / cell as f32);
+                let at = |i: usize, j: usize| grid[(gy + j) * gw + gx + i];
+                let top = at(0, 0) + (at(1, 0) - at(0, 0)) * tx;
+                let bottom = at(0, 1) + (at(1, 1) - at(0, 1)) * tx;
+                acc[y * w + x] += weight * (top + (bottom - top) * ty);
+            }
+        }
+    }
+    let (lo, hi) = acc
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), &a| (lo.min(a), hi.max(a)));
+    let base: [f32; 3] = [0, 1, 2].map(|_| rng.gen_range(40.0..200.0f32));
+    let amp = rng.gen_range(30.0..110.0f32);
+    acc.iter()
+        .map(|&a| {
+            base.map(|b| (b + ((a - lo) / (hi - lo).max(1e-6) - 0.5) * amp).clamp(0.0, 255.0))
+        })
+        .collect()
+}
+
+/// One piece of clutter at a random place: a filled rectangle, ellipse or triangle of a random colour, a
+/// 1-D barcode (dark bars 1-5 px a unit) or a block of text-like lines (glyphs 5-14 px high).
+fn draw_clutter(px: &mut [[f32; 3]], w: usize, h: usize, rng: &mut ChaCha8Rng) {
+    let colour: [f32; 3] = [0, 1, 2].map(|_| rng.gen_range(0.0..255.0f32));
+    let (x0, y0) = (
+        rng.gen_range(-50..w as i64) as f64,
+        rng.gen_range(-50..h as i64) as f64,
+    );
+    let (sw, sh) = (
+        rng.gen_range(8..=(w as i64 / 3).max(9)) as f64,
+        rng.gen_range(8..=(h as i64 / 3).max(9)) as f64,
+    );
+    let mut fill =
+        |bx: (f64, f64, f64, f64), colour: [f32; 3], inside: &dyn Fn(f64, f64) -> bool| {
+            let xs = bx.0.max(0.0) as usize..(bx.2.max(0.0) as usize).min(w);
+            for y in bx.1.max(0.0) as usize..(bx.3.max(0.0) as usize).min(h) {
+                for x in xs.clone() {
+                    if inside(x as f64 + 0.5, y as f64 + 0.5) {
+                        px[y * w + x] = colour;
+                    }
+                }
+            }
+        };
+    match rng.gen_range(0..5) {
+        0 => fill((x0, y0, x0 + sw, y0 + sh), colour, &|_, _| true),
+        1 => {
+            let (cx, cy, rx, ry) = (x0 + sw / 2.0, y0 + sh / 2.0, sw / 2.0, sh / 2.0);
+            fill((x0, y0, x0 + sw, y0 + sh), colour, &|x, y| {
+                ((x - cx) / rx).powi(2) + ((y - cy) / ry).powi(2) <= 1.0
+            });
+        }
+        2 => {
+            let p = [0; 3].map(|_| (x0 + rng.gen_range(-sw..sw), y0 + rng.gen_range(-sw..sw)));
+            let edge = |a: (f64, f64), b: (f64, f64), x: f64, y: f64| {
+                (b.0 - a.0) * (y - a.1) - (b.1 - a.1) * (x - a.0)
+            };
+            let bx = p
+                .iter()
+                .fold((f64::MAX, f64::MAX, f64::MIN, f64::MIN), |b, q| {
+                    (b.0.min(q.0), b.1.min(q.1), b.2.max(q.0), b.3.max(q.1))
+                });
+            fill(bx, colour, &|x, y| {
+                let e = [
+                    edge(p[0], p[1], x, y),
+                    edge(p[1], p[2], x, y),
+                    edge(p[2], p[0], x, y),
+                ];
+                e.iter().all(|&v| v >= 0.0) || e.iter().all(|&v| v <= 0.0)
+            });
+        }
+        3 => {
+            let unit = rng.gen_range(1..=5) as f64;
+            let bar_h = rng.gen_range(20.0..120.0);
+            let mut x = x0;
+            for i in 0..rng.gen_range(10..50) {
+                let bw = unit * rng.gen_range(1..=4) as f64;
+                if i % 2 == 0 {
+                    fill((x, y0, x + bw, y0 + bar_h), [20.0; 3], &|_, _| true);
+                }
+                x += bw;
+            }
+        }
+        _ => {
+            let glyph = rng.gen_range(5..=14) as f64;
+            let ink = [rng.gen_range(0.0..70.0f32); 3];
+            for line in 0..rng.gen_range(1..=8) {
+                let y = y0 + line as f64 * glyph * 1.8;
+                let mut x = x0;
+                for _ in 0..rng.gen_range(5..40) {
+                    let gw = rng.gen_range(glyph / 2.0..=glyph);
+                    if rng.gen_bool(0.8) {
+                        fill((x, y, x + gw - 2.0, y + glyph), ink, &|_, _| true);
+                    }
+                    x += gw + rng.gen_range(1.0..4.0);
+                }
+            }
+        }
+    }
 }

@@ -70,6 +70,9 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // QR Code Model 1 (versions 1-14, no alignment patterns, codewords in 2x4 and 4x2 blocks): none read
     // before Model 1 support.
     ("model1", 15, 15),
+    // A small code on a card among shapes, barcodes and text: 13 of 15 when the category was added (0010:
+    // v4 Q module2.9; 0014: v2 H module2.5 blur, zxing-cpp misses it too).
+    ("clutter", 15, 13),
 ];
 
 /// The first code a default decoder reads from a grey frame, and the pass that read it.
@@ -360,6 +363,20 @@ fn model1_covers_its_versions_levels_and_masks() {
     }
     for mask in 0..8 {
         assert_tagged(&imgs, "model1", &[format!("mask{mask}").as_str()]);
+    }
+}
+
+#[test]
+fn clutter_covers_its_range() {
+    let imgs = categories::generate("clutter", 5, 30);
+    assert_tagged(&imgs, "clutter", &["L", "M", "Q", "H", "q1", "q4"]);
+    for img in &imgs {
+        let px = img.image.width() as u64 * img.image.height() as u64;
+        assert!((300_000..=1_000_000).contains(&px), "{}: {px} px", img.name);
+        assert_tag_in(img, "v", 1.0..=10.0);
+        assert_tag_in(img, "module", 2.2..=6.0);
+        assert_tag_in(img, "far", 0.78..=1.0);
+        assert_tag_in(img, "shapes", 5.0..=40.0);
     }
 }
 
