@@ -44,8 +44,8 @@ const MAX_CANDIDATES: usize = 2;
 /// every other unit: in a cluttered photo (text, barcodes, shapes round a small code) the map can rank the
 /// code's region below two others (`clutter`, seeds 1, 2 and 5: 170 -> 177 of 180 read as still images,
 /// 169 -> 176 with the default options; zxing-cpp 171). They run only where nothing else read, so an image
-/// that reads elsewhere runs the same units. In live mode, whose ring is for the first regions, only in
-/// all-codes mode and once a code was read (a sheet of labels).
+/// that reads elsewhere runs the same units. In live mode they are the ring's last units (the same 180
+/// within 12 frames: 172 -> 178).
 const MAX_REGIONS: usize = 8;
 /// Contrast-map block size, in pixels of the plane it is computed on.
 const BLOCK: usize = 8;
@@ -599,11 +599,9 @@ impl Workspace {
                 units.push(Unit::Frame { fi });
             }
         }
-        if opts.live.is_none() || !opts.stop_at_first {
-            for ci in searched..candidates.len() {
-                if Some(ci) != union {
-                    units.extend(base_steps(ci));
-                }
+        for ci in searched..candidates.len() {
+            if Some(ci) != union {
+                units.extend(base_steps(ci));
             }
         }
 
@@ -675,12 +673,6 @@ impl Workspace {
             } else {
                 units[base + (start + k - base) % rest]
             };
-            if opts.live.is_some()
-                && !after_hit
-                && matches!(unit, Unit::Crop { ci, .. } if ci >= searched && Some(ci) != union)
-            {
-                continue;
-            }
             if after_hit {
                 let wanted = match unit {
                     Unit::Crop { ci, pi, si } => !read_in[ci] && pi == 0 && si < LIVE_BASE_STEPS,
