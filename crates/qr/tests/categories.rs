@@ -208,6 +208,13 @@ fn a_small_code_the_map_ranks_below_clutter_reads_on_a_later_regions_cheap_steps
                 "{}: pass {pass}",
                 img.name
             );
+            // Such a region's fit step comes right after the first region's cheap steps (three, the
+            // bounding box's three, the later regions' fit steps): 0044 reads on it within 8 units (42-46 when
+            // it came last).
+            if pass % 100 == 0 {
+                let units = d.last_units().expect("read");
+                assert!(units <= 8, "{}: read after {units} units", img.name);
+            }
         }
     }
 }
