@@ -115,8 +115,8 @@ fn a_receipts_small_code_reads_in_live_mode() {
 #[test]
 fn a_small_code_among_clutter_reads_in_live_mode() {
     // The contrast map ranks a cluttered photo's text and barcodes above a small code: the code's region
-    // comes after the first two, whose cheap steps are the last units of the ring. With no time budget the
-    // ring advances one unit a frame, so this is deterministic.
+    // comes after the first two, and only its cheap steps are in the ring (its fit step early, the other two
+    // last). With no time budget the ring advances one unit a frame, so this is deterministic.
     let zero = DecoderOptions {
         live: Some(LiveBudget { max_ms: 0.0 }),
         ..DecoderOptions::live()
