@@ -4,11 +4,11 @@
 # Corpora: ../shared/qr-corpus-dev (when present), the project's own seeded label corpus
 # (quickauth_qr::corpus) and the generated edge-case categories (quickauth_qr::categories), both generated
 # into .bench/. Prints one table per corpus / category (rate, wrong, median, p95, max), then live-mode
-# numbers (Decoder::live() on sequences of consecutive frames) for the label corpora. QuickAuth runs twice per
-# corpus: DecoderOptions::default() (row "quickauth") and, with --still, DecoderOptions::still_image(), what
-# `quickauth decode` and the app's file scan use (row "quickauth (still)"). The category "noqr" holds no
-# code at all (truth payload null): its table shows what an unreadable image costs, and "wrong" counts any
-# text returned.
+# numbers (Decoder::live() on sequences of consecutive frames) for the label corpora and `clutter`. QuickAuth
+# runs twice per corpus: DecoderOptions::default() (row "quickauth") and, with --still,
+# DecoderOptions::still_image(), what `quickauth decode` and the app's file scan use (row "quickauth (still)").
+# The category "noqr" holds no code at all (truth payload null): its table shows what an unreadable image
+# costs, and "wrong" counts any text returned.
 #
 # Usage: scripts/bench-qr.sh [extra corpus dirs with truth.json...]
 #        truth.json maps each image file to what it holds: {"a.jpg": "text", "b.png": ["text 1", "text 2"],
@@ -106,8 +106,10 @@ done
 "$python" "$py" pooled 1000000 "${pooled[@]}"
 echo
 
-# --- live mode (label corpora) ----------------------------------------------------------------------------
-for corpus in "${labels[@]}"; do
+# --- live mode (label corpora, and the cluttered photos: a label on a busy counter) ----------------------
+live_corpora=("${labels[@]}")
+[ -n "${cats:-}" ] && [ -f "$cats/clutter/truth.json" ] && live_corpora+=("$cats/clutter")
+for corpus in "${live_corpora[@]}"; do
     out="$bench_dir/results/$(basename "$(dirname "$corpus")")-$(basename "$corpus")"
     taskset -c 0 "$bench_bin" --live "$corpus" >"$out/quickauth-live.jsonl"
     "$python" "$py" live "$corpus" "$out/quickauth-live.jsonl" "$out/quickauth.jsonl"
