@@ -216,6 +216,26 @@ fn a_small_code_the_map_ranks_below_clutter_reads_on_a_later_regions_cheap_steps
     }
 }
 
+/// A version 6 code has no version blocks, nor has a Model 1 code: where version 7's would sit, data modules
+/// can come out as a BCH codeword (3 bits or fewer off), and the version that block named was the only one
+/// tried. These two read on no step (a clean v6 L code on a card, `clutter` seed 7 0073; a Model 1 v8 code,
+/// seed 1 0015); the spacing estimate's own version now follows such a block.
+#[test]
+fn a_chance_version_block_match_does_not_hide_the_estimated_version() {
+    for img in [one("clutter", 7, 73), one("model1", 1, 15)] {
+        for options in [DecoderOptions::default(), DecoderOptions::still_image()] {
+            let (texts, _) = decode_file(&img, options.clone());
+            assert_eq!(
+                texts,
+                vec![img.payload.clone().expect("a code")],
+                "{} {:?} {options:?}",
+                img.name,
+                img.tags
+            );
+        }
+    }
+}
+
 #[test]
 fn page_codes_read_in_still_images() {
     // Still-image options end with the region at the image's own scale (`DecoderOptions::native_scan`): 7
