@@ -113,6 +113,20 @@ fn decode_file(img: &categories::CategoryImage, options: DecoderOptions) -> (Vec
     (found.into_iter().map(|f| f.text).collect(), d)
 }
 
+/// Asserts that `img`, loaded from its bytes as a file is, reads as its own payload and nothing else with
+/// `options`; the decoder, for its `last_pass` and `last_units`.
+fn assert_reads_only_its_code(img: &categories::CategoryImage, options: DecoderOptions) -> Decoder {
+    let (texts, d) = decode_file(img, options.clone());
+    assert_eq!(
+        texts,
+        vec![img.payload.clone().expect("a code")],
+        "{} {:?} {options:?}",
+        img.name,
+        img.tags
+    );
+    d
+}
+
 /// Asserts that `img`, loaded from its PNG bytes as a file is (`image_to_luma`), reads its own payload first.
 fn assert_reads_as_a_file(img: &categories::CategoryImage) {
     let (texts, _) = decode_file(img, DecoderOptions::default());
@@ -195,20 +209,13 @@ fn a_small_code_the_map_ranks_below_clutter_reads_on_a_later_regions_cheap_steps
     for index in [10, 44] {
         let img = one("clutter", 5, index);
         for options in [DecoderOptions::default(), DecoderOptions::still_image()] {
-            let (texts, d) = decode_file(&img, options.clone());
-            assert_eq!(
-                texts,
-                vec![img.payload.clone().expect("a code")],
-                "{} {:?} {options:?}",
-                img.name,
-                img.tags
-            );
+            let d = assert_reads_only_its_code(&img, options);
             let pass = d.last_pass().expect("read");
             common::assert_later_regions_cheap_step(pass, &img.name);
             // Such a region's fit step comes right after the first region's cheap steps (three, the
             // bounding box's three, the later regions' fit steps): 0044 reads on it within 8 units (42-46 when
             // it came last).
-            if pass % 100 == 0 {
+            if pass.is_multiple_of(100) {
                 let units = d.last_units().expect("read");
                 assert!(units <= 8, "{}: read after {units} units", img.name);
             }
@@ -224,14 +231,7 @@ fn a_small_code_the_map_ranks_below_clutter_reads_on_a_later_regions_cheap_steps
 fn a_chance_version_block_match_does_not_hide_the_estimated_version() {
     for img in [one("clutter", 7, 73), one("model1", 1, 15)] {
         for options in [DecoderOptions::default(), DecoderOptions::still_image()] {
-            let (texts, _) = decode_file(&img, options.clone());
-            assert_eq!(
-                texts,
-                vec![img.payload.clone().expect("a code")],
-                "{} {:?} {options:?}",
-                img.name,
-                img.tags
-            );
+            assert_reads_only_its_code(&img, options);
         }
     }
 }
