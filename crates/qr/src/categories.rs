@@ -1465,6 +1465,15 @@ fn warp(
     px
 }
 
+/// The smallest axis-aligned box holding `points`: (min x, min y, max x, max y).
+fn bounding_box(points: &[(f64, f64)]) -> (f64, f64, f64, f64) {
+    points
+        .iter()
+        .fold((f64::MAX, f64::MAX, f64::MIN, f64::MIN), |b, p| {
+            (b.0.min(p.0), b.1.min(p.1), b.2.max(p.0), b.3.max(p.1))
+        })
+}
+
 /// Light papers and dark inks (grey with a slight tint) for the warped categories.
 fn paper_and_ink(rng: &mut ChaCha8Rng) -> ([f32; 3], [f32; 3]) {
     let p = rng.gen_range(205.0..245.0f32);
@@ -1569,12 +1578,7 @@ fn tilted(
         (-qn, 1.0 + qn),
     ]
     .map(|(x, y)| hm.map(x, y));
-    let (min_x, max_x) = outer.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-        (lo.min(p.0), hi.max(p.0))
-    });
-    let (min_y, max_y) = outer.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-        (lo.min(p.1), hi.max(p.1))
-    });
+    let (min_x, min_y, max_x, max_y) = bounding_box(&outer);
     let (sw, sh) = steep_size(rng);
     let pad = 6.0;
     let w = (sw as f64).max(max_x - min_x + 2.0 * pad).ceil();
@@ -2747,12 +2751,7 @@ fn make_clutter(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     let angle = rng.gen_range(0.0..std::f64::consts::TAU);
     let (sa, ca) = angle.sin_cos();
     let turned = local.map(|(x, y)| (ca * x - sa * y, sa * x + ca * y));
-    let (min_x, max_x) = turned.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-        (lo.min(p.0), hi.max(p.0))
-    });
-    let (min_y, max_y) = turned.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-        (lo.min(p.1), hi.max(p.1))
-    });
+    let (min_x, min_y, max_x, max_y) = bounding_box(&turned);
     // The whole card inside the frame, 4 px clear of its edges.
     let pad = 4.0;
     let ox = rng.gen_range(pad - min_x..=(w as f64 - pad - max_x).max(pad - min_x));
@@ -2869,12 +2868,7 @@ fn draw_clutter(px: &mut [[f32; 3]], w: usize, h: usize, rng: &mut ChaCha8Rng) {
             let edge = |a: (f64, f64), b: (f64, f64), x: f64, y: f64| {
                 (b.0 - a.0) * (y - a.1) - (b.1 - a.1) * (x - a.0)
             };
-            let bx = p
-                .iter()
-                .fold((f64::MAX, f64::MAX, f64::MIN, f64::MIN), |b, q| {
-                    (b.0.min(q.0), b.1.min(q.1), b.2.max(q.0), b.3.max(q.1))
-                });
-            fill(bx, colour, &|x, y| {
+            fill(bounding_box(&p), colour, &|x, y| {
                 let e = [
                     edge(p[0], p[1], x, y),
                     edge(p[1], p[2], x, y),
