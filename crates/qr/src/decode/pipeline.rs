@@ -568,7 +568,7 @@ impl Workspace {
         let later: Vec<usize> = (searched..candidates.len())
             .filter(|&ci| Some(ci) != union)
             .collect();
-        let early = |u: &Unit| matches!(*u, Unit::Crop { si: 0, .. });
+        let is_fit = |u: &Unit| matches!(*u, Unit::Crop { si: 0, .. });
         let base_steps = |ci: usize| {
             CROP_STEPS
                 .iter()
@@ -591,21 +591,16 @@ impl Workspace {
                 }
             }
             if ci == 0 {
-                cheap_end = base_steps(0).count();
-                if let Some(u) = union {
-                    // After the first region's own cheap steps, which open the list.
-                    let extra: Vec<Unit> = base_steps(u).collect();
-                    let at = cheap_end;
-                    cheap_end += extra.len();
-                    units.splice(at..at, extra);
-                }
-                let fits: Vec<Unit> = later
-                    .iter()
-                    .flat_map(|&ci| base_steps(ci).filter(early))
+                // After the first region's own cheap steps, which open the list: the bounding box's cheap
+                // steps, then the later regions' fit steps.
+                let at = base_steps(0).count();
+                let extra: Vec<Unit> = union
+                    .into_iter()
+                    .flat_map(base_steps)
+                    .chain(later.iter().flat_map(|&c| base_steps(c).filter(is_fit)))
                     .collect();
-                let at = cheap_end;
-                cheap_end += fits.len();
-                units.splice(at..at, fits);
+                cheap_end = at + extra.len();
+                units.splice(at..at, extra);
             }
         }
         for (fi, &(level, variant, harder)) in FRAME_SCANS.iter().enumerate() {
@@ -614,7 +609,7 @@ impl Workspace {
             }
         }
         for &ci in &later {
-            units.extend(base_steps(ci).filter(|u| !early(u)));
+            units.extend(base_steps(ci).filter(|u| !is_fit(u)));
         }
 
         // A page of text (a document, a receipt, a self-test print) is one big region to the contrast map, and
