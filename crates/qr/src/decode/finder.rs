@@ -238,8 +238,6 @@ fn row_runs(row: &[u8], bounds: &mut [u32]) -> usize {
     n
 }
 
-/// Returns how many finder candidates were confirmed on two or more rows (before keeping the strongest
-/// `MAX_FINDERS` in `out`).
 /// Side, in pixels, of a `ClusterGrid` cell.
 const CELL_PX: f64 = 16.0;
 
@@ -330,6 +328,8 @@ impl ClusterGrid {
     }
 }
 
+/// Returns how many finder candidates were confirmed on two or more rows (before keeping the strongest
+/// `MAX_FINDERS` in `out`).
 fn find_finders(
     bits: &[u8],
     w: usize,
