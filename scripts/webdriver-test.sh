@@ -109,5 +109,10 @@ fi
 if [ "$status" -ne 0 ]; then
   say "failed; tauri-driver log tail (secret-bearing lines removed):"
   tail -n 40 "$WORK/tauri-driver.log" | grep -v -F -f "$WORK/secrets.txt" >&2 || true
+  # The tail is the last test's; a failure earlier in the run shows in the warnings, errors and panics of the whole
+  # log (the apps of every test), which are kept here too.
+  say "warnings, errors and panics in the whole log (secret-bearing lines removed):"
+  grep -n -E ' (WARN|ERROR) |panicked|SIG[A-Z]+|Aborted|core dumped' "$WORK/tauri-driver.log" \
+    | grep -v -F -f "$WORK/secrets.txt" | tail -n 80 >&2 || true
 fi
 exit "$status"

@@ -61,6 +61,10 @@ export class Session {
         if (last) return last;
       } catch (e) {
         last = e.message;
+        // The session is gone (the app or its webview exited): polling on cannot succeed, so say so now.
+        if (/invalid session id/.test(last)) {
+          throw new Error(`the WebDriver session ended while waiting for ${what}: the app or its webview went away (${last})`);
+        }
       }
       await new Promise((r) => setTimeout(r, 150));
     }
