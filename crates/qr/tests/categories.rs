@@ -236,6 +236,38 @@ fn a_chance_version_block_match_does_not_hide_the_estimated_version() {
     }
 }
 
+/// A bright veil over part of a code (glare, or a light patch on a light-on-dark code) lifts its dark modules:
+/// the contrast map's weak blocks take only a range that is most of the block's brightest pixel (a shadow
+/// darkens the light modules), so the veiled part was left out of every region and its finder out of every
+/// crop. `shadow` seed 1 0007 inverted is such a code (light on dark, its shadow now a bright patch): it read
+/// on no step (zxing-cpp read it). It reads on the cheap steps of the first region grown by its veiled blocks.
+#[test]
+fn a_bright_veil_over_part_of_a_code_reads_on_the_veiled_regions_cheap_steps() {
+    let img = one("shadow", 1, 7);
+    let mut luma = img.image.to_luma8();
+    for p in luma.pixels_mut() {
+        p.0[0] = 255 - p.0[0];
+    }
+    for options in [DecoderOptions::default(), DecoderOptions::still_image()] {
+        let mut d = Decoder::new(options.clone());
+        let texts: Vec<String> = d
+            .decode(LumaFrame {
+                width: luma.width(),
+                height: luma.height(),
+                data: luma.as_raw(),
+            })
+            .into_iter()
+            .map(|f| f.text)
+            .collect();
+        assert_eq!(
+            texts,
+            vec![img.payload.clone().expect("a code")],
+            "{options:?}"
+        );
+        common::assert_later_regions_cheap_step(d.last_pass().expect("a read"), &img.name);
+    }
+}
+
 #[test]
 fn page_codes_read_in_still_images() {
     // Still-image options end with the region at the image's own scale (`DecoderOptions::native_scan`): 7
