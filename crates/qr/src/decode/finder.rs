@@ -7,9 +7,10 @@
 
 use super::filters::Plane;
 use super::grid::{
-    edge_grids, inside_convex_quad, timing_warp, Homography, Location, Sampler, PRECHECK_MEAN,
-    PRECHECK_ONE,
+    edge_grids, inside_convex_quad, timing_warp, AlignmentMesh, Homography, Location, Sampler,
+    PRECHECK_MEAN, PRECHECK_ONE,
 };
+use super::symbol::alignment_centres;
 
 /// A finder-pattern centre with its module size (pixels).
 #[derive(Debug, Clone, Copy)]
@@ -476,6 +477,7 @@ impl FinderLocator {
         let mut refined = 0usize;
         let mut warped = 0usize;
         let mut edged = 0usize;
+        let mut meshed = 0usize;
         // The triples in three tiers: first those that look like one code seen cleanly face-on (module
         // sizes within 20 %, sides within 10 %, the angle within ~9 degrees of square), then the rest of
         // those that look roughly face-on, then the ones only a steep view explains (the far finder
@@ -670,6 +672,7 @@ impl FinderLocator {
                     tr,
                     bl,
                     size,
+                    named == Some(version),
                     edge_point,
                     invert,
                     sampler,
@@ -679,6 +682,7 @@ impl FinderLocator {
                     &mut refined,
                     &mut warped,
                     &mut edged,
+                    &mut meshed,
                 ) {
                     return Some(hit);
                 }
@@ -712,6 +716,7 @@ impl FinderLocator {
         tr: Finder,
         bl: Finder,
         size: usize,
+        named: bool,
         edge_point: Option<(f64, f64)>,
         invert: bool,
         sampler: &mut Sampler,
@@ -721,6 +726,7 @@ impl FinderLocator {
         refined: &mut usize,
         warped: &mut usize,
         edged: &mut usize,
+        meshed: &mut usize,
     ) -> Option<(String, Location)> {
         let span = size as f64 - 7.0;
         let (bx, by) = (tr.x + bl.x - tl.x, tr.y + bl.y - tl.y);
@@ -838,6 +844,32 @@ impl FinderLocator {
         // Per geometry from the first stage: its timing pre-check (mean, bent), None when it failed.
         let mut fits: Vec<Option<(f32, bool)>> = Vec::with_capacity(plain + 1);
         let spread = if tl.module >= 2.5 { 0.2 } else { 0.0 };
+        // A version 7+ code bent across its middle (a lens's barrel or pincushion distortion, a sheet that
+        // is not flat) leaves one homography's grid off by modules in places: sample it through its
+        // alignment patterns, cell by cell, when the mesh's own timing patterns fit (a few times per call).
+        let mut try_mesh = |loc: &Location, sampler: &mut Sampler| -> Option<Option<String>> {
+            if size < MESH_MIN_SIZE || *meshed >= MAX_MESHED {
+                return Some(None);
+            }
+            *meshed += 1;
+            let Some(mesh) = alignment_mesh(plane, loc, invert) else {
+                return Some(None);
+            };
+            let map = |u: f64, v: f64| mesh.map(u, v);
+            let axes = Sampler::timing_precheck_mapped(plane, size, invert, map);
+            if (axes[0] + axes[1]) / 2.0 < PRECHECK_MEAN {
+                return Some(None);
+            }
+            if !sampler.can_sample(size, spread) {
+                return None;
+            }
+            sampler.sample_modules_mapped(plane, size, spread, map);
+            Some(
+                [3, 2]
+                    .into_iter()
+                    .find_map(|k| sampler.classify_and_read(size, k, 0.0, invert, 0.7)),
+            )
+        };
         for rescue in [false, true] {
             let mut k = 0;
             while k < if rescue { geometries.len() } else { plain } {
@@ -877,7 +909,20 @@ impl FinderLocator {
                 } else {
                     match fits[k - 1] {
                         Some(f) => f,
-                        None => continue,
+                        None => {
+                            // The flat grid's timing patterns do not fit, and no geometry read: where
+                            // the version blocks named this version and the finders' modules are alike
+                            // (no steep view), the code may be bent, and the first geometry may still
+                            // read through the mesh.
+                            if named && k == 1 && mx <= mn * 1.25 {
+                                match try_mesh(&loc, sampler) {
+                                    None => return None,
+                                    Some(Some(text)) => return Some((text, loc)),
+                                    Some(None) => {}
+                                }
+                            }
+                            continue;
+                        }
                     }
                 };
                 if first {
@@ -981,6 +1026,12 @@ impl FinderLocator {
                         }
                     }
                 }
+                // The timing patterns fit and the data did not read: the code may be bent between them.
+                match try_mesh(&loc, sampler) {
+                    None => return None,
+                    Some(Some(text)) => return Some((text, loc)),
+                    Some(None) => {}
+                }
                 // Every geometry failed but one fits the timing pattern well: the corner opposite `tl`
                 // is likely off (a steep view, with no alignment pattern to pin it on small versions).
                 // Search around it for the corner whose grid samples the sharpest modules, and try that
@@ -1048,6 +1099,62 @@ const MAX_EDGE_GRIDS: usize = 2;
 const EDGE_MAX_MODULE_PX: f64 = 2.5;
 /// Geometries per `read` that may be re-sampled along their timing patterns' edges (see `timing_warp`).
 const MAX_WARPED: usize = 2;
+/// Geometries per `read` that may be re-sampled through their alignment patterns (see `alignment_mesh`),
+/// and the smallest code (version 7: three alignment-pattern lines a side) that has a mesh.
+const MAX_MESHED: usize = 2;
+const MESH_MIN_SIZE: usize = 45;
+
+/// The alignment mesh (see `AlignmentMesh`) of a version 7+ code whose grid `loc` (one homography) roughly
+/// fits: each alignment pattern searched around where its already-found neighbours put it (the
+/// parallelogram of the three before it; along the first row and column, the flat grid moved as much as
+/// the node before it was), the three nodes the finders take from the flat grid (the finders pin it
+/// there). `None` below version 7.
+fn alignment_mesh(plane: &Plane, loc: &Location, invert: bool) -> Option<AlignmentMesh> {
+    let size = loc.size;
+    if size < MESH_MIN_SIZE || !(size - 17).is_multiple_of(4) {
+        return None;
+    }
+    let lines: Vec<f64> = alignment_centres((size - 17) / 4)
+        .into_iter()
+        .map(|c| c as f64 + 0.5)
+        .collect();
+    let n = lines.len();
+    let mut nodes = vec![(0.0, 0.0); n * n];
+    for j in 0..n {
+        for i in 0..n {
+            let (u, v) = (lines[i], lines[j]);
+            let flat = loc.module_point(u, v);
+            if (i, j) == (0, 0) || (i, j) == (n - 1, 0) || (i, j) == (0, n - 1) {
+                nodes[j * n + i] = flat;
+                continue;
+            }
+            let moved = |node: (f64, f64), was: (f64, f64)| {
+                (flat.0 + node.0 - was.0, flat.1 + node.1 - was.1)
+            };
+            let guess = if i > 0 && j > 0 {
+                let (a, b, c) = (
+                    nodes[j * n + i - 1],
+                    nodes[(j - 1) * n + i],
+                    nodes[(j - 1) * n + i - 1],
+                );
+                (a.0 + b.0 - c.0, a.1 + b.1 - c.1)
+            } else if i > 0 {
+                moved(nodes[j * n + i - 1], loc.module_point(lines[i - 1], v))
+            } else {
+                moved(nodes[(j - 1) * n + i], loc.module_point(u, lines[j - 1]))
+            };
+            let (pu, pv) = (loc.module_point(u + 1.0, v), loc.module_point(u, v + 1.0));
+            nodes[j * n + i] = find_alignment(
+                plane,
+                guess,
+                (pu.0 - flat.0, pu.1 - flat.1),
+                (pv.0 - flat.0, pv.1 - flat.1),
+                invert,
+            );
+        }
+    }
+    AlignmentMesh::new(lines, &nodes)
+}
 
 /// The fourth finder-centre corner (opposite `tl`) of a code seen in perspective, from the three finders'
 /// centres and module sizes: a length's scale goes as 1/w, w being the homogeneous coordinate, which is

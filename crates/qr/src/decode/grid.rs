@@ -234,6 +234,55 @@ impl Location {
     }
 }
 
+/// A code's module space mapped to pixels piecewise, through its alignment patterns (version 7 and up): a
+/// lens's barrel or pincushion distortion, or a sheet that is not flat, bends the grid more than one
+/// homography through the finders and the last alignment pattern follows, and each cell between four
+/// neighbouring pattern centres gets its own homography through them.
+pub struct AlignmentMesh {
+    /// Module-space coordinates of the node lines (the pattern centres, `c + 0.5`), both axes.
+    lines: Vec<f64>,
+    /// Per cell (row-major, `lines.len() - 1` a side): module space to pixels.
+    cells: Vec<Homography>,
+}
+
+impl AlignmentMesh {
+    /// Builds the mesh from the pixel centres of the nodes (row-major, `lines.len()` a side); `None` when a
+    /// cell's four nodes make no homography.
+    pub fn new(lines: Vec<f64>, nodes: &[(f64, f64)]) -> Option<Self> {
+        let n = lines.len();
+        debug_assert_eq!(nodes.len(), n * n);
+        let mut cells = Vec::with_capacity((n - 1) * (n - 1));
+        for j in 0..n - 1 {
+            for i in 0..n - 1 {
+                let node = |a: usize, b: usize| nodes[b * n + a];
+                cells.push(Homography::quad_to_quad(
+                    [
+                        (lines[i], lines[j]),
+                        (lines[i + 1], lines[j]),
+                        (lines[i + 1], lines[j + 1]),
+                        (lines[i], lines[j + 1]),
+                    ],
+                    [
+                        node(i, j),
+                        node(i + 1, j),
+                        node(i + 1, j + 1),
+                        node(i, j + 1),
+                    ],
+                )?);
+            }
+        }
+        Some(Self { lines, cells })
+    }
+
+    /// The pixel at module-space point (u, v): the homography of the cell it lies in (the border cells
+    /// reach out to the code's edges).
+    pub fn map(&self, u: f64, v: f64) -> (f64, f64) {
+        let n = self.lines.len();
+        let cell = |t: f64| self.lines[1..n - 1].iter().take_while(|&&l| t >= l).count();
+        self.cells[cell(v) * (n - 1) + cell(u)].map(u, v)
+    }
+}
+
 /// Reusable buffers for re-sampling.
 #[derive(Default)]
 pub struct Sampler {
@@ -352,6 +401,44 @@ impl Sampler {
         self.finish_samples(s);
     }
 
+    /// Samples module (x, y) at pixel `map(x + 0.5, y + 0.5)` (module-space point to pixel; see
+    /// [`AlignmentMesh`]); otherwise as [`Sampler::sample_modules`].
+    pub fn sample_modules_mapped(
+        &mut self,
+        plane: &Plane,
+        size: usize,
+        spread: f64,
+        map: impl Fn(f64, f64) -> (f64, f64),
+    ) {
+        let s = size;
+        self.samples.clear();
+        self.taps = self
+            .taps
+            .saturating_sub(s * s * if spread > 0.0 { 5 } else { 1 });
+        for y in 0..s {
+            let v = y as f64 + 0.5;
+            for x in 0..s {
+                let u = x as f64 + 0.5;
+                let tap = |du: f64, dv: f64| {
+                    let (px, py) = map(u + du, v + dv);
+                    plane.sample(px, py)
+                };
+                let val = if spread > 0.0 {
+                    (tap(0.0, 0.0)
+                        + tap(-spread, 0.0)
+                        + tap(spread, 0.0)
+                        + tap(0.0, -spread)
+                        + tap(0.0, spread))
+                        / 5.0
+                } else {
+                    tap(0.0, 0.0)
+                };
+                self.samples.push(val);
+            }
+        }
+        self.finish_samples(s);
+    }
+
     /// Builds the module-space summed-area table of the samples just taken (for the local threshold).
     fn finish_samples(&mut self, s: usize) {
         let st = s + 1;
@@ -416,7 +503,18 @@ impl Sampler {
     /// so far rule both out (with a margin over float rounding): then it returns [0.0, 0.0]. Most wrong
     /// geometries stop half way.
     pub fn timing_precheck(plane: &Plane, loc: &Location, invert: bool) -> [f32; 2] {
-        let s = loc.size;
+        Self::timing_precheck_mapped(plane, loc.size, invert, |u, v| loc.module_point(u, v))
+    }
+
+    /// [`Sampler::timing_precheck`] of a code of `size` modules whose module-space points `map` takes to
+    /// pixels (see [`AlignmentMesh`]).
+    pub fn timing_precheck_mapped(
+        plane: &Plane,
+        size: usize,
+        invert: bool,
+        map: impl Fn(f64, f64) -> (f64, f64),
+    ) -> [f32; 2] {
+        let s = size;
         if s < 21 {
             return [0.0; 2];
         }
@@ -427,7 +525,7 @@ impl Sampler {
             } else {
                 (6.5, i as f64 + 0.5)
             };
-            let (px, py) = loc.module_point(mx, my);
+            let (px, py) = map(mx, my);
             plane.sample(px, py)
         };
         // Per axis: the two last samples, and the modules that alternate as they should.
@@ -910,6 +1008,60 @@ mod tests {
                 hom,
             },
         )
+    }
+
+    #[test]
+    fn an_alignment_mesh_is_its_nodes_cell_by_cell() {
+        // Nodes placed by one homography: the mesh is that homography everywhere, the border cells' reach
+        // beyond the outer lines included.
+        let lines = vec![6.5, 24.5, 42.5];
+        let h = Homography::quad_to_quad(
+            [(0.0, 0.0), (49.0, 0.0), (49.0, 49.0), (0.0, 49.0)],
+            [(100.0, 80.0), (400.0, 95.0), (420.0, 390.0), (90.0, 360.0)],
+        )
+        .unwrap();
+        let nodes: Vec<(f64, f64)> = lines
+            .iter()
+            .flat_map(|&v| lines.iter().map(move |&u| (u, v)))
+            .map(|(u, v)| h.map(u, v))
+            .collect();
+        let mesh = AlignmentMesh::new(lines.clone(), &nodes).unwrap();
+        for (u, v) in [
+            (0.5, 0.5),
+            (3.5, 45.5),
+            (24.5, 24.5),
+            (30.2, 10.7),
+            (48.5, 48.5),
+        ] {
+            let (a, b) = (mesh.map(u, v), h.map(u, v));
+            assert!(
+                (a.0 - b.0).abs() < 1e-6 && (a.1 - b.1).abs() < 1e-6,
+                "{u},{v}: {a:?} {b:?}"
+            );
+        }
+        // Bent nodes (the middle one pushed out, as a pincushion does to a code off the lens's centre):
+        // each node maps where it was put, and a point between nodes stays inside its cell's quad.
+        let mut bent = nodes.clone();
+        bent[4] = (bent[4].0 + 9.0, bent[4].1 - 6.0);
+        let mesh = AlignmentMesh::new(lines.clone(), &bent).unwrap();
+        for (k, &(u, v)) in lines
+            .iter()
+            .flat_map(|&v| lines.iter().map(move |&u| (u, v)))
+            .collect::<Vec<_>>()
+            .iter()
+            .enumerate()
+        {
+            let p = mesh.map(u, v);
+            assert!(
+                (p.0 - bent[k].0).abs() < 1e-6 && (p.1 - bent[k].1).abs() < 1e-6,
+                "node {k}"
+            );
+        }
+        let p = mesh.map(15.5, 15.5);
+        assert!(
+            inside_convex_quad(&[bent[0], bent[1], bent[4], bent[3]], p.0, p.1),
+            "{p:?}"
+        );
     }
 
     #[test]

@@ -397,7 +397,7 @@ struct Layout {
 }
 
 /// Alignment-pattern centre coordinates (both axes) for `version`: 6, then evenly spaced up to size - 7.
-fn alignment_centres(version: usize) -> Vec<usize> {
+pub(crate) fn alignment_centres(version: usize) -> Vec<usize> {
     if version < 2 {
         return Vec::new();
     }
