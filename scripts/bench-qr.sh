@@ -75,10 +75,10 @@ if [ -f "$root/crates/qr/src/categories.rs" ]; then
     cat_count="${QR_BENCH_CAT_COUNT:-30}"
     cats="$bench_dir/qr-cat-seed${QR_BENCH_SEED:-1}-n$cat_count"
     # The last category in bench order: a directory from before it was added is regenerated.
-    if [ ! -f "$cats/clutter/truth.json" ]; then
+    if [ ! -f "$cats/lens/truth.json" ]; then
         cargo run -q --release -p quickauth-qr --bin qa-corpus -- categories --out "$cats" --seed "${QR_BENCH_SEED:-1}" --count "$cat_count" >&2
     fi
-    for c in small tiny version logo colour lowcontrast mirrored text highres design noqr steep curved damaged noquiet snapped bigmodule densetilt phone shadow page receipt model1 clutter; do
+    for c in small tiny version logo colour lowcontrast mirrored text highres design noqr steep curved damaged noquiet snapped bigmodule densetilt phone shadow page receipt model1 clutter lens; do
         corpora+=("$cats/$c")
     done
 fi

@@ -127,6 +127,7 @@ pub const CATEGORIES: &[&str] = &[
     "receipt",
     "model1",
     "clutter",
+    "lens",
 ];
 
 /// One generated image and its truth.
@@ -173,6 +174,7 @@ pub fn generate_one(category: &str, seed: u64, index: usize) -> Option<CategoryI
         "receipt" => make_receipt(i, &mut rng),
         "model1" => make_model1(i, &mut rng),
         "clutter" => make_clutter(i, &mut rng),
+        "lens" => make_lens(i, &mut rng),
         cat => make(cat, i, &mut rng),
     })
 }
@@ -1679,6 +1681,83 @@ fn make_curved(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
     tags.push(format!("v{v}"));
     let image = develop(px, w, h, blur, noise, rng);
     finish_image(index, image, None, Some(text), tags)
+}
+
+/// A label seen through a lens with barrel or pincushion distortion (a phone's wide lens close up): the
+/// image point at distance r from the frame's centre (r = 1 at a corner) shows what an ideal lens would show
+/// at r (1 + k r^2). The code, versions 5-20 (most with several alignment patterns), is turned by any angle
+/// and placed off the centre, its side 45-75 % of the frame's shorter one, so the distortion bends it
+/// unevenly. Vignetting, blur, noise; some frames JPEG.
+fn make_lens(index: usize, rng: &mut ChaCha8Rng) -> CategoryImage {
+    let mut tags = vec!["lens".to_string()];
+    let v = rng.gen_range(5..=20i16);
+    let ec = [EcLevel::L, EcLevel::M, EcLevel::Q][rng.gen_range(0..3)];
+    let (code, text) = code_of_version(rng, v, ec);
+    let n = code.width();
+    let nf = n as f32;
+    let quiet = 4usize;
+    let (w, h) = [(800u32, 600u32), (960, 720), (1024, 768), (1152, 864)][rng.gen_range(0..4)];
+    let (wf, hf) = (w as f32, h as f32);
+    let share = rng.gen_range(0.45..0.75f32);
+    let module = share * hf / nf;
+    let magnitude = rng.gen_range(0.12..0.35f32);
+    let k = if rng.gen_bool(0.5) {
+        -magnitude
+    } else {
+        magnitude
+    };
+    let angle = rng.gen_range(0.0..std::f32::consts::TAU);
+    let (sin, cos) = angle.sin_cos();
+    // The label's centre, up to a fifth of the frame off its centre (where the code still fits).
+    let half = (nf / 2.0 + quiet as f32) * module * std::f32::consts::SQRT_2;
+    let (cx, cy) = (
+        wf / 2.0 + rng.gen_range(-0.2..0.2f32) * wf,
+        hf / 2.0 + rng.gen_range(-0.2..0.2f32) * hf,
+    );
+    let (cx, cy) = (
+        cx.clamp(half.min(wf / 2.0), (wf - half).max(wf / 2.0)),
+        cy.clamp(half.min(hf / 2.0), (hf - half).max(hf / 2.0)),
+    );
+    let (paper, ink) = paper_and_ink(rng);
+    let backdrop = [rng.gen_range(60.0..160.0f32); 3].map(|c| c + rng.gen_range(-20.0..20.0f32));
+    let vignette = rng.gen_range(0.05..0.3f32);
+    let margin = rng.gen_range(1.0..6.0f32);
+    let reach = nf / 2.0 + quiet as f32 + margin;
+    let radius = (wf * wf + hf * hf).sqrt() / 2.0;
+    let flat = Flat::new(n, &code.to_colors(), quiet, ink, paper, None);
+    let map = |x: f32, y: f32| {
+        let (dx, dy) = ((x - wf / 2.0) / radius, (y - hf / 2.0) / radius);
+        let r2 = dx * dx + dy * dy;
+        let f = 1.0 + k * r2;
+        let (ix, iy) = (
+            wf / 2.0 + dx * f * radius - cx,
+            hf / 2.0 + dy * f * radius - cy,
+        );
+        let (u, v) = (
+            (ix * cos + iy * sin) / module + nf / 2.0,
+            (-ix * sin + iy * cos) / module + nf / 2.0,
+        );
+        ((u - nf / 2.0).abs() <= reach && (v - nf / 2.0).abs() <= reach).then_some((
+            u,
+            v,
+            1.0 - vignette * r2,
+        ))
+    };
+    let outside = |_: f32, _: f32| backdrop;
+    let px = warp(&flat, w, h, &map, &outside);
+    let blur = rng.gen_range(0.3..0.9f32);
+    let noise = rng.gen_range(1.0..4.0f32);
+    tags.push(if k < 0.0 { "pincushion" } else { "barrel" }.to_string());
+    tags.push(format!("k{k:.2}"));
+    tags.push(format!("{ec:?}"));
+    tags.push(format!("module{module:.1}"));
+    tags.push(format!("v{v}"));
+    let image = develop(px, w, h, blur, noise, rng);
+    let jpeg = rng.gen_bool(0.4).then(|| rng.gen_range(75..92u8));
+    if jpeg.is_some() {
+        tags.push("jpeg".to_string());
+    }
+    finish_image(index, image, jpeg, Some(text), tags)
 }
 
 /// A stain on a `damaged` code, in module coordinates.

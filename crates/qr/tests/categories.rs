@@ -76,6 +76,10 @@ const FLOORS: &[(&str, usize, usize)] = &[
     // map's first two got the cheap steps only in all-codes mode after a read; 14 with them on every image
     // (0014: v2 H module2.5 blur, zxing-cpp misses it too).
     ("clutter", 15, 14),
+    // Barrel or pincushion distortion (|k| 0.12-0.35), versions 5-20: 3 of 15 while every grid was one
+    // homography, 11 once a version 7+ code was sampled through its alignment patterns cell by cell
+    // (`AlignmentMesh`); zxing-cpp reads 12.
+    ("lens", 15, 11),
 ];
 
 /// The first code a default decoder reads from a grey frame, and the pass that read it.
@@ -461,6 +465,38 @@ fn clutter_covers_its_range() {
         assert_tag_in(img, "module", 2.2..=6.0);
         assert_tag_in(img, "far", 0.78..=1.0);
         assert_tag_in(img, "shapes", 5.0..=40.0);
+    }
+}
+
+#[test]
+fn lens_covers_its_range() {
+    let imgs = categories::generate("lens", 5, 30);
+    assert_tagged(
+        &imgs,
+        "lens",
+        &["barrel", "pincushion", "L", "M", "Q", "jpeg"],
+    );
+    for img in &imgs {
+        let px = img.image.width() as u64 * img.image.height() as u64;
+        assert!((480_000..=1_000_000).contains(&px), "{}: {px} px", img.name);
+        assert_tag_in(img, "v", 5.0..=20.0);
+        assert_tag_in(img, "k", -0.35..=0.35);
+        let k = tag_value(img, "k");
+        assert!(k.abs() >= 0.12, "{}: k {k}", img.name);
+    }
+}
+
+/// A version 7+ code seen through a distorting lens: one homography through its finders and last alignment
+/// pattern leaves the grid modules off where the lens bends it, and its timing patterns do not fit. Sampled
+/// through its alignment patterns (`AlignmentMesh`), it reads (`lens` seed 5: 0002, v12 pincushion k -0.19;
+/// 0012, v20 pincushion k -0.17; neither read before).
+#[test]
+fn a_code_bent_by_a_lens_reads_through_its_alignment_patterns() {
+    for i in [2, 12] {
+        let img = one("lens", 5, i);
+        for options in [DecoderOptions::default(), DecoderOptions::still_image()] {
+            assert_reads_only_its_code(&img, options);
+        }
     }
 }
 
