@@ -731,6 +731,11 @@ impl Workspace {
                 more_codes |= self.scratch.more_finders;
                 if let Unit::Crop { ci, .. } = unit {
                     read_in[ci] = true;
+                    // The veiled region is the first one grown: a code read in either is in both.
+                    if let Some(v) = veil.filter(|&v| ci == v || ci == 0) {
+                        read_in[v] = true;
+                        read_in[0] = true;
+                    }
                 }
             } else if let Unit::Crop { ci, pi: 0, .. } = unit {
                 // Once our locator named a triple of a dense code here, the steps that read one at a
