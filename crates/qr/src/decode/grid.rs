@@ -372,33 +372,14 @@ impl Sampler {
         vs: &[f64],
         spread: f64,
     ) {
-        let s = loc.size;
-        debug_assert!(us.len() == s && vs.len() == s);
-        self.samples.clear();
-        self.taps = self
-            .taps
-            .saturating_sub(s * s * if spread > 0.0 { 5 } else { 1 });
-        for &v in vs {
-            for &u in us {
-                let (px, py) = loc.module_point(u, v);
-                let val = if spread > 0.0 {
-                    let tap = |du: f64, dv: f64| {
-                        let (x, y) = loc.module_point(u + du, v + dv);
-                        plane.sample(x, y)
-                    };
-                    (plane.sample(px, py)
-                        + tap(-spread, 0.0)
-                        + tap(spread, 0.0)
-                        + tap(0.0, -spread)
-                        + tap(0.0, spread))
-                        / 5.0
-                } else {
-                    plane.sample(px, py)
-                };
-                self.samples.push(val);
-            }
-        }
-        self.finish_samples(s);
+        debug_assert!(us.len() == loc.size && vs.len() == loc.size);
+        self.sample_points(
+            plane,
+            loc.size,
+            spread,
+            |x, y| (us[x], vs[y]),
+            |u, v| loc.module_point(u, v),
+        );
     }
 
     /// Samples module (x, y) at pixel `map(x + 0.5, y + 0.5)` (module-space point to pixel; see
@@ -410,15 +391,34 @@ impl Sampler {
         spread: f64,
         map: impl Fn(f64, f64) -> (f64, f64),
     ) {
+        self.sample_points(
+            plane,
+            size,
+            spread,
+            |x, y| (x as f64 + 0.5, y as f64 + 0.5),
+            map,
+        );
+    }
+
+    /// Samples module (x, y) of a `size`-module code at module-space point `point(x, y)`, taken to pixels by
+    /// `map`: one tap, or with `spread` > 0 the mean of five (the point and `spread` modules either side
+    /// along both axes).
+    fn sample_points(
+        &mut self,
+        plane: &Plane,
+        size: usize,
+        spread: f64,
+        point: impl Fn(usize, usize) -> (f64, f64),
+        map: impl Fn(f64, f64) -> (f64, f64),
+    ) {
         let s = size;
         self.samples.clear();
         self.taps = self
             .taps
             .saturating_sub(s * s * if spread > 0.0 { 5 } else { 1 });
         for y in 0..s {
-            let v = y as f64 + 0.5;
             for x in 0..s {
-                let u = x as f64 + 0.5;
+                let (u, v) = point(x, y);
                 let tap = |du: f64, dv: f64| {
                     let (px, py) = map(u + du, v + dv);
                     plane.sample(px, py)
