@@ -1,4 +1,4 @@
-//! Image operations the decoder pipeline runs before rqrr: pyramid downscaling, smoothing, sharpening and
+//! Image operations the decoder pipeline runs before locating codes: pyramid downscaling, smoothing, sharpening and
 //! integral-image local-mean binarisation. All work on reusable buffers so a camera loop allocates nothing.
 
 /// An owned 8-bit grey image.
@@ -161,7 +161,7 @@ pub fn integral(src: &Plane, sat: &mut Vec<u32>) {
 /// `offset` grey levels. `invert` selects light-on-dark codes. Output: 1 = dark, 0 = light.
 ///
 /// The offset keeps flat noisy areas (background, paper) from turning into speckle, which would both hide
-/// finder patterns and make rqrr's region search slow.
+/// finder patterns and make the finder scan slow.
 ///
 /// `r` is at most 40 (every caller's radius is clamped there): window sums then stay below 2^24, which the
 /// f32 comparisons below need to be exact.

@@ -1,4 +1,4 @@
-//! Our own, blur-tolerant code locator (rqrr's runs only after it, on a few binarisations; see `pipeline`):
+//! Our own, blur-tolerant code locator (the only one; see `pipeline`):
 //! scan a binarised crop for 1:1:3:1:1 finder patterns (rows, confirmed on columns), pair them into
 //! triples, derive the version from their spacing or version information, and try the few plausible grids
 //! (alignment pattern, finder edge lines, corner nudges) through module-space sampling, then the warped
@@ -329,8 +329,7 @@ impl ClusterGrid {
     }
 }
 
-/// Returns how many finder candidates were confirmed on two or more rows (before keeping the strongest
-/// `MAX_FINDERS` in `out`).
+/// Finder candidates confirmed on two or more rows, the strongest `MAX_FINDERS` of them, into `out`.
 fn find_finders(
     bits: &[u8],
     w: usize,
@@ -338,7 +337,7 @@ fn find_finders(
     bounds: &mut Vec<u32>,
     grid: &mut ClusterGrid,
     out: &mut Vec<Finder>,
-) -> usize {
+) {
     out.clear();
     grid.reset(w, h);
     bounds.resize(w + 1, 0);
@@ -397,7 +396,6 @@ fn find_finders(
                 f.hits >= 3
             }
     });
-    let seen = out.len();
     out.sort_by(|a, b| {
         b.hits
             .cmp(&a.hits)
@@ -405,7 +403,6 @@ fn find_finders(
             .then(a.y.total_cmp(&b.y))
     });
     out.truncate(MAX_FINDERS);
-    seen
 }
 
 /// Reusable state for the fallback locator.
@@ -415,8 +412,6 @@ pub struct FinderLocator {
     /// `find_finders`' run boundaries for one row.
     bounds: Vec<u32>,
     grid: ClusterGrid,
-    /// Finder candidates the last `read` confirmed (see `find_finders`).
-    seen: usize,
     /// Source-image pixels per pixel of the plane `read` gets (a crop is scaled; see `set_scale`); 0 (never
     /// set) counts as 1.
     scale: f64,
@@ -429,11 +424,6 @@ impl FinderLocator {
     /// `edge_grids` is for modules of one or two source pixels only.
     pub fn set_scale(&mut self, scale: f64) {
         self.scale = scale;
-    }
-
-    /// Finder-pattern candidates the last `read` confirmed (all of them, not only the strongest it tried).
-    pub fn seen(&self) -> usize {
-        self.seen
     }
 
     /// The largest version a finder triple of the last `read` was named (version blocks) or estimated
@@ -461,7 +451,7 @@ impl FinderLocator {
         sampler: &mut Sampler,
     ) -> Option<(String, Location)> {
         let (w, h) = (plane.w, plane.h);
-        self.seen = find_finders(
+        find_finders(
             bits,
             w,
             h,

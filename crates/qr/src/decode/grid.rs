@@ -1,6 +1,6 @@
-//! Module-grid geometry and our own re-sampling of a located code: when rqrr finds a code but its
-//! single-pixel reads of the binarised image fail ECC, we sample the grey image bilinearly at module
-//! centres and threshold in module space (robust to noise, blur and uneven light), then let rqrr decode.
+//! Module-grid geometry and the sampling of a located code: the grey image is sampled bilinearly at module
+//! centres and thresholded in module space (robust to noise, blur and uneven light), then read by our symbol
+//! reader (`symbol`).
 
 use super::filters::Plane;
 
@@ -223,15 +223,6 @@ impl Location {
             self.module_point(0.0, s),
         ]
     }
-
-    /// Module pitch in pixels (average of the two axes, at the centre).
-    pub fn module_px(&self) -> f64 {
-        let s = self.size as f64;
-        let c = self.module_point(s / 2.0, s / 2.0);
-        let r = self.module_point(s / 2.0 + 1.0, s / 2.0);
-        let d = self.module_point(s / 2.0, s / 2.0 + 1.0);
-        (((r.0 - c.0).hypot(r.1 - c.1)) + ((d.0 - c.0).hypot(d.1 - c.1))) / 2.0
-    }
 }
 
 /// A code's module space mapped to pixels piecewise, through its alignment patterns (version 7 and up): a
@@ -297,11 +288,6 @@ pub struct Sampler {
     taps: usize,
     /// `equalize` scratch: per module, its model terms (see `equalize`) and its sample less the local mean.
     eq: Vec<([f64; EQ_TERMS], f64)>,
-    /// ECC checks that failed on the format information of a sample whose timing patterns read without a
-    /// fault (see `clean_misses`).
-    clean_misses: usize,
-    /// The same, where the format decoded and the version, Reed-Solomon or data check failed.
-    clean_data_misses: usize,
 }
 
 /// A geometry passes the timing pre-check (see `Sampler::timing_precheck`) with both timing patterns
@@ -653,8 +639,8 @@ impl Sampler {
         self.dark.iter_mut().for_each(|d| *d = !*d);
     }
 
-    /// Sets how many ECC checks (`decode` calls) may still run for the current frame. Each costs ~0.5 ms (rqrr's
-    /// Reed-Solomon syndromes), and a frame full of near-readable geometries can otherwise ask for hundreds.
+    /// Sets how many ECC checks (`decode` calls) may still run for the current frame: a frame full of
+    /// near-readable geometries can otherwise ask for hundreds.
     /// `taps`: module taps (`sample_modules` costs size² taps, 5x with `spread`) for the frame; once spent,
     /// `can_sample` says no and the locators stop trying geometries (a damaged or fake code's many
     /// near-fitting geometries cost tens of ms otherwise).
@@ -666,27 +652,6 @@ impl Sampler {
     /// Whether the frame's tap budget still covers a full sample of a `size` grid.
     pub fn can_sample(&self, size: usize, spread: f64) -> bool {
         self.taps >= size * size * if spread > 0.0 { 5 } else { 1 }
-    }
-
-    /// ECC checks so far where neither copy of the format information decoded, on a grid whose timing
-    /// patterns both read without a fault: the geometry fits the code's function patterns, and the format
-    /// bits next to its finders are no valid word. Another locator's grid through the same finders
-    /// samples the same bits (see `pipeline`).
-    #[cfg(test)]
-    pub fn clean_misses(&self) -> usize {
-        self.clean_misses
-    }
-
-    /// ECC checks so far that failed on a grid whose timing patterns both read without a fault, the format
-    /// information decoding: the version information, a Reed-Solomon block or the data did not.
-    #[cfg(test)]
-    pub fn clean_data_misses(&self) -> usize {
-        self.clean_data_misses
-    }
-
-    /// Both kinds of clean miss (`clean_misses` + `clean_data_misses`): what the pipeline acts on.
-    pub fn all_clean_misses(&self) -> usize {
-        self.clean_misses + self.clean_data_misses
     }
 
     /// Takes one ECC check from the frame's budget; false when it is spent.
@@ -704,19 +669,9 @@ impl Sampler {
         if !self.charge() {
             return None;
         }
-        match super::symbol::read(size, &self.dark) {
-            Ok(symbol) => Some(symbol.text),
-            Err(reject) => {
-                if self.timing_score(size) >= CLEAN_TIMING {
-                    if reject == super::symbol::Reject::Format {
-                        self.clean_misses += 1;
-                    } else {
-                        self.clean_data_misses += 1;
-                    }
-                }
-                None
-            }
-        }
+        super::symbol::read(size, &self.dark)
+            .ok()
+            .map(|symbol| symbol.text)
     }
 }
 
@@ -936,10 +891,6 @@ fn edge_centres(prof: &[f32], s: usize, strict: bool) -> Option<Vec<f64>> {
 /// Largest grid `edge_grids` measures (version 10).
 const EDGE_MAX_SIZE: usize = 57;
 
-/// A timing score (see `Sampler::timing_score`) at or above this counts as a clean read of both timing
-/// patterns.
-const CLEAN_TIMING: f32 = 0.97;
-
 /// Terms of `Sampler::equalize`'s blur model.
 const EQ_TERMS: usize = 6;
 
@@ -1120,66 +1071,6 @@ mod tests {
         }
         // A flat grid needs no warp.
         assert!(timing_warp(&render(0.0), &loc, false).is_none());
-    }
-
-    #[test]
-    fn clean_misses_tell_bad_format_from_bad_data_on_a_fitting_grid() {
-        // Reads `plane` through `loc`, single taps; returns (text, clean format misses, clean data misses).
-        let read = |plane: &Plane, loc: &Location, s: &mut Sampler| {
-            s.sample_modules(plane, loc, 0.0, 0.0, 0.0);
-            s.classify(3, 0.0);
-            (s.decode(loc.size), s.clean_misses(), s.clean_data_misses())
-        };
-        let paint = |plane: &mut Plane, modules: &[(usize, usize)], grey: u8| {
-            for &(mx, my) in modules {
-                for y in 0..4 {
-                    for x in 0..4 {
-                        let w = plane.w;
-                        plane.data[(16 + my * 4 + y) * w + 16 + mx * 4 + x] = grey;
-                    }
-                }
-            }
-        };
-        let mut s = Sampler::default();
-        s.set_budget(10, 1_000_000);
-        let (plane, loc) = rendered("HELLO");
-        let n = loc.size;
-        assert_eq!(
-            read(&plane, &loc, &mut s),
-            (Some("HELLO".to_string()), 0, 0)
-        );
-
-        // Both format copies painted dark: the timing patterns still read, the format does not.
-        let mut format: Vec<(usize, usize)> = (0..9).filter(|&i| i != 6).map(|i| (i, 8)).collect();
-        format.extend((0..8).filter(|&i| i != 6).map(|i| (8, i)));
-        format.extend((n - 8..n).map(|i| (i, 8)));
-        format.extend((n - 7..n).map(|i| (8, i)));
-        let mut bad_format = plane.clone();
-        paint(&mut bad_format, &format, 30);
-        assert_eq!(read(&bad_format, &loc, &mut s), (None, 1, 0));
-        assert_eq!(
-            super::super::symbol::read(n, &s.dark).err(),
-            Some(super::super::symbol::Reject::Format)
-        );
-
-        // Data blotted out beyond correction: the format reads, so it is a clean data miss.
-        let mut bad_data = plane.clone();
-        let data: Vec<(usize, usize)> = (9..n - 8)
-            .flat_map(|y| (9..n).map(move |x| (x, y)))
-            .collect();
-        paint(&mut bad_data, &data, 30);
-        assert_eq!(read(&bad_data, &loc, &mut s), (None, 1, 1));
-
-        // The same bad format through a grid half a module off: its taps land on module corners, the
-        // timing patterns do not read cleanly, and the miss says nothing about the format.
-        let off = Location {
-            origin: -0.5,
-            ..loc
-        };
-        assert!(s.timing_score(n) >= CLEAN_TIMING);
-        let missed = read(&bad_format, &off, &mut s);
-        assert!(s.timing_score(n) < CLEAN_TIMING);
-        assert_eq!(missed, (None, 1, 1));
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! QR decoding for camera frames and image files: our own preprocessing pipeline around rqrr
-//! (pyramid, local binarisation, inverted/sharpened retries, module-space re-sampling), verified by ECC.
+//! QR decoding for camera frames and image files, all our own: a preprocessing pipeline (pyramid, contrast
+//! map, local binarisation, inverted/sharpened retries), a finder-pattern locator that samples each grid in
+//! module space, and a symbol reader that checks format, version and Reed-Solomon before any text.
 //!
 //! ```no_run
 //! use quickauth_qr::{Decoder, DecoderOptions, LumaFrame};
@@ -47,7 +48,7 @@ pub struct DecoderOptions {
     pub stop_at_first: bool,
     /// Also look for light-on-dark (inverted) codes.
     pub try_inverted: bool,
-    /// Run the expensive late passes (sharpening, smoothing, re-sampling variants). `false` keeps only the
+    /// Run the expensive late passes (sharpening, smoothing, small windows, zoomed crops). `false` keeps only the
     /// cheap passes, for very slow machines.
     pub try_harder: bool,
     /// Live camera mode: a time budget per frame. `None` (the default) runs the full search on every call
@@ -97,7 +98,7 @@ impl DecoderOptions {
 }
 
 /// Per-frame budget for live mode. Every frame runs the cheapest passes on the most label-like region;
-/// the other passes (sharpened, smoothed, zoomed, rqrr's locator, whole-frame scans) form a ring that
+/// the other passes (sharpened, smoothed, zoomed, whole-frame scans) form a ring that
 /// consecutive frames work through, each continuing where the previous one stopped, as long as the
 /// frame's time allows (passes are skipped before they start, using their measured cost, so a frame
 /// overruns the budget by at most the pass that was already running when it ran out). Over a few

@@ -1,8 +1,7 @@
 //! The ordered decode passes. Cheap first: find label-like high-contrast regions on a half-resolution
 //! contrast map, crop them from the full frame at a scale that makes modules ~4 px, and try several
 //! binarisations (plain, smoothed, sharpened; dark-on-light and inverted) on the small crop. Whole-frame
-//! passes follow as a safety net. Codes rqrr locates but cannot read are re-sampled in module space.
-//! Every result passes our symbol reader's format, version and Reed-Solomon checks (`symbol`); nothing is
+//! passes follow as a safety net. Our own locator (`finder`) finds and samples every grid; every result passes our symbol reader's format, version and Reed-Solomon checks (`symbol`); nothing is
 //! guessed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -10,7 +9,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use super::clock;
 use super::filters::{binarize_mean, box3, downscale2, integral, unsharp, Plane, View};
 use super::finder::FinderLocator;
-use super::grid::{inside_convex_quad, Homography, Location, Sampler};
+use super::grid::{inside_convex_quad, Sampler};
 use super::{Decoded, DecoderOptions, LumaFrame};
 
 /// Frames above this many pixels are box-downscaled first for the contrast map and the whole-frame scans (it
@@ -19,21 +18,9 @@ use super::{Decoded, DecoderOptions, LumaFrame};
 const MAX_BASE_PIXELS: usize = 6_000_000;
 /// The smallest QR code (version 1) is 21 modules; anything narrower cannot hold one at 1 px/module.
 const MIN_SIDE: usize = 21;
-/// Grids per scan that we try to read; bounds time on frames full of finder-like clutter.
-const MAX_GRIDS_PER_SCAN: usize = 6;
-/// ECC checks (rqrr's format + Reed-Solomon decode, ~0.5 ms each: ours through `Sampler::decode` and rqrr's
-/// own in `locate`) per frame. Bounds the time a frame full of nearly readable geometries can take; the
+/// ECC checks (format and Reed-Solomon decode through `Sampler::decode`) per frame. Bounds the time a frame full of nearly readable geometries can take; the
 /// readable frames of the dev corpus and of project seeds 1, 3 and 7 use at most ~90.
 const MAX_ECC_CHECKS: usize = 96;
-/// rqrr's phase runs on a kept binarisation only when our scan of it confirmed this many finder candidates
-/// (a code has three). Two (until stop 15) let rqrr search pages of noise and unreadable label frames, and
-/// read no frame of ~2,400 that three did not.
-const RQRR_MIN_FINDERS: usize = 3;
-/// rqrr-phase steps per candidate that may locate a grid and read nothing before the rest are skipped. At
-/// two (stop 14), the second miss cost a fake code another 7-10 ms (rqrr refines a grid's perspective
-/// twice per call) and read no frame of ~2,500 that one miss did not (dev, label seeds 1/3/7/11, every
-/// category of seeds 1, 2 and 5).
-const RQRR_MAX_MISSES: u8 = 1;
 /// Module taps per frame (see `Sampler::set_budget`). The readable frames of the dev corpus, project seed 1
 /// and the edge-case categories use at most ~212,000; a fake code with a valid timing pattern used 2.8
 /// million (~75 ms) before this bound.
@@ -58,7 +45,7 @@ const BLOCK: usize = 8;
 const WEAK_SHARE: u32 = 3;
 const WEAK_OVER_NOISE: u32 = 3;
 const WEAK_MIN_PERCENT: u32 = 65;
-/// Module size, in crop pixels, we aim for when scaling a candidate crop (rqrr is happiest at 3-6 px).
+/// Module size, in crop pixels, we aim for when scaling a candidate crop.
 const TARGET_MODULE_PX: f64 = 3.0;
 
 /// How a crop or level is pre-filtered before binarisation.
@@ -173,14 +160,6 @@ const CROP_STEPS: &[CropStep] = &[
     step(NATIVE_ZOOM, v(Filter::Sharp, false, 6), true),
 ];
 
-/// The crop steps worth rqrr's slower locator after ours failed on all of them. Our locator reads steep and
-/// bent codes itself: on the 2,505 frames of dev, label seeds 1/3/7/11 and the categories of seeds 1, 2 and
-/// 5, rqrr reads none that ours does not. On ~530 frames of ad-hoc probes (PIL perspective, stretch and
-/// other transforms of project images) it reads 3 more, all on step 5 (the unsharp-masked crop); on the
-/// first label-sized and first 1.8x steps it read nothing there either and cost 1.5-4 ms of the p95 frame
-/// with no code.
-const RQRR_STEPS: &[usize] = &[5];
-
 /// Crop zoom factors relative to the size-based estimate (the code's share of the label varies).
 const CROP_ZOOMS: &[f64] = &[1.0, 1.8];
 /// The crop zoom of the fit step: sized from the region's module estimate, not from `CROP_ZOOMS`.
@@ -235,34 +214,12 @@ const PAGE_MODULE_PX: f64 = 0.8;
 /// Largest crop, in pixels, after scaling.
 const MAX_CROP_PIXELS: f64 = 160_000.0;
 
-/// Whole-frame scans after the crops: (pyramid level, variant, harder-only). They run our locator only: with
-/// rqrr's as well they cost a page of noise ~4 ms more and read no frame of ~2,500 that ours did not (dev,
-/// label seeds 1/3/7/11, every category of seeds 1, 2 and 5).
+/// Whole-frame scans after the crops: (pyramid level, variant, harder-only).
 const FRAME_SCANS: &[(u8, Variant, bool)] = &[
     (1, v(Filter::Raw, false, 4), false),
     (1, v(Filter::Raw, true, 4), false),
     (2, v(Filter::Raw, false, 3), true),
 ];
-
-/// Re-sampling variants tried on a located code that failed: (shift u, shift v, tap spread, neighbourhood k, bias).
-const RESAMPLE: &[(f64, f64, f64, usize, f32)] = &[
-    (0.0, 0.0, 0.2, 3, 0.0),
-    (0.0, 0.0, 0.0, 3, 0.0),
-    (0.0, 0.0, 0.2, 2, 0.0),
-    (0.0, 0.0, 0.2, 3, -6.0),
-    (0.0, 0.0, 0.2, 3, 6.0),
-    (0.25, 0.25, 0.2, 3, 0.0),
-    (-0.25, -0.25, 0.2, 3, 0.0),
-];
-
-/// Which locator a scan runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Locators {
-    /// `finder::FinderLocator` (cheap).
-    Ours,
-    /// rqrr's (strict, slower: perspective refinement per candidate).
-    Rqrr,
-}
 
 /// Maps plane pixel coordinates to base-plane coordinates: base = origin + p * scale.
 #[derive(Debug, Clone, Copy)]
@@ -291,11 +248,6 @@ struct Scratch {
     more_finders: bool,
     /// `module_estimate`'s run lengths.
     run_lens: Vec<u32>,
-    /// Set by `scan`: rqrr's locator found a grid there, and nothing was read from it.
-    rqrr_missed: bool,
-    /// Set by `scan`: our locator sampled a grid there whose timing patterns read cleanly and that failed
-    /// the format, version, Reed-Solomon or data check (see `Sampler::clean_misses`, `clean_data_misses`).
-    clean_miss: bool,
 }
 
 /// All-codes mode: searches of a copy with the codes read so far painted out (see `Workspace::decode`).
@@ -348,8 +300,8 @@ fn paint_out(px: &mut [u8], w: usize, h: usize, corners: [(f32, f32); 4]) {
 /// One step of the search (see `Workspace::decode`).
 #[derive(Debug, Clone, Copy)]
 enum Unit {
-    /// Candidate `ci`, phase `pi` (index into the phase list), crop step `si` (index into `CROP_STEPS`).
-    Crop { ci: usize, pi: usize, si: usize },
+    /// Candidate `ci`, crop step `si` (index into `CROP_STEPS`).
+    Crop { ci: usize, si: usize },
     /// Whole-frame scan `fi` (index into `FRAME_SCANS`).
     Frame { fi: usize },
 }
@@ -358,23 +310,21 @@ impl Unit {
     /// Index into `Workspace::unit_cost` (the same kind of unit costs about the same on every frame).
     fn cost_slot(self) -> usize {
         match self {
-            Unit::Crop { ci, pi, si } => {
-                (ci.min(MAX_CANDIDATES - 1) * 2 + pi) * CROP_STEPS.len() + si
-            }
-            Unit::Frame { fi } => MAX_CANDIDATES * 2 * CROP_STEPS.len() + fi,
+            Unit::Crop { ci, si } => ci.min(MAX_CANDIDATES - 1) * CROP_STEPS.len() + si,
+            Unit::Frame { fi } => MAX_CANDIDATES * CROP_STEPS.len() + fi,
         }
     }
 
     /// The pass number reported by `Decoder::last_pass`.
     fn pass(self) -> usize {
         match self {
-            Unit::Crop { ci, pi, si } => ci * 100 + pi * 20 + si,
+            Unit::Crop { ci, si } => ci * 100 + si,
             Unit::Frame { fi } => 900 + fi,
         }
     }
 }
 
-const COST_SLOTS: usize = MAX_CANDIDATES * 2 * CROP_STEPS.len() + FRAME_SCANS.len();
+const COST_SLOTS: usize = MAX_CANDIDATES * CROP_STEPS.len() + FRAME_SCANS.len();
 
 /// Assumed cost (ms) of a unit live mode has not measured yet.
 const UNMEASURED_COST_MS: f32 = 1.0;
@@ -391,14 +341,6 @@ const LIVE_BASE_STEPS: usize = 3;
 struct FrameState {
     /// Per zoom: which candidate's crop `Workspace::crops` holds, with its transform, window and plane key.
     zooms: [Option<ZoomCrop>; 5],
-    /// Per crop step: the plane key whose binarisation `Workspace::kept_bits` holds.
-    kept: [Option<u64>; CROP_STEPS.len()],
-    /// Per crop step: the finder candidates our locator confirmed on the kept binarisation.
-    kept_seen: [usize; CROP_STEPS.len()],
-    /// Per candidate: rqrr-phase steps that located a grid and read nothing.
-    rqrr_misses: [u8; MAX_REGIONS],
-    /// Per candidate: a scan of our phase had a clean miss there (see `Scratch::clean_miss`).
-    clean_miss: [bool; MAX_REGIONS],
     /// Per candidate: the largest version a finder triple of our locator's steps there was named or
     /// estimated to have (see `DENSE_MIN_VERSION`).
     max_version: [i64; MAX_REGIONS],
@@ -417,7 +359,7 @@ pub struct Workspace {
     units: Vec<Unit>,
     /// Live mode: where in the ring of non-base units the next frame starts.
     live_next: usize,
-    /// Live mode: running estimate of each kind of unit's cost (per candidate slot, phase and step), in ms
+    /// Live mode: running estimate of each kind of unit's cost (per candidate slot and step), in ms
     /// (0 = not measured yet).
     unit_cost: Vec<f32>,
     /// Original-frame pixels per base-plane pixel (> 1 only for huge frames).
@@ -431,8 +373,6 @@ pub struct Workspace {
     base_owned: bool,
     /// The current candidate's crop at each of `CROP_ZOOMS` (also scratch for huge-frame downscaling).
     crops: [Plane; 5],
-    /// Binarised crop steps kept from our locator's phase for rqrr's (indexed like `CROP_STEPS`).
-    kept_bits: [Vec<u8>; CROP_STEPS.len()],
     block_range: Vec<u8>,
     /// Per contrast-map block: its brightest pixel (see `candidates`' weak blocks).
     block_top: Vec<u8>,
@@ -549,8 +489,7 @@ impl Workspace {
         self.scratch.sampler.set_budget(MAX_ECC_CHECKS, MAX_TAPS);
 
         // The whole search as a flat list of units, in full-search order: each candidate crop's steps
-        // (camera mode: every step with our cheap locator before paying for rqrr's on any of them), then
-        // the whole-frame scans (codes the contrast map missed, several codes per frame).
+        // then the whole-frame scans (codes the contrast map missed, several codes per frame).
         let mut candidates = self.candidates(frame);
         // A frame too small for a half-size level (under 84 px a side) gets no whole-frame scan, and its
         // map has a handful of blocks: when that finds no region, the whole frame is the region (the fit
@@ -559,9 +498,8 @@ impl Workspace {
             let b = base(self.base_owned, &self.levels[0], frame);
             candidates.push((0.0, 0.0, b.w as f64, b.h as f64));
         }
-        // Every step with our cheap locator before paying for rqrr's on any of them. A still image that
-        // wants every code (`stop_at_first = false`) searches in the same order; see `after_hit` below.
-        let phases: &[Locators] = &[Locators::Ours, Locators::Rqrr];
+        // A still image that wants every code (`stop_at_first = false`) searches in the same order; see
+        // `after_hit` below.
         let mut units = std::mem::take(&mut self.units);
         units.clear();
         // The veiled first region (see `veil_box`) is the last region, and gets its cheap steps last.
@@ -582,19 +520,16 @@ impl Workspace {
                 .enumerate()
                 .take(LIVE_BASE_STEPS)
                 .filter(|(_, st)| applies(st.variant, st.harder, opts))
-                .map(move |(si, _)| Unit::Crop { ci, pi: 0, si })
+                .map(move |(si, _)| Unit::Crop { ci, si })
         };
         // Where the first region's cheap steps (and the bounding box's, right after them) end.
         let mut cheap_end = 0;
         for ci in 0..searched {
-            for (pi, &locators) in phases.iter().enumerate() {
-                for (si, st) in CROP_STEPS.iter().enumerate() {
-                    if applies(st.variant, st.harder, opts)
-                        && (st.zoom != NATIVE_ZOOM || opts.native_scan)
-                        && (locators != Locators::Rqrr || RQRR_STEPS.contains(&si))
-                    {
-                        units.push(Unit::Crop { ci, pi, si });
-                    }
+            for (si, st) in CROP_STEPS.iter().enumerate() {
+                if applies(st.variant, st.harder, opts)
+                    && (st.zoom != NATIVE_ZOOM || opts.native_scan)
+                {
+                    units.push(Unit::Crop { ci, si });
                 }
             }
             if ci == 0 {
@@ -638,9 +573,7 @@ impl Workspace {
                 if m.is_some_and(|m| m * zoomed_scale(region) < PAGE_MODULE_PX) {
                     let early = |u: &Unit| match *u {
                         Unit::Frame { fi } => fi == 0,
-                        Unit::Crop { ci, pi, si } => {
-                            ci == 0 && pi == 0 && CROP_STEPS[si].zoom == NATIVE_ZOOM
-                        }
+                        Unit::Crop { ci, si } => ci == 0 && CROP_STEPS[si].zoom == NATIVE_ZOOM,
                     };
                     // The whole-frame scan first (the cheaper), then the native steps.
                     page_end = cheap_end
@@ -657,9 +590,7 @@ impl Workspace {
         let base = match opts.live {
             Some(_) => units
                 .iter()
-                .take_while(
-                    |u| matches!(u, Unit::Crop { ci: 0, pi: 0, si } if *si < LIVE_BASE_STEPS),
-                )
+                .take_while(|u| matches!(u, Unit::Crop { ci: 0, si } if *si < LIVE_BASE_STEPS))
                 .count(),
             None => units.len(),
         };
@@ -690,7 +621,7 @@ impl Workspace {
             };
             if after_hit {
                 let wanted = match unit {
-                    Unit::Crop { ci, pi, si } => !read_in[ci] && pi == 0 && si < LIVE_BASE_STEPS,
+                    Unit::Crop { ci, si } => !read_in[ci] && si < LIVE_BASE_STEPS,
                     Unit::Frame { .. } => false,
                 };
                 if !wanted {
@@ -711,7 +642,7 @@ impl Workspace {
                 }
             }
             let t0 = clock::now_ms();
-            let hit = self.run_unit(unit, &candidates, phases, frame, opts, &mut state, out);
+            let hit = self.run_unit(unit, &candidates, frame, opts, &mut state, out);
             ran += 1;
 
             if budget.is_some() {
@@ -737,7 +668,7 @@ impl Workspace {
                         read_in[0] = true;
                     }
                 }
-            } else if let Unit::Crop { ci, pi: 0, .. } = unit {
+            } else if let Unit::Crop { ci, .. } = unit {
                 // Once our locator named a triple of a dense code here, the steps that read one at a
                 // slant come next, after the scans moved up for a page (whose text forms such triples).
                 // Only the order changes. Not in live mode, whose ring keeps its order.
@@ -747,7 +678,7 @@ impl Workspace {
                 {
                     slant_moved[ci] = true;
                     move_up(&mut units, (k + 1).max(page_end), |u| {
-                        matches!(*u, Unit::Crop { ci: c, pi: 0, si } if c == ci && SLANT_STEPS.contains(&si))
+                        matches!(*u, Unit::Crop { ci: c, si } if c == ci && SLANT_STEPS.contains(&si))
                             .then_some(0)
                     });
                 }
@@ -763,23 +694,19 @@ impl Workspace {
         &mut self,
         unit: Unit,
         candidates: &[(f64, f64, f64, f64)],
-        phases: &[Locators],
         frame: LumaFrame<'_>,
         opts: &DecoderOptions,
         st8: &mut FrameState,
         out: &mut Vec<Decoded>,
     ) -> bool {
         match unit {
-            Unit::Crop { ci, pi, si } => {
+            Unit::Crop { ci, si } => {
                 let (x0, y0, x1, y1) = candidates[ci];
-                let locators = phases[pi];
                 let st = CROP_STEPS[si];
                 if st.dense && st8.max_version[ci] < DENSE_MIN_VERSION {
                     return false;
                 }
-                // Each zoom's crop is built once per candidate and kept for both phases, and the
-                // binarisations of the steps rqrr's phase repeats are kept from our phase: the same bits
-                // give the same results, without rebuilding, re-filtering and re-binarising them.
+                // Each zoom's crop is built once per candidate and kept for its other steps.
                 let (xf, radius, key) = match st8.zooms[st.zoom] {
                     Some((owner, z)) if owner == ci => z,
                     _ => {
@@ -895,30 +822,6 @@ impl Workspace {
                     }
                 };
                 let crop = &self.crops[st.zoom];
-                let reuse = locators == Locators::Rqrr && st8.kept[si] == Some(key);
-                if locators == Locators::Rqrr
-                    && (st8.rqrr_misses[ci] >= RQRR_MAX_MISSES || st8.clean_miss[ci])
-                {
-                    // rqrr's locator found a grid it could not read on another binarisation already: its
-                    // perspective refinement (several ms a grid) would most likely find the same grid
-                    // again. Or our locator had a grid there whose timing patterns fit and that failed the
-                    // checks: a grid through the same finders reads the same format bits, and the data
-                    // ones where the timing fits. (On ~2,400 frames no read needed rqrr after such a miss:
-                    // the three frames it still reads alone never gave our locator a clean grid.)
-                    if reuse {
-                        st8.kept[si] = None;
-                    }
-                    return false;
-                }
-                if reuse && st8.kept_seen[si] < RQRR_MIN_FINDERS {
-                    // Our scan of these very bits found fewer than three finder candidates: rqrr's
-                    // locator, which looks for the same patterns, is unlikely to find a code's three.
-                    st8.kept[si] = None;
-                    return false;
-                }
-                if reuse {
-                    std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
-                }
                 let radius = if st.window > 0 {
                     (st.window as f64 * TARGET_MODULE_PX * CROP_ZOOMS[st.zoom.min(1)]).round()
                         as usize
@@ -932,36 +835,10 @@ impl Workspace {
                     radius,
                     xf,
                     self.base_scale,
-                    locators,
-                    reuse,
-                    opts,
                     &mut self.scratch,
                     out,
                 );
-                if locators == Locators::Ours && self.scratch.clean_miss {
-                    st8.clean_miss[ci] = true;
-                }
-                if locators == Locators::Ours {
-                    st8.max_version[ci] =
-                        st8.max_version[ci].max(self.scratch.finder.max_version());
-                }
-                if locators == Locators::Rqrr && self.scratch.rqrr_missed {
-                    st8.rqrr_misses[ci] += 1;
-                }
-                if reuse {
-                    std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
-                    st8.kept[si] = None;
-                } else if locators == Locators::Ours
-                    && phases.contains(&Locators::Rqrr)
-                    && RQRR_STEPS.contains(&si)
-                    && crop.w >= MIN_SIDE
-                    && crop.h >= MIN_SIDE
-                {
-                    // `scan` binarised this step into `scratch.bits`: keep it for rqrr's phase.
-                    std::mem::swap(&mut self.scratch.bits, &mut self.kept_bits[si]);
-                    st8.kept[si] = Some(key);
-                    st8.kept_seen[si] = self.scratch.finder.seen();
-                }
+                st8.max_version[ci] = st8.max_version[ci].max(self.scratch.finder.max_version());
                 hit
             }
             Unit::Frame { fi } => {
@@ -989,9 +866,6 @@ impl Workspace {
                     radius,
                     xf,
                     self.base_scale,
-                    Locators::Ours,
-                    false,
-                    opts,
                     &mut self.scratch,
                     out,
                 )
@@ -1480,196 +1354,65 @@ fn scan(
     radius: usize,
     xf: Affine,
     base_scale: f64,
-    locators: Locators,
-    bits_ready: bool,
-    opts: &DecoderOptions,
     s: &mut Scratch,
     out: &mut Vec<Decoded>,
 ) -> bool {
     if plane.w < MIN_SIDE || plane.h < MIN_SIDE {
         return false;
     }
-    // `bits_ready`: `s.bits` already holds this step's binarisation (kept from our locator's phase; only
-    // rqrr's locator, which reads nothing but the bits, runs then).
-    debug_assert!(!bits_ready || locators == Locators::Rqrr);
-    let src: &Plane = if bits_ready {
-        debug_assert_eq!(s.bits.len(), plane.w * plane.h);
-        plane
-    } else {
-        // Steps on the same plane with the same filter share the filtered plane and its integral image.
-        let (src, sat): (&Plane, &[u32]) = match variant.filter {
-            Filter::Raw => {
-                if s.sat_key != Some(plane_key) {
-                    integral(plane, &mut s.sat);
-                    s.sat_key = Some(plane_key);
-                }
-                (plane, &s.sat)
+    // Steps on the same plane with the same filter share the filtered plane and its integral image.
+    let (src, sat): (&Plane, &[u32]) = match variant.filter {
+        Filter::Raw => {
+            if s.sat_key != Some(plane_key) {
+                integral(plane, &mut s.sat);
+                s.sat_key = Some(plane_key);
             }
-            filter => {
-                if s.filtered_key != Some((plane_key, filter)) {
-                    if filter == Filter::Smooth {
-                        box3(plane, &mut s.tmp16, &mut s.filtered);
-                    } else {
-                        box3(plane, &mut s.tmp16, &mut s.blurred);
-                        unsharp(plane, &s.blurred, 1.5, &mut s.filtered);
-                    }
-                    integral(&s.filtered, &mut s.filtered_sat);
-                    s.filtered_key = Some((plane_key, filter));
+            (plane, &s.sat)
+        }
+        filter => {
+            if s.filtered_key != Some((plane_key, filter)) {
+                if filter == Filter::Smooth {
+                    box3(plane, &mut s.tmp16, &mut s.filtered);
+                } else {
+                    box3(plane, &mut s.tmp16, &mut s.blurred);
+                    unsharp(plane, &s.blurred, 1.5, &mut s.filtered);
                 }
-                (&s.filtered, &s.filtered_sat)
+                integral(&s.filtered, &mut s.filtered_sat);
+                s.filtered_key = Some((plane_key, filter));
             }
-        };
-        binarize_mean(
-            src,
-            sat,
-            radius,
-            variant.offset,
-            variant.invert,
-            &mut s.bits,
-        );
-        src
+            (&s.filtered, &s.filtered_sat)
+        }
     };
-    let before = out.len();
+    binarize_mean(
+        src,
+        sat,
+        radius,
+        variant.offset,
+        variant.invert,
+        &mut s.bits,
+    );
     s.more_finders = false;
-    let mut rqrr_located = false;
-    let mut found = Vec::new();
-    let clean_before = s.sampler.all_clean_misses();
-    if locators == Locators::Ours {
-        s.finder.set_scale(xf.scale * base_scale);
-        if let Some((text, loc)) = catch_unwind(AssertUnwindSafe(|| {
-            s.finder.read(src, &s.bits, variant.invert, &mut s.sampler)
-        }))
-        .ok()
-        .flatten()
-        {
-            // A code's three finders lie inside its corners; two or more outside may be another code's.
-            s.more_finders = s.finder.finders_outside(loc.corners()) >= 2;
-            found.push((Some(text), loc));
-        }
-    }
-    s.clean_miss = s.sampler.all_clean_misses() > clean_before;
-    if locators == Locators::Rqrr {
-        found.extend(locate(src.w, src.h, &s.bits, &mut s.sampler));
-        rqrr_located = !found.is_empty();
-    }
-    for (text, loc) in found {
-        let text = match text {
-            Some(t) => Some(t),
-            None if opts.try_harder => resample(plane, &loc, variant.invert, &mut s.sampler),
-            None => None,
-        };
-        let Some(text) = text else { continue };
-        if out.iter().any(|d| d.text == text) {
-            continue;
-        }
-        let corners = loc.corners().map(|(x, y)| {
-            (
-                ((xf.ox + x * xf.scale) * base_scale) as f32,
-                ((xf.oy + y * xf.scale) * base_scale) as f32,
-            )
-        });
-        out.push(Decoded { text, corners });
-        if opts.stop_at_first {
-            break;
-        }
-    }
-    s.rqrr_missed = rqrr_located && out.len() == before;
-    out.len() > before
-}
-
-/// Runs rqrr's finder search on a binarised plane (1 = dark) and returns every located grid (in plane
-/// coordinates) with its text when rqrr could read it. rqrr can panic on odd geometry; that is contained here.
-/// Every ECC check rqrr makes here is charged to `sampler`'s per-frame budget; without budget, grids are
-/// still returned (unread) but not checked.
-fn locate(
-    w: usize,
-    h: usize,
-    bits: &[u8],
-    sampler: &mut Sampler,
-) -> Vec<(Option<String>, Location)> {
-    let run = || {
-        let mut img = rqrr::PreparedImage::prepare_from_bitmap(w, h, |x, y| bits[y * w + x] != 0);
-        let grids = img.detect_grids();
-        let mut found = Vec::new();
-        for g in grids.iter().take(MAX_GRIDS_PER_SCAN) {
-            let size = rqrr::BitGrid::size(&g.grid);
-            // rqrr's bounds are the images of module-space (0,0), (s+1,0), (s+1,s+1), (0,s+1), in pixel indices.
-            let q = g.bounds.map(|p| (p.x as f64 + 0.5, p.y as f64 + 0.5));
-            let Some(hom) = Homography::square_to_quad(q) else {
-                continue;
-            };
-            let loc = Location {
-                size,
-                span: size as f64 + 1.0,
-                origin: 0.0,
-                hom,
-            };
-            let text = if sampler.charge() {
-                let mut dark = Vec::with_capacity(size * size);
-                for y in 0..size {
-                    for x in 0..size {
-                        dark.push(rqrr::BitGrid::bit(&g.grid, y, x));
-                    }
-                }
-                super::symbol::read(size, &dark).ok().map(|s| s.text)
-            } else {
-                None
-            };
-            found.push((text, loc));
-        }
-        found
+    s.finder.set_scale(xf.scale * base_scale);
+    let Some((text, loc)) = catch_unwind(AssertUnwindSafe(|| {
+        s.finder.read(src, &s.bits, variant.invert, &mut s.sampler)
+    }))
+    .ok()
+    .flatten() else {
+        return false;
     };
-    catch_unwind(AssertUnwindSafe(run)).unwrap_or_default()
-}
-
-/// Reads a located code by sampling the grey plane in module space (see `grid::Sampler`).
-fn resample(plane: &Plane, loc: &Location, invert: bool, sampler: &mut Sampler) -> Option<String> {
-    if !(21..=177).contains(&loc.size) {
-        return None;
+    if out.iter().any(|d| d.text == text) {
+        return false;
     }
-    let module_px = loc.module_px();
-    if !module_px.is_finite() || module_px < 1.0 || !sampler.can_sample(loc.size, 0.2) {
-        return None;
-    }
-    let mut sampled = None;
-    let mut equalized = false;
-    for &(du, dv, spread, k, bias) in RESAMPLE {
-        let spread = if module_px >= 2.5 { spread } else { 0.0 };
-        // Variants that differ only in the threshold (k, bias) share one sampling of the module centres.
-        if sampled != Some((du, dv, spread)) {
-            if !sampler.can_sample(loc.size, spread) {
-                return None;
-            }
-            sampler.sample_modules(plane, loc, du, dv, spread);
-            sampled = Some((du, dv, spread));
-        }
-        sampler.classify(k, if invert { -bias } else { bias });
-        if invert {
-            sampler.invert();
-        }
-        if let Some(text) = catch_unwind(AssertUnwindSafe(|| sampler.decode(loc.size)))
-            .ok()
-            .flatten()
-        {
-            return Some(text);
-        }
-        // After the first (plain) threshold: the blur equaliser on the same samples (see `Sampler::equalize`).
-        if !equalized {
-            equalized = true;
-            for _ in 0..2 {
-                if !sampler.equalize() {
-                    break;
-                }
-                if let Some(text) = catch_unwind(AssertUnwindSafe(|| sampler.decode(loc.size)))
-                    .ok()
-                    .flatten()
-                {
-                    return Some(text);
-                }
-            }
-        }
-    }
-    None
+    // A code's three finders lie inside its corners; two or more outside may be another code's.
+    s.more_finders = s.finder.finders_outside(loc.corners()) >= 2;
+    let corners = loc.corners().map(|(x, y)| {
+        (
+            ((xf.ox + x * xf.scale) * base_scale) as f32,
+            ((xf.oy + y * xf.scale) * base_scale) as f32,
+        )
+    });
+    out.push(Decoded { text, corners });
+    true
 }
 
 #[cfg(test)]
