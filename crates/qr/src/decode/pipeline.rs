@@ -215,11 +215,12 @@ const PAGE_MODULE_PX: f64 = 0.8;
 /// Largest crop, in pixels, after scaling.
 const MAX_CROP_PIXELS: f64 = 160_000.0;
 
-/// Whole-frame scans after the crops: (pyramid level, variant, harder-only).
+/// Whole-frame scans after the crops: (pyramid level, variant, harder-only). A third, on the quarter-size
+/// level, was dropped on 2026-12-01: it was the first to read none of 4,316 frames, and nothing went
+/// unread without it, with either option set.
 const FRAME_SCANS: &[(u8, Variant, bool)] = &[
     (1, v(Filter::Raw, false, 4), false),
     (1, v(Filter::Raw, true, 4), false),
-    (2, v(Filter::Raw, false, 3), true),
 ];
 
 /// Maps plane pixel coordinates to base-plane coordinates: base = origin + p * scale.
@@ -367,10 +368,8 @@ pub struct Workspace {
     base_scale: f64,
     /// Pyramid. `levels[0]` holds the base plane only for huge (downscaled) frames; otherwise the base
     /// plane is the caller's frame itself, read in place (see `base`).
-    levels: [Plane; 3],
+    levels: [Plane; 2],
     level_count: usize,
-    /// Whether `levels[2]` was built for the current frame (only the late whole-frame scan needs it).
-    quarter_built: bool,
     base_owned: bool,
     /// The current candidate's crop at each of `CROP_ZOOMS` (also scratch for huge-frame downscaling).
     crops: [Plane; 5],
@@ -846,12 +845,7 @@ impl Workspace {
                 let (level, variant, _) = FRAME_SCANS[fi];
                 if st8.level_key == 0 {
                     st8.level_key = self.next_key + 1;
-                    self.next_key += 3;
-                }
-                if level == 2 && !self.quarter_built {
-                    let (half, rest) = self.levels.split_at_mut(2);
-                    downscale2(half[1].view(), &mut rest[0]);
-                    self.quarter_built = true;
+                    self.next_key += 2;
                 }
                 let plane = &self.levels[level as usize];
                 let radius = (plane.w.min(plane.h) / 24).clamp(5, 40);
@@ -874,13 +868,11 @@ impl Workspace {
         }
     }
 
-    /// Builds the half-size level (and, for huge frames, a downscaled base plane). The quarter-size level
-    /// is built on demand by the whole-frame scan that uses it; `level_count` counts it either way.
+    /// Builds the half-size level (and, for huge frames, a downscaled base plane).
     fn build_pyramid(&mut self, frame: LumaFrame<'_>) {
         let (w, h) = (frame.width as usize, frame.height as usize);
         self.base_scale = 1.0;
         self.base_owned = false;
-        self.quarter_built = false;
         if w * h > MAX_BASE_PIXELS {
             downscale2(base(false, &self.levels[0], frame), &mut self.crops[0]);
             std::mem::swap(&mut self.levels[0], &mut self.crops[0]);
@@ -903,10 +895,6 @@ impl Workspace {
         let (l0, rest) = self.levels.split_at_mut(1);
         downscale2(base(self.base_owned, &l0[0], frame), &mut rest[0]);
         self.level_count = 2;
-        let half = &rest[0];
-        if half.w / 2 >= MIN_SIDE * 2 && half.h / 2 >= MIN_SIDE * 2 {
-            self.level_count = 3;
-        }
     }
 
     /// Finds label-like regions: blocks of the half-resolution plane with strong local contrast and several
