@@ -837,6 +837,7 @@ impl FinderLocator {
         // A version 7+ code bent across its middle (a lens's barrel or pincushion distortion, a sheet that
         // is not flat) leaves one homography's grid off by modules in places: sample it through its
         // alignment patterns, cell by cell, when the mesh's own timing patterns fit (a few times per call).
+        // `None` when the frame's tap budget is spent (the read ends, as everywhere below: `?`).
         let mut try_mesh = |loc: &Location, sampler: &mut Sampler| -> Option<Option<String>> {
             if size < MESH_MIN_SIZE || *meshed >= MAX_MESHED {
                 return Some(None);
@@ -857,7 +858,7 @@ impl FinderLocator {
             Some(
                 [3, 2]
                     .into_iter()
-                    .find_map(|k| sampler.classify_and_read(size, k, 0.0, invert, 0.7)),
+                    .find_map(|k| sampler.classify_and_read(size, k, invert, 0.7)),
             )
         };
         for rescue in [false, true] {
@@ -905,10 +906,8 @@ impl FinderLocator {
                             // (no steep view), the code may be bent, and the first geometry may still
                             // read through the mesh.
                             if named && k == 1 && mx <= mn * 1.25 {
-                                match try_mesh(&loc, sampler) {
-                                    None => return None,
-                                    Some(Some(text)) => return Some((text, loc)),
-                                    Some(None) => {}
+                                if let Some(text) = try_mesh(&loc, sampler)? {
+                                    return Some((text, loc));
                                 }
                             }
                             continue;
@@ -928,16 +927,14 @@ impl FinderLocator {
                         if spread > 0.0 {
                             // A clean code reads from one tap a module, at a fifth of the five-tap
                             // sample's cost.
-                            sampler.sample_modules(plane, &loc, 0.0, 0.0, 0.0);
-                            if let Some(text) =
-                                sampler.classify_and_read(size, 3, 0.0, invert, 0.95)
-                            {
+                            sampler.sample_modules(plane, &loc, 0.0);
+                            if let Some(text) = sampler.classify_and_read(size, 3, invert, 0.95) {
                                 return Some((text, loc));
                             }
                         }
-                        sampler.sample_modules(plane, &loc, 0.0, 0.0, spread);
-                        for &(k, bias) in &[(3usize, 0.0f32), (2, 0.0)] {
-                            sampler.classify(k, bias);
+                        sampler.sample_modules(plane, &loc, spread);
+                        for k in [3usize, 2] {
+                            sampler.classify(k);
                             if invert {
                                 sampler.invert();
                             }
@@ -991,8 +988,7 @@ impl FinderLocator {
                         }
                         sampler.sample_modules_at(plane, &loc, &us, &vs, spread);
                         for k in [3, 2] {
-                            if let Some(text) = sampler.classify_and_read(size, k, 0.0, invert, 0.7)
-                            {
+                            if let Some(text) = sampler.classify_and_read(size, k, invert, 0.7) {
                                 return Some((text, loc));
                             }
                         }
@@ -1011,16 +1007,14 @@ impl FinderLocator {
                             return None;
                         }
                         sampler.sample_modules_at(plane, &loc, &us, &vs, 0.0);
-                        if let Some(text) = sampler.classify_and_read(size, 3, 0.0, invert, 0.7) {
+                        if let Some(text) = sampler.classify_and_read(size, 3, invert, 0.7) {
                             return Some((text, loc));
                         }
                     }
                 }
                 // The timing patterns fit and the data did not read: the code may be bent between them.
-                match try_mesh(&loc, sampler) {
-                    None => return None,
-                    Some(Some(text)) => return Some((text, loc)),
-                    Some(None) => {}
+                if let Some(text) = try_mesh(&loc, sampler)? {
+                    return Some((text, loc));
                 }
                 // Every geometry failed but one fits the timing pattern well: the corner opposite `tl`
                 // is likely off (a steep view, with no alignment pattern to pin it on small versions).

@@ -296,10 +296,10 @@ pub const PRECHECK_MEAN: f32 = 0.75;
 pub const PRECHECK_ONE: f32 = 0.9;
 
 impl Sampler {
-    /// Samples every module centre of `loc` on `plane` (shifted by `(du, dv)` modules) into `self.samples`.
+    /// Samples every module centre of `loc` on `plane` into `self.samples`.
     /// `spread` > 0 averages 5 taps across the module (noise); 0 takes the centre only (tiny modules).
-    /// [`Sampler::classify`] then thresholds them, as often as needed (other `k`, `bias`) without re-sampling.
-    pub fn sample_modules(&mut self, plane: &Plane, loc: &Location, du: f64, dv: f64, spread: f64) {
+    /// [`Sampler::classify`] then thresholds them, as often as needed (other `k`) without re-sampling.
+    pub fn sample_modules(&mut self, plane: &Plane, loc: &Location, spread: f64) {
         let s = loc.size;
         self.samples.clear();
         self.taps = self
@@ -310,8 +310,8 @@ impl Sampler {
         let hm = &loc.hom;
         let k = 1.0 / loc.span;
         for y in 0..s {
-            let v = ((y as f64 + 0.5 + dv) - loc.origin) * k;
-            let u0 = ((0.5 + du) - loc.origin) * k;
+            let v = ((y as f64 + 0.5) - loc.origin) * k;
+            let u0 = (0.5 - loc.origin) * k;
             let (mut nx, mut ny, mut dn) = (
                 hm.a * u0 + hm.b * v + hm.c,
                 hm.d * u0 + hm.e * v + hm.f,
@@ -453,14 +453,14 @@ impl Sampler {
     }
 
     /// Classifies each module of the last [`Sampler::sample_modules`] against the mean of its (2k+1)^2 module
-    /// neighbourhood plus `bias` grey levels. Fills `self.dark`.
-    pub fn classify(&mut self, k: usize, bias: f32) {
+    /// neighbourhood. Fills `self.dark`.
+    pub fn classify(&mut self, k: usize) {
         let s = self.sampled;
         self.dark.clear();
         for y in 0..s {
             for x in 0..s {
                 let mean = self.local_mean(x, y, k);
-                self.dark.push(self.samples[y * s + x] < mean + bias);
+                self.dark.push(self.samples[y * s + x] < mean);
             }
         }
     }
@@ -619,11 +619,10 @@ impl Sampler {
         &mut self,
         size: usize,
         k: usize,
-        bias: f32,
         invert: bool,
         min_timing: f32,
     ) -> Option<String> {
-        self.classify(k, bias);
+        self.classify(k);
         if invert {
             self.invert();
         }
@@ -655,7 +654,7 @@ impl Sampler {
     }
 
     /// Takes one ECC check from the frame's budget; false when it is spent.
-    pub fn charge(&mut self) -> bool {
+    fn charge(&mut self) -> bool {
         if self.budget == 0 {
             return false;
         }
@@ -1080,10 +1079,10 @@ mod tests {
         let mut s = Sampler::default();
         s.set_budget(10, n * n * 5 + n * n);
         assert!(s.can_sample(n, 0.2));
-        s.sample_modules(&plane, &loc, 0.0, 0.0, 0.2);
+        s.sample_modules(&plane, &loc, 0.2);
         assert!(!s.can_sample(n, 0.2), "5 taps a module were charged");
         assert!(s.can_sample(n, 0.0));
-        s.sample_modules(&plane, &loc, 0.0, 0.0, 0.0);
+        s.sample_modules(&plane, &loc, 0.0);
         assert!(!s.can_sample(n, 0.0));
         s.set_budget(10, n * n);
         assert!(s.can_sample(n, 0.0));

@@ -1,8 +1,8 @@
 //! The ordered decode passes. Cheap first: find label-like high-contrast regions on a half-resolution
 //! contrast map, crop them from the full frame at a scale that makes modules ~4 px, and try several
 //! binarisations (plain, smoothed, sharpened; dark-on-light and inverted) on the small crop. Whole-frame
-//! passes follow as a safety net. Our own locator (`finder`) finds and samples every grid; every result passes our symbol reader's format, version and Reed-Solomon checks (`symbol`); nothing is
-//! guessed.
+//! passes follow as a safety net. Our own locator (`finder`) finds and samples every grid; every result
+//! passes our symbol reader's format, version and Reed-Solomon checks (`symbol`); nothing is guessed.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -18,8 +18,9 @@ use super::{Decoded, DecoderOptions, LumaFrame};
 const MAX_BASE_PIXELS: usize = 6_000_000;
 /// The smallest QR code (version 1) is 21 modules; anything narrower cannot hold one at 1 px/module.
 const MIN_SIDE: usize = 21;
-/// ECC checks (format and Reed-Solomon decode through `Sampler::decode`) per frame. Bounds the time a frame full of nearly readable geometries can take; the
-/// readable frames of the dev corpus and of project seeds 1, 3 and 7 use at most ~90.
+/// ECC checks (format and Reed-Solomon decode through `Sampler::decode`) per frame. Bounds the time a frame
+/// full of nearly readable geometries can take; the readable frames of the dev corpus and of project seeds 1,
+/// 3 and 7 use at most ~90.
 const MAX_ECC_CHECKS: usize = 96;
 /// Module taps per frame (see `Sampler::set_budget`). The readable frames of the dev corpus, project seed 1
 /// and the edge-case categories use at most ~212,000; a fake code with a valid timing pattern used 2.8
@@ -488,8 +489,8 @@ impl Workspace {
         self.build_pyramid(frame);
         self.scratch.sampler.set_budget(MAX_ECC_CHECKS, MAX_TAPS);
 
-        // The whole search as a flat list of units, in full-search order: each candidate crop's steps
-        // then the whole-frame scans (codes the contrast map missed, several codes per frame).
+        // The whole search as a flat list of units, in full-search order: each candidate crop's steps, then
+        // the whole-frame scans (codes the contrast map missed, several codes per frame).
         let mut candidates = self.candidates(frame);
         // A frame too small for a half-size level (under 84 px a side) gets no whole-frame scan, and its
         // map has a handful of blocks: when that finds no region, the whole frame is the region (the fit
