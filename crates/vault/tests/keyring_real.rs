@@ -256,3 +256,90 @@ fn concurrent_callers_share_the_worker_safely() {
         keyring.delete(&account).unwrap();
     }
 }
+
+/// The pid of the process that owns org.freedesktop.secrets on this session bus (our gnome-keyring-daemon).
+fn secret_service_pid() -> u32 {
+    let out = Command::new("dbus-send")
+        .args([
+            "--session",
+            "--print-reply",
+            "--dest=org.freedesktop.DBus",
+            "/org/freedesktop/DBus",
+            "org.freedesktop.DBus.GetConnectionUnixProcessID",
+            "string:org.freedesktop.secrets",
+        ])
+        .output()
+        .expect("dbus-send");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .skip_while(|w| *w != "uint32")
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "no owner of org.freedesktop.secrets: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+/// gnome-keyring-daemon dies while a call waits on it (it is stopped, then killed, so the call is surely inside
+/// it). The bus answers the call at once ("recipient disconnected"); the vault repeats it, D-Bus starts a
+/// replacement daemon (this session's starts unlocked, see scripts/keyring-daemon-unlocked.sh), and the call
+/// succeeds there. Entries written before the crash are still there: the daemon keeps them on disk.
+#[test]
+fn a_call_survives_the_keyring_daemon_dying_under_it() {
+    if !common::in_keyring_session("a_call_survives_the_keyring_daemon_dying_under_it") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = Keyring::open(dir.path(), Duration::from_secs(10)).unwrap();
+    let kept = accounts::device_tokens("yilianyun", "shop", "4004000101");
+    let written = accounts::device_tokens("yilianyun", "shop", "4004000102");
+    keyring.set(&kept, "kept-before-the-crash").unwrap();
+
+    let daemon = secret_service_pid();
+    signal(daemon, "-STOP");
+    let (k, account) = (keyring.clone(), written.clone());
+    let call = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        (
+            k.set(&account, "written-across-the-crash"),
+            started.elapsed(),
+        )
+    });
+    // Long enough for the call to be waiting on the stopped daemon, well short of D-Bus's 2 s reply timer.
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        !call.is_finished(),
+        "the call did not wait on the stopped daemon"
+    );
+    signal(daemon, "-KILL");
+    let (result, took) = call.join().unwrap();
+    result.unwrap_or_else(|e| panic!("the call failed after the daemon died: {e}"));
+    println!("set across a daemon crash took {} ms", took.as_millis());
+    let replacement = secret_service_pid();
+    assert_ne!(
+        replacement, daemon,
+        "a new daemon should own the Secret Service"
+    );
+
+    assert_eq!(
+        keyring.get(&written).unwrap().unwrap().as_str(),
+        "written-across-the-crash"
+    );
+    assert_eq!(
+        keyring.get(&kept).unwrap().unwrap().as_str(),
+        "kept-before-the-crash"
+    );
+    keyring.delete(&kept).unwrap();
+    keyring.delete(&written).unwrap();
+}

@@ -40,6 +40,10 @@ pub enum BackendErrorKind {
     Denied,
     /// The platform itself gave up waiting (e.g. a D-Bus NoReply).
     Timeout,
+    /// The keyring service went away in the middle of the call: the process behind it exited (D-Bus: "recipient
+    /// disconnected without replying") or the session it handed out no longer exists. The same call on a fresh
+    /// connection usually reaches its replacement, so the vault repeats it (see `Keyring`'s module docs).
+    Gone,
     /// The backend cannot do this operation (e.g. listing on a platform without search).
     Unsupported,
     Other,

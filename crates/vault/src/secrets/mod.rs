@@ -10,6 +10,12 @@
 //! Calls from several threads share one worker and run one after another; the timeout counts from when a call is
 //! queued, so it bounds what the caller experiences.
 //!
+//! A call that meets a keyring service going away under it ([`BackendErrorKind::Gone`]: gnome-keyring-daemon
+//! exited mid-call, which D-Bus answers at once with "recipient disconnected") is repeated on a fresh connection
+//! after a short pause, at most [`GONE_RETRY_PAUSES`]`.len()` times, within the same timeout: D-Bus starts the
+//! replacement for the repeat. Every call is safe to repeat (a write replaces the same item with the same value,
+//! a delete of a missing item succeeds). A replacement that starts locked then gives the ordinary `keyring_locked`.
+//!
 //! The namespace (service `quickauth:<id>`) comes from `<data_dir>/keyring-namespace` (see `crate::namespace`).
 //! While that file still names a path-hashed namespace to migrate from, the first call that touches entries
 //! moves them first (`Keyring::migrate_legacy`), under a lock file so two processes never move at once.
@@ -36,6 +42,9 @@ use crate::error::{Result, VaultError};
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How many abandoned (still blocked) worker threads we tolerate before refusing new calls outright.
 pub const MAX_STUCK_WORKERS: usize = 4;
+/// Pauses before repeating a call whose keyring service went away mid-call, one per repeat.
+pub const GONE_RETRY_PAUSES: [Duration; 2] =
+    [Duration::from_millis(100), Duration::from_millis(400)];
 /// Longest account name accepted; Secret Service has no hard limit, Windows' target name does (512 incl. service).
 const MAX_ACCOUNT_LEN: usize = 256;
 
@@ -198,7 +207,7 @@ impl Keyring {
     fn run<T, F>(&self, op: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
+        F: Fn(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
     {
         self.run_raw(op)?.map_err(|e| self.to_vault_error(e))
     }
@@ -206,7 +215,7 @@ impl Keyring {
     fn run_raw<T, F>(&self, op: F) -> Result<Result<T, BackendError>>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
+        F: Fn(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
     {
         self.run_raw_in(self.inner.service.clone(), op)
     }
@@ -216,24 +225,35 @@ impl Keyring {
     fn run_raw_in<T, F>(&self, service: String, op: F) -> Result<Result<T, BackendError>>
     where
         T: Send + 'static,
-        F: FnOnce(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
+        F: Fn(&dyn SecretBackend, &str) -> Result<T, BackendError> + Send + 'static,
     {
         let inner = &self.inner;
         let (reply_tx, reply_rx) = mpsc::sync_channel::<Result<T, BackendError>>(1);
         let cancelled = Arc::new(AtomicBool::new(false));
         let job_cancelled = Arc::clone(&cancelled);
         let job: Job = Box::new(move |backend| {
-            // A caller that already gave up must not have its write land late behind its back.
-            if job_cancelled.load(Ordering::SeqCst) {
-                return;
-            }
-            let result =
-                catch_unwind(AssertUnwindSafe(|| op(backend, &service))).unwrap_or_else(|_| {
-                    Err(BackendError::new(
-                        BackendErrorKind::Other,
-                        "the keyring backend panicked",
-                    ))
-                });
+            let mut pauses = GONE_RETRY_PAUSES.iter();
+            let result = loop {
+                // A caller that already gave up must not have its write land late behind its back.
+                if job_cancelled.load(Ordering::SeqCst) {
+                    return;
+                }
+                let result = catch_unwind(AssertUnwindSafe(|| op(backend, &service)))
+                    .unwrap_or_else(|_| {
+                        Err(BackendError::new(
+                            BackendErrorKind::Other,
+                            "the keyring backend panicked",
+                        ))
+                    });
+                match (&result, pauses.next()) {
+                    (Err(e), Some(pause)) if e.kind == BackendErrorKind::Gone => {
+                        tracing::warn!(service = %service, detail = %e.detail,
+                            "the keyring service went away mid-call; repeating the call on a fresh connection");
+                        std::thread::sleep(*pause);
+                    }
+                    _ => break result,
+                }
+            };
             let _ = reply_tx.send(result);
         });
         let worker_id = self.submit(job)?;
@@ -502,6 +522,13 @@ impl Keyring {
             BackendErrorKind::Timeout => VaultError::KeyringTimeout {
                 timeout: self.inner.timeout,
                 stuck: self.stuck_workers(),
+            },
+            // Still gone after the repeats: neither the service nor a replacement answered.
+            BackendErrorKind::Gone => VaultError::KeyringOther {
+                detail: format!(
+                    "the keyring service exited while answering, and so did its replacement ({})",
+                    e.detail
+                ),
             },
             BackendErrorKind::Unsupported | BackendErrorKind::Other => {
                 VaultError::KeyringOther { detail: e.detail }
@@ -814,6 +841,8 @@ mod tests {
                 Action::UnlockKeyring,
             ),
             (BackendErrorKind::Other, "keyring_other", Action::RetryLater),
+            // Gone on every repeat too (this backend always fails).
+            (BackendErrorKind::Gone, "keyring_other", Action::RetryLater),
         ];
         for (kind, tag, action) in cases {
             let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, Arc::new(Failing(kind)))
@@ -831,5 +860,100 @@ mod tests {
                 assert!(!text.is_empty());
             }
         }
+    }
+
+    /// Fails with `Gone` the first `gone` calls, then works like `MapBackend`.
+    struct GoneThenMap {
+        gone: AtomicUsize,
+        calls: AtomicUsize,
+        map: MapBackend,
+    }
+
+    impl GoneThenMap {
+        fn new(gone: usize) -> Self {
+            GoneThenMap {
+                gone: AtomicUsize::new(gone),
+                calls: AtomicUsize::new(0),
+                map: MapBackend::default(),
+            }
+        }
+        fn gone(&self) -> Result<(), BackendError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let left = self.gone.load(Ordering::SeqCst);
+            if left > 0 {
+                self.gone.store(left - 1, Ordering::SeqCst);
+                return Err(BackendError::new(
+                    BackendErrorKind::Gone,
+                    "org.freedesktop.DBus.Error.NoReply: Message recipient disconnected",
+                ));
+            }
+            Ok(())
+        }
+    }
+
+    impl SecretBackend for GoneThenMap {
+        fn get(&self, s: &str, a: &str) -> Result<Option<Zeroizing<String>>, BackendError> {
+            self.gone()?;
+            self.map.get(s, a)
+        }
+        fn set(&self, s: &str, a: &str, v: &str) -> Result<(), BackendError> {
+            self.gone()?;
+            self.map.set(s, a, v)
+        }
+        fn delete(&self, s: &str, a: &str) -> Result<(), BackendError> {
+            self.gone()?;
+            self.map.delete(s, a)
+        }
+        fn probe(&self, _: &str) -> Result<(), BackendError> {
+            self.gone()
+        }
+    }
+
+    #[test]
+    fn a_call_whose_service_went_away_is_repeated() {
+        use quickauth_protocol::Localized;
+        let dir = tempfile::tempdir().unwrap();
+        for gone in 0..=GONE_RETRY_PAUSES.len() {
+            let backend = Arc::new(GoneThenMap::new(gone));
+            let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, backend.clone()).unwrap();
+            k.set("acct", "v1").unwrap();
+            assert_eq!(
+                backend.calls.load(Ordering::SeqCst),
+                gone + 1,
+                "gone {gone} time(s)"
+            );
+            assert_eq!(
+                k.get("acct").unwrap().as_deref().map(|s| s.as_str()),
+                Some("v1")
+            );
+        }
+        // One more than the repeats: the caller hears it, as a retryable error that names what happened.
+        let backend = Arc::new(GoneThenMap::new(GONE_RETRY_PAUSES.len() + 1));
+        let k = Keyring::with_backend(dir.path(), DEFAULT_TIMEOUT, backend.clone()).unwrap();
+        let err = k.set("acct", "v2").unwrap_err();
+        assert_eq!(err.kind(), "keyring_other");
+        assert!(err.to_string().contains("exited while answering"), "{err}");
+        assert_eq!(
+            backend.calls.load(Ordering::SeqCst),
+            GONE_RETRY_PAUSES.len() + 1
+        );
+    }
+
+    #[test]
+    fn a_caller_that_gave_up_gets_no_late_repeat() {
+        use quickauth_protocol::Localized;
+        // The caller's bound runs out during the pause before the first repeat: the write must not land later.
+        let dir = tempfile::tempdir().unwrap();
+        let backend = Arc::new(GoneThenMap::new(1));
+        let k =
+            Keyring::with_backend(dir.path(), Duration::from_millis(20), backend.clone()).unwrap();
+        let err = k.set("acct", "late").unwrap_err();
+        assert_eq!(err.kind(), "keyring_timeout");
+        std::thread::sleep(GONE_RETRY_PAUSES[0] + Duration::from_millis(200));
+        assert_eq!(backend.calls.load(Ordering::SeqCst), 1);
+        assert!(
+            backend.map.0.lock().unwrap().is_empty(),
+            "the abandoned write landed"
+        );
     }
 }

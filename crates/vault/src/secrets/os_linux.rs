@@ -105,6 +105,13 @@ fn classify_dbus(name: &str, message: &str) -> BackendError {
         BackendErrorKind::Unavailable
     } else if name == "org.freedesktop.Secret.Error.IsLocked" {
         BackendErrorKind::Locked
+    } else if name == "org.freedesktop.Secret.Error.NoSession"
+        || (short == "NoReply" && message.to_ascii_lowercase().contains("disconnected"))
+    {
+        // The bus answers a call at once with NoReply "Message recipient disconnected from message bus without
+        // replying" when the daemon exits under it; a restarted daemon does not know the old one's session. Both
+        // mean: ask again, a fresh connection reaches the replacement. A NoReply without it is a real timeout.
+        BackendErrorKind::Gone
     } else {
         match short {
             "ServiceUnknown" | "NameHasNoOwner" | "FileNotFound" | "NoServer" | "Disconnected"
@@ -145,6 +152,22 @@ mod tests {
         assert_eq!(
             k("org.freedesktop.DBus.Error.NoReply"),
             BackendErrorKind::Timeout
+        );
+        // libdbus's text for a method call whose reply timer ran out, and the bus's for a peer that exited.
+        let no_reply = |m: &str| classify_dbus("org.freedesktop.DBus.Error.NoReply", m).kind;
+        assert_eq!(
+            no_reply("Did not receive a reply. Possible causes include: the remote application did not send a \
+                      reply, the message bus security policy blocked the reply, the reply timeout expired, or the \
+                      network connection was broken."),
+            BackendErrorKind::Timeout
+        );
+        assert_eq!(
+            no_reply("Message recipient disconnected from message bus without replying"),
+            BackendErrorKind::Gone
+        );
+        assert_eq!(
+            k("org.freedesktop.Secret.Error.NoSession"),
+            BackendErrorKind::Gone
         );
         assert_eq!(
             k("org.freedesktop.Secret.Error.IsLocked"),
