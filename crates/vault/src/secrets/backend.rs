@@ -38,7 +38,7 @@ pub enum BackendErrorKind {
     NoCollection,
     /// The user dismissed the prompt or the OS refused access.
     Denied,
-    /// The platform itself gave up waiting (e.g. a D-Bus NoReply).
+    /// The platform itself gave up waiting (e.g. a D-Bus NoReply whose reply timer ran out).
     Timeout,
     /// The keyring service went away in the middle of the call: the process behind it exited (D-Bus: "recipient
     /// disconnected without replying") or the session it handed out no longer exists. The same call on a fresh

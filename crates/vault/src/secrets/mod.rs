@@ -14,7 +14,9 @@
 //! exited mid-call, which D-Bus answers at once with "recipient disconnected") is repeated on a fresh connection
 //! after a short pause, at most [`GONE_RETRY_PAUSES`]`.len()` times, within the same timeout: D-Bus starts the
 //! replacement for the repeat. Every call is safe to repeat (a write replaces the same item with the same value,
-//! a delete of a missing item succeeds). A replacement that starts locked then gives the ordinary `keyring_locked`.
+//! a delete of a missing item succeeds). A replacement that starts locked (the stock D-Bus service file starts
+//! gnome-keyring that way) asks for its unlock prompt; where none can be shown the repeat ends with
+//! `keyring_denied` (measured in a headless session), whose action is to unlock the keyring.
 //!
 //! The namespace (service `quickauth:<id>`) comes from `<data_dir>/keyring-namespace` (see `crate::namespace`).
 //! While that file still names a path-hashed namespace to migrate from, the first call that touches entries
